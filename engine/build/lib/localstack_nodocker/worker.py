@@ -1,0 +1,141 @@
+"""Lambda worker: runs one Python function in this process, one invocation at a time.
+
+Started by the local-process executor with the function's interpreter in isolated mode
+(``-I -S``: none of that interpreter's site-packages), so this file uses only the standard
+library. Protocol on stdin/stdout, one JSON object per line:
+
+  request  {"request_id", "payload", "invoked_function_arn", "deadline_ms"}
+  frames   {"log": "..."}               handler output, as it is written
+           {"result": "...", "error": false, "max_rss_kb": n}   end of the invocation
+
+Anything written at file-descriptor level (C extensions, subprocesses) goes to stderr,
+which the executor keeps as the environment's own log.
+"""
+
+import importlib
+import json
+import os
+import resource
+import sys
+import time
+import traceback
+
+_protocol_out = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+os.dup2(2, 1)
+
+
+def _send(message):
+    _protocol_out.write(json.dumps(message) + "\n")
+    _protocol_out.flush()
+
+
+class _LogStream:
+    """sys.stdout / sys.stderr replacement: every write becomes a log frame."""
+
+    encoding = "utf-8"
+    errors = "replace"
+
+    def write(self, text):
+        if text:
+            _send({"log": text})
+        return len(text)
+
+    def flush(self):
+        pass
+
+    def isatty(self):
+        return False
+
+    def writable(self):
+        return True
+
+    def fileno(self):
+        return 2
+
+
+class LambdaContext:
+    """The context object the AWS Python runtime hands to handlers."""
+
+    def __init__(self, request_id, invoked_function_arn, deadline_ms):
+        self.aws_request_id = request_id
+        self.invoked_function_arn = invoked_function_arn
+        self.function_name = os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "")
+        self.function_version = os.environ.get("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
+        self.memory_limit_in_mb = os.environ.get("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "128")
+        self.log_group_name = os.environ.get("AWS_LAMBDA_LOG_GROUP_NAME", "")
+        self.log_stream_name = os.environ.get("AWS_LAMBDA_LOG_STREAM_NAME", "")
+        self.identity = None
+        self.client_context = None
+        self._deadline_ms = deadline_ms
+
+    def get_remaining_time_in_millis(self):
+        return max(0, int(self._deadline_ms - time.time() * 1000))
+
+
+def _error(error_type, message, tb=None):
+    stack = traceback.format_list(traceback.extract_tb(tb)[1:]) if tb is not None else []
+    return {"errorMessage": message, "errorType": error_type, "requestId": "", "stackTrace": stack}
+
+
+def _load_handler(handler_spec):
+    """Import the handler named like "package/module.function" or "module.function"."""
+    module_path, _, function_name = handler_spec.rpartition(".")
+    if not module_path or not function_name:
+        return None, _error("Runtime.MalformedHandlerName", f"Bad handler '{handler_spec}': expected module.function")
+    module_name = module_path.replace("/", ".")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # import errors are reported on every invoke, as AWS does
+        _, _, tb = sys.exc_info()
+        return None, _error("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}", tb)
+    handler = getattr(module, function_name, None)
+    if handler is None:
+        return None, _error(
+            "Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'"
+        )
+    return handler, None
+
+
+def _invoke(handler, request):
+    context = LambdaContext(request["request_id"], request["invoked_function_arn"], request["deadline_ms"])
+    try:
+        event = json.loads(request["payload"]) if request["payload"] else {}
+    except ValueError as exc:
+        return True, _error("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}")
+    try:
+        result = handler(event, context)
+    except Exception as exc:
+        _, _, tb = sys.exc_info()
+        error = _error(type(exc).__name__, str(exc), tb)
+        sys.stdout.write(f"[ERROR] {error['errorType']}: {error['errorMessage']}\n"
+                         + "Traceback (most recent call last):\n" + "".join(error["stackTrace"]))
+        return True, error
+    try:
+        return False, json.dumps(result)
+    except (TypeError, ValueError) as exc:
+        return True, _error("Runtime.MarshalError", f"Unable to marshal response: {exc}")
+
+
+def main():
+    code_dir, runtime_lib = sys.argv[1], sys.argv[2]
+    sys.path[:0] = [code_dir, runtime_lib]
+    os.chdir(code_dir)
+    sys.stdout = sys.stderr = _LogStream()
+    handler, init_error = _load_handler(os.environ["_HANDLER"])
+    if init_error:
+        sys.stdout.write(f"[ERROR] {init_error['errorType']}: {init_error['errorMessage']}\n")
+    _send({"ready": True})
+    for line in sys.stdin:
+        request = json.loads(line)
+        if init_error:
+            is_error, result = True, init_error
+        else:
+            is_error, result = _invoke(handler, request)
+        if is_error:
+            result = json.dumps(result)
+        _send({"result": result, "error": is_error,
+               "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss})
+
+
+if __name__ == "__main__":
+    main()
