@@ -11,6 +11,7 @@ uses it and starts nothing.
 
 import argparse
 import hashlib
+import http.client
 import json
 import os
 import signal
@@ -25,12 +26,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE_DIR = ROOT / "engine"
+# What is installed (the engine's virtualenv, handlers' boto3) and what one engine writes
+# (data, logs, PID) are separate, so tests can run a second engine on the same install.
+INSTALL_DIR = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstack"))
 STATE = Path(os.environ.get("LOCALSTACK_STATE_DIR", ROOT / ".localstack"))
-VENV = STATE / "venv"
+VENV = INSTALL_DIR / "venv"
+RUNTIME_LIBRARY = INSTALL_DIR / "lambda-runtime"
+INSTALL_STAMP = INSTALL_DIR / "install.sha256"
 PID_FILE = STATE / "localstack.pid"
 LOG_FILE = STATE / "logs" / "localstack.log"
-RUNTIME_LIBRARY = STATE / "lambda-runtime"
-INSTALL_STAMP = STATE / "install.sha256"
 ENGINE_PYTHON_VERSION = "3.11"
 # The boto3 that handlers see, like the one bundled in AWS's Python runtimes.
 HANDLER_BOTO3 = "boto3==1.44.8"
@@ -86,9 +90,9 @@ def install() -> None:
     wanted = _install_inputs_hash()
     if INSTALL_STAMP.exists() and INSTALL_STAMP.read_text() == wanted and (VENV / "bin" / "python").exists():
         return
-    STATE.mkdir(parents=True, exist_ok=True)
+    INSTALL_DIR.mkdir(parents=True, exist_ok=True)
     if not (VENV / "bin" / "python").exists():
-        say(f"creating the engine virtualenv in {VENV.relative_to(ROOT) if VENV.is_relative_to(ROOT) else VENV}")
+        say(f"creating the engine virtualenv in {VENV}")
         subprocess.run([_engine_python(), "-m", "venv", str(VENV)], check=True)
     _pip("-r", str(ENGINE_DIR / "requirements.txt"), "-c", str(ENGINE_DIR / "constraints.txt"),
          what="localstack-core 4.8.0 (pinned)")
@@ -107,8 +111,14 @@ def _health(url: str = ENDPOINT, timeout: float = 1.0):
             body = response.read()
     except urllib.error.HTTPError as exc:
         raise EngineError(f"{url} answers, but not as LocalStack (HTTP {exc.code} on /_localstack/health)") from exc
-    except (urllib.error.URLError, ConnectionError, socket.timeout, TimeoutError):
+    except urllib.error.URLError as exc:
+        if isinstance(exc.reason, ConnectionRefusedError):
+            return None
+        raise EngineError(f"{url} does not answer as LocalStack ({exc.reason})") from exc
+    except ConnectionRefusedError:
         return None
+    except (http.client.HTTPException, ConnectionError, socket.timeout, TimeoutError) as exc:
+        raise EngineError(f"{url} answers, but not as LocalStack ({type(exc).__name__}: {exc})") from exc
     try:
         document = json.loads(body)
     except ValueError:
@@ -116,6 +126,14 @@ def _health(url: str = ENDPOINT, timeout: float = 1.0):
     if "services" not in document:
         raise EngineError(f"{url} answers, but not as LocalStack (unexpected health document)")
     return document
+
+
+def _answers(timeout: float) -> bool:
+    """During start-up: healthy yet? (half-open answers are not errors then)"""
+    try:
+        return _health(timeout=timeout) is not None
+    except EngineError:
+        return False
 
 
 def _port_taken(host: str, port: int) -> bool:
@@ -192,7 +210,7 @@ def up() -> None:
                           "set AWS_ENDPOINT_URL to another port")
     install()
     if not pid:
-        say(f"starting LocalStack on {ENDPOINT} (log: {LOG_FILE.relative_to(ROOT)})")
+        say(f"starting LocalStack on {ENDPOINT} (log: {LOG_FILE})")
         started = time.monotonic()
         env = _engine_environment()
         with open(LOG_FILE, "ab") as log:
@@ -209,7 +227,7 @@ def up() -> None:
         if Path(f"/proc/{pid}").exists() is False or _process_exited(pid):
             PID_FILE.unlink(missing_ok=True)
             raise EngineError(f"LocalStack exited during start-up. Log tail:\n{_log_tail()}")
-        if _health(timeout=0.5):
+        if _answers(timeout=0.5):
             say(f"healthy after {time.monotonic() - started:.1f} s (PID {pid})")
             return
         time.sleep(0.1)

@@ -15,7 +15,6 @@ which the executor keeps as the environment's own log.
 import importlib
 import json
 import os
-import resource
 import sys
 import time
 import traceback
@@ -116,6 +115,15 @@ def _invoke(handler, request):
         return True, _error("Runtime.MarshalError", f"Unable to marshal response: {exc}")
 
 
+def _peak_rss_kb():
+    """This process's peak resident memory (VmHWM; ru_maxrss would include the parent's)."""
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1])
+    return 0
+
+
 def main():
     code_dir, runtime_lib = sys.argv[1], sys.argv[2]
     sys.path[:0] = [code_dir, runtime_lib]
@@ -134,7 +142,7 @@ def main():
         if is_error:
             result = json.dumps(result)
         _send({"result": result, "error": is_error,
-               "max_rss_kb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss})
+               "max_rss_kb": _peak_rss_kb()})
 
 
 if __name__ == "__main__":

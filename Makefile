@@ -1,0 +1,99 @@
+# Roxs serverless stack on LocalStack: `make help` lists the targets.
+SHELL := /bin/bash
+.SHELLFLAGS := -eu -o pipefail -c
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+ENV := source ./.envrc &&
+TFLOCAL := $(ENV) tflocal
+PYTEST_ARGS ?=
+
+.PHONY: help install up down status logs build init plan apply outputs demo destroy \
+        test test-unit test-engine test-integration bench fmt lint lock clean
+
+help: ## This list
+	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+## --- setup -------------------------------------------------------------------------------
+$(VENV)/.installed: requirements.txt
+	@echo "[setup] installing the project's tools into $(VENV) (pinned, requirements.txt) ..."
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt 2>&1 | grep -v 'is ignored: it is neither' || true
+	@$(PY) -c 'import boto3, pytest, python_terraform, localstack_client' || { echo "[setup] install failed"; exit 1; }
+	@touch $@
+
+install: $(VENV)/.installed ## Install the project's tools and the engine (idempotent)
+	@$(PYTHON) engine/ctl.py install
+
+lock: ## Re-resolve requirements.in into requirements.txt
+	@rm -rf /tmp/roxs-lock && $(PYTHON) -m venv /tmp/roxs-lock
+	@/tmp/roxs-lock/bin/pip install -q -r requirements.in
+	@{ echo "# Locked from requirements.in with 'make lock' (Python 3.11). Do not edit by hand."; \
+	  /tmp/roxs-lock/bin/pip freeze --all | grep -v -E '^(pip|setuptools|wheel)=='; } > requirements.txt
+
+## --- engine ------------------------------------------------------------------------------
+up: ## Start the embedded LocalStack (or use one already answering at AWS_ENDPOINT_URL)
+	@$(ENV) $(PYTHON) engine/ctl.py up
+
+down: ## Stop the engine this project started
+	@$(ENV) $(PYTHON) engine/ctl.py down
+
+status: ## Is the engine up? Which services?
+	@$(ENV) $(PYTHON) engine/ctl.py status
+
+logs: ## Last lines of the engine's log
+	@$(PYTHON) engine/ctl.py logs
+
+## --- infrastructure ----------------------------------------------------------------------
+build: $(VENV)/.installed ## Build the Lambda zips into build/ (only what changed)
+	@$(PY) build.py
+
+init: $(VENV)/.installed
+	@$(TFLOCAL) init -input=false -upgrade=false > .terraform-init.log || { cat .terraform-init.log; exit 1; }
+	@rm -f .terraform-init.log
+
+plan: up build init ## tflocal plan against the engine
+	@$(TFLOCAL) plan -input=false
+
+apply: up build init ## Start the engine, build, tflocal init + apply
+	@$(TFLOCAL) apply -input=false -auto-approve
+	@$(MAKE) --no-print-directory outputs
+
+outputs: ## API URL (LocalStack form), bucket, table and queue names
+	@$(ENV) $(PY) -m tests.support.outputs
+
+destroy: $(VENV)/.installed ## Destroy every resource of the stack
+	@if $(ENV) $(PYTHON) engine/ctl.py status > /dev/null 2>&1; then \
+	  $(MAKE) --no-print-directory build init && $(TFLOCAL) destroy -input=false -auto-approve; \
+	else echo "[destroy] no engine answers: nothing to destroy"; fi
+
+demo: apply ## Everything, then the end-to-end demo of the tutorial
+	@$(ENV) $(PY) demo.py
+
+## --- checks ------------------------------------------------------------------------------
+test: $(VENV)/.installed ## All tests: unit, engine, integration (starts and stops the engine)
+	@$(ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: $(VENV)/.installed ## Unit tests only (no engine)
+	@$(ENV) $(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-engine: $(VENV)/.installed ## The embedded engine's own tests
+	@$(ENV) $(PY) -m pytest tests/engine $(PYTEST_ARGS)
+
+test-integration: $(VENV)/.installed ## The deployed stack, end to end
+	@$(ENV) $(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+bench: $(VENV)/.installed ## Benchmarks: prints figures, writes bench/results.json
+	@$(ENV) $(PY) bench/run.py
+
+fmt: ## terraform fmt
+	@$(ENV) terraform fmt -recursive
+
+lint: $(VENV)/.installed ## terraform fmt -check and validate
+	@$(ENV) terraform fmt -check -recursive
+	@$(ENV) terraform init -backend=false -input=false > /dev/null && $(ENV) terraform validate
+
+clean: down ## Stop the engine and remove build output and local state
+	@rm -rf build .terraform terraform.tfstate* localstack_providers_override.tf test-output

@@ -1,0 +1,105 @@
+"""DynamoDB helpers on the low-level client: item conversion, pagination, batch writes.
+
+Reads never stop at the first page: every helper follows LastEvaluatedKey, because a
+single Scan/Query returns at most 1 MB and silently drops the rest.
+"""
+
+import random
+import time
+from typing import Any, Callable, Iterable, Iterator, Literal, Mapping
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+
+BATCH_SIZE = 25  # BatchWriteItem's limit per request
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+
+class BatchWriteError(Exception):
+    """Some items of a batch_write were still unprocessed after the last attempt."""
+
+    def __init__(self, table: str, unstored: int, total: int, attempts: int):
+        self.table = table
+        self.unstored = unstored
+        self.total = total
+        self.attempts = attempts
+        super().__init__(
+            f"{unstored} of {total} items could not be stored in {table}: "
+            f"DynamoDB left items unprocessed after {attempts} attempts"
+        )
+
+
+def to_item(data: Mapping[str, Any]) -> dict[str, dict]:
+    """Python values (str, int, Decimal, ...) -> DynamoDB attribute values."""
+    return {key: _serializer.serialize(value) for key, value in data.items()}
+
+
+def from_item(item: Mapping[str, dict]) -> dict[str, Any]:
+    """DynamoDB attribute values -> Python values (numbers become Decimal)."""
+    return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+def _pages(operation: Callable[..., dict], kwargs: dict[str, Any]) -> Iterator[dict]:
+    while True:
+        page = operation(**kwargs)
+        yield page
+        last_key = page.get("LastEvaluatedKey")
+        if not last_key:
+            return
+        kwargs = {**kwargs, "ExclusiveStartKey": last_key}
+
+
+def scan_items(client: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every item of a Scan (kwargs as for client.scan), page after page, as Python dicts."""
+    for page in _pages(client.scan, kwargs):
+        for item in page.get("Items", []):
+            yield from_item(item)
+
+
+def query_items(client: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
+    """Every item of a Query, page after page. `Limit` is the page size: a consumer that
+    stops early (itertools.islice) never triggers the next request."""
+    for page in _pages(client.query, kwargs):
+        for item in page.get("Items", []):
+            yield from_item(item)
+
+
+def count_items(client: Any, operation: Literal["scan", "query"] = "scan", **kwargs: Any) -> int:
+    """The exact number of matching items (Select=COUNT summed over all pages)."""
+    return sum(page["Count"] for page in _pages(getattr(client, operation), {**kwargs, "Select": "COUNT"}))
+
+
+def batch_write(
+    client: Any,
+    table: str,
+    items: Iterable[Mapping[str, Any]],
+    *,
+    max_attempts: int = 8,
+    base_delay_s: float = 0.05,
+    max_delay_s: float = 2.0,
+    sleep: Callable[[float], None] = time.sleep,
+) -> int:
+    """Put `items` (Python dicts) into `table` in BatchWriteItem requests of 25.
+
+    Items DynamoDB returns as UnprocessedItems (throttling, partition limits) are sent
+    again with exponential backoff and full jitter. When a chunk still has unprocessed
+    items after `max_attempts` requests, raises BatchWriteError naming how many items
+    (that chunk's leftovers plus the chunks not yet sent) were not stored.
+    Returns the number of items written.
+    """
+    requests = [{"PutRequest": {"Item": to_item(item)}} for item in items]
+    total = len(requests)
+    for start in range(0, total, BATCH_SIZE):
+        pending = requests[start : start + BATCH_SIZE]
+        attempt = 1
+        while True:
+            response = client.batch_write_item(RequestItems={table: pending})
+            pending = response.get("UnprocessedItems", {}).get(table, [])
+            if not pending:
+                break
+            if attempt >= max_attempts:
+                not_sent = max(0, total - (start + BATCH_SIZE))
+                raise BatchWriteError(table, len(pending) + not_sent, total, attempt)
+            sleep(random.uniform(0, min(max_delay_s, base_delay_s * 2 ** (attempt - 1))))
+            attempt += 1
+    return total

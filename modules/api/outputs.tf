@@ -1,0 +1,34 @@
+output "api_id" {
+  description = "ID of the REST API."
+  value       = aws_api_gateway_rest_api.this.id
+}
+
+output "execution_arn" {
+  description = "Execution ARN of the REST API."
+  value       = aws_api_gateway_rest_api.this.execution_arn
+}
+
+output "stage_name" {
+  description = "Name of the deployed stage."
+  value       = aws_api_gateway_stage.this.stage_name
+}
+
+output "invoke_url" {
+  description = "Invoke URL of the stage (https://<api_id>.execute-api.<region>.amazonaws.com/<stage>)."
+  value       = aws_api_gateway_stage.this.invoke_url
+}
+
+output "function_name" {
+  description = "Name of the API handler function."
+  value       = module.function.function_name
+}
+
+output "function_arn" {
+  description = "ARN of the API handler function."
+  value       = module.function.function_arn
+}
+
+output "log_group_name" {
+  description = "Log group of the API handler function."
+  value       = module.function.log_group_name
+}

@@ -1,0 +1,53 @@
+locals {
+  function_name = "${var.name_prefix}-dashboard"
+}
+
+module "function" {
+  source = "../lambda_function"
+
+  function_name      = local.function_name
+  description        = "Read-only metrics of the ${var.name_prefix} system: images, logs, notifications, buckets, functions."
+  handler            = "dashboard.lambda_handler"
+  runtime            = var.runtime
+  filename           = var.function_package.filename
+  source_code_hash   = var.function_package.source_code_hash
+  timeout            = var.function_timeout
+  memory_size        = var.function_memory_size
+  log_retention_days = var.log_retention_days
+  tags               = var.tags
+
+  environment = {
+    METADATA_TABLE    = var.tables.images.name
+    LOG_INDEX_TABLE   = var.tables.logs.name
+    HISTORY_TABLE     = var.tables.notifications.name
+    BUCKETS           = join(",", [for bucket in values(var.buckets) : bucket.name])
+    FUNCTION_PREFIX   = "${var.name_prefix}-"
+    THUMBNAILS_BUCKET = var.buckets["thumbnails"].name
+  }
+
+  policy_statements = [
+    {
+      sid       = "ReadTables"
+      actions   = ["dynamodb:Scan", "dynamodb:Query"]
+      resources = [var.tables.images.arn, var.tables.logs.arn, var.tables.notifications.arn]
+    },
+    {
+      sid       = "ListBuckets"
+      actions   = ["s3:ListBucket"]
+      resources = [for bucket in values(var.buckets) : bucket.arn]
+    },
+    {
+      sid       = "ReadThumbnails"
+      actions   = ["s3:GetObject"]
+      resources = ["${var.buckets["thumbnails"].arn}/thumbnails/*"]
+    },
+    {
+      # The one exception to resource-scoped statements: lambda:ListFunctions supports no
+      # resource-level permissions, so IAM only accepts "*". It reveals names and
+      # configuration, never code or invocation rights; the handler filters by FUNCTION_PREFIX.
+      sid       = "ListFunctions"
+      actions   = ["lambda:ListFunctions"]
+      resources = ["*"]
+    },
+  ]
+}

@@ -1,0 +1,34 @@
+output "bucket_names" {
+  description = "Bucket names by role: original, processed, thumbnails."
+  value       = { for role, bucket in aws_s3_bucket.this : role => bucket.id }
+}
+
+output "bucket_arns" {
+  description = "Bucket ARNs by role: original, processed, thumbnails."
+  value       = { for role, bucket in aws_s3_bucket.this : role => bucket.arn }
+}
+
+output "table_name" {
+  description = "Name of the image metadata table."
+  value       = aws_dynamodb_table.metadata.name
+}
+
+output "table_arn" {
+  description = "ARN of the image metadata table."
+  value       = aws_dynamodb_table.metadata.arn
+}
+
+output "function_name" {
+  description = "Name of the image processor function."
+  value       = module.function.function_name
+}
+
+output "function_arn" {
+  description = "ARN of the image processor function."
+  value       = module.function.function_arn
+}
+
+output "log_group_name" {
+  description = "Log group of the image processor function."
+  value       = module.function.log_group_name
+}

@@ -1,0 +1,132 @@
+variable "function_name" {
+  description = "Name of the Lambda function; also names its role (<name>-role), inline policy and log group (/aws/lambda/<name>)."
+  type        = string
+
+  validation {
+    # 59 leaves room for the "-role" suffix within IAM's 64-character role-name limit.
+    condition     = can(regex("^[A-Za-z0-9_-]{1,59}$", var.function_name))
+    error_message = "function_name must be 1 to 59 characters of letters, digits, '-' or '_' (the role name adds '-role' within IAM's 64-character limit)."
+  }
+}
+
+variable "description" {
+  description = "Description of the Lambda function."
+  type        = string
+  default     = ""
+
+  validation {
+    condition     = length(var.description) <= 256
+    error_message = "description must be at most 256 characters."
+  }
+}
+
+variable "handler" {
+  description = "Handler entry point, module.function (for example image_processor.lambda_handler)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.]+\\.[A-Za-z_][A-Za-z0-9_]*$", var.handler))
+    error_message = "handler must look like module.function, for example image_processor.lambda_handler."
+  }
+}
+
+variable "runtime" {
+  description = "Lambda runtime identifier."
+  type        = string
+  default     = "python3.11"
+
+  validation {
+    condition     = contains(["python3.9", "python3.10", "python3.11", "python3.12", "python3.13"], var.runtime)
+    error_message = "runtime must be a supported Python runtime: python3.9 to python3.13."
+  }
+}
+
+variable "filename" {
+  description = "Path of the deployment package (zip) to upload."
+  type        = string
+
+  validation {
+    condition     = endswith(var.filename, ".zip")
+    error_message = "filename must point to a .zip deployment package."
+  }
+}
+
+variable "source_code_hash" {
+  description = "Base64-encoded SHA-256 of the deployment package (filebase64sha256); a change redeploys the code."
+  type        = string
+}
+
+variable "timeout" {
+  description = "Function timeout in seconds."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = var.timeout >= 1 && var.timeout <= 900 && floor(var.timeout) == var.timeout
+    error_message = "timeout must be a whole number of seconds between 1 and 900."
+  }
+}
+
+variable "memory_size" {
+  description = "Memory in MB allotted to the function."
+  type        = number
+  default     = 128
+
+  validation {
+    condition     = var.memory_size >= 128 && var.memory_size <= 10240 && floor(var.memory_size) == var.memory_size
+    error_message = "memory_size must be a whole number of MB between 128 and 10240."
+  }
+}
+
+variable "environment" {
+  description = "Environment variables of the function. SERVICE_NAME is always added (= function_name)."
+  type        = map(string)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for key in keys(var.environment) : can(regex("^[A-Za-z][A-Za-z0-9_]*$", key)) && !startswith(key, "AWS_")])
+    error_message = "Environment variable names must match [A-Za-z][A-Za-z0-9_]* and must not start with AWS_ (reserved by Lambda)."
+  }
+}
+
+variable "policy_statements" {
+  description = "Allow statements added to the function's inline policy, next to the statement that lets it write its own logs."
+  type = list(object({
+    sid       = string
+    actions   = list(string)
+    resources = list(string)
+  }))
+  default = []
+
+  validation {
+    condition     = alltrue([for s in var.policy_statements : can(regex("^[A-Za-z0-9]+$", s.sid))])
+    error_message = "Every statement sid must be alphanumeric (IAM rejects other characters)."
+  }
+
+  validation {
+    condition     = length(distinct([for s in var.policy_statements : s.sid])) == length(var.policy_statements) && !contains([for s in var.policy_statements : s.sid], "WriteOwnLogs")
+    error_message = "Statement sids must be unique and must not reuse the module's own sid WriteOwnLogs."
+  }
+
+  validation {
+    condition     = alltrue([for s in var.policy_statements : length(s.actions) > 0 && length(s.resources) > 0])
+    error_message = "Every statement needs at least one action and one resource."
+  }
+}
+
+variable "log_retention_days" {
+  description = "Retention of the function's CloudWatch log group, in days (0 = never expire)."
+  type        = number
+  default     = 7
+
+  validation {
+    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
+    error_message = "log_retention_days must be one of CloudWatch's values: 0 (never expire), 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
+  }
+}
+
+variable "tags" {
+  description = "Tags applied to the function, its role and its log group."
+  type        = map(string)
+  default     = {}
+}

@@ -1,0 +1,78 @@
+variable "name_prefix" {
+  description = "Lowercase prefix of bucket and function names (<prefix>-logs-storage, <prefix>-log-processor, ...)."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", var.name_prefix)) && length(var.name_prefix) <= 20
+    error_message = "name_prefix must be at most 20 characters of [a-z0-9-], starting and ending with a letter or digit."
+  }
+}
+
+variable "table_name_prefix" {
+  description = "Prefix of the DynamoDB table name (<table_name_prefix>LogIndex), for example Roxs."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_.-]{1,200}$", var.table_name_prefix))
+    error_message = "table_name_prefix must be 1 to 200 characters of [A-Za-z0-9_.-] (DynamoDB table-name rules)."
+  }
+}
+
+variable "function_package" {
+  description = "Deployment package of the log processor: zip path and its filebase64sha256."
+  type = object({
+    filename         = string
+    source_code_hash = string
+  })
+}
+
+variable "runtime" {
+  description = "Lambda runtime of the log processor."
+  type        = string
+  default     = "python3.11"
+
+  validation {
+    condition     = can(regex("^python3\\.(9|1[0-3])$", var.runtime))
+    error_message = "runtime must be python3.9 to python3.13."
+  }
+}
+
+variable "function_timeout" {
+  description = "Timeout of the log processor in seconds."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.function_timeout >= 1 && var.function_timeout <= 900
+    error_message = "function_timeout must be between 1 and 900 seconds."
+  }
+}
+
+variable "function_memory_size" {
+  description = "Memory of the log processor in MB."
+  type        = number
+  default     = 512
+
+  validation {
+    condition     = var.function_memory_size >= 128 && var.function_memory_size <= 10240
+    error_message = "function_memory_size must be between 128 and 10240 MB."
+  }
+}
+
+variable "force_destroy_buckets" {
+  description = "Whether destroy empties and deletes the log bucket even when it holds objects."
+  type        = bool
+  default     = false
+}
+
+variable "log_retention_days" {
+  description = "Retention of the function's log group in days (a CloudWatch value; 0 = never expire)."
+  type        = number
+  default     = 7
+}
+
+variable "tags" {
+  description = "Tags applied to every resource of the module."
+  type        = map(string)
+  default     = {}
+}
