@@ -1,0 +1,106 @@
+# The complete demo system: image, log and notification pipelines, a dashboard and an API.
+# Plain AWS: no endpoints or credentials here. Against LocalStack, `tflocal` adds a
+# provider override file (localstack_providers_override.tf) next to this one.
+
+provider "aws" {
+  region = var.aws_region
+}
+
+locals {
+  tags = merge(var.tags, { Project = var.prefix })
+
+  # "roxs" -> "Roxs": tables are <TablePrefix>ImageMetadata, <TablePrefix>LogIndex, ...
+  table_name_prefix = "${upper(substr(var.prefix, 0, 1))}${substr(var.prefix, 1, -1)}"
+
+  build_dir = trimsuffix(startswith(var.build_dir, "/") ? var.build_dir : "${path.root}/${var.build_dir}", "/")
+
+  # build/<package>.zip, produced by build.py. A missing zip is reported by the
+  # lambda_function module's precondition (make build), not by a hashing error here.
+  packages = {
+    for name in ["image_processor", "log_processor", "notification_processor", "api_handler", "dashboard"] :
+    name => {
+      filename         = "${local.build_dir}/${name}.zip"
+      source_code_hash = fileexists("${local.build_dir}/${name}.zip") ? filebase64sha256("${local.build_dir}/${name}.zip") : ""
+    }
+  }
+}
+
+module "image_pipeline" {
+  source = "./modules/image_pipeline"
+
+  name_prefix           = var.prefix
+  table_name_prefix     = local.table_name_prefix
+  function_package      = local.packages["image_processor"]
+  runtime               = var.lambda_runtime
+  thumbnail_max_px      = var.thumbnail_max_px
+  force_destroy_buckets = var.force_destroy_buckets
+  log_retention_days    = var.log_retention_days
+  tags                  = local.tags
+}
+
+module "log_pipeline" {
+  source = "./modules/log_pipeline"
+
+  name_prefix           = var.prefix
+  table_name_prefix     = local.table_name_prefix
+  function_package      = local.packages["log_processor"]
+  runtime               = var.lambda_runtime
+  force_destroy_buckets = var.force_destroy_buckets
+  log_retention_days    = var.log_retention_days
+  tags                  = local.tags
+}
+
+module "notifications" {
+  source = "./modules/notifications"
+
+  name_prefix        = var.prefix
+  table_name_prefix  = local.table_name_prefix
+  function_package   = local.packages["notification_processor"]
+  runtime            = var.lambda_runtime
+  max_receive_count  = var.notifications_max_receive_count
+  batch_size         = var.notifications_batch_size
+  log_retention_days = var.log_retention_days
+  tags               = local.tags
+}
+
+locals {
+  tables = {
+    images        = { name = module.image_pipeline.table_name, arn = module.image_pipeline.table_arn }
+    logs          = { name = module.log_pipeline.table_name, arn = module.log_pipeline.table_arn }
+    notifications = { name = module.notifications.table_name, arn = module.notifications.table_arn }
+  }
+
+  buckets = {
+    original   = { name = module.image_pipeline.bucket_names["original"], arn = module.image_pipeline.bucket_arns["original"] }
+    processed  = { name = module.image_pipeline.bucket_names["processed"], arn = module.image_pipeline.bucket_arns["processed"] }
+    thumbnails = { name = module.image_pipeline.bucket_names["thumbnails"], arn = module.image_pipeline.bucket_arns["thumbnails"] }
+    logs       = { name = module.log_pipeline.bucket_name, arn = module.log_pipeline.bucket_arn }
+  }
+}
+
+module "dashboard" {
+  source = "./modules/dashboard"
+
+  name_prefix        = var.prefix
+  function_package   = local.packages["dashboard"]
+  runtime            = var.lambda_runtime
+  tables             = local.tables
+  buckets            = local.buckets
+  log_retention_days = var.log_retention_days
+  tags               = local.tags
+}
+
+module "api" {
+  source = "./modules/api"
+
+  name_prefix         = var.prefix
+  function_package    = local.packages["api_handler"]
+  runtime             = var.lambda_runtime
+  tables              = local.tables
+  originals_bucket    = local.buckets["original"]
+  notifications_queue = { url = module.notifications.queue_url, arn = module.notifications.queue_arn }
+  dashboard_function  = { name = module.dashboard.function_name, arn = module.dashboard.function_arn }
+  cors_allow_origin   = var.cors_allow_origin
+  log_retention_days  = var.log_retention_days
+  tags                = local.tags
+}

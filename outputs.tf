@@ -1,0 +1,55 @@
+output "api_id" {
+  description = "ID of the REST API."
+  value       = module.api.api_id
+}
+
+output "api_stage" {
+  description = "Name of the API stage."
+  value       = module.api.stage_name
+}
+
+output "api_invoke_url" {
+  description = "Invoke URL of the API stage on AWS (https://<api_id>.execute-api.<region>.amazonaws.com/prod). On LocalStack use http://localhost:4566/restapis/<api_id>/<stage>/_user_request_/."
+  value       = module.api.invoke_url
+}
+
+output "buckets" {
+  description = "Bucket names by role: original, processed, thumbnails, logs."
+  value       = { for role, bucket in local.buckets : role => bucket.name }
+}
+
+output "tables" {
+  description = "Table names by content: images, logs, notifications."
+  value       = { for content, table in local.tables : content => table.name }
+}
+
+output "notifications_queue_url" {
+  description = "URL of the queue that feeds the notification processor."
+  value       = module.notifications.queue_url
+}
+
+output "notifications_dlq_url" {
+  description = "URL of the notifications dead-letter queue."
+  value       = module.notifications.dlq_url
+}
+
+output "notifications_subscriber_queue_url" {
+  description = "URL of the queue subscribed to the notifications topic (SNS envelope with Subject and MessageAttributes)."
+  value       = module.notifications.subscriber_queue_url
+}
+
+output "topic_arn" {
+  description = "ARN of the notifications SNS topic."
+  value       = module.notifications.topic_arn
+}
+
+output "functions" {
+  description = "Lambda function names by package: image_processor, log_processor, notification_processor, api_handler, dashboard."
+  value = {
+    image_processor        = module.image_pipeline.function_name
+    log_processor          = module.log_pipeline.function_name
+    notification_processor = module.notifications.function_name
+    api_handler            = module.api.function_name
+    dashboard              = module.dashboard.function_name
+  }
+}
