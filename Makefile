@@ -62,7 +62,7 @@ apply: up build init ## Start the engine, build, tflocal init + apply
 	@$(MAKE) --no-print-directory outputs
 
 outputs: ## API URL (LocalStack form), bucket, table and queue names
-	@$(ENV) $(PY) -m tests.support.outputs
+	@$(ENV) $(PY) -m tools.stack outputs
 
 destroy: $(VENV)/.installed ## Destroy every resource of the stack
 	@if $(ENV) $(PYTHON) engine/ctl.py status > /dev/null 2>&1; then \
