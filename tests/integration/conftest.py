@@ -1,0 +1,28 @@
+"""The deployed stack: built with build.py and applied with tflocal (python-terraform) once
+per session, on the session's engine."""
+
+import subprocess
+import sys
+import time
+
+import boto3
+import pytest
+
+from tools import stack
+from tools.stack import ROOT
+
+
+@pytest.fixture(scope="session")
+def deployed(engine):
+    build = subprocess.run([sys.executable, str(ROOT / "build.py")], capture_output=True, text=True)
+    assert build.returncode == 0, build.stdout + build.stderr
+    started = time.monotonic()
+    stack.apply()
+    print(f"\n[stack] tflocal apply took {time.monotonic() - started:.1f} s")
+    return stack.outputs()
+
+
+@pytest.fixture(scope="session")
+def aws(engine):
+    names = ("lambda", "sqs", "sns", "s3", "dynamodb", "logs", "iam", "apigateway")
+    return {name: boto3.client(name) for name in names}
