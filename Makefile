@@ -70,7 +70,7 @@ destroy: $(VENV)/.installed ## Destroy every resource of the stack
 	else echo "[destroy] no engine answers: nothing to destroy"; fi
 
 demo: apply ## Everything, then the end-to-end demo of the tutorial
-	@$(ENV) $(PY) demo.py
+	@$(ENV) $(PY) -m tools.demo
 
 ## --- checks ------------------------------------------------------------------------------
 test: $(VENV)/.installed ## All tests: unit, engine, integration (starts and stops the engine)
