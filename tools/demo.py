@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import boto3
 from PIL import Image
 
-from tests.support.http import call
+from tools.http import call
 from tools import stack
 
 COLOUR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None

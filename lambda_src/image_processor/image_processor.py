@@ -138,7 +138,7 @@ def render_image(data: bytes, thumbnail_max_px: int = DEFAULT_THUMBNAIL_MAX_PX) 
         thumbnail = _open_image(data)
         # For JPEG, draft() makes the decoder scale down by up to 8x while decoding, so a
         # 40 MP photo never exists in memory at full size for the thumbnail.
-        thumbnail.draft(thumbnail.mode if thumbnail.mode in ("RGB", "L") else None, (thumbnail_max_px, thumbnail_max_px))
+        thumbnail.draft(None, (thumbnail_max_px, thumbnail_max_px))
         ImageOps.exif_transpose(thumbnail, in_place=True)
         thumbnail.thumbnail((thumbnail_max_px, thumbnail_max_px), Image.Resampling.LANCZOS)
         thumbnail_rendition = _encode(thumbnail, output_format)
@@ -202,15 +202,21 @@ def _thumbnail_max_px() -> int:
     return int(raw)
 
 
-def process_object(bucket: str, key: str) -> dict[str, Any]:
-    """Process one object; returns the seed-style answer {"statusCode", "body"}."""
+@dataclass(frozen=True)
+class Outcome:
+    status_code: int  # 200 completed, 404 object gone, 422 rejected (error row written)
+    body: dict[str, Any]
+
+
+def process_object(bucket: str, key: str) -> Outcome:
     s3 = client("s3")
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
         if _is_not_found(exc):
+            # Deleted before we got to it: nothing to record, and a retry would not find it either.
             logger.warning("object not found", extra={"bucket": bucket, "key": key})
-            return {"statusCode": 404, "body": dumps({"error": f"object s3://{bucket}/{key} not found"})}
+            return Outcome(404, {"error": f"object s3://{bucket}/{key} not found"})
         raise
 
     etag = head["ETag"].strip('"')
@@ -236,10 +242,7 @@ def process_object(bucket: str, key: str) -> dict[str, Any]:
     except ImageRejected as exc:
         logger.warning("image rejected", extra={**log_data, "reason": str(exc)})
         _put_row({**row, "ProcessedAt": _now_iso(), "Status": "error", "ErrorMessage": str(exc)})
-        return {
-            "statusCode": 422,
-            "body": dumps({"error": str(exc), "image_id": image_id, "status": "error", "original": f"{bucket}/{key}"}),
-        }
+        return Outcome(422, {"error": str(exc), "image_id": image_id, "status": "error", "original": f"{bucket}/{key}"})
 
     processed_key, thumbnail_key = output_keys(image_id, key)
     processed_at = _now_iso()
@@ -284,22 +287,21 @@ def process_object(bucket: str, key: str) -> dict[str, Any]:
         }
     )
     logger.info("image processed", extra={**log_data, "width": rendered.width, "height": rendered.height})
-    return {
-        "statusCode": 200,
-        "body": dumps(
-            {
-                "message": "Image processed",
-                "image_id": image_id,
-                "original": f"{bucket}/{key}",
-                "processed": f"{processed_bucket}/{processed_key}",
-                "thumbnail": f"{thumbnails_bucket}/{thumbnail_key}",
-                "size_bytes": size,
-                "width": rendered.width,
-                "height": rendered.height,
-                "thumbnail_size": [rendered.thumbnail.width, rendered.thumbnail.height],
-            }
-        ),
-    }
+    return Outcome(
+        200,
+        {
+            "message": "Image processed",
+            "image_id": image_id,
+            "original": f"{bucket}/{key}",
+            "processed": f"{processed_bucket}/{processed_key}",
+            "thumbnail": f"{thumbnails_bucket}/{thumbnail_key}",
+            "size_bytes": size,
+            "width": rendered.width,
+            "height": rendered.height,
+            "thumbnail_width": rendered.thumbnail.width,
+            "thumbnail_height": rendered.thumbnail.height,
+        },
+    )
 
 
 def _put_row(row: dict[str, Any]) -> None:
@@ -308,18 +310,13 @@ def _put_row(row: dict[str, Any]) -> None:
 
 @inject_lambda_context
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    """Direct payload -> {"statusCode", "body": JSON string}; S3 event -> {"processed": [...], "failed": [...]}."""
     objects, from_s3 = objects_from_event(event)
     if not from_s3:
-        return process_object(*objects[0])
+        outcome = process_object(*objects[0])
+        return {"statusCode": outcome.status_code, "body": dumps(outcome.body)}
     summary: dict[str, list] = {"processed": [], "failed": []}
     for bucket, key in objects:
-        answer = process_object(bucket, key)
-        body = {"bucket": bucket, "key": key, **json_body(answer)}
-        summary["processed" if answer["statusCode"] == 200 else "failed"].append(body)
+        outcome = process_object(bucket, key)
+        summary["processed" if outcome.status_code == 200 else "failed"].append({"bucket": bucket, "key": key, **outcome.body})
     return summary
-
-
-def json_body(answer: dict[str, Any]) -> dict[str, Any]:
-    import json
-
-    return json.loads(answer["body"])

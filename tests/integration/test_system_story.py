@@ -13,7 +13,7 @@ import uuid
 import pytest
 from PIL import Image
 
-from tests.support.http import call
+from tools.http import call
 from tests.support.waiting import scan_all, wait_for
 
 RUN = uuid.uuid4().hex[:8]  # keys of this run, so reruns on a live stack do not collide
