@@ -123,15 +123,16 @@ def main() -> int:
     BUILD_DIR.mkdir(exist_ok=True)
     for package in packages():
         started = time.monotonic()
-        print(f"[build] {package.name:<24} ...", end="", flush=True)
+        if sys.stdout.isatty():
+            print(f"[build] {package.name:<24} ...", end="\r", flush=True)
         try:
             state, zip_path = build_package(package, args.force)
         except BuildError as exc:
-            print(" failed")
+            print(f"[build] {package.name:<24} failed", flush=True)
             print(f"[build] error: {exc}", file=sys.stderr)
             return 1
         digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()[:12]
-        print(f"\r[build] {package.name:<24} {state:<9} {zip_path.stat().st_size / 1024:8.1f} KiB "
+        print(f"[build] {package.name:<24} {state:<9} {zip_path.stat().st_size / 1024:8.1f} KiB "
               f"sha256 {digest}  {time.monotonic() - started:5.1f} s")
     return 0
 

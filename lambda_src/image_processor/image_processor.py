@@ -22,7 +22,7 @@ from urllib.parse import quote, unquote_plus
 from botocore.exceptions import ClientError
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from roxs_common import client, dumps, get_logger, inject_lambda_context, require_env, to_item
+from roxs_common import ConfigError, client, dumps, get_logger, inject_lambda_context, require_env, to_item
 
 logger = get_logger(__name__)
 
@@ -39,7 +39,15 @@ DEFAULT_THUMBNAIL_MAX_PX = 128
 JPEG_QUALITY = 85
 
 # Format Pillow detects -> format the outputs are written in (MPO is a multi-frame JPEG).
-OUTPUT_FORMATS = {"JPEG": "JPEG", "MPO": "JPEG", "PNG": "PNG", "GIF": "GIF", "WEBP": "WEBP", "BMP": "BMP", "TIFF": "TIFF"}
+OUTPUT_FORMATS = {
+    "JPEG": "JPEG",
+    "MPO": "JPEG",
+    "PNG": "PNG",
+    "GIF": "GIF",
+    "WEBP": "WEBP",
+    "BMP": "BMP",
+    "TIFF": "TIFF",
+}
 # Modes each output format can store as they are; anything else is converted.
 WRITABLE_MODES = {
     "JPEG": {"L", "RGB", "CMYK"},
@@ -167,6 +175,8 @@ def objects_from_event(event: Any) -> tuple[list[tuple[str, str]], bool]:
     if not isinstance(event, dict):
         raise ValueError(f"event must be an S3 event or an object with bucket and key, got {type(event).__name__}")
     if "Records" in event:
+        if not isinstance(event["Records"], list):
+            raise ValueError("Records must be a list of S3 event records")
         objects = []
         for index, record in enumerate(event["Records"]):
             try:
@@ -180,7 +190,9 @@ def objects_from_event(event: Any) -> tuple[list[tuple[str, str]], bool]:
     bucket, key = event.get("bucket"), event.get("key")
     missing = [name for name, value in (("bucket", bucket), ("key", key)) if not isinstance(value, str) or not value]
     if missing:
-        raise ValueError(f"direct payload needs non-empty string fields bucket and key; missing or invalid: {', '.join(missing)}")
+        raise ValueError(
+            f"direct payload needs non-empty string fields bucket and key; missing or invalid: {', '.join(missing)}"
+        )
     return [(bucket, key)], False
 
 
@@ -188,7 +200,7 @@ def objects_from_event(event: Any) -> tuple[list[tuple[str, str]], bool]:
 
 
 def _now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat()
+    return dt.datetime.now(dt.UTC).isoformat()
 
 
 def _is_not_found(error: ClientError) -> bool:
@@ -198,7 +210,7 @@ def _is_not_found(error: ClientError) -> bool:
 def _thumbnail_max_px() -> int:
     raw = os.environ.get("THUMBNAIL_MAX_PX", str(DEFAULT_THUMBNAIL_MAX_PX))
     if not raw.isdigit() or not 16 <= int(raw) <= 2048:
-        raise ValueError(f"THUMBNAIL_MAX_PX must be an integer between 16 and 2048, got {raw!r}")
+        raise ConfigError(f"THUMBNAIL_MAX_PX must be an integer between 16 and 2048, got {raw!r}")
     return int(raw)
 
 
@@ -318,5 +330,7 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     summary: dict[str, list] = {"processed": [], "failed": []}
     for bucket, key in objects:
         outcome = process_object(bucket, key)
-        summary["processed" if outcome.status_code == 200 else "failed"].append({"bucket": bucket, "key": key, **outcome.body})
+        summary["processed" if outcome.status_code == 200 else "failed"].append(
+            {"bucket": bucket, "key": key, **outcome.body}
+        )
     return summary

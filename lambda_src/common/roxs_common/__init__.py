@@ -2,12 +2,13 @@
 
 from roxs_common.aws import client
 from roxs_common.config import ConfigError, require_env
-from roxs_common.constants import LOG_LEVELS
+from roxs_common.constants import LOG_LEVELS, NOTIFICATION_PRIORITIES
 from roxs_common.dynamo import (
     BatchWriteError,
     batch_write,
     count_items,
     from_item,
+    projection,
     query_items,
     scan_items,
     to_item,
@@ -17,6 +18,7 @@ from roxs_common.logger import get_logger, inject_lambda_context
 
 __all__ = [
     "LOG_LEVELS",
+    "NOTIFICATION_PRIORITIES",
     "BatchWriteError",
     "ConfigError",
     "batch_write",
@@ -26,6 +28,7 @@ __all__ = [
     "from_item",
     "get_logger",
     "inject_lambda_context",
+    "projection",
     "query_items",
     "require_env",
     "scan_items",

@@ -6,7 +6,8 @@ single Scan/Query returns at most 1 MB and silently drops the rest.
 
 import random
 import time
-from typing import Any, Callable, Iterable, Iterator, Literal, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import Any, Literal
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
@@ -37,6 +38,13 @@ def to_item(data: Mapping[str, Any]) -> dict[str, dict]:
 def from_item(item: Mapping[str, dict]) -> dict[str, Any]:
     """DynamoDB attribute values -> Python values (numbers become Decimal)."""
     return {key: _deserializer.deserialize(value) for key, value in item.items()}
+
+
+def projection(*attributes: str) -> dict[str, Any]:
+    """ProjectionExpression kwargs with every name behind a placeholder, so DynamoDB's long
+    list of reserved words (Status, Size, ...) never breaks a read."""
+    names = {f"#p{index}": attribute for index, attribute in enumerate(attributes)}
+    return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
 
 
 def _pages(operation: Callable[..., dict], kwargs: dict[str, Any]) -> Iterator[dict]:

@@ -12,14 +12,15 @@ import json
 import logging
 import os
 import sys
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 from roxs_common.jsonutil import dumps
 
 _ROOT_LOGGER_NAME = "roxs"
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
 _RECORD_ATTRIBUTES = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}
-_lambda_context: contextvars.ContextVar[dict[str, Any]] = contextvars.ContextVar("lambda_context", default={})
+_lambda_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar("lambda_context", default=None)
 _cold_start = True
 
 
@@ -30,13 +31,13 @@ def _service_name() -> str:
 class JsonFormatter(logging.Formatter):
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, Any] = {
-            "timestamp": dt.datetime.fromtimestamp(record.created, dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "timestamp": dt.datetime.fromtimestamp(record.created, dt.UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "message": record.getMessage(),
             "service": _service_name(),
             "logger": record.name,
             "location": f"{record.funcName}:{record.lineno}",
-            **_lambda_context.get(),
+            **(_lambda_context.get() or {}),
         }
         entry.update({key: value for key, value in vars(record).items() if key not in _RECORD_ATTRIBUTES})
         if record.exc_info:

@@ -1,0 +1,115 @@
+"""Unit tests: handlers run in-process against moto (no engine, no network)."""
+
+import os
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+
+LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
+FUNCTION_DIRS = ("image_processor", "log_processor", "notification_processor", "api_handler", "dashboard")
+# The same layout as inside each zip: roxs_common and the handler module at the top level.
+for directory in ("common", *FUNCTION_DIRS):
+    path = str(LAMBDA_SRC / directory)
+    if path not in sys.path:
+        sys.path.insert(0, path)
+
+import boto3  # noqa: E402
+from moto import mock_aws  # noqa: E402
+
+import roxs_common.aws  # noqa: E402
+
+REGION = "us-east-1"
+ORIGINALS = "roxs-images-original"
+PROCESSED = "roxs-images-processed"
+THUMBNAILS = "roxs-images-thumbnails"
+LOGS = "roxs-logs-storage"
+METADATA_TABLE = "RoxsImageMetadata"
+LOG_INDEX_TABLE = "RoxsLogIndex"
+HISTORY_TABLE = "RoxsNotificationHistory"
+TABLE_KEYS = {
+    METADATA_TABLE: (("ImageId", "S"), ("UploadTimestamp", "N")),
+    LOG_INDEX_TABLE: (("LogLevel", "S"), ("Timestamp", "N")),
+    HISTORY_TABLE: (("NotificationId", "S"), ("CreatedAt", "N")),
+}
+ALLOW_ORIGIN = "https://dashboard.example.test"
+
+HANDLER_ENV = {
+    "PROCESSED_BUCKET": PROCESSED,
+    "THUMBNAILS_BUCKET": THUMBNAILS,
+    "METADATA_TABLE": METADATA_TABLE,
+    "THUMBNAIL_MAX_PX": "128",
+    "LOG_INDEX_TABLE": LOG_INDEX_TABLE,
+    "LOG_BUCKET": LOGS,
+    "HISTORY_TABLE": HISTORY_TABLE,
+    "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:roxs-notifications",
+    "NOTIFICATIONS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/roxs-notifications-queue",
+    "ORIGINALS_BUCKET": ORIGINALS,
+    "DASHBOARD_FUNCTION_NAME": "roxs-dashboard",
+    "CORS_ALLOW_ORIGIN": ALLOW_ORIGIN,
+    "BUCKETS": ",".join((ORIGINALS, PROCESSED, THUMBNAILS, LOGS)),
+    "FUNCTION_PREFIX": "roxs-",
+    "SERVICE_NAME": "roxs-unit-tests",
+}
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch, tmp_path):
+    """Dummy credentials, a fixed region, the handlers' variables, and no endpoint override
+    (the repository's conftest points AWS_ENDPOINT_URL at LocalStack; moto needs it unset)."""
+    for name in list(os.environ):
+        if name.startswith("AWS_ENDPOINT_URL") or name == "AWS_PROFILE":
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
+    monkeypatch.setenv("AWS_REGION", REGION)
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", "testing")
+    monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
+    for name, value in HANDLER_ENV.items():
+        monkeypatch.setenv(name, value)
+    # Clients are cached per process like in a warm Lambda; each test gets fresh ones.
+    roxs_common.aws.client.cache_clear()
+    yield
+    roxs_common.aws.client.cache_clear()
+
+
+@pytest.fixture
+def aws(aws_env):
+    """moto with the project's buckets, tables, queue and topic."""
+    with mock_aws():
+        s3 = boto3.client("s3", region_name=REGION)
+        for bucket in (ORIGINALS, PROCESSED, THUMBNAILS, LOGS):
+            s3.create_bucket(Bucket=bucket)
+        ddb = boto3.client("dynamodb", region_name=REGION)
+        for table, ((hash_key, hash_type), (range_key, range_type)) in TABLE_KEYS.items():
+            ddb.create_table(
+                TableName=table,
+                KeySchema=[
+                    {"AttributeName": hash_key, "KeyType": "HASH"},
+                    {"AttributeName": range_key, "KeyType": "RANGE"},
+                ],
+                AttributeDefinitions=[
+                    {"AttributeName": hash_key, "AttributeType": hash_type},
+                    {"AttributeName": range_key, "AttributeType": range_type},
+                ],
+                BillingMode="PAY_PER_REQUEST",
+            )
+        sqs = boto3.client("sqs", region_name=REGION)
+        queue_url = sqs.create_queue(QueueName="roxs-notifications-queue")["QueueUrl"]
+        sns = boto3.client("sns", region_name=REGION)
+        topic_arn = sns.create_topic(Name="roxs-notifications")["TopicArn"]
+        assert topic_arn == HANDLER_ENV["TOPIC_ARN"] and queue_url == HANDLER_ENV["NOTIFICATIONS_QUEUE_URL"]
+        yield SimpleNamespace(s3=s3, ddb=ddb, sqs=sqs, sns=sns, queue_url=queue_url, topic_arn=topic_arn)
+
+
+class FakeContext:
+    function_name = "roxs-unit-function"
+    aws_request_id = "req-0000-unit"
+
+
+@pytest.fixture
+def context():
+    return FakeContext()
