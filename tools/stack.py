@@ -80,9 +80,9 @@ def print_outputs() -> None:
     print(f"API id / stage      : {found['api_id']} / {found['api_stage']}")
     for group in ("buckets", "tables", "functions"):
         for role, name in sorted(found[group].items()):
-            print(f"{group[:-1]:<9} {role:<12}: {name}")
+            print(f"{group[:-1]:<9} {role:<22}: {name}")
     for name in ("notifications_queue_url", "notifications_dlq_url", "notifications_subscriber_queue_url", "topic_arn"):
-        print(f"{name:<20}: {found[name]}")
+        print(f"{name:<34}: {found[name]}")
 
 
 if __name__ == "__main__":
