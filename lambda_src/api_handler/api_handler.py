@@ -10,11 +10,12 @@ import json
 import re
 import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from http_router import HttpError, Reply, Request, Router, decode_token, encode_token
+from http_router import HttpError, Reply, Request, Router, Text, decode_token, encode_token
 from roxs_common import (
     LOG_LEVELS,
     NOTIFICATION_PRIORITIES,
@@ -285,8 +286,18 @@ def stats(request: Request) -> Reply:
     )
 
 
-# --- GET /dashboard/data ----------------------------------------------------------------------
-# The HTML page GET /dashboard, which renders this data, is to be registered here.
+# --- GET /dashboard, GET /dashboard/data -----------------------------------------------------
+
+# One self-contained file (inline CSS, JS and SVG; no external asset), read once per environment.
+# It fetches "dashboard/data" relative to its own URL, so any stage prefix works.
+DASHBOARD_PAGE = Text(
+    (Path(__file__).parent / "dashboard.html").read_text(encoding="utf-8"), "text/html; charset=utf-8"
+)
+
+
+@router.route("GET", "/dashboard")
+def dashboard_page(request: Request) -> Reply:
+    return Reply(200, DASHBOARD_PAGE, {"Cache-Control": "no-cache"})
 
 
 @router.route("GET", "/dashboard/data")

@@ -5,7 +5,8 @@ Routes are "METHOD /path" with `{name}` segments. The router answers by itself:
 - known path, other method: 405 with an Allow header;
 - unknown path: 404 with the list of available endpoints;
 - HttpError raised by a route: its status and JSON body.
-Every response is JSON (unless empty) and carries the CORS headers.
+Every response is JSON (unless empty, or a Text body such as the dashboard page) and carries
+the CORS headers.
 """
 
 import base64
@@ -31,10 +32,18 @@ class HttpError(Exception):
         self.message = message
 
 
+@dataclass(frozen=True)
+class Text:
+    """A body sent as it is, not as JSON, with its media type (an HTML page, for example)."""
+
+    content: str
+    content_type: str = "text/plain; charset=utf-8"
+
+
 @dataclass
 class Reply:
     status: int
-    body: Any = None  # serialised as JSON; None means an empty body
+    body: Any = None  # serialised as JSON; None means an empty body; a Text is sent as it is
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -180,13 +189,19 @@ class Router:
             "Access-Control-Allow-Headers": "Content-Type",
             "Access-Control-Allow-Methods": ",".join(allowed_methods or self._all_methods()),
         }
-        if reply.body is not None:
+        if isinstance(reply.body, Text):
+            headers["Content-Type"] = reply.body.content_type
+            body = reply.body.content
+        elif reply.body is not None:
             headers["Content-Type"] = "application/json; charset=utf-8"
+            body = dumps(reply.body)
+        else:
+            body = ""
         headers.update(reply.headers)
         return {
             "statusCode": reply.status,
             "headers": headers,
-            "body": "" if reply.body is None else dumps(reply.body),
+            "body": body,
             "isBase64Encoded": False,
         }
 

@@ -61,6 +61,7 @@ def test_unknown_path_lists_the_endpoints(context):
         "GET /notifications/{id}",
         "GET /files",
         "GET /stats",
+        "GET /dashboard",
         "GET /dashboard/data",
     }
     assert headers["Access-Control-Allow-Origin"] == ALLOW_ORIGIN

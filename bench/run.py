@@ -1,0 +1,373 @@
+"""Benchmarks of the engine, the build and the pipelines (`make bench`).
+
+Prints a table and writes bench/results.json. Figures, not assertions: each row also
+measures a baseline in the same run (these machines are noisy), and says whether the
+target was met. The run restarts the embedded engine (apply from empty), so it ends with
+a freshly deployed stack.
+"""
+
+import concurrent.futures
+import hashlib
+import io
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+import zipfile
+from pathlib import Path
+
+import boto3
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tools import stack  # noqa: E402
+from tools.http import call  # noqa: E402
+
+CTL = [sys.executable, str(ROOT / "engine" / "ctl.py")]
+RESULTS = ROOT / "bench" / "results.json"
+BENCH_PORT = 4631
+rows: list[dict] = []
+
+
+def say(message: str) -> None:
+    print(f"[bench] {message}", flush=True)
+
+
+def timed(function, *args, **kwargs) -> tuple[float, object]:
+    started = time.perf_counter()
+    value = function(*args, **kwargs)
+    return time.perf_counter() - started, value
+
+
+def percentile(values: list[float], fraction: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(fraction * (len(ordered) - 1))))]
+
+
+def row(what: str, figure: str, baseline: str, target: str, met: bool | None, **data) -> None:
+    rows.append({"what": what, "figure": figure, "baseline": baseline, "target": target, "met": met, **data})
+    verdict = {True: "met", False: "MISSED", None: "report"}[met]
+    say(f"{what}: {figure} (baseline {baseline}) — target {target}: {verdict}")
+
+
+def ctl(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run([*CTL, *args], capture_output=True, text=True, env={**os.environ, **(env or {})})
+
+
+def process_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def engine_pid() -> int | None:
+    pid_file = ROOT / ".localstack" / "localstack.pid"
+    return int(pid_file.read_text()) if pid_file.exists() else None
+
+
+def worker_rss_mb(engine: int) -> list[float]:
+    sizes = []
+    for proc in Path("/proc").iterdir():
+        if proc.name.isdigit():
+            try:
+                if int((proc / "stat").read_text().rsplit(")", 1)[1].split()[1]) == engine:
+                    sizes.append(process_rss_mb(int(proc.name)))
+            except (OSError, IndexError, ValueError):
+                continue
+    return sizes
+
+
+# --- engine -------------------------------------------------------------------------------------
+
+
+def bench_engine_start() -> None:
+    """`ctl up` to healthy, five times, on a private port; baseline: importing LocalStack."""
+    python = str(ROOT / ".localstack" / "venv" / "bin" / "python")
+    baseline = min(timed(subprocess.run, [python, "-c", "import localstack.runtime.main"], check=True)[0]
+                   for _ in range(3))
+    times = []
+    with tempfile.TemporaryDirectory() as state:
+        env = {"AWS_ENDPOINT_URL": f"http://localhost:{BENCH_PORT}", "LOCALSTACK_STATE_DIR": state}
+        for _ in range(5):
+            seconds, result = timed(ctl, "up", env=env)
+            if result.returncode != 0:
+                raise SystemExit(f"engine did not start: {result.stderr}")
+            times.append(seconds)
+            idle_rss = process_rss_mb(int((Path(state) / "localstack.pid").read_text()))
+            ctl("down", env=env)
+    median = statistics.median(times)
+    row("engine start (up → healthy)", f"median {median:.2f} s, min {min(times):.2f}, max {max(times):.2f}",
+        f"import localstack {baseline:.2f} s", "< 3 s", median < 3, runs=times, idle_rss_mb=idle_rss)
+
+
+def restart_engine() -> None:
+    ctl("down")
+    result = ctl("up")
+    if result.returncode != 0:
+        raise SystemExit(f"engine did not start: {result.stdout}{result.stderr}")
+
+
+# --- terraform ----------------------------------------------------------------------------------
+
+ONE_QUEUE = """
+provider "aws" {
+  region = "us-east-1"
+}
+resource "aws_sqs_queue" "baseline" {
+  name = "bench-baseline-%s"
+}
+"""
+
+
+def bench_apply_and_plan() -> None:
+    """Apply from an empty engine, then a no-op plan; baseline: a config holding one SQS queue."""
+    restart_engine()
+    for state_file in ROOT.glob("terraform.tfstate*"):
+        state_file.unlink()
+    with tempfile.TemporaryDirectory() as folder:
+        (Path(folder) / "main.tf").write_text(ONE_QUEUE % uuid.uuid4().hex[:6])
+        tflocal = [str(ROOT / ".venv" / "bin" / "tflocal")]
+        subprocess.run([*tflocal, "init", "-input=false"], cwd=folder, check=True, capture_output=True)
+        queue_apply, _ = timed(subprocess.run, [*tflocal, "apply", "-auto-approve", "-input=false"],
+                               cwd=folder, check=True, capture_output=True)
+        queue_plan, _ = timed(subprocess.run, [*tflocal, "plan", "-input=false"],
+                              cwd=folder, check=True, capture_output=True)
+        subprocess.run([*tflocal, "destroy", "-auto-approve", "-input=false"], cwd=folder, capture_output=True)
+    stack.init()
+    apply_s, _ = timed(stack.apply)
+    row("apply from empty", f"{apply_s:.1f} s", f"one SQS queue {queue_apply:.1f} s", "< 60 s", apply_s < 60)
+    plan_s, (changes, _) = timed(stack.plan_changes)
+    row("no-op plan", f"{plan_s:.1f} s ({'changes!' if changes else 'no changes'})",
+        f"one-queue plan {queue_plan:.1f} s", "< 15 s", plan_s < 15 and not changes)
+
+
+# --- build --------------------------------------------------------------------------------------
+
+
+def zip_digests() -> dict[str, str]:
+    return {path.name: hashlib.sha256(path.read_bytes()).hexdigest() for path in sorted((ROOT / "build").glob("*.zip"))}
+
+
+def bench_build() -> None:
+    build = [sys.executable, str(ROOT / "build.py")]
+    subprocess.run(build, check=True, capture_output=True)
+    before = zip_digests()
+    baseline = min(timed(subprocess.run, [sys.executable, "-c", "pass"], check=True)[0] for _ in range(3))
+    runs = [timed(subprocess.run, build, check=True, capture_output=True)[0] for _ in range(3)]
+    unchanged = zip_digests() == before
+    forced, _ = timed(subprocess.run, [*build, "--force"], check=True, capture_output=True)
+    identical = zip_digests() == before
+    sizes = {path.name: path.stat().st_size for path in sorted((ROOT / "build").glob("*.zip"))}
+    row("build, unchanged", f"median {statistics.median(runs):.2f} s; forced rebuild {forced:.1f} s, "
+        f"zips {'byte-identical' if identical else 'DIFFERENT'}", f"python startup {baseline:.2f} s",
+        "< 1 s, byte-identical", statistics.median(runs) < 1 and unchanged and identical, zip_bytes=sizes)
+
+
+# --- lambda -------------------------------------------------------------------------------------
+
+TRIVIAL = "def handler(event, context):\n    return {'echo': event.get('n')}\n"
+
+
+def trivial_zip() -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("trivial.py", TRIVIAL)
+    return buffer.getvalue()
+
+
+def bench_lambda(lam) -> None:
+    name = f"bench-trivial-{uuid.uuid4().hex[:6]}"
+    lam.create_function(FunctionName=name, Runtime="python3.11", Handler="trivial.handler",
+                        Role="arn:aws:iam::000000000000:role/bench", Code={"ZipFile": trivial_zip()})
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    cold, _ = timed(lam.invoke, FunctionName=name, Payload=b'{"n": 0}')
+    samples = []
+    for n in range(200):
+        seconds, response = timed(lam.invoke, FunctionName=name, Payload=json.dumps({"n": n}).encode())
+        response["Payload"].read()
+        samples.append(seconds * 1000)
+    namespace: dict = {}
+    exec(TRIVIAL, namespace)
+    in_process = [timed(namespace["handler"], {"n": n}, None)[0] * 1000 for n in range(200)]
+    p50, p99 = percentile(samples, 0.5), percentile(samples, 0.99)
+    row("Lambda warm invoke (200)", f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+        f"in-process p50 {percentile(in_process, 0.5) * 1000:.1f} µs", "p50 < 30 ms", p50 < 30,
+        p50_ms=p50, p99_ms=p99)
+
+    def cold_start(function_name: str, payload: bytes) -> float:
+        lam.update_function_configuration(FunctionName=function_name,
+                                          Environment={"Variables": {"BENCH": uuid.uuid4().hex}})
+        lam.get_waiter("function_updated_v2").wait(FunctionName=function_name)
+        seconds, response = timed(lam.invoke, FunctionName=function_name, Payload=payload)
+        response["Payload"].read()
+        return seconds * 1000
+
+    trivial_cold = cold_start(name, b'{"n": 1}')
+    lam.delete_function(FunctionName=name)
+    outputs = stack.outputs()
+    image_fn = outputs["functions"]["image_processor"]
+    current_env = lam.get_function_configuration(FunctionName=image_fn)["Environment"]["Variables"]
+    # a direct payload naming a missing object: the cost is the import of Pillow + boto3, not the work
+    pillow_cold = cold_start(image_fn, json.dumps({"bucket": outputs["buckets"]["original"], "key": "bench/none"}).encode())
+    lam.update_function_configuration(FunctionName=image_fn, Environment={"Variables": current_env})
+    lam.get_waiter("function_updated_v2").wait(FunctionName=image_fn)
+    row("Lambda cold start", f"trivial {trivial_cold:.0f} ms, with Pillow (image processor) {pillow_cold:.0f} ms",
+        f"first invoke of a new function {cold * 1000:.0f} ms", "report", None)
+
+
+# --- pipelines ----------------------------------------------------------------------------------
+
+
+def bench_images(outputs) -> None:
+    from PIL import Image
+
+    s3, dynamodb = boto3.client("s3"), boto3.client("dynamodb")
+    run = uuid.uuid4().hex[:6]
+    bodies = []
+    for n in range(100):
+        buffer = io.BytesIO()
+        Image.new("RGB", (800, 600), (n, 100, 200)).save(buffer, "JPEG", quality=85)
+        bodies.append(buffer.getvalue())
+
+    # baseline: the same Pillow work in this process (decode, transpose, re-encode, thumbnail)
+    def pillow_work(body: bytes) -> None:
+        from PIL import ImageOps
+
+        image = ImageOps.exif_transpose(Image.open(io.BytesIO(body)))
+        image.save(io.BytesIO(), "JPEG", quality=85)
+        image.thumbnail((128, 128))
+        image.save(io.BytesIO(), "JPEG")
+
+    baseline, _ = timed(lambda: [pillow_work(body) for body in bodies])
+    started = time.perf_counter()
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        list(pool.map(lambda n: s3.put_object(Bucket=outputs["buckets"]["original"], Key=f"bench/{run}/{n}.jpg",
+                                              Body=bodies[n], ContentType="image/jpeg"), range(100)))
+
+    def rows_done() -> int:
+        count = 0
+        for page in dynamodb.get_paginator("scan").paginate(
+                TableName=outputs["tables"]["images"], Select="COUNT",
+                FilterExpression="begins_with(OriginalKey, :p)", ExpressionAttributeValues={":p": {"S": f"bench/{run}/"}}):
+            count += page["Count"]
+        return count
+
+    done = 0
+    while done < 100 and time.perf_counter() - started < 300:
+        done = rows_done()
+        time.sleep(0.5)
+    elapsed = time.perf_counter() - started
+    row("image pipeline (100 uploads)", f"{done}/100 rows in {elapsed:.1f} s", f"same Pillow work in-process {baseline:.1f} s",
+        "< 30 s", done == 100 and elapsed < 30)
+
+
+SEED_LOG_PROCESSOR = '''
+import json, os, time, uuid
+import boto3
+dynamodb = boto3.client("dynamodb")
+def handler(event, context):
+    # the tutorial's approach: one put_item per log
+    for entry in event["logs"]:
+        dynamodb.put_item(TableName=os.environ["TABLE"], Item={
+            "LogLevel": {"S": entry["level"]}, "Timestamp": {"N": str(time.time_ns())},
+            "LogId": {"S": str(uuid.uuid4())}, "Message": {"S": entry["message"][:100]}})
+    return {"count": len(event["logs"])}
+'''
+
+
+def bench_logs(lam, outputs) -> None:
+    logs = [{"level": "INFO", "message": f"bench record {n}", "service": "bench", "user_id": "bench"}
+            for n in range(10_000)]
+    ours, response = timed(lam.invoke, FunctionName=outputs["functions"]["log_processor"],
+                           Payload=json.dumps({"logs": logs}).encode())
+    ok = "FunctionError" not in response
+    response["Payload"].read()
+    # the baseline writes into a table of its own, so the stack's data stays the stack's
+    dynamodb = boto3.client("dynamodb")
+    table = f"bench-seed-{uuid.uuid4().hex[:6]}"
+    dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
+                          KeySchema=[{"AttributeName": "LogLevel", "KeyType": "HASH"},
+                                     {"AttributeName": "Timestamp", "KeyType": "RANGE"}],
+                          AttributeDefinitions=[{"AttributeName": "LogLevel", "AttributeType": "S"},
+                                                {"AttributeName": "Timestamp", "AttributeType": "N"}])
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("seed.py", SEED_LOG_PROCESSOR)
+    name = f"bench-seed-logs-{uuid.uuid4().hex[:6]}"
+    lam.create_function(FunctionName=name, Runtime="python3.11", Handler="seed.handler", Timeout=300,
+                        Role="arn:aws:iam::000000000000:role/bench", Code={"ZipFile": buffer.getvalue()},
+                        Environment={"Variables": {"TABLE": table}})
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    seed_count = 1_000  # one request per record: enough for a rate, without minutes of waiting
+    seed, _ = timed(lam.invoke, FunctionName=name, Payload=json.dumps({"logs": logs[:seed_count]}).encode())
+    lam.delete_function(FunctionName=name)
+    dynamodb.delete_table(TableName=table)
+    our_rate, seed_rate = len(logs) / ours, seed_count / seed
+    row("log ingestion (10,000 records)", f"{ours:.1f} s = {our_rate:,.0f} records/s" + ("" if ok else " (FAILED)"),
+        f"put_item per log {seed_rate:,.0f} records/s", "≥ 10× baseline", ok and our_rate >= 10 * seed_rate,
+        speedup=our_rate / seed_rate)
+
+
+def bench_api(outputs) -> None:
+    url = outputs.api_url
+    paths = ["/health", "/stats", "/images"] * 167
+
+    def request(path: str) -> tuple[float, int]:
+        seconds, reply = timed(call, url, "GET", path)
+        return seconds * 1000, reply.status
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "http://localhost:4566")
+    baseline = [timed(call, endpoint, "GET", "/_localstack/health")[0] * 1000 for _ in range(100)]
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        results = list(pool.map(request, paths[:500]))
+    latencies = [ms for ms, _ in results]
+    errors = sum(status != 200 for _, status in results)
+    p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
+    row("API (500 requests, concurrency 10)", f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, {errors} errors",
+        f"engine health p50 {percentile(baseline, 0.5):.1f} ms", "p99 < 250 ms, 0 errors", p99 < 250 and errors == 0)
+
+
+def bench_memory(idle_rss: float | None) -> None:
+    pid = engine_pid()
+    if not pid:
+        return
+    workers = worker_rss_mb(pid)
+    engine_rss = process_rss_mb(pid)
+    row("memory after the run", f"engine {engine_rss:.0f} MB, largest worker {max(workers, default=0):.0f} MB "
+        f"({len(workers)} workers)", f"idle engine {idle_rss:.0f} MB" if idle_rss else "-", "engine < 400 MB",
+        engine_rss < 400)
+
+
+def main() -> int:
+    say(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    bench_engine_start()
+    bench_build()
+    bench_apply_and_plan()
+    lam = boto3.client("lambda")
+    outputs = stack.outputs()
+    bench_lambda(lam)
+    bench_images(outputs)
+    bench_logs(lam, outputs)
+    bench_api(outputs)
+    bench_memory(rows[0].get("idle_rss_mb"))
+    print()
+    print(f"{'what':<38} {'figure':<62} {'baseline':<36} {'target':<22} result")
+    for item in rows:
+        verdict = {True: "met", False: "MISSED", None: "report"}[item["met"]]
+        print(f"{item['what']:<38} {item['figure']:<62} {item['baseline']:<36} {item['target']:<22} {verdict}")
+    RESULTS.write_text(json.dumps({"machine": {"node": platform.node(), "cores": os.cpu_count(),
+                                               "python": platform.python_version()},
+                                   "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": rows}, indent=2))
+    say(f"wrote {RESULTS.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

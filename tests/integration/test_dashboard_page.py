@@ -1,0 +1,224 @@
+"""GET /dashboard in a real browser: the page shows what GET /dashboard/data says.
+
+After some traffic (an image, a log batch, a notification), headless Chromium loads the
+page from the deployed API, runs its script, and every number marked data-metric="..."
+in the resulting DOM is compared with the JSON. A screenshot is kept in test-output/.
+"""
+
+import http.server
+import io
+import json
+import threading
+import uuid
+from html.parser import HTMLParser
+
+import pytest
+from PIL import Image, ImageDraw
+
+from tests.support.browser import browser  # noqa: F401  (fixture)
+from tests.support.waiting import scan_all, wait_for
+from tools.http import call
+from tools.stack import ROOT
+
+RUN = uuid.uuid4().hex[:8]
+SCREENSHOT = ROOT / "test-output" / "dashboard.png"
+REQUIRED_METRICS = (
+    "images.total", "images.successful", "images.failed", "logs.total", "logs.by_level.ERROR",
+    "notifications.total", "notifications.by_priority.high", "functions.total",
+)
+# Shown for each known level or priority, at zero when the data has no such key.
+COUNTED_BY_KEY = ("logs.by_level", "notifications.by_priority")
+TRICKY_MESSAGE = f"{RUN} <b>not bold</b> & <script>not run</script>"
+
+
+def picture() -> bytes:
+    image = Image.new("RGB", (480, 320), (250, 170, 60))
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 200, 480, 320), fill=(40, 70, 140))
+    draw.ellipse((170, 110, 310, 250), fill=(255, 236, 150))
+    buffer = io.BytesIO()
+    image.save(buffer, "PNG")
+    return buffer.getvalue()
+
+
+class Page(HTMLParser):
+    """What a test needs from a dumped DOM: data-metric values, <img> sources, element classes, text."""
+
+    def __init__(self, html: str):
+        super().__init__()
+        self.metrics: dict[str, list[str]] = {}  # as shown (or its data-value), not yet parsed
+        self.images: list[str] = []
+        self.classes: dict[str, str] = {}  # element id -> class
+        self.text: list[str] = []
+        self._metric: tuple[str, str | None, list[str]] | None = None
+        self.feed(html)
+
+    def handle_starttag(self, tag, attrs):
+        attributes = dict(attrs)
+        if tag == "img":
+            self.images.append(attributes.get("src") or "")
+        if "id" in attributes:
+            self.classes[attributes["id"]] = attributes.get("class") or ""
+        if "data-metric" in attributes:
+            self._metric = (attributes["data-metric"], attributes.get("data-value"), [])
+
+    def handle_data(self, data):
+        self.text.append(data)
+        if self._metric:
+            self._metric[2].append(data)
+
+    def handle_endtag(self, tag):
+        if self._metric:
+            name, raw, text = self._metric
+            value = raw if raw is not None else "".join(text).strip()
+            self.metrics.setdefault(name, []).append(value)
+            self._metric = None
+
+
+def numbers(data: dict) -> dict[str, float]:
+    """Every number of the dashboard JSON that the page shows, by metric name."""
+    found = {f"images.{k}": data["images"][k] for k in ("total", "successful", "failed", "avg_size")}
+    found["logs.total"] = data["logs"]["total"]
+    found.update({f"logs.by_level.{k}": v for k, v in data["logs"]["by_level"].items()})
+    found.update({f"notifications.{k}": data["notifications"][k] for k in ("total", "successful")})
+    found.update({f"notifications.by_priority.{k}": v for k, v in data["notifications"]["by_priority"].items()})
+    for bucket, stats in data["storage"].items():
+        found.update({f"storage.{bucket}.{k}": stats[k] for k in ("objects", "total_size_bytes")})
+    found["functions.total"] = data["functions"]["total"]
+    return {name: float(value) for name, value in found.items()}
+
+
+def expected(data_numbers: dict[str, float], metric: str) -> float:
+    if metric in data_numbers:
+        return data_numbers[metric]
+    if metric.rsplit(".", 1)[0] in COUNTED_BY_KEY:
+        return 0.0
+    raise AssertionError(f"the page shows {metric!r}, which the JSON does not have")
+
+
+@pytest.fixture(scope="module")
+def api(deployed):
+    return lambda method, path, **kwargs: call(deployed.api_url, method, path, **kwargs)
+
+
+@pytest.fixture(scope="module")
+def traffic(aws, deployed, api):
+    """An image processed, a log batch with errors indexed, a notification sent: the page has data to show."""
+    key = f"dashboard/{RUN}/sunset.png"
+    aws["s3"].put_object(Bucket=deployed["buckets"]["original"], Key=key, Body=picture(), ContentType="image/png")
+    rows = wait_for(
+        lambda: scan_all(aws["dynamodb"], deployed["tables"]["images"], FilterExpression="OriginalKey = :k",
+                         ExpressionAttributeValues={":k": {"S": key}}),
+        timeout=90, what=f"the metadata row of {key}",
+    )
+    assert rows[0]["Status"]["S"] == "completed", rows
+    logs = [
+        {"level": "INFO", "message": f"{RUN} dashboard traffic", "service": "dashboard-test"},
+        {"level": "WARNING", "message": f"{RUN} slow response", "service": "dashboard-test"},
+        {"level": "ERROR", "message": f"{RUN} payment failed", "service": "dashboard-test"},
+        {"level": "ERROR", "message": TRICKY_MESSAGE, "service": "dashboard-test"},
+    ]
+    response = aws["lambda"].invoke(FunctionName=deployed["functions"]["log_processor"],
+                                    Payload=json.dumps({"logs": logs}))
+    assert "FunctionError" not in response, response["Payload"].read()
+    sent = api("POST", "/notifications", body={"title": f"Dashboard {RUN}", "message": "hi", "priority": "high"})
+    assert sent.status == 202, sent.body
+    notification_id = sent.body["notification_id"]
+    wait_for(lambda: api("GET", f"/notifications/{notification_id}").status == 200, timeout=90,
+             what="the notification in the history")
+    return {"image_key": key}
+
+
+def dashboard_data(api) -> dict:
+    reply = api("GET", "/dashboard/data")
+    assert reply.status == 200, reply.body
+    return reply.body
+
+
+def test_the_page_is_served_as_html_with_cors(api):
+    reply = api("GET", "/dashboard")
+    assert reply.status == 200
+    assert reply.headers["content-type"] == "text/html; charset=utf-8"
+    cors = ("access-control-allow-origin", "access-control-allow-headers")
+    assert {name: reply.headers[name] for name in cors} == {name: api("GET", "/health").headers[name] for name in cors}
+    assert isinstance(reply.body, str) and reply.body.lstrip().lower().startswith("<!doctype html>")
+
+
+def test_the_page_in_a_browser_shows_the_dashboard_data(browser, api, deployed, traffic):  # noqa: F811
+    url = f"{deployed.api_url}/dashboard"
+    # The system is live: if the numbers moved while the browser ran, look once more.
+    for attempt in (1, 2):
+        before = dashboard_data(api)
+        page = Page(browser.dump_dom(url))
+        after = dashboard_data(api)
+        if numbers(before) == numbers(after):
+            break
+        print(f"[dashboard] the data changed during attempt {attempt}; trying again")
+    else:
+        pytest.fail("the dashboard data kept changing while the browser ran")
+    data, data_numbers = before, numbers(before)
+
+    assert "shown" not in page.classes["banner"], "the page shows its error banner"
+    assert any(line.strip().startswith("updated at") for line in page.text)
+    missing = [m for m in REQUIRED_METRICS + tuple(f"storage.{b}.objects" for b in data["storage"])
+               if m not in page.metrics]
+    assert not missing, f"metrics missing from the page: {missing}"
+    assert set(data_numbers) <= set(page.metrics)
+    wrong = {
+        metric: (shown, expected(data_numbers, metric))
+        for metric, values in page.metrics.items()
+        for shown in values
+        if not shown.replace(".", "", 1).isdigit() or float(shown) != expected(data_numbers, metric)
+    }
+    assert not wrong, f"page vs JSON: {wrong}"
+    assert data_numbers["logs.by_level.ERROR"] >= 2 and data_numbers["images.successful"] >= 1
+
+    inline = [src for src in page.images if src.startswith("data:image/")]
+    assert inline and len(inline) == sum(1 for image in data["images"]["latest"] if image["thumbnail"])
+    assert len(inline) == len(page.images), "every <img> is an inline data: image"
+    text = "".join(page.text)
+    assert TRICKY_MESSAGE[:100] in text  # shown as text, not parsed as markup
+    assert f"{RUN} payment failed" in text and traffic["image_key"] in text
+
+
+def test_a_screenshot_of_the_page(browser, deployed, traffic):  # noqa: F811
+    path = browser.screenshot(f"{deployed.api_url}/dashboard", SCREENSHOT)
+    print(f"\n[dashboard] screenshot: {path}")
+    content = path.read_bytes()
+    assert content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert len(content) > 20_000, f"a {len(content)}-byte screenshot is too small to show the dashboard"
+
+
+# --- the same page against a broken data endpoint (a local stub, no engine needed) -------------
+
+
+class BrokenData(http.server.BaseHTTPRequestHandler):
+    page = (ROOT / "lambda_src" / "api_handler" / "dashboard.html").read_bytes()
+
+    def do_GET(self):
+        if self.path.rstrip("/").endswith("/dashboard"):
+            status, content_type, body = 200, "text/html; charset=utf-8", self.page
+        else:
+            status, content_type = 502, "application/json"
+            body = json.dumps({"error": "dashboard function failed", "reason": "<i>boom</i>"}).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", content_type)
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *args):
+        pass
+
+
+def test_a_failed_data_fetch_shows_an_error_banner(browser):  # noqa: F811
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), BrokenData)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        page = Page(browser.dump_dom(f"http://127.0.0.1:{server.server_port}/prod/dashboard"))
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert "shown" in page.classes["banner"]
+    text = "".join(page.text)
+    assert "Could not load the dashboard data" in text and "HTTP 502" in text and "<i>boom</i>" in text
+    assert {value for values in page.metrics.values() for value in values} == {"–"}  # no data, no numbers
