@@ -33,6 +33,11 @@ output "notifications_dlq_url" {
   value       = module.notifications.dlq_url
 }
 
+output "image_processor_dlq_url" {
+  description = "URL of the dead-letter queue for S3 events the image processor still failed on after Lambda's retries."
+  value       = module.image_pipeline.dlq_url
+}
+
 output "notifications_subscriber_queue_url" {
   description = "URL of the queue subscribed to the notifications topic (SNS envelope with Subject and MessageAttributes)."
   value       = module.notifications.subscriber_queue_url

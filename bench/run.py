@@ -269,15 +269,18 @@ def bench_images(outputs) -> None:
 
 
 SEED_LOG_PROCESSOR = '''
-import json, os, time, uuid
+import os, time, uuid
 import boto3
 dynamodb = boto3.client("dynamodb")
 def handler(event, context):
-    # the tutorial's approach: one put_item per log
+    # the tutorial's approach: one put_item per log, with the tutorial's item (nanosecond
+    # timestamps here so that no row overwrites another and both sides store every record)
+    batch_id = str(uuid.uuid4())
     for entry in event["logs"]:
         dynamodb.put_item(TableName=os.environ["TABLE"], Item={
-            "LogLevel": {"S": entry["level"]}, "Timestamp": {"N": str(time.time_ns())},
-            "LogId": {"S": str(uuid.uuid4())}, "Message": {"S": entry["message"][:100]}})
+            "LogLevel": {"S": entry["level"].upper()}, "Timestamp": {"N": str(time.time_ns())},
+            "LogId": {"S": str(uuid.uuid4())}, "Message": {"S": entry["message"][:100]},
+            "Service": {"S": entry["service"]}, "UserId": {"S": entry["user_id"]}, "BatchId": {"S": batch_id}})
     return {"count": len(event["logs"])}
 '''
 

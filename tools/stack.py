@@ -81,7 +81,8 @@ def print_outputs() -> None:
     for group in ("buckets", "tables", "functions"):
         for role, name in sorted(found[group].items()):
             print(f"{group[:-1]:<9} {role:<22}: {name}")
-    for name in ("notifications_queue_url", "notifications_dlq_url", "notifications_subscriber_queue_url", "topic_arn"):
+    for name in ("notifications_queue_url", "notifications_dlq_url", "notifications_subscriber_queue_url",
+                 "image_processor_dlq_url", "topic_arn"):
         print(f"{name:<34}: {found[name]}")
 
 

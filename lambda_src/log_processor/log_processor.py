@@ -17,6 +17,13 @@ DynamoDB's 38). Two batches collide only if they share both the millisecond and 
 
 The archive is written before the index, so an index row never points at a batch that
 was not stored.
+
+All or nothing. Throttled requests are retried by the SDK (standard retry mode) and items
+DynamoDB leaves unprocessed by batch_write, both with exponential backoff. A batch whose
+index still cannot be written whole fails loudly (BatchNotStored, a failed invocation)
+after its rows written so far and its archive are deleted again, so the caller can send
+the same batch again without duplicating anything. If that clean-up fails too, the error
+says exactly what was left behind.
 """
 
 import datetime as dt
@@ -135,6 +142,57 @@ def archive_key(received: dt.datetime, batch_id: str) -> str:
     return f"logs/{received:%Y/%m/%d/%H}/{batch_id}.json.gz"
 
 
+class BatchNotStored(RuntimeError):
+    """The batch could not be indexed whole; the message says what (if anything) remains."""
+
+
+UNDO_ATTEMPTS = 5
+DELETE_BATCH_SIZE = 25  # BatchWriteItem's limit per request
+
+
+def _delete_rows(table: str, rows: list[dict[str, Any]]) -> int:
+    """Delete the index rows of `rows` (absent ones are no-ops); the number still not deleted."""
+    ddb = client("dynamodb")
+    keys = [
+        {"DeleteRequest": {"Key": {"LogLevel": {"S": row["LogLevel"]}, "Timestamp": {"N": str(row["Timestamp"])}}}}
+        for row in rows
+    ]
+    left = 0
+    for start in range(0, len(keys), DELETE_BATCH_SIZE):
+        pending = keys[start : start + DELETE_BATCH_SIZE]
+        for attempt in range(UNDO_ATTEMPTS):
+            if attempt:
+                time.sleep(0.05 * 2**attempt)
+            pending = ddb.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems", {}).get(table, [])
+            if not pending:
+                break
+        left += len(pending)
+    return left
+
+
+def undo_batch(bucket: str, key: str, table: str, rows: list[dict[str, Any]]) -> list[str]:
+    """Remove what a failed batch wrote: index rows first, then the archive (so no row is ever
+    left pointing at a missing archive). Returns what could not be removed (empty: nothing)."""
+    leftovers = []
+    try:
+        not_deleted = _delete_rows(table, rows)
+        if not_deleted:
+            leftovers.append(f"up to {not_deleted} index rows in {table}")
+    except Exception as exc:  # reported to the caller below, never swallowed
+        logger.exception("could not delete the index rows of a failed batch")
+        leftovers.append(f"up to {len(rows)} index rows in {table} ({type(exc).__name__}: {exc})")
+    if leftovers:
+        # The archive stays: the rows that remain point at it.
+        leftovers.append(f"the archive s3://{bucket}/{key}")
+        return leftovers
+    try:
+        client("s3").delete_object(Bucket=bucket, Key=key)
+    except Exception as exc:
+        logger.exception("could not delete the archive of a failed batch")
+        leftovers.append(f"the archive s3://{bucket}/{key} ({type(exc).__name__}: {exc})")
+    return leftovers
+
+
 @inject_lambda_context
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     entries = parse_logs(event)
@@ -158,7 +216,20 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         ContentEncoding="gzip",
         Metadata={"log-count": str(len(archive)), "batch-id": batch_id, "processed-at": processed_at},
     )
-    indexed = batch_write(client("dynamodb"), table, rows)
+    try:
+        indexed = batch_write(client("dynamodb"), table, rows)
+    except Exception as exc:
+        leftovers = undo_batch(bucket, key, table, rows)
+        outcome = (
+            "nothing was kept; the same batch can be sent again"
+            if not leftovers
+            else "clean-up failed, left behind: " + "; ".join(leftovers)
+        )
+        logger.error(
+            "log batch not stored",
+            extra={"batch_id": batch_id, "logs": len(rows), "reason": str(exc), "leftovers": leftovers},
+        )
+        raise BatchNotStored(f"log batch {batch_id} of {len(rows)} logs was not stored ({exc}); {outcome}") from exc
     location = f"s3://{bucket}/{key}"
     logger.info("log batch stored", extra={"batch_id": batch_id, "logs": indexed, "location": location})
     return {

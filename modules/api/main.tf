@@ -60,6 +60,11 @@ resource "aws_api_gateway_rest_api" "this" {
   }
 
   tags = var.tags
+
+  lifecycle {
+    # A replacement API exists before the old one goes (API names need not be unique).
+    create_before_destroy = true
+  }
 }
 
 resource "aws_api_gateway_resource" "proxy" {
@@ -70,6 +75,8 @@ resource "aws_api_gateway_resource" "proxy" {
 
 # Routing, validation and authorisation of callers happen in the handler; the API itself is open.
 resource "aws_api_gateway_method" "proxy" {
+  #checkov:skip=CKV_AWS_59:The API is public by contract (the tutorial's demo API and the dashboard page): it serves read-only summaries and one validated, size-limited POST that only queues a notification.
+  #checkov:skip=CKV2_AWS_53:With a proxy integration every request reaches the handler, which validates bodies, parameters and methods itself (4xx with a reason; proven by the schemathesis run against docs/openapi.yaml).
   rest_api_id   = aws_api_gateway_rest_api.this.id
   resource_id   = aws_api_gateway_resource.proxy.id
   http_method   = "ANY"
@@ -77,6 +84,8 @@ resource "aws_api_gateway_method" "proxy" {
 }
 
 resource "aws_api_gateway_method" "root" {
+  #checkov:skip=CKV_AWS_59:The API is public by contract (the tutorial's demo API and the dashboard page): it serves read-only summaries and one validated, size-limited POST that only queues a notification.
+  #checkov:skip=CKV2_AWS_53:With a proxy integration every request reaches the handler, which validates bodies, parameters and methods itself (4xx with a reason; proven by the schemathesis run against docs/openapi.yaml).
   rest_api_id   = aws_api_gateway_rest_api.this.id
   resource_id   = aws_api_gateway_rest_api.this.root_resource_id
   http_method   = "ANY"
@@ -128,6 +137,12 @@ resource "aws_api_gateway_deployment" "this" {
 }
 
 resource "aws_api_gateway_stage" "this" {
+  #checkov:skip=CKV_AWS_73:X-Ray tracing is not available on the LocalStack community engine this project runs on; the handler logs the API Gateway request id with every line.
+  #checkov:skip=CKV_AWS_76:Access logging needs the account-wide API Gateway CloudWatch role (aws_api_gateway_account, one per account and region), which a single stack should not own; the handler logs method, path and request id of every request.
+  #checkov:skip=CKV2_AWS_4:Execution logging has the same account-wide prerequisite as access logging (see CKV_AWS_76).
+  #checkov:skip=CKV_AWS_120:Responses are live counts and listings; a cache cluster (billed per hour) would serve stale data.
+  #checkov:skip=CKV2_AWS_51:Client certificates authenticate API Gateway to a backend HTTP server; the backend here is a Lambda proxy integration, and the callers are browsers.
+  #checkov:skip=CKV2_AWS_29:WAF is not available on the LocalStack community engine and is billed per web ACL; the handler bounds body size (413) and page sizes itself.
   rest_api_id   = aws_api_gateway_rest_api.this.id
   deployment_id = aws_api_gateway_deployment.this.id
   stage_name    = var.stage_name

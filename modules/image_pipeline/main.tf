@@ -8,9 +8,16 @@ locals {
   }
   table_name    = "${var.table_name_prefix}ImageMetadata"
   function_name = "${var.name_prefix}-image-processor"
+  dlq_name      = "${var.name_prefix}-image-processor-dlq"
 }
 
 resource "aws_s3_bucket" "this" {
+  #checkov:skip=CKV_AWS_18:Server access logs need another bucket and are best-effort; every object write and read of the pipeline is already logged by the function (request id, bucket, key).
+  #checkov:skip=CKV_AWS_21:The system never overwrites an object: processed copies and thumbnails are derived under ids unique per original version, and an overwritten original is a new upload with its own ImageId and row. Enable versioning where uploads themselves must be recoverable.
+  #checkov:skip=CKV_AWS_144:Cross-region replication needs a second region and bucket; this stack is single-region (and LocalStack has one).
+  #checkov:skip=CKV_AWS_145:Objects are encrypted at rest with SSE-S3 (S3's default since 2023); SSE-KMS would add a per-request KMS cost and key policy for images that are not secret.
+  #checkov:skip=CKV2_AWS_61:How long images are kept is the owner's decision, not the pipeline's: no lifecycle rule deletes data by default.
+  #checkov:skip=CKV2_AWS_62:The originals bucket notifies the image processor; nothing consumes events of the processed and thumbnails buckets, which only the processor writes.
   for_each = local.buckets
 
   bucket        = each.value
@@ -18,7 +25,19 @@ resource "aws_s3_bucket" "this" {
   tags          = var.tags
 }
 
+# None of the buckets is ever public: objects are served through the API and dashboard.
+resource "aws_s3_bucket_public_access_block" "this" {
+  for_each = local.buckets
+
+  bucket                  = aws_s3_bucket.this[each.key].id
+  block_public_acls       = true
+  block_public_policy     = true
+  ignore_public_acls      = true
+  restrict_public_buckets = true
+}
+
 resource "aws_dynamodb_table" "metadata" {
+  #checkov:skip=CKV_AWS_119:The table is encrypted at rest with the AWS-owned key (DynamoDB's default); a customer-managed key adds cost and a key policy for image metadata that is not secret.
   name         = local.table_name
   billing_mode = "PAY_PER_REQUEST"
   hash_key     = "ImageId"
@@ -34,7 +53,21 @@ resource "aws_dynamodb_table" "metadata" {
     type = "N"
   }
 
+  point_in_time_recovery {
+    enabled = true
+  }
+
   tags = var.tags
+}
+
+# Events whose processing still fails after Lambda's two asynchronous retries (a transient
+# AWS error that outlasted them, a timeout): kept here, with the S3 event as the body, to
+# inspect and replay. Images that are not usable are not failures: they get an error row.
+resource "aws_sqs_queue" "dlq" {
+  name                      = local.dlq_name
+  message_retention_seconds = 1209600 # 14 days, the maximum
+  sqs_managed_sse_enabled   = true
+  tags                      = var.tags
 }
 
 module "function" {
@@ -51,6 +84,8 @@ module "function" {
   log_retention_days = var.log_retention_days
   tags               = var.tags
 
+  dead_letter_queue_arn = aws_sqs_queue.dlq.arn
+
   environment = {
     PROCESSED_BUCKET  = aws_s3_bucket.this["processed"].id
     THUMBNAILS_BUCKET = aws_s3_bucket.this["thumbnails"].id
@@ -63,6 +98,13 @@ module "function" {
       sid       = "ReadOriginals"
       actions   = ["s3:GetObject"]
       resources = ["${aws_s3_bucket.this["original"].arn}/*"]
+    },
+    {
+      # Without ListBucket, S3 answers 403 instead of 404 for an object deleted before it
+      # was processed, and the processor could not tell "gone" from "forbidden".
+      sid       = "ListOriginals"
+      actions   = ["s3:ListBucket"]
+      resources = [aws_s3_bucket.this["original"].arn]
     },
     {
       sid       = "WriteProcessedAndThumbnails"

@@ -32,3 +32,13 @@ output "log_group_name" {
   description = "Log group of the image processor function."
   value       = module.function.log_group_name
 }
+
+output "dlq_url" {
+  description = "URL of the dead-letter queue of the image processor's asynchronous invocations."
+  value       = aws_sqs_queue.dlq.id
+}
+
+output "dlq_arn" {
+  description = "ARN of the image processor's dead-letter queue."
+  value       = aws_sqs_queue.dlq.arn
+}

@@ -6,6 +6,8 @@ locals {
 }
 
 resource "aws_cloudwatch_log_group" "this" {
+  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts log data at rest with its own keys; the functions log no secrets, so a customer-managed KMS key would add a key policy and cost for nothing.
+  #checkov:skip=CKV_AWS_338:Retention is var.log_retention_days (7 days by default for this demo stack); set 365 or more where an audit trail is required.
   name              = local.log_group_name
   retention_in_days = var.log_retention_days
   tags              = var.tags
@@ -39,6 +41,18 @@ data "aws_iam_policy_document" "this" {
     resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
   }
 
+  # Lambda sends events that failed every asynchronous attempt here (needs SendMessage).
+  dynamic "statement" {
+    for_each = var.dead_letter_queue_arn == null ? [] : [var.dead_letter_queue_arn]
+
+    content {
+      sid       = "SendToOwnDeadLetterQueue"
+      effect    = "Allow"
+      actions   = ["sqs:SendMessage"]
+      resources = [statement.value]
+    }
+  }
+
   dynamic "statement" {
     for_each = var.policy_statements
 
@@ -58,6 +72,12 @@ resource "aws_iam_role_policy" "this" {
 }
 
 resource "aws_lambda_function" "this" {
+  #checkov:skip=CKV_AWS_116:Only asynchronously invoked functions need a dead-letter queue, and they get one through var.dead_letter_queue_arn (the image processor). The others are invoked synchronously (API Gateway, direct Invoke) or by an SQS event source mapping whose queue has its own dead-letter queue: the caller or the queue keeps the failed event.
+  #checkov:skip=CKV_AWS_117:The functions reach only AWS service APIs (S3, DynamoDB, SQS, SNS, Lambda), no private network resources; a VPC would add NAT gateways or endpoints and cold-start latency without protecting anything.
+  #checkov:skip=CKV_AWS_115:Reserved concurrency is a per-account budget (new accounts have a limit of 10 in total, which reservations cannot exhaust); the queue-fed function is throttled by its event source mapping's batch size instead.
+  #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile; the packages are built reproducibly by build.py from this repository and deployed by Terraform with source_code_hash pinning the exact zip.
+  #checkov:skip=CKV_AWS_173:The environment holds resource names only, never secrets (credentials come from the execution role); Lambda encrypts it at rest with an AWS-managed key by default.
+  #checkov:skip=CKV_AWS_50:X-Ray tracing is not available on the LocalStack community engine this project runs on, and the structured JSON logs carry the request ids that tie a request together.
   function_name    = var.function_name
   description      = var.description
   role             = aws_iam_role.this.arn
@@ -71,6 +91,14 @@ resource "aws_lambda_function" "this" {
 
   environment {
     variables = local.environment
+  }
+
+  dynamic "dead_letter_config" {
+    for_each = var.dead_letter_queue_arn == null ? [] : [var.dead_letter_queue_arn]
+
+    content {
+      target_arn = dead_letter_config.value
+    }
   }
 
   lifecycle {

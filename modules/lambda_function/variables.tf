@@ -114,6 +114,17 @@ variable "policy_statements" {
   }
 }
 
+variable "dead_letter_queue_arn" {
+  description = "ARN of an SQS queue that receives asynchronous invocations still failing after Lambda's retries (null: none). The function's policy is given sqs:SendMessage on it."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.dead_letter_queue_arn == null || can(regex("^arn:[a-z-]+:sqs:", var.dead_letter_queue_arn))
+    error_message = "dead_letter_queue_arn must be the ARN of an SQS queue (arn:aws:sqs:...) or null."
+  }
+}
+
 variable "log_retention_days" {
   description = "Retention of the function's CloudWatch log group, in days (0 = never expire)."
   type        = number

@@ -6,17 +6,29 @@ locals {
   table_name            = "${var.table_name_prefix}NotificationHistory"
   function_name         = "${var.name_prefix}-notification-processor"
 
+  # The queue's ARN, known before the queue exists: the function's policy need not wait for
+  # the AWS provider's SQS creation wait (~26 s), so queues and function are created in parallel.
+  queue_arn = "arn:${data.aws_partition.current.partition}:sqs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:${local.queue_name}"
+
   # AWS's guidance for SQS event sources: at least six times the function timeout, so a
   # message is not redelivered while a (retried) invocation still works on it.
   queue_visibility_timeout = 6 * var.function_timeout
 }
 
+data "aws_partition" "current" {}
+data "aws_region" "current" {}
+data "aws_caller_identity" "current" {}
+
 resource "aws_sns_topic" "notifications" {
   name = local.topic_name
-  tags = var.tags
+  # Encrypted at rest with the AWS-managed SNS key: its key policy lets SNS use it for any
+  # principal of the account, so publishers need no KMS permissions of their own.
+  kms_master_key_id = "alias/aws/sns"
+  tags              = var.tags
 }
 
 resource "aws_dynamodb_table" "history" {
+  #checkov:skip=CKV_AWS_119:The table is encrypted at rest with the AWS-owned key (DynamoDB's default); a customer-managed key adds cost and a key policy for data that is not secret.
   name         = local.table_name
   billing_mode = "PAY_PER_REQUEST"
   hash_key     = "NotificationId"
@@ -32,6 +44,10 @@ resource "aws_dynamodb_table" "history" {
     type = "N"
   }
 
+  point_in_time_recovery {
+    enabled = true
+  }
+
   tags = var.tags
 }
 
@@ -40,19 +56,25 @@ resource "aws_dynamodb_table" "history" {
 resource "aws_sqs_queue" "dlq" {
   name                      = local.dlq_name
   message_retention_seconds = 1209600 # 14 days, the maximum: time to inspect failures
+  sqs_managed_sse_enabled   = true
   tags                      = var.tags
 }
 
 resource "aws_sqs_queue" "notifications" {
   name                       = local.queue_name
   visibility_timeout_seconds = local.queue_visibility_timeout
+  sqs_managed_sse_enabled    = true
+  tags                       = var.tags
+}
 
+# A resource of its own (not the queue's redrive_policy argument), so the two queues are
+# created in parallel instead of one after the other.
+resource "aws_sqs_queue_redrive_policy" "notifications" {
+  queue_url = aws_sqs_queue.notifications.id
   redrive_policy = jsonencode({
     deadLetterTargetArn = aws_sqs_queue.dlq.arn
     maxReceiveCount     = var.max_receive_count
   })
-
-  tags = var.tags
 }
 
 module "function" {
@@ -88,7 +110,7 @@ module "function" {
     {
       sid       = "ConsumeNotificationsQueue"
       actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
-      resources = [aws_sqs_queue.notifications.arn]
+      resources = [local.queue_arn]
     },
   ]
 }
@@ -106,8 +128,9 @@ resource "aws_lambda_event_source_mapping" "notifications" {
 # --- Outbound: a queue subscribed to the topic, so deliveries can be observed ----------------
 
 resource "aws_sqs_queue" "subscriber" {
-  name = local.subscriber_queue_name
-  tags = var.tags
+  name                    = local.subscriber_queue_name
+  sqs_managed_sse_enabled = true
+  tags                    = var.tags
 }
 
 data "aws_iam_policy_document" "subscriber" {

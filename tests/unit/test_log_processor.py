@@ -98,8 +98,10 @@ def test_single_log_object(aws, context):
 
 def test_archive_is_written_before_the_index(aws, context, monkeypatch):
     monkeypatch.setenv("LOG_INDEX_TABLE", "TableThatDoesNotExist")
-    with pytest.raises(ClientError):
+    with pytest.raises(log_processor.BatchNotStored, match="left behind: .*the archive s3://") as raised:
         log_processor.lambda_handler({"message": "kept"}, context)
+    assert isinstance(raised.value.__cause__, ClientError)
+    # The rows could not be checked, so the archive they might point at is kept.
     assert aws.s3.list_objects_v2(Bucket=LOGS)["KeyCount"] == 1
 
 

@@ -6,6 +6,7 @@ single Scan/Query returns at most 1 MB and silently drops the rest.
 
 import random
 import time
+from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Literal
 
@@ -85,29 +86,35 @@ def batch_write(
     max_attempts: int = 8,
     base_delay_s: float = 0.05,
     max_delay_s: float = 2.0,
+    concurrency: int = 4,
     sleep: Callable[[float], None] = time.sleep,
 ) -> int:
     """Put `items` (Python dicts) into `table` in BatchWriteItem requests of 25.
 
-    Items DynamoDB returns as UnprocessedItems (throttling, partition limits) are sent
-    again with exponential backoff and full jitter. When a chunk still has unprocessed
-    items after `max_attempts` requests, raises BatchWriteError naming how many items
-    (that chunk's leftovers plus the chunks not yet sent) were not stored.
-    Returns the number of items written.
+    Requests run `concurrency` at a time: each waits mostly on the network, so a large
+    batch is bound by round trips, not by work. Items DynamoDB returns as UnprocessedItems
+    (throttling, partition limits) are sent again with exponential backoff and full
+    jitter. When chunks still have unprocessed items after `max_attempts` requests, raises
+    BatchWriteError naming how many items were not stored. Returns the number written.
     """
     requests = [{"PutRequest": {"Item": to_item(item)}} for item in items]
     total = len(requests)
-    for start in range(0, total, BATCH_SIZE):
-        pending = requests[start : start + BATCH_SIZE]
+
+    def write_chunk(pending: list[dict]) -> tuple[int, int]:
+        """(items left unprocessed, attempts made) for one chunk."""
         attempt = 1
         while True:
             response = client.batch_write_item(RequestItems={table: pending})
             pending = response.get("UnprocessedItems", {}).get(table, [])
-            if not pending:
-                break
-            if attempt >= max_attempts:
-                not_sent = max(0, total - (start + BATCH_SIZE))
-                raise BatchWriteError(table, len(pending) + not_sent, total, attempt)
+            if not pending or attempt >= max_attempts:
+                return len(pending), attempt
             sleep(random.uniform(0, min(max_delay_s, base_delay_s * 2 ** (attempt - 1))))
             attempt += 1
+
+    chunks = [requests[start : start + BATCH_SIZE] for start in range(0, total, BATCH_SIZE)]
+    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(chunks)))) as pool:
+        outcomes = list(pool.map(write_chunk, chunks))
+    unstored = sum(left for left, _ in outcomes)
+    if unstored:
+        raise BatchWriteError(table, unstored, total, max(attempts for _, attempts in outcomes))
     return total
