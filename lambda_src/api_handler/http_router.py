@@ -70,6 +70,11 @@ class Request:
             body = raw_body.encode("utf-8")
         # API Gateway sends null (not {}) when there are no query parameters.
         query = {key: value for key, value in (event.get("queryStringParameters") or {}).items() if value is not None}
+        # queryStringParameters keeps only the last of repeated parameters (?limit=5&limit=500):
+        # every parameter here is a single value, so a repeated one is ambiguous, not ignored.
+        for key, values in sorted((event.get("multiValueQueryStringParameters") or {}).items()):
+            if isinstance(values, list) and len(values) > 1:
+                raise HttpError(400, f"query parameter {key!r} is given {len(values)} times; give it once")
         return cls(
             method=(event.get("httpMethod") or "GET").upper(),
             path=_normalise(event.get("path") or "/"),
@@ -94,8 +99,9 @@ class Request:
 
     def int_param(self, name: str, *, default: int, minimum: int, maximum: int) -> int:
         raw = self.query.get(name)
-        if raw is None or raw == "":
+        if raw is None:
             return default
+        # An empty value (?limit=) is not a number: a 400 like any other, not the default.
         value = int(raw) if re.fullmatch(r"[0-9]{1,9}", raw) else None
         if value is None or not minimum <= value <= maximum:
             raise HttpError(400, f"{name} must be an integer between {minimum} and {maximum}, got {raw!r}")
