@@ -11,7 +11,7 @@ TFLOCAL := $(ENV) tflocal
 PYTEST_ARGS ?=
 
 .PHONY: help install up down status logs build init plan apply outputs demo destroy \
-        test test-unit test-engine test-integration bench fmt lint lock clean
+        test test-unit test-static test-engine test-integration bench fmt lint lock lock-checkov clean
 
 help: ## This list
 	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
@@ -32,6 +32,14 @@ lock: ## Re-resolve requirements.in into requirements.txt
 	@/tmp/roxs-lock/bin/pip install -q -r requirements.in
 	@{ echo "# Locked from requirements.in with 'make lock' (Python 3.11). Do not edit by hand."; \
 	  /tmp/roxs-lock/bin/pip freeze --all | grep -v -E '^(pip|setuptools|wheel)=='; } > requirements.txt
+
+lock-checkov: ## Re-resolve requirements-checkov.in into requirements-checkov.txt (checkov's own venv)
+	@rm -rf /tmp/roxs-lock-checkov && $(PYTHON) -m venv /tmp/roxs-lock-checkov
+	@/tmp/roxs-lock-checkov/bin/pip install -q -r requirements-checkov.in
+	@{ echo "# checkov (Terraform static scan) in its own virtualenv, .venv-checkov/, created by"; \
+	  echo "# tests/static/test_terraform_scan.py: its pins (boto3 among them) conflict with requirements.txt."; \
+	  echo "# Locked from requirements-checkov.in with 'make lock-checkov' (Python 3.11). Do not edit by hand."; \
+	  /tmp/roxs-lock-checkov/bin/pip freeze --all | grep -v -E '^(pip|setuptools|wheel)=='; } > requirements-checkov.txt
 
 ## --- engine ------------------------------------------------------------------------------
 up: ## Start the embedded LocalStack (or use one already answering at AWS_ENDPOINT_URL)
@@ -79,6 +87,9 @@ test: $(VENV)/.installed ## All tests: unit, engine, integration (starts and sto
 test-unit: $(VENV)/.installed ## Unit tests only (no engine)
 	@$(ENV) $(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
+test-static: $(VENV)/.installed ## Static checks: checkov on the Terraform (own venv), no secrets in the repo
+	@$(ENV) $(PY) -m pytest tests/static $(PYTEST_ARGS)
+
 test-engine: $(VENV)/.installed ## The embedded engine's own tests
 	@$(ENV) $(PY) -m pytest tests/engine $(PYTEST_ARGS)
 
@@ -96,4 +107,4 @@ lint: $(VENV)/.installed ## terraform fmt -check and validate
 	@$(ENV) terraform init -backend=false -input=false > /dev/null && $(ENV) terraform validate
 
 clean: down ## Stop the engine and remove build output and local state
-	@rm -rf build .terraform terraform.tfstate* localstack_providers_override.tf test-output
+	@rm -rf build .terraform terraform.tfstate* localstack_providers_override.tf test-output .venv-checkov

@@ -1,16 +1,18 @@
 """engine/ctl.py start/stop behaviour, on a second engine (own port and state folder) so the
 session's engine is left alone."""
 
+import os
 import socket
 import subprocess
 import threading
+from pathlib import Path
 
 import pytest
 
 from tests.support.engine import ROOT, ctl, health
 
 PORT = 4599
-ENGINE_PYTHON = ROOT / ".localstack" / "venv" / "bin" / "python"
+ENGINE_PYTHON = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstack")) / "venv" / "bin" / "python"
 
 
 @pytest.fixture
