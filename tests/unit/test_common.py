@@ -150,3 +150,14 @@ def test_batch_write_against_moto(aws):
     rows = [{"LogLevel": "DEBUG", "Timestamp": Decimal(f"1.{i:03d}"), "Message": "x"} for i in range(60)]
     assert batch_write(aws.ddb, LOG_INDEX_TABLE, rows) == 60
     assert count_items(aws.ddb, TableName=LOG_INDEX_TABLE) == 60
+
+
+def test_pagination_stops_loudly_when_a_backend_repeats_its_last_key():
+    from roxs_common.dynamo import count_items
+
+    class Looping:
+        def scan(self, **kwargs):
+            return {"Count": 1, "Items": [], "LastEvaluatedKey": {"pk": {"S": "same"}}}
+
+    with pytest.raises(RuntimeError, match="same LastEvaluatedKey"):
+        count_items(Looping(), TableName="T")

@@ -55,6 +55,9 @@ def _pages(operation: Callable[..., dict], kwargs: dict[str, Any]) -> Iterator[d
         last_key = page.get("LastEvaluatedKey")
         if not last_key:
             return
+        if last_key == kwargs.get("ExclusiveStartKey"):
+            # a backend that resumes at the same key would loop until the function times out
+            raise RuntimeError(f"DynamoDB returned the same LastEvaluatedKey twice: {last_key}")
         kwargs = {**kwargs, "ExclusiveStartKey": last_key}
 
 
