@@ -5,7 +5,6 @@ and answered 500 with the request id only.
 """
 
 import datetime as dt
-import itertools
 import json
 import re
 import time
@@ -25,6 +24,7 @@ from roxs_common import (
     from_item,
     get_logger,
     inject_lambda_context,
+    newest_logs,
     query_items,
     require_env,
     to_plain,
@@ -125,28 +125,6 @@ def log_summary(row: dict[str, Any]) -> dict[str, Any]:
     )
 
 
-def most_recent_logs(levels: tuple[str, ...], limit: int) -> list[dict[str, Any]]:
-    """The `limit` newest index rows across `levels` (raw rows, newest first).
-
-    LogLevel is the hash key, so each level is a partition read newest-first; the newest
-    `limit` overall are among the newest `limit` of each level.
-    """
-    ddb, table = client("dynamodb"), require_env("LOG_INDEX_TABLE")
-    candidates = []
-    for level in levels:
-        rows = query_items(
-            ddb,
-            TableName=table,
-            KeyConditionExpression="LogLevel = :level",
-            ExpressionAttributeValues={":level": {"S": level}},
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        candidates.extend(itertools.islice(rows, limit))
-    candidates.sort(key=lambda row: row["Timestamp"], reverse=True)
-    return candidates[:limit]
-
-
 @router.route("GET", "/logs")
 def list_logs(request: Request) -> Reply:
     limit = request.int_param("limit", **LOG_LIMITS)
@@ -157,7 +135,7 @@ def list_logs(request: Request) -> Reply:
         levels: tuple[str, ...] = (level.upper(),)
     else:
         levels = LOG_LEVELS
-    logs = [log_summary(row) for row in most_recent_logs(levels, limit)]
+    logs = [log_summary(row) for row in newest_logs(require_env("LOG_INDEX_TABLE"), levels, limit)]
     return Reply(200, {"logs": logs, "count": len(logs), "levels": list(levels)})
 
 

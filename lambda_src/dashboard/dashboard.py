@@ -5,7 +5,6 @@ Every read is paginated, so the numbers are exact however large the tables and b
 
 import base64
 import datetime as dt
-import itertools
 import os
 from collections import Counter
 from typing import Any
@@ -18,8 +17,8 @@ from roxs_common import (
     count_items,
     get_logger,
     inject_lambda_context,
+    newest_logs,
     projection,
-    query_items,
     require_env,
     scan_items,
     to_plain,
@@ -93,23 +92,6 @@ def image_metrics() -> dict[str, Any]:
     return summary
 
 
-def _newest_per_level(table: str, levels: tuple[str, ...], limit: int) -> list[dict[str, Any]]:
-    ddb = client("dynamodb")
-    rows = []
-    for level in levels:
-        newest = query_items(
-            ddb,
-            TableName=table,
-            KeyConditionExpression="LogLevel = :level",
-            ExpressionAttributeValues={":level": {"S": level}},
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        rows.extend(itertools.islice(newest, limit))
-    rows.sort(key=lambda row: row["Timestamp"], reverse=True)
-    return rows[:limit]
-
-
 def log_metrics() -> dict[str, Any]:
     table = require_env("LOG_INDEX_TABLE")
     ddb = client("dynamodb")
@@ -132,7 +114,7 @@ def log_metrics() -> dict[str, Any]:
             "user_id": row.get("UserId"),
             "log_id": row.get("LogId"),
         }
-        for row in _newest_per_level(table, ERROR_LEVELS, RECENT_ERRORS)
+        for row in newest_logs(table, ERROR_LEVELS, RECENT_ERRORS)
     ]
     return {
         "total": count_items(ddb, TableName=table),

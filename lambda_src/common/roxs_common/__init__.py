@@ -14,6 +14,7 @@ from roxs_common.dynamo import (
     to_item,
 )
 from roxs_common.jsonutil import dumps, to_plain
+from roxs_common.log_index import newest_logs
 from roxs_common.logger import get_logger, inject_lambda_context
 
 __all__ = [
@@ -28,6 +29,7 @@ __all__ = [
     "from_item",
     "get_logger",
     "inject_lambda_context",
+    "newest_logs",
     "projection",
     "query_items",
     "require_env",
