@@ -54,6 +54,13 @@ def row(what: str, figure: str, baseline: str, target: str, met: bool | None, **
     rows.append({"what": what, "figure": figure, "baseline": baseline, "target": target, "met": met, **data})
     verdict = {True: "met", False: "MISSED", None: "report"}[met]
     say(f"{what}: {figure} (baseline {baseline}) — target {target}: {verdict}")
+    write_results()  # after every row, so an interrupted run keeps what it measured
+
+
+def write_results() -> None:
+    RESULTS.write_text(json.dumps({"machine": {"node": platform.node(), "cores": os.cpu_count(),
+                                               "python": platform.python_version()},
+                                   "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": rows}, indent=2))
 
 
 def ctl(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -367,9 +374,6 @@ def main() -> int:
     for item in rows:
         verdict = {True: "met", False: "MISSED", None: "report"}[item["met"]]
         print(f"{item['what']:<38} {item['figure']:<62} {item['baseline']:<36} {item['target']:<22} {verdict}")
-    RESULTS.write_text(json.dumps({"machine": {"node": platform.node(), "cores": os.cpu_count(),
-                                               "python": platform.python_version()},
-                                   "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": rows}, indent=2))
     say(f"wrote {RESULTS.relative_to(ROOT)}")
     return 0
 
