@@ -336,11 +336,15 @@ def bench_api(outputs, state: str) -> None:
     endpoint = os.environ.get("AWS_ENDPOINT_URL", "http://localhost:4566")
     baseline = [timed(call, endpoint, "GET", "/_localstack/health")[0] * 1000 for _ in range(100)]
     with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        # the first burst starts up to 10 execution environments (cold starts): reported
+        # on its own, so the 500 measured requests show the warm system
+        first_burst = max(ms for ms, _ in pool.map(request, paths[:30]))
         results = list(pool.map(request, paths[:500]))
     latencies = [ms for ms, _ in results]
     errors = sum(status != 200 for _, status in results)
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
-    row(f"API, {state} (500 req., conc. 10)", f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, {errors} errors",
+    row(f"API, {state} (500 req., conc. 10)", f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, {errors} errors "
+        f"(cold first burst max {first_burst:.0f} ms)",
         f"engine health p50 {percentile(baseline, 0.5):.1f} ms", "p99 < 250 ms, 0 errors", p99 < 250 and errors == 0)
 
 
