@@ -14,6 +14,7 @@ import hashlib
 import http.client
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -66,10 +67,9 @@ def _install_inputs_hash() -> str:
 def _engine_python() -> str:
     if sys.version_info[:2] == tuple(map(int, ENGINE_PYTHON_VERSION.split("."))):
         return sys.executable
-    for candidate in (f"python{ENGINE_PYTHON_VERSION}",):
-        found = subprocess.run(["which", candidate], capture_output=True, text=True).stdout.strip()
-        if found:
-            return found
+    found = shutil.which(f"python{ENGINE_PYTHON_VERSION}")
+    if found:
+        return found
     raise EngineError(f"LocalStack 4.8 needs Python {ENGINE_PYTHON_VERSION}; python{ENGINE_PYTHON_VERSION} was not found")
 
 
