@@ -227,7 +227,7 @@ def up() -> None:
     else:
         started = time.monotonic()
     while time.monotonic() - started < START_TIMEOUT_S:
-        if Path(f"/proc/{pid}").exists() is False or _process_exited(pid):
+        if _process_exited(pid):
             PID_FILE.unlink(missing_ok=True)
             raise EngineError(f"LocalStack exited during start-up. Log tail:\n{_log_tail()}")
         if _answers(timeout=0.5):
