@@ -5,19 +5,21 @@ import os
 import socket
 import subprocess
 import threading
+import urllib.parse
 from pathlib import Path
 
 import pytest
 
-from tests.support.engine import ROOT, ctl, health
+from tests.support.engine import ROOT, ctl, endpoint, health
 
-PORT = 4599
+# The session engine's port + 33, so parallel checkouts on other ports do not collide.
+PORT = int(os.environ.get("ROXS_SECOND_ENGINE_PORT", (urllib.parse.urlparse(endpoint()).port or 4566) + 33))
 ENGINE_PYTHON = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstack")) / "venv" / "bin" / "python"
 
 
 @pytest.fixture
 def second_engine(tmp_path, engine):
-    """ctl.py bound to port 4599 and a private state folder; stopped at the end whatever happens."""
+    """ctl.py bound to PORT and a private state folder; stopped at the end whatever happens."""
     env = {"AWS_ENDPOINT_URL": f"http://localhost:{PORT}", "LOCALSTACK_STATE_DIR": str(tmp_path / "state")}
     yield lambda *args: ctl(*args, env=env, check=False)
     ctl("down", env=env, check=False)
