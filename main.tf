@@ -25,9 +25,17 @@ locals {
   }
 }
 
+module "stats" {
+  source = "./modules/stats"
+
+  table_name_prefix = local.table_name_prefix
+  tags              = local.tags
+}
+
 module "image_pipeline" {
   source = "./modules/image_pipeline"
 
+  stats_table           = module.stats.table
   name_prefix           = var.prefix
   table_name_prefix     = local.table_name_prefix
   function_package      = local.packages["image_processor"]
@@ -41,6 +49,7 @@ module "image_pipeline" {
 module "log_pipeline" {
   source = "./modules/log_pipeline"
 
+  stats_table           = module.stats.table
   name_prefix           = var.prefix
   table_name_prefix     = local.table_name_prefix
   function_package      = local.packages["log_processor"]
@@ -53,6 +62,7 @@ module "log_pipeline" {
 module "notifications" {
   source = "./modules/notifications"
 
+  stats_table        = module.stats.table
   name_prefix        = var.prefix
   table_name_prefix  = local.table_name_prefix
   function_package   = local.packages["notification_processor"]
@@ -81,6 +91,7 @@ locals {
 module "dashboard" {
   source = "./modules/dashboard"
 
+  stats_table        = module.stats.table
   name_prefix        = var.prefix
   function_package   = local.packages["dashboard"]
   runtime            = var.lambda_runtime
@@ -93,6 +104,7 @@ module "dashboard" {
 module "api" {
   source = "./modules/api"
 
+  stats_table         = module.stats.table
   name_prefix         = var.prefix
   function_package    = local.packages["api_handler"]
   runtime             = var.lambda_runtime

@@ -58,3 +58,8 @@ output "functions" {
     dashboard              = module.dashboard.function_name
   }
 }
+
+output "stats_table" {
+  description = "Name of the stats table: counters kept at write time (roxs_common.aggregates)."
+  value       = module.stats.table.name
+}

@@ -17,6 +17,7 @@ module "function" {
   tags               = var.tags
 
   environment = {
+    STATS_TABLE       = var.stats_table.name
     METADATA_TABLE    = var.tables.images.name
     LOG_INDEX_TABLE   = var.tables.logs.name
     HISTORY_TABLE     = var.tables.notifications.name
@@ -26,6 +27,12 @@ module "function" {
   }
 
   policy_statements = [
+    {
+      # A fixed number of counter items per request (roxs_common.aggregates.read_counters).
+      sid       = "ReadCounters"
+      actions   = ["dynamodb:BatchGetItem", "dynamodb:GetItem"]
+      resources = [var.stats_table.arn]
+    },
     {
       sid       = "ReadTables"
       actions   = ["dynamodb:Scan", "dynamodb:Query"]

@@ -82,3 +82,11 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "stats_table" {
+  description = "The stats table (modules/stats): name and ARN; counters are read there."
+  type = object({
+    name = string
+    arn  = string
+  })
+}

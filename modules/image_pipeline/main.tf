@@ -87,6 +87,7 @@ module "function" {
   dead_letter_queue_arn = aws_sqs_queue.dlq.arn
 
   environment = {
+    STATS_TABLE       = var.stats_table.name
     PROCESSED_BUCKET  = aws_s3_bucket.this["processed"].id
     THUMBNAILS_BUCKET = aws_s3_bucket.this["thumbnails"].id
     METADATA_TABLE    = aws_dynamodb_table.metadata.name
@@ -94,6 +95,12 @@ module "function" {
   }
 
   policy_statements = [
+    {
+      # Counters are ADDed in the same TransactWriteItems as the rows (roxs_common.aggregates).
+      sid       = "UpdateCounters"
+      actions   = ["dynamodb:UpdateItem"]
+      resources = [var.stats_table.arn]
+    },
     {
       sid       = "ReadOriginals"
       actions   = ["s3:GetObject"]

@@ -64,11 +64,18 @@ module "function" {
   tags               = var.tags
 
   environment = {
+    STATS_TABLE     = var.stats_table.name
     LOG_INDEX_TABLE = aws_dynamodb_table.log_index.name
     LOG_BUCKET      = aws_s3_bucket.logs.id
   }
 
   policy_statements = [
+    {
+      # Counters are ADDed in the same TransactWriteItems as the rows (roxs_common.aggregates).
+      sid       = "UpdateCounters"
+      actions   = ["dynamodb:UpdateItem"]
+      resources = [var.stats_table.arn]
+    },
     {
       # BatchWriteItem also carries the deletes that undo a batch that could not be stored whole.
       sid       = "IndexLogs"

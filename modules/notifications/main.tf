@@ -92,11 +92,18 @@ module "function" {
   tags               = var.tags
 
   environment = {
+    STATS_TABLE   = var.stats_table.name
     TOPIC_ARN     = aws_sns_topic.notifications.arn
     HISTORY_TABLE = aws_dynamodb_table.history.name
   }
 
   policy_statements = [
+    {
+      # Counters are ADDed in the same TransactWriteItems as the rows (roxs_common.aggregates).
+      sid       = "UpdateCounters"
+      actions   = ["dynamodb:UpdateItem"]
+      resources = [var.stats_table.arn]
+    },
     {
       sid       = "PublishNotifications"
       actions   = ["sns:Publish"]

@@ -94,3 +94,11 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "stats_table" {
+  description = "The stats table (modules/stats): name and ARN; counters are updated there."
+  type = object({
+    name = string
+    arn  = string
+  })
+}

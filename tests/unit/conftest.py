@@ -28,6 +28,7 @@ LOGS = "roxs-logs-storage"
 METADATA_TABLE = "RoxsImageMetadata"
 LOG_INDEX_TABLE = "RoxsLogIndex"
 HISTORY_TABLE = "RoxsNotificationHistory"
+STATS_TABLE = "RoxsStats"
 TABLE_KEYS = {
     METADATA_TABLE: (("ImageId", "S"), ("UploadTimestamp", "N")),
     LOG_INDEX_TABLE: (("LogLevel", "S"), ("Timestamp", "N")),
@@ -43,6 +44,7 @@ HANDLER_ENV = {
     "LOG_INDEX_TABLE": LOG_INDEX_TABLE,
     "LOG_BUCKET": LOGS,
     "HISTORY_TABLE": HISTORY_TABLE,
+    "STATS_TABLE": STATS_TABLE,
     "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:roxs-notifications",
     "NOTIFICATIONS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/roxs-notifications-queue",
     "ORIGINALS_BUCKET": ORIGINALS,
@@ -97,6 +99,12 @@ def aws(aws_env):
                 ],
                 BillingMode="PAY_PER_REQUEST",
             )
+        ddb.create_table(
+            TableName=STATS_TABLE,
+            KeySchema=[{"AttributeName": "Counter", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "Counter", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
         sqs = boto3.client("sqs", region_name=REGION)
         queue_url = sqs.create_queue(QueueName="roxs-notifications-queue")["QueueUrl"]
         sns = boto3.client("sns", region_name=REGION)
