@@ -1,34 +1,36 @@
 """REST API behind API Gateway (proxy integration): health, images, logs, notifications, files, stats, dashboard.
 
 Client mistakes get 4xx with a reason; anything unexpected is logged with its stack trace
-and answered 500 with the request id only.
+and answered 500 with the request id only. Nothing a client sends reaches a service before
+it is checked (roxs_common.untrusted), and every read is bounded: lists are one page of a
+Query (or of ListObjectsV2) resumed from an opaque next_token (roxs_common.cursor), and
+/stats reads a fixed number of counter items (roxs_common.aggregates).
 """
 
-import datetime as dt
 import json
 import re
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from botocore.exceptions import ClientError
-
-from http_router import HttpError, Reply, Request, Router, Text, decode_token, encode_token
+from http_router import HttpError, Reply, Request, Router, Text
 from roxs_common import (
     LOG_LEVELS,
     NOTIFICATION_PRIORITIES,
+    aggregates,
     client,
-    count_items,
+    cursor,
     dumps,
-    from_item,
     get_logger,
     inject_lambda_context,
-    newest_logs,
     query_items,
     require_env,
     to_plain,
 )
+from roxs_common.clock import now_iso
+from roxs_common.untrusted import check_text
 
 logger = get_logger(__name__)
 
@@ -40,10 +42,59 @@ TITLE_MAX_CHARS = 200
 MESSAGE_MAX_CHARS = 4000
 SHORT_FIELD_MAX_CHARS = 256
 NOTIFICATION_ID_MAX_CHARS = 256
+# S3 keys are at most 1,024 bytes of UTF-8; a prefix is the start of one.
+S3_KEY_MAX_BYTES = 1024
+# A status filter names one of the statuses the processors write (words, case-insensitive).
+STATUS_FILTER = re.compile(r"[A-Za-z][A-Za-z_]{0,31}")
 
 
-def _now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat()
+# --- pages ------------------------------------------------------------------------------------
+
+
+def _start_position(
+    request: Request, route: str, filters: dict[str, Any], check_position: Callable[[Any], None]
+) -> dict[str, Any] | None:
+    """Where the page starts: None for the first page, else the position in next_token."""
+    token = request.query.get("next_token")
+    if token is None:
+        return None
+    # An empty one is refused, not read as "first page": a client that loses the token
+    # would otherwise read the first page forever.
+    if not token:
+        raise HttpError(400, "next_token is not valid: it is empty (leave it out for the first page)")
+    try:
+        return cursor.decode(token, route, filters, check_position)
+    except cursor.CursorError as exc:
+        raise HttpError(400, f"next_token is not valid: {exc}") from exc
+
+
+def _page(
+    route: str, filters: dict[str, Any], name: str, items: list[dict[str, Any]], position: dict[str, Any] | None
+) -> dict[str, Any]:
+    body: dict[str, Any] = {name: items, "count": len(items)}
+    body.update({filter_name: value for filter_name, value in filters.items() if value is not None})
+    if position is not None:
+        body["next_token"] = cursor.encode(route, filters, position)
+    return body
+
+
+def _choice(request: Request, name: str, choices: tuple[str, ...], normalise: Callable[[str], str]) -> str | None:
+    raw = request.query.get(name)
+    if not raw:
+        return None
+    # ASCII only: str.upper/lower map some other letters onto ASCII ones ("ı".upper() == "I").
+    if not raw.isascii() or normalise(raw) not in choices:
+        raise HttpError(400, f"{name} must be one of {', '.join(choices)}, got {raw[:40]!r}")
+    return normalise(raw)
+
+
+def _status(request: Request) -> str | None:
+    raw = request.query.get("status")
+    if not raw:
+        return None
+    if not STATUS_FILTER.fullmatch(raw):
+        raise HttpError(400, f"status must be a word of at most 32 ASCII letters, got {raw[:40]!r}")
+    return raw.lower()
 
 
 # --- GET /health ------------------------------------------------------------------------------
@@ -51,26 +102,10 @@ def _now_iso() -> str:
 
 @router.route("GET", "/health")
 def health(request: Request) -> Reply:
-    return Reply(200, {"status": "healthy", "timestamp": _now_iso()})
+    return Reply(200, {"status": "healthy", "timestamp": now_iso()})
 
 
 # --- GET /images ------------------------------------------------------------------------------
-
-
-def _image_start_key(token: str) -> dict[str, Any]:
-    key = decode_token(token, "images")
-    valid = (
-        isinstance(key, dict)
-        and set(key) == {"ImageId", "UploadTimestamp"}
-        and isinstance(key["ImageId"], dict)
-        and isinstance(key["ImageId"].get("S"), str)
-        and isinstance(key["UploadTimestamp"], dict)
-        and isinstance(key["UploadTimestamp"].get("N"), str)
-        and re.fullmatch(r"-?[0-9]+(\.[0-9]+)?", key["UploadTimestamp"]["N"]) is not None
-    )
-    if not valid:
-        raise HttpError(400, "next_token is not valid for this endpoint")
-    return key
 
 
 def image_summary(row: dict[str, Any]) -> dict[str, Any]:
@@ -95,17 +130,15 @@ def image_summary(row: dict[str, Any]) -> dict[str, Any]:
 
 @router.route("GET", "/images")
 def list_images(request: Request) -> Reply:
-    limit = request.int_param("limit", **PAGE_LIMITS)
-    scan: dict[str, Any] = {"TableName": require_env("METADATA_TABLE"), "Limit": limit}
-    if request.query.get("next_token"):
-        scan["ExclusiveStartKey"] = _image_start_key(request.query["next_token"])
-    # One page per request: the caller follows next_token for the rest.
-    page = client("dynamodb").scan(**scan)
-    images = [image_summary(from_item(item)) for item in page.get("Items", [])]
-    body: dict[str, Any] = {"images": images, "count": len(images)}
-    if page.get("LastEvaluatedKey"):
-        body["next_token"] = encode_token("images", page["LastEvaluatedKey"])
-    return Reply(200, body)
+    # The table owner's listing (APP.md's contract), imported where it is used.
+    from roxs_common.image_index import check_image_position
+    from roxs_common.image_index import list_images as list_rows
+
+    route, limit = "GET /images", request.int_param("limit", **PAGE_LIMITS)
+    filters = {"status": _status(request)}
+    after = _start_position(request, route, filters, check_image_position)
+    rows, position = list_rows(require_env("METADATA_TABLE"), status=filters["status"], limit=limit, after=after)
+    return Reply(200, _page(route, filters, "images", [image_summary(row) for row in rows], position))
 
 
 # --- GET /logs --------------------------------------------------------------------------------
@@ -127,37 +160,38 @@ def log_summary(row: dict[str, Any]) -> dict[str, Any]:
 
 @router.route("GET", "/logs")
 def list_logs(request: Request) -> Reply:
-    limit = request.int_param("limit", **LOG_LIMITS)
-    level = request.query.get("level")
-    if level:
-        if level.upper() not in LOG_LEVELS:
-            raise HttpError(400, f"level must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
-        levels: tuple[str, ...] = (level.upper(),)
-    else:
-        levels = LOG_LEVELS
-    logs = [log_summary(row) for row in newest_logs(require_env("LOG_INDEX_TABLE"), levels, limit)]
-    return Reply(200, {"logs": logs, "count": len(logs), "levels": list(levels)})
+    from roxs_common.log_index import check_log_position
+    from roxs_common.log_index import list_logs as list_rows
+
+    route, limit = "GET /logs", request.int_param("limit", **LOG_LIMITS)
+    level = _choice(request, "level", LOG_LEVELS, str.upper)
+    filters = {"level": level}
+    after = _start_position(request, route, filters, check_log_position)
+    rows, position = list_rows(require_env("LOG_INDEX_TABLE"), level=level, limit=limit, after=after)
+    body = _page(route, filters, "logs", [log_summary(row) for row in rows], position)
+    body["levels"] = [level] if level else list(LOG_LEVELS)
+    return Reply(200, body)
 
 
-# --- POST /notifications, GET /notifications/{id} ---------------------------------------------
+# --- POST /notifications, GET /notifications, GET /notifications/{id} -------------------------
 
 
 def _text_field(data: dict[str, Any], name: str, *, default: str | None, max_chars: int) -> str:
     value = data.get(name, default)
     if value is None:
         raise HttpError(400, f"{name} is required")
-    if not isinstance(value, str) or not value.strip():
-        raise HttpError(400, f"{name} must be a non-empty string")
-    if len(value) > max_chars:
-        raise HttpError(400, f"{name} is {len(value)} characters, the maximum is {max_chars}")
-    return value
+    try:
+        return check_text(value, name, max_chars=max_chars)
+    except ValueError as exc:
+        raise HttpError(400, str(exc)) from exc
 
 
 def notification_from_body(data: dict[str, Any]) -> dict[str, Any]:
     """The validated notification fields of a POST body (HttpError 400 naming the field)."""
     priority = data.get("priority", "normal")
     if not isinstance(priority, str) or priority.lower() not in NOTIFICATION_PRIORITIES:
-        raise HttpError(400, f"priority must be one of {', '.join(NOTIFICATION_PRIORITIES)}, got {priority!r}")
+        shown = priority[:40] if isinstance(priority, str) else priority
+        raise HttpError(400, f"priority must be one of {', '.join(NOTIFICATION_PRIORITIES)}, got {shown!r}")
     return {
         "title": _text_field(data, "title", default=None, max_chars=TITLE_MAX_CHARS),
         "message": _text_field(data, "message", default=None, max_chars=MESSAGE_MAX_CHARS),
@@ -188,17 +222,52 @@ def create_notification(request: Request) -> Reply:
     )
 
 
+def notification_summary(row: dict[str, Any]) -> dict[str, Any]:
+    return to_plain(
+        {
+            "id": row.get("NotificationId"),
+            "created_at": row.get("CreatedAt"),
+            "status": row.get("Status"),
+            "priority": row.get("Priority"),
+            "type": row.get("Type"),
+            "recipient": row.get("Recipient"),
+            "title": row.get("Title"),
+            "message": row.get("Message"),
+            "sns_message_id": row.get("SNSMessageId"),
+            "processed_at": row.get("ProcessedAt"),
+        }
+    )
+
+
+@router.route("GET", "/notifications")
+def list_notifications(request: Request) -> Reply:
+    from roxs_common.notifications import check_notification_position
+    from roxs_common.notifications import list_notifications as list_rows
+
+    route, limit = "GET /notifications", request.int_param("limit", **PAGE_LIMITS)
+    filters = {"priority": _choice(request, "priority", NOTIFICATION_PRIORITIES, str.lower), "status": _status(request)}
+    if filters["priority"] and filters["status"]:
+        raise HttpError(400, "give priority or status, not both")
+    after = _start_position(request, route, filters, check_notification_position)
+    rows, position = list_rows(
+        require_env("HISTORY_TABLE"), priority=filters["priority"], status=filters["status"], limit=limit, after=after
+    )
+    return Reply(200, _page(route, filters, "notifications", [notification_summary(row) for row in rows], position))
+
+
 @router.route("GET", "/notifications/{id}")
 def get_notification(request: Request) -> Reply:
-    notification_id = request.path_params["id"]
-    if len(notification_id) > NOTIFICATION_ID_MAX_CHARS:
-        raise HttpError(400, f"notification id is longer than {NOTIFICATION_ID_MAX_CHARS} characters")
+    try:
+        notification_id = check_text(request.path_params["id"], "notification id", max_chars=NOTIFICATION_ID_MAX_CHARS)
+    except ValueError as exc:
+        raise HttpError(400, str(exc)) from exc
     rows = query_items(
         client("dynamodb"),
         TableName=require_env("HISTORY_TABLE"),
         KeyConditionExpression="NotificationId = :id",
         ExpressionAttributeValues={":id": {"S": notification_id}},
         ScanIndexForward=False,
+        Limit=1,
     )
     row = next(rows, None)
     if row is None:
@@ -209,23 +278,39 @@ def get_notification(request: Request) -> Reply:
 # --- GET /files -------------------------------------------------------------------------------
 
 
+def _s3_key_text(value: Any, name: str, *, blank: bool) -> str:
+    return check_text(value, name, max_chars=S3_KEY_MAX_BYTES, max_bytes=S3_KEY_MAX_BYTES, blank=blank)
+
+
+def file_position_checker(prefix: str) -> Callable[[Any], None]:
+    """check_*_position for /files: {"after": the last key listed}, a key under `prefix`."""
+
+    def check(position: Any) -> None:
+        if not isinstance(position, dict) or set(position) != {"after"}:
+            raise ValueError("a files position is an object with exactly the key 'after'")
+        key = _s3_key_text(position["after"], "after", blank=False)
+        if not key.startswith(prefix):
+            raise ValueError("its key is not under the prefix")
+
+    return check
+
+
 @router.route("GET", "/files")
 def list_files(request: Request) -> Reply:
-    limit = request.int_param("limit", **PAGE_LIMITS)
-    bucket = require_env("ORIGINALS_BUCKET")
-    listing: dict[str, Any] = {"Bucket": bucket, "MaxKeys": limit}
-    token = request.query.get("next_token")
-    if token:
-        continuation = decode_token(token, "files")
-        if not isinstance(continuation, str) or not continuation:
-            raise HttpError(400, "next_token is not valid for this endpoint")
-        listing["ContinuationToken"] = continuation
+    route, limit = "GET /files", request.int_param("limit", **PAGE_LIMITS)
     try:
-        page = client("s3").list_objects_v2(**listing)
-    except ClientError as exc:
-        if token and exc.response.get("Error", {}).get("Code") == "InvalidArgument":
-            raise HttpError(400, "next_token is not valid (S3 rejected the continuation token)") from exc
-        raise
+        prefix = _s3_key_text(request.query.get("prefix", ""), "prefix", blank=True)
+    except ValueError as exc:
+        raise HttpError(400, str(exc)) from exc
+    filters = {"prefix": prefix or None}
+    after = _start_position(request, route, filters, file_position_checker(prefix))
+    bucket = require_env("ORIGINALS_BUCKET")
+    # StartAfter (a key this route checked) rather than S3's own ContinuationToken, which
+    # the API could not check before handing it back to S3.
+    listing: dict[str, Any] = {"Bucket": bucket, "MaxKeys": limit, "Prefix": prefix}
+    if after:
+        listing["StartAfter"] = after["after"]
+    page = client("s3").list_objects_v2(**listing)
     files = [
         {
             "key": obj["Key"],
@@ -235,31 +320,47 @@ def list_files(request: Request) -> Reply:
         }
         for obj in page.get("Contents", [])
     ]
-    body: dict[str, Any] = {"bucket": bucket, "files": files, "count": len(files)}
-    if page.get("IsTruncated") and page.get("NextContinuationToken"):
-        body["next_token"] = encode_token("files", page["NextContinuationToken"])
-    return Reply(200, body)
+    position = {"after": files[-1]["key"]} if page.get("IsTruncated") and files else None
+    return Reply(200, {"bucket": bucket, **_page(route, filters, "files", files, position)})
 
 
 # --- GET /stats -------------------------------------------------------------------------------
 
 
-def count_objects(bucket: str) -> int:
-    pages = client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket)
-    return sum(page.get("KeyCount", 0) for page in pages)
+def _prefixed(counts: dict[str, int], prefix: str) -> dict[str, int]:
+    return {name.removeprefix(prefix): value for name, value in sorted(counts.items()) if name.startswith(prefix)}
 
 
 @router.route("GET", "/stats")
 def stats(request: Request) -> Reply:
-    ddb = client("dynamodb")
+    """Counters kept at write time: one BatchGetItem, whatever the size of the tables."""
+    bucket = require_env("ORIGINALS_BUCKET")
+    bucket_counter = aggregates.bucket_counter(bucket)
+    counters = aggregates.read_counters(
+        client("dynamodb"),
+        require_env("STATS_TABLE"),
+        [aggregates.IMAGES, aggregates.LOGS, aggregates.NOTIFICATIONS, bucket_counter],
+    )
+    images, logs = counters[aggregates.IMAGES], counters[aggregates.LOGS]
+    notifications, files = counters[aggregates.NOTIFICATIONS], counters[bucket_counter]
     return Reply(
         200,
         {
-            "total_images": count_items(ddb, TableName=require_env("METADATA_TABLE")),
-            "total_logs": count_items(ddb, TableName=require_env("LOG_INDEX_TABLE")),
-            "total_notifications": count_items(ddb, TableName=require_env("HISTORY_TABLE")),
-            "total_files": count_objects(require_env("ORIGINALS_BUCKET")),
-            "generated_at": _now_iso(),
+            "total_images": images.get("Total", 0),
+            "total_logs": logs.get("Total", 0),
+            "total_notifications": notifications.get("Total", 0),
+            "total_files": files.get("Objects", 0),
+            "images": {
+                "completed": images.get("Completed", 0),
+                "error": images.get("Error", 0),
+                "rejected": images.get("Rejected", 0),
+                "original_bytes": images.get("OriginalBytes", 0),
+            },
+            "logs_by_level": {level: logs[level] for level in LOG_LEVELS if level in logs},
+            "notifications_by_priority": _prefixed(notifications, "priority_"),
+            "notifications_by_status": _prefixed(notifications, "status_"),
+            "files": {"bucket": bucket, "objects": files.get("Objects", 0), "bytes": files.get("Bytes", 0)},
+            "generated_at": now_iso(),
         },
     )
 

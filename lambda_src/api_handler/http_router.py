@@ -11,7 +11,6 @@ the CORS headers.
 
 import base64
 import binascii
-import json
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,6 +18,7 @@ from typing import Any
 from urllib.parse import unquote
 
 from roxs_common import dumps
+from roxs_common.untrusted import parse_json, text_problem
 
 MAX_BODY_BYTES = 64 * 1024
 
@@ -67,9 +67,21 @@ class Request:
             except (binascii.Error, ValueError) as exc:
                 raise HttpError(400, f"body is not valid base64: {exc}") from exc
         else:
-            body = raw_body.encode("utf-8")
+            try:
+                body = raw_body.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise HttpError(400, f"body is not valid Unicode text: {exc.reason} at position {exc.start}") from exc
         # API Gateway sends null (not {}) when there are no query parameters.
         query = {key: value for key, value in (event.get("queryStringParameters") or {}).items() if value is not None}
+        path = event.get("path") or "/"
+        # Strings no service or JSON encoder takes (lone surrogates, noncharacters) stop here,
+        # before a route echoes them or sends them on.
+        texts = [("the path", path), *(("a query parameter name", key) for key in query)]
+        texts += [(f"query parameter {key[:40]!r}", value) for key, value in query.items()]
+        for name, text in texts:
+            problem = text_problem(text, name, control_chars=True)
+            if problem:
+                raise HttpError(400, problem)
         # queryStringParameters keeps only the last of repeated parameters (?limit=5&limit=500):
         # every parameter here is a single value, so a repeated one is ambiguous, not ignored.
         for key, values in sorted((event.get("multiValueQueryStringParameters") or {}).items()):
@@ -77,7 +89,7 @@ class Request:
                 raise HttpError(400, f"query parameter {key!r} is given {len(values)} times; give it once")
         return cls(
             method=(event.get("httpMethod") or "GET").upper(),
-            path=_normalise(event.get("path") or "/"),
+            path=_normalise(path),
             query=query,
             body=body,
             request_id=(event.get("requestContext") or {}).get("requestId"),
@@ -90,8 +102,8 @@ class Request:
         if len(self.body) > MAX_BODY_BYTES:
             raise HttpError(413, f"body is {len(self.body)} bytes, the limit is {MAX_BODY_BYTES}")
         try:
-            value = json.loads(self.body)
-        except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+            value = parse_json(self.body)
+        except ValueError as exc:
             raise HttpError(400, f"body is not valid JSON: {exc}") from exc
         if not isinstance(value, dict):
             raise HttpError(400, f"body must be a JSON object, got {type(value).__name__}")
@@ -210,19 +222,3 @@ class Router:
             "body": body,
             "isBase64Encoded": False,
         }
-
-
-def encode_token(kind: str, value: Any) -> str:
-    """An opaque pagination token carrying `value` (a LastEvaluatedKey or ContinuationToken)."""
-    return base64.urlsafe_b64encode(json.dumps({"kind": kind, "value": value}, separators=(",", ":")).encode()).decode()
-
-
-def decode_token(token: str, kind: str) -> Any:
-    """The value inside a token made by encode_token(kind, ...); HttpError 400 otherwise."""
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(token.encode("ascii")))
-    except (binascii.Error, ValueError, UnicodeError) as exc:
-        raise HttpError(400, f"next_token is not valid: {exc}") from exc
-    if not isinstance(decoded, dict) or decoded.get("kind") != kind or "value" not in decoded:
-        raise HttpError(400, "next_token is not valid for this endpoint")
-    return decoded["value"]

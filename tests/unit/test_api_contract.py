@@ -4,10 +4,11 @@ rules the schemathesis run relies on (tests/integration/test_reliability_api.py)
 import json
 from pathlib import Path
 
+import api_handler
 import pytest
 import yaml
 
-import api_handler
+from tests.unit import listers
 from tests.unit.test_api_handler import api_event
 
 OPENAPI = Path(__file__).resolve().parents[2] / "docs" / "openapi.yaml"
@@ -36,8 +37,9 @@ def respond(context, path, query=None, multi=None):
     return response["statusCode"], json.loads(response["body"])
 
 
-@pytest.mark.parametrize("path", ["/images", "/logs", "/files"])
-def test_a_repeated_query_parameter_is_400_not_silently_the_last(aws, context, path):
+@pytest.mark.parametrize("path", ["/images", "/logs", "/notifications", "/files"])
+def test_a_repeated_query_parameter_is_400_not_silently_the_last(aws, context, monkeypatch, path):
+    listers.install(monkeypatch)
     # API Gateway puts the last value in queryStringParameters and all of them in the multi-value map.
     status, body = respond(context, path, {"limit": "500"}, {"limit": ["5", "500"]})
     assert status == 400 and body["error"] == "query parameter 'limit' is given 2 times; give it once"
@@ -45,7 +47,8 @@ def test_a_repeated_query_parameter_is_400_not_silently_the_last(aws, context, p
     assert status == 200
 
 
-@pytest.mark.parametrize("path", ["/images", "/logs", "/files"])
-def test_an_empty_limit_is_400_not_the_default(aws, context, path):
+@pytest.mark.parametrize("path", ["/images", "/logs", "/notifications", "/files"])
+def test_an_empty_limit_is_400_not_the_default(aws, context, monkeypatch, path):
+    listers.install(monkeypatch)
     status, body = respond(context, path, {"limit": ""})
     assert status == 400 and "limit must be an integer between 1 and 100, got ''" in body["error"]

@@ -3,16 +3,23 @@ import io
 import json
 from decimal import Decimal
 
-import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
-
 import api_handler
 import notification_processor
+import pytest
 import roxs_common
-from http_router import HttpError, decode_token, encode_token
-from roxs_common import to_item
-from tests.unit.conftest import ALLOW_ORIGIN, LOG_INDEX_TABLE, METADATA_TABLE, ORIGINALS
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from roxs_common import aggregates, cursor
+
+from tests.unit import listers as listers_module
+from tests.unit.conftest import (
+    ALLOW_ORIGIN,
+    HISTORY_TABLE,
+    LOG_INDEX_TABLE,
+    METADATA_TABLE,
+    ORIGINALS,
+    STATS_TABLE,
+)
 
 
 def api_event(method, path, query=None, body=None, is_base64=False):
@@ -58,6 +65,7 @@ def test_unknown_path_lists_the_endpoints(context):
         "GET /images",
         "GET /logs",
         "POST /notifications",
+        "GET /notifications",
         "GET /notifications/{id}",
         "GET /files",
         "GET /stats",
@@ -71,84 +79,150 @@ def test_wrong_method_is_405_with_allow_header(context):
     status, body, headers = call(context, "DELETE", "/logs")
     assert status == 405 and headers["Allow"] == "GET, OPTIONS"
     assert "DELETE is not supported on /logs" in body["reason"]
-    assert call(context, "GET", "/notifications")[0] == 405
+    assert call(context, "PUT", "/notifications")[0] == 405
 
 
 def test_options_is_a_preflight_on_known_paths_only(context):
     response = api_handler.lambda_handler(api_event("OPTIONS", "/notifications"), context)
     assert response["statusCode"] == 204 and response["body"] == ""
-    assert response["headers"]["Access-Control-Allow-Methods"] == "OPTIONS,POST"
+    assert response["headers"]["Access-Control-Allow-Methods"] == "GET,OPTIONS,POST"
     assert response["headers"]["Access-Control-Allow-Origin"] == ALLOW_ORIGIN
     assert call(context, "OPTIONS", "/notifications/abc")[0] == 204
     assert call(context, "OPTIONS", "/elsewhere")[0] == 404
 
 
-def test_pagination_token_round_trip_and_rejection():
-    key = {"ImageId": {"S": "abc"}, "UploadTimestamp": {"N": "1700000000"}}
-    assert decode_token(encode_token("images", key), "images") == key
-    for token, kind in (("%%%", "images"), ("bm90LWpzb24=", "images"), (encode_token("files", "t"), "images")):
-        with pytest.raises(HttpError) as raised:
-            decode_token(token, kind)
-        assert raised.value.status == 400 and "next_token" in raised.value.message
+# --- lists: one page of the owner's listing, resumed from an opaque next_token -------------------
 
 
-# --- images and files ---------------------------------------------------------------------------
+@pytest.fixture
+def listers(monkeypatch):
+    return listers_module.install(monkeypatch)
 
 
-def put_images(aws, n):
-    for i in range(n):
-        aws.ddb.put_item(
-            TableName=METADATA_TABLE,
-            Item=to_item(
-                {
-                    "ImageId": f"img-{i}",
-                    "UploadTimestamp": 1_700_000_000 + i,
-                    "OriginalKey": f"{i}.jpg",
-                    "Status": "completed",
-                    "Width": 10,
-                }
-            ),
-        )
+def image_row(i, status="completed"):
+    return {"ImageId": f"img-{i}", "UploadTimestamp": Decimal(1_700_000_000 + i), "OriginalKey": f"{i}.jpg",
+            "Status": status, "Width": Decimal(10)}
 
 
-def test_images_pages_follow_next_token_until_the_end(aws, context):
-    put_images(aws, 5)
-    seen, query, pages = [], {"limit": "2"}, 0
+def follow(context, path, query):
+    """Every page of a list route: (items, number of pages)."""
+    items, pages, name = [], 0, path.strip("/")
     while True:
-        status, body, _ = call(context, "GET", "/images", query)
-        assert status == 200 and body["count"] <= 2
-        seen += [image["id"] for image in body["images"]]
+        status, body, _ = call(context, "GET", path, query)
+        assert status == 200, body
+        items += body[name]
         pages += 1
         if "next_token" not in body:
-            break
-        query = {"limit": "2", "next_token": body["next_token"]}
-    assert sorted(seen) == [f"img-{i}" for i in range(5)] and pages >= 3
-    first = call(context, "GET", "/images")[1]["images"][0]
-    assert first["width"] == 10 and isinstance(first["upload_timestamp"], int)
+            return items, pages
+        query = {**query, "next_token": body["next_token"]}
 
 
-@pytest.mark.parametrize("path", ["/images", "/files"])
+def test_images_pages_follow_next_token_until_the_end(aws, context, listers):
+    listers["images"].rows = [image_row(i) for i in reversed(range(5))]
+    images, pages = follow(context, "/images", {"limit": "2"})
+    assert [image["id"] for image in images] == [f"img-{i}" for i in reversed(range(5))] and pages == 3
+    assert images[0]["width"] == 10 and isinstance(images[0]["upload_timestamp"], int)
+    first, second, third = listers["images"].calls
+    assert first == {"table": METADATA_TABLE, "limit": 2, "after": None, "status": None}
+    assert second["after"] == {"index": 2} and third["after"] == {"index": 4}
+
+
+def test_images_by_status_binds_the_token_to_the_status(aws, context, listers):
+    listers["images"].rows = [image_row(i, "error" if i % 2 else "completed") for i in reversed(range(6))]
+    listers["images"].filter_fields = {"status": "Status"}
+    status, body, _ = call(context, "GET", "/images", {"status": "Error", "limit": "2"})
+    assert status == 200 and body["status"] == "error" and [i["id"] for i in body["images"]] == ["img-5", "img-3"]
+    status, rest, _ = call(context, "GET", "/images", {"status": "error", "limit": "2", "next_token": body["next_token"]})
+    assert status == 200 and [i["id"] for i in rest["images"]] == ["img-1"] and "next_token" not in rest
+    for query in ({"status": "completed"}, {}):
+        status, refused, _ = call(context, "GET", "/images", {**query, "next_token": body["next_token"]})
+        assert status == 400 and "issued for other filters" in refused["error"]
+
+
+def test_logs_newest_first_across_levels_and_by_level(aws, context, listers):
+    rows = [{"LogLevel": "ERROR" if i % 3 == 0 else "INFO", "Timestamp": Decimal(5_000 - i), "TimestampMs": 5_000 - i,
+             "Message": f"m{i}"} for i in range(7)]
+    listers["logs"].rows, listers["logs"].filter_fields = rows, {"level": "LogLevel"}
+    logs, _ = follow(context, "/logs", {"limit": "3"})
+    assert [log["timestamp"] for log in logs] == [5_000 - i for i in range(7)]
+    status, body, _ = call(context, "GET", "/logs", {"level": "error"})
+    assert status == 200 and body["levels"] == ["ERROR"] and body["level"] == "ERROR"
+    assert [log["timestamp"] for log in body["logs"]] == [5_000, 4_997, 4_994]
+    assert listers["logs"].calls[-1] == {"table": LOG_INDEX_TABLE, "limit": 20, "after": None, "level": "ERROR"}
+    status, body, _ = call(context, "GET", "/logs")
+    assert status == 200 and body["levels"] == list(roxs_common.LOG_LEVELS) and "level" not in body
+
+
+def test_notifications_list_by_priority_or_status(aws, context, listers):
+    rows = [{"NotificationId": f"n{i}", "CreatedAt": Decimal(100 - i), "Status": "sent",
+             "Priority": "high" if i % 2 else "low", "Title": "t"} for i in range(4)]
+    listers["notifications"].rows = rows
+    listers["notifications"].filter_fields = {"priority": "Priority", "status": "Status"}
+    notifications, pages = follow(context, "/notifications", {"limit": "3"})
+    assert [n["id"] for n in notifications] == ["n0", "n1", "n2", "n3"] and pages == 2
+    assert notifications[0] == {"id": "n0", "created_at": 100, "status": "sent", "priority": "low", "type": None,
+                                "recipient": None, "title": "t", "message": None, "sns_message_id": None,
+                                "processed_at": None}
+    status, body, _ = call(context, "GET", "/notifications", {"priority": "HIGH"})
+    assert status == 200 and [n["id"] for n in body["notifications"]] == ["n1", "n3"]
+    assert listers["notifications"].calls[-1] == {"table": HISTORY_TABLE, "limit": 50, "after": None,
+                                                  "priority": "high", "status": None}
+    status, body, _ = call(context, "GET", "/notifications", {"priority": "high", "status": "sent"})
+    assert status == 400 and body["error"] == "give priority or status, not both"
+
+
+@pytest.mark.parametrize("path", ["/images", "/logs", "/notifications", "/files"])
 @pytest.mark.parametrize(
     "query, reason",
     [
         ({"limit": "0"}, "limit must be an integer between 1 and 100"),
         ({"limit": "101"}, "limit must be an integer between 1 and 100"),
         ({"limit": "ten"}, "limit must be an integer between 1 and 100"),
-        ({"next_token": "not base64 at all!"}, "next_token is not valid"),
-        (
-            {"next_token": base64.urlsafe_b64encode(b'{"kind":"images","value":{"ImageId":1}}').decode()},
-            "next_token is not valid",
-        ),
+        ({"next_token": "not base64 at all!"}, "next_token is not valid: it is not a token this API issued"),
+        ({"next_token": "A" * 4097}, "next_token is not valid: it is 4097 characters long"),
+        ({"next_token": base64.urlsafe_b64encode(b'{"kind":"images","value":{"ImageId":1}}').decode()},
+         "next_token is not valid: it is not a token this API issued (wrong shape)"),
     ],
 )
-def test_bad_paging_parameters_are_400_with_reason(aws, context, path, query, reason):
+def test_bad_paging_parameters_are_400_with_reason(aws, context, listers, path, query, reason):
     status, body, _ = call(context, "GET", path, query)
     assert status == 400 and reason in body["error"]
 
 
+def test_tokens_are_bound_to_their_route_and_checked_by_the_lister(aws, context, listers):
+    listers["logs"].rows = [{"LogLevel": "INFO", "Timestamp": Decimal(i)} for i in range(3)]
+    token = call(context, "GET", "/logs", {"limit": "1"})[1]["next_token"]
+    status, body, _ = call(context, "GET", "/images", {"next_token": token})
+    assert status == 400 and body["error"] == "next_token is not valid: it was issued by GET /logs, not GET /images"
+    # an edited token: its checksum no longer matches
+    raw = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    raw[3] = {"index": 2}
+    edited = base64.urlsafe_b64encode(json.dumps(raw).encode()).decode().rstrip("=")
+    status, body, _ = call(context, "GET", "/logs", {"next_token": edited})
+    assert status == 400 and "checksum does not match" in body["error"]
+    # a well-formed token whose position the lister refuses (what a forger could build)
+    forged = cursor.encode("GET /logs", {"level": None}, {"index": -5})
+    status, body, _ = call(context, "GET", "/logs", {"next_token": forged})
+    assert status == 400 and body["error"] == (
+        "next_token is not valid: its position is not valid: index must be a positive integer"
+    )
+    assert len(listers["logs"].calls) == 1  # the refused ones never reached the lister
+
+
+def ascii_token(route, filters, position):
+    """A token as cursor.encode makes it, with \\u escapes, so a position may hold what UTF-8 cannot."""
+    body = [cursor.VERSION, route, cursor.filters_digest(filters), position]
+    checksum = cursor._digest(cursor._canonical(body), 12)
+    return base64.urlsafe_b64encode(cursor._canonical([*body, checksum])).decode().rstrip("=")
+
+
+def put_files(aws, keys):
+    for i, key in enumerate(keys):
+        aws.s3.put_object(Bucket=ORIGINALS, Key=key, Body=b"x" * i)
+
+
 def test_files_are_paginated_with_s3_uris(aws, context):
-    for i in range(5):
-        aws.s3.put_object(Bucket=ORIGINALS, Key=f"f{i}.jpg", Body=b"x" * i)
+    put_files(aws, [f"f{i}.jpg" for i in range(5)])
     status, body, _ = call(context, "GET", "/files", {"limit": "3"})
     assert status == 200 and body["count"] == 3 and body["bucket"] == ORIGINALS
     assert body["files"][0] == {
@@ -161,38 +235,26 @@ def test_files_are_paginated_with_s3_uris(aws, context):
     assert [f["key"] for f in rest["files"]] == ["f3.jpg", "f4.jpg"] and "next_token" not in rest
 
 
+def test_files_by_prefix_and_a_token_outside_the_prefix_is_refused(aws, context):
+    put_files(aws, ["a/1", "a/2", "a/3", "b/1"])
+    files, pages = follow(context, "/files", {"prefix": "a/", "limit": "2"})
+    assert [f["key"] for f in files] == ["a/1", "a/2", "a/3"] and pages == 2
+    for position, reason in [({"after": "b/1"}, "its key is not under the prefix"),
+                             ({"after": "a/\udfff"}, "contains U+DFFF (a lone surrogate)"),
+                             ({"after": 7}, "after must be a string"),
+                             ({"token": "x"}, "exactly the key 'after'")]:
+        token = ascii_token("GET /files", {"prefix": "a/"}, position)
+        status, body, _ = call(context, "GET", "/files", {"prefix": "a/", "next_token": token})
+        assert status == 400 and reason in body["error"], (position, body)
+    token = cursor.encode("GET /files", {"prefix": "a/"}, {"after": "a/" + "é" * 600})
+    status, body, _ = call(context, "GET", "/files", {"prefix": "a/", "next_token": token})
+    assert status == 400 and "after is 1202 bytes in UTF-8, the maximum is 1024" in body["error"]
+
+
 # --- logs ---------------------------------------------------------------------------------------
 
 
-def put_log(aws, level, ms, seq=0):
-    aws.ddb.put_item(
-        TableName=LOG_INDEX_TABLE,
-        Item=to_item(
-            {"LogLevel": level, "Timestamp": Decimal(f"{ms}.{seq:015d}"), "TimestampMs": ms, "Message": f"{level}@{ms}"}
-        ),
-    )
-
-
-def test_logs_are_the_most_recent_across_levels(aws, context):
-    for i in range(40):
-        put_log(aws, "INFO", 1_000 + i)
-    for ms in (5_000, 5_002):
-        put_log(aws, "ERROR", ms)
-    put_log(aws, "DEBUG", 5_001)
-    status, body, _ = call(context, "GET", "/logs", {"limit": "4"})
-    assert status == 200
-    assert [(log["level"], log["timestamp"]) for log in body["logs"]] == [
-        ("ERROR", 5_002),
-        ("DEBUG", 5_001),
-        ("ERROR", 5_000),
-        ("INFO", 1_039),
-    ]
-    status, body, _ = call(context, "GET", "/logs", {"level": "info"})
-    assert status == 200 and body["count"] == 20 and body["logs"][0]["timestamp"] == 1_039
-    assert {log["level"] for log in body["logs"]} == {"INFO"}
-
-
-def test_logs_unknown_level_is_400(aws, context):
+def test_logs_unknown_level_is_400(aws, context, listers):
     status, body, _ = call(context, "GET", "/logs", {"level": "LOUD"})
     assert status == 400 and "level must be one of" in body["error"]
 
@@ -258,7 +320,7 @@ def test_post_notification_accepts_base64_bodies(aws, context):
             "priority must be one of low, normal, high, critical",
         ),
         ('{"title": "t", "message": "m", "priority": 3}', 400, "priority must be one of"),
-        ('{"title": "t", "message": "m", "recipient": 7}', 400, "recipient must be a non-empty string"),
+        ('{"title": "t", "message": "m", "recipient": 7}', 400, "recipient must be a string, got int"),
         (json.dumps({"title": "t", "message": "m", "pad": "x" * 70_000}), 413, "limit is 65536"),
     ],
 )
@@ -271,15 +333,28 @@ def test_post_notification_rejects_bad_bodies(aws, context, body, status, reason
 # --- stats, dashboard, errors -------------------------------------------------------------------
 
 
-def test_stats_counts_everything(aws, context):
-    put_images(aws, 3)
-    put_log(aws, "INFO", 1)
-    put_log(aws, "WARN", 2)
-    aws.s3.put_object(Bucket=ORIGINALS, Key="a.jpg", Body=b"1")
+def test_stats_are_the_counters(aws, context):
+    deltas = aggregates.Deltas()
+    deltas.add(aggregates.IMAGES, Total=3, Completed=2, Error=1, OriginalBytes=300)
+    deltas.add(aggregates.LOGS, Total=5, INFO=4, ERROR=1)
+    deltas.add(aggregates.NOTIFICATIONS, Total=2, priority_high=2, status_sent=2)
+    deltas.add(aggregates.bucket_counter(ORIGINALS), Objects=4, Bytes=4096)
+    aws.ddb.transact_write_items(TransactItems=deltas.updates(STATS_TABLE))
+    status, body, _ = call(context, "GET", "/stats")
+    assert status == 200 and body.pop("generated_at")
+    assert body == {
+        "total_images": 3, "total_logs": 5, "total_notifications": 2, "total_files": 4,
+        "images": {"completed": 2, "error": 1, "rejected": 0, "original_bytes": 300},
+        "logs_by_level": {"INFO": 4, "ERROR": 1},
+        "notifications_by_priority": {"high": 2}, "notifications_by_status": {"sent": 2},
+        "files": {"bucket": ORIGINALS, "objects": 4, "bytes": 4096},
+    }
+
+
+def test_stats_of_an_empty_stack_are_zeros(aws, context):
     status, body, _ = call(context, "GET", "/stats")
     assert status == 200
-    assert (body["total_images"], body["total_logs"], body["total_notifications"], body["total_files"]) == (3, 2, 0, 1)
-    assert body["generated_at"]
+    assert (body["total_images"], body["total_logs"], body["total_notifications"], body["total_files"]) == (0, 0, 0, 0)
 
 
 class StubLambda:
@@ -317,8 +392,8 @@ def test_dashboard_function_error_is_502_with_reason(context, monkeypatch):
 
 
 def test_unexpected_error_is_a_generic_500_with_request_id(aws, context, monkeypatch):
-    monkeypatch.setenv("METADATA_TABLE", "TableThatDoesNotExist")
-    status, body, headers = call(context, "GET", "/images")
+    monkeypatch.setenv("STATS_TABLE", "TableThatDoesNotExist")
+    status, body, headers = call(context, "GET", "/stats")
     assert status == 500 and body == {"error": "internal server error", "request_id": "req-0000-unit"}
     assert headers["Access-Control-Allow-Origin"] == ALLOW_ORIGIN
 
@@ -334,7 +409,8 @@ def test_unexpected_error_is_a_generic_500_with_request_id(aws, context, monkeyp
     | st.dictionaries(st.sampled_from(["limit", "next_token", "level", "x"]), st.text(max_size=20), max_size=3),
     body=st.none() | st.text(max_size=200) | st.just('{"title": "t", "message": "m"}'),
 )
-def test_client_input_never_causes_a_server_error(aws, context, method, path, query, body):
+def test_client_input_never_causes_a_server_error(aws, context, monkeypatch, method, path, query, body):
+    listers_module.install(monkeypatch)
     status, _, headers = call(context, method, path, query, body)
     assert status < 500
     assert headers["Access-Control-Allow-Origin"] == ALLOW_ORIGIN
