@@ -36,9 +36,12 @@ module "function" {
       resources = [var.stats_table.arn]
     },
     {
-      sid       = "ReadTables"
-      actions   = ["dynamodb:Scan", "dynamodb:Query", "dynamodb:GetItem"]
-      resources = [var.tables.images.arn, var.tables.logs.arn, var.tables.notifications.arn]
+      # Lists are pages of a Query (on a table or its indexes, newest first), never a Scan.
+      sid     = "ReadTables"
+      actions = ["dynamodb:Query", "dynamodb:GetItem"]
+      resources = flatten([
+        for table in [var.tables.images, var.tables.logs, var.tables.notifications] : [table.arn, "${table.arn}/index/*"]
+      ])
     },
     {
       sid       = "ListOriginals"
