@@ -4,6 +4,7 @@ from decimal import Decimal
 
 import api_handler
 from roxs_common import aggregates, batch_write, client
+
 from tests.support.reads import counting
 from tests.unit.conftest import LOG_INDEX_TABLE, STATS_TABLE
 from tests.unit.test_api_handler import api_event

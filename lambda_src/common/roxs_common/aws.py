@@ -17,3 +17,7 @@ def client(service_name: str):
     role, and AWS_ENDPOINT_URL which LocalStack sets), never from code.
     """
     return boto3.client(service_name, config=_CONFIG)
+
+
+def error_code(error) -> str:
+    return error.response.get("Error", {}).get("Code", "")
