@@ -1,8 +1,8 @@
 """The engine restarted mid-run (`make down && make up`): its state is gone (the embedded
 engine keeps none), and one `make apply` (tflocal apply) brings back a working system.
 
-Runs after the other reliability modules and before the system story, which then runs on the
-restored stack (the session's outputs are reloaded here: the API gets a new id)."""
+The "restart" phase: after every other test and before the destroy phase (tests/conftest.py);
+the session's outputs are reloaded here (the API gets a new id)."""
 
 import io
 import json
@@ -26,6 +26,7 @@ def engine_started_by_this_project() -> bool:
 
 
 @pytest.mark.slow
+@pytest.mark.phase("restart")
 def test_after_an_engine_restart_one_apply_restores_a_working_system(aws, deployed):
     if not engine_started_by_this_project():
         pytest.skip("the engine at AWS_ENDPOINT_URL was not started by engine/ctl.py (a container?): not restarting it")
