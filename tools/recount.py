@@ -7,9 +7,10 @@ The counters (roxs_common.aggregates) are kept at write time; this is the audit 
 and the way to seed them on a stack whose rows were written before the counters existed.
 It reads everything (Scans, full listings): a tool for an operator, never a request path.
 
-- `images`, `logs`, `notifications`: the table owners' recount_images / recount_logs /
-  recount_notifications (roxs_common.image_index, .log_index, .notifications), each
-  `(dynamodb client, table name) -> {attribute: true value}`.
+- `images` (and the month directory `images#months`), `logs`, `notifications`: the table
+  owners' recount_images(client, table) -> {counter: {attribute: value}},
+  recount_logs(table) and recount_notifications(table) -> {attribute: value}
+  (roxs_common.image_index, .log_index, .notifications).
 - `bucket#<name>` for every bucket of the stack: Objects and Bytes from ListObjectsV2.
 - `minute#...` activity is not recounted: it is kept two hours (TTL) for the dashboard's
   last hour, and the rows do not all carry the minute they were counted in.
@@ -36,11 +37,12 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lambda_src" / "
 from roxs_common import aggregates
 from roxs_common.aws import error_code
 
-# counter item -> (Terraform output `tables` key, module, recount function)
-TABLE_COUNTERS = {
-    aggregates.IMAGES: ("images", "roxs_common.image_index", "recount_images"),
-    aggregates.LOGS: ("logs", "roxs_common.log_index", "recount_logs"),
-    aggregates.NOTIFICATIONS: ("notifications", "roxs_common.notifications", "recount_notifications"),
+# Terraform output `tables` key -> (module, recount function, the counter item it returns the
+# attributes of; None: it returns {counter item: attributes} itself)
+TABLE_RECOUNTS = {
+    "images": ("roxs_common.image_index", "recount_images", None),
+    "logs": ("roxs_common.log_index", "recount_logs", aggregates.LOGS),
+    "notifications": ("roxs_common.notifications", "recount_notifications", aggregates.NOTIFICATIONS),
 }
 
 
@@ -70,17 +72,22 @@ def recount_bucket(s3: Any, bucket: str) -> dict[str, int]:
     return {"Objects": objects, "Bytes": size}
 
 
-def recount_table(counter: str, dynamodb: Any, table: str) -> dict[str, int]:
-    _, module_name, function_name = TABLE_COUNTERS[counter]
-    function = getattr(importlib.import_module(module_name), function_name, None)
-    if function is None:
-        raise RecountError(f"{module_name} has no {function_name}: cannot recount {counter!r}")
-    return function(dynamodb, table)
+def recount_table(key: str, dynamodb: Any, table: str) -> dict[str, dict[str, int]]:
+    """{counter item: true attributes} of the table the outputs call `key`."""
+    module_name, function_name, counter = TABLE_RECOUNTS[key]
+    try:
+        function = getattr(importlib.import_module(module_name), function_name)
+    except (ImportError, AttributeError) as exc:
+        raise RecountError(f"cannot recount the {key} table: {exc}") from exc
+    if counter is None:
+        return function(dynamodb, table)
+    return {counter: function(table)}
 
 
 def true_values(outputs: Any, dynamodb: Any, s3: Any) -> dict[str, dict[str, int]]:
-    values = {counter: recount_table(counter, dynamodb, outputs["tables"][key])
-              for counter, (key, _, _) in TABLE_COUNTERS.items()}
+    values = {}
+    for key in TABLE_RECOUNTS:
+        values.update(recount_table(key, dynamodb, outputs["tables"][key]))
     for bucket in sorted(outputs["buckets"].values()):
         values[aggregates.bucket_counter(bucket)] = recount_bucket(s3, bucket)
     return values

@@ -8,7 +8,6 @@ Query (or of ListObjectsV2) resumed from an opaque next_token (roxs_common.curso
 """
 
 import json
-import re
 import time
 import uuid
 from collections.abc import Callable
@@ -44,8 +43,6 @@ SHORT_FIELD_MAX_CHARS = 256
 NOTIFICATION_ID_MAX_CHARS = 256
 # S3 keys are at most 1,024 bytes of UTF-8; a prefix is the start of one.
 S3_KEY_MAX_BYTES = 1024
-# A status filter names one of the statuses the processors write (words, case-insensitive).
-STATUS_FILTER = re.compile(r"[A-Za-z][A-Za-z_]{0,31}")
 
 
 # --- pages ------------------------------------------------------------------------------------
@@ -88,15 +85,6 @@ def _choice(request: Request, name: str, choices: tuple[str, ...], normalise: Ca
     return normalise(raw)
 
 
-def _status(request: Request) -> str | None:
-    raw = request.query.get("status")
-    if not raw:
-        return None
-    if not STATUS_FILTER.fullmatch(raw):
-        raise HttpError(400, f"status must be a word of at most 32 ASCII letters, got {raw[:40]!r}")
-    return raw.lower()
-
-
 # --- GET /health ------------------------------------------------------------------------------
 
 
@@ -131,13 +119,13 @@ def image_summary(row: dict[str, Any]) -> dict[str, Any]:
 @router.route("GET", "/images")
 def list_images(request: Request) -> Reply:
     # The table owner's listing (APP.md's contract), imported where it is used.
-    from roxs_common.image_index import check_image_position
+    from roxs_common.image_index import STATUSES, check_image_position
     from roxs_common.image_index import list_images as list_rows
 
     route, limit = "GET /images", request.int_param("limit", **PAGE_LIMITS)
-    filters = {"status": _status(request)}
+    filters = {"status": _choice(request, "status", STATUSES, str.lower)}
     after = _start_position(request, route, filters, check_image_position)
-    rows, position = list_rows(require_env("METADATA_TABLE"), status=filters["status"], limit=limit, after=after)
+    rows, position = list_rows(filters["status"], limit, after)
     return Reply(200, _page(route, filters, "images", [image_summary(row) for row in rows], position))
 
 
@@ -167,7 +155,7 @@ def list_logs(request: Request) -> Reply:
     level = _choice(request, "level", LOG_LEVELS, str.upper)
     filters = {"level": level}
     after = _start_position(request, route, filters, check_log_position)
-    rows, position = list_rows(require_env("LOG_INDEX_TABLE"), level=level, limit=limit, after=after)
+    rows, position = list_rows(level, limit, after)
     body = _page(route, filters, "logs", [log_summary(row) for row in rows], position)
     body["levels"] = [level] if level else list(LOG_LEVELS)
     return Reply(200, body)
@@ -176,34 +164,34 @@ def list_logs(request: Request) -> Reply:
 # --- POST /notifications, GET /notifications, GET /notifications/{id} -------------------------
 
 
-def _text_field(data: dict[str, Any], name: str, *, default: str | None, max_chars: int) -> str:
-    value = data.get(name, default)
-    if value is None:
-        raise HttpError(400, f"{name} is required")
-    try:
-        return check_text(value, name, max_chars=max_chars)
-    except ValueError as exc:
-        raise HttpError(400, str(exc)) from exc
-
-
 def notification_from_body(data: dict[str, Any]) -> dict[str, Any]:
-    """The validated notification fields of a POST body (HttpError 400 naming the field)."""
+    """The validated notification fields of a POST body; ValueError naming the field.
+
+    To be replaced by the one validator, roxs_common.notifications.notification_fields(data,
+    API_DEFAULTS), once it is on main: the same rules, one place."""
     priority = data.get("priority", "normal")
     if not isinstance(priority, str) or priority.lower() not in NOTIFICATION_PRIORITIES:
         shown = priority[:40] if isinstance(priority, str) else priority
-        raise HttpError(400, f"priority must be one of {', '.join(NOTIFICATION_PRIORITIES)}, got {shown!r}")
-    return {
-        "title": _text_field(data, "title", default=None, max_chars=TITLE_MAX_CHARS),
-        "message": _text_field(data, "message", default=None, max_chars=MESSAGE_MAX_CHARS),
-        "priority": priority.lower(),
-        "type": _text_field(data, "type", default="api", max_chars=SHORT_FIELD_MAX_CHARS),
-        "recipient": _text_field(data, "recipient", default="api-user@roxs.com", max_chars=SHORT_FIELD_MAX_CHARS),
-    }
+        raise ValueError(f"priority must be one of {', '.join(NOTIFICATION_PRIORITIES)}, got {shown!r}")
+    fields = {"priority": priority.lower()}
+    for name, default, max_chars in [
+        ("title", None, TITLE_MAX_CHARS),
+        ("message", None, MESSAGE_MAX_CHARS),
+        ("type", "api", SHORT_FIELD_MAX_CHARS),
+        ("recipient", "api-user@roxs.com", SHORT_FIELD_MAX_CHARS),
+    ]:
+        if data.get(name, default) is None:
+            raise ValueError(f"{name} is required")
+        fields[name] = check_text(data.get(name, default), name, max_chars=max_chars)
+    return fields
 
 
 @router.route("POST", "/notifications")
 def create_notification(request: Request) -> Reply:
-    fields = notification_from_body(request.json_object())
+    try:
+        fields = notification_from_body(request.json_object())
+    except ValueError as exc:
+        raise HttpError(400, str(exc)) from exc
     notification_id = str(uuid.uuid4())
     # Id and creation time travel in the message so every redelivery maps to the same history row.
     message = {"notification_id": notification_id, "created_at_ms": time.time_ns() // 1_000_000, **fields}
@@ -241,17 +229,18 @@ def notification_summary(row: dict[str, Any]) -> dict[str, Any]:
 
 @router.route("GET", "/notifications")
 def list_notifications(request: Request) -> Reply:
-    from roxs_common.notifications import check_notification_position
+    from roxs_common.notifications import FINAL_STATUSES, check_notification_position
     from roxs_common.notifications import list_notifications as list_rows
 
     route, limit = "GET /notifications", request.int_param("limit", **PAGE_LIMITS)
-    filters = {"priority": _choice(request, "priority", NOTIFICATION_PRIORITIES, str.lower), "status": _status(request)}
+    filters = {
+        "priority": _choice(request, "priority", NOTIFICATION_PRIORITIES, str.lower),
+        "status": _choice(request, "status", FINAL_STATUSES, str.lower),
+    }
     if filters["priority"] and filters["status"]:
         raise HttpError(400, "give priority or status, not both")
     after = _start_position(request, route, filters, check_notification_position)
-    rows, position = list_rows(
-        require_env("HISTORY_TABLE"), priority=filters["priority"], status=filters["status"], limit=limit, after=after
-    )
+    rows, position = list_rows(filters["priority"], filters["status"], limit, after)
     return Reply(200, _page(route, filters, "notifications", [notification_summary(row) for row in rows], position))
 
 

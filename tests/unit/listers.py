@@ -1,7 +1,10 @@
 """Stand-ins for the table owners' listings (APP.md's contract), for the API's own tests:
 
-    list_*(table, **filters, limit, after) -> (rows newest first, position or None)
+    list_*(*filters, limit, after) -> (rows newest first, position or None)
     check_*_position(after) -> None, ValueError with the reason when malformed
+
+with the filters in the owners' order: images (status), logs (level), notifications
+(priority, status), and the statuses a filter may name.
 
 Rows are held in memory; a position is {"index": <next row>}. The calls are recorded, so a
 test sees exactly what the API asked for.
@@ -11,16 +14,23 @@ import sys
 import types
 from typing import Any
 
-# (module, list function, check function) of each listing the API uses.
+# (module, list function, check function, filters, constants) of each listing the API uses.
 LISTINGS = {
-    "images": ("roxs_common.image_index", "list_images", "check_image_position"),
-    "logs": ("roxs_common.log_index", "list_logs", "check_log_position"),
-    "notifications": ("roxs_common.notifications", "list_notifications", "check_notification_position"),
+    "images": (
+        "roxs_common.image_index", "list_images", "check_image_position", ("status",),
+        {"STATUSES": ("completed", "error", "rejected")},
+    ),
+    "logs": ("roxs_common.log_index", "list_logs", "check_log_position", ("level",), {}),
+    "notifications": (
+        "roxs_common.notifications", "list_notifications", "check_notification_position", ("priority", "status"),
+        {"FINAL_STATUSES": ("sent", "rejected")},
+    ),
 }
 
 
 class StandIn:
-    def __init__(self) -> None:
+    def __init__(self, filter_names: tuple[str, ...]) -> None:
+        self.filter_names = filter_names
         self.rows: list[dict[str, Any]] = []
         self.filter_fields: dict[str, str] = {}  # filter name -> row attribute
         self.calls: list[dict[str, Any]] = []
@@ -31,10 +41,12 @@ class StandIn:
         if not isinstance(after["index"], int) or isinstance(after["index"], bool) or after["index"] < 1:
             raise ValueError("index must be a positive integer")
 
-    def list(self, table: str, *, limit: int, after: dict | None, **filters: Any):
+    def list(self, *arguments: Any):
+        *values, limit, after = arguments
+        filters = dict(zip(self.filter_names, values, strict=True))
         if after is not None:
             self.check(after)
-        self.calls.append({"table": table, "limit": limit, "after": after, **filters})
+        self.calls.append({"limit": limit, "after": after, **filters})
         rows = [
             row
             for row in self.rows
@@ -48,11 +60,13 @@ class StandIn:
 def install(monkeypatch) -> dict[str, StandIn]:
     """A StandIn per listing, put where the API imports the real ones from."""
     stand_ins = {}
-    for name, (module_name, list_name, check_name) in LISTINGS.items():
-        stand_in = StandIn()
+    for name, (module_name, list_name, check_name, filter_names, constants) in LISTINGS.items():
+        stand_in = StandIn(filter_names)
         module = types.ModuleType(module_name)
         setattr(module, list_name, stand_in.list)
         setattr(module, check_name, stand_in.check)
+        for constant, value in constants.items():
+            setattr(module, constant, value)
         monkeypatch.setitem(sys.modules, module_name, module)
         stand_ins[name] = stand_in
     return stand_ins

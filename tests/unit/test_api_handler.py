@@ -14,9 +14,6 @@ from roxs_common import aggregates, cursor
 from tests.unit import listers as listers_module
 from tests.unit.conftest import (
     ALLOW_ORIGIN,
-    HISTORY_TABLE,
-    LOG_INDEX_TABLE,
-    METADATA_TABLE,
     ORIGINALS,
     STATS_TABLE,
 )
@@ -123,7 +120,7 @@ def test_images_pages_follow_next_token_until_the_end(aws, context, listers):
     assert [image["id"] for image in images] == [f"img-{i}" for i in reversed(range(5))] and pages == 3
     assert images[0]["width"] == 10 and isinstance(images[0]["upload_timestamp"], int)
     first, second, third = listers["images"].calls
-    assert first == {"table": METADATA_TABLE, "limit": 2, "after": None, "status": None}
+    assert first == {"limit": 2, "after": None, "status": None}
     assert second["after"] == {"index": 2} and third["after"] == {"index": 4}
 
 
@@ -148,7 +145,7 @@ def test_logs_newest_first_across_levels_and_by_level(aws, context, listers):
     status, body, _ = call(context, "GET", "/logs", {"level": "error"})
     assert status == 200 and body["levels"] == ["ERROR"] and body["level"] == "ERROR"
     assert [log["timestamp"] for log in body["logs"]] == [5_000, 4_997, 4_994]
-    assert listers["logs"].calls[-1] == {"table": LOG_INDEX_TABLE, "limit": 20, "after": None, "level": "ERROR"}
+    assert listers["logs"].calls[-1] == {"limit": 20, "after": None, "level": "ERROR"}
     status, body, _ = call(context, "GET", "/logs")
     assert status == 200 and body["levels"] == list(roxs_common.LOG_LEVELS) and "level" not in body
 
@@ -165,8 +162,7 @@ def test_notifications_list_by_priority_or_status(aws, context, listers):
                                 "processed_at": None}
     status, body, _ = call(context, "GET", "/notifications", {"priority": "HIGH"})
     assert status == 200 and [n["id"] for n in body["notifications"]] == ["n1", "n3"]
-    assert listers["notifications"].calls[-1] == {"table": HISTORY_TABLE, "limit": 50, "after": None,
-                                                  "priority": "high", "status": None}
+    assert listers["notifications"].calls[-1] == {"limit": 50, "after": None, "priority": "high", "status": None}
     status, body, _ = call(context, "GET", "/notifications", {"priority": "high", "status": "sent"})
     assert status == 400 and body["error"] == "give priority or status, not both"
 

@@ -28,9 +28,12 @@ TRUE = {
 
 @pytest.fixture
 def outputs(aws, monkeypatch):
-    for counter, (key, module_name, function_name) in recount.TABLE_COUNTERS.items():
+    for module_name, function_name, counter in recount.TABLE_RECOUNTS.values():
         module = types.ModuleType(module_name)
-        setattr(module, function_name, lambda client, table, counter=counter: dict(TRUE[counter]))
+        if counter is None:  # images: (client, table) -> {counter: attributes}
+            setattr(module, function_name, lambda client, table: {aggregates.IMAGES: dict(TRUE[aggregates.IMAGES])})
+        else:
+            setattr(module, function_name, lambda table, counter=counter: dict(TRUE[counter]))
         monkeypatch.setitem(sys.modules, module_name, module)
     aws.s3.put_object(Bucket=ORIGINALS, Key="a.jpg", Body=b"x" * 10)
     aws.s3.put_object(Bucket=ORIGINALS, Key="b.jpg", Body=b"x" * 20)
@@ -79,5 +82,5 @@ def test_a_writer_committing_during_the_recount_makes_the_fix_fail_not_lose_it(a
 
 def test_a_missing_recount_function_is_refused_with_the_reason(aws, outputs, monkeypatch):
     monkeypatch.setitem(sys.modules, "roxs_common.log_index", types.ModuleType("roxs_common.log_index"))
-    with pytest.raises(recount.RecountError, match="roxs_common.log_index has no recount_logs"):
+    with pytest.raises(recount.RecountError, match="cannot recount the logs table: .*recount_logs"):
         recount.recount(outputs, write=False)

@@ -10,8 +10,9 @@ then retries), and a string Python cannot encode fails inside the SDK instead.
   int-string limit is never reached), no NaN/Infinity, unique member names, bounded depth.
 - `text_problem` / `check_text`: the characters SQS accepts in a message (XML 1.0's Char
   production: #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF) less the
-  other control characters and the noncharacters, plus length limits in characters and in
-  UTF-8 bytes (S3 keys are limited in bytes).
+  noncharacters, plus length limits in characters and in UTF-8 bytes (S3 keys are limited
+  in bytes). The same rule as roxs_common.storable's (app-writers): one of the two goes
+  when both are on main.
 """
 
 import json
@@ -26,8 +27,8 @@ MAX_SAFE_INTEGER = 2**53 - 1
 _NONCHARACTERS = "\ufdd0-\ufdef" + "".join(chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(17))
 # Lone surrogates (json.loads makes them from "\ud800" escapes; UTF-8 cannot encode them) and noncharacters.
 _NOT_INTERCHANGEABLE = re.compile(f"[\ud800-\udfff{_NONCHARACTERS}]")
-# Control characters (C0, DEL, C1) other than tab, line feed and carriage return, and the above.
-_REFUSED_IN_TEXT = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff{_NONCHARACTERS}]")
+# C0 control characters other than tab, line feed and carriage return (SQS refuses them), and the above.
+_REFUSED_IN_TEXT = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff{_NONCHARACTERS}]")
 
 
 def _describe(match: re.Match, name: str) -> str:
@@ -43,7 +44,7 @@ def _describe(match: re.Match, name: str) -> str:
 
 
 def text_problem(value: str, name: str, *, control_chars: bool = False) -> str | None:
-    """Why `value` cannot be sent downstream, or None. Control characters (other than tab,
+    """Why `value` cannot be sent downstream, or None. C0 control characters (other than tab,
     line feed, carriage return) are refused unless `control_chars`."""
     match = (_NOT_INTERCHANGEABLE if control_chars else _REFUSED_IN_TEXT).search(value)
     return _describe(match, name) if match else None
