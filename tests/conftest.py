@@ -10,9 +10,10 @@ os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "test")
 os.environ.setdefault("S3_HOSTNAME", "localhost")
 
 
-# Phases that change the whole stack run after every other test, in this order, whatever
-# the file names or a random order say: @pytest.mark.phase("restart"), then "destroy".
-PHASES = ("restart", "destroy")
+# Phases run after every other test, in this order, whatever the file names or a random
+# order say: @pytest.mark.phase("audit") (checks of what the scenarios left behind), then
+# the ones that change the whole stack, "restart" and "destroy".
+PHASES = ("audit", "restart", "destroy")
 
 
 def _phase_rank(item: pytest.Item) -> int:

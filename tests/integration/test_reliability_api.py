@@ -10,6 +10,7 @@
 Every answer also carries the configured CORS origin, never "*".
 """
 
+import base64
 import json
 import subprocess
 import sys
@@ -25,7 +26,7 @@ from tools.stack import ROOT
 OPENAPI = ROOT / "docs" / "openapi.yaml"
 DEFAULT_ORIGIN = "http://localhost:4566"  # variables.tf: cors_allow_origin's default
 KNOWN_ROUTES = {
-    "/health": {"GET"}, "/images": {"GET"}, "/logs": {"GET"}, "/notifications": {"POST"},
+    "/health": {"GET"}, "/images": {"GET"}, "/logs": {"GET"}, "/notifications": {"GET", "POST"},
     "/notifications/abc": {"GET"}, "/files": {"GET"}, "/stats": {"GET"}, "/dashboard/data": {"GET"},
     "/dashboard": {"GET"},
 }
@@ -132,7 +133,7 @@ def test_oversized_bodies_are_413(api, size):
 
 
 @SETTINGS
-@given(route=st.sampled_from(["/images", "/logs", "/files"]),
+@given(route=st.sampled_from(["/images", "/logs", "/notifications", "/files"]),
        limit=st.one_of(st.integers().filter(lambda n: not 1 <= n <= 100).map(str),
                        st.text(max_size=12).filter(lambda s: not (s.isascii() and s.isdigit() and 1 <= int(s) <= 100))))
 def test_query_parameters_out_of_range_are_400(api, route, limit):
@@ -148,6 +149,11 @@ def test_query_parameters_out_of_range_are_400(api, route, limit):
     ("/images?next_token=not-a-token", "next_token is not valid"),
     ("/files?next_token=eyJraW5kIjoiaW1hZ2VzIiwidmFsdWUiOnt9fQ==", "next_token is not valid"),
     ("/images?limit=5&limit=500", "given 2 times"),
+    ("/images?next_token=", "it is empty"),
+    ("/files?prefix=" + "p" * 1025, "prefix is 1025 characters"),
+    ("/files?prefix=a%00b", "U+0000 (a control character)"),
+    ("/notifications?priority=high&status=sent", "not both"),
+    ("/notifications/n%EF%BF%BF", "U+FFFF (a Unicode noncharacter)"),
     (f"/notifications/{'n' * 257}", "longer than 256"),
 ])
 def test_other_bad_queries_are_400_with_the_reason(api, query, reason):
@@ -164,3 +170,60 @@ def test_cors_origin_is_the_configured_one_on_every_kind_of_answer(api, aws, dep
         reply = api(method, path)
         assert reply.status == status
         assert reply.headers["access-control-allow-origin"] == DEFAULT_ORIGIN
+
+
+# --- issue 10: input the services downstream refuse, through API Gateway --------------------------
+
+NONCHARACTERS = [chr(code) for code in range(0xFDD0, 0xFDF0)] + [
+    chr(plane << 16 | low) for plane in range(17) for low in (0xFFFE, 0xFFFF)]
+refused_chars = (st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF) | st.sampled_from(NONCHARACTERS)
+                 | st.sampled_from([chr(c) for c in [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)]]))
+FEW = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+@FEW
+@given(field=st.sampled_from(["title", "message", "type", "recipient"]), bad=refused_chars)
+def test_characters_sqs_refuses_are_400_not_a_retried_500(api, field, bad):
+    started = time.monotonic()
+    reply = api("POST", "/notifications", raw=json.dumps({"title": "t", "message": "m", field: f"a{bad}b"}).encode())
+    assert_client_error(reply, 400)
+    assert f"U+{ord(bad):04X}" in reply.body["error"]
+    assert time.monotonic() - started < 5  # no retries with backoff behind the answer
+
+
+@FEW
+@given(body=st.one_of(
+    st.integers(33, 20_000).map(lambda depth: '{"title":"t","message":"m","x":' + "[" * depth + "]" * depth + "}"),
+    st.integers(5_000, 20_000).map(lambda digits: '{"title":"t","message":"m","x":' + "7" * digits + "}"),
+    st.sampled_from(['{"title":"t","message":"m","x":1e999}', '{"title":"t","message":"m","x":NaN}',
+                     '{"title":"t","message":"m","title":"u"}']),
+))
+def test_depth_numbers_and_repeated_members_are_400(api, body):
+    reply = api("POST", "/notifications", raw=body.encode())
+    assert_client_error(reply, 400)
+    assert reply.body["error"].startswith("body is not valid JSON: ")
+
+
+@FEW
+@given(route=st.sampled_from(["/images", "/logs", "/notifications", "/files"]),
+       token=st.binary(min_size=1, max_size=80).map(lambda raw: base64.urlsafe_b64encode(raw).decode().rstrip("=")))
+def test_tokens_the_api_did_not_issue_are_400(api, route, token):
+    reply = api("GET", f"{route}?next_token={token}")
+    assert_client_error(reply, 400)
+    assert reply.body["error"].startswith("next_token is not valid")
+
+
+def test_a_files_token_is_refused_on_another_route_and_with_another_prefix(api, aws, deployed):
+    bucket = deployed["buckets"]["original"]
+    for n in range(3):
+        aws["s3"].put_object(Bucket=bucket, Key=f"api-tokens/{n}", Body=b"x")
+    first = api("GET", "/files?prefix=api-tokens/&limit=2")
+    assert first.status == 200 and first.body["count"] == 2, first.body
+    token = first.body["next_token"]
+    assert api("GET", f"/files?prefix=api-tokens/&limit=2&next_token={token}").body["files"][0]["key"] == "api-tokens/2"
+    other_prefix = api("GET", f"/files?prefix=api-&next_token={token}")
+    assert_client_error(other_prefix, 400)
+    assert "other filters" in other_prefix.body["error"]
+    other_route = api("GET", f"/images?next_token={token}")
+    assert_client_error(other_route, 400)
+    assert "issued by GET /files, not GET /images" in other_route.body["error"]
