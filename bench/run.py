@@ -4,8 +4,12 @@ Prints a table and writes bench/results.json. Figures, not assertions: each row 
 measures a baseline in the same run (these machines are noisy), and says whether the
 target was met. The run restarts the embedded engine (apply from empty), so it ends with
 a freshly deployed stack.
+
+    python bench/run.py --only api-scale --api-sizes 1000 --api-requests 100
+        the API rows alone, on the stack already deployed, at a small size
 """
 
+import argparse
 import concurrent.futures
 import hashlib
 import io
@@ -348,6 +352,80 @@ def bench_api(outputs, state: str) -> None:
         f"engine health p50 {percentile(baseline, 0.5):.1f} ms", "p99 < 250 ms, 0 errors", p99 < 250 and errors == 0)
 
 
+API_ROUTES = ["/stats", "/images?limit=20", "/logs?limit=20", "/notifications?limit=20", "/dashboard/data"]
+SEED_BATCH = 10_000  # the log processor's MAX_LOGS_PER_BATCH
+
+
+def total_logs(url: str) -> int:
+    reply = call(url, "GET", "/stats")
+    if reply.status != 200:
+        raise SystemExit(f"/stats answered {reply.status}: {reply.body}")
+    return reply.body["total_logs"]
+
+
+def seed_logs(lam, outputs, count: int) -> float:
+    """`count` more log rows, through the log processor itself (rows, GSI keys, hour
+    directory and counters as production writes them); the seconds it took."""
+    started = time.perf_counter()
+    levels = ["INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR"]
+    while count > 0:
+        size = min(count, SEED_BATCH)
+        logs = [{"level": levels[n % len(levels)], "message": f"bench scale {n}", "service": "bench",
+                 "user_id": f"u{n % 50}"} for n in range(size)]
+        response = lam.invoke(FunctionName=outputs["functions"]["log_processor"], Payload=json.dumps({"logs": logs}).encode())
+        payload = response["Payload"].read()
+        if "FunctionError" in response:
+            raise SystemExit(f"seeding logs failed: {payload[:500]!r}")
+        count -= size
+    return time.perf_counter() - started
+
+
+def measure_route(url: str, route: str, requests: int) -> dict:
+    """A first burst of 10 concurrent requests (it may start execution environments: its
+    slowest is the cold-start figure), then `requests` more at concurrency 10, warm."""
+    def one(_: int) -> tuple[float, int]:
+        seconds, reply = timed(call, url, "GET", route)
+        return seconds * 1000, reply.status
+
+    with concurrent.futures.ThreadPoolExecutor(10) as pool:
+        burst = list(pool.map(one, range(10)))
+        results = list(pool.map(one, range(requests)))
+    latencies = [ms for ms, _ in results]
+    return {"p50_ms": percentile(latencies, 0.5), "p99_ms": percentile(latencies, 0.99),
+            "errors": sum(status != 200 for _, status in results), "cold_burst_max_ms": max(ms for ms, _ in burst),
+            "burst_errors": sum(status != 200 for _, status in burst)}
+
+
+def bench_api_scale(lam, outputs, sizes: list[int], requests: int) -> None:
+    """Issue 9: each route's latency at growing log tables. Targets: p50 at the largest size
+    within 1.3x of the smallest's, /stats p99 < 100 ms at the largest, every route's warm p99
+    < 250 ms at concurrency 10, no errors."""
+    url = outputs.api_url
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "http://localhost:4566")
+    baseline = percentile([timed(call, endpoint, "GET", "/_localstack/health")[0] * 1000 for _ in range(50)], 0.5)
+    figures: dict[str, dict[int, dict]] = {route: {} for route in API_ROUTES}
+    for size in sizes:
+        missing = size - total_logs(url)
+        if missing < 0:
+            say(f"the stack already holds more than {size:,} logs: figures are for {size - missing:,}")
+        seeded = seed_logs(lam, outputs, missing) if missing > 0 else 0.0
+        say(f"{size:,} logs (seeded {max(missing, 0):,} in {seeded:.1f} s)")
+        for route in API_ROUTES:
+            got = figures[route][size] = measure_route(url, route, requests)
+            target_p99 = 100 if route == "/stats" and size == sizes[-1] else 250
+            row(f"API {route} at {size:,} logs ({requests} req., conc. 10)",
+                f"p50 {got['p50_ms']:.0f} ms, p99 {got['p99_ms']:.0f} ms, {got['errors']} errors "
+                f"(cold first burst max {got['cold_burst_max_ms']:.0f} ms)",
+                f"engine health p50 {baseline:.1f} ms", f"p99 < {target_p99} ms, 0 errors",
+                got["p99_ms"] < target_p99 and got["errors"] == 0, route=route, logs=size, **got)
+    if len(sizes) > 1:
+        for route, by_size in figures.items():
+            ratio = by_size[sizes[-1]]["p50_ms"] / by_size[sizes[0]]["p50_ms"]
+            row(f"API {route} p50, {sizes[-1]:,} vs {sizes[0]:,} logs", f"{ratio:.2f}x",
+                f"p50 {by_size[sizes[0]]['p50_ms']:.0f} ms at {sizes[0]:,}", "<= 1.3x", ratio <= 1.3,
+                route=route, ratio=ratio)
+
+
 def bench_memory(idle_rss: float | None) -> None:
     pid = engine_pid()
     if not pid:
@@ -360,17 +438,26 @@ def bench_memory(idle_rss: float | None) -> None:
 
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", choices=["api-scale"], help="one group of rows, on the stack already deployed")
+    parser.add_argument("--api-sizes", default="1000,10000,100000", help="log table sizes of the api-scale rows")
+    parser.add_argument("--api-requests", type=int, default=500, help="measured requests per route and size")
+    args = parser.parse_args()
+    sizes = [int(size) for size in args.api_sizes.split(",")]
     say(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    if args.only == "api-scale":
+        bench_api_scale(boto3.client("lambda"), stack.outputs(), sizes, args.api_requests)
+        return 0
     bench_engine_start()
     bench_build()
     bench_apply_and_plan()
     lam = boto3.client("lambda")
     outputs = stack.outputs()
     bench_api(outputs, "fresh stack")
+    bench_api_scale(lam, outputs, sizes, args.api_requests)  # from an empty log table
     bench_lambda(lam)
     bench_images(outputs)
     bench_logs(lam, outputs)
-    # /stats counts every row with paginated scans: its cost grows with the tables
     bench_api(outputs, "after 10,000 logs")
     bench_memory(rows[0].get("idle_rss_mb"))
     print()
