@@ -154,7 +154,7 @@ def test_query_parameters_out_of_range_are_400(api, route, limit):
     ("/files?prefix=a%00b", "U+0000 (a control character)"),
     ("/notifications?priority=high&status=sent", "not both"),
     ("/notifications/n%EF%BF%BF", "U+FFFF (a Unicode noncharacter)"),
-    (f"/notifications/{'n' * 257}", "longer than 256"),
+    (f"/notifications/{'n' * 257}", "the maximum is 256"),
 ])
 def test_other_bad_queries_are_400_with_the_reason(api, query, reason):
     reply = api("GET", query)
