@@ -102,24 +102,44 @@ variable "api_auth" {
   description = "Credential the API's write methods (every method but GET and OPTIONS: today POST /notifications) require: \"none\" (the local tutorial), \"api_key\" (x-api-key header; key in the sensitive output api_key) or \"iam\" (SigV4-signed requests; policy in the output api_writer_policy_arn). Reads stay public. Deploying to AWS: use api_key or iam."
   type        = string
   default     = "none"
+
+  validation {
+    condition     = contains(["none", "api_key", "iam"], var.api_auth)
+    error_message = "api_auth must be \"none\", \"api_key\" or \"iam\"."
+  }
 }
 
 variable "api_throttle_rate_limit" {
   description = "API stage throttling: steady requests per second over all methods (429 beyond it)."
   type        = number
   default     = 20
+
+  validation {
+    condition     = var.api_throttle_rate_limit > 0 && var.api_throttle_rate_limit <= 10000
+    error_message = "api_throttle_rate_limit must be more than 0 and at most 10000 (the account's default limit)."
+  }
 }
 
 variable "api_throttle_burst_limit" {
   description = "API stage throttling: requests accepted at once above the steady rate."
   type        = number
   default     = 40
+
+  validation {
+    condition     = var.api_throttle_burst_limit >= 1 && var.api_throttle_burst_limit <= 5000 && floor(var.api_throttle_burst_limit) == var.api_throttle_burst_limit
+    error_message = "api_throttle_burst_limit must be a whole number between 1 and 5000 (the account's default burst)."
+  }
 }
 
 variable "api_key_quota_per_day" {
   description = "With api_auth = \"api_key\": write requests the key may make per day (429 beyond it)."
   type        = number
   default     = 1000
+
+  validation {
+    condition     = var.api_key_quota_per_day >= 1 && floor(var.api_key_quota_per_day) == var.api_key_quota_per_day
+    error_message = "api_key_quota_per_day must be a whole number of at least 1."
+  }
 }
 
 variable "force_destroy_buckets" {

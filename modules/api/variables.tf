@@ -89,43 +89,23 @@ variable "cors_allow_origin" {
 }
 
 variable "api_auth" {
-  description = "Credential the write methods (every method but GET and OPTIONS) require: \"none\", \"api_key\" (x-api-key header, usage plan with a daily quota) or \"iam\" (AWS_IAM, SigV4-signed requests). Reads stay public."
+  description = "Credential the write methods (every method but GET and OPTIONS) require: \"none\", \"api_key\" (x-api-key header, usage plan with a daily quota) or \"iam\" (AWS_IAM, SigV4-signed requests). Reads stay public. Checked by the root module, like the throttling and quota values."
   type        = string
-
-  validation {
-    condition     = contains(["none", "api_key", "iam"], var.api_auth)
-    error_message = "api_auth must be \"none\", \"api_key\" or \"iam\"."
-  }
 }
 
 variable "throttle_rate_limit" {
   description = "Stage throttling: steady requests per second over all methods; API Gateway answers 429 beyond it."
   type        = number
-
-  validation {
-    condition     = var.throttle_rate_limit > 0 && var.throttle_rate_limit <= 10000
-    error_message = "throttle_rate_limit must be more than 0 and at most 10000 (the account's default limit)."
-  }
 }
 
 variable "throttle_burst_limit" {
   description = "Stage throttling: requests API Gateway accepts at once above the steady rate."
   type        = number
-
-  validation {
-    condition     = var.throttle_burst_limit >= 1 && var.throttle_burst_limit <= 5000 && floor(var.throttle_burst_limit) == var.throttle_burst_limit
-    error_message = "throttle_burst_limit must be a whole number between 1 and 5000 (the account's default burst)."
-  }
 }
 
 variable "api_key_quota_per_day" {
   description = "With api_auth = \"api_key\": write requests the key may make per day (the usage plan's quota); API Gateway answers 429 beyond it."
   type        = number
-
-  validation {
-    condition     = var.api_key_quota_per_day >= 1 && floor(var.api_key_quota_per_day) == var.api_key_quota_per_day
-    error_message = "api_key_quota_per_day must be a whole number of at least 1."
-  }
 }
 
 variable "log_retention_days" {
