@@ -66,22 +66,14 @@ run "tutorial_without_auth" {
   }
 }
 
-run "a_runtime_the_packages_are_not_built_for_is_refused" {
+# Values that would deploy and then fail, or leave the API open by a typo.
+run "unusable_values_are_refused" {
   command = plan
 
   variables {
     lambda_runtime = "python3.12"
+    api_auth       = "basic"
   }
 
-  expect_failures = [var.lambda_runtime]
-}
-
-run "an_unknown_api_auth_is_refused" {
-  command = plan
-
-  variables {
-    api_auth = "basic"
-  }
-
-  expect_failures = [var.api_auth]
+  expect_failures = [var.lambda_runtime, var.api_auth]
 }
