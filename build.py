@@ -3,8 +3,10 @@
 
 Each zip holds the package's own files, the shared lambda_src/common/ packages and the
 package's requirements.txt installed for the Lambda platform (manylinux2014_x86_64, the
-runtime's Python version, binary wheels only). Same inputs give byte-identical zips: files
-in sorted order, fixed timestamps and permissions, no bytecode. A package whose inputs
+runtime's Python version, binary wheels only). The runtime is the default of
+`lambda_runtime` in variables.tf, the one place it is set (Terraform accepts no other value).
+Same inputs give byte-identical zips: files in sorted order, fixed timestamps and
+permissions, no bytecode. A package whose inputs
 (content hash) did not change is not rebuilt.
 
     python build.py            build what changed
@@ -14,6 +16,7 @@ in sorted order, fixed timestamps and permissions, no bytecode. A package whose 
 import argparse
 import hashlib
 import io
+import re
 import shutil
 import subprocess
 import sys
@@ -26,8 +29,7 @@ ROOT = Path(__file__).resolve().parent
 SOURCE_DIR = ROOT / "lambda_src"
 COMMON_DIR = SOURCE_DIR / "common"
 BUILD_DIR = ROOT / "build"
-# Must match var.lambda_runtime in variables.tf.
-LAMBDA_PYTHON_VERSION = "3.11"
+VARIABLES_TF = ROOT / "variables.tf"
 LAMBDA_PLATFORM = "manylinux2014_x86_64"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 # Bump to invalidate every cached build when the packaging itself changes.
@@ -38,6 +40,15 @@ EXCLUDED_SUFFIXES = {".pyc", ".pyo"}
 
 class BuildError(Exception):
     pass
+
+
+def lambda_python_version() -> str:
+    """"3.11" from `default = "python3.11"` of the lambda_runtime variable in variables.tf."""
+    # The default comes before the block's validation, so no closing brace lies between.
+    match = re.search(r'variable\s+"lambda_runtime"\s*\{[^}]*?default\s*=\s*"python(3\.\d+)"', VARIABLES_TF.read_text())
+    if not match:
+        raise BuildError(f'no default = "python3.<minor>" in the lambda_runtime variable of {VARIABLES_TF.name}')
+    return match.group(1)
 
 
 def package_files(directory: Path) -> list[Path]:
@@ -52,8 +63,8 @@ def package_files(directory: Path) -> list[Path]:
     )
 
 
-def input_hash(package: Path) -> str:
-    digest = hashlib.sha256(f"{PACKAGING_VERSION}|{LAMBDA_PYTHON_VERSION}|{LAMBDA_PLATFORM}".encode())
+def input_hash(package: Path, python_version: str) -> str:
+    digest = hashlib.sha256(f"{PACKAGING_VERSION}|{python_version}|{LAMBDA_PLATFORM}".encode())
     requirements = package / "requirements.txt"
     if requirements.exists():
         digest.update(b"requirements\0" + requirements.read_bytes())
@@ -63,14 +74,14 @@ def input_hash(package: Path) -> str:
     return digest.hexdigest()
 
 
-def install_requirements(requirements: Path, target: Path) -> None:
+def install_requirements(requirements: Path, target: Path, python_version: str) -> None:
     lines = [line for line in requirements.read_text().splitlines() if line.strip() and not line.startswith("#")]
     if not lines:
         return
     command = [
         sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--quiet", "--no-compile",
         "--target", str(target), "--platform", LAMBDA_PLATFORM, "--implementation", "cp",
-        "--python-version", LAMBDA_PYTHON_VERSION, "--only-binary=:all:", "--requirement", str(requirements),
+        "--python-version", python_version, "--only-binary=:all:", "--requirement", str(requirements),
     ]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
@@ -94,10 +105,10 @@ def write_zip(destination: Path, trees: list[Path]) -> None:
     destination.write_bytes(buffer.getvalue())
 
 
-def build_package(package: Path, force: bool) -> tuple[str, Path]:
+def build_package(package: Path, force: bool, python_version: str) -> tuple[str, Path]:
     zip_path = BUILD_DIR / f"{package.name}.zip"
     stamp = BUILD_DIR / f".{package.name}.sha256"
-    wanted = input_hash(package)
+    wanted = input_hash(package, python_version)
     if not force and zip_path.exists() and stamp.exists() and stamp.read_text() == wanted:
         return "unchanged", zip_path
     with tempfile.TemporaryDirectory(prefix=f"build-{package.name}-") as scratch:
@@ -105,7 +116,7 @@ def build_package(package: Path, force: bool) -> tuple[str, Path]:
         dependencies.mkdir()
         requirements = package / "requirements.txt"
         if requirements.exists():
-            install_requirements(requirements, dependencies)
+            install_requirements(requirements, dependencies, python_version)
         shutil.rmtree(dependencies / "bin", ignore_errors=True)  # console scripts: host paths, unused
         write_zip(zip_path, [dependencies, COMMON_DIR, package])
     stamp.write_text(wanted)
@@ -120,13 +131,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--force", action="store_true", help="rebuild even if the inputs did not change")
     args = parser.parse_args()
+    try:
+        python_version = lambda_python_version()
+    except BuildError as exc:
+        print(f"[build] error: {exc}", file=sys.stderr)
+        return 1
     BUILD_DIR.mkdir(exist_ok=True)
     for package in packages():
         started = time.monotonic()
         if sys.stdout.isatty():
             print(f"[build] {package.name:<24} ...", end="\r", flush=True)
         try:
-            state, zip_path = build_package(package, args.force)
+            state, zip_path = build_package(package, args.force, python_version)
         except BuildError as exc:
             print(f"[build] {package.name:<24} failed", flush=True)
             print(f"[build] error: {exc}", file=sys.stderr)

@@ -115,4 +115,10 @@ module "api" {
   cors_allow_origin   = var.cors_allow_origin
   log_retention_days  = var.log_retention_days
   tags                = local.tags
+
+  # Who may write and how fast (validated in the module).
+  api_auth              = var.api_auth
+  throttle_rate_limit   = var.api_throttle_rate_limit
+  throttle_burst_limit  = var.api_throttle_burst_limit
+  api_key_quota_per_day = var.api_key_quota_per_day
 }

@@ -31,14 +31,8 @@ variable "handler" {
 }
 
 variable "runtime" {
-  description = "Lambda runtime identifier."
+  description = "Lambda runtime identifier (checked once, by the root module's lambda_runtime)."
   type        = string
-  default     = "python3.11"
-
-  validation {
-    condition     = contains(["python3.9", "python3.10", "python3.11", "python3.12", "python3.13"], var.runtime)
-    error_message = "runtime must be a supported Python runtime: python3.9 to python3.13."
-  }
 }
 
 variable "filename" {
