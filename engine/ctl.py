@@ -354,22 +354,35 @@ def _is_zombie(pid: int) -> bool:
         return True
 
 
-def _rss_mb(pid: int) -> float:
-    """Resident memory of the engine and its Lambda workers, in MB."""
-    total_kb = 0
+def _process_table() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, resident kB) for every process we can read."""
+    table = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            stat = (proc / "stat").read_text()
-            if int(stat.split(")")[-1].split()[3]) != pid and int(proc.name) != pid:
-                continue
-            for line in (proc / "status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total_kb += int(line.split()[1])
+            parent = int((proc / "stat").read_text().split(")")[-1].split()[1])
+            rss = next((int(line.split()[1]) for line in (proc / "status").read_text().splitlines()
+                        if line.startswith("VmRSS:")), 0)
         except (OSError, ValueError, IndexError):
             continue
-    return total_kb / 1024
+        table[int(proc.name)] = (parent, rss)
+    return table
+
+
+def _memory(pid: int) -> tuple[float, int, float]:
+    """(engine RSS MB, number of Lambda workers, their RSS MB with their own children).
+    Workers run in sessions of their own, so they are found by parentage, not by session."""
+    table = _process_table()
+    children: dict[int, list[int]] = {}
+    for child, (parent, _) in table.items():
+        children.setdefault(parent, []).append(child)
+
+    def tree_kb(root: int) -> int:
+        return table.get(root, (0, 0))[1] + sum(tree_kb(child) for child in children.get(root, []))
+
+    workers = children.get(pid, [])
+    return table.get(pid, (0, 0))[1] / 1024, len(workers), sum(map(tree_kb, workers)) / 1024
 
 
 def status() -> int:
@@ -378,7 +391,12 @@ def status() -> int:
     if not health:
         say(f"not running: nothing answers at {ENDPOINT}")
         return 1
-    owner = f"started by this project, PID {pid}, RSS {_rss_mb(pid):.0f} MB" if pid else "not started by this project"
+    if pid:
+        engine_mb, workers, workers_mb = _memory(pid)
+        owner = (f"started by this project, PID {pid}, RSS {engine_mb + workers_mb:.0f} MB: engine {engine_mb:.0f} MB"
+                 f" + {workers} Lambda worker{'s' if workers != 1 else ''} {workers_mb:.0f} MB")
+    else:
+        owner = "not started by this project"
     services = health.get("services", {})
     running = sorted(name for name, state in services.items() if state in ("running", "available"))
     say(f"LocalStack {health.get('version', '?')} at {ENDPOINT} ({owner})")
