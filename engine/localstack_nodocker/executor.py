@@ -75,16 +75,18 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         code_dir = str(config_.code.get_unzipped_code_location())
         self.opt_dir = Path(self.tmp_dir) / "opt"
         layers.assemble([layer.code.get_unzipped_code_location() for layer in config_.layers], self.opt_dir)
-        self.env = {key: str(value) for key, value in env_vars.items()}
+        # PATH and LD_LIBRARY_PATH are the function's to set, as on AWS; the rest is the runtime's
+        self.env = layers.environment(self.opt_dir, "/usr/local/bin:/usr/bin:/bin")
+        self.env.update({key: str(value) for key, value in env_vars.items()})
         self.env.update(
             {
                 "LAMBDA_TASK_ROOT": code_dir,
                 "LAMBDA_RUNTIME_DIR": str(runtime_library_dir()),
+                "LAMBDA_OPT_DIR": str(self.opt_dir),
                 "HOME": self.tmp_dir,
                 "TMPDIR": self.tmp_dir,
                 "LANG": "en_US.UTF-8",
                 "PYTHONUNBUFFERED": "1",
-                **layers.environment(self.opt_dir, "/usr/local/bin:/usr/bin:/bin"),
             }
         )
         self._spawn()

@@ -51,9 +51,9 @@ def node_paths(opt: Path, major: str) -> list[str]:
 
 def environment(opt: Path, inherited_path: str) -> dict[str, str]:
     """What AWS's runtimes derive from /opt: binaries in /opt/bin, libraries in /opt/lib.
-    ``LAMBDA_OPT_DIR`` is where /opt is here, for code that reads layer files by path."""
+    (The executor also sets LAMBDA_OPT_DIR, where /opt is here, for code that reads layer
+    files by path: this engine has no /opt of its own to mount them on.)"""
     return {
-        "LAMBDA_OPT_DIR": str(opt),
         "PATH": f"{opt / 'bin'}:{inherited_path}",
         "LD_LIBRARY_PATH": f"{opt / 'lib'}",
     }
