@@ -10,6 +10,8 @@ AWS_ENDPOINT_URL (default http://localhost:4566), for example a Docker container
 uses it and starts nothing.
 """
 
+from __future__ import annotations  # runs on older Pythons too, to find python3.11
+
 import argparse
 import hashlib
 import http.client

@@ -110,7 +110,7 @@ async function loadHandler(spec) {
     module = await loadModule(modulePath);
   } catch (error) {
     if (error && (error.code === "MODULE_NOT_FOUND" || error.code === "ERR_MODULE_NOT_FOUND")) {
-      throw new RuntimeError("Runtime.ImportModuleError", `Error: Cannot find module '${modulePath}'\n${error.message}`);
+      throw new RuntimeError("Runtime.ImportModuleError", `Error: ${error.message}`);
     }
     if (error instanceof SyntaxError) {
       throw new RuntimeError("Runtime.UserCodeSyntaxError", `${error.name}: ${error.message}`);

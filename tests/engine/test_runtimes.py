@@ -365,3 +365,26 @@ export const handler = async (event) => {
             return
         time.sleep(0.5)
     raise AssertionError("the Node.js function never wrote the upload's item")
+
+
+@pytest.mark.parametrize("runtime", ["python3.11", "nodejs20.x"])
+def test_a_payload_the_worker_cannot_handle_fails_only_that_invocation(aws, functions, runtime):
+    files = ({"index.py": "import os\ndef handler(event, context):\n    return os.getpid()\n"} if runtime.startswith("python")
+             else {"index.js": "exports.handler = async (event) => process.pid;"})
+    name = functions(runtime, files)
+    pid = invoke(aws, name)[1]
+    deep = "[" * 100_000 + "]" * 100_000
+    response = aws["lambda"].invoke(FunctionName=name, Payload=deep)
+    outcome = json.loads(response["Payload"].read())
+    if runtime.startswith("python"):  # Python's parser gives up; V8 parses it and the handler runs
+        assert response["FunctionError"] == "Unhandled" and outcome["errorType"] == "Runtime.UnmarshalError"
+    else:
+        assert "FunctionError" not in response and outcome == pid
+    assert invoke(aws, name)[1] == pid  # the same worker: the environment was not taken down
+
+
+def test_node_missing_dependency_is_an_import_error_naming_it(aws, functions):
+    name = functions("nodejs20.x", {"index.js": "const x = require('not-installed');\nexports.handler = async () => x;"})
+    response, error = invoke(aws, name)
+    assert response["FunctionError"] == "Unhandled"
+    assert error["errorType"] == "Runtime.ImportModuleError" and "'not-installed'" in error["errorMessage"]
