@@ -10,22 +10,31 @@ same environment starts a fresh worker.
 
 import json
 import logging
-import resource
 import shutil
 import tempfile
 import time
 from pathlib import Path
 
 from localstack import config
-from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
+from localstack.services.lambda_.invocation.lambda_models import (
+    FunctionVersion,
+    InvocationResult,
+)
 from localstack.services.lambda_.invocation.runtime_executor import (
     LambdaRuntimeException,
     RuntimeExecutor,
 )
 
 from localstack_nodocker import hostruntimes, layers
-from localstack_nodocker.protocol import GarbledFrame, Worker, WorkerDied, WorkerOutOfMemory, WorkerTimedOut
+from localstack_nodocker.protocol import (
+    GarbledFrame,
+    Worker,
+    WorkerDied,
+    WorkerOutOfMemory,
+    WorkerTimedOut,
+)
 from localstack_nodocker.runtimes import resolve, runtime_library_dir
+from localstack_nodocker.worker import EXIT_OUT_OF_MEMORY
 
 LOG = logging.getLogger(__name__)
 
@@ -33,21 +42,10 @@ PYTHON_WORKER = Path(__file__).with_name("worker.py")
 NODE_WORKER = Path(__file__).with_name("worker.js")
 # Keeps an environment's own log (worker stderr) bounded.
 MAX_ENVIRONMENT_LOG_CHARS = 64 * 1024
-# worker.py exits with this when an allocation is refused (see _python_memory_limit).
-EXIT_OUT_OF_MEMORY = 86
 # Address space a Python worker may reserve beyond its MemorySize: resident memory is what
 # AWS limits (the executor samples it); this only stops one huge allocation from taking the
 # host's memory before a sample sees it.
 ADDRESS_SPACE_HEADROOM_MB = 1024
-
-
-def _python_memory_limit(memory_mb: int):
-    limit = (memory_mb + ADDRESS_SPACE_HEADROOM_MB) * 1024 * 1024
-
-    def apply() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
-
-    return apply
 
 
 def _node_memory_flags(memory_mb: int) -> list[str]:
@@ -99,10 +97,10 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         memory_mb = int(config_.memory_size)
         if hostruntimes.language(config_.runtime) == "python":
             version = config_.runtime.removeprefix("python")
-            argv = [interpreter, "-I", "-S", str(PYTHON_WORKER), code_dir,
+            address_space = (memory_mb + ADDRESS_SPACE_HEADROOM_MB) * 1024 * 1024
+            argv = [interpreter, "-I", "-S", str(PYTHON_WORKER), str(address_space), code_dir,
                     *layers.python_paths(self.opt_dir, version), str(sdk)]
-            return Worker(argv, self.env, code_dir, self._record_environment_log,
-                          memory_limit_kb=memory_mb * 1024, preexec_fn=_python_memory_limit(memory_mb))
+            return Worker(argv, self.env, code_dir, self._record_environment_log, memory_limit_kb=memory_mb * 1024)
         major = config_.runtime.removeprefix("nodejs").removesuffix(".x")
         # AWS's order: layers, then the runtime's SDK, then the function's own folder.
         env = {**self.env, "NODE_PATH": ":".join([*layers.node_paths(self.opt_dir, major), str(sdk), code_dir])}

@@ -5,7 +5,8 @@ the executor to find the interpreter and to refuse a runtime with the reason and
 The pins (SDK per Python version, Node binary per major) are in runtimes.json.
 """
 
-from __future__ import annotations  # imported by engine/ctl.py, which any python3 may run
+# imported by engine/ctl.py, which any python3 may run
+from __future__ import annotations
 
 import glob
 import json

@@ -72,7 +72,7 @@ class Worker:
     memory is seen above it, the way AWS's sandbox kills a function past its MemorySize.
     """
 
-    def __init__(self, argv, env, cwd, on_stderr, memory_limit_kb=None, preexec_fn=None, protocol_fd=False):
+    def __init__(self, argv, env, cwd, on_stderr, memory_limit_kb=None, protocol_fd=False):
         """``protocol_fd``: frames come on a pipe of their own, whose descriptor the worker
         finds in PROTOCOL_FD_VARIABLE, and its stdout joins stderr as the environment's log
         (for runtimes that cannot move their stdout aside, as worker.py does)."""
@@ -90,7 +90,6 @@ class Worker:
             env=env,
             cwd=cwd,
             start_new_session=True,
-            preexec_fn=preexec_fn,
             pass_fds=(write_fd,) if protocol_fd else (),
         )
         if protocol_fd:

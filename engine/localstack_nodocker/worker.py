@@ -2,8 +2,8 @@
 
 Started by the local-process executor with the function's interpreter in isolated mode
 (``-I -S``: none of that interpreter's site-packages), so this file uses only the standard
-library. Arguments: the function's code folder, then the folders to put after it on
-sys.path (the layers' paths, then the runtime's SDK). Protocol on stdin/stdout, one JSON
+library. Arguments: the address-space limit in bytes (0: none), the function's code folder,
+then the folders to put after it on sys.path (the layers' paths, then the runtime's SDK). Protocol on stdin/stdout, one JSON
 object per line:
 
   request  {"request_id", "payload", "invoked_function_arn", "deadline_ms"}
@@ -25,11 +25,10 @@ import threading
 import time
 import traceback
 
-_protocol_out = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
-os.dup2(2, 1)
+_protocol_out = None  # the original stdout, kept for frames by main()
 _send_lock = threading.Lock()
 # Exit status that tells the executor the handler ran out of memory (the address-space
-# limit refused an allocation), so it reports Runtime.OutOfMemory as AWS does.
+# limit, set by main, refused an allocation), so it reports Runtime.OutOfMemory as AWS does.
 EXIT_OUT_OF_MEMORY = 86
 
 
@@ -156,7 +155,14 @@ def _handle(handler, init_error, line):
 
 
 def main():
-    code_dir, paths = sys.argv[1], sys.argv[2:]
+    global _protocol_out
+    _protocol_out = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    os.dup2(2, 1)  # what writes to file descriptor 1 directly lands in the environment's log
+    address_space, code_dir, paths = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+    if address_space:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
     sys.path[:0] = [code_dir, *paths]
     os.chdir(code_dir)
     sys.stdout = sys.stderr = _LogStream()

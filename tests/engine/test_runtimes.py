@@ -17,7 +17,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.engine.test_lambda_paths import receive, wait_active
+from tests.engine.test_lambda_paths import wait_active
 
 ROLE = "arn:aws:iam::000000000000:role/runtimes"
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "engine"))
@@ -227,7 +227,7 @@ def test_node_errors_have_the_aws_shape(aws, node_function):
 
 def test_node_timeout_is_enforced_and_the_next_invoke_works(aws, node_function):
     started = time.monotonic()
-    response, error = invoke(aws, node_function, {"action": "sleep", "ms": 30000})
+    _, error = invoke(aws, node_function, {"action": "sleep", "ms": 30000})
     assert time.monotonic() - started < 10
     assert "Task timed out after 3.00 seconds" in error["errorMessage"]
     assert "FunctionError" not in invoke(aws, node_function)[0]

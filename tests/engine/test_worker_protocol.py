@@ -11,7 +11,7 @@ import pytest
 
 ENGINE_PACKAGE = Path(__file__).resolve().parents[2] / "engine" / "localstack_nodocker"
 sys.path.insert(0, str(ENGINE_PACKAGE.parent))
-from localstack_nodocker import protocol  # noqa: E402
+from localstack_nodocker import protocol  # noqa: E402  (after the path is set)
 
 DEEP = "[" * 200_000 + "]" * 200_000
 
@@ -60,7 +60,8 @@ def start(tmp_path, language: str, handler: str, **options) -> protocol.Worker:
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "_HANDLER": handler}
     if language == "python":
         (code / "handlers.py").write_text(PYTHON_HANDLERS)
-        argv = [sys.executable, "-I", "-S", str(ENGINE_PACKAGE / "worker.py"), str(code)]
+        argv = [sys.executable, "-I", "-S", str(ENGINE_PACKAGE / "worker.py"), str(options.pop("address_space", 0)),
+                str(code)]
     else:
         node = shutil.which("node")
         if not node:
@@ -148,6 +149,15 @@ def test_the_memory_limit_stops_a_worker_that_grows_past_it(tmp_path):
     worker = start(tmp_path, "python", "handlers.hungry", memory_limit_kb=200 * 1024)
     try:
         with pytest.raises(protocol.WorkerOutOfMemory):
+            call(worker, json.dumps({"mb": 600}))
+    finally:
+        worker.kill()
+
+
+def test_an_allocation_past_the_address_space_limit_ends_the_worker_as_out_of_memory(tmp_path):
+    worker = start(tmp_path, "python", "handlers.hungry", address_space=300 * 1024 * 1024)
+    try:
+        with pytest.raises(protocol.WorkerDied, match="exit status 86"):
             call(worker, json.dumps({"mb": 600}))
     finally:
         worker.kill()
