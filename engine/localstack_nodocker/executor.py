@@ -16,23 +16,14 @@ import time
 from pathlib import Path
 
 from localstack import config
-from localstack.services.lambda_.invocation.lambda_models import (
-    FunctionVersion,
-    InvocationResult,
-)
+from localstack.services.lambda_.invocation.lambda_models import FunctionVersion, InvocationResult
 from localstack.services.lambda_.invocation.runtime_executor import (
     LambdaRuntimeException,
     RuntimeExecutor,
 )
 
 from localstack_nodocker import hostruntimes, layers
-from localstack_nodocker.protocol import (
-    GarbledFrame,
-    Worker,
-    WorkerDied,
-    WorkerOutOfMemory,
-    WorkerTimedOut,
-)
+from localstack_nodocker.protocol import GarbledFrame, Worker, WorkerDied, WorkerOutOfMemory, WorkerTimedOut
 from localstack_nodocker.runtimes import resolve, runtime_library_dir
 from localstack_nodocker.worker import EXIT_OUT_OF_MEMORY
 

@@ -4,9 +4,7 @@ import functools
 import os
 from pathlib import Path
 
-from localstack.services.lambda_.invocation.runtime_executor import (
-    LambdaRuntimeException,
-)
+from localstack.services.lambda_.invocation.runtime_executor import LambdaRuntimeException
 
 from localstack_nodocker import hostruntimes
 
