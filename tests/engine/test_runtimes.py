@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import io
 import json
+import shutil
 import subprocess
 import sys
 import time
@@ -20,7 +21,8 @@ import pytest
 from tests.engine.test_lambda_paths import wait_active
 
 ROLE = "arn:aws:iam::000000000000:role/runtimes"
-sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "engine"))
+ROOT = Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "engine"))
 from localstack_nodocker import hostruntimes  # noqa: E402
 
 
@@ -388,3 +390,44 @@ def test_node_missing_dependency_is_an_import_error_naming_it(aws, functions):
     response, error = invoke(aws, name)
     assert response["FunctionError"] == "Unhandled"
     assert error["errorType"] == "Runtime.ImportModuleError" and "'not-installed'" in error["errorMessage"]
+
+
+TERRAFORM_LAYERED_FUNCTION = '''
+resource "aws_lambda_layer_version" "greet" {
+  layer_name          = var.name
+  filename            = "layer.zip"
+  source_code_hash    = filebase64sha256("layer.zip")
+  compatible_runtimes = ["nodejs20.x"]
+}
+
+resource "aws_lambda_function" "greeter" {
+  function_name    = var.name
+  role             = "arn:aws:iam::000000000000:role/runtimes"
+  runtime          = "nodejs20.x"
+  handler          = "index.handler"
+  filename         = "function.zip"
+  source_code_hash = filebase64sha256("function.zip")
+  layers           = [aws_lambda_layer_version.greet.arn]
+}
+
+variable "name" { type = string }
+'''
+
+
+def test_a_terraform_layer_version_reaches_the_function(aws, tmp_path):
+    """One apply (the provider is slow to start and poll; a layer update is covered above
+    with the API); clean-up through the API, which is quicker than `destroy`."""
+    tflocal = shutil.which("tflocal") or str(ROOT / ".venv" / "bin" / "tflocal")
+    shutil.copy(ROOT / "versions.tf", tmp_path / "versions.tf")
+    (tmp_path / "main.tf").write_text(TERRAFORM_LAYERED_FUNCTION)
+    (tmp_path / "function.zip").write_bytes(zipped({"index.js": "exports.handler = async (e) => require('greet')(e.name);"}))
+    (tmp_path / "layer.zip").write_bytes(zipped({"nodejs/node_modules/greet/index.js": "module.exports = (n) => `hello ${n}`;"}))
+    name = f"rt-tf-{uuid.uuid4().hex[:8]}"
+    for step in (["init", "-input=false"], ["apply", "-auto-approve", "-input=false", f"-var=name={name}"]):
+        result = subprocess.run([tflocal, *step], cwd=tmp_path, capture_output=True, text=True)
+        assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    try:
+        assert invoke(aws, name, {"name": "terraform"})[1] == "hello terraform"
+    finally:
+        aws["lambda"].delete_function(FunctionName=name)
+        aws["lambda"].delete_layer_version(LayerName=name, VersionNumber=1)
