@@ -63,7 +63,7 @@ def _install_inputs_hash() -> str:
     for path in sorted(
         [ENGINE_DIR / "requirements.txt", ENGINE_DIR / "constraints.txt", ENGINE_DIR / "pyproject.toml"]
         + list((ENGINE_DIR / "node-sdk").glob("*.json"))
-        + [path for path in (ENGINE_DIR / "localstack_nodocker").iterdir() if path.suffix in (".py", ".js", ".json")]
+        + [path for path in (ENGINE_DIR / "localstack_nodocker").iterdir() if path.suffix in (".py", ".js", ".mjs", ".json")]
     ):
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()
