@@ -7,6 +7,7 @@ import contextlib
 import hashlib
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -431,3 +432,15 @@ def test_a_terraform_layer_version_reaches_the_function(aws, tmp_path):
     finally:
         aws["lambda"].delete_function(FunctionName=name)
         aws["lambda"].delete_layer_version(LayerName=name, VersionNumber=1)
+
+
+def test_status_counts_the_lambda_workers(aws, node_function):
+    from tests.support.engine import ctl
+
+    invoke(aws, node_function)  # at least this environment is warm
+    out = ctl("status").stdout
+    if "started by this project" not in out:
+        pytest.skip("the engine answering was not started by this project: its processes are not ours to count")
+    workers = re.search(r"\+ (\d+) Lambda workers? (\d+) MB", out)
+    assert workers, out
+    assert int(workers.group(1)) >= 1 and int(workers.group(2)) > 0
