@@ -158,6 +158,10 @@ def main():
     global _protocol_out
     _protocol_out = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)  # what writes to file descriptor 1 directly lands in the environment's log
+    # requests come on a copy of stdin; a handler reading stdin reads nothing, as on AWS
+    requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    sys.stdin = open(os.devnull)  # noqa: SIM115  (for the life of the process)
     address_space, code_dir, paths = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
     if address_space:
         import resource
@@ -170,7 +174,7 @@ def main():
     if init_error:
         sys.stdout.write(f"[ERROR] {init_error['errorType']}: {init_error['errorMessage']}\n")
     _send({"ready": True})
-    for line in sys.stdin:
+    for line in requests:
         _send(_handle(handler, init_error, line))
 
 

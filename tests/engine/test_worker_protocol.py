@@ -195,3 +195,16 @@ def test_exit_reasons_use_the_aws_wording(tmp_path):
         with pytest.raises(protocol.WorkerDied, match=reason):
             worker.read_message(time.monotonic() + 10)
         worker.kill()
+
+
+def test_a_handler_reading_stdin_does_not_take_the_next_request(tmp_path):
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "reader.py").write_text("import sys\ndef handler(event, context):\n    return sys.stdin.read()\n")
+    worker = start(tmp_path, "python", "reader.handler")
+    try:
+        frame, _ = call(worker, "{}")
+        assert frame == {"result": '""', "error": False, "max_rss_kb": frame["max_rss_kb"]}
+        frame, _ = call(worker, "{}")
+        assert frame["error"] is False
+    finally:
+        worker.kill()
