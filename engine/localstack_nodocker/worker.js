@@ -208,8 +208,10 @@ function onUncaught(errorType) {
     const shape = errorShape(error);
     if (finishInvocation) {
       const settle = finishInvocation;
-      const wrapped = new RuntimeError(errorType === "Runtime.UnhandledPromiseRejection" ? errorType : shape.errorType,
-                                       shape.errorMessage);
+      // AWS's wording: a rejection is reported as its own type, with the reason's "Type: message"
+      const wrapped = errorType === "Runtime.UnhandledPromiseRejection"
+        ? new RuntimeError(errorType, `${shape.errorType}: ${shape.errorMessage}`)
+        : new RuntimeError(shape.errorType, shape.errorMessage);
       wrapped.stack = shape.trace.join("\n");
       settle(wrapped, undefined, true);
     } else {

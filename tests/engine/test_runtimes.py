@@ -283,6 +283,11 @@ NODE_STYLES = {
                    "src/app.handler"),
     "missing handler": ({"index.js": "exports.other = async () => 1;"},
                         {"errorType": "Runtime.HandlerNotFound"}),
+    "unhandled rejection": ({"index.js": "exports.handler = () => { Promise.reject(new Error('nobody waits'));"
+                                         " return new Promise(() => {}); };"},
+                            {"errorType": "Runtime.UnhandledPromiseRejection", "errorMessage": "Error: nobody waits"}),
+    "uncaught exception": ({"index.js": "exports.handler = (e, c, cb) => { setTimeout(() => { throw new SyntaxError('late'); }); };"},
+                           {"errorType": "SyntaxError", "errorMessage": "late"}),
 }
 
 
@@ -295,6 +300,7 @@ def test_node_handler_styles(aws, functions, style):
     if isinstance(expected, dict):
         assert response["FunctionError"] == "Unhandled"
         assert {key: result[key] for key in expected} == expected
+        assert invoke(aws, name)[0]["FunctionError"] == "Unhandled"  # the environment still answers
     else:
         assert "FunctionError" not in response, result
         assert result["style"] == style and result["n"] == 7
