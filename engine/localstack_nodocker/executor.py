@@ -55,6 +55,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         self.environment_log: list[str] = []
         self.init_duration_ms: float | None = None
         self._pending_init_logs = ""
+        self._init_failure: Exception | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -107,11 +108,17 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         try:
             while "ready" not in (message := self.worker.read_message(deadline)):
                 init_logs.append(message.get("log", ""))
-        except (WorkerDied, WorkerTimedOut, WorkerOutOfMemory, GarbledFrame) as exc:
+        except WorkerTimedOut as exc:
             self.worker.kill()
             raise LambdaRuntimeException(
-                f"Worker for {config_.runtime} did not start: {type(exc).__name__} {exc}. {self.get_logs()[-2000:]}"
+                f"Worker for {config_.runtime} did not start within {config.LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT} s. "
+                f"{self.get_logs()[-2000:]}"
             ) from exc
+        except (WorkerDied, WorkerOutOfMemory, GarbledFrame) as exc:
+            # the function's init code exited or ran out of memory: as on AWS, the invoke
+            # that needed this environment fails with the reason (and the next one retries)
+            self.worker.kill()
+            self._init_failure = exc
         self.init_duration_ms = (time.perf_counter() - self.worker.started_at) * 1000
         self._pending_init_logs = "".join(init_logs)
 
@@ -148,7 +155,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         request_id = payload["invoke-id"]
         timeout_s = int(self.function_version.config.timeout)
         init_report = ""
-        if self.worker is None or not self.worker.alive():
+        if not self._init_failure and (self.worker is None or not self.worker.alive()):
             self._spawn()  # restart after a timeout or a crash: a cold start inside this environment
         if self.init_duration_ms is not None:
             init_report = f"\tInit Duration: {self.init_duration_ms:.2f} ms"
@@ -162,6 +169,9 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         status = ""
         max_rss_mb = 0
         try:
+            if self._init_failure:
+                failure, self._init_failure = self._init_failure, None
+                raise failure
             self.worker.send(
                 {
                     "request_id": request_id,

@@ -154,6 +154,9 @@ class Worker:
                              "SIGTERM": "terminated"}.get(name, name.lower().removeprefix("sig"))
 
     def kill(self) -> None:
+        """Kill the worker's process group and release the pipes (again: a no-op)."""
+        if self._selector is None:
+            return
         if self.alive():
             try:
                 os.killpg(self.process.pid, signal.SIGKILL)
@@ -161,6 +164,7 @@ class Worker:
                 pass
         self.process.wait()
         self._selector.close()
+        self._selector = None
         os.close(self._frames_fd)
         # the log stream is left to its draining thread, which ends at end of file
         for stream in {self.process.stdin, self.process.stdout} - {self._log_stream}:

@@ -450,3 +450,22 @@ def test_status_counts_the_lambda_workers(aws, node_function):
     workers = re.search(r"\+ (\d+) Lambda workers? (\d+) MB", out)
     assert workers, out
     assert int(workers.group(1)) >= 1 and int(workers.group(2)) > 0
+
+
+INIT_FAILURES = {
+    "python exits": ("python3.11", {"index.py": "import sys\nsys.exit(3)\n"}, "Runtime.ExitError", "exit status 3"),
+    "python out of memory": ("python3.11", {"index.py": "hog = b'x' * (400 * 1024 * 1024)\n"},
+                             "Runtime.OutOfMemory", "signal: killed"),
+    "node exits": ("nodejs20.x", {"index.js": "process.exit(4);"}, "Runtime.ExitError", "exit status 4"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(INIT_FAILURES))
+def test_init_code_that_exits_fails_the_invoke_in_the_aws_shape(aws, functions, case):
+    runtime, files, error_type, reason = INIT_FAILURES[case]
+    name = functions(runtime, files)
+    for _ in range(2):  # and again: each invoke tries a fresh start
+        response, error = invoke(aws, name)
+        assert response["FunctionError"] == "Unhandled"
+        assert error["errorType"] == error_type
+        assert error["errorMessage"].endswith(f"Error: Runtime exited with error: {reason}")
