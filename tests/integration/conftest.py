@@ -12,6 +12,18 @@ from tools import stack
 from tools.stack import ROOT
 
 
+# Phases that change the whole engine run last, whatever the file names: the restart, then
+# the destroy.
+PHASES = ("restart", "destroy")
+
+
+def pytest_collection_modifyitems(items):
+    def phase(item) -> int:
+        return next((number + 1 for number, name in enumerate(PHASES) if item.get_closest_marker(name)), 0)
+
+    items.sort(key=phase)  # stable: within a phase, the usual order
+
+
 @pytest.fixture(scope="session")
 def deployed(engine):
     build = subprocess.run([sys.executable, str(ROOT / "build.py")], capture_output=True, text=True)
