@@ -82,7 +82,7 @@ def _engine_python() -> str:
 def _run_install(command: list, what: str, env: dict | None = None) -> None:
     say(f"installing {what} ...")
     started = time.monotonic()
-    result = subprocess.run(command, capture_output=True, text=True, env=env)
+    result = subprocess.run(command, capture_output=True, text=True, env=env, check=False)
     if result.returncode != 0:
         errors = [line for line in result.stderr.splitlines() if "is ignored: it is neither" not in line]
         raise EngineError(f"installing {what} failed:\n" + "\n".join(errors[-25:]))

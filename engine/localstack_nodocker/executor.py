@@ -24,6 +24,7 @@ from localstack.services.lambda_.invocation.runtime_executor import (
     RuntimeExecutor,
 )
 
+from localstack_nodocker.hot_reload import CodeWatch
 from localstack_nodocker.runtimes import find_interpreter, runtime_library_dir
 
 LOG = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        self.code_watch = CodeWatch(config_.code, code_dir)
         self._spawn()
 
     def _spawn(self) -> None:
@@ -183,6 +185,8 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         request_id = payload["invoke-id"]
         timeout_s = int(self.function_version.config.timeout)
         init_report = ""
+        if self.code_watch.changed() and self.worker is not None:
+            self.worker.kill()  # hot reload: the code folder changed, load it afresh
         if self.worker is None or not self.worker.alive():
             self._spawn()  # restart after a timeout or a crash: a cold start inside this environment
         if self.init_duration_ms is not None:

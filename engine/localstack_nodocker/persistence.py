@@ -19,7 +19,6 @@ hold LocalStack's and moto's classes): a snapshot from another engine version is
 nothing of it is loaded and it is not overwritten.
 """
 
-import io
 import json
 import logging
 import os
@@ -77,7 +76,7 @@ def engine_versions() -> dict:
         "format": SNAPSHOT_FORMAT,
         "localstack": localstack_version,
         "moto": moto.__version__,
-        "python": "%d.%d" % sys.version_info[:2],
+        "python": "{}.{}".format(*sys.version_info[:2]),
     }
 
 
@@ -158,8 +157,7 @@ def _save_s3_objects(folder: Path) -> None:
     index = []
     for number, (bucket, s3_object) in enumerate(_s3_objects()):
         with storage.open(bucket, s3_object, mode="r") as stored, open(folder / str(number), "wb") as file:
-            for chunk in stored:
-                file.write(chunk)
+            file.writelines(stored)
         index.append([bucket, s3_object.key, s3_object.version_id])
     (folder / "index.json").write_text(json.dumps(index))
 
