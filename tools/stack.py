@@ -44,10 +44,10 @@ def init() -> None:
     _check("init", terraform().init(input=False, reconfigure=IsNotFlagged, upgrade=False, capture_output=True))
 
 
-def apply() -> str:
+def apply(variables: dict | None = None) -> str:
     check_state()
     init()
-    return _check("apply", terraform().apply(skip_plan=True, input=False, capture_output=True))
+    return _check("apply", terraform().apply(skip_plan=True, input=False, capture_output=True, var=variables))
 
 
 def plan_changes() -> tuple[bool, str]:
