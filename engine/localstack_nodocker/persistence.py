@@ -26,6 +26,7 @@ import shutil
 import sys
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from localstack import config
@@ -282,6 +283,9 @@ class Snapshots:
         stamp = self.check_stamp(target)
         started = time.monotonic()
         names = sorted(stamp["services"], key=lambda name: (name in LOAD_LAST, name))
+        # Starting a service (imports, provider set-up) takes most of a load: side by side.
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(SERVICE_PLUGINS.require, names))
         for name in names:
             LOG.info("loading the state of %s", name)
             service = SERVICE_PLUGINS.require(name)
