@@ -119,5 +119,6 @@ lint: $(VENV)/.installed ## terraform fmt -check and validate
 	@$(ENV) terraform fmt -check -recursive
 	@$(ENV) terraform init -backend=false -input=false > /dev/null && $(ENV) terraform validate
 
-clean: down ## Stop the engine and remove build output and local state
+clean: ## Stop the engine, delete its saved state (make reset), remove build output and local state
+	@$(ENV) $(PYTHON) engine/ctl.py reset
 	@rm -rf build .terraform terraform.tfstate* localstack_providers_override.tf test-output .venv-checkov
