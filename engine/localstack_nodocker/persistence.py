@@ -51,6 +51,9 @@ SAVE_STRATEGIES = ("", "SCHEDULED", "ON_SHUTDOWN")
 LOAD_STRATEGIES = ("", "ON_STARTUP")
 # Requests that only read state do not make a new snapshot necessary.
 READ_ONLY_PREFIXES = ("Get", "List", "Describe", "Head", "Query", "Scan", "BatchGet", "Receive")
+# What the engine does by itself while idle: event source mappings assume the function's
+# role for every poll, SQS reports queue metrics every minute. Not worth a snapshot.
+INTERNAL_HOUSEKEEPING = {"AssumeRole", "PutMetricData"}
 
 
 # dill restores an unheld RLock as held by "thread 0" (it reads owner=0 from the repr), which
@@ -324,8 +327,11 @@ class StateResource:
 
 def _mark_dirty(chain, context, response) -> None:
     operation = context.operation
-    if operation is not None and not operation.name.startswith(READ_ONLY_PREFIXES):
-        SNAPSHOTS.dirty = True
+    if operation is None or operation.name.startswith(READ_ONLY_PREFIXES):
+        return
+    if context.is_internal_call and operation.name in INTERNAL_HOUSEKEEPING:
+        return
+    SNAPSHOTS.dirty = True
 
 
 @hooks.on_infra_start()
