@@ -274,7 +274,10 @@ def _wait_for_state(pid: int, started: float) -> None:
     """The saved state is loaded after the gateway is up: wait for it, and refuse to serve a
     half-loaded or foreign state (the engine is stopped, the snapshot kept)."""
     while time.monotonic() - started < START_TIMEOUT_S:
-        document = _state_document()
+        try:
+            document = _state_document()
+        except OSError:  # slow to answer while services start: ask again
+            document = {"status": "loading"}
         if document is None:
             return
         if document["status"] == "ready":
