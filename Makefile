@@ -20,7 +20,7 @@ help: ## This list
 $(VENV)/.installed: requirements.txt
 	@echo "[setup] installing the project's tools into $(VENV) (pinned, requirements.txt) ..."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt 2>&1 | grep -v 'is ignored: it is neither' || true
+	@$(PYTHON) engine/ctl.py uv pip install -q --python $(PY) -r requirements.txt
 	@$(PY) -c 'import boto3, pytest, python_terraform, localstack_client' || { echo "[setup] install failed"; exit 1; }
 	@touch $@
 

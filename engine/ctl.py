@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Install, start, stop and inspect the embedded LocalStack engine (standard library only).
 
-    python3 engine/ctl.py install | up | down | reset | status | logs
+    python3 engine/ctl.py install | up | down | save | reset | status | logs
+    python3 engine/ctl.py uv <arguments>    the pinned uv (the Makefile installs .venv with it)
 
 State lives in .localstack/ (ignored by git): the engine's virtualenv, its data, logs,
 PID file, the boto3 that Lambda handlers import and the saved state (snapshot/), which
@@ -97,14 +98,22 @@ def _uv() -> str:
     return str(uv)
 
 
+def _uv_environment() -> dict:
+    # uv is run from its --target folder: it finds its own package through PYTHONPATH.
+    return {**os.environ, "PYTHONPATH": str(UV_DIR), "UV_PYTHON_DOWNLOADS": "never"}
+
+
+def run_uv(arguments: list) -> int:
+    return subprocess.run([_uv(), *arguments], env=_uv_environment(), check=False).returncode
+
+
 def install() -> None:
     wanted = _install_inputs_hash()
     if INSTALL_STAMP.exists() and INSTALL_STAMP.read_text() == wanted and (VENV / "bin" / "python").exists():
         return
     INSTALL_DIR.mkdir(parents=True, exist_ok=True)
     uv = _uv()
-    # uv is run from its --target folder: it finds its own package through PYTHONPATH.
-    env = {**os.environ, "PYTHONPATH": str(UV_DIR), "UV_PYTHON_DOWNLOADS": "never"}
+    env = _uv_environment()
     if not (VENV / "bin" / "python").exists():
         say(f"creating the engine virtualenv in {VENV}")
         subprocess.run([uv, "venv", "-q", "--python", _engine_python(), str(VENV)], check=True, env=env)
@@ -390,9 +399,15 @@ def status() -> int:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["install", "up", "down", "save", "reset", "status", "logs"])
-    command = parser.parse_args().command
+    parser.add_argument("command", choices=["install", "up", "down", "save", "reset", "status", "logs", "uv"])
+    arguments, rest = parser.parse_known_args()
+    command = arguments.command
+    if rest and command != "uv":
+        parser.error(f"unexpected arguments: {' '.join(rest)}")
     try:
+        if command == "uv":
+            INSTALL_DIR.mkdir(parents=True, exist_ok=True)
+            return run_uv(rest)
         if command == "install":
             install()
             say("engine installed")
