@@ -119,12 +119,12 @@ def engine_has_state(state_file: Path = STATE_FILE) -> tuple[int, int]:
     return found, probed
 
 
-def check_state() -> None:
-    found, probed = engine_has_state()
+def check_state(state_file: Path = STATE_FILE, stale_file: Path = STALE_STATE_FILE) -> None:
+    found, probed = engine_has_state(state_file)
     if probed and not found:
-        STATE_FILE.replace(STALE_STATE_FILE)
+        state_file.replace(stale_file)
         print(f"[stack] the Terraform state lists {probed} resources the engine does not have (a new or reset "
-              f"engine): set aside as {STALE_STATE_FILE.name}, deploying from empty", flush=True)
+              f"engine): set aside as {stale_file.name}, deploying from empty", flush=True)
     elif found < probed:
         print(f"[stack] the engine has {found} of the {probed} checked resources of the Terraform state: "
               "Terraform recreates the missing ones", flush=True)
