@@ -6,9 +6,9 @@
 
 State lives in .localstack/ (ignored by git): the engine's virtualenv, its data, logs,
 PID file, the boto3 that Lambda handlers import and the saved state (snapshot/), which
-`up` restores and `down` writes (PERSISTENCE=0 runs in memory only; `reset` deletes it). If a LocalStack already answers at
-AWS_ENDPOINT_URL (default http://localhost:4566), for example a Docker container, `up`
-uses it and starts nothing.
+`up` restores and `down` writes (PERSISTENCE=0 runs in memory only; `reset` deletes it).
+If a LocalStack already answers at AWS_ENDPOINT_URL (default http://localhost:4566), for
+example a Docker container, `up` uses it and starts nothing.
 """
 
 import argparse
@@ -45,6 +45,7 @@ HANDLER_BOTO3 = "boto3==1.44.8"
 UV = "uv==0.13.9"
 UV_DIR = INSTALL_DIR / "uv"
 SNAPSHOT_DIR = STATE / "snapshot"
+# Served by the engine's persistence plugin (localstack_nodocker/persistence.py, ROUTE).
 STATE_ROUTE = "/_localstack/nodocker/state"
 ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://localhost:4566")
 START_TIMEOUT_S = 60
