@@ -9,8 +9,11 @@ Same inputs give byte-identical zips: files in sorted order, fixed timestamps an
 permissions, no bytecode. A package whose inputs
 (content hash) did not change is not rebuilt.
 
-    python build.py            build what changed
-    python build.py --force    rebuild everything
+    python build.py               build what changed
+    python build.py --force       rebuild everything
+    python build.py --hot-reload  also sync build/hot-reload/<function>/: the same files as the
+                                  zip, unzipped, for functions deployed with hot reload (make dev)
+    python build.py --watch       sync those folders, then again on every saved change (Ctrl-C stops)
 """
 
 import argparse
@@ -30,6 +33,9 @@ SOURCE_DIR = ROOT / "lambda_src"
 COMMON_DIR = SOURCE_DIR / "common"
 BUILD_DIR = ROOT / "build"
 VARIABLES_TF = ROOT / "variables.tf"
+# Functions deployed with hot_reload = true run from these folders (variables.tf).
+HOT_RELOAD_DIR = BUILD_DIR / "hot-reload"
+WATCH_INTERVAL_S = 0.25
 LAMBDA_PLATFORM = "manylinux2014_x86_64"
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
 # Bump to invalidate every cached build when the packaging itself changes.
@@ -89,12 +95,18 @@ def install_requirements(requirements: Path, target: Path, python_version: str) 
         raise BuildError(f"installing {requirements.relative_to(ROOT)} failed: " + " / ".join(errors))
 
 
-def write_zip(destination: Path, trees: list[Path]) -> None:
-    """Zip the trees' files (later trees win on equal paths) with fixed metadata."""
+def merged_files(trees: list[Path]) -> dict[str, Path]:
+    """Relative path -> file, over the trees (later trees win on equal paths)."""
     entries: dict[str, Path] = {}
     for tree in trees:
         for path in package_files(tree):
             entries[path.relative_to(tree).as_posix()] = path
+    return entries
+
+
+def write_zip(destination: Path, trees: list[Path]) -> None:
+    """Zip the trees' files (later trees win on equal paths) with fixed metadata."""
+    entries = merged_files(trees)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name in sorted(entries):
@@ -123,6 +135,78 @@ def build_package(package: Path, force: bool, python_version: str) -> tuple[str,
     return "built", zip_path
 
 
+# --- hot reload ---------------------------------------------------------------------------------
+
+
+def hot_reload_dependencies(package: Path, python_version: str) -> Path:
+    """The package's requirements installed once per requirements file, kept beside the folders."""
+    requirements = package / "requirements.txt"
+    content = requirements.read_bytes() if requirements.exists() else b""
+    digest = hashlib.sha256(f"{python_version}|{LAMBDA_PLATFORM}|".encode() + content).hexdigest()[:16]
+    target = HOT_RELOAD_DIR / ".dependencies" / f"{package.name}-{digest}"
+    if not target.exists():
+        scratch = target.with_name(target.name + ".partial")
+        shutil.rmtree(scratch, ignore_errors=True)
+        scratch.mkdir(parents=True)
+        if requirements.exists():
+            install_requirements(requirements, scratch, python_version)
+        shutil.rmtree(scratch / "bin", ignore_errors=True)
+        scratch.rename(target)
+    return target
+
+
+def sync_hot_reload(package: Path, python_version: str) -> list[str]:
+    """Make build/hot-reload/<package>/ hold exactly the zip's files; return what changed."""
+    folder = HOT_RELOAD_DIR / package.name
+    wanted = merged_files([hot_reload_dependencies(package, python_version), COMMON_DIR, package])
+    changed = []
+    for name, source in wanted.items():
+        target = folder / name
+        if target.exists() and target.stat().st_size == source.stat().st_size and target.read_bytes() == source.read_bytes():
+            continue
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(source, target)
+        changed.append(name)
+    for path in sorted(folder.rglob("*"), reverse=True) if folder.exists() else []:
+        name = path.relative_to(folder).as_posix()
+        if path.is_file() and name not in wanted and "__pycache__" not in path.parts:
+            path.unlink()
+            changed.append(f"{name} (removed)")
+        elif path.is_dir() and not any(path.iterdir()):
+            path.rmdir()
+    return changed
+
+
+def source_fingerprint() -> tuple:
+    """Changes when any file under lambda_src/ is saved, added or removed."""
+    return tuple(sorted((str(path), path.stat().st_mtime_ns, path.stat().st_size)
+                        for path in SOURCE_DIR.rglob("*") if path.is_file() and "__pycache__" not in path.parts))
+
+
+def sync_all(python_version: str, quiet: bool = False) -> None:
+    for package in packages():
+        changed = sync_hot_reload(package, python_version)
+        if changed or not quiet:
+            shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
+            print(f"[hot-reload] {package.name:<24} {len(changed)} file(s) synced{': ' + shown if changed else ''}",
+                  flush=True)
+
+
+def watch(python_version: str) -> None:
+    print(f"[hot-reload] watching {SOURCE_DIR.relative_to(ROOT)}/ (Ctrl-C stops): a saved change is live "
+          "at the next invocation", flush=True)
+    seen = source_fingerprint()
+    while True:
+        time.sleep(WATCH_INTERVAL_S)
+        now = source_fingerprint()
+        if now != seen:
+            seen = now
+            try:
+                sync_all(python_version, quiet=True)
+            except (BuildError, OSError) as exc:  # e.g. a file removed while copying: next round
+                print(f"[hot-reload] error: {exc}", file=sys.stderr, flush=True)
+
+
 def packages() -> list[Path]:
     return sorted(p for p in SOURCE_DIR.iterdir() if p.is_dir() and p != COMMON_DIR and not p.name.startswith((".", "_")))
 
@@ -130,6 +214,8 @@ def packages() -> list[Path]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--force", action="store_true", help="rebuild even if the inputs did not change")
+    parser.add_argument("--hot-reload", action="store_true", help="also sync the hot-reload folders")
+    parser.add_argument("--watch", action="store_true", help="sync the hot-reload folders on every change")
     args = parser.parse_args()
     try:
         python_version = lambda_python_version()
@@ -150,6 +236,16 @@ def main() -> int:
         digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()[:12]
         print(f"[build] {package.name:<24} {state:<9} {zip_path.stat().st_size / 1024:8.1f} KiB "
               f"sha256 {digest}  {time.monotonic() - started:5.1f} s")
+    if args.hot_reload or args.watch:
+        try:
+            sync_all(python_version, quiet=args.watch)
+            if args.watch:
+                watch(python_version)
+        except BuildError as exc:
+            print(f"[hot-reload] error: {exc}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            return 0
     return 0
 
 

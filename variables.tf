@@ -31,6 +31,12 @@ variable "build_dir" {
   }
 }
 
+variable "hot_reload" {
+  description = "Deploy every function with LocalStack hot reload: its code is the folder build/hot-reload/<function>/ (kept current by `build.py --watch`), so a saved change is live at the next invocation without a deploy. LocalStack only (`make dev`)."
+  type        = bool
+  default     = false
+}
+
 variable "lambda_runtime" {
   description = "Runtime of every Lambda function. build.py reads this default to choose the wheels it installs (cp311), and the handlers use Python 3.11, so it is the only value accepted: another would deploy and then fail."
   type        = string

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 import zipfile
 from pathlib import Path
@@ -115,7 +116,8 @@ def bench_engine_start() -> None:
 
 
 def restart_engine() -> None:
-    ctl("down")
+    """An empty engine: its saved state is deleted (the stack is applied from empty)."""
+    ctl("reset")
     result = ctl("up")
     if result.returncode != 0:
         raise SystemExit(f"engine did not start: {result.stdout}{result.stderr}")
@@ -133,7 +135,7 @@ resource "aws_sqs_queue" "baseline" {
 """
 
 
-def bench_apply_and_plan() -> None:
+def bench_apply_and_plan() -> float:
     """Apply from an empty engine, then a no-op plan; baseline: a config holding one SQS queue."""
     restart_engine()
     for state_file in ROOT.glob("terraform.tfstate*"):
@@ -153,6 +155,92 @@ def bench_apply_and_plan() -> None:
     plan_s, (changes, _) = timed(stack.plan_changes)
     row("no-op plan", f"{plan_s:.1f} s ({'changes!' if changes else 'no changes'})",
         f"one-queue plan {queue_plan:.1f} s", "< 15 s", plan_s < 15 and not changes)
+    return apply_s
+
+
+# --- the developer loop ---------------------------------------------------------------------------
+
+EDITED_SOURCE = ROOT / "lambda_src" / "log_processor" / "log_processor.py"
+
+
+def seconds_until_live(lam, function: str, marker: str, since: float, timeout: float = 300) -> float:
+    """Invoke until the function's init log shows the marker line the edit added."""
+    import base64
+
+    while time.perf_counter() - since < timeout:
+        response = lam.invoke(FunctionName=function, LogType="Tail", Payload=json.dumps({"logs": []}).encode())
+        if marker in base64.b64decode(response.get("LogResult", "")).decode(errors="replace"):
+            return time.perf_counter() - since
+        time.sleep(0.05)
+    raise SystemExit(f"the edit ({marker}) was not live after {timeout} s")
+
+
+def bench_edit_to_live(lam, outputs) -> None:
+    """One saved line in lambda_src/log_processor until the function runs it: with hot reload
+    (make dev: build.py --watch syncs, the engine reloads) against make apply (build + apply).
+    The source file is restored and the stack redeployed from zips afterwards."""
+    function = outputs["functions"]["log_processor"]
+    original = EDITED_SOURCE.read_text()
+    watcher = None
+    try:
+        marker = f"bench-edit-{uuid.uuid4().hex[:8]}"
+        started = time.perf_counter()
+        EDITED_SOURCE.write_text(original + f'\nprint("{marker}")\n')
+        subprocess.run([sys.executable, str(ROOT / "build.py")], check=True, capture_output=True)
+        stack.apply()
+        with_apply = seconds_until_live(lam, function, marker, started)
+
+        subprocess.run([sys.executable, str(ROOT / "build.py"), "--hot-reload"], check=True, capture_output=True)
+        stack.apply({"hot_reload": "true"})
+        watcher = subprocess.Popen([sys.executable, str(ROOT / "build.py"), "--watch"], stdout=subprocess.DEVNULL)
+        time.sleep(1)  # the watcher's first look at lambda_src/
+        marker = f"bench-edit-{uuid.uuid4().hex[:8]}"
+        started = time.perf_counter()
+        EDITED_SOURCE.write_text(original + f'\nprint("{marker}")\n')
+        hot = seconds_until_live(lam, function, marker, started)
+    finally:
+        EDITED_SOURCE.write_text(original)
+        if watcher:
+            watcher.terminate()
+            watcher.wait()
+        subprocess.run([sys.executable, str(ROOT / "build.py")], check=True, capture_output=True)
+        stack.apply()
+    row("edit → live (one line, log_processor)", f"hot reload {hot:.2f} s", f"make apply {with_apply:.1f} s",
+        "< 2 s", hot < 2, hot_reload_s=hot, apply_s=with_apply)
+
+
+def bench_saved_state(fresh_apply_s: float) -> None:
+    """The bench's stack (100 images, 10,000 logs): one save, then down and up with it."""
+    request = urllib.request.Request(f"{os.environ['AWS_ENDPOINT_URL']}/_localstack/nodocker/state", method="POST")
+    with urllib.request.urlopen(request, timeout=300) as response:
+        saved = json.loads(response.read())
+    row("state save (100 images, 10,000 logs)", f"{saved['seconds']:.2f} s, {saved['bytes'] / 1e6:.1f} MB",
+        "-", "report", None, **saved)
+    down_s, _ = timed(ctl, "down")
+    up_s, result = timed(ctl, "up")
+    if result.returncode != 0:
+        raise SystemExit(f"engine did not start with its saved state: {result.stdout}{result.stderr}")
+    row("up with the saved stack", f"{up_s:.1f} s (down {down_s:.1f} s)", f"apply from empty {fresh_apply_s:.1f} s",
+        "< 5 s", up_s < 5, up_s=up_s, down_s=down_s)
+
+
+def bench_fresh_clone_demo() -> None:
+    """`make demo` in a fresh clone of this checkout, on a private port, with the package caches
+    warm (pip's and uv's); baseline: the engine install alone in that clone."""
+    with tempfile.TemporaryDirectory() as folder:
+        clone = Path(folder) / "clone"
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+        env = {**os.environ, "AWS_ENDPOINT_URL": f"http://localhost:{BENCH_PORT}", "NO_COLOR": "1"}
+        env.pop("VIRTUAL_ENV", None)
+        try:
+            demo_s, result = timed(subprocess.run, ["make", "demo"], cwd=clone, env=env, capture_output=True, text=True,
+                                   check=False)
+            install = [line for line in result.stdout.splitlines() if "installed localstack-core" in line]
+        finally:
+            subprocess.run(["make", "down"], cwd=clone, env=env, capture_output=True, check=False)
+    ok = result.returncode == 0
+    row("fresh clone → make demo (warm caches)", f"{demo_s:.0f} s" + ("" if ok else " (FAILED)"),
+        install[0].removeprefix("[engine] ") if install else "-", "< 120 s", ok and demo_s < 120, seconds=demo_s)
 
 
 # --- build --------------------------------------------------------------------------------------
@@ -423,7 +511,7 @@ def main() -> int:
     say(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     bench_engine_start()
     bench_build()
-    bench_apply_and_plan()
+    fresh_apply_s = bench_apply_and_plan()
     lam = boto3.client("lambda")
     outputs = stack.outputs()
     bench_api(outputs, "fresh stack")
@@ -434,6 +522,9 @@ def main() -> int:
     # /stats counts every row with paginated scans: its cost grows with the tables
     bench_api(outputs, "after 10,000 logs")
     bench_memory(rows[0].get("idle_rss_mb"))
+    bench_saved_state(fresh_apply_s)
+    bench_edit_to_live(lam, outputs)
+    bench_fresh_clone_demo()
     print()
     print(f"{'what':<38} {'figure':<62} {'baseline':<36} {'target':<22} result")
     for item in rows:

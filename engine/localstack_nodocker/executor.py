@@ -26,6 +26,7 @@ from localstack_nodocker import hostruntimes, layers
 from localstack_nodocker.protocol import GarbledFrame, Worker, WorkerDied, WorkerOutOfMemory, WorkerTimedOut
 from localstack_nodocker.runtimes import resolve, runtime_library_dir
 from localstack_nodocker.worker import EXIT_OUT_OF_MEMORY
+from localstack_nodocker.hot_reload import CodeWatch
 
 LOG = logging.getLogger(__name__)
 
@@ -79,6 +80,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        self.code_watch = CodeWatch(config_.code, code_dir)
         self._spawn()
 
     def _launch(self) -> Worker:
@@ -155,6 +157,8 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         request_id = payload["invoke-id"]
         timeout_s = int(self.function_version.config.timeout)
         init_report = ""
+        if self.code_watch.changed() and self.worker is not None:
+            self.worker.kill()  # hot reload: the code folder changed, load it afresh
         if not self._init_failure and (self.worker is None or not self.worker.alive()):
             self._spawn()  # restart after a timeout or a crash: a cold start inside this environment
         if self.init_duration_ms is not None:

@@ -36,17 +36,17 @@ variable "runtime" {
 }
 
 variable "filename" {
-  description = "Path of the deployment package (zip) to upload."
+  description = "Path of the deployment package (zip) to upload; or, for LocalStack hot reload, the absolute path of a folder holding the unzipped code, which the function then runs from directly."
   type        = string
 
   validation {
-    condition     = endswith(var.filename, ".zip")
-    error_message = "filename must point to a .zip deployment package."
+    condition     = endswith(var.filename, ".zip") || startswith(var.filename, "/")
+    error_message = "filename must point to a .zip deployment package, or be the absolute path of a code folder (hot reload)."
   }
 }
 
 variable "source_code_hash" {
-  description = "Base64-encoded SHA-256 of the deployment package (filebase64sha256); a change redeploys the code."
+  description = "Base64-encoded SHA-256 of the deployment package (filebase64sha256); a change redeploys the code. Ignored for a hot-reload folder."
   type        = string
 }
 
