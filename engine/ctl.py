@@ -180,6 +180,7 @@ def _engine_environment() -> dict:
         "LAMBDA_RUNTIME_EXECUTOR": "local-process",
         "LAMBDA_RUNTIME_LIBRARY": str(RUNTIME_LIBRARY),
         "PROVIDER_OVERRIDE_DYNAMODB": "moto",
+        "PROVIDER_OVERRIDE_DYNAMODBSTREAMS": "moto",
         # LocalStack serves each request on a thread; glibc's default of one malloc arena
         # per thread (up to 8 per core) leaves hundreds of MB fragmented after a busy run.
         "MALLOC_ARENA_MAX": "2",
