@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Install, start, stop and inspect the embedded LocalStack engine (standard library only).
 
-    python3 engine/ctl.py install | up | down | status | logs
+    python3 engine/ctl.py install | up | down | status | logs | env
 
 State lives in .localstack/ (ignored by git): the engine's virtualenv, its data, logs,
 PID file and the boto3 that Lambda handlers import. If a LocalStack already answers at
@@ -15,6 +15,7 @@ import http.client
 import json
 import os
 import shutil
+import shlex
 import signal
 import socket
 import subprocess
@@ -34,6 +35,12 @@ STATE = Path(os.environ.get("LOCALSTACK_STATE_DIR", ROOT / ".localstack"))
 VENV = INSTALL_DIR / "venv"
 RUNTIME_LIBRARY = INSTALL_DIR / "lambda-runtime"
 INSTALL_STAMP = INSTALL_DIR / "install.sha256"
+# The checkout's CA and the engine's certificate for localhost.localstack.cloud (see
+# engine/localstack_nodocker/tls.py). The private keys stay in here.
+TLS_DIR = INSTALL_DIR / "tls"
+TLS_FILES = {"ca_key": TLS_DIR / "ca.key", "ca_cert": TLS_DIR / "ca.pem", "server": TLS_DIR / "server.pem",
+             "bundle": TLS_DIR / "ca-bundle.pem"}
+PRELOAD_DIR = ENGINE_DIR / "localstack_nodocker" / "preload"
 PID_FILE = STATE / "localstack.pid"
 LOG_FILE = STATE / "logs" / "localstack.log"
 ENGINE_PYTHON_VERSION = "3.11"
@@ -58,9 +65,9 @@ def _install_inputs_hash() -> str:
     digest = hashlib.sha256(HANDLER_BOTO3.encode())
     for path in sorted(
         [ENGINE_DIR / "requirements.txt", ENGINE_DIR / "constraints.txt", ENGINE_DIR / "pyproject.toml"]
-        + list((ENGINE_DIR / "localstack_nodocker").glob("*.py"))
+        + [file for file in (ENGINE_DIR / "localstack_nodocker").rglob("*") if file.suffix in (".py", ".js")]
     ):
-        digest.update(path.name.encode() + path.read_bytes())
+        digest.update(str(path.relative_to(ENGINE_DIR)).encode() + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -88,8 +95,23 @@ def _pip(*args: str, what: str) -> None:
 
 def install() -> None:
     wanted = _install_inputs_hash()
-    if INSTALL_STAMP.exists() and INSTALL_STAMP.read_text() == wanted and (VENV / "bin" / "python").exists():
-        return
+    if not (INSTALL_STAMP.exists() and INSTALL_STAMP.read_text() == wanted and (VENV / "bin" / "python").exists()):
+        _install_engine(wanted)
+    _ensure_certificates()
+
+
+def _ensure_certificates() -> None:
+    """The CA once per checkout; the server certificate re-issued before it expires."""
+    arguments = [f"--{name.replace('_', '-')}={path}" for name, path in TLS_FILES.items()]
+    result = subprocess.run([str(VENV / "bin" / "python"), "-m", "localstack_nodocker.tls", *arguments],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise EngineError(f"creating the TLS certificates failed:\n{result.stderr[-2000:]}")
+    for line in result.stdout.splitlines():
+        say(line)
+
+
+def _install_engine(wanted: str) -> None:
     INSTALL_DIR.mkdir(parents=True, exist_ok=True)
     if not (VENV / "bin" / "python").exists():
         say(f"creating the engine virtualenv in {VENV}")
@@ -181,6 +203,10 @@ def _engine_environment() -> dict:
         "LAMBDA_RUNTIME_LIBRARY": str(RUNTIME_LIBRARY),
         "PROVIDER_OVERRIDE_DYNAMODB": "moto",
         "PROVIDER_OVERRIDE_DYNAMODBSTREAMS": "moto",
+        # https on the same port (LocalStack tells TLS from plain HTTP per connection)
+        "CUSTOM_SSL_CERT_PATH": str(TLS_FILES["server"]),
+        "LOCALSTACK_NODOCKER_CA_CERT": str(TLS_FILES["ca_cert"]),
+        "LOCALSTACK_NODOCKER_CA_BUNDLE": str(TLS_FILES["bundle"]),
         # LocalStack serves each request on a thread; glibc's default of one malloc arena
         # per thread (up to 8 per core) leaves hundreds of MB fragmented after a busy run.
         "MALLOC_ARENA_MAX": "2",
@@ -302,12 +328,31 @@ def status() -> int:
     running = sorted(name for name, state in services.items() if state in ("running", "available"))
     say(f"LocalStack {health.get('version', '?')} at {ENDPOINT} ({owner})")
     say(f"services available: {', '.join(running)}")
+    if TLS_FILES["ca_cert"].exists():
+        port = urllib.parse.urlparse(ENDPOINT).port or 4566
+        say(f"https://localhost.localstack.cloud:{port} certificate authority: {TLS_FILES['ca_cert']} "
+            "(`eval \"$(python3 engine/ctl.py env)\"` trusts it and resolves the names in this shell)")
     return 0
+
+
+def shell_environment() -> str:
+    """Exports that let this shell's Python, Node and AWS tools use the engine's host names
+    with verification on, as the Lambda workers do."""
+    if not TLS_FILES["ca_cert"].exists():
+        raise EngineError("no certificates yet: run `make install` first")
+    pythonpath = os.pathsep.join(filter(None, [str(PRELOAD_DIR), os.environ.get("PYTHONPATH", "")]))
+    node_options = f'--require "{PRELOAD_DIR / "localstack_names.js"}" {os.environ.get("NODE_OPTIONS", "")}'.strip()
+    variables = {
+        "AWS_CA_BUNDLE": TLS_FILES["bundle"], "REQUESTS_CA_BUNDLE": TLS_FILES["bundle"],
+        "SSL_CERT_FILE": TLS_FILES["bundle"], "NODE_EXTRA_CA_CERTS": TLS_FILES["ca_cert"],
+        "PYTHONPATH": pythonpath, "NODE_OPTIONS": node_options,
+    }
+    return "\n".join(f"export {name}={shlex.quote(str(value))}" for name, value in variables.items())
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["install", "up", "down", "status", "logs"])
+    parser.add_argument("command", choices=["install", "up", "down", "status", "logs", "env"])
     command = parser.parse_args().command
     try:
         if command == "install":
@@ -321,6 +366,8 @@ def main() -> int:
             return status()
         elif command == "logs":
             print(_log_tail(200))
+        elif command == "env":
+            print(shell_environment())
     except EngineError as exc:
         print(f"[engine] error: {exc}", file=sys.stderr)
         return 1

@@ -24,6 +24,7 @@ from localstack.services.lambda_.invocation.runtime_executor import (
     RuntimeExecutor,
 )
 
+from localstack_nodocker.names import worker_environment
 from localstack_nodocker.runtimes import find_interpreter, runtime_library_dir
 
 LOG = logging.getLogger(__name__)
@@ -129,6 +130,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        self.env.update(worker_environment(self.env))
         self._spawn()
 
     def _spawn(self) -> None:

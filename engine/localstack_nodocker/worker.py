@@ -13,6 +13,7 @@ which the executor keeps as the environment's own log.
 """
 
 import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -124,7 +125,17 @@ def _peak_rss_kb():
     return 0
 
 
+def _resolve_engine_names():
+    """localhost.localstack.cloud names reach the engine (preload/localstack_names.py;
+    the -S flag skips sitecustomize)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "preload", "localstack_names.py")
+    spec = importlib.util.spec_from_file_location("localstack_names", path)
+    sys.modules[spec.name] = module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+
 def main():
+    _resolve_engine_names()
     code_dir, runtime_lib = sys.argv[1], sys.argv[2]
     sys.path[:0] = [code_dir, runtime_lib]
     os.chdir(code_dir)
