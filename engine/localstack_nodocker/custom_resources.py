@@ -159,12 +159,12 @@ class CustomResourceProvider(ResourceProvider[dict]):
             "RequestId": request_id,
             "LogicalResourceId": request.logical_resource_id,
             "ResourceType": request.resource_type,
-            "ResourceProperties": properties,
+            "ResourceProperties": _as_strings(properties),
         }
         if physical_id is not None:
             message["PhysicalResourceId"] = physical_id
         if old_properties is not None:
-            message["OldResourceProperties"] = old_properties
+            message["OldResourceProperties"] = _as_strings(old_properties)
         started = time.monotonic()
         try:
             function_error = _invoke(target, service_token, message)
@@ -178,6 +178,19 @@ class CustomResourceProvider(ResourceProvider[dict]):
             return _failed("CloudFormation did not receive a response from your Custom Resource. Please check your "
                            f"logs for requestId [{request_id}].")
         return _outcome(body, message, properties)
+
+
+def _as_strings(value):
+    """CloudFormation hands custom resources every scalar as a string (true → "true", 5 → "5")."""
+    if isinstance(value, dict):
+        return {key: _as_strings(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_as_strings(item) for item in value]
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (int, float)):
+        return str(value)
+    return value
 
 
 def _invoke(target: tuple[str, str], function_arn: str, message: dict) -> str | None:
