@@ -328,7 +328,7 @@ def status() -> int:
     running = sorted(name for name, state in services.items() if state in ("running", "available"))
     say(f"LocalStack {health.get('version', '?')} at {ENDPOINT} ({owner})")
     say(f"services available: {', '.join(running)}")
-    if TLS_FILES["ca_cert"].exists():
+    if pid and TLS_FILES["ca_cert"].exists():  # a LocalStack we did not start has its own certificate
         port = urllib.parse.urlparse(ENDPOINT).port or 4566
         say(f"https://localhost.localstack.cloud:{port} certificate authority: {TLS_FILES['ca_cert']} "
             "(`eval \"$(python3 engine/ctl.py env)\"` trusts it and resolves the names in this shell)")
