@@ -4,6 +4,7 @@ certificate verification on, through the checkout's own certificate authority.""
 
 import json
 import os
+import runpy
 import shlex
 import shutil
 import ssl
@@ -24,6 +25,7 @@ DOMAIN = "localhost.localstack.cloud"
 
 HANDLER_SOURCE = '''
 import os
+import runpy
 import ssl
 import urllib.error
 import urllib.parse
@@ -166,3 +168,27 @@ def test_the_private_keys_stay_in_the_install_folder_and_private():
         assert mode == 0o600, f"{key_file} is readable by others ({oct(mode)})"
     for value in environment.values():
         assert "ca.key" not in value and "server.pem" not in value
+
+
+NAME_CASES = {
+    DOMAIN: True, f"{DOMAIN}.": True, DOMAIN.upper(): True, f"bucket.s3.{DOMAIN}": True,
+    f"evil{DOMAIN}": False, f"{DOMAIN}.example.com": False, "localstack.cloud": False,
+}
+
+
+def test_the_python_preload_takes_exactly_the_engines_names():
+    namespace = runpy.run_path(str(ROOT / "engine" / "localstack_nodocker" / "preload" / "localstack_names.py"))
+    assert {name: namespace["is_engine_name"](name) for name in NAME_CASES} == NAME_CASES
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+def test_the_node_preload_takes_exactly_the_engines_names():
+    script = ("const dns = require('dns'); const names = JSON.parse(process.argv[1]); const found = {};"
+              "let left = names.length; for (const name of names) dns.lookup(name, {family: 4}, (error, address) => {"
+              "found[name] = !error && address === '127.0.0.1'; "
+              "if (--left === 0) console.log(JSON.stringify(found)); });")
+    preload = ROOT / "engine" / "localstack_nodocker" / "preload" / "localstack_names.js"
+    result = subprocess.run(["node", "--require", str(preload), "-e", script, json.dumps(list(NAME_CASES))],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == NAME_CASES
