@@ -168,3 +168,29 @@ def test_a_failed_custom_resource_fails_the_stack_with_its_reason(aws, greeter, 
         cfn.delete_stack(StackName=stack)
         if token:
             aws["sns"].delete_topic(TopicArn=token)
+
+
+INLINE_TEMPLATE = {
+    "Resources": {
+        "Answerer": {"Type": "AWS::Lambda::Function", "Properties": {
+            "Runtime": "python3.11", "Handler": "index.handler", "Timeout": 10,
+            "Role": "arn:aws:iam::000000000000:role/answerer",
+            "Code": {"ZipFile": "import cfnresponse\n\n\ndef handler(event, context):\n"
+                                "    answer = str(len(event['ResourceProperties']['Question']))\n"
+                                "    cfnresponse.send(event, context, cfnresponse.SUCCESS, {'Answer': answer}, 'answer-1')\n"}}},
+        "Answer": {"Type": "AWS::CloudFormation::CustomResource", "Properties": {
+            "ServiceToken": {"Fn::GetAtt": ["Answerer", "Arn"]}, "Question": "life, the universe and everything"}},
+    },
+    "Outputs": {"Answer": {"Value": {"Fn::GetAtt": ["Answer", "Answer"]}}, "Id": {"Value": {"Ref": "Answer"}}},
+}
+
+
+def test_a_function_in_the_same_stack_answers_with_the_cfnresponse_module(aws):
+    cfn, stack = aws["cloudformation"], f"answer-{uuid.uuid4().hex[:8]}"
+    stack_id = cfn.create_stack(StackName=stack, TemplateBody=json.dumps(INLINE_TEMPLATE))["StackId"]
+    created = settle(cfn, stack)
+    assert created["StackStatus"] == "CREATE_COMPLETE", created.get("StackStatusReason")
+    assert outputs(created) == {"Answer": "33", "Id": "answer-1"}
+    cfn.delete_stack(StackName=stack)
+    wait_for(lambda: cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE",
+             timeout=60, what="the stack to be deleted")
