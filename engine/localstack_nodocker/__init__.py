@@ -8,7 +8,8 @@
   streams of those tables, for LocalStack's event source mappings (streams.py, and
   stream_mapping.py for BisectBatchOnFunctionError).
 - ``AWS::CloudFormation::CustomResource`` resource provider: Lambda-backed custom
-  resources (custom_resources.py).
+  resources (custom_resources.py); failed stack creations roll back
+  (cloudformation_rollback.py).
 - https://localhost.localstack.cloud inside workers: the checkout's CA and certificate
   (tls.py), name resolution and trust for workers (names.py, preload/).
 """

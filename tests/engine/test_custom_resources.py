@@ -36,10 +36,12 @@ def handler(event, context):
 '''
 
 
-def template(**extra_properties) -> str:
+def template(neighbour: str | None = None, **extra_properties) -> str:
+    """The greeter resource; with a neighbour, an SNS topic of that name created before it."""
+    neighbours = {"Neighbour": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": neighbour}}} if neighbour else {}
     return json.dumps({
         "Parameters": {"Name": {"Type": "String"}, "Token": {"Type": "String"}, "Journal": {"Type": "String"}},
-        "Resources": {"Greeter": {"Type": "Custom::Greeter", "Properties": {
+        "Resources": {**neighbours, "Greeter": {"Type": "Custom::Greeter", "DependsOn": list(neighbours), "Properties": {
             "ServiceToken": {"Ref": "Token"}, "Name": {"Ref": "Name"}, "Journal": {"Ref": "Journal"},
             **extra_properties}}},
         "Outputs": {"Greeting": {"Value": {"Fn::GetAtt": ["Greeter", "Greeting"]}},
@@ -150,24 +152,42 @@ def test_an_update_with_a_new_physical_id_deletes_the_old_resource(aws, greeter)
     ({"Silent": "Create", "ServiceTimeout": 2}, None, "did not receive a response from your Custom Resource"),
     ({}, "sns", "SNS-backed custom resources are not supported"),
 ], ids=["function-answers-failed", "function-never-answers", "sns-token"])
-def test_a_failed_custom_resource_fails_the_stack_with_its_reason(aws, greeter, extra, token, reason):
+def test_a_failed_custom_resource_rolls_the_stack_back_with_its_reason(aws, greeter, extra, token, reason):
     cfn, stack = aws["cloudformation"], f"greeter-{uuid.uuid4().hex[:8]}"
     if token == "sns":
         token = aws["sns"].create_topic(Name=f"greeter-{uuid.uuid4().hex[:8]}")["TopicArn"]
-    cfn.create_stack(StackName=stack, TemplateBody=template(**extra), Parameters=parameters(greeter, "ada", token))
+    neighbour = f"greeter-neighbour-{uuid.uuid4().hex[:8]}"
+    cfn.create_stack(StackName=stack, TemplateBody=template(neighbour, **extra),
+                     Parameters=parameters(greeter, "ada", token))
     failed = settle(cfn, stack)
     try:
-        # LocalStack 4.8's CloudFormation does not roll a failed create back; the reason is the resource's
-        assert failed["StackStatus"] in ("CREATE_FAILED", "ROLLBACK_COMPLETE")
+        assert failed["StackStatus"] == "ROLLBACK_COMPLETE"
+        assert failed["StackStatusReason"] == "The following resource(s) failed to create: [Greeter]. " \
+                                              "Rollback requested by user."
         events = cfn.describe_stack_events(StackName=stack)["StackEvents"]
         assert any(e["LogicalResourceId"] == "Greeter" and e["ResourceStatus"] == "CREATE_FAILED"
                    and reason in e.get("ResourceStatusReason", "") for e in events)
+        assert any(e["LogicalResourceId"] == "Neighbour" and e["ResourceStatus"] == "DELETE_COMPLETE" for e in events)
+        topics = [t["TopicArn"].rsplit(":", 1)[1] for t in aws["sns"].list_topics()["Topics"]]
+        assert neighbour not in topics  # what the stack had created is gone
         if token is None:
             assert requests_seen(aws, greeter, 1)[0]["RequestType"] == "Create"
     finally:
         cfn.delete_stack(StackName=stack)
         if token:
             aws["sns"].delete_topic(TopicArn=token)
+
+
+def test_without_rollback_the_failed_stack_keeps_what_it_created(aws, greeter):
+    cfn, stack = aws["cloudformation"], f"greeter-{uuid.uuid4().hex[:8]}"
+    neighbour = f"greeter-neighbour-{uuid.uuid4().hex[:8]}"
+    cfn.create_stack(StackName=stack, TemplateBody=template(neighbour, Fail="Create"), DisableRollback=True,
+                     Parameters=parameters(greeter, "ada"))
+    try:
+        assert settle(cfn, stack)["StackStatus"] == "CREATE_FAILED"
+        assert neighbour in [t["TopicArn"].rsplit(":", 1)[1] for t in aws["sns"].list_topics()["Topics"]]
+    finally:
+        cfn.delete_stack(StackName=stack)
 
 
 INLINE_TEMPLATE = {
