@@ -12,6 +12,7 @@ uses it and starts nothing.
 import argparse
 import hashlib
 import http.client
+import importlib.util
 import json
 import os
 import shutil
@@ -40,7 +41,6 @@ INSTALL_STAMP = INSTALL_DIR / "install.sha256"
 TLS_DIR = INSTALL_DIR / "tls"
 TLS_FILES = {"ca_key": TLS_DIR / "ca.key", "ca_cert": TLS_DIR / "ca.pem", "server": TLS_DIR / "server.pem",
              "bundle": TLS_DIR / "ca-bundle.pem"}
-PRELOAD_DIR = ENGINE_DIR / "localstack_nodocker" / "preload"
 PID_FILE = STATE / "localstack.pid"
 LOG_FILE = STATE / "logs" / "localstack.log"
 ENGINE_PYTHON_VERSION = "3.11"
@@ -337,17 +337,19 @@ def status() -> int:
 
 def shell_environment() -> str:
     """Exports that let this shell's Python, Node and AWS tools use the engine's host names
-    with verification on, as the Lambda workers do."""
+    with verification on, as the Lambda workers do (idempotent: eval it again at will)."""
     if not TLS_FILES["ca_cert"].exists():
         raise EngineError("no certificates yet: run `make install` first")
-    pythonpath = os.pathsep.join(filter(None, [str(PRELOAD_DIR), os.environ.get("PYTHONPATH", "")]))
-    node_options = f'--require "{PRELOAD_DIR / "localstack_names.js"}" {os.environ.get("NODE_OPTIONS", "")}'.strip()
+    spec = importlib.util.spec_from_file_location("names", ENGINE_DIR / "localstack_nodocker" / "names.py")
+    names = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(names)
+    pythonpath = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
     variables = {
-        "AWS_CA_BUNDLE": TLS_FILES["bundle"], "REQUESTS_CA_BUNDLE": TLS_FILES["bundle"],
-        "SSL_CERT_FILE": TLS_FILES["bundle"], "NODE_EXTRA_CA_CERTS": TLS_FILES["ca_cert"],
-        "PYTHONPATH": pythonpath, "NODE_OPTIONS": node_options,
+        **names.trust_variables(str(TLS_FILES["bundle"]), str(TLS_FILES["ca_cert"])),
+        "PYTHONPATH": os.pathsep.join(dict.fromkeys([str(names.PRELOAD_DIR), *pythonpath])),
+        "NODE_OPTIONS": names.node_options(os.environ.get("NODE_OPTIONS", "")),
     }
-    return "\n".join(f"export {name}={shlex.quote(str(value))}" for name, value in variables.items())
+    return "\n".join(f"export {name}={shlex.quote(value)}" for name, value in variables.items())
 
 
 def main() -> int:

@@ -1,4 +1,5 @@
-"""What a Lambda worker needs to reach the engine as https://localhost.localstack.cloud:<port>.
+"""What a Lambda worker (or a shell, through `engine/ctl.py env`) needs to reach the engine
+as https://localhost.localstack.cloud:<port>. Standard library only: ctl.py loads it too.
 
 - Name resolution: preload/localstack_names.py (Python; the worker loads it at start, since
   it runs with -I -S and no sitecustomize) and preload/localstack_names.js (Node, through
@@ -11,8 +12,21 @@ import os
 from pathlib import Path
 
 PRELOAD_DIR = Path(__file__).with_name("preload")
-PYTHON_PRELOAD = PRELOAD_DIR / "localstack_names.py"
 NODE_PRELOAD = PRELOAD_DIR / "localstack_names.js"
+
+
+def trust_variables(bundle: str, ca_cert: str) -> dict[str, str]:
+    """The bundle holds the public CAs too, since these variables replace the default trust;
+    Node adds NODE_EXTRA_CA_CERTS to its built-in CAs."""
+    return {"AWS_CA_BUNDLE": bundle, "REQUESTS_CA_BUNDLE": bundle, "SSL_CERT_FILE": bundle,
+            "NODE_EXTRA_CA_CERTS": ca_cert}
+
+
+def node_options(existing: str, preload: Path = NODE_PRELOAD) -> str:
+    """NODE_OPTIONS with the resolver preload first (once)."""
+    if str(preload) in existing:
+        return existing
+    return f'--require "{preload}" {existing}'.strip()
 
 
 def worker_environment(function_environment: dict[str, str]) -> dict[str, str]:
@@ -22,10 +36,7 @@ def worker_environment(function_environment: dict[str, str]) -> dict[str, str]:
     bundle = os.environ.get("LOCALSTACK_NODOCKER_CA_BUNDLE")
     ca_cert = os.environ.get("LOCALSTACK_NODOCKER_CA_CERT")
     if bundle and ca_cert:
-        # The bundle holds the public CAs too: these variables replace the default trust.
-        added.update(AWS_CA_BUNDLE=bundle, REQUESTS_CA_BUNDLE=bundle, SSL_CERT_FILE=bundle)
-        added["NODE_EXTRA_CA_CERTS"] = ca_cert  # Node adds it to its built-in CAs
-    added = {key: value for key, value in added.items() if key not in function_environment}
-    node_options = function_environment.get("NODE_OPTIONS", "")
-    added["NODE_OPTIONS"] = f'--require "{NODE_PRELOAD}" {node_options}'.strip()
+        added = {key: value for key, value in trust_variables(bundle, ca_cert).items()
+                 if key not in function_environment}
+    added["NODE_OPTIONS"] = node_options(function_environment.get("NODE_OPTIONS", ""))
     return added
