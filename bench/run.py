@@ -377,6 +377,86 @@ def bench_lambda_runtimes(lam, samples: int = 200, colds: int = 5) -> None:
         f"no layer {median['python']:.0f} ms", "< +50 ms", added < 50, layer_ms=cold["python with layer"])
 
 
+STREAM_LATENCY_RECORDER = '''
+import json, os, time
+import boto3
+sqs = boto3.client("sqs")
+def handler(event, context):
+    now_ms = time.time() * 1000
+    source, latencies = "", []
+    for record in event["Records"]:
+        if "dynamodb" in record:
+            source, written_ms = "stream", float(record["dynamodb"]["NewImage"]["t"]["N"])
+        else:
+            source, written_ms = "sqs", json.loads(record["body"])["t"]
+        latencies.append(now_ms - written_ms)
+    sqs.send_message(QueueUrl=os.environ["RESULTS"], MessageBody=json.dumps({"source": source, "ms": latencies}))
+'''
+
+
+def bench_streams(lam, writes: int = int(os.environ.get("BENCH_STREAM_WRITES", "1000"))) -> None:
+    """DynamoDB stream record → function latency, against SQS message → function, interleaved."""
+    dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+    run = uuid.uuid4().hex[:6]
+    table = dynamodb.create_table(
+        TableName=f"bench-stream-{run}", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})["TableDescription"]
+    source = sqs.create_queue(QueueName=f"bench-stream-source-{run}")["QueueUrl"]
+    results = sqs.create_queue(QueueName=f"bench-stream-results-{run}")["QueueUrl"]
+    source_arn = sqs.get_queue_attributes(QueueUrl=source, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("recorder.py", STREAM_LATENCY_RECORDER)
+    name = f"bench-stream-{run}"
+    lam.create_function(FunctionName=name, Runtime="python3.11", Handler="recorder.handler", Timeout=30,
+                        Role="arn:aws:iam::000000000000:role/bench", Code={"ZipFile": buffer.getvalue()},
+                        Environment={"Variables": {"RESULTS": results}})
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    mappings = [lam.create_event_source_mapping(FunctionName=name, EventSourceArn=table["LatestStreamArn"],
+                                                StartingPosition="TRIM_HORIZON", BatchSize=100)["UUID"],
+                lam.create_event_source_mapping(FunctionName=name, EventSourceArn=source_arn, BatchSize=10)["UUID"]]
+    latencies: dict[str, list[float]] = {"stream": [], "sqs": []}
+
+    def collect(wanted: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while min(map(len, latencies.values())) < wanted and time.monotonic() < deadline:
+            for message in sqs.receive_message(QueueUrl=results, MaxNumberOfMessages=10,
+                                               WaitTimeSeconds=1).get("Messages", []):
+                body = json.loads(message["Body"])
+                latencies[body["source"]].extend(body["ms"])
+                sqs.delete_message(QueueUrl=results, ReceiptHandle=message["ReceiptHandle"])
+
+    def write(key: str) -> None:
+        now_ms = time.time() * 1000
+        dynamodb.put_item(TableName=table["TableName"], Item={"pk": {"S": key}, "t": {"N": f"{now_ms:.3f}"}})
+        sqs.send_message(QueueUrl=source, MessageBody=json.dumps({"t": time.time() * 1000}))
+
+    write("warm-up")  # both pollers running and the worker warm before measuring
+    collect(1, 60)
+    latencies = {"stream": [], "sqs": []}
+    for n in range(writes):
+        write(str(n))
+    collect(writes, 120)
+    for mapping in mappings:
+        lam.delete_event_source_mapping(UUID=mapping)
+    lam.delete_function(FunctionName=name)
+    dynamodb.delete_table(TableName=table["TableName"])
+    for queue in (source, results):
+        sqs.delete_queue(QueueUrl=queue)
+    stream, queue = latencies["stream"], latencies["sqs"]
+    if not stream or not queue:
+        row(f"stream record → function ({writes} writes)", f"{len(stream)}/{writes} records arrived", "", "p50 < 1 s", False)
+        return
+    p50 = percentile(stream, 0.5)
+    row(f"stream record → function ({writes} writes)",
+        f"p50 {p50:.0f} ms, p99 {percentile(stream, 0.99):.0f} ms ({len(stream)}/{writes} arrived)",
+        f"SQS → function p50 {percentile(queue, 0.5):.0f} ms, p99 {percentile(queue, 0.99):.0f} ms",
+        "p50 < 1 s", p50 < 1000 and len(stream) == writes, p50_ms=p50, p99_ms=percentile(stream, 0.99),
+        sqs_p50_ms=percentile(queue, 0.5), sqs_p99_ms=percentile(queue, 0.99))
+
+
 # --- pipelines ----------------------------------------------------------------------------------
 
 
@@ -517,6 +597,7 @@ def main() -> int:
     bench_api(outputs, "fresh stack")
     bench_lambda(lam)
     bench_lambda_runtimes(lam)
+    bench_streams(lam)
     bench_images(outputs)
     bench_logs(lam, outputs)
     # /stats counts every row with paginated scans: its cost grows with the tables

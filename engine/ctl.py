@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Install, start, stop and inspect the embedded LocalStack engine (standard library only).
 
-    python3 engine/ctl.py install | up | down | save | reset | status | logs
+    python3 engine/ctl.py install | up | down | save | reset | status | logs | env
     python3 engine/ctl.py uv <arguments>    the pinned uv (the Makefile installs .venv with it)
 
 State lives in .localstack/ (ignored by git): the engine's virtualenv, its data, logs,
@@ -17,9 +17,11 @@ from __future__ import annotations  # runs on older Pythons too, to find python3
 import argparse
 import hashlib
 import http.client
+import importlib.util
 import json
 import os
 import shutil
+import shlex
 import signal
 import socket
 import subprocess
@@ -42,6 +44,11 @@ STATE = Path(os.environ.get("LOCALSTACK_STATE_DIR", ROOT / ".localstack"))
 VENV = INSTALL_DIR / "venv"
 RUNTIME_LIBRARY = INSTALL_DIR / "lambda-runtime"
 INSTALL_STAMP = INSTALL_DIR / "install.sha256"
+# The checkout's CA and the engine's certificate for localhost.localstack.cloud (see
+# engine/localstack_nodocker/tls.py). The private keys stay in here.
+TLS_DIR = INSTALL_DIR / "tls"
+TLS_FILES = {"ca_key": TLS_DIR / "ca.key", "ca_cert": TLS_DIR / "ca.pem", "server": TLS_DIR / "server.pem",
+             "bundle": TLS_DIR / "ca-bundle.pem"}
 PID_FILE = STATE / "localstack.pid"
 LOG_FILE = STATE / "logs" / "localstack.log"
 ENGINE_PYTHON_VERSION = "3.11"
@@ -71,9 +78,9 @@ def _install_inputs_hash() -> str:
     for path in sorted(
         [ENGINE_DIR / "requirements.txt", ENGINE_DIR / "constraints.txt", ENGINE_DIR / "pyproject.toml"]
         + list((ENGINE_DIR / "node-sdk").glob("*.json"))
-        + [path for path in (ENGINE_DIR / "localstack_nodocker").iterdir() if path.suffix in (".py", ".js", ".mjs", ".json")]
+        + [file for file in (ENGINE_DIR / "localstack_nodocker").rglob("*") if file.suffix in (".py", ".js", ".mjs", ".json")]
     ):
-        digest.update(path.name.encode() + path.read_bytes())
+        digest.update(str(path.relative_to(ENGINE_DIR)).encode() + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -117,10 +124,25 @@ def install(recheck_runtimes: bool = False) -> None:
     """Install what changed. ``recheck_runtimes`` (`make install`): also retry the runtimes a
     previous install could not set up (an interpreter installed since, a network back)."""
     wanted = _install_inputs_hash()
-    if INSTALL_STAMP.exists() and INSTALL_STAMP.read_text() == wanted and (VENV / "bin" / "python").exists():
-        if recheck_runtimes:
-            _install_runtimes()
-        return
+    if not (INSTALL_STAMP.exists() and INSTALL_STAMP.read_text() == wanted and (VENV / "bin" / "python").exists()):
+        _install_engine(wanted)
+    elif recheck_runtimes:
+        _install_runtimes()
+    _ensure_certificates()
+
+
+def _ensure_certificates() -> None:
+    """The CA once per checkout; the server certificate re-issued before it expires."""
+    arguments = [f"--{name.replace('_', '-')}={path}" for name, path in TLS_FILES.items()]
+    result = subprocess.run([str(VENV / "bin" / "python"), "-m", "localstack_nodocker.tls", *arguments],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise EngineError(f"creating the TLS certificates failed:\n{result.stderr[-2000:]}")
+    for line in result.stdout.splitlines():
+        say(line)
+
+
+def _install_engine(wanted: str) -> None:
     INSTALL_DIR.mkdir(parents=True, exist_ok=True)
     uv = _uv()
     env = _uv_environment()
@@ -295,6 +317,11 @@ def _engine_environment() -> dict:
         "LAMBDA_RUNTIME_EXECUTOR": "local-process",
         "LAMBDA_RUNTIME_LIBRARY": str(RUNTIME_LIBRARY),
         "PROVIDER_OVERRIDE_DYNAMODB": "moto",
+        "PROVIDER_OVERRIDE_DYNAMODBSTREAMS": "moto",
+        # https on the same port (LocalStack tells TLS from plain HTTP per connection)
+        "CUSTOM_SSL_CERT_PATH": str(TLS_FILES["server"]),
+        "LOCALSTACK_NODOCKER_CA_CERT": str(TLS_FILES["ca_cert"]),
+        "LOCALSTACK_NODOCKER_CA_BUNDLE": str(TLS_FILES["bundle"]),
         # LocalStack serves each request on a thread; glibc's default of one malloc arena
         # per thread (up to 8 per core) leaves hundreds of MB fragmented after a busy run.
         "MALLOC_ARENA_MAX": "2",
@@ -501,12 +528,33 @@ def status() -> int:
     running = sorted(name for name, state in services.items() if state in ("running", "available"))
     say(f"LocalStack {health.get('version', '?')} at {ENDPOINT} ({owner})")
     say(f"services available: {', '.join(running)}")
+    if pid and TLS_FILES["ca_cert"].exists():  # a LocalStack we did not start has its own certificate
+        port = urllib.parse.urlparse(ENDPOINT).port or 4566
+        say(f"https://localhost.localstack.cloud:{port} certificate authority: {TLS_FILES['ca_cert']} "
+            "(`eval \"$(python3 engine/ctl.py env)\"` trusts it and resolves the names in this shell)")
     return 0
+
+
+def shell_environment() -> str:
+    """Exports that let this shell's Python, Node and AWS tools use the engine's host names
+    with verification on, as the Lambda workers do (idempotent: eval it again at will)."""
+    if not TLS_FILES["ca_cert"].exists():
+        raise EngineError("no certificates yet: run `make install` first")
+    spec = importlib.util.spec_from_file_location("names", ENGINE_DIR / "localstack_nodocker" / "names.py")
+    names = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(names)
+    pythonpath = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
+    variables = {
+        **names.trust_variables(str(TLS_FILES["bundle"]), str(TLS_FILES["ca_cert"])),
+        "PYTHONPATH": os.pathsep.join(dict.fromkeys([str(names.PRELOAD_DIR), *pythonpath])),
+        "NODE_OPTIONS": names.node_options(os.environ.get("NODE_OPTIONS", "")),
+    }
+    return "\n".join(f"export {name}={shlex.quote(value)}" for name, value in variables.items())
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["install", "up", "down", "save", "reset", "status", "logs", "uv"])
+    parser.add_argument("command", choices=["install", "up", "down", "save", "reset", "status", "logs", "env", "uv"])
     arguments, rest = parser.parse_known_args()
     command = arguments.command
     if rest and command != "uv":
@@ -530,6 +578,8 @@ def main() -> int:
             return status()
         elif command == "logs":
             print(_log_tail(200))
+        elif command == "env":
+            print(shell_environment())
     except EngineError as exc:
         print(f"[engine] error: {exc}", file=sys.stderr)
         return 1

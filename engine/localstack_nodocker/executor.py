@@ -27,6 +27,7 @@ from localstack_nodocker.protocol import GarbledFrame, Worker, WorkerDied, Worke
 from localstack_nodocker.runtimes import resolve, runtime_library_dir
 from localstack_nodocker.worker import EXIT_OUT_OF_MEMORY
 from localstack_nodocker.hot_reload import CodeWatch
+from localstack_nodocker.names import worker_environment
 
 LOG = logging.getLogger(__name__)
 
@@ -81,6 +82,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             }
         )
         self.code_watch = CodeWatch(config_.code, code_dir)
+        self.env.update(worker_environment(self.env))
         self._spawn()
 
     def _launch(self) -> Worker:

@@ -18,6 +18,7 @@ which the executor keeps as the environment's own log.
 """
 
 import importlib
+import importlib.util
 import json
 import os
 import sys
@@ -139,6 +140,15 @@ def _peak_rss_kb():
     return 0
 
 
+def _resolve_engine_names():
+    """localhost.localstack.cloud names reach the engine (preload/localstack_names.py;
+    the -S flag skips sitecustomize)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "preload", "localstack_names.py")
+    spec = importlib.util.spec_from_file_location("localstack_names", path)
+    sys.modules[spec.name] = module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+
 def _handle(handler, init_error, line):
     """One request line to one result frame; a request that cannot be read fails alone."""
     try:
@@ -156,6 +166,7 @@ def _handle(handler, init_error, line):
 
 def main():
     global _protocol_out
+    _resolve_engine_names()
     _protocol_out = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
     os.dup2(2, 1)  # what writes to file descriptor 1 directly lands in the environment's log
     # requests come on a copy of stdin; a handler reading stdin reads nothing, as on AWS
