@@ -8,7 +8,9 @@ surrogates, noncharacters, control characters), numbers beyond a double, over-lo
 pagination tokens; hypothesis draws the members of each class.
 """
 
+import base64
 import json
+import zlib
 
 import api_handler
 import pytest
@@ -166,7 +168,7 @@ def test_json_within_the_limits_parses_as_usual():
 @given(
     route=st.sampled_from(["/images", "/logs", "/notifications", "/files"]),
     token=st.text(min_size=1, max_size=60)
-    | st.binary(max_size=60).map(lambda raw: __import__("base64").urlsafe_b64encode(raw).decode()),
+    | st.binary(max_size=60).map(lambda raw: base64.urlsafe_b64encode(raw).decode()),
 )
 def test_any_token_not_issued_here_is_400(context, monkeypatch, route, token):
     listers.install(monkeypatch)
@@ -206,6 +208,21 @@ def test_a_token_is_refused_with_other_filters_or_on_another_route():
         cursor.decode(token, "GET /files", {"prefix": "b/"}, accept)
     with pytest.raises(cursor.CursorError, match="issued by GET /files, not GET /images"):
         cursor.decode(token, "GET /images", {"prefix": "a/"}, accept)
+
+
+@pytest.mark.parametrize("key", ['"' * 1024, "\\" * 1024, "\t" * 1024, "😀" * 256, "".join(map(chr, range(32, 127))) * 10])
+def test_the_longest_position_fits_a_token(key):
+    key = key.encode()[:1024].decode("utf-8", "ignore")
+    token = cursor.encode("GET /files", {"prefix": None}, {"after": key})
+    assert len(token) <= cursor.MAX_TOKEN_CHARS
+    assert cursor.decode(token, "GET /files", {"prefix": None}, lambda position: None) == {"after": key}
+
+
+def test_a_token_that_inflates_beyond_the_bound_is_refused():
+    bomb = base64.urlsafe_b64encode(zlib.compress(b"[" + b" " * 100_000 + b"]", 9)).decode().rstrip("=")
+    assert len(bomb) < cursor.MAX_TOKEN_CHARS
+    with pytest.raises(cursor.CursorError, match="at most 8192 bytes"):
+        cursor.decode(bomb, "GET /files", {}, lambda position: None)
 
 
 def test_the_handler_survives_an_event_with_nothing_usable(context):

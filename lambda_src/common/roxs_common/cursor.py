@@ -1,7 +1,8 @@
 """Opaque, verifiable pagination tokens (`next_token`).
 
-A token is base64url (no padding) of the JSON list [version, route, filters digest,
-position, checksum]. `position` is what the route's lister returned (a small JSON dict,
+A token is base64url (no padding) of the zlib-compressed JSON list [version, route,
+filters digest, position, checksum]; compressed, the longest position (a 1,024-byte S3 key,
+even one whose characters JSON escapes) stays within MAX_TOKEN_CHARS. `position` is what the route's lister returned (a small JSON dict,
 APP.md's contract); the route and the digest of the filters bind it to the request that
 made it, so a token is refused on another route or with other filters; the checksum
 catches a token that was cut or edited.
@@ -16,14 +17,17 @@ import base64
 import hashlib
 import json
 import re
+import zlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
 from roxs_common.untrusted import parse_json
 
 VERSION = 1
-# Room for the longest position: an S3 key is up to 1,024 bytes, a DynamoDB key up to 2,048 + 1,024.
-MAX_TOKEN_CHARS = 4096
+# Within API Gateway's request-line limit (10,240 bytes) even fully percent-encoded.
+MAX_TOKEN_CHARS = 2048
+# What a token may decompress to (a bound against a small token that inflates hugely).
+MAX_DECODED_BYTES = 8192
 _CHECKSUM_KEY = b"roxs-cursor"
 _POSITION_DEPTH = 6
 _BASE64URL = re.compile(r"[A-Za-z0-9_-]+")
@@ -50,7 +54,15 @@ def encode(route: str, filters: Mapping[str, Any], position: Mapping[str, Any]) 
     body = [VERSION, route, filters_digest(filters), position]
     # UTF-8 rather than \u escapes: a position of non-ASCII text stays about as long as it is.
     token = json.dumps([*body, _digest(_canonical(body), 12)], separators=(",", ":"), ensure_ascii=False)
-    return base64.urlsafe_b64encode(token.encode("utf-8")).decode("ascii").rstrip("=")
+    return base64.urlsafe_b64encode(zlib.compress(token.encode("utf-8"), 9)).decode("ascii").rstrip("=")
+
+
+def _inflate(data: bytes) -> bytes:
+    inflater = zlib.decompressobj()
+    raw = inflater.decompress(data, MAX_DECODED_BYTES)
+    if inflater.unconsumed_tail or not inflater.eof or inflater.unused_data:
+        raise ValueError(f"not one complete zlib stream of at most {MAX_DECODED_BYTES} bytes")
+    return raw
 
 
 def decode(
@@ -66,9 +78,9 @@ def decode(
     if not _BASE64URL.fullmatch(token):
         raise CursorError("it is not a token this API issued (not base64url)")
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        raw = _inflate(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
         decoded = parse_json(raw, max_depth=_POSITION_DEPTH)
-    except ValueError as exc:  # binascii.Error included
+    except (ValueError, zlib.error) as exc:  # binascii.Error included
         raise CursorError(f"it is not a token this API issued ({exc})") from None
     if not (isinstance(decoded, list) and len(decoded) == 5 and isinstance(decoded[4], str)):
         raise CursorError("it is not a token this API issued (wrong shape)")
