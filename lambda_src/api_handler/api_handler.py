@@ -211,20 +211,21 @@ def create_notification(request: Request) -> Reply:
 
 
 def notification_summary(row: dict[str, Any]) -> dict[str, Any]:
-    return to_plain(
-        {
-            "id": row.get("NotificationId"),
-            "created_at": row.get("CreatedAt"),
-            "status": row.get("Status"),
-            "priority": row.get("Priority"),
-            "type": row.get("Type"),
-            "recipient": row.get("Recipient"),
-            "title": row.get("Title"),
-            "message": row.get("Message"),
-            "sns_message_id": row.get("SNSMessageId"),
-            "processed_at": row.get("ProcessedAt"),
-        }
-    )
+    """What the list indexes hold of a history row (the message is at /notifications/{id})."""
+    summary = {
+        "id": row.get("NotificationId"),
+        "created_at": row.get("CreatedAt"),
+        "status": row.get("Status"),
+        "priority": row.get("Priority"),
+        "type": row.get("Type"),
+        "recipient": row.get("Recipient"),
+        "title": row.get("Title"),
+        "sns_message_id": row.get("SNSMessageId"),
+        "processed_at": row.get("ProcessedAt"),
+    }
+    if "ErrorMessage" in row:
+        summary["error"] = row["ErrorMessage"]
+    return to_plain(summary)
 
 
 @router.route("GET", "/notifications")

@@ -159,8 +159,7 @@ def test_notifications_list_by_priority_or_status(aws, context, listers):
     notifications, pages = follow(context, "/notifications", {"limit": "3"})
     assert [n["id"] for n in notifications] == ["n0", "n1", "n2", "n3"] and pages == 2
     assert notifications[0] == {"id": "n0", "created_at": 100, "status": "sent", "priority": "low", "type": None,
-                                "recipient": None, "title": "t", "message": None, "sns_message_id": None,
-                                "processed_at": None}
+                                "recipient": None, "title": "t", "sns_message_id": None, "processed_at": None}
     status, body, _ = call(context, "GET", "/notifications", {"priority": "HIGH"})
     assert status == 200 and [n["id"] for n in body["notifications"]] == ["n1", "n3"]
     assert listers["notifications"].calls[-1] == {"limit": 50, "after": None, "priority": "high", "status": None}
