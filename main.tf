@@ -17,7 +17,7 @@ locals {
   # build/<package>.zip, produced by build.py. A missing zip is reported by the
   # lambda_function module's precondition (make build), not by a hashing error here.
   packages = {
-    for name in ["image_processor", "log_processor", "notification_processor", "api_handler", "dashboard"] :
+    for name in ["image_processor", "log_processor", "notification_processor", "api_handler", "dashboard", "storage_counter"] :
     name => {
       filename         = "${local.build_dir}/${name}.zip"
       source_code_hash = fileexists("${local.build_dir}/${name}.zip") ? filebase64sha256("${local.build_dir}/${name}.zip") : ""
@@ -41,6 +41,7 @@ module "image_pipeline" {
   function_package      = local.packages["image_processor"]
   runtime               = var.lambda_runtime
   thumbnail_max_px      = var.thumbnail_max_px
+  max_image_pixels      = var.max_image_pixels
   force_destroy_buckets = var.force_destroy_buckets
   log_retention_days    = var.log_retention_days
   tags                  = local.tags
@@ -86,6 +87,29 @@ locals {
     thumbnails = { name = module.image_pipeline.bucket_names["thumbnails"], arn = module.image_pipeline.bucket_arns["thumbnails"] }
     logs       = { name = module.log_pipeline.bucket_name, arn = module.log_pipeline.bucket_arn }
   }
+}
+
+# Objects and bytes of all four buckets, from their S3 events through EventBridge (the
+# image pipeline enables EventBridge on its three buckets; the logs bucket's is below).
+module "storage_counter" {
+  source = "./modules/storage_counter"
+
+  stats_table        = module.stats.table
+  name_prefix        = var.prefix
+  table_name_prefix  = local.table_name_prefix
+  function_package   = local.packages["storage_counter"]
+  runtime            = var.lambda_runtime
+  buckets            = local.buckets
+  log_retention_days = var.log_retention_days
+  tags               = local.tags
+}
+
+# The logs bucket (modules/log_pipeline) sends its events to EventBridge for the storage
+# counter. Its one notification configuration lives here, beside the counter's wiring;
+# another consumer of its events adds an EventBridge rule, not a second configuration.
+resource "aws_s3_bucket_notification" "logs_bucket" {
+  bucket      = module.log_pipeline.bucket_name
+  eventbridge = true
 }
 
 module "dashboard" {
