@@ -27,7 +27,6 @@ import io
 import json
 import os
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -40,7 +39,7 @@ from roxs_common import ConfigError, client, dumps, get_logger, inject_lambda_co
 from roxs_common.aggregates import Deltas
 from roxs_common.clock import now_iso
 from roxs_common.dynamo import from_item
-from roxs_common.image_index import partition_attributes, row_counters
+from roxs_common.image_index import image_id_for, partition_attributes, row_counters
 
 logger = get_logger(__name__)
 
@@ -223,12 +222,6 @@ def render_image(
 
 
 # --- identity, keys and event parsing (no AWS) ------------------------------------------------
-
-
-def image_id_for(bucket: str, key: str, etag: str, last_modified: str) -> str:
-    """The same upload always gets the same id; a new upload of the key (even of the same
-    bytes) gets a new one, so its derived objects never collide with a superseded row's."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{bucket}/{key}@{etag}@{last_modified}"))
 
 
 def derived_key(prefix: str, key: str) -> str:

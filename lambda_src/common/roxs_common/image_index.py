@@ -17,6 +17,7 @@ and the table key of the last row returned.
 
 import datetime as dt
 import re
+import uuid
 from collections.abc import Iterable
 from typing import Any
 
@@ -37,6 +38,13 @@ _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _IMAGE_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # Upper bound of UploadTimestamp (epoch seconds) a position may carry: year 9999.
 _MAX_TIMESTAMP = 253_402_300_799
+
+
+def image_id_for(bucket: str, key: str, etag: str, last_modified: str) -> str:
+    """The row id of one upload: the same upload (ETag and LastModified, as HEAD reports
+    them) always gets the same id; a new upload of the key (even of the same bytes) a new
+    one, so its derived objects never collide with a superseded row's."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{bucket}/{key}@{etag}@{last_modified}"))
 
 
 def month_of(upload_timestamp: int) -> str:
