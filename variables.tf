@@ -51,7 +51,7 @@ variable "thumbnail_max_px" {
 variable "max_image_pixels" {
   description = "Largest decoded image (width x height) the image processor accepts; larger ones get a `rejected` row (bounds: lambda_src/image_processor/limits.json, checked by modules/image_pipeline)."
   type        = number
-  default     = 50000000
+  default     = 45000000
 }
 
 variable "log_retention_days" {

@@ -48,7 +48,7 @@ LIMITS = json.loads((Path(__file__).with_name("limits.json")).read_text())
 # The pixel bound is checked on the header, before decoding, for every format; Pillow's own
 # check (a warning, an error only at twice its limit) is not relied on.
 Image.MAX_IMAGE_PIXELS = None
-DEFAULT_MAX_IMAGE_PIXELS = 50_000_000
+DEFAULT_MAX_IMAGE_PIXELS = 45_000_000
 # Bigger objects are rejected before download: the whole object is held in memory.
 MAX_OBJECT_BYTES = 100 * 1024 * 1024
 # PNG `optimize` (zlib level 9) takes tens of seconds on a 40 MP image; above this size

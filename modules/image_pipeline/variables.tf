@@ -77,7 +77,7 @@ variable "thumbnail_max_px" {
 variable "max_image_pixels" {
   description = "Largest decoded image (width x height) the processor accepts (MAX_IMAGE_PIXELS), checked from the header before decoding; larger ones get a `rejected` row. Decoding needs about 4 bytes per pixel, several times over: keep it within function_memory_size."
   type        = number
-  default     = 50000000
+  default     = 45000000
 
   validation {
     condition = (
