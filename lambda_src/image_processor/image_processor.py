@@ -40,6 +40,7 @@ from roxs_common.aggregates import Deltas
 from roxs_common.clock import now_iso
 from roxs_common.dynamo import from_item
 from roxs_common.image_index import image_id_for, partition_attributes, row_counters
+from roxs_common.storage import version_guard
 
 logger = get_logger(__name__)
 
@@ -408,52 +409,46 @@ def derived_objects(row: dict[str, Any] | None) -> list[dict[str, str]]:
     ]
 
 
-def commit(state: KeyState, new_row: dict[str, Any] | None) -> list[dict[str, str]]:
-    """One transaction from `state` to `new_row` (None: the object is gone): put the new row
-    (only if absent), delete the superseded one, write the state item (only if still at the
-    version read) and ADD the counters. Returns the derived objects now to delete; raises
-    KeyMoved when another invocation changed the key first."""
-    table, keys_table = require_env("METADATA_TABLE"), require_env("IMAGE_KEYS_TABLE")
-    pending = state.pending + derived_objects(state.row)
-    deltas = Deltas()
+def _row_operations(state: KeyState, new_row: dict[str, Any] | None) -> tuple[list[dict[str, Any]], Deltas]:
+    """Delete the superseded row and put the new one (only if absent), with their counts."""
+    table = require_env("METADATA_TABLE")
     operations: list[dict[str, Any]] = []
+    deltas = Deltas()
     if state.row:
         deltas.merge(row_counters(state.row).negated())
-        operations.append(
-            {
-                "Delete": {
-                    "TableName": table,
-                    "Key": to_item({"ImageId": state.row["ImageId"], "UploadTimestamp": state.row["UploadTimestamp"]}),
-                }
-            }
-        )
+        key = {"ImageId": state.row["ImageId"], "UploadTimestamp": state.row["UploadTimestamp"]}
+        operations.append({"Delete": {"TableName": table, "Key": to_item(key)}})
     if new_row:
         deltas.merge(row_counters(new_row))
         deltas.add_activity(int(time.time() * 1000), **{f"images_{new_row['Status']}": 1})
-        operations.append(
-            {
-                "Put": {
-                    "TableName": table,
-                    "Item": to_item(new_row),
-                    "ConditionExpression": "attribute_not_exists(ImageId)",
-                }
-            }
-        )
-    guard: dict[str, Any] = (
-        {"ConditionExpression": "#v = :v", "ExpressionAttributeNames": {"#v": "Version"},
-         "ExpressionAttributeValues": {":v": {"N": str(state.version)}}}
-        if state.exists
-        else {"ConditionExpression": "attribute_not_exists(ObjectRef)"}
-    )
+        condition = "attribute_not_exists(ImageId)"
+        operations.append({"Put": {"TableName": table, "Item": to_item(new_row), "ConditionExpression": condition}})
+    return operations, deltas
+
+
+def _state_operation(state: KeyState, new_row: dict[str, Any] | None, pending: list[dict[str, str]]) -> list[dict]:
+    """The key item's next version (the new row's fields, derived objects to delete), or its
+    deletion when nothing is left to track; only if still at the version read."""
+    table, guard = require_env("IMAGE_KEYS_TABLE"), version_guard(state.version if state.exists else None, "ObjectRef")
     if new_row or pending:
-        item = {"ObjectRef": state.ref, "Version": state.version + 1}
+        item: dict[str, Any] = {"ObjectRef": state.ref, "Version": state.version + 1}
         if new_row:
             item.update({name: new_row[name] for name in STATE_ROW_FIELDS if name in new_row})
         if pending:
             item["Pending"] = pending
-        operations.append({"Put": {"TableName": keys_table, "Item": to_item(item), **guard}})
-    elif state.exists:
-        operations.append({"Delete": {"TableName": keys_table, "Key": {"ObjectRef": {"S": state.ref}}, **guard}})
+        return [{"Put": {"TableName": table, "Item": to_item(item), **guard}}]
+    if state.exists:
+        return [{"Delete": {"TableName": table, "Key": {"ObjectRef": {"S": state.ref}}, **guard}}]
+    return []
+
+
+def commit(state: KeyState, new_row: dict[str, Any] | None) -> list[dict[str, str]]:
+    """One transaction from `state` to `new_row` (None: the object is gone): rows, key item
+    and counters. Returns the derived objects now to delete; raises KeyMoved when another
+    invocation changed the key first."""
+    pending = state.pending + derived_objects(state.row)
+    operations, deltas = _row_operations(state, new_row)
+    operations += _state_operation(state, new_row, pending)
     operations += deltas.updates(require_env("STATS_TABLE"))
     try:
         client("dynamodb").transact_write_items(TransactItems=operations)
@@ -466,23 +461,19 @@ def commit(state: KeyState, new_row: dict[str, Any] | None) -> list[dict[str, st
 
 def finish_pending(ref: str, version: int, pending: list[dict[str, str]], current: bool) -> None:
     """Delete derived objects a committed transaction left to delete, then drop the list
-    (or the whole state item when the key has no current row). Deleting twice is harmless;
-    a state that moved on meanwhile carries the list forward itself."""
+    (or the whole key item when the key has no current row). Deleting twice is harmless;
+    a key item that moved on meanwhile carries the list forward itself."""
     s3 = client("s3")
     for obj in pending:
         s3.delete_object(Bucket=obj["Bucket"], Key=obj["Key"])
-    guard = {
-        "ConditionExpression": "#v = :v",
-        "ExpressionAttributeNames": {"#v": "Version"},
-        "ExpressionAttributeValues": {":v": {"N": str(version)}},
-    }
-    ddb, table = client("dynamodb"), require_env("IMAGE_KEYS_TABLE")
+    ddb, table, key = client("dynamodb"), require_env("IMAGE_KEYS_TABLE"), {"ObjectRef": {"S": ref}}
+    guard = version_guard(version, "ObjectRef")
     try:
         if current:
             guard["ExpressionAttributeNames"]["#p"] = "Pending"
-            ddb.update_item(TableName=table, Key={"ObjectRef": {"S": ref}}, UpdateExpression="REMOVE #p", **guard)
+            ddb.update_item(TableName=table, Key=key, UpdateExpression="REMOVE #p", **guard)
         else:
-            ddb.delete_item(TableName=table, Key={"ObjectRef": {"S": ref}}, **guard)
+            ddb.delete_item(TableName=table, Key=key, **guard)
     except ClientError as exc:
         if not _is_conflict(exc):
             raise

@@ -126,32 +126,40 @@ def list_images(
     rows: list[dict[str, Any]] = []
     for position, month in enumerate(months):
         partition = f"{status}#{month}" if status else month
-        request: dict[str, Any] = {
-            "TableName": table,
-            "IndexName": index,
-            "KeyConditionExpression": "#p = :p",
-            "ExpressionAttributeNames": {"#p": attribute},
-            "ExpressionAttributeValues": {":p": {"S": partition}},
-            "ScanIndexForward": False,
-        }
+        start = None
         if after is not None and month == after["month"]:
-            request["ExclusiveStartKey"] = to_item(
-                {attribute: partition, "ImageId": after["image_id"], "UploadTimestamp": after["upload_timestamp"]}
-            )
-        last_key = None
-        while len(rows) < limit:
-            page = ddb.query(**request, Limit=limit - len(rows))
-            rows.extend(from_item(item) for item in page.get("Items", []))
-            last_key = page.get("LastEvaluatedKey")
-            if not last_key:
-                break
-            request["ExclusiveStartKey"] = last_key
+            start = {attribute: partition, "ImageId": after["image_id"], "UploadTimestamp": after["upload_timestamp"]}
+        more = _read_partition(ddb, table, index, attribute, partition, start, rows, limit)
         if len(rows) >= limit:
-            if not last_key and position == len(months) - 1:
+            if not more and position == len(months) - 1:
                 return rows, None  # the oldest partition ended exactly with this page
             last = rows[-1]
             return rows, {"month": month, "image_id": last["ImageId"], "upload_timestamp": int(last["UploadTimestamp"])}
     return rows, None
+
+
+def _read_partition(
+    ddb: Any, table: str, index: str, attribute: str, partition: str, start: dict | None, rows: list, limit: int
+) -> bool:
+    """Append the partition's rows, newest first after `start`, until `rows` holds `limit`;
+    whether the partition may hold more."""
+    request: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": index,
+        "KeyConditionExpression": "#p = :p",
+        "ExpressionAttributeNames": {"#p": attribute},
+        "ExpressionAttributeValues": {":p": {"S": partition}},
+        "ScanIndexForward": False,
+    }
+    if start:
+        request["ExclusiveStartKey"] = to_item(start)
+    while len(rows) < limit:
+        page = ddb.query(**request, Limit=limit - len(rows))
+        rows.extend(from_item(item) for item in page.get("Items", []))
+        if not page.get("LastEvaluatedKey"):
+            return False
+        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return True
 
 
 def recount_images(ddb: Any, table: str) -> dict[str, dict[str, int]]:

@@ -28,6 +28,18 @@ class SizeMoved(Exception):
     """Another invocation changed the key's size item first."""
 
 
+def version_guard(version: int | None, hash_key: str) -> dict[str, Any]:
+    """Condition kwargs of a write that must find the item at `version` (None: absent), so
+    of two writers that read the same version only one commits."""
+    if version is None:
+        return {"ConditionExpression": f"attribute_not_exists({hash_key})"}
+    return {
+        "ConditionExpression": "#v = :v",
+        "ExpressionAttributeNames": {"#v": "Version"},
+        "ExpressionAttributeValues": {":v": {"N": str(version)}},
+    }
+
+
 def _code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 
@@ -53,15 +65,7 @@ def _commit(ddb: Any, table: str, stats_table: str, bucket: str, key: str, store
     if now:
         deltas.add(bucket_counter(bucket), Objects=1, Bytes=now["Size"])
     ref = object_ref(bucket, key)
-    guard: dict[str, Any] = (
-        {
-            "ConditionExpression": "#v = :v",
-            "ExpressionAttributeNames": {"#v": "Version"},
-            "ExpressionAttributeValues": {":v": {"N": str(stored["Version"])}},
-        }
-        if stored
-        else {"ConditionExpression": "attribute_not_exists(ObjectRef)"}
-    )
+    guard = version_guard(int(stored["Version"]) if stored else None, "ObjectRef")
     if now:
         version = int(stored["Version"]) + 1 if stored else 1
         item = to_item({"ObjectRef": ref, "Size": now["Size"], "ETag": now["ETag"], "Version": version})
