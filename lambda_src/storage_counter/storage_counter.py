@@ -4,26 +4,20 @@ notification records). Each event only names a key; roxs_common.storage reconcil
 with what S3 holds now, so replays and out-of-order deliveries change nothing."""
 
 from typing import Any
-from urllib.parse import unquote_plus
 
 from roxs_common import get_logger, inject_lambda_context, require_env
-from roxs_common.storage import reconcile_object
+from roxs_common.storage import reconcile_object, s3_event_objects
 
 logger = get_logger(__name__)
 
 
 def objects_from_event(event: Any) -> list[tuple[str, str]]:
-    """[(bucket, key), ...] of an EventBridge S3 event or an S3 notification (keys URL-encoded)."""
-    if not isinstance(event, dict):
-        raise ValueError(f"event must be an S3 event, got {type(event).__name__}")
-    try:
-        if event.get("source") == "aws.s3":
-            return [(event["detail"]["bucket"]["name"], unquote_plus(event["detail"]["object"]["key"]))]
-        if isinstance(event.get("Records"), list):
-            return [(r["s3"]["bucket"]["name"], unquote_plus(r["s3"]["object"]["key"])) for r in event["Records"]]
-    except (KeyError, TypeError) as exc:
-        raise ValueError(f"S3 event without bucket name or object key (missing {exc})") from exc
-    raise ValueError("event is neither an EventBridge S3 event (source aws.s3) nor S3 notification Records")
+    objects = s3_event_objects(event) if isinstance(event, dict) else None
+    if objects is None:
+        raise ValueError(
+            "event is neither an EventBridge S3 event (source aws.s3) nor S3 notification Records"
+        )
+    return objects
 
 
 @inject_lambda_context
@@ -34,6 +28,8 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         if bucket not in counted:
             raise ValueError(f"bucket {bucket!r} is not one of the counted buckets")
         deltas = reconcile_object(bucket, key)
-        logger.info("object reconciled", extra={"bucket": bucket, "key": key, "deltas": deltas})
+        logger.info(
+            "object reconciled", extra={"bucket": bucket, "key": key, "deltas": deltas}
+        )
         changes.append({"bucket": bucket, "key": key, "deltas": deltas})
     return {"reconciled": changes}

@@ -6,16 +6,23 @@ import sys
 import textwrap
 from urllib.parse import quote_plus
 
+import image_processor
 import pytest
 from botocore.exceptions import ClientError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageFile
-
-import image_processor
 from roxs_common import ConfigError, scan_items
 from roxs_common.aggregates import read_counters
-from tests.unit.conftest import LAMBDA_SRC, METADATA_TABLE, ORIGINALS, PROCESSED, STATS_TABLE, THUMBNAILS
+
+from tests.unit.conftest import (
+    LAMBDA_SRC,
+    METADATA_TABLE,
+    ORIGINALS,
+    PROCESSED,
+    STATS_TABLE,
+    THUMBNAILS,
+)
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
 

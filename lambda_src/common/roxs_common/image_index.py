@@ -35,7 +35,9 @@ MONTHS_COUNTER = "images#months"
 ALL = "all"
 MAX_LIMIT = 1000
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-_IMAGE_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+_IMAGE_ID = re.compile(
+    r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
+)
 # Upper bound of UploadTimestamp (epoch seconds) a position may carry: year 9999.
 _MAX_TIMESTAMP = 253_402_300_799
 
@@ -65,7 +67,12 @@ def row_counters(row: dict[str, Any]) -> Deltas:
     status, month = row["Status"], row["ListMonth"]
     return (
         Deltas()
-        .add(IMAGES, Total=1, OriginalBytes=int(row["OriginalSize"]), **{STATUS_COUNTERS[status]: 1})
+        .add(
+            IMAGES,
+            Total=1,
+            OriginalBytes=int(row["OriginalSize"]),
+            **{STATUS_COUNTERS[status]: 1},
+        )
         .add(MONTHS_COUNTER, **{f"{ALL}#{month}": 1, f"{status}#{month}": 1})
     )
 
@@ -73,17 +80,25 @@ def row_counters(row: dict[str, Any]) -> Deltas:
 def check_image_position(after: Any) -> None:
     """ValueError with the reason when `after` is not a position list_images returned."""
     if not isinstance(after, dict):
-        raise ValueError("position must be an object")
+        raise ValueError("position must be an object")  # noqa: TRY004 - the list contract: ValueError for any bad position
     expected = {"month", "image_id", "upload_timestamp"}
     if set(after) != expected:
-        raise ValueError(f"position must have exactly the fields {', '.join(sorted(expected))}")
+        raise ValueError(
+            f"position must have exactly the fields {', '.join(sorted(expected))}"
+        )
     if not isinstance(after["month"], str) or not _MONTH.match(after["month"]):
         raise ValueError("position month must be YYYY-MM")
     if not isinstance(after["image_id"], str) or not _IMAGE_ID.match(after["image_id"]):
         raise ValueError("position image_id must be a lowercase UUID")
     timestamp = after["upload_timestamp"]
-    if not isinstance(timestamp, int) or isinstance(timestamp, bool) or not 0 <= timestamp <= _MAX_TIMESTAMP:
-        raise ValueError("position upload_timestamp must be an integer number of epoch seconds")
+    if (
+        not isinstance(timestamp, int)
+        or isinstance(timestamp, bool)
+        or not 0 <= timestamp <= _MAX_TIMESTAMP
+    ):
+        raise ValueError(
+            "position upload_timestamp must be an integer number of epoch seconds"
+        )
     if month_of(timestamp) != after["month"]:
         raise ValueError("position upload_timestamp is not in its month")
 
@@ -93,7 +108,11 @@ def _months_with_rows(ddb: Any, stats_table: str, partition: str) -> list[str]:
     counts = read_counters(ddb, stats_table, [MONTHS_COUNTER])[MONTHS_COUNTER]
     prefix = f"{partition}#"
     return sorted(
-        (name.removeprefix(prefix) for name, count in counts.items() if name.startswith(prefix) and count > 0),
+        (
+            name.removeprefix(prefix)
+            for name, count in counts.items()
+            if name.startswith(prefix) and count > 0
+        ),
         reverse=True,
     )
 
@@ -111,14 +130,20 @@ def list_images(
     Queries only: one GetItem of the month directory and one Query per month read."""
     if status is not None and status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}")
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
+    if (
+        isinstance(limit, bool)
+        or not isinstance(limit, int)
+        or not 1 <= limit <= MAX_LIMIT
+    ):
         raise ValueError(f"limit must be an integer from 1 to {MAX_LIMIT}")
     if after is not None:
         check_image_position(after)
     ddb = client("dynamodb")
     table = table or require_env("METADATA_TABLE")
     stats_table = stats_table or require_env("STATS_TABLE")
-    index, attribute = (BY_STATUS_MONTH, "StatusMonth") if status else (BY_MONTH, "ListMonth")
+    index, attribute = (
+        (BY_STATUS_MONTH, "StatusMonth") if status else (BY_MONTH, "ListMonth")
+    )
     months = _months_with_rows(ddb, stats_table, status or ALL)
     if after is not None:
         months = [month for month in months if month <= after["month"]]
@@ -128,18 +153,35 @@ def list_images(
         partition = f"{status}#{month}" if status else month
         start = None
         if after is not None and month == after["month"]:
-            start = {attribute: partition, "ImageId": after["image_id"], "UploadTimestamp": after["upload_timestamp"]}
-        more = _read_partition(ddb, table, index, attribute, partition, start, rows, limit)
+            start = {
+                attribute: partition,
+                "ImageId": after["image_id"],
+                "UploadTimestamp": after["upload_timestamp"],
+            }
+        more = _read_partition(
+            ddb, table, index, attribute, partition, start, rows, limit
+        )
         if len(rows) >= limit:
             if not more and position == len(months) - 1:
                 return rows, None  # the oldest partition ended exactly with this page
             last = rows[-1]
-            return rows, {"month": month, "image_id": last["ImageId"], "upload_timestamp": int(last["UploadTimestamp"])}
+            return rows, {
+                "month": month,
+                "image_id": last["ImageId"],
+                "upload_timestamp": int(last["UploadTimestamp"]),
+            }
     return rows, None
 
 
 def _read_partition(
-    ddb: Any, table: str, index: str, attribute: str, partition: str, start: dict | None, rows: list, limit: int
+    ddb: Any,
+    table: str,
+    index: str,
+    attribute: str,
+    partition: str,
+    start: dict | None,
+    rows: list,
+    limit: int,
 ) -> bool:
     """Append the partition's rows, newest first after `start`, until `rows` holds `limit`;
     whether the partition may hold more."""
@@ -173,6 +215,10 @@ def recount_images(ddb: Any, table: str) -> dict[str, dict[str, int]]:
     for row in rows:
         totals.merge(row_counters(row))
     found = totals.as_dict()
-    images = {"Total": 0, "OriginalBytes": 0, **{name: 0 for name in STATUS_COUNTERS.values()}}
+    images = {
+        "Total": 0,
+        "OriginalBytes": 0,
+        **{name: 0 for name in STATUS_COUNTERS.values()},
+    }
     images.update(found.get(IMAGES, {}))
     return {IMAGES: images, MONTHS_COUNTER: found.get(MONTHS_COUNTER, {})}

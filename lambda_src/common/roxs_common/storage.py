@@ -13,6 +13,7 @@ reading S3's answer needs no ordering at all.
 
 import time
 from typing import Any
+from urllib.parse import unquote_plus
 
 from botocore.exceptions import ClientError
 
@@ -26,6 +27,32 @@ MAX_ROUNDS = 4
 
 class SizeMoved(Exception):
     """Another invocation changed the key's size item first."""
+
+
+def s3_event_objects(event: dict[str, Any]) -> list[tuple[str, str]] | None:
+    """[(bucket, key), ...] of an EventBridge S3 event (`source` aws.s3) or of S3
+    notification `Records`, keys decoded (both URL-encode them, '+' for a space); None when
+    `event` is neither. ValueError when one is missing its bucket or key."""
+    try:
+        if event.get("source") == "aws.s3":
+            return [
+                (
+                    event["detail"]["bucket"]["name"],
+                    unquote_plus(event["detail"]["object"]["key"]),
+                )
+            ]
+        if "Records" in event:
+            if not isinstance(event["Records"], list):
+                raise ValueError("Records must be a list of S3 event records")
+            return [
+                (r["s3"]["bucket"]["name"], unquote_plus(r["s3"]["object"]["key"]))
+                for r in event["Records"]
+            ]
+    except (KeyError, TypeError) as exc:
+        raise ValueError(
+            f"S3 event without bucket name or object key (missing {exc})"
+        ) from exc
+    return None
 
 
 def version_guard(version: int | None, hash_key: str) -> dict[str, Any]:
@@ -58,7 +85,15 @@ def _head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
     return {"Size": int(head["ContentLength"]), "ETag": head["ETag"].strip('"')}
 
 
-def _commit(ddb: Any, table: str, stats_table: str, bucket: str, key: str, stored: dict | None, now: dict | None) -> dict:
+def _commit(
+    ddb: Any,
+    table: str,
+    stats_table: str,
+    bucket: str,
+    key: str,
+    stored: dict | None,
+    now: dict | None,
+) -> dict:
     deltas = Deltas()
     if stored:
         deltas.add(bucket_counter(bucket), Objects=-1, Bytes=-int(stored["Size"]))
@@ -68,20 +103,34 @@ def _commit(ddb: Any, table: str, stats_table: str, bucket: str, key: str, store
     guard = version_guard(int(stored["Version"]) if stored else None, "ObjectRef")
     if now:
         version = int(stored["Version"]) + 1 if stored else 1
-        item = to_item({"ObjectRef": ref, "Size": now["Size"], "ETag": now["ETag"], "Version": version})
+        item = to_item(
+            {
+                "ObjectRef": ref,
+                "Size": now["Size"],
+                "ETag": now["ETag"],
+                "Version": version,
+            }
+        )
         write = {"Put": {"TableName": table, "Item": item, **guard}}
     else:
-        write = {"Delete": {"TableName": table, "Key": {"ObjectRef": {"S": ref}}, **guard}}
+        write = {
+            "Delete": {"TableName": table, "Key": {"ObjectRef": {"S": ref}}, **guard}
+        }
     try:
         ddb.transact_write_items(TransactItems=[write, *deltas.updates(stats_table)])
     except ClientError as exc:
-        if _code(exc) in ("TransactionCanceledException", "ConditionalCheckFailedException"):
+        if _code(exc) in (
+            "TransactionCanceledException",
+            "ConditionalCheckFailedException",
+        ):
             raise SizeMoved(ref) from exc
         raise
     return deltas.as_dict().get(bucket_counter(bucket), {})
 
 
-def reconcile_object(bucket: str, key: str, *, table: str | None = None, stats_table: str | None = None) -> dict[str, int]:
+def reconcile_object(
+    bucket: str, key: str, *, table: str | None = None, stats_table: str | None = None
+) -> dict[str, int]:
     """Bring the size item of s3://bucket/key and the bucket's counter in line with S3;
     returns the counter deltas written ({} when nothing changed)."""
     ddb, s3 = client("dynamodb"), client("s3")
@@ -90,10 +139,18 @@ def reconcile_object(bucket: str, key: str, *, table: str | None = None, stats_t
     for round_number in range(MAX_ROUNDS):
         if round_number:
             time.sleep(0.05 * 2**round_number)
-        item = ddb.get_item(TableName=table, Key={"ObjectRef": {"S": object_ref(bucket, key)}}, ConsistentRead=True)
+        item = ddb.get_item(
+            TableName=table,
+            Key={"ObjectRef": {"S": object_ref(bucket, key)}},
+            ConsistentRead=True,
+        )
         stored = from_item(item["Item"]) if "Item" in item else None
         now = _head(s3, bucket, key)
-        if stored and now and (int(stored["Size"]), stored["ETag"]) == (now["Size"], now["ETag"]):
+        if (
+            stored
+            and now
+            and (int(stored["Size"]), stored["ETag"]) == (now["Size"], now["ETag"])
+        ):
             return {}
         if not stored and not now:
             return {}
@@ -101,10 +158,14 @@ def reconcile_object(bucket: str, key: str, *, table: str | None = None, stats_t
             return _commit(ddb, table, stats_table, bucket, key, stored, now)
         except SizeMoved:
             continue
-    raise RuntimeError(f"s3://{bucket}/{key} kept changing during {MAX_ROUNDS} rounds; the event will be retried")
+    raise RuntimeError(
+        f"s3://{bucket}/{key} kept changing during {MAX_ROUNDS} rounds; the event will be retried"
+    )
 
 
-def recount_buckets(buckets: list[str], *, table: str | None = None, stats_table: str | None = None) -> dict[str, dict[str, int]]:
+def recount_buckets(
+    buckets: list[str], *, table: str | None = None, stats_table: str | None = None
+) -> dict[str, dict[str, int]]:
     """The true `bucket#<name>` values, from listing the buckets (for `make recount`, never a
     request path). Every listed key and every size item is reconciled first, so the size
     items agree with the objects and later events apply correct deltas."""
