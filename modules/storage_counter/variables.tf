@@ -27,9 +27,8 @@ variable "function_package" {
 }
 
 variable "runtime" {
-  description = "Lambda runtime of the storage counter."
+  description = "Lambda runtime of the storage counter (checked once, by the root module's lambda_runtime)."
   type        = string
-  default     = "python3.11"
 }
 
 variable "buckets" {
