@@ -19,7 +19,7 @@ locals {
   # With hot reload the "package" is the absolute folder build.py --hot-reload keeps
   # (the lambda_function module deploys a folder that way); its contents are not hashed.
   packages = {
-    for name in ["image_processor", "log_processor", "notification_processor", "api_handler", "dashboard"] :
+    for name in ["image_processor", "log_processor", "notification_processor", "api_handler", "dashboard", "storage_counter"] :
     name => var.hot_reload ? {
       filename         = abspath("${local.build_dir}/hot-reload/${name}")
       source_code_hash = ""
@@ -46,6 +46,7 @@ module "image_pipeline" {
   function_package      = local.packages["image_processor"]
   runtime               = var.lambda_runtime
   thumbnail_max_px      = var.thumbnail_max_px
+  max_image_pixels      = var.max_image_pixels
   force_destroy_buckets = var.force_destroy_buckets
   log_retention_days    = var.log_retention_days
   tags                  = local.tags
@@ -91,6 +92,29 @@ locals {
     thumbnails = { name = module.image_pipeline.bucket_names["thumbnails"], arn = module.image_pipeline.bucket_arns["thumbnails"] }
     logs       = { name = module.log_pipeline.bucket_name, arn = module.log_pipeline.bucket_arn }
   }
+}
+
+# Objects and bytes of all four buckets, from their S3 events through EventBridge (the
+# image pipeline enables EventBridge on its three buckets; the logs bucket's is below).
+module "storage_counter" {
+  source = "./modules/storage_counter"
+
+  stats_table        = module.stats.table
+  name_prefix        = var.prefix
+  table_name_prefix  = local.table_name_prefix
+  function_package   = local.packages["storage_counter"]
+  runtime            = var.lambda_runtime
+  buckets            = local.buckets
+  log_retention_days = var.log_retention_days
+  tags               = local.tags
+}
+
+# The logs bucket (modules/log_pipeline) sends its events to EventBridge for the storage
+# counter. Its one notification configuration lives here, beside the counter's wiring;
+# another consumer of its events adds an EventBridge rule, not a second configuration.
+resource "aws_s3_bucket_notification" "logs_bucket" {
+  bucket      = module.log_pipeline.bucket_name
+  eventbridge = true
 }
 
 module "dashboard" {

@@ -72,10 +72,24 @@ output "functions" {
     notification_processor = module.notifications.function_name
     api_handler            = module.api.function_name
     dashboard              = module.dashboard.function_name
+    storage_counter        = module.storage_counter.function_name
   }
 }
 
 output "stats_table" {
   description = "Name of the stats table: counters kept at write time (roxs_common.aggregates)."
   value       = module.stats.table.name
+}
+
+output "state_tables" {
+  description = "Tables of per-key state: image_keys (the image processor's current row per original key), object_sizes (the storage counter's size per object)."
+  value = {
+    image_keys   = module.image_pipeline.keys_table_name
+    object_sizes = module.storage_counter.table_name
+  }
+}
+
+output "storage_counter_dlq_url" {
+  description = "URL of the dead-letter queue for S3 events the storage counter still failed on after Lambda's retries."
+  value       = module.storage_counter.dlq_url
 }

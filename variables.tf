@@ -50,14 +50,15 @@ variable "lambda_runtime" {
 }
 
 variable "thumbnail_max_px" {
-  description = "Longest side of a generated thumbnail, in pixels."
+  description = "Longest side of a generated thumbnail, in pixels (bounds: lambda_src/image_processor/limits.json, checked by modules/image_pipeline)."
   type        = number
   default     = 128
+}
 
-  validation {
-    condition     = var.thumbnail_max_px >= 16 && var.thumbnail_max_px <= 1024 && floor(var.thumbnail_max_px) == var.thumbnail_max_px
-    error_message = "thumbnail_max_px must be a whole number between 16 and 1024."
-  }
+variable "max_image_pixels" {
+  description = "Largest decoded image (width x height) the image processor accepts; larger ones get a `rejected` row (bounds: lambda_src/image_processor/limits.json, checked by modules/image_pipeline)."
+  type        = number
+  default     = 45000000
 }
 
 variable "log_retention_days" {

@@ -21,6 +21,9 @@ from PIL import Image
 from tools.http import call, use_credentials_of
 from tools import stack
 
+sys.path.insert(0, str(stack.ROOT / "lambda_src" / "common"))
+from roxs_common.image_index import image_id_for  # noqa: E402
+
 COLOUR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
 
 
@@ -131,10 +134,15 @@ class Demo:
         print(f"     uploaded s3://{self.outputs['buckets']['original']}/{key} ({len(body)} bytes)")
 
         def row():
-            items = self.aws["dynamodb"].scan(
-                TableName=self.outputs["tables"]["images"], FilterExpression="OriginalKey = :k",
-                ExpressionAttributeValues={":k": {"S": key}})["Items"]
-            return items[0] if items else None
+            # The row's key follows from the upload (ImageId from bucket, key, ETag and
+            # LastModified; UploadTimestamp = LastModified): one exact GetItem.
+            head = self.aws["s3"].head_object(Bucket=self.outputs["buckets"]["original"], Key=key)
+            image_id = image_id_for(self.outputs["buckets"]["original"], key, head["ETag"].strip('"'),
+                                    head["LastModified"].isoformat())
+            return self.aws["dynamodb"].get_item(
+                TableName=self.outputs["tables"]["images"], ConsistentRead=True,
+                Key={"ImageId": {"S": image_id}, "UploadTimestamp": {"N": str(int(head["LastModified"].timestamp()))}},
+            ).get("Item")
 
         found = wait_for(row, "the S3 trigger to process the image")
         if not step.check("the upload triggered the processor and a metadata row appeared", found):

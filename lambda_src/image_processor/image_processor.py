@@ -1,35 +1,62 @@
-"""Image processor: S3 ObjectCreated (or {"bucket", "key"}) -> processed copy + thumbnail + metadata row.
+"""Image processor: keeps one metadata row, processed copy and thumbnail per object of the
+originals bucket, in step with the bucket through creates, overwrites and deletes.
 
-Idempotent: ImageId is a uuid5 of bucket, key and ETag and UploadTimestamp is the object's
-LastModified, so a redelivered event rewrites the same row and the same output objects.
+An event (EventBridge `Object Created` / `Object Deleted`, an S3 notification record, or the
+direct payload {"bucket", "key"}) only says that s3://bucket/key may have changed. The
+processor reconciles the key: it reads what S3 holds now (HEAD) and the key's state item
+(IMAGE_KEYS_TABLE: its current row), and when they differ moves the key to what S3 holds in
+one TransactWriteItems: the new row (put only if absent), the superseded row deleted, the
+state item (conditional on the version it read) and the counters (roxs_common.image_index).
+Because every decision is taken from S3's current state, a replayed, late or out-of-order
+event changes nothing (LocalStack's S3 events carry a constant `sequencer`, so event order
+cannot be trusted; S3's answer can). Derived objects of a superseded or deleted row are kept
+in the state item's `Pending` list by that same transaction and deleted after it, so a crash
+in between is finished by the next event for the key.
 
 Outcomes per object:
 - completed: both outputs written, then the row with Status `completed`;
-- rejected (not an image, empty, truncated, too large): row with Status `error` and an
-  ErrorMessage, no outputs, the handler returns normally because a retry cannot help;
-- transient AWS errors propagate, so Lambda's asynchronous retry runs the event again.
+- rejected: over a configured bound (MAX_IMAGE_PIXELS decoded pixels, checked from the
+  header before any decoding; MAX_OBJECT_BYTES): row with the reason, no outputs;
+- error: not a usable image (empty, not an image, truncated, unsupported): row with the reason;
+- removed: the object is gone, its row and derived objects are deleted.
+Rejected and error are deterministic, so the invocation succeeds (a retry cannot help);
+transient AWS errors propagate and Lambda's asynchronous retry runs the event again.
 """
 
-import datetime as dt
 import io
+import json
 import os
-import uuid
-import warnings
-from dataclasses import dataclass
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
-from urllib.parse import quote, unquote_plus
+from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
-
-from roxs_common import ConfigError, client, dumps, get_logger, inject_lambda_context, require_env, to_item
+from roxs_common import (
+    ConfigError,
+    client,
+    dumps,
+    get_logger,
+    inject_lambda_context,
+    require_env,
+    to_item,
+)
+from roxs_common.aggregates import Deltas
+from roxs_common.clock import now_iso
+from roxs_common.dynamo import from_item
+from roxs_common.image_index import image_id_for, partition_attributes, row_counters
+from roxs_common.storage import s3_event_objects, version_guard
 
 logger = get_logger(__name__)
 
-MAX_PIXELS = 100_000_000
-# Pillow warns above MAX_IMAGE_PIXELS and refuses above twice that; the warning is turned
-# into a rejection in _open_image, so MAX_PIXELS is the real limit.
-Image.MAX_IMAGE_PIXELS = MAX_PIXELS
+# Bounds of the settings, shared with Terraform's variable validation (one source).
+LIMITS = json.loads((Path(__file__).with_name("limits.json")).read_text())
+# The pixel bound is checked on the header, before decoding, for every format; Pillow's own
+# check (a warning, an error only at twice its limit) is not relied on.
+Image.MAX_IMAGE_PIXELS = None
+DEFAULT_MAX_IMAGE_PIXELS = 45_000_000
 # Bigger objects are rejected before download: the whole object is held in memory.
 MAX_OBJECT_BYTES = 100 * 1024 * 1024
 # PNG `optimize` (zlib level 9) takes tens of seconds on a 40 MP image; above this size
@@ -37,6 +64,13 @@ MAX_OBJECT_BYTES = 100 * 1024 * 1024
 PNG_OPTIMIZE_MAX_PIXELS = 4_000_000
 DEFAULT_THUMBNAIL_MAX_PX = 128
 JPEG_QUALITY = 85
+# S3's limit on a key's UTF-8 length; derived keys are cut to fit.
+MAX_KEY_BYTES = 1024
+# The original key goes into the outputs' user metadata (2 KB in all on S3) only when its
+# URL-encoded form stays under this; the row always has it.
+MAX_METADATA_KEY_BYTES = 1024
+# Reconcile rounds when another invocation moves the same key at the same time.
+MAX_ROUNDS = 4
 
 # Format Pillow detects -> format the outputs are written in (MPO is a multi-frame JPEG).
 OUTPUT_FORMATS = {
@@ -59,8 +93,20 @@ WRITABLE_MODES = {
 }
 
 
-class ImageRejected(Exception):
-    """The object cannot be processed as an image; retrying will not change that."""
+class ImageUnusable(Exception):
+    """The object is not a usable image (Status `error`); retrying will not change that."""
+
+    status = "error"
+
+
+class ImageRejected(ImageUnusable):
+    """The object is over a configured bound (Status `rejected`); retrying will not change that."""
+
+    status = "rejected"
+
+
+class KeyMoved(Exception):
+    """Another invocation changed the key's state (or S3's object) while this one worked."""
 
 
 @dataclass(frozen=True)
@@ -80,22 +126,52 @@ class RenderedImage:
     thumbnail: Rendition
 
 
+# --- settings ---------------------------------------------------------------------------------
+
+
+def _bounded_env(name: str, setting: str, default: int) -> int:
+    low, high = LIMITS[setting]["min"], LIMITS[setting]["max"]
+    raw = os.environ.get(name, str(default))
+    if not raw.isdigit() or not low <= int(raw) <= high:
+        raise ConfigError(
+            f"{name} must be an integer between {low} and {high}, got {raw!r}"
+        )
+    return int(raw)
+
+
+def thumbnail_max_px() -> int:
+    return _bounded_env(
+        "THUMBNAIL_MAX_PX", "thumbnail_max_px", DEFAULT_THUMBNAIL_MAX_PX
+    )
+
+
+def max_image_pixels() -> int:
+    return _bounded_env(
+        "MAX_IMAGE_PIXELS", "max_image_pixels", DEFAULT_MAX_IMAGE_PIXELS
+    )
+
+
 # --- image work (no AWS) ----------------------------------------------------------------------
 
 
-def _open_image(data: bytes) -> ImageFile.ImageFile:
+def _open_image(data: bytes, max_pixels: int) -> ImageFile.ImageFile:
+    """The image with only its header read; rejected when its decoded size would exceed
+    `max_pixels`, whatever the format."""
     if not data:
-        raise ImageRejected("object is empty (0 bytes)")
-    with warnings.catch_warnings():
-        warnings.simplefilter("error", Image.DecompressionBombWarning)
-        try:
-            image = Image.open(io.BytesIO(data))
-        except (Image.DecompressionBombWarning, Image.DecompressionBombError) as exc:
-            raise ImageRejected(f"image exceeds the {MAX_PIXELS // 1_000_000} MP limit: {exc}") from exc
-        except UnidentifiedImageError as exc:
-            raise ImageRejected("object is not a recognised image format") from exc
+        raise ImageUnusable("object is empty (0 bytes)")
+    try:
+        image = Image.open(io.BytesIO(data))
+    except UnidentifiedImageError as exc:
+        raise ImageUnusable("object is not a recognised image format") from exc
     if image.format not in OUTPUT_FORMATS:
-        raise ImageRejected(f"unsupported image format {image.format}; supported: {', '.join(sorted(OUTPUT_FORMATS))}")
+        raise ImageUnusable(
+            f"unsupported image format {image.format}; supported: {', '.join(sorted(OUTPUT_FORMATS))}"
+        )
+    width, height = image.size
+    if width * height > max_pixels:
+        raise ImageRejected(
+            f"image is {width} x {height} = {width * height:,} pixels decoded, over the limit of {max_pixels:,}"
+        )
     return image
 
 
@@ -128,67 +204,80 @@ def _encode(image: Image.Image, output_format: str) -> Rendition:
         options["optimize"] = image.width * image.height <= PNG_OPTIMIZE_MAX_PIXELS
     buffer = io.BytesIO()
     image.save(buffer, output_format, **options)
-    return Rendition(buffer.getvalue(), image.width, image.height, Image.MIME[output_format])
+    return Rendition(
+        buffer.getvalue(), image.width, image.height, Image.MIME[output_format]
+    )
 
 
-def render_image(data: bytes, thumbnail_max_px: int = DEFAULT_THUMBNAIL_MAX_PX) -> RenderedImage:
+def render_image(
+    data: bytes,
+    thumbnail_max_px: int = DEFAULT_THUMBNAIL_MAX_PX,
+    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
+) -> RenderedImage:
     """The processed copy (full size, upright, re-encoded in the original format) and a
-    thumbnail whose longest side is `thumbnail_max_px`. Raises ImageRejected for input that
-    is not a usable image."""
+    thumbnail whose longest side is `thumbnail_max_px`. Raises ImageRejected over
+    `max_pixels`, ImageUnusable for input that is not a usable image."""
     try:
-        image = _open_image(data)
+        image = _open_image(data, max_pixels)
         source_format = image.format
         output_format = OUTPUT_FORMATS[source_format]
         ImageOps.exif_transpose(image, in_place=True)
         processed = _encode(image, output_format)
         del image  # free the full-size pixels before decoding again for the thumbnail
 
-        thumbnail = _open_image(data)
+        thumbnail = _open_image(data, max_pixels)
         # For JPEG, draft() makes the decoder scale down by up to 8x while decoding, so a
         # 40 MP photo never exists in memory at full size for the thumbnail.
         thumbnail.draft(None, (thumbnail_max_px, thumbnail_max_px))
         ImageOps.exif_transpose(thumbnail, in_place=True)
-        thumbnail.thumbnail((thumbnail_max_px, thumbnail_max_px), Image.Resampling.LANCZOS)
+        thumbnail.thumbnail(
+            (thumbnail_max_px, thumbnail_max_px), Image.Resampling.LANCZOS
+        )
         thumbnail_rendition = _encode(thumbnail, output_format)
-    except ImageRejected:
+    except ImageUnusable:
         raise
-    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as exc:
-        # Pillow reports truncated or corrupt data with these (e.g. "image file is truncated").
-        raise ImageRejected(f"image data could not be decoded: {exc}") from exc
-    return RenderedImage(source_format, processed.width, processed.height, processed, thumbnail_rendition)
+    except MemoryError:
+        raise  # the pixel bound is too high for the function's memory: a configuration error
+    except Exception as exc:
+        raise ImageUnusable(
+            f"image data could not be decoded: {type(exc).__name__}: {exc}"
+        ) from exc
+    return RenderedImage(
+        source_format, processed.width, processed.height, processed, thumbnail_rendition
+    )
 
 
-# --- identity and event parsing (no AWS) -----------------------------------------------------
+# --- identity, keys and event parsing (no AWS) ------------------------------------------------
 
 
-def image_id_for(bucket: str, key: str, etag: str) -> str:
-    """The same object version always gets the same id."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{bucket}/{key}@{etag}"))
+def derived_key(prefix: str, key: str) -> str:
+    """`<prefix><key>`, the key cut at a character boundary so the whole stays within S3's
+    1,024 bytes (the prefix holds the image id, which keeps it unique)."""
+    budget = MAX_KEY_BYTES - len(prefix.encode())
+    return prefix + key.encode()[:budget].decode("utf-8", "ignore")
 
 
 def output_keys(image_id: str, key: str) -> tuple[str, str]:
-    return f"processed/{image_id}-{key}", f"thumbnails/{image_id}-thumb-{key}"
+    return derived_key(f"processed/{image_id}-", key), derived_key(
+        f"thumbnails/{image_id}-thumb-", key
+    )
 
 
 def objects_from_event(event: Any) -> tuple[list[tuple[str, str]], bool]:
-    """[(bucket, key), ...] and whether the event came from S3 notifications."""
+    """[(bucket, key), ...] and whether the event came from S3 (EventBridge or a notification)."""
     if not isinstance(event, dict):
-        raise ValueError(f"event must be an S3 event or an object with bucket and key, got {type(event).__name__}")
-    if "Records" in event:
-        if not isinstance(event["Records"], list):
-            raise ValueError("Records must be a list of S3 event records")
-        objects = []
-        for index, record in enumerate(event["Records"]):
-            try:
-                bucket = record["s3"]["bucket"]["name"]
-                key = record["s3"]["object"]["key"]
-            except (KeyError, TypeError) as exc:
-                raise ValueError(f"Records[{index}] is not an S3 event record (missing {exc})") from exc
-            # Keys in S3 notifications are URL-encoded with '+' for spaces.
-            objects.append((bucket, unquote_plus(key)))
+        raise ValueError(
+            f"event must be an S3 event or an object with bucket and key, got {type(event).__name__}"
+        )
+    objects = s3_event_objects(event)
+    if objects is not None:
         return objects, True
     bucket, key = event.get("bucket"), event.get("key")
-    missing = [name for name, value in (("bucket", bucket), ("key", key)) if not isinstance(value, str) or not value]
+    missing = [
+        name
+        for name, value in (("bucket", bucket), ("key", key))
+        if not isinstance(value, str) or not value
+    ]
     if missing:
         raise ValueError(
             f"direct payload needs non-empty string fields bucket and key; missing or invalid: {', '.join(missing)}"
@@ -196,128 +285,411 @@ def objects_from_event(event: Any) -> tuple[list[tuple[str, str]], bool]:
     return [(bucket, key)], False
 
 
-# --- AWS side ---------------------------------------------------------------------------------
-
-
-def _now_iso() -> str:
-    return dt.datetime.now(dt.UTC).isoformat()
-
-
-def _is_not_found(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound")
-
-
-def _thumbnail_max_px() -> int:
-    raw = os.environ.get("THUMBNAIL_MAX_PX", str(DEFAULT_THUMBNAIL_MAX_PX))
-    if not raw.isdigit() or not 16 <= int(raw) <= 2048:
-        raise ConfigError(f"THUMBNAIL_MAX_PX must be an integer between 16 and 2048, got {raw!r}")
-    return int(raw)
+# --- AWS side: the steps of one reconcile --------------------------------------------------------
 
 
 @dataclass(frozen=True)
 class Outcome:
-    status_code: int  # 200 completed, 404 object gone, 422 rejected (error row written)
+    status_code: (
+        int  # 200 completed or removed, 404 nothing there, 422 error/rejected row
+    )
     body: dict[str, Any]
 
 
-def process_object(bucket: str, key: str) -> Outcome:
-    s3 = client("s3")
+@dataclass
+class KeyState:
+    """The state item of one original key: its current row (if any) and derived objects
+    still to delete."""
+
+    ref: str
+    version: int = 0
+    row: dict[str, Any] | None = (
+        None  # ImageId, UploadTimestamp, Status, OriginalSize, ListMonth, ...
+    )
+    pending: list[dict[str, str]] = field(default_factory=list)  # [{"Bucket", "Key"}]
+    exists: bool = False
+
+
+def _is_not_found(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in (
+        "404",
+        "NoSuchKey",
+        "NotFound",
+    )
+
+
+def _is_conflict(error: ClientError) -> bool:
+    return error.response.get("Error", {}).get("Code") in (
+        "TransactionCanceledException",
+        "ConditionalCheckFailedException",
+    )
+
+
+def key_ref(bucket: str, key: str) -> str:
+    return f"image#{bucket}/{key}"
+
+
+# Row attributes copied into the state item: enough to delete the row, its outputs and
+# its counts without reading it.
+STATE_ROW_FIELDS = (
+    "ImageId",
+    "UploadTimestamp",
+    "Status",
+    "OriginalSize",
+    "ListMonth",
+    "ProcessedKey",
+    "ThumbnailKey",
+    "ErrorMessage",
+)
+
+
+def read_state(bucket: str, key: str) -> KeyState:
+    ref = key_ref(bucket, key)
+    item = (
+        client("dynamodb")
+        .get_item(
+            TableName=require_env("IMAGE_KEYS_TABLE"),
+            Key={"ObjectRef": {"S": ref}},
+            ConsistentRead=True,
+        )
+        .get("Item")
+    )
+    if not item:
+        return KeyState(ref)
+    data = from_item(item)
+    row = (
+        {name: data[name] for name in STATE_ROW_FIELDS if name in data}
+        if "ImageId" in data
+        else None
+    )
+    return KeyState(
+        ref, int(data["Version"]), row, list(data.get("Pending", [])), exists=True
+    )
+
+
+def head_original(bucket: str, key: str) -> dict[str, Any] | None:
     try:
-        head = s3.head_object(Bucket=bucket, Key=key)
+        return client("s3").head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
         if _is_not_found(exc):
-            # Deleted before we got to it: nothing to record, and a retry would not find it either.
-            logger.warning("object not found", extra={"bucket": bucket, "key": key})
-            return Outcome(404, {"error": f"object s3://{bucket}/{key} not found"})
+            return None
         raise
 
-    etag = head["ETag"].strip('"')
-    image_id = image_id_for(bucket, key, etag)
-    size = head["ContentLength"]
-    row = {
-        "ImageId": image_id,
+
+def base_row(bucket: str, key: str, head: dict[str, Any]) -> dict[str, Any]:
+    last_modified = head["LastModified"].isoformat()
+    return {
+        "ImageId": image_id_for(bucket, key, head["ETag"].strip('"'), last_modified),
         "UploadTimestamp": int(head["LastModified"].timestamp()),
         "OriginalBucket": bucket,
         "OriginalKey": key,
-        "OriginalSize": size,
+        "OriginalSize": head["ContentLength"],
         "ContentType": head.get("ContentType", "application/octet-stream"),
-        "LastModified": head["LastModified"].isoformat(),
+        "LastModified": last_modified,
     }
-    log_data = {"bucket": bucket, "key": key, "image_id": image_id, "size": size}
 
+
+def render_original(bucket: str, key: str, head: dict[str, Any]) -> RenderedImage:
+    """Download (pinned to the version HEAD saw) and render; ImageUnusable/ImageRejected for
+    deterministic failures, KeyMoved when the object changed since HEAD."""
+    size = head["ContentLength"]
+    if size > MAX_OBJECT_BYTES:
+        raise ImageRejected(
+            f"object is {size} bytes, over the {MAX_OBJECT_BYTES // (1024 * 1024)} MiB limit"
+        )
     try:
-        if size > MAX_OBJECT_BYTES:
-            raise ImageRejected(f"object is {size} bytes, over the {MAX_OBJECT_BYTES // (1024 * 1024)} MiB limit")
-        # IfMatch pins the download to the version the ImageId was derived from.
-        data = s3.get_object(Bucket=bucket, Key=key, IfMatch=head["ETag"])["Body"].read()
-        rendered = render_image(data, _thumbnail_max_px())
-    except ImageRejected as exc:
-        logger.warning("image rejected", extra={**log_data, "reason": str(exc)})
-        _put_row({**row, "ProcessedAt": _now_iso(), "Status": "error", "ErrorMessage": str(exc)})
-        return Outcome(422, {"error": str(exc), "image_id": image_id, "status": "error", "original": f"{bucket}/{key}"})
+        data = (
+            client("s3")
+            .get_object(Bucket=bucket, Key=key, IfMatch=head["ETag"])["Body"]
+            .read()
+        )
+    except ClientError as exc:
+        if (
+            _is_not_found(exc)
+            or exc.response.get("Error", {}).get("Code") == "PreconditionFailed"
+        ):
+            raise KeyMoved(f"s3://{bucket}/{key} changed while it was read") from exc
+        raise
+    return render_image(data, thumbnail_max_px(), max_image_pixels())
 
-    processed_key, thumbnail_key = output_keys(image_id, key)
-    processed_at = _now_iso()
+
+def store_outputs(row: dict[str, Any], rendered: RenderedImage) -> dict[str, Any]:
+    """Write the processed copy and the thumbnail; the `completed` row that points at them."""
+    processed_key, thumbnail_key = output_keys(row["ImageId"], row["OriginalKey"])
+    processed_at = now_iso()
+    metadata = {"original-bucket": row["OriginalBucket"], "image-id": row["ImageId"]}
     # S3 user metadata is ASCII-only, so the original key is stored URL-encoded.
-    quoted_key = quote(key, safe="/")
-    processed_bucket = require_env("PROCESSED_BUCKET")
-    thumbnails_bucket = require_env("THUMBNAILS_BUCKET")
+    quoted_key = quote(row["OriginalKey"], safe="/")
+    if len(quoted_key) <= MAX_METADATA_KEY_BYTES:
+        metadata["original-key"] = quoted_key
+    s3 = client("s3")
     s3.put_object(
-        Bucket=processed_bucket,
+        Bucket=require_env("PROCESSED_BUCKET"),
         Key=processed_key,
         Body=rendered.processed.body,
         ContentType=rendered.processed.content_type,
         Metadata={
-            "original-bucket": bucket,
-            "original-key": quoted_key,
-            "processed-by": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "image-processor"),
+            **metadata,
+            "processed-by": os.environ.get(
+                "AWS_LAMBDA_FUNCTION_NAME", "image-processor"
+            ),
             "processed-at": processed_at,
         },
     )
     s3.put_object(
-        Bucket=thumbnails_bucket,
+        Bucket=require_env("THUMBNAILS_BUCKET"),
         Key=thumbnail_key,
         Body=rendered.thumbnail.body,
         ContentType=rendered.thumbnail.content_type,
-        Metadata={"original-bucket": bucket, "original-key": quoted_key, "thumbnail-for": image_id},
+        Metadata={**metadata, "thumbnail-for": row["ImageId"]},
     )
-    # The row is written last: a `completed` row always points at existing outputs.
-    _put_row(
-        {
-            **row,
-            "ProcessedKey": processed_key,
-            "ThumbnailKey": thumbnail_key,
-            "ProcessedAt": processed_at,
-            "Status": "completed",
-            "Width": rendered.width,
-            "Height": rendered.height,
-            "Format": rendered.format,
-            "ThumbnailWidth": rendered.thumbnail.width,
-            "ThumbnailHeight": rendered.thumbnail.height,
-            "ProcessedSize": len(rendered.processed.body),
-            "ThumbnailSize": len(rendered.thumbnail.body),
+    return {
+        **row,
+        "ProcessedKey": processed_key,
+        "ThumbnailKey": thumbnail_key,
+        "ProcessedAt": processed_at,
+        "Status": "completed",
+        "Width": rendered.width,
+        "Height": rendered.height,
+        "Format": rendered.format,
+        "ThumbnailWidth": rendered.thumbnail.width,
+        "ThumbnailHeight": rendered.thumbnail.height,
+        "ProcessedSize": len(rendered.processed.body),
+        "ThumbnailSize": len(rendered.thumbnail.body),
+    }
+
+
+def derived_objects(row: dict[str, Any] | None) -> list[dict[str, str]]:
+    if not row or "ProcessedKey" not in row:
+        return []
+    return [
+        {"Bucket": require_env("PROCESSED_BUCKET"), "Key": row["ProcessedKey"]},
+        {"Bucket": require_env("THUMBNAILS_BUCKET"), "Key": row["ThumbnailKey"]},
+    ]
+
+
+def _row_operations(
+    state: KeyState, new_row: dict[str, Any] | None
+) -> tuple[list[dict[str, Any]], Deltas]:
+    """Delete the superseded row and put the new one (only if absent), with their counts."""
+    table = require_env("METADATA_TABLE")
+    operations: list[dict[str, Any]] = []
+    deltas = Deltas()
+    if state.row:
+        deltas.merge(row_counters(state.row).negated())
+        key = {
+            "ImageId": state.row["ImageId"],
+            "UploadTimestamp": state.row["UploadTimestamp"],
         }
-    )
-    logger.info("image processed", extra={**log_data, "width": rendered.width, "height": rendered.height})
-    return Outcome(
-        200,
-        {
-            "message": "Image processed",
-            "image_id": image_id,
-            "original": f"{bucket}/{key}",
-            "processed": f"{processed_bucket}/{processed_key}",
-            "thumbnail": f"{thumbnails_bucket}/{thumbnail_key}",
-            "size_bytes": size,
-            "width": rendered.width,
-            "height": rendered.height,
-            "thumbnail_width": rendered.thumbnail.width,
-            "thumbnail_height": rendered.thumbnail.height,
-        },
-    )
+        operations.append({"Delete": {"TableName": table, "Key": to_item(key)}})
+    if new_row:
+        deltas.merge(row_counters(new_row))
+        deltas.add_activity(
+            int(time.time() * 1000), **{f"images_{new_row['Status']}": 1}
+        )
+        condition = "attribute_not_exists(ImageId)"
+        operations.append(
+            {
+                "Put": {
+                    "TableName": table,
+                    "Item": to_item(new_row),
+                    "ConditionExpression": condition,
+                }
+            }
+        )
+    return operations, deltas
 
 
-def _put_row(row: dict[str, Any]) -> None:
-    client("dynamodb").put_item(TableName=require_env("METADATA_TABLE"), Item=to_item(row))
+def _state_operation(
+    state: KeyState, new_row: dict[str, Any] | None, pending: list[dict[str, str]]
+) -> list[dict]:
+    """The key item's next version (the new row's fields, derived objects to delete), or its
+    deletion when nothing is left to track; only if still at the version read."""
+    table, guard = (
+        require_env("IMAGE_KEYS_TABLE"),
+        version_guard(state.version if state.exists else None, "ObjectRef"),
+    )
+    if new_row or pending:
+        item: dict[str, Any] = {"ObjectRef": state.ref, "Version": state.version + 1}
+        if new_row:
+            item.update(
+                {name: new_row[name] for name in STATE_ROW_FIELDS if name in new_row}
+            )
+        if pending:
+            item["Pending"] = pending
+        return [{"Put": {"TableName": table, "Item": to_item(item), **guard}}]
+    if state.exists:
+        return [
+            {
+                "Delete": {
+                    "TableName": table,
+                    "Key": {"ObjectRef": {"S": state.ref}},
+                    **guard,
+                }
+            }
+        ]
+    return []
+
+
+def commit(state: KeyState, new_row: dict[str, Any] | None) -> list[dict[str, str]]:
+    """One transaction from `state` to `new_row` (None: the object is gone): rows, key item
+    and counters. Returns the derived objects now to delete; raises KeyMoved when another
+    invocation changed the key first."""
+    pending = state.pending + derived_objects(state.row)
+    operations, deltas = _row_operations(state, new_row)
+    operations += _state_operation(state, new_row, pending)
+    operations += deltas.updates(require_env("STATS_TABLE"))
+    try:
+        client("dynamodb").transact_write_items(TransactItems=operations)
+    except ClientError as exc:
+        if _is_conflict(exc):
+            raise KeyMoved(f"{state.ref} changed while it was processed") from exc
+        raise
+    return pending
+
+
+def finish_pending(
+    ref: str, version: int, pending: list[dict[str, str]], current: bool
+) -> None:
+    """Delete derived objects a committed transaction left to delete, then drop the list
+    (or the whole key item when the key has no current row). Deleting twice is harmless;
+    a key item that moved on meanwhile carries the list forward itself."""
+    s3 = client("s3")
+    for obj in pending:
+        s3.delete_object(Bucket=obj["Bucket"], Key=obj["Key"])
+    ddb, table, key = (
+        client("dynamodb"),
+        require_env("IMAGE_KEYS_TABLE"),
+        {"ObjectRef": {"S": ref}},
+    )
+    guard = version_guard(version, "ObjectRef")
+    try:
+        if current:
+            guard["ExpressionAttributeNames"]["#p"] = "Pending"
+            ddb.update_item(
+                TableName=table, Key=key, UpdateExpression="REMOVE #p", **guard
+            )
+        else:
+            ddb.delete_item(TableName=table, Key=key, **guard)
+    except ClientError as exc:
+        if not _is_conflict(exc):
+            raise
+
+
+def discard_outputs(row: dict[str, Any]) -> None:
+    """Outputs written for a row that lost the race (its id is unique to its upload, so no
+    current row shares them)."""
+    s3 = client("s3")
+    for obj in derived_objects(row):
+        s3.delete_object(Bucket=obj["Bucket"], Key=obj["Key"])
+
+
+def _answer(row: dict[str, Any], note: str | None = None) -> Outcome:
+    original = (
+        f"{row['OriginalBucket']}/{row['OriginalKey']}"
+        if "OriginalBucket" in row
+        else None
+    )
+    body: dict[str, Any] = {"image_id": row["ImageId"], "status": row["Status"]}
+    if original:
+        body["original"] = original
+    if note:
+        body["message"] = note
+    if row["Status"] != "completed":
+        body["error"] = row.get("ErrorMessage", f"image {row['Status']}")
+        return Outcome(422, body)
+    if "Width" in row:
+        body.update(
+            message="Image processed",
+            processed=f"{require_env('PROCESSED_BUCKET')}/{row['ProcessedKey']}",
+            thumbnail=f"{require_env('THUMBNAILS_BUCKET')}/{row['ThumbnailKey']}",
+            size_bytes=row["OriginalSize"],
+            width=row["Width"],
+            height=row["Height"],
+            thumbnail_width=row["ThumbnailWidth"],
+            thumbnail_height=row["ThumbnailHeight"],
+        )
+    return Outcome(200, body)
+
+
+def reconcile_once(bucket: str, key: str) -> Outcome:
+    """One round: read state and S3, and move the key to what S3 holds."""
+    state = read_state(bucket, key)
+    head = head_original(bucket, key)
+    log_data = {"bucket": bucket, "key": key}
+    if head is None:
+        if state.row is None:
+            if state.pending:
+                finish_pending(state.ref, state.version, state.pending, current=False)
+            logger.warning("object not found", extra=log_data)
+            return Outcome(404, {"error": f"object s3://{bucket}/{key} not found"})
+        pending = commit(state, None)
+        finish_pending(state.ref, state.version + 1, pending, current=False)
+        logger.info(
+            "image removed", extra={**log_data, "image_id": state.row["ImageId"]}
+        )
+        return Outcome(
+            200,
+            {
+                "message": "Image removed",
+                "image_id": state.row["ImageId"],
+                "status": "removed",
+                "original": f"{bucket}/{key}",
+            },
+        )
+
+    row = base_row(bucket, key, head)
+    if state.row and state.row["ImageId"] == row["ImageId"]:
+        # This upload is already the current row: a replay, or a late duplicate.
+        if state.pending:
+            finish_pending(state.ref, state.version, state.pending, current=True)
+        return _answer({**row, **state.row}, "already processed")
+
+    log_data.update(image_id=row["ImageId"], size=row["OriginalSize"])
+    try:
+        rendered = render_original(bucket, key, head)
+    except ImageUnusable as exc:
+        logger.warning(f"image {exc.status}", extra={**log_data, "reason": str(exc)})
+        new_row = {
+            **row,
+            "ProcessedAt": now_iso(),
+            "Status": exc.status,
+            "ErrorMessage": str(exc),
+        }
+    else:
+        new_row = store_outputs(row, rendered)
+    new_row.update(partition_attributes(new_row["Status"], new_row["UploadTimestamp"]))
+    try:
+        pending = commit(state, new_row)
+    except KeyMoved:
+        current = read_state(bucket, key).row
+        if current is None or current["ImageId"] != new_row["ImageId"]:
+            discard_outputs(new_row)
+        raise
+    if pending:
+        finish_pending(state.ref, state.version + 1, pending, current=True)
+    logger.info("image recorded", extra={**log_data, "status": new_row["Status"]})
+    return _answer(new_row)
+
+
+def process_object(bucket: str, key: str) -> Outcome:
+    """Reconcile s3://bucket/key, again when another invocation moved it meanwhile."""
+    originals = require_env("ORIGINALS_BUCKET")
+    if bucket != originals:
+        raise ValueError(
+            f"bucket must be the originals bucket {originals}, got {bucket!r}"
+        )
+    for round_number in range(1, MAX_ROUNDS + 1):
+        try:
+            return reconcile_once(bucket, key)
+        except KeyMoved as exc:
+            logger.info(
+                "key moved meanwhile, reconciling again",
+                extra={"reason": str(exc), "round": round_number},
+            )
+    raise RuntimeError(
+        f"s3://{bucket}/{key} kept changing during {MAX_ROUNDS} rounds; the event will be retried"
+    )
 
 
 @inject_lambda_context

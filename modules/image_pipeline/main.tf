@@ -1,5 +1,3 @@
-data "aws_caller_identity" "current" {}
-
 locals {
   buckets = {
     original   = "${var.name_prefix}-images-original"
@@ -7,17 +5,20 @@ locals {
     thumbnails = "${var.name_prefix}-images-thumbnails"
   }
   table_name    = "${var.table_name_prefix}ImageMetadata"
+  keys_table    = "${var.table_name_prefix}ImageKeys"
   function_name = "${var.name_prefix}-image-processor"
   dlq_name      = "${var.name_prefix}-image-processor-dlq"
+
+  # Bounds of thumbnail_max_px and max_image_pixels: the same file the handler checks against.
+  limits = jsondecode(file("${path.module}/../../lambda_src/image_processor/limits.json"))
 }
 
 resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_18:Server access logs need another bucket and are best-effort; every object write and read of the pipeline is already logged by the function (request id, bucket, key).
-  #checkov:skip=CKV_AWS_21:The system never overwrites an object: processed copies and thumbnails are derived under ids unique per original version, and an overwritten original is a new upload with its own ImageId and row. Enable versioning where uploads themselves must be recoverable.
+  #checkov:skip=CKV_AWS_21:The system never overwrites an object: processed copies and thumbnails are derived under ids unique per upload; an overwritten original supersedes its row and derived objects (docs/reliability-and-security.md). Enable versioning where uploads themselves must be recoverable.
   #checkov:skip=CKV_AWS_144:Cross-region replication needs a second region and bucket; this stack is single-region (and LocalStack has one).
   #checkov:skip=CKV_AWS_145:Objects are encrypted at rest with SSE-S3 (S3's default since 2023); SSE-KMS would add a per-request KMS cost and key policy for images that are not secret.
   #checkov:skip=CKV2_AWS_61:How long images are kept is the owner's decision, not the pipeline's: no lifecycle rule deletes data by default.
-  #checkov:skip=CKV2_AWS_62:The originals bucket notifies the image processor; nothing consumes events of the processed and thumbnails buckets, which only the processor writes.
   for_each = local.buckets
 
   bucket        = each.value
@@ -51,6 +52,54 @@ resource "aws_dynamodb_table" "metadata" {
   attribute {
     name = "UploadTimestamp"
     type = "N"
+  }
+
+  # The listing (roxs_common.image_index): newest first per UTC month, all statuses or one.
+  # A month partition takes every write of its month: DynamoDB's ceiling of 1,000 writes/s
+  # per partition key (GSIs included) bounds the image rate, far above what one function
+  # processing images reaches (docs/interfaces.md).
+  attribute {
+    name = "ListMonth"
+    type = "S"
+  }
+
+  attribute {
+    name = "StatusMonth"
+    type = "S"
+  }
+
+  global_secondary_index {
+    name            = "ByMonth"
+    hash_key        = "ListMonth"
+    range_key       = "UploadTimestamp"
+    projection_type = "ALL"
+  }
+
+  global_secondary_index {
+    name            = "ByStatusMonth"
+    hash_key        = "StatusMonth"
+    range_key       = "UploadTimestamp"
+    projection_type = "ALL"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  tags = var.tags
+}
+
+# One item per original key: its current row and derived objects still to delete. Every
+# change of a key is a conditional write on this item, in the row's transaction.
+resource "aws_dynamodb_table" "keys" {
+  #checkov:skip=CKV_AWS_119:The table is encrypted at rest with the AWS-owned key (DynamoDB's default); a customer-managed key adds cost and a key policy for image metadata that is not secret.
+  name         = local.keys_table
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "ObjectRef"
+
+  attribute {
+    name = "ObjectRef"
+    type = "S"
   }
 
   point_in_time_recovery {
@@ -88,10 +137,13 @@ module "function" {
 
   environment = {
     STATS_TABLE       = var.stats_table.name
+    ORIGINALS_BUCKET  = aws_s3_bucket.this["original"].id
     PROCESSED_BUCKET  = aws_s3_bucket.this["processed"].id
     THUMBNAILS_BUCKET = aws_s3_bucket.this["thumbnails"].id
     METADATA_TABLE    = aws_dynamodb_table.metadata.name
+    IMAGE_KEYS_TABLE  = aws_dynamodb_table.keys.name
     THUMBNAIL_MAX_PX  = tostring(var.thumbnail_max_px)
+    MAX_IMAGE_PIXELS  = tostring(var.max_image_pixels)
   }
 
   policy_statements = [
@@ -114,37 +166,56 @@ module "function" {
       resources = [aws_s3_bucket.this["original"].arn]
     },
     {
+      # Delete: the derived objects of a superseded or deleted original.
       sid       = "WriteProcessedAndThumbnails"
-      actions   = ["s3:PutObject"]
+      actions   = ["s3:PutObject", "s3:DeleteObject"]
       resources = ["${aws_s3_bucket.this["processed"].arn}/processed/*", "${aws_s3_bucket.this["thumbnails"].arn}/thumbnails/*"]
     },
     {
+      # Put the new row, delete the superseded one (in one transaction).
       sid       = "RecordMetadata"
-      actions   = ["dynamodb:PutItem"]
+      actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
       resources = [aws_dynamodb_table.metadata.arn]
+    },
+    {
+      sid       = "TrackKeys"
+      actions   = ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+      resources = [aws_dynamodb_table.keys.arn]
     },
   ]
 }
 
-# source_account as well: a bucket ARN carries no account, so a same-named bucket elsewhere
-# must not be able to invoke the function.
-resource "aws_lambda_permission" "allow_originals_bucket" {
-  statement_id   = "AllowInvokeFromOriginalsBucket"
-  action         = "lambda:InvokeFunction"
-  function_name  = module.function.function_name
-  principal      = "s3.amazonaws.com"
-  source_arn     = aws_s3_bucket.this["original"].arn
-  source_account = data.aws_caller_identity.current.account_id
+# S3 sends every change of the three buckets to EventBridge (one notification
+# configuration per bucket, so several consumers can each have a rule): the image processor
+# gets the originals' creates and deletes, the storage counter (modules/storage_counter)
+# every bucket's.
+resource "aws_s3_bucket_notification" "eventbridge" {
+  for_each = local.buckets
+
+  bucket      = aws_s3_bucket.this[each.key].id
+  eventbridge = true
 }
 
-resource "aws_s3_bucket_notification" "originals" {
-  bucket = aws_s3_bucket.this["original"].id
+resource "aws_cloudwatch_event_rule" "originals" {
+  name        = "${var.name_prefix}-images-original-changes"
+  description = "Objects created in or deleted from ${local.buckets.original}: the image processor reconciles the key."
+  event_pattern = jsonencode({
+    source        = ["aws.s3"]
+    "detail-type" = ["Object Created", "Object Deleted"]
+    detail        = { bucket = { name = [aws_s3_bucket.this["original"].id] } }
+  })
+  tags = var.tags
+}
 
-  lambda_function {
-    lambda_function_arn = module.function.function_arn
-    events              = ["s3:ObjectCreated:*"]
-  }
+resource "aws_cloudwatch_event_target" "originals" {
+  rule = aws_cloudwatch_event_rule.originals.name
+  arn  = module.function.function_arn
+}
 
-  # S3 checks that it may invoke the function when the notification is saved.
-  depends_on = [aws_lambda_permission.allow_originals_bucket]
+resource "aws_lambda_permission" "allow_originals_rule" {
+  statement_id  = "AllowInvokeFromOriginalsRule"
+  action        = "lambda:InvokeFunction"
+  function_name = module.function.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.originals.arn
 }

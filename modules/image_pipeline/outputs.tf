@@ -42,3 +42,18 @@ output "dlq_arn" {
   description = "ARN of the image processor's dead-letter queue."
   value       = aws_sqs_queue.dlq.arn
 }
+
+output "table_index_arns" {
+  description = "ARNs of the metadata table's GSIs (ByMonth, ByStatusMonth): readers of the listing need dynamodb:Query on them."
+  value       = ["${aws_dynamodb_table.metadata.arn}/index/ByMonth", "${aws_dynamodb_table.metadata.arn}/index/ByStatusMonth"]
+}
+
+output "keys_table_name" {
+  description = "Name of the table of per-key state (current row, derived objects to delete)."
+  value       = aws_dynamodb_table.keys.name
+}
+
+output "keys_table_arn" {
+  description = "ARN of the table of per-key state."
+  value       = aws_dynamodb_table.keys.arn
+}

@@ -58,9 +58,27 @@ variable "thumbnail_max_px" {
   type        = number
   default     = 128
 
+  # The bounds live in the handler's limits.json, which the handler checks too.
   validation {
-    condition     = var.thumbnail_max_px >= 16 && var.thumbnail_max_px <= 1024 && floor(var.thumbnail_max_px) == var.thumbnail_max_px
-    error_message = "thumbnail_max_px must be a whole number between 16 and 1024."
+    condition = (
+      var.thumbnail_max_px >= local.limits.thumbnail_max_px.min && var.thumbnail_max_px <= local.limits.thumbnail_max_px.max
+      && floor(var.thumbnail_max_px) == var.thumbnail_max_px
+    )
+    error_message = "thumbnail_max_px must be a whole number between ${local.limits.thumbnail_max_px.min} and ${local.limits.thumbnail_max_px.max} (lambda_src/image_processor/limits.json)."
+  }
+}
+
+variable "max_image_pixels" {
+  description = "Largest decoded image (width x height) the processor accepts (MAX_IMAGE_PIXELS), checked from the header before decoding; larger ones get a `rejected` row. Decoding needs about 4 bytes per pixel, several times over: keep it within function_memory_size."
+  type        = number
+  default     = 45000000
+
+  validation {
+    condition = (
+      var.max_image_pixels >= local.limits.max_image_pixels.min && var.max_image_pixels <= local.limits.max_image_pixels.max
+      && floor(var.max_image_pixels) == var.max_image_pixels
+    )
+    error_message = "max_image_pixels must be a whole number between ${local.limits.max_image_pixels.min} and ${local.limits.max_image_pixels.max} (lambda_src/image_processor/limits.json)."
   }
 }
 

@@ -34,6 +34,10 @@ def arns(aws, deployed):
         "queue": queue(deployed["notifications_queue_url"]),
         "image_dlq": queue(deployed["image_processor_dlq_url"]),
         "topic": deployed["topic_arn"],
+        "stats": aws["dynamodb"].describe_table(TableName=deployed["stats_table"])["Table"]["TableArn"],
+        "state_tables": {role: aws["dynamodb"].describe_table(TableName=name)["Table"]["TableArn"]
+                         for role, name in deployed["state_tables"].items()},
+        "storage_dlq": queue(deployed["storage_counter_dlq_url"]),
         "log_group": lambda role: f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{deployed['functions'][role]}:*",
     }
 
@@ -43,14 +47,18 @@ def own_resources(arns, role: str) -> set[str]:
     t, b = arns["tables"], arns["buckets"]
     own = {
         "image_processor": {b["original"], f"{b['original']}/*", f"{b['processed']}/processed/*",
-                            f"{b['thumbnails']}/thumbnails/*", t["images"], arns["image_dlq"]},
+                            f"{b['thumbnails']}/thumbnails/*", t["images"], arns["image_dlq"],
+                            arns["state_tables"]["image_keys"]},
+        "storage_counter": {*b.values(), *(f"{bucket}/*" for bucket in b.values()),
+                            arns["state_tables"]["object_sizes"], arns["storage_dlq"]},
         "log_processor": {t["logs"], f"{b['logs']}/logs/*"},
         "notification_processor": {arns["topic"], t["notifications"], arns["queue"]},
         "api_handler": {t["images"], t["logs"], t["notifications"], b["original"], arns["queue"],
                         arns["functions"]["dashboard"]},
         "dashboard": {t["images"], t["logs"], t["notifications"], *b.values(), f"{b['thumbnails']}/thumbnails/*"},
     }[role]
-    return own | {arns["log_group"](role)}
+    # Every function ADDs or reads counters in the stats table (roxs_common.aggregates).
+    return own | {arns["log_group"](role), arns["stats"]}
 
 
 def as_list(value) -> list:
@@ -112,10 +120,13 @@ def test_roles_trust_lambda_only_and_invoke_permissions_are_scoped_to_their_sour
         policy = aws["lambda"].get_policy(FunctionName=deployed["functions"][role])["Policy"]
         return json.loads(policy)["Statement"]
 
-    [s3] = invoke_statements("image_processor")
-    assert s3["Principal"] == {"Service": "s3.amazonaws.com"}
-    assert s3["Condition"]["ArnLike"]["AWS:SourceArn"] == arns["buckets"]["original"]
-    assert "AWS:SourceAccount" in s3["Condition"]["StringEquals"]
+    # S3 events reach the image processor and the storage counter through EventBridge rules
+    # that select their buckets: each function may be invoked by its own rule only.
+    for role, rule in (("image_processor", "images-original-changes"), ("storage_counter", "storage-changes")):
+        [events] = invoke_statements(role)
+        assert events["Principal"] == {"Service": "events.amazonaws.com"}
+        source = events["Condition"]["ArnLike"]["AWS:SourceArn"]
+        assert ":rule/" in source and source.endswith(f"-{rule}"), source
     [apigw] = invoke_statements("api_handler")
     assert apigw["Principal"] == {"Service": "apigateway.amazonaws.com"}
     assert f":{deployed['api_id']}/" in apigw["Condition"]["ArnLike"]["AWS:SourceArn"]

@@ -22,16 +22,16 @@ TEST_DIR = Path(__file__).parent / "terraform"
 PREFIX = "acme-prod"
 CORS_ORIGIN = "https://dashboard.example.com"
 LOG_RETENTION_DAYS = 30
-PACKAGES = ("image_processor", "log_processor", "notification_processor", "api_handler", "dashboard")
+PACKAGES = ("image_processor", "log_processor", "notification_processor", "api_handler", "dashboard", "storage_counter")
 PUBLIC_METHODS = {"GET", "OPTIONS"}
 # The one documented statement on "*" (docs/reliability-and-security.md): it has no resource-level form.
 DOCUMENTED_WILDCARDS = {("module.dashboard.module.function", "lambda:ListFunctions")}
 # Attributes that carry a resource's own name.
 NAME_ATTRIBUTES = ("name", "bucket", "function_name")
 LOCAL_ONLY = ("localhost", "4566", "localstack", "http://")
-# Its statements are unknown at plan time as a whole (a dynamic block over the computed DLQ
+# Their statements are unknown at plan time as a whole (a dynamic block over the computed DLQ
 # ARN): checked on the deployed stack by tests/integration/test_reliability_security.py.
-UNKNOWN_AT_PLAN = {"module.image_pipeline.module.function"}
+UNKNOWN_AT_PLAN = {"module.image_pipeline.module.function", "module.storage_counter.module.function"}
 
 
 @pytest.fixture(scope="module")
@@ -43,6 +43,10 @@ def plans(tmp_path_factory) -> dict:
         shutil.copy(ROOT / name, work / name)
     shutil.copytree(ROOT / "modules", work / "modules")
     shutil.copytree(TEST_DIR, work / "tftest")
+    # bounds that modules/image_pipeline's validations share with the image processor
+    limits = "lambda_src/image_processor/limits.json"
+    (work / limits).parent.mkdir(parents=True)
+    shutil.copy(ROOT / limits, work / limits)
     # The plan hashes the packages; their content does not matter here (build.py is not run).
     (work / "build").mkdir()
     for package in PACKAGES:

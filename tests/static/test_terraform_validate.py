@@ -21,6 +21,10 @@ def test_terraform_validates(tmp_path):
     for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf"):
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(ROOT / "modules", tmp_path / "modules")
+    # bounds that modules/image_pipeline's validations share with the image processor
+    limits = "lambda_src/image_processor/limits.json"
+    (tmp_path / limits).parent.mkdir(parents=True)
+    shutil.copy(ROOT / limits, tmp_path / limits)
     init = terraform("init", "-backend=false", "-input=false", cwd=tmp_path)
     assert init.returncode == 0, init.stdout + init.stderr
     validate = terraform("validate", "-no-color", cwd=tmp_path)

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
-FUNCTION_DIRS = ("image_processor", "log_processor", "notification_processor", "api_handler", "dashboard")
+FUNCTION_DIRS = ("image_processor", "log_processor", "notification_processor", "api_handler", "dashboard", "storage_counter")
 # The same layout as inside each zip: roxs_common and the handler module at the top level.
 for directory in ("common", *FUNCTION_DIRS):
     path = str(LAMBDA_SRC / directory)
@@ -29,6 +29,8 @@ METADATA_TABLE = "RoxsImageMetadata"
 LOG_INDEX_TABLE = "RoxsLogIndex"
 HISTORY_TABLE = "RoxsNotificationHistory"
 STATS_TABLE = "RoxsStats"
+IMAGE_KEYS_TABLE = "RoxsImageKeys"
+OBJECT_SIZES_TABLE = "RoxsObjectSizes"
 TABLE_KEYS = {
     METADATA_TABLE: (("ImageId", "S"), ("UploadTimestamp", "N")),
     LOG_INDEX_TABLE: (("LogLevel", "S"), ("Timestamp", "N")),
@@ -45,6 +47,9 @@ HANDLER_ENV = {
     "LOG_BUCKET": LOGS,
     "HISTORY_TABLE": HISTORY_TABLE,
     "STATS_TABLE": STATS_TABLE,
+    "IMAGE_KEYS_TABLE": IMAGE_KEYS_TABLE,
+    "OBJECT_SIZES_TABLE": OBJECT_SIZES_TABLE,
+    "COUNTED_BUCKETS": ",".join((ORIGINALS, PROCESSED, THUMBNAILS, LOGS)),
     "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:roxs-notifications",
     "NOTIFICATIONS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/roxs-notifications-queue",
     "ORIGINALS_BUCKET": ORIGINALS,
@@ -105,12 +110,45 @@ def aws(aws_env):
             AttributeDefinitions=[{"AttributeName": "Counter", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
+        create_image_tables(ddb)
         sqs = boto3.client("sqs", region_name=REGION)
         queue_url = sqs.create_queue(QueueName="roxs-notifications-queue")["QueueUrl"]
         sns = boto3.client("sns", region_name=REGION)
         topic_arn = sns.create_topic(Name="roxs-notifications")["TopicArn"]
         assert topic_arn == HANDLER_ENV["TOPIC_ARN"] and queue_url == HANDLER_ENV["NOTIFICATIONS_QUEUE_URL"]
         yield SimpleNamespace(s3=s3, ddb=ddb, sqs=sqs, sns=sns, queue_url=queue_url, topic_arn=topic_arn)
+
+
+def create_image_tables(ddb):
+    """The image listing's GSIs on the metadata table (as modules/image_pipeline declares
+    them) and the per-key state tables of the image processor and the storage counter."""
+    ddb.update_table(
+        TableName=METADATA_TABLE,
+        AttributeDefinitions=[
+            {"AttributeName": name, "AttributeType": kind}
+            for name, kind in (("ListMonth", "S"), ("StatusMonth", "S"), ("UploadTimestamp", "N"))
+        ],
+        GlobalSecondaryIndexUpdates=[
+            {
+                "Create": {
+                    "IndexName": index,
+                    "KeySchema": [
+                        {"AttributeName": hash_key, "KeyType": "HASH"},
+                        {"AttributeName": "UploadTimestamp", "KeyType": "RANGE"},
+                    ],
+                    "Projection": {"ProjectionType": "ALL"},
+                }
+            }
+            for index, hash_key in (("ByMonth", "ListMonth"), ("ByStatusMonth", "StatusMonth"))
+        ],
+    )
+    for table in (IMAGE_KEYS_TABLE, OBJECT_SIZES_TABLE):
+        ddb.create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": "ObjectRef", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "ObjectRef", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
 
 
 class FakeContext:

@@ -6,13 +6,23 @@ import sys
 import textwrap
 from urllib.parse import quote_plus
 
+import image_processor
 import pytest
 from botocore.exceptions import ClientError
-from PIL import Image
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from PIL import Image, ImageFile
+from roxs_common import ConfigError, scan_items
+from roxs_common.aggregates import read_counters
 
-import image_processor
-from roxs_common import scan_items
-from tests.unit.conftest import LAMBDA_SRC, METADATA_TABLE, ORIGINALS, PROCESSED, THUMBNAILS
+from tests.unit.conftest import (
+    LAMBDA_SRC,
+    METADATA_TABLE,
+    ORIGINALS,
+    PROCESSED,
+    STATS_TABLE,
+    THUMBNAILS,
+)
 
 RED, BLUE = (255, 0, 0), (0, 0, 255)
 
@@ -139,12 +149,96 @@ def test_unusable_objects_get_an_error_row_and_no_outputs(aws, context, body, re
     assert keys(aws, PROCESSED) == [] and keys(aws, THUMBNAILS) == []
 
 
-def test_image_over_pixel_limit_is_rejected():
-    # 1-bit PNG: 110 MP of pixels in a few kilobytes.
+PIXEL_FORMATS = {
+    # format: (mode the encoder accepts, extension)
+    "PNG": ("1", "png"),
+    "GIF": ("L", "gif"),
+    "WEBP": ("RGB", "webp"),
+    "BMP": ("1", "bmp"),
+    "TIFF": ("1", "tif"),
+    "JPEG": ("L", "jpg"),
+}
+
+
+def encoded(fmt: str, size: tuple[int, int]) -> bytes:
     buffer = io.BytesIO()
-    Image.new("1", (11_000, 10_000)).save(buffer, "PNG")
-    with pytest.raises(image_processor.ImageRejected, match="100 MP limit"):
-        image_processor.render_image(buffer.getvalue())
+    Image.new(PIXEL_FORMATS[fmt][0], size).save(buffer, fmt)
+    return buffer.getvalue()
+
+
+@pytest.mark.parametrize("fmt", list(PIXEL_FORMATS))
+def test_pixel_bound_rejects_every_format_from_the_header_without_decoding(fmt, monkeypatch):
+    data = encoded(fmt, (1100, 1000))
+
+    def no_decoding(self):
+        raise AssertionError("pixels were decoded")
+
+    monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
+    with pytest.raises(image_processor.ImageRejected, match="1100 x 1000 = 1,100,000 pixels decoded, over the limit of 1,000,000"):
+        image_processor.render_image(data, max_pixels=1_000_000)
+
+
+@settings(max_examples=20, deadline=None)
+@given(width=st.integers(1, 1500), height=st.integers(1, 1500), bound=st.integers(1, 1_500_000))
+def test_pixel_bound_holds_for_any_decoded_size(width, height, bound):
+    data = encoded("PNG", (width, height))
+    if width * height > bound:
+        with pytest.raises(image_processor.ImageRejected):
+            image_processor._open_image(data, bound)
+    else:
+        assert image_processor._open_image(data, bound).size == (width, height)
+
+
+def test_webp_bomb_gets_a_rejected_row_quickly_and_is_not_retried(aws, context, monkeypatch):
+    """A small WEBP that decodes to 4 MP, with the bound at 1 MP: a `rejected` row, the
+    invocation succeeds (no retry), no outputs, counted as Rejected."""
+    monkeypatch.setenv("MAX_IMAGE_PIXELS", "1000000")
+    aws.s3.put_object(Bucket=ORIGINALS, Key="bomb.webp", Body=encoded("WEBP", (2000, 2000)))
+    summary = image_processor.lambda_handler(s3_event("bomb.webp"), context)
+    assert summary["processed"] == [] and summary["failed"][0]["status"] == "rejected"
+    (row,) = rows(aws)
+    assert row["Status"] == "rejected" and "4,000,000 pixels decoded" in row["ErrorMessage"]
+    assert keys(aws, PROCESSED) == [] and keys(aws, THUMBNAILS) == []
+    counters = read_counters(aws.ddb, STATS_TABLE, ["images"])["images"]
+    assert counters == {"Total": 1, "Rejected": 1, "OriginalBytes": row["OriginalSize"]}
+
+
+@pytest.mark.parametrize("name, value", [("THUMBNAIL_MAX_PX", "2048"), ("THUMBNAIL_MAX_PX", "15"), ("MAX_IMAGE_PIXELS", "x")])
+def test_settings_outside_the_shared_limits_are_a_config_error(aws, context, monkeypatch, name, value):
+    limits = json.loads((LAMBDA_SRC / "image_processor" / "limits.json").read_text())
+    assert limits["thumbnail_max_px"] == {"min": 16, "max": 1024}  # the bounds Terraform validates with too
+    monkeypatch.setenv(name, value)
+    aws.s3.put_object(Bucket=ORIGINALS, Key="a.jpg", Body=jpeg_bytes())
+    with pytest.raises(ConfigError, match=name):
+        image_processor.lambda_handler(s3_event("a.jpg"), context)
+
+
+@settings(max_examples=200, deadline=None)
+@given(key=st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=1024).filter(
+    lambda k: len(k.encode()) <= 1024))
+def test_derived_keys_always_fit_and_keep_the_image_id(key):
+    image_id = "0" * 8 + "-0000-0000-0000-" + "0" * 12
+    prefixes = (f"processed/{image_id}-", f"thumbnails/{image_id}-thumb-")
+    for derived, prefix in zip(image_processor.output_keys(image_id, key), prefixes):
+        assert len(derived.encode()) <= 1024
+        assert derived.startswith(prefix)
+        assert (prefix + key).startswith(derived)  # the full name, cut at a character boundary
+
+
+def test_a_1024_byte_key_is_processed_and_keeps_its_full_key_in_the_row(aws, context):
+    key = "dir/" + "é" * 508 + "x.jpg"  # 4 + 1016 + 5 = 1,025 bytes: one too many
+    key = key[:-2] + "g"  # 1,024 bytes, the longest key S3 accepts
+    assert len(key.encode()) == 1024
+    aws.s3.put_object(Bucket=ORIGINALS, Key=key, Body=jpeg_bytes())
+    summary = image_processor.lambda_handler(s3_event(key), context)
+    assert summary["failed"] == []
+    (row,) = rows(aws)
+    assert row["Status"] == "completed" and row["OriginalKey"] == key
+    for bucket, derived in ((PROCESSED, row["ProcessedKey"]), (THUMBNAILS, row["ThumbnailKey"])):
+        assert len(derived.encode()) <= 1024
+        obj = aws.s3.head_object(Bucket=bucket, Key=derived)
+        assert obj["Metadata"]["image-id"] == row["ImageId"]
+        assert "original-key" not in obj["Metadata"]  # URL-encoded it would pass S3's 2 KB of metadata
 
 
 def test_direct_payload_without_key_is_a_clear_value_error(aws, context):
@@ -164,6 +258,7 @@ def test_transient_aws_error_is_raised_for_retry(aws, context, monkeypatch):
     with pytest.raises(ClientError):
         image_processor.lambda_handler(s3_event("a.jpg"), context)
     assert rows(aws) == []  # no `completed` row without outputs
+    assert read_counters(aws.ddb, STATS_TABLE, ["images"])["images"] == {}  # and nothing counted
 
 
 def test_forty_megapixel_jpeg_within_time_and_memory():

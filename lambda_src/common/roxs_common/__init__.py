@@ -1,6 +1,7 @@
 """Helpers shared by every roxs Lambda package (copied into each zip by build.py)."""
 
 from roxs_common.aws import client
+from roxs_common.clock import now_iso
 from roxs_common.config import ConfigError, require_env
 from roxs_common.constants import LOG_LEVELS, NOTIFICATION_PRIORITIES
 from roxs_common.dynamo import (
@@ -30,6 +31,7 @@ __all__ = [
     "get_logger",
     "inject_lambda_context",
     "newest_logs",
+    "now_iso",
     "projection",
     "query_items",
     "require_env",

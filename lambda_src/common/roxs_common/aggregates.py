@@ -11,7 +11,9 @@ Counter items (the `Counter` value, then its numeric attributes):
 - `images`: Total, Completed, Error, Rejected, OriginalBytes
 - `logs`: Total, and one attribute per level (`ERROR`, ...)
 - `notifications`: Total, `priority_<p>`, `status_<s>`
-- `bucket#<name>`: Objects, Bytes
+- `bucket#<name>`: Objects, Bytes (roxs_common.storage, the storage counter)
+- `images#months`: the image listing's month directory, one attribute per GSI partition
+  with its row count (`all#YYYY-MM`, `<status>#YYYY-MM`; roxs_common.image_index)
 - `minute#<YYYY-MM-DDTHH:MM>` (UTC): activity of that minute, attributes
   `<domain>_<what>` (`images_completed`, `logs_ERROR`, `notifications_sent`, ...), with
   `ExpiresAt` (epoch seconds, the table's TTL attribute) ACTIVITY_RETENTION_S later.
