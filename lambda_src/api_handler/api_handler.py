@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from http_router import HttpError, Reply, Request, Router, Text
+
 from roxs_common import (
     LOG_LEVELS,
     NOTIFICATION_PRIORITIES,

@@ -7,11 +7,11 @@ from decimal import Decimal
 import api_handler
 import notification_processor
 import pytest
-import roxs_common
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from roxs_common import aggregates, cursor
 
+import roxs_common
+from roxs_common import aggregates, cursor
 from tests.unit import listers as listers_module
 from tests.unit.conftest import (
     ALLOW_ORIGIN,

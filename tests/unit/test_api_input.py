@@ -16,9 +16,9 @@ import api_handler
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from roxs_common import client, cursor
 from roxs_common.untrusted import parse_json
-
 from tests.support.reads import counting
 from tests.unit import listers
 from tests.unit.conftest import ALLOW_ORIGIN

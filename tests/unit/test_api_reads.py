@@ -5,8 +5,8 @@ import uuid
 from decimal import Decimal
 
 import api_handler
-from roxs_common import aggregates, batch_write, client, cursor, image_index
 
+from roxs_common import aggregates, batch_write, client, cursor, image_index
 from tests.support.reads import counting
 from tests.unit.conftest import LOG_INDEX_TABLE, METADATA_TABLE, STATS_TABLE
 from tests.unit.test_api_handler import api_event

@@ -6,8 +6,8 @@ import sys
 import types
 
 import pytest
-from roxs_common import aggregates
 
+from roxs_common import aggregates
 from tests.unit.conftest import (
     HISTORY_TABLE,
     LOG_INDEX_TABLE,

@@ -53,7 +53,7 @@ def text_problem(value: str, name: str, *, control_chars: bool = False) -> str |
 def check_text(value: Any, name: str, *, max_chars: int, max_bytes: int | None = None, blank: bool = False) -> str:
     """`value` if it is a string a downstream service accepts; ValueError naming the problem otherwise."""
     if not isinstance(value, str):
-        raise ValueError(f"{name} must be a string, got {type(value).__name__}")  # noqa: TRY004 (one error type: a 400)
+        raise ValueError(f"{name} must be a string, got {type(value).__name__}")
     if not blank and not value.strip():
         raise ValueError(f"{name} must be a non-empty string")
     if len(value) > max_chars:
