@@ -10,7 +10,7 @@ import pytest
 import dashboard
 import roxs_common.aws
 from roxs_common import batch_write, to_item
-from roxs_common.aggregates import Deltas, bucket_counter
+from roxs_common.aggregates import Deltas, bucket_counter, minute_of
 from tests.support.read_counter import ReadCounter
 from tests.unit.conftest import (
     LOG_INDEX_TABLE,
@@ -21,9 +21,6 @@ from tests.unit.conftest import (
     STATS_TABLE,
     THUMBNAILS,
 )
-
-NOW_MS = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
-
 
 def add_counters(aws, deltas: Deltas) -> None:
     aws.ddb.transact_write_items(TransactItems=deltas.updates(STATS_TABLE))
@@ -74,14 +71,15 @@ def dlqs(aws, monkeypatch):
 
 def test_dashboard_reports_every_section(aws, context, dlqs, monkeypatch):
     monkeypatch.setenv("BUCKETS", f"{ORIGINALS},{LOGS}")
+    now_ms = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
     deltas = Deltas().add("images", Total=9, Completed=7, Error=2, OriginalBytes=9000)
     deltas.add("logs", Total=9, INFO=2, ERROR=4, CRITICAL=1, FATAL=1, WARN=1)
     deltas.add("notifications", Total=4, priority_high=2, priority_low=1, priority_normal=1, status_sent=3,
                status_error=1)
     deltas.add(bucket_counter(ORIGINALS), Objects=2, Bytes=8)
-    deltas.add_activity(NOW_MS, images_completed=3, logs_ERROR=2)
-    deltas.add_activity(NOW_MS - 5 * 60_000, images_error=1, notifications_sent=4)
-    deltas.add_activity(NOW_MS - 61 * 60_000, images_completed=100)  # older than the hour: not drawn
+    deltas.add_activity(now_ms, images_completed=3, logs_ERROR=2)
+    deltas.add_activity(now_ms - 5 * 60_000, images_error=1, notifications_sent=4)
+    deltas.add_activity(now_ms - 61 * 60_000, images_completed=100)  # older than the hour: not drawn
     add_counters(aws, deltas)
     for i in range(7):
         aws.ddb.put_item(TableName=METADATA_TABLE, Item=to_item(image_row(i)))
@@ -131,9 +129,11 @@ def test_dashboard_reports_every_section(aws, context, dlqs, monkeypatch):
     assert len(activity["minutes"]) == 60 and activity["minutes"][-1].endswith("Z")
     series = activity["series"]
     assert all(len(values) == 60 for values in series.values())
-    assert series["images_completed"][-1] == 3 and sum(series["images_completed"]) == 3
-    assert series["logs_ERROR"][-1] == 2
-    assert series["images_error"][-6] == 1 and series["notifications_sent"][-6] == 4
+    # Found by label: the handler's hour may have moved on by a minute since the seeding.
+    seeded = activity["minutes"].index(f"{minute_of(now_ms):%Y-%m-%dT%H:%MZ}")
+    assert series["images_completed"][seeded] == 3 and sum(series["images_completed"]) == 3
+    assert series["logs_ERROR"][seeded] == 2
+    assert series["images_error"][seeded - 5] == 1 and series["notifications_sent"][seeded - 5] == 4
     assert data["metadata"]["generated_at"]
 
 
