@@ -11,6 +11,7 @@ Nothing here scans a table or lists a bucket.
 import base64
 import datetime as dt
 import os
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -64,6 +65,10 @@ METRICS_WINDOW = dt.timedelta(hours=1)
 # SQS publishes ApproximateAgeOfOldestMessage every minute; an older datapoint is not "now".
 QUEUE_AGE_WINDOW_S = 300
 PERCENTILES = ("p50", "p95")
+SERVICES = ("dynamodb", "s3", "sqs", "lambda", "cloudwatch")
+# Why CloudWatch refused percentiles, once it has: an engine that cannot compute them will not
+# learn to during this execution environment's life, and each refusal costs the client's retries.
+_percentiles_refused: str | None = None
 
 
 def _error_code(error: ClientError) -> str:
@@ -194,16 +199,14 @@ def queue_state(url: str) -> dict[str, int]:
     return {key: int(attributes["Attributes"].get(name, 0)) for key, name in QUEUE_ATTRIBUTES.items()}
 
 
-def queues(oldest_ages: dict[str, float | None]) -> list[dict[str, Any]]:
+def queues() -> list[dict[str, Any]]:
     """Each configured queue's depth; a dead-letter queue carries its `make redrive` command."""
     found = []
     for role, variable, redrive in QUEUES:
         url = os.environ.get(variable)
         if not url:
             continue  # a deployment without this queue (e.g. the images pipeline left out)
-        name = queue_name(url)
-        entry = {"role": role, "name": name, "dead_letter": redrive is not None, **queue_state(url)}
-        entry["oldest_age_s"] = oldest_ages.get(name)
+        entry = {"role": role, "name": queue_name(url), "dead_letter": redrive is not None, **queue_state(url)}
         if redrive:
             entry["redrive"] = f"make redrive QUEUE={redrive}"
         found.append(entry)
@@ -327,19 +330,21 @@ def function_metrics(functions: list[str], values: dict[str, list[float]], perce
 def metrics(functions: list[str], queue_names: list[str], now: dt.datetime) -> tuple[dict, dict[str, float | None]]:
     """(per-function metrics, oldest-message age per queue name): two GetMetricData requests
     (fewer pages than 500 queries each) whatever the traffic."""
+    global _percentiles_refused
     namespace = metrics_namespace()
     start, end = now - METRICS_WINDOW, now
     values = fetch_metrics(metric_queries(functions, queue_names, namespace), start, end)
-    percentiles, refused = None, None
-    if namespace and functions:
+    percentiles = None
+    if namespace and functions and not _percentiles_refused:
         try:
             percentiles = fetch_metrics(percentile_queries(functions, namespace), start, end)
         except ClientError as exc:
             # LocalStack 4.8 computes Sum/Average/Minimum/Maximum/SampleCount only: say so.
-            refused = f"CloudWatch did not compute {'/'.join(PERCENTILES)}: {_error_code(exc)}: " + str(
+            _percentiles_refused = f"CloudWatch did not compute {'/'.join(PERCENTILES)}: {_error_code(exc)}: " + str(
                 exc.response.get("Error", {}).get("Message", "")
             )[:200]
-            logger.warning("duration percentiles unavailable", extra={"reason": refused})
+            logger.warning("duration percentiles unavailable", extra={"reason": _percentiles_refused})
+    refused = _percentiles_refused if namespace else None
     ages = {name: _rounded(values.get(f"q{index}_age", [])) for index, name in enumerate(queue_names)}
     return function_metrics(functions, values, percentiles, refused), ages
 
@@ -364,24 +369,32 @@ def _queue_names() -> list[str]:
     return [queue_name(os.environ[variable]) for _, variable, _ in QUEUES if os.environ.get(variable)]
 
 
+def functions_section(now: dt.datetime) -> tuple[dict[str, Any], dict[str, float | None]]:
+    names = function_names(os.environ.get("FUNCTION_PREFIX", ""))
+    per_function, ages = metrics(names, _queue_names(), now)
+    return {"total": len(names), "names": names, "metrics": per_function}, ages
+
+
 @inject_lambda_context
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     now = dt.datetime.now(dt.UTC)
     buckets, minutes = _buckets(), activity_minutes(now)
-    counters = read_counters(
-        client("dynamodb"),
-        require_env("STATS_TABLE"),
-        [IMAGES, LOGS, NOTIFICATIONS, *map(bucket_counter, buckets), *map(minute_counter, minutes)],
-    )
-    data = totals(counters, buckets)
-    data["images"]["latest"] = latest_images()
-    data["logs"]["recent_errors"] = recent_errors()
-    names = function_names(os.environ.get("FUNCTION_PREFIX", ""))
-    per_function, ages = metrics(names, _queue_names(), now)
-    data["functions"] = {"total": len(names), "names": names, "metrics": per_function}
-    data["queues"] = queues(ages)
+    counter_names = [IMAGES, LOGS, NOTIFICATIONS, *map(bucket_counter, buckets), *map(minute_counter, minutes)]
+    # The sections read different services and wait on the network: side by side, the answer
+    # takes as long as the slowest section instead of the sum of all of them. Clients are
+    # created here first: creating them from several threads at once is not thread-safe.
+    for service in SERVICES:
+        client(service)
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        counters = pool.submit(read_counters, client("dynamodb"), require_env("STATS_TABLE"), counter_names)
+        latest, errors = pool.submit(latest_images), pool.submit(recent_errors)
+        functions, queue_list = pool.submit(functions_section, now), pool.submit(queues)
+        data = totals(counters.result(), buckets)
+        data["images"]["latest"], data["logs"]["recent_errors"] = latest.result(), errors.result()
+        data["functions"], ages = functions.result()
+        data["queues"] = [{**queue, "oldest_age_s": ages.get(queue["name"])} for queue in queue_list.result()]
     data["alerts"] = alerts(data["queues"])
-    data["activity"] = activity(counters, minutes)
+    data["activity"] = activity(counters.result(), minutes)
     data["metadata"] = {"generated_at": now.isoformat(), "metrics_window_s": int(METRICS_WINDOW.total_seconds())}
     logger.info("dashboard generated", extra={"images": data["images"]["total"], "logs": data["logs"]["total"]})
     # The runtime serialises the return value with plain json, which rejects Decimal.

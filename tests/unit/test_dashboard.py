@@ -239,6 +239,9 @@ def percentiles_refused(monkeypatch):
         return real(queries, start, end)
 
     monkeypatch.setattr(dashboard, "fetch_metrics", refusing)
+    monkeypatch.setattr(dashboard, "_percentiles_refused", None)
+    yield
+    assert dashboard._percentiles_refused  # remembered: not asked again in this environment
 
 
 def test_function_metrics_from_cloudwatch(aws, monkeypatch, percentiles_refused):
@@ -273,10 +276,16 @@ def test_percentiles_refused_by_cloudwatch_are_reported_with_the_reason(aws, mon
     duration = per_function["roxs-api"]["duration"]
     assert (duration["p50_ms"], duration["p95_ms"]) == (None, None)
     assert duration["percentiles_unavailable"] == "CloudWatch did not compute p50/p95: InternalError: 'p50'"
+    asked = []
+    monkeypatch.setattr(dashboard, "fetch_metrics", lambda queries, start, end: asked.extend(queries) or {})
+    again = dashboard.metrics(["roxs-api"], [], dt.datetime.now(dt.UTC))[0]["roxs-api"]["duration"]
+    assert again["percentiles_unavailable"] == duration["percentiles_unavailable"]
+    assert not [q for q in asked if q["MetricStat"]["Stat"] in dashboard.PERCENTILES]  # not asked twice
 
 
 def test_percentiles_are_read_when_cloudwatch_computes_them(aws, monkeypatch):
     monkeypatch.setenv("METRICS_NAMESPACE", "Roxs/Functions")
+    monkeypatch.setattr(dashboard, "_percentiles_refused", None)
     answers = {"f0_p50": [12.04], "f0_p95": [48.96]}
     monkeypatch.setattr(dashboard, "fetch_metrics", lambda queries, start, end: {
         query["Id"]: answers.get(query["Id"], []) for query in queries})
