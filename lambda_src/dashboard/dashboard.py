@@ -132,10 +132,18 @@ def activity(counters: dict[str, dict[str, int]], minutes: list[dt.datetime]) ->
 # --- lists (bounded, newest first) ---------------------------------------------------------------
 
 
+# Thumbnails found, by (bucket, key), kept by the warm environment: a key names one image
+# version (the image id is derived from bucket, key and ETag), so its bytes never change.
+_thumbnails: dict[tuple[str, str], str] = {}
+THUMBNAIL_CACHE_SIZE = 4 * LATEST_IMAGES
+
+
 def thumbnail_data_uri(bucket: str, key: str | None) -> str | None:
     """The thumbnail as a data: URI, or None when the row has none or the object is gone."""
     if not key:
         return None
+    if (bucket, key) in _thumbnails:
+        return _thumbnails[(bucket, key)]
     try:
         obj = client("s3").get_object(Bucket=bucket, Key=key)
     except ClientError as exc:
@@ -145,7 +153,11 @@ def thumbnail_data_uri(bucket: str, key: str | None) -> str | None:
         logger.warning("thumbnail missing", extra={"bucket": bucket, "key": key})
         return None
     content_type = obj.get("ContentType") or "application/octet-stream"
-    return f"data:{content_type};base64,{base64.b64encode(obj['Body'].read()).decode('ascii')}"
+    uri = f"data:{content_type};base64,{base64.b64encode(obj['Body'].read()).decode('ascii')}"
+    if len(_thumbnails) >= THUMBNAIL_CACHE_SIZE:
+        del _thumbnails[next(iter(_thumbnails))]  # the oldest entry
+    _thumbnails[(bucket, key)] = uri
+    return uri
 
 
 def latest_images() -> list[dict[str, Any]]:

@@ -70,6 +70,7 @@ def dlqs(aws, monkeypatch):
 
 
 def test_dashboard_reports_every_section(aws, context, dlqs, monkeypatch):
+    monkeypatch.setattr(dashboard, "_thumbnails", {})
     monkeypatch.setenv("BUCKETS", f"{ORIGINALS},{LOGS}")
     now_ms = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
     deltas = Deltas().add("images", Total=9, Completed=7, Error=2, OriginalBytes=9000)
@@ -135,6 +136,22 @@ def test_dashboard_reports_every_section(aws, context, dlqs, monkeypatch):
     assert series["logs_ERROR"][seeded] == 2
     assert series["images_error"][seeded - 5] == 1 and series["notifications_sent"][seeded - 5] == 4
     assert data["metadata"]["generated_at"]
+
+
+def test_thumbnails_are_read_once_per_environment(aws, monkeypatch):
+    monkeypatch.setattr(dashboard, "_thumbnails", {})
+    aws.s3.put_object(Bucket=THUMBNAILS, Key="thumbnails/a.jpg", Body=b"a", ContentType="image/jpeg")
+    with ReadCounter([roxs_common.aws.client("s3")]) as reads:
+        first = dashboard.thumbnail_data_uri(THUMBNAILS, "thumbnails/a.jpg")
+        assert dashboard.thumbnail_data_uri(THUMBNAILS, "thumbnails/a.jpg") == first == "data:image/jpeg;base64,YQ=="
+        assert dashboard.thumbnail_data_uri(THUMBNAILS, "thumbnails/missing.jpg") is None
+        assert dashboard.thumbnail_data_uri(THUMBNAILS, "thumbnails/missing.jpg") is None  # not remembered
+    assert reads.requests == {"s3.GetObject": 3}
+    for i in range(dashboard.THUMBNAIL_CACHE_SIZE + 5):  # bounded: the oldest go first
+        aws.s3.put_object(Bucket=THUMBNAILS, Key=f"thumbnails/{i}.jpg", Body=b"b", ContentType="image/jpeg")
+        dashboard.thumbnail_data_uri(THUMBNAILS, f"thumbnails/{i}.jpg")
+    assert len(dashboard._thumbnails) == dashboard.THUMBNAIL_CACHE_SIZE
+    assert (THUMBNAILS, "thumbnails/a.jpg") not in dashboard._thumbnails
 
 
 def test_dashboard_on_an_empty_system(aws, context):
