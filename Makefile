@@ -10,7 +10,7 @@ ENV := source ./.envrc &&
 TFLOCAL := $(ENV) tflocal
 PYTEST_ARGS ?=
 
-.PHONY: help install up down status logs build init plan apply outputs demo destroy redrive \
+.PHONY: help install up down save reset status logs build init plan apply outputs demo dev destroy redrive \
         test test-unit test-static test-engine test-integration bench fmt lint lock lock-checkov clean
 
 help: ## This list
@@ -20,7 +20,7 @@ help: ## This list
 $(VENV)/.installed: requirements.txt
 	@echo "[setup] installing the project's tools into $(VENV) (pinned, requirements.txt) ..."
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt 2>&1 | grep -v 'is ignored: it is neither' || true
+	@$(PYTHON) engine/ctl.py uv pip install -q --python $(PY) -r requirements.txt
 	@$(PY) -c 'import boto3, pytest, python_terraform, localstack_client' || { echo "[setup] install failed"; exit 1; }
 	@touch $@
 
@@ -45,8 +45,14 @@ lock-checkov: ## Re-resolve requirements-checkov.in into requirements-checkov.tx
 up: ## Start the embedded LocalStack (or use one already answering at AWS_ENDPOINT_URL)
 	@$(ENV) $(PYTHON) engine/ctl.py up
 
-down: ## Stop the engine this project started
+down: ## Save the engine's state (.localstack/snapshot) and stop it
 	@$(ENV) $(PYTHON) engine/ctl.py down
+
+save: ## Save the engine's state now (also done every SNAPSHOT_FLUSH_INTERVAL s and by down)
+	@$(ENV) $(PYTHON) engine/ctl.py save
+
+reset: ## Stop the engine and delete its saved state: the next up starts empty
+	@$(ENV) $(PYTHON) engine/ctl.py reset
 
 status: ## Is the engine up? Which services?
 	@$(ENV) $(PYTHON) engine/ctl.py status
@@ -66,6 +72,7 @@ plan: up build init ## tflocal plan against the engine
 	@$(TFLOCAL) plan -input=false
 
 apply: up build init ## Start the engine, build, tflocal init + apply
+	@$(ENV) $(PY) -m tools.stack check-state
 	@$(TFLOCAL) apply -input=false -auto-approve
 	@$(MAKE) --no-print-directory outputs
 
@@ -80,8 +87,14 @@ destroy: $(VENV)/.installed ## Destroy every resource of the stack
 redrive: $(VENV)/.installed ## Move dead letters back: make redrive QUEUE=notifications|images
 	@$(ENV) $(PY) -m tools.redrive $(QUEUE)
 
-demo: apply ## Everything, then the end-to-end demo of the tutorial
+demo: up build ## Everything (progress and a summary, not the plan), then the end-to-end demo
+	@$(ENV) $(PY) -m tools.stack deploy
 	@$(ENV) $(PY) -m tools.demo
+
+dev: up build ## Hot reload: deploy the functions from build/hot-reload/ and sync it on every save (make apply: zips again)
+	@$(PY) build.py --hot-reload > /dev/null
+	@$(ENV) $(PY) -m tools.stack deploy -var=hot_reload=true
+	@$(PY) build.py --watch
 
 ## --- checks ------------------------------------------------------------------------------
 test: $(VENV)/.installed ## All tests: unit, engine, integration (starts and stops the engine)
@@ -109,5 +122,6 @@ lint: $(VENV)/.installed ## terraform fmt -check and validate
 	@$(ENV) terraform fmt -check -recursive
 	@$(ENV) terraform init -backend=false -input=false > /dev/null && $(ENV) terraform validate
 
-clean: down ## Stop the engine and remove build output and local state
+clean: ## Stop the engine, delete its saved state (make reset), remove build output and local state
+	@$(ENV) $(PYTHON) engine/ctl.py reset
 	@rm -rf build .terraform terraform.tfstate* localstack_providers_override.tf test-output .venv-checkov

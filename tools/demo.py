@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import boto3
 from PIL import Image
 
-from tools.http import call
+from tools.http import call, use_credentials_of
 from tools import stack
 
 COLOUR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
@@ -93,6 +93,7 @@ def demo_image() -> bytes:
 class Demo:
     def __init__(self):
         self.outputs = stack.outputs()
+        use_credentials_of(self.outputs)  # the API key or SigV4 signing when api_auth asks for it
         self.aws = {name: boto3.client(name) for name in ("s3", "dynamodb", "lambda", "sqs")}
         self.run_id = time.strftime("%Y%m%d-%H%M%S") + "-" + uuid.uuid4().hex[:4]
         self.steps: list[Step] = []
@@ -216,7 +217,8 @@ class Demo:
         print(f"     dashboard page: {self.outputs.api_url}/dashboard")
 
     def run(self) -> int:
-        print(paint(f"Roxs complete demo — API {self.outputs.api_url}", "1;36"))
+        print(paint(f"Roxs complete demo — API {self.outputs.api_url} "
+                    f"(writes: api_auth = {self.outputs.raw.get('api_auth', 'none')})", "1;36"))
         self.step("System stats before", self.stats_before)
         self.step("Upload an image; the S3 trigger processes it", self.upload_image)
         self.step("Send a batch of application logs", self.send_logs)

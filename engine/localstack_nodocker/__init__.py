@@ -4,4 +4,12 @@
   Python functions run in warm worker processes on the host.
 - ``dynamodb:moto`` provider (``PROVIDER_OVERRIDE_DYNAMODB=moto``): DynamoDB served by
   LocalStack's bundled moto instead of DynamoDB Local (Java + downloads).
+- ``dynamodbstreams:moto`` provider (``PROVIDER_OVERRIDE_DYNAMODBSTREAMS=moto``): the
+  streams of those tables, for LocalStack's event source mappings (streams.py, and
+  stream_mapping.py for BisectBatchOnFunctionError).
+- ``AWS::CloudFormation::CustomResource`` resource provider: Lambda-backed custom
+  resources (custom_resources.py); failed stack creations roll back
+  (cloudformation_rollback.py).
+- https://localhost.localstack.cloud inside workers: the checkout's CA and certificate
+  (tls.py), name resolution and trust for workers (names.py, preload/).
 """

@@ -1,7 +1,7 @@
 """DynamoDB served by LocalStack's bundled moto (no DynamoDB Local, no Java download).
 
 Every operation falls through the empty provider to moto, the way LocalStack serves
-ec2 and acm. DynamoDB Streams are not wired to this backend.
+ec2 and acm. Its streams are served by streams.py (``dynamodbstreams:moto``).
 """
 
 from decimal import Decimal

@@ -1,19 +1,17 @@
-"""Lambda runtime executor that runs Python functions in local worker processes.
+"""Lambda runtime executor that runs functions in local worker processes.
 
 LocalStack's execution-environment lifecycle stays in charge: ``start`` spawns one worker
-for the environment, invokes reuse it while the environment is warm, ``stop`` kills it.
-A worker that overruns the function's timeout is killed and the timeout reported in the
-AWS shape; the next invoke on the same environment starts a fresh worker.
+for the environment (Python: worker.py in the runtime's interpreter; Node.js: worker.js in
+the matching Node), invokes reuse it while the environment is warm, ``stop`` kills it.
+A worker that overruns the function's timeout or its memory size, exits, or writes a
+garbled frame is killed and the invocation fails in the AWS shape; the next invoke on the
+same environment starts a fresh worker.
 """
 
 import json
 import logging
-import os
-import selectors
 import shutil
-import subprocess
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -24,92 +22,42 @@ from localstack.services.lambda_.invocation.runtime_executor import (
     RuntimeExecutor,
 )
 
-from localstack_nodocker.runtimes import find_interpreter, runtime_library_dir
+from localstack_nodocker import hostruntimes, layers
+from localstack_nodocker.protocol import GarbledFrame, Worker, WorkerDied, WorkerOutOfMemory, WorkerTimedOut
+from localstack_nodocker.runtimes import resolve, runtime_library_dir
+from localstack_nodocker.worker import EXIT_OUT_OF_MEMORY
+from localstack_nodocker.hot_reload import CodeWatch
+from localstack_nodocker.names import worker_environment
 
 LOG = logging.getLogger(__name__)
 
-WORKER_SCRIPT = Path(__file__).with_name("worker.py")
+PYTHON_WORKER = Path(__file__).with_name("worker.py")
+NODE_WORKER = Path(__file__).with_name("worker.js")
 # Keeps an environment's own log (worker stderr) bounded.
 MAX_ENVIRONMENT_LOG_CHARS = 64 * 1024
+# Address space a Python worker may reserve beyond its MemorySize: resident memory is what
+# AWS limits (the executor samples it); this only stops one huge allocation from taking the
+# host's memory before a sample sees it.
+ADDRESS_SPACE_HEADROOM_MB = 1024
 
 
-class WorkerDied(Exception):
-    pass
-
-
-class WorkerTimedOut(Exception):
-    pass
-
-
-class _Worker:
-    """One worker process and the reading side of its protocol."""
-
-    def __init__(self, argv: list[str], env: dict[str, str], cwd: str, on_stderr):
-        self.started_at = time.perf_counter()
-        self.process = subprocess.Popen(
-            argv,
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=env,
-            cwd=cwd,
-            start_new_session=True,
-        )
-        self._buffer = b""
-        self._selector = selectors.DefaultSelector()
-        self._selector.register(self.process.stdout, selectors.EVENT_READ)
-        threading.Thread(target=self._drain_stderr, args=(on_stderr,), daemon=True).start()
-
-    def _drain_stderr(self, on_stderr):
-        for line in iter(self.process.stderr.readline, b""):
-            on_stderr(line.decode("utf-8", "replace"))
-
-    def alive(self) -> bool:
-        return self.process.poll() is None
-
-    def send(self, message: dict) -> None:
-        self.process.stdin.write((json.dumps(message) + "\n").encode())
-        self.process.stdin.flush()
-
-    def read_message(self, deadline: float) -> dict:
-        """Next protocol message; WorkerTimedOut past ``deadline`` (monotonic seconds)."""
-        while b"\n" not in self._buffer:
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise WorkerTimedOut()
-            if not self._selector.select(timeout=remaining):
-                continue
-            chunk = os.read(self.process.stdout.fileno(), 65536)
-            if not chunk:
-                raise WorkerDied(f"worker exited with status {self.process.wait()}")
-            self._buffer += chunk
-        line, _, self._buffer = self._buffer.partition(b"\n")
-        return json.loads(line)
-
-    def kill(self) -> None:
-        if self.alive():
-            try:
-                os.killpg(self.process.pid, 9)
-            except ProcessLookupError:
-                pass
-        self.process.wait()
-        self._selector.close()
-        for stream in (self.process.stdin, self.process.stdout):
-            try:
-                stream.close()
-            except OSError:
-                pass
+def _node_memory_flags(memory_mb: int) -> list[str]:
+    """V8 heap sizes as AWS's Node.js bootstrap derives them from the function's memory."""
+    new_space = memory_mb // 10
+    return [f"--max-semi-space-size={new_space // 2}", f"--max-old-space-size={memory_mb - new_space}"]
 
 
 class LocalProcessRuntimeExecutor(RuntimeExecutor):
     def __init__(self, id: str, function_version: FunctionVersion) -> None:
         super().__init__(id, function_version)
-        self.worker: _Worker | None = None
+        self.worker: Worker | None = None
         self.env: dict[str, str] = {}
         self.tmp_dir: str | None = None
+        self.opt_dir: Path | None = None
         self.environment_log: list[str] = []
         self.init_duration_ms: float | None = None
         self._pending_init_logs = ""
+        self._init_failure: Exception | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -117,36 +65,64 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         config_ = self.function_version.config
         self.tmp_dir = tempfile.mkdtemp(prefix=f"lambda-{config_.runtime}-")
         code_dir = str(config_.code.get_unzipped_code_location())
-        self.env = {key: str(value) for key, value in env_vars.items()}
+        self.opt_dir = Path(self.tmp_dir) / "opt"
+        layers.assemble([layer.code.get_unzipped_code_location() for layer in config_.layers], self.opt_dir)
+        # PATH and LD_LIBRARY_PATH are the function's to set, as on AWS; the rest is the runtime's
+        self.env = layers.environment(self.opt_dir, "/usr/local/bin:/usr/bin:/bin")
+        self.env.update({key: str(value) for key, value in env_vars.items()})
         self.env.update(
             {
                 "LAMBDA_TASK_ROOT": code_dir,
                 "LAMBDA_RUNTIME_DIR": str(runtime_library_dir()),
+                "LAMBDA_OPT_DIR": str(self.opt_dir),
                 "HOME": self.tmp_dir,
                 "TMPDIR": self.tmp_dir,
-                "PATH": "/usr/local/bin:/usr/bin:/bin",
                 "LANG": "en_US.UTF-8",
                 "PYTHONUNBUFFERED": "1",
             }
         )
+        self.code_watch = CodeWatch(config_.code, code_dir)
+        self.env.update(worker_environment(self.env))
         self._spawn()
+
+    def _launch(self) -> Worker:
+        """A new worker for this environment's runtime, memory-limited like the function."""
+        config_ = self.function_version.config
+        interpreter, sdk = resolve(config_.runtime)
+        code_dir = self.env["LAMBDA_TASK_ROOT"]
+        memory_mb = int(config_.memory_size)
+        if hostruntimes.language(config_.runtime) == "python":
+            version = config_.runtime.removeprefix("python")
+            address_space = (memory_mb + ADDRESS_SPACE_HEADROOM_MB) * 1024 * 1024
+            argv = [interpreter, "-I", "-S", str(PYTHON_WORKER), str(address_space), code_dir,
+                    *layers.python_paths(self.opt_dir, version), str(sdk)]
+            return Worker(argv, self.env, code_dir, self._record_environment_log, memory_limit_kb=memory_mb * 1024)
+        major = config_.runtime.removeprefix("nodejs").removesuffix(".x")
+        # AWS's order: layers, then the runtime's SDK, then the function's own folder.
+        env = {**self.env, "NODE_PATH": ":".join([*layers.node_paths(self.opt_dir, major), str(sdk), code_dir])}
+        argv = [interpreter, *_node_memory_flags(memory_mb), str(NODE_WORKER), code_dir]
+        return Worker(argv, env, code_dir, self._record_environment_log,
+                      memory_limit_kb=memory_mb * 1024, protocol_fd=True)
 
     def _spawn(self) -> None:
         config_ = self.function_version.config
-        interpreter = find_interpreter(config_.runtime)
-        code_dir = self.env["LAMBDA_TASK_ROOT"]
-        argv = [interpreter, "-I", "-S", str(WORKER_SCRIPT), code_dir, self.env["LAMBDA_RUNTIME_DIR"]]
-        self.worker = _Worker(argv, self.env, code_dir, self._record_environment_log)
+        self.worker = self._launch()
         deadline = time.monotonic() + config.LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT
         init_logs = []
         try:
             while "ready" not in (message := self.worker.read_message(deadline)):
                 init_logs.append(message.get("log", ""))
-        except (WorkerDied, WorkerTimedOut) as exc:
+        except WorkerTimedOut as exc:
             self.worker.kill()
             raise LambdaRuntimeException(
-                f"Worker for {config_.runtime} did not start: {exc}. {self.get_logs()[-2000:]}"
+                f"Worker for {config_.runtime} did not start within {config.LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT} s. "
+                f"{self.get_logs()[-2000:]}"
             ) from exc
+        except (WorkerDied, WorkerOutOfMemory, GarbledFrame) as exc:
+            # the function's init code exited or ran out of memory: as on AWS, the invoke
+            # that needed this environment fails with the reason (and the next one retries)
+            self.worker.kill()
+            self._init_failure = exc
         self.init_duration_ms = (time.perf_counter() - self.worker.started_at) * 1000
         self._pending_init_logs = "".join(init_logs)
 
@@ -183,7 +159,9 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         request_id = payload["invoke-id"]
         timeout_s = int(self.function_version.config.timeout)
         init_report = ""
-        if self.worker is None or not self.worker.alive():
+        if self.code_watch.changed() and self.worker is not None:
+            self.worker.kill()  # hot reload: the code folder changed, load it afresh
+        if not self._init_failure and (self.worker is None or not self.worker.alive()):
             self._spawn()  # restart after a timeout or a crash: a cold start inside this environment
         if self.init_duration_ms is not None:
             init_report = f"\tInit Duration: {self.init_duration_ms:.2f} ms"
@@ -197,6 +175,9 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         status = ""
         max_rss_mb = 0
         try:
+            if self._init_failure:
+                failure, self._init_failure = self._init_failure, None
+                raise failure
             self.worker.send(
                 {
                     "request_id": request_id,
@@ -209,19 +190,35 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 logs.append(message.get("log", ""))
             is_error, result = message["error"], message["result"]
             max_rss_mb = message.get("max_rss_kb", 0) // 1024
+            if max_rss_mb > self.function_version.config.memory_size:
+                raise WorkerOutOfMemory()  # a peak between two samples: AWS would have killed it
+            if message.get("fatal"):
+                self.worker.kill()  # the runtime reported an error it cannot continue after
         except WorkerTimedOut:
             self.worker.kill()
             message = f"Task timed out after {timeout_s:.2f} seconds"
             logs.append(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {request_id} {message}\n")
             is_error, status = True, "\tStatus: timeout"
             result = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {request_id} Error: {message}"})
-        except (WorkerDied, BrokenPipeError) as exc:
+        except (WorkerDied, WorkerOutOfMemory, BrokenPipeError) as exc:
+            out_of_memory = isinstance(exc, WorkerOutOfMemory) or self.worker.process.poll() == EXIT_OUT_OF_MEMORY
             self.worker.kill()
-            is_error, status = True, "\tStatus: error"
+            reason = "signal: killed" if out_of_memory else self.worker.exit_reason()
+            error_type = "Runtime.OutOfMemory" if out_of_memory else "Runtime.ExitError"
+            max_rss_mb = max(max_rss_mb, self.function_version.config.memory_size if out_of_memory else 0)
+            is_error, status = True, f"\tStatus: error\tError Type: {error_type}"
             result = json.dumps(
-                {"errorType": "Runtime.ExitError", "errorMessage": f"RequestId: {request_id} Error: Runtime exited: {exc}"}
+                {"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: {reason}"}
             )
             logs.append(self.get_logs()[-2000:])
+            logs.append(f"RequestId: {request_id} Error: Runtime exited with error: {reason}\n{error_type}\n")
+        except GarbledFrame as exc:
+            self.worker.kill()
+            is_error, status = True, "\tStatus: error\tError Type: Runtime.InvalidResponse"
+            result = json.dumps(
+                {"errorType": "Runtime.InvalidResponse",
+                 "errorMessage": f"RequestId: {request_id} Error: the runtime wrote a garbled frame: {exc}"}
+            )
 
         duration_ms = (time.perf_counter() - started) * 1000
         memory_mb = self.function_version.config.memory_size
@@ -237,14 +234,16 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
 
     @classmethod
     def prepare_version(cls, function_version: FunctionVersion) -> None:
-        runtime = function_version.config.runtime
-        if function_version.config.package_type != "Zip" or not function_version.config.code:
+        config_ = function_version.config
+        if config_.package_type != "Zip" or not config_.code:
             raise LambdaRuntimeException(
-                "The local-process executor runs only Zip-packaged Python functions; "
+                "The local-process executor runs only Zip-packaged functions; "
                 "use a LocalStack container with Docker for image functions."
             )
-        find_interpreter(runtime)  # fail now, with the reason, rather than at the first invoke
-        function_version.config.code.prepare_for_execution()
+        resolve(config_.runtime)  # fail now, with the reason, rather than at the first invoke
+        config_.code.prepare_for_execution()
+        for layer in config_.layers:
+            layer.code.prepare_for_execution()
 
     @classmethod
     def cleanup_version(cls, function_version: FunctionVersion) -> None:

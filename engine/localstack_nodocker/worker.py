@@ -2,30 +2,42 @@
 
 Started by the local-process executor with the function's interpreter in isolated mode
 (``-I -S``: none of that interpreter's site-packages), so this file uses only the standard
-library. Protocol on stdin/stdout, one JSON object per line:
+library. Arguments: the address-space limit in bytes (0: none), the function's code folder,
+then the folders to put after it on sys.path (the layers' paths, then the runtime's SDK). Protocol on stdin/stdout, one JSON
+object per line:
 
   request  {"request_id", "payload", "invoked_function_arn", "deadline_ms"}
   frames   {"log": "..."}               handler output, as it is written
            {"result": "...", "error": false, "max_rss_kb": n}   end of the invocation
+
+A request or payload that cannot be read fails that one invocation; handler threads may
+write concurrently (frames are written under a lock, whole).
 
 Anything written at file-descriptor level (C extensions, subprocesses) goes to stderr,
 which the executor keeps as the environment's own log.
 """
 
 import importlib
+import importlib.util
 import json
 import os
 import sys
+import threading
 import time
 import traceback
 
-_protocol_out = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
-os.dup2(2, 1)
+_protocol_out = None  # the original stdout, kept for frames by main()
+_send_lock = threading.Lock()
+# Exit status that tells the executor the handler ran out of memory (the address-space
+# limit, set by main, refused an allocation), so it reports Runtime.OutOfMemory as AWS does.
+EXIT_OUT_OF_MEMORY = 86
 
 
 def _send(message):
-    _protocol_out.write(json.dumps(message) + "\n")
-    _protocol_out.flush()
+    line = json.dumps(message) + "\n"
+    with _send_lock:
+        _protocol_out.write(line)
+        _protocol_out.flush()
 
 
 class _LogStream:
@@ -35,6 +47,8 @@ class _LogStream:
     errors = "replace"
 
     def write(self, text):
+        if not isinstance(text, str):
+            raise TypeError(f"write() argument must be str, not {type(text).__name__}")
         if text:
             _send({"log": text})
         return len(text)
@@ -99,10 +113,12 @@ def _invoke(handler, request):
     context = LambdaContext(request["request_id"], request["invoked_function_arn"], request["deadline_ms"])
     try:
         event = json.loads(request["payload"]) if request["payload"] else {}
-    except ValueError as exc:
-        return True, _error("Runtime.UnmarshalError", f"Unable to unmarshal input: {exc}")
+    except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than Python parses
+        return True, _error("Runtime.UnmarshalError", f"Unable to unmarshal input: {type(exc).__name__}: {exc}")
     try:
         result = handler(event, context)
+    except MemoryError:
+        os._exit(EXIT_OUT_OF_MEMORY)
     except Exception as exc:
         _, _, tb = sys.exc_info()
         error = _error(type(exc).__name__, str(exc), tb)
@@ -111,7 +127,7 @@ def _invoke(handler, request):
         return True, error
     try:
         return False, json.dumps(result)
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, RecursionError) as exc:
         return True, _error("Runtime.MarshalError", f"Unable to marshal response: {exc}")
 
 
@@ -124,25 +140,53 @@ def _peak_rss_kb():
     return 0
 
 
+def _resolve_engine_names():
+    """localhost.localstack.cloud names reach the engine (preload/localstack_names.py;
+    the -S flag skips sitecustomize)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "preload", "localstack_names.py")
+    spec = importlib.util.spec_from_file_location("localstack_names", path)
+    sys.modules[spec.name] = module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+
+def _handle(handler, init_error, line):
+    """One request line to one result frame; a request that cannot be read fails alone."""
+    try:
+        request = json.loads(line)
+        if init_error:
+            is_error, result = True, init_error
+        else:
+            is_error, result = _invoke(handler, request)
+    except (ValueError, RecursionError, KeyError, TypeError) as exc:
+        is_error, result = True, _error("Runtime.UnmarshalError", f"Unable to read the invocation: {type(exc).__name__}: {exc}")
+    if is_error:
+        result = json.dumps(result)
+    return {"result": result, "error": is_error, "max_rss_kb": _peak_rss_kb()}
+
+
 def main():
-    code_dir, runtime_lib = sys.argv[1], sys.argv[2]
-    sys.path[:0] = [code_dir, runtime_lib]
+    global _protocol_out
+    _resolve_engine_names()
+    _protocol_out = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
+    os.dup2(2, 1)  # what writes to file descriptor 1 directly lands in the environment's log
+    # requests come on a copy of stdin; a handler reading stdin reads nothing, as on AWS
+    requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
+    os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
+    sys.stdin = open(os.devnull)  # noqa: SIM115  (for the life of the process)
+    address_space, code_dir, paths = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+    if address_space:
+        import resource
+
+        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
+    sys.path[:0] = [code_dir, *paths]
     os.chdir(code_dir)
     sys.stdout = sys.stderr = _LogStream()
     handler, init_error = _load_handler(os.environ["_HANDLER"])
     if init_error:
         sys.stdout.write(f"[ERROR] {init_error['errorType']}: {init_error['errorMessage']}\n")
     _send({"ready": True})
-    for line in sys.stdin:
-        request = json.loads(line)
-        if init_error:
-            is_error, result = True, init_error
-        else:
-            is_error, result = _invoke(handler, request)
-        if is_error:
-            result = json.dumps(result)
-        _send({"result": result, "error": is_error,
-               "max_rss_kb": _peak_rss_kb()})
+    for line in requests:
+        _send(_handle(handler, init_error, line))
 
 
 if __name__ == "__main__":

@@ -1,6 +1,16 @@
 locals {
   api_name      = "${var.name_prefix}-complete-api"
   function_name = "${var.name_prefix}-api-handler"
+
+  route_resources = {
+    root  = aws_api_gateway_rest_api.this.root_resource_id
+    proxy = aws_api_gateway_resource.proxy.id
+  }
+  # "ANY proxy", "GET proxy", "OPTIONS proxy", "ANY root", ...
+  routes = {
+    for pair in setproduct(["root", "proxy"], ["ANY", "GET", "OPTIONS"]) :
+    "${pair[1]} ${pair[0]}" => { resource = pair[0], method = pair[1] }
+  }
 }
 
 module "function" {
@@ -62,6 +72,9 @@ resource "aws_api_gateway_rest_api" "this" {
   name        = local.api_name
   description = "HTTP entry point of the ${var.name_prefix} system; every path goes to ${local.function_name}."
 
+  # API keys travel in the x-api-key header (api_auth = "api_key").
+  api_key_source = "HEADER"
+
   endpoint_configuration {
     types = ["REGIONAL"]
   }
@@ -80,60 +93,66 @@ resource "aws_api_gateway_resource" "proxy" {
   path_part   = "{proxy+}"
 }
 
-# Routing, validation and authorisation of callers happen in the handler; the API itself is open.
-resource "aws_api_gateway_method" "proxy" {
-  #checkov:skip=CKV_AWS_59:The API is public by contract (the tutorial's demo API and the dashboard page): it serves read-only summaries and one validated, size-limited POST that only queues a notification.
+# Every path (the root and {proxy+}) has three methods, all proxied to the handler, which
+# routes: GET and OPTIONS (reads and CORS preflight) are public, and ANY, which API Gateway
+# uses for every other method, carries the credential var.api_auth chooses. So a write
+# route is protected wherever the handler adds it, and a new GET route is public, without
+# a change here.
+resource "aws_api_gateway_method" "route" {
+  #checkov:skip=CKV_AWS_59:GET and OPTIONS are public by design (read-only summaries, the dashboard page, CORS preflight); every other method follows var.api_auth, and the offline plan test (tests/static/terraform/aws.tftest.hcl) fails if an AWS-style configuration leaves one open.
   #checkov:skip=CKV2_AWS_53:With a proxy integration every request reaches the handler, which validates bodies, parameters and methods itself (4xx with a reason; proven by the schemathesis run against docs/openapi.yaml).
-  rest_api_id   = aws_api_gateway_rest_api.this.id
-  resource_id   = aws_api_gateway_resource.proxy.id
-  http_method   = "ANY"
-  authorization = "NONE"
+  for_each = local.routes
+
+  rest_api_id      = aws_api_gateway_rest_api.this.id
+  resource_id      = local.route_resources[each.value.resource]
+  http_method      = each.value.method
+  authorization    = each.value.method == "ANY" && var.api_auth == "iam" ? "AWS_IAM" : "NONE"
+  api_key_required = each.value.method == "ANY" && var.api_auth == "api_key"
 }
 
-resource "aws_api_gateway_method" "root" {
-  #checkov:skip=CKV_AWS_59:The API is public by contract (the tutorial's demo API and the dashboard page): it serves read-only summaries and one validated, size-limited POST that only queues a notification.
-  #checkov:skip=CKV2_AWS_53:With a proxy integration every request reaches the handler, which validates bodies, parameters and methods itself (4xx with a reason; proven by the schemathesis run against docs/openapi.yaml).
-  rest_api_id   = aws_api_gateway_rest_api.this.id
-  resource_id   = aws_api_gateway_rest_api.this.root_resource_id
-  http_method   = "ANY"
-  authorization = "NONE"
-}
+resource "aws_api_gateway_integration" "route" {
+  for_each = local.routes
 
-resource "aws_api_gateway_integration" "proxy" {
   rest_api_id             = aws_api_gateway_rest_api.this.id
-  resource_id             = aws_api_gateway_resource.proxy.id
-  http_method             = aws_api_gateway_method.proxy.http_method
+  resource_id             = local.route_resources[each.value.resource]
+  http_method             = aws_api_gateway_method.route[each.key].http_method
   type                    = "AWS_PROXY"
   integration_http_method = "POST" # Lambda is always invoked with POST, whatever the client's method
   uri                     = module.function.invoke_arn
 }
 
-resource "aws_api_gateway_integration" "root" {
-  rest_api_id             = aws_api_gateway_rest_api.this.id
-  resource_id             = aws_api_gateway_rest_api.this.root_resource_id
-  http_method             = aws_api_gateway_method.root.http_method
-  type                    = "AWS_PROXY"
-  integration_http_method = "POST"
-  uri                     = module.function.invoke_arn
+# Stacks applied before the per-method routes keep their ANY methods and integrations.
+moved {
+  from = aws_api_gateway_method.proxy
+  to   = aws_api_gateway_method.route["ANY proxy"]
+}
+
+moved {
+  from = aws_api_gateway_method.root
+  to   = aws_api_gateway_method.route["ANY root"]
+}
+
+moved {
+  from = aws_api_gateway_integration.proxy
+  to   = aws_api_gateway_integration.route["ANY proxy"]
+}
+
+moved {
+  from = aws_api_gateway_integration.root
+  to   = aws_api_gateway_integration.route["ANY root"]
 }
 
 resource "aws_api_gateway_deployment" "this" {
   rest_api_id = aws_api_gateway_rest_api.this.id
   description = "Deployment of ${local.api_name}"
 
-  # A deployment is a snapshot: redeploy whenever routes or integrations change.
+  # A deployment is a snapshot: redeploy whenever routes, their protection or integrations change.
   triggers = {
     redeployment = sha1(jsonencode([
       aws_api_gateway_resource.proxy.id,
       aws_api_gateway_resource.proxy.path_part,
-      aws_api_gateway_method.proxy.id,
-      aws_api_gateway_method.proxy.authorization,
-      aws_api_gateway_method.root.id,
-      aws_api_gateway_method.root.authorization,
-      aws_api_gateway_integration.proxy.id,
-      aws_api_gateway_integration.proxy.uri,
-      aws_api_gateway_integration.root.id,
-      aws_api_gateway_integration.root.uri,
+      [for key, method in aws_api_gateway_method.route : [key, method.id, method.authorization, method.api_key_required]],
+      [for key, integration in aws_api_gateway_integration.route : [key, integration.id, integration.uri]],
     ]))
   }
 
@@ -149,12 +168,82 @@ resource "aws_api_gateway_stage" "this" {
   #checkov:skip=CKV2_AWS_4:Execution logging has the same account-wide prerequisite as access logging (see CKV_AWS_76).
   #checkov:skip=CKV_AWS_120:Responses are live counts and listings; a cache cluster (billed per hour) would serve stale data.
   #checkov:skip=CKV2_AWS_51:Client certificates authenticate API Gateway to a backend HTTP server; the backend here is a Lambda proxy integration, and the callers are browsers.
-  #checkov:skip=CKV2_AWS_29:WAF is not available on the LocalStack community engine and is billed per web ACL; the handler bounds body size (413) and page sizes itself.
+  #checkov:skip=CKV2_AWS_29:WAF is not available on the LocalStack community engine and is billed per web ACL; stage throttling bounds the rate and the handler bounds body size (413) and page sizes.
   rest_api_id   = aws_api_gateway_rest_api.this.id
   deployment_id = aws_api_gateway_deployment.this.id
   stage_name    = var.stage_name
   description   = "The ${var.stage_name} stage of ${local.api_name}"
   tags          = var.tags
+}
+
+# Every method of the stage: requests beyond the rate (after the burst) get 429 from API
+# Gateway, before the function is invoked.
+resource "aws_api_gateway_method_settings" "all" {
+  #checkov:skip=CKV_AWS_225:Responses are live counts and listings; caching would serve stale data (see CKV_AWS_120 on the stage).
+  #checkov:skip=CKV_AWS_308:No cache is enabled, so there is no cache to encrypt.
+  rest_api_id = aws_api_gateway_rest_api.this.id
+  stage_name  = aws_api_gateway_stage.this.stage_name
+  method_path = "*/*"
+
+  settings {
+    throttling_rate_limit  = var.throttle_rate_limit
+    throttling_burst_limit = var.throttle_burst_limit
+  }
+}
+
+# api_auth = "api_key": one key (its value generated by API Gateway, kept in the Terraform
+# state and the sensitive output api_key) in a usage plan that caps its requests per day.
+resource "aws_api_gateway_api_key" "writer" {
+  count = var.api_auth == "api_key" ? 1 : 0
+
+  name        = "${var.name_prefix}-api-writer"
+  description = "Sent as x-api-key on the write methods of ${local.api_name}."
+  tags        = var.tags
+}
+
+resource "aws_api_gateway_usage_plan" "writers" {
+  count = var.api_auth == "api_key" ? 1 : 0
+
+  name        = "${var.name_prefix}-api-writers"
+  description = "Daily quota of the write methods of ${local.api_name}."
+  tags        = var.tags
+
+  api_stages {
+    api_id = aws_api_gateway_rest_api.this.id
+    stage  = aws_api_gateway_stage.this.stage_name
+  }
+
+  quota_settings {
+    limit  = var.api_key_quota_per_day
+    period = "DAY"
+  }
+}
+
+resource "aws_api_gateway_usage_plan_key" "writer" {
+  count = var.api_auth == "api_key" ? 1 : 0
+
+  key_id        = aws_api_gateway_api_key.writer[0].id
+  key_type      = "API_KEY"
+  usage_plan_id = aws_api_gateway_usage_plan.writers[0].id
+}
+
+# api_auth = "iam": the policy to attach to a caller (user or role) that may write. Reads are
+# public, so the policy names the whole stage rather than a list of methods to keep in step.
+data "aws_iam_policy_document" "writer" {
+  statement {
+    sid       = "InvokeApi"
+    actions   = ["execute-api:Invoke"]
+    resources = ["${aws_api_gateway_rest_api.this.execution_arn}/${aws_api_gateway_stage.this.stage_name}/*/*"]
+  }
+}
+
+resource "aws_iam_policy" "writer" {
+  count = var.api_auth == "iam" ? 1 : 0
+
+  name        = "${var.name_prefix}-api-writer"
+  description = "Lets a caller sign requests to the write methods of ${local.api_name} (AWS_IAM authorization)."
+  policy      = data.aws_iam_policy_document.writer.json
+  tags        = var.tags
 }
 
 resource "aws_lambda_permission" "allow_api_gateway" {

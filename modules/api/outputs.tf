@@ -32,3 +32,14 @@ output "log_group_name" {
   description = "Log group of the API handler function."
   value       = module.function.log_group_name
 }
+
+output "api_key" {
+  description = "With api_auth = \"api_key\": the key to send as x-api-key on write methods (null otherwise)."
+  value       = one(aws_api_gateway_api_key.writer[*].value)
+  sensitive   = true
+}
+
+output "writer_policy_arn" {
+  description = "With api_auth = \"iam\": ARN of the policy that lets a caller sign write requests (null otherwise)."
+  value       = one(aws_iam_policy.writer[*].arn)
+}

@@ -28,14 +28,8 @@ variable "function_package" {
 }
 
 variable "runtime" {
-  description = "Lambda runtime of the API handler."
+  description = "Lambda runtime of the API handler (checked once, by the root module's lambda_runtime)."
   type        = string
-  default     = "python3.11"
-
-  validation {
-    condition     = can(regex("^python3\\.(9|1[0-3])$", var.runtime))
-    error_message = "runtime must be python3.9 to python3.13."
-  }
 }
 
 variable "function_timeout" {
@@ -92,6 +86,26 @@ variable "cors_allow_origin" {
     condition     = var.cors_allow_origin == "*" || can(regex("^https?://[^/\\s]+$", var.cors_allow_origin))
     error_message = "cors_allow_origin must be \"*\" or an origin like https://example.com or http://localhost:4566 (no path, no trailing slash)."
   }
+}
+
+variable "api_auth" {
+  description = "Credential the write methods (every method but GET and OPTIONS) require: \"none\", \"api_key\" (x-api-key header, usage plan with a daily quota) or \"iam\" (AWS_IAM, SigV4-signed requests). Reads stay public. Checked by the root module, like the throttling and quota values."
+  type        = string
+}
+
+variable "throttle_rate_limit" {
+  description = "Stage throttling: steady requests per second over all methods; API Gateway answers 429 beyond it."
+  type        = number
+}
+
+variable "throttle_burst_limit" {
+  description = "Stage throttling: requests API Gateway accepts at once above the steady rate."
+  type        = number
+}
+
+variable "api_key_quota_per_day" {
+  description = "With api_auth = \"api_key\": write requests the key may make per day (the usage plan's quota); API Gateway answers 429 beyond it."
+  type        = number
 }
 
 variable "log_retention_days" {

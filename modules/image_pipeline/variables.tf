@@ -27,14 +27,8 @@ variable "function_package" {
 }
 
 variable "runtime" {
-  description = "Lambda runtime of the image processor."
+  description = "Lambda runtime of the image processor (checked once, by the root module's lambda_runtime)."
   type        = string
-  default     = "python3.11"
-
-  validation {
-    condition     = can(regex("^python3\\.(9|1[0-3])$", var.runtime))
-    error_message = "runtime must be python3.9 to python3.13."
-  }
 }
 
 variable "function_timeout" {

@@ -4,6 +4,11 @@ locals {
   # SERVICE_NAME is set last so every function logs under its own name, whatever the caller passes;
   # METRICS_NAMESPACE is where roxs_common.metrics publishes the handler's duration.
   environment = merge(var.environment, { SERVICE_NAME = var.function_name, METRICS_NAMESPACE = var.metrics_namespace })
+
+  # A folder instead of a zip: LocalStack hot reload, whose marker is this S3 bucket name
+  # (LocalStack's BUCKET_MARKER_LOCAL) with the absolute folder as the key.
+  hot_reload        = !endswith(var.filename, ".zip")
+  hot_reload_bucket = "hot-reload"
 }
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -100,8 +105,10 @@ resource "aws_lambda_function" "this" {
   role             = aws_iam_role.this.arn
   handler          = var.handler
   runtime          = var.runtime
-  filename         = var.filename
-  source_code_hash = var.source_code_hash
+  filename         = local.hot_reload ? null : var.filename
+  source_code_hash = local.hot_reload ? null : var.source_code_hash
+  s3_bucket        = local.hot_reload ? local.hot_reload_bucket : null
+  s3_key           = local.hot_reload ? var.filename : null
   timeout          = var.timeout
   memory_size      = var.memory_size
   tags             = var.tags
@@ -120,8 +127,8 @@ resource "aws_lambda_function" "this" {
 
   lifecycle {
     precondition {
-      condition     = fileexists(var.filename)
-      error_message = "Deployment package ${var.filename} does not exist: build the Lambda packages first (make build)."
+      condition     = local.hot_reload ? length(fileset(var.filename, "*")) > 0 : fileexists(var.filename)
+      error_message = local.hot_reload ? "Hot-reload folder ${var.filename} is empty or missing: sync it first (python build.py --hot-reload, or make dev)." : "Deployment package ${var.filename} does not exist: build the Lambda packages first (make build)."
     }
   }
 

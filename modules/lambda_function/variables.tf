@@ -31,28 +31,22 @@ variable "handler" {
 }
 
 variable "runtime" {
-  description = "Lambda runtime identifier."
+  description = "Lambda runtime identifier (checked once, by the root module's lambda_runtime)."
   type        = string
-  default     = "python3.11"
-
-  validation {
-    condition     = contains(["python3.9", "python3.10", "python3.11", "python3.12", "python3.13"], var.runtime)
-    error_message = "runtime must be a supported Python runtime: python3.9 to python3.13."
-  }
 }
 
 variable "filename" {
-  description = "Path of the deployment package (zip) to upload."
+  description = "Path of the deployment package (zip) to upload; or, for LocalStack hot reload, the absolute path of a folder holding the unzipped code, which the function then runs from directly."
   type        = string
 
   validation {
-    condition     = endswith(var.filename, ".zip")
-    error_message = "filename must point to a .zip deployment package."
+    condition     = endswith(var.filename, ".zip") || startswith(var.filename, "/")
+    error_message = "filename must point to a .zip deployment package, or be the absolute path of a code folder (hot reload)."
   }
 }
 
 variable "source_code_hash" {
-  description = "Base64-encoded SHA-256 of the deployment package (filebase64sha256); a change redeploys the code."
+  description = "Base64-encoded SHA-256 of the deployment package (filebase64sha256); a change redeploys the code. Ignored for a hot-reload folder."
   type        = string
 }
 

@@ -301,16 +301,17 @@ def test_api_gateway_proxy_reaches_the_function(aws, probe, engine):
     apigw.delete_rest_api(restApiId=api)
 
 
-def test_a_non_python_runtime_fails_with_a_clear_reason(aws):
-    name = f"probe-node-{uuid.uuid4().hex[:6]}"
+def test_a_runtime_the_engine_cannot_run_fails_with_a_clear_reason(aws):
+    name = f"probe-ruby-{uuid.uuid4().hex[:6]}"
     aws["lambda"].create_function(
-        FunctionName=name, Runtime="nodejs20.x", Handler="index.handler",
-        Role="arn:aws:iam::000000000000:role/probe", Code={"ZipFile": zipped("exports.handler = 1", "index.js")},
+        FunctionName=name, Runtime="ruby3.3", Handler="index.handler",
+        Role="arn:aws:iam::000000000000:role/probe", Code={"ZipFile": zipped("def handler; end", "index.rb")},
     )
     try:
         config = wait_active(aws["lambda"], name)
         assert config["State"] == "Failed"
-        assert "nodejs20.x" in config["StateReason"] and "Python functions only" in config["StateReason"]
+        assert "ruby3.3" in config["StateReason"] and "nodejs20.x" in config["StateReason"]
+        assert "Docker" in config["StateReason"]
     finally:
         # LocalStack answers ResourceNotFound when deleting a function whose creation failed
         with contextlib.suppress(aws["lambda"].exceptions.ResourceNotFoundException):

@@ -77,9 +77,11 @@ def test_a_port_taken_by_something_else_is_a_clear_error(second_engine):
 
 def test_a_missing_interpreter_is_named(engine):
     script = (
-        "from localstack_nodocker.runtimes import find_interpreter\n"
-        "try:\n    find_interpreter('python3.12')\nexcept Exception as exc:\n    print(exc)\n"
+        "from localstack_nodocker.runtimes import resolve\n"
+        "for runtime in ('python3.12', 'nodejs18.x'):\n"
+        "    try:\n        resolve(runtime)\n    except Exception as exc:\n        print(exc)\n"
     )
     env = {"PATH": "/nonexistent", "PYENV_ROOT": "/nonexistent", "LAMBDA_RUNTIME_LIBRARY": "/nonexistent"}
     out = subprocess.run([str(ENGINE_PYTHON), "-c", script], capture_output=True, text=True, env=env).stdout
-    assert "No interpreter for runtime python3.12" in out and "python3.12" in out
+    assert "No interpreter for runtime python3.12" in out and "pyenv install 3.12" in out
+    assert "No Node.js 18 for runtime nodejs18.x" in out and "make install" in out

@@ -9,6 +9,7 @@ import boto3
 import pytest
 
 from tools import stack
+from tools.http import use_credentials_of
 from tools.stack import ROOT
 
 
@@ -19,7 +20,9 @@ def deployed(engine):
     started = time.monotonic()
     stack.apply()
     print(f"\n[stack] tflocal apply took {time.monotonic() - started:.1f} s")
-    return stack.outputs()
+    outputs = stack.outputs()
+    use_credentials_of(outputs)  # every API call of the session sends what api_auth asks for
+    return outputs
 
 
 @pytest.fixture(scope="session")

@@ -11,6 +11,7 @@ Every answer also carries the configured CORS origin, never "*".
 """
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -19,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tools.http import call
+from tools.http import API_KEY_ENV, call
 from tools.stack import ROOT
 
 OPENAPI = ROOT / "docs" / "openapi.yaml"
@@ -65,6 +66,8 @@ def test_schemathesis_finds_no_server_error_and_no_contract_violation(deployed):
         "positive_data_acceptance,unsupported_method,use_after_free,ensure_resource_availability,"
         "ignored_auth,object_level_authorization",
     ]
+    if os.environ.get(API_KEY_ENV):  # api_auth = "api_key": the writes need the key (tools/http.py)
+        command += ["--header", f"x-api-key: {os.environ[API_KEY_ENV]}"]
     started = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True, timeout=400, cwd=ROOT)
     output = result.stdout + result.stderr

@@ -1,8 +1,11 @@
-"""Last of the session (files run in name order): `tflocal destroy` leaves no resource behind."""
+"""The last phase of a session: `tflocal destroy` leaves no resource behind."""
+
+import pytest
 
 from tools import stack
 
 
+@pytest.mark.phase("destroy")
 def test_destroy_leaves_no_resource(aws, deployed):
     stack.destroy()
     prefix = "roxs"

@@ -1,0 +1,382 @@
+"""State that survives a restart, saved and loaded through LocalStack's own state hooks.
+
+LocalStack's community build defines the protocol: every service hands its state
+containers (``AccountRegionBundle`` stores, moto ``BackendDict`` backends, ``AssetDirectory``
+folders) to a ``StateVisitor`` and has ``on_before/after_state_save/load`` hooks (Lambda
+restarts its functions and event source mappings in ``on_after_state_load``). What walks the
+services and writes the snapshot is in LocalStack Pro only; this module is that part for the
+embedded engine. Enabled with LocalStack's own ``PERSISTENCE=1``:
+
+- load on start (``SNAPSHOT_LOAD_STRATEGY`` empty or ``ON_STARTUP``), after the gateway is up
+  (Lambda fetches its code from S3 through it), services in dependency order;
+- save every ``SNAPSHOT_FLUSH_INTERVAL`` seconds when something changed (``SCHEDULED``, the
+  default) and on shutdown (``SCHEDULED`` and ``ON_SHUTDOWN``);
+- ``GET /_localstack/nodocker/state`` reports the status, ``POST`` saves now.
+
+A snapshot is written beside the previous one and swapped in by renames, so a crash while
+saving leaves the previous snapshot whole. It records the versions that wrote it (pickles
+hold LocalStack's and moto's classes): a snapshot from another engine version is refused,
+nothing of it is loaded and it is not overwritten.
+"""
+
+import json
+import logging
+import os
+import shutil
+import sys
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from localstack import config
+from localstack.http import Request, Resource, Response
+from localstack.runtime import hooks
+from localstack.services.plugins import SERVICE_PLUGINS
+from localstack.services.stores import AccountRegionBundle
+from localstack.state import AssetDirectory, StateVisitor
+from localstack.state import pickle as state_pickle
+from moto.core.base_backend import BackendDict
+
+LOG = logging.getLogger(__name__)
+
+# Bump when the layout of a snapshot changes.
+SNAPSHOT_FORMAT = 1
+STAMP_FILE = "engine.json"
+ROUTE = "/_localstack/nodocker/state"
+# Services whose loading needs others already loaded: Lambda reads its code from S3 and
+# restarts event source mappings on SQS; everything else loads in any order before them.
+LOAD_LAST = ("lambda",)
+SAVE_STRATEGIES = ("", "SCHEDULED", "ON_SHUTDOWN")
+LOAD_STRATEGIES = ("", "ON_STARTUP")
+# Requests that only read state do not make a new snapshot necessary.
+READ_ONLY_PREFIXES = ("Get", "List", "Describe", "Head", "Query", "Scan", "BatchGet", "Receive")
+# What the engine does by itself while idle: event source mappings assume the function's
+# role for every poll, SQS reports queue metrics every minute. Not worth a snapshot.
+INTERNAL_HOUSEKEEPING = {"AssumeRole", "PutMetricData"}
+
+
+# dill restores an unheld RLock as held by "thread 0" (it reads owner=0 from the repr), which
+# deadlocks the first store access after a load; and a lock held while saving belongs to a
+# thread that will not exist after the restart. Every lock is restored free.
+state_pickle.reducer(type(threading.RLock()), threading.RLock)(lambda lock: ())
+state_pickle.reducer(type(threading.Lock()), threading.Lock)(lambda lock: ())
+
+
+class SnapshotRefused(Exception):
+    """The snapshot cannot be loaded into this engine; the message says why and what to do."""
+
+
+def snapshot_dir() -> Path:
+    return Path(os.environ["NODOCKER_SNAPSHOT_DIR"])
+
+
+def engine_versions() -> dict:
+    """What must match between the engine that saved a snapshot and the one loading it."""
+    import moto
+    from localstack.version import __version__ as localstack_version
+
+    return {
+        "format": SNAPSHOT_FORMAT,
+        "localstack": localstack_version,
+        "moto": moto.__version__,
+        "python": "{}.{}".format(*sys.version_info[:2]),
+    }
+
+
+# --- visitors ------------------------------------------------------------------------------
+
+
+def _container_file(folder: Path, container) -> Path:
+    return folder / f"{type(container).__name__}-{container.service_name}.pickle"
+
+
+def _s3_storage(service):
+    return service._provider._storage_backend
+
+
+class _SaveVisitor(StateVisitor):
+    def __init__(self, service_name: str, folder: Path):
+        self.service_name, self.folder = service_name, folder
+        folder.mkdir(parents=True)
+
+    def visit(self, state_container):
+        if isinstance(state_container, (AccountRegionBundle, BackendDict)):
+            with open(_container_file(self.folder, state_container), "wb") as file:
+                state_pickle.dump(state_container, file)
+        elif isinstance(state_container, AssetDirectory):
+            if self.service_name == "s3":
+                _save_s3_objects(self.folder / "objects")
+            elif state_container.path.is_dir():
+                shutil.copytree(state_container.path, self.folder / "assets" / state_container.path.name)
+        else:
+            raise TypeError(f"{self.service_name}: cannot save a state container of type {type(state_container)}")
+
+
+class _LoadVisitor(StateVisitor):
+    def __init__(self, service_name: str, folder: Path):
+        self.service_name, self.folder = service_name, folder
+
+    def visit(self, state_container):
+        if isinstance(state_container, (AccountRegionBundle, BackendDict)):
+            path = _container_file(self.folder, state_container)
+            if not path.exists():
+                return
+            with open(path, "rb") as file:
+                loaded = state_pickle.load(file)
+            # The module-level container stays the object everyone imported: fill it in place,
+            # with the lock and cross-account dict its loaded region bundles point to.
+            state_container.clear()
+            state_container.update(loaded)
+            state_container.__dict__.update(loaded.__dict__)
+        elif isinstance(state_container, AssetDirectory):
+            if self.service_name == "s3":
+                _load_s3_objects(self.folder / "objects")
+            elif (saved := self.folder / "assets" / state_container.path.name).is_dir():
+                shutil.copytree(saved, state_container.path, dirs_exist_ok=True)
+        else:
+            raise TypeError(f"{self.service_name}: cannot load a state container of type {type(state_container)}")
+
+
+def _s3_objects():
+    """(bucket name, S3Object) of every stored object version (delete markers hold no data)."""
+    from localstack.services.s3.models import S3DeleteMarker, s3_stores
+
+    seen = set()
+    for _, _, store in s3_stores.iter_stores():
+        for bucket in store.buckets.values():
+            if bucket.name in seen:
+                continue
+            seen.add(bucket.name)
+            for s3_object in bucket.objects.values(with_versions=True):
+                if not isinstance(s3_object, S3DeleteMarker):
+                    yield bucket.name, s3_object
+
+
+# LocalStack keeps object bytes in temporary files keyed by a per-process hash, not in a
+# folder that could be copied: they are saved keyed by bucket, key and version instead.
+def _save_s3_objects(folder: Path) -> None:
+    storage = _s3_storage(SERVICE_PLUGINS.get_service("s3"))
+    folder.mkdir()
+    index = []
+    for number, (bucket, s3_object) in enumerate(_s3_objects()):
+        with storage.open(bucket, s3_object, mode="r") as stored, open(folder / str(number), "wb") as file:
+            file.writelines(stored)
+        index.append([bucket, s3_object.key, s3_object.version_id])
+    (folder / "index.json").write_text(json.dumps(index))
+
+
+def _load_s3_objects(folder: Path) -> None:
+    storage = _s3_storage(SERVICE_PLUGINS.get_service("s3"))
+    saved = {tuple(entry): number for number, entry in enumerate(json.loads((folder / "index.json").read_text()))}
+    created = set()
+    for bucket, s3_object in _s3_objects():
+        number = saved.get((bucket, s3_object.key, s3_object.version_id))
+        if number is None:
+            raise SnapshotRefused(f"s3://{bucket}/{s3_object.key}: the snapshot has no data for this object")
+        if bucket not in created:
+            os.makedirs(os.path.join(storage.root_directory, bucket), exist_ok=True)
+            created.add(bucket)
+        with storage.open(bucket, s3_object, mode="w") as stored, open(folder / str(number), "rb") as file:
+            stored.write(file)
+
+
+# --- snapshot ------------------------------------------------------------------------------
+
+
+class Snapshots:
+    def __init__(self):
+        self.lock = threading.Lock()
+        self.status = "starting"  # starting | loading | ready | refused | failed
+        self.detail = ""
+        self.dirty = False
+        self.saving_enabled = False
+        self.last_save: dict = {}
+        self.stop = threading.Event()
+
+    # -- save --
+
+    def save(self) -> dict:
+        """Write a new snapshot of every running service and swap it in."""
+        if not self.saving_enabled:
+            raise SnapshotRefused(f"saving is disabled: {self.detail or 'the engine is not ready'}")
+        with self.lock:
+            started = time.monotonic()
+            self.dirty = False
+            target = snapshot_dir()
+            fresh, previous = target.with_name(target.name + ".new"), target.with_name(target.name + ".old")
+            shutil.rmtree(fresh, ignore_errors=True)
+            fresh.mkdir(parents=True)
+            services = sorted(name for name in SERVICE_PLUGINS.list_loaded_services() if SERVICE_PLUGINS.is_running(name))
+            try:
+                for name in services:
+                    self._save_service(name, fresh / name)
+            except Exception:
+                self.dirty = True
+                shutil.rmtree(fresh, ignore_errors=True)
+                raise
+            stamp = {**engine_versions(), "services": services, "saved_at": time.time()}
+            (fresh / STAMP_FILE).write_text(json.dumps(stamp, indent=1))
+            if target.exists():
+                shutil.rmtree(previous, ignore_errors=True)
+                target.rename(previous)
+            fresh.rename(target)
+            shutil.rmtree(previous, ignore_errors=True)
+            size = sum(path.stat().st_size for path in target.rglob("*") if path.is_file())
+            self.last_save = {"seconds": round(time.monotonic() - started, 3), "bytes": size,
+                              "services": services, "at": stamp["saved_at"]}
+            LOG.info("state saved: %d services, %.1f MB in %.2f s", len(services), size / 1e6, self.last_save["seconds"])
+            return self.last_save
+
+    @staticmethod
+    def _save_service(name: str, folder: Path) -> None:
+        service = SERVICE_PLUGINS.get_service(name)
+        service.lifecycle_hook.on_before_state_save()
+        # A request may change a store while it is being pickled; pickling again sees a
+        # consistent moment in all but pathological cases.
+        for attempt in range(3):
+            try:
+                service.accept_state_visitor(_SaveVisitor(name, folder))
+                break
+            except RuntimeError as exc:  # "dictionary changed size during iteration"
+                shutil.rmtree(folder, ignore_errors=True)
+                if attempt == 2:
+                    raise RuntimeError(f"saving {name}: its state kept changing while it was saved ({exc})") from exc
+        service.lifecycle_hook.on_after_state_save()
+
+    def save_if_changed(self) -> None:
+        if self.dirty and self.saving_enabled:
+            try:
+                self.save()
+            except Exception:
+                LOG.exception("saving the state failed; the previous snapshot is kept")
+
+    def run_schedule(self) -> None:
+        while not self.stop.wait(config.SNAPSHOT_FLUSH_INTERVAL):
+            self.save_if_changed()
+
+    # -- load --
+
+    def check_stamp(self, folder: Path) -> dict:
+        stamp_file = folder / STAMP_FILE
+        if not stamp_file.exists():
+            raise SnapshotRefused(f"{folder} has no {STAMP_FILE}: it is not a snapshot of this engine")
+        try:
+            stamp = json.loads(stamp_file.read_text())
+        except ValueError as exc:
+            raise SnapshotRefused(f"{stamp_file} is unreadable ({exc})") from None
+        wanted = engine_versions()
+        differences = [f"{key} {stamp.get(key)} (this engine: {value})"
+                       for key, value in wanted.items() if stamp.get(key) != value]
+        if differences:
+            raise SnapshotRefused(
+                f"the saved state in {folder} was written by another engine version: " + ", ".join(differences)
+                + ". It was not loaded; start empty with `make reset` (this deletes it), or use the engine that wrote it."
+            )
+        return stamp
+
+    def load(self) -> None:
+        target = snapshot_dir()
+        previous = target.with_name(target.name + ".old")
+        if not target.exists() and previous.exists():  # killed between the two renames of a save
+            previous.rename(target)
+        if not target.exists():
+            self.detail = "no saved state: starting empty"
+            return
+        stamp = self.check_stamp(target)
+        started = time.monotonic()
+        names = sorted(stamp["services"], key=lambda name: (name in LOAD_LAST, name))
+        # Starting a service (imports, provider set-up) takes most of a load: side by side.
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            list(pool.map(SERVICE_PLUGINS.require, names))
+        for name in names:
+            LOG.info("loading the state of %s", name)
+            service = SERVICE_PLUGINS.require(name)
+            lifecycle = service.lifecycle_hook
+            lifecycle.on_before_state_load()
+            service.accept_state_visitor(_LoadVisitor(name, target / name))
+            lifecycle.on_after_state_load()
+        self.detail = f"loaded {len(names)} services in {time.monotonic() - started:.2f} s"
+        LOG.info("state %s", self.detail)
+
+    def document(self) -> dict:
+        return {"status": self.status, "detail": self.detail, "dirty": self.dirty, "last_save": self.last_save,
+                "directory": str(snapshot_dir())}
+
+
+SNAPSHOTS = Snapshots()
+
+
+def _enabled() -> bool:
+    return config.PERSISTENCE and "NODOCKER_SNAPSHOT_DIR" in os.environ
+
+
+class StateResource:
+    def on_get(self, request: Request):
+        return SNAPSHOTS.document()
+
+    def on_post(self, request: Request):
+        try:
+            return SNAPSHOTS.save()
+        except SnapshotRefused as exc:
+            return Response(json.dumps({"error": str(exc)}), mimetype="application/json", status=409)
+        except Exception as exc:
+            LOG.exception("saving the state failed")
+            return Response(json.dumps({"error": f"saving failed: {exc}"}), mimetype="application/json", status=500)
+
+
+def _mark_dirty(chain, context, response) -> None:
+    operation = context.operation
+    if operation is None or operation.name.startswith(READ_ONLY_PREFIXES):
+        return
+    if context.is_internal_call and operation.name in INTERNAL_HOUSEKEEPING:
+        return
+    SNAPSHOTS.dirty = True
+
+
+@hooks.on_infra_start()
+def register_state_routes():
+    if not _enabled():
+        return
+    from localstack.aws.handlers import run_custom_response_handlers
+    from localstack.services.internal import get_internal_apis
+
+    get_internal_apis().add(Resource(ROUTE, StateResource()))
+    run_custom_response_handlers.append(_mark_dirty)
+
+
+@hooks.on_infra_ready()
+def load_state():
+    if not _enabled():
+        return
+    unsupported = [f"{name}={value}" for name, value, allowed in (
+        ("SNAPSHOT_SAVE_STRATEGY", config.SNAPSHOT_SAVE_STRATEGY, SAVE_STRATEGIES),
+        ("SNAPSHOT_LOAD_STRATEGY", config.SNAPSHOT_LOAD_STRATEGY, LOAD_STRATEGIES)) if value not in allowed]
+    if unsupported:
+        SNAPSHOTS.status, SNAPSHOTS.detail = "refused", (
+            f"{', '.join(unsupported)} is not supported by this engine's persistence "
+            f"(save: {'/'.join(SAVE_STRATEGIES[1:])}, load: {'/'.join(LOAD_STRATEGIES[1:])})")
+        return
+    SNAPSHOTS.status = "loading"
+    try:
+        SNAPSHOTS.load()
+    except SnapshotRefused as exc:
+        SNAPSHOTS.status, SNAPSHOTS.detail = "refused", str(exc)
+        LOG.error("state not loaded: %s", exc)
+        return
+    except Exception as exc:
+        SNAPSHOTS.status, SNAPSHOTS.detail = "failed", f"loading the saved state failed: {type(exc).__name__}: {exc}"
+        LOG.exception("loading the saved state failed")
+        return
+    SNAPSHOTS.saving_enabled = True
+    SNAPSHOTS.status = "ready"
+    if config.SNAPSHOT_SAVE_STRATEGY in ("", "SCHEDULED"):
+        threading.Thread(target=SNAPSHOTS.run_schedule, name="state-snapshots", daemon=True).start()
+
+
+@hooks.on_infra_shutdown(priority=10)  # before the services stop (they shut down at -10)
+def save_state_on_shutdown():
+    if not _enabled():
+        return
+    SNAPSHOTS.stop.set()
+    SNAPSHOTS.save_if_changed()

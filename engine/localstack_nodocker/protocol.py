@@ -1,0 +1,174 @@
+"""The executor's side of the worker protocol (standard library only, so it is unit-tested
+without an engine).
+
+Workers speak JSON lines: one request per line on stdin, frames on stdout, each frame a
+JSON object on one line ({"ready"}, {"log"}, {"result", "error", "max_rss_kb"}). Anything
+else on stdout is a garbled frame: it fails the one invocation that sees it, and the worker
+is replaced, because after it nothing read from that stream can be trusted.
+"""
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import threading
+import time
+
+# How often the executor samples the worker's memory while it waits for a frame.
+MEMORY_POLL_S = 0.05
+# A frame larger than this is refused (a result is at most 6 MB on AWS; logs come in pieces).
+MAX_FRAME_BYTES = 16 * 1024 * 1024
+PROTOCOL_FD_VARIABLE = "_LAMBDA_WORKER_PROTOCOL_FD"
+
+
+class WorkerDied(Exception):
+    pass
+
+
+class WorkerTimedOut(Exception):
+    pass
+
+
+class WorkerOutOfMemory(Exception):
+    pass
+
+
+class GarbledFrame(Exception):
+    """The worker wrote something that is not a protocol frame."""
+
+
+def parse_frame(line: bytes) -> dict:
+    """One protocol frame from one line; GarbledFrame with the reason otherwise."""
+    try:
+        frame = json.loads(line)
+    except (ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
+        raise GarbledFrame(f"not JSON ({type(exc).__name__}: {str(exc)[:200]}): {line[:200]!r}") from None
+    if not isinstance(frame, dict) or not frame.keys() & {"ready", "log", "result"}:
+        raise GarbledFrame(f"not a protocol frame: {line[:200]!r}")
+    if "log" in frame and not isinstance(frame["log"], str):
+        raise GarbledFrame(f"log frame without text: {line[:200]!r}")
+    if "result" in frame and not (isinstance(frame["result"], str) and isinstance(frame.get("error"), bool)):
+        raise GarbledFrame(f"result frame without a text result and an error flag: {line[:200]!r}")
+    return frame
+
+
+def rss_kb(pid: int) -> int:
+    """Resident memory of a process in kB (0 once it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except (OSError, ValueError, IndexError):
+        pass
+    return 0
+
+
+class Worker:
+    """One worker process and the reading side of its protocol.
+
+    ``memory_limit_kb``: the worker is killed (WorkerOutOfMemory) as soon as its resident
+    memory is seen above it, the way AWS's sandbox kills a function past its MemorySize.
+    """
+
+    def __init__(self, argv, env, cwd, on_stderr, memory_limit_kb=None, protocol_fd=False):
+        """``protocol_fd``: frames come on a pipe of their own, whose descriptor the worker
+        finds in PROTOCOL_FD_VARIABLE, and its stdout joins stderr as the environment's log
+        (for runtimes that cannot move their stdout aside, as worker.py does)."""
+        self.started_at = time.perf_counter()
+        self.memory_limit_kb = memory_limit_kb
+        write_fd = None
+        if protocol_fd:
+            self._frames_fd, write_fd = os.pipe()
+            env = {**env, PROTOCOL_FD_VARIABLE: str(write_fd)}
+        self.process = subprocess.Popen(
+            argv,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT if protocol_fd else subprocess.PIPE,
+            env=env,
+            cwd=cwd,
+            start_new_session=True,
+            pass_fds=(write_fd,) if protocol_fd else (),
+        )
+        if protocol_fd:
+            os.close(write_fd)
+            log_stream = self.process.stdout
+        else:
+            self._frames_fd = os.dup(self.process.stdout.fileno())
+            log_stream = self.process.stderr
+        self._log_stream = log_stream
+        self._buffer = b""
+        self._selector = selectors.DefaultSelector()
+        self._selector.register(self._frames_fd, selectors.EVENT_READ)
+        threading.Thread(target=self._drain_log, args=(log_stream, on_stderr), daemon=True).start()
+
+    @staticmethod
+    def _drain_log(stream, on_stderr):
+        for line in iter(stream.readline, b""):
+            on_stderr(line.decode("utf-8", "replace"))
+
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def send(self, message: dict) -> None:
+        self.process.stdin.write((json.dumps(message) + "\n").encode())
+        self.process.stdin.flush()
+
+    def _check_memory(self) -> None:
+        if self.memory_limit_kb and rss_kb(self.process.pid) > self.memory_limit_kb:
+            raise WorkerOutOfMemory()
+
+    def read_message(self, deadline: float) -> dict:
+        """Next protocol frame; WorkerTimedOut past ``deadline`` (monotonic seconds),
+        WorkerOutOfMemory past the memory limit, GarbledFrame for anything else."""
+        while b"\n" not in self._buffer:
+            if len(self._buffer) > MAX_FRAME_BYTES:
+                raise GarbledFrame(f"a frame longer than {MAX_FRAME_BYTES} bytes")
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise WorkerTimedOut()
+            wait = min(remaining, MEMORY_POLL_S) if self.memory_limit_kb else remaining
+            ready = self._selector.select(timeout=wait)
+            self._check_memory()
+            if not ready:
+                continue
+            chunk = os.read(self._frames_fd, 65536)
+            if not chunk:
+                raise WorkerDied(self.exit_reason())
+            self._buffer += chunk
+        line, _, self._buffer = self._buffer.partition(b"\n")
+        return parse_frame(line)
+
+    def exit_reason(self) -> str:
+        """How the process ended, in the words AWS uses ("exit status 1", "signal: killed")."""
+        code = self.process.wait()
+        if code >= 0:
+            return f"exit status {code}"
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            return f"signal: {-code}"
+        return "signal: " + {"SIGKILL": "killed", "SIGABRT": "aborted", "SIGSEGV": "segmentation fault",
+                             "SIGTERM": "terminated"}.get(name, name.lower().removeprefix("sig"))
+
+    def kill(self) -> None:
+        """Kill the worker's process group and release the pipes (again: a no-op)."""
+        if self._selector is None:
+            return
+        if self.alive():
+            try:
+                os.killpg(self.process.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        self.process.wait()
+        self._selector.close()
+        self._selector = None
+        os.close(self._frames_fd)
+        # the log stream is left to its draining thread, which ends at end of file
+        for stream in {self.process.stdin, self.process.stdout} - {self._log_stream}:
+            try:
+                stream.close()
+            except OSError:
+                pass

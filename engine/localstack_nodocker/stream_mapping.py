@@ -1,0 +1,75 @@
+"""``BisectBatchOnFunctionError`` for DynamoDB stream event source mappings.
+
+LocalStack 4.8's stream poller accepts the setting but retries the whole batch (its
+AUTOMATIC_BISECT is a TODO). AWS: when the function fails, the batch is split in two and
+each half retried; splitting does not count towards ``MaximumRetryAttempts``. Batches of
+one record then follow LocalStack's own retry loop, which ends at the on-failure
+destination. ``ReportBatchItemFailures`` keeps its AWS meaning: records before the
+lowest reported failure are done; the rest is tried again.
+"""
+
+import copy
+import logging
+
+from localstack.runtime import hooks
+from localstack.services.lambda_.event_source_mapping import esm_worker_factory
+from localstack.services.lambda_.event_source_mapping.event_processor import (
+    BatchFailureError,
+    PartialBatchFailureError,
+)
+from localstack.services.lambda_.event_source_mapping.pollers.dynamodb_poller import DynamoDBPoller
+from localstack.services.lambda_.event_source_mapping.pollers.poller import get_batch_item_failures
+
+LOG = logging.getLogger(__name__)
+
+
+class BisectingDynamoDBPoller(DynamoDBPoller):
+    bisect_on_function_error = False  # set from the mapping's configuration by the factory
+
+    def forward_events_to_target(self, shard_id, records):
+        if not self.bisect_on_function_error or len(records) <= 1:
+            return super().forward_events_to_target(shard_id, records)
+        remaining = self._attempt_once(records)
+        if not remaining:
+            return
+        if len(remaining) < len(records):  # ReportBatchItemFailures: resume at the first failure
+            return self.forward_events_to_target(shard_id, remaining)
+        half = len(records) // 2
+        LOG.debug("Batch of %d records from %s failed: bisecting", len(records), self.source_arn)
+        self.forward_events_to_target(shard_id, records[:half])
+        self.forward_events_to_target(shard_id, records[half:])
+
+    def _attempt_once(self, records: list[dict]) -> list[dict]:
+        """One invocation with the batch; the records still to process (none on success)."""
+        events = self.transform_into_events(copy.deepcopy(records), None)
+        events = self.post_filter(self.filter_events(self.pre_filter(events)))
+        if not events:
+            return []
+        try:
+            self.processor.process_events_batch(self.add_source_metadata(events))
+            return []
+        except PartialBatchFailureError as failure:
+            numbers = {self.get_sequence_number(record) for record in records}
+            failed = get_batch_item_failures(failure.partial_failure_payload, numbers)
+            if not failed:
+                return records
+            lowest = min(failed, key=int)
+            return [record for record in records if int(self.get_sequence_number(record)) >= int(lowest)]
+        except BatchFailureError:
+            return records
+
+
+@hooks.on_infra_start()
+def bisect_stream_batches_on_function_error() -> None:
+    """Stream mappings are built by EsmWorkerFactory; it gets the bisecting poller and
+    hands it the mapping's setting (also after UpdateEventSourceMapping, which rebuilds)."""
+    esm_worker_factory.DynamoDBPoller = BisectingDynamoDBPoller
+    get_esm_worker = esm_worker_factory.EsmWorkerFactory.get_esm_worker
+
+    def get_esm_worker_with_bisect(self):
+        worker = get_esm_worker(self)
+        if isinstance(worker.poller, BisectingDynamoDBPoller):
+            worker.poller.bisect_on_function_error = bool(self.esm_config.get("BisectBatchOnFunctionError"))
+        return worker
+
+    esm_worker_factory.EsmWorkerFactory.get_esm_worker = get_esm_worker_with_bisect

@@ -1,0 +1,269 @@
+// Lambda worker for Node.js: runs one function in this process, one invocation at a time.
+//
+// The same protocol as worker.py, one JSON object per line: requests on stdin
+// {"request_id", "payload", "invoked_function_arn", "deadline_ms"}; frames on the descriptor
+// named by _LAMBDA_WORKER_PROTOCOL_FD: {"ready"}, {"log"}, {"result", "error", "max_rss_kb"}
+// ("fatal": true when the runtime must be replaced after it, as after an uncaught exception).
+// stdout and stderr of anything below JavaScript (native code, child processes) go to the
+// environment's own log; console.* and process.stdout/stderr writes become log frames, in
+// the format of AWS's Node.js runtime.
+"use strict";
+
+const fs = require("fs");
+const path = require("path");
+const util = require("util");
+const { pathToFileURL } = require("url");
+
+const PROTOCOL_FD = Number(process.env._LAMBDA_WORKER_PROTOCOL_FD);
+delete process.env._LAMBDA_WORKER_PROTOCOL_FD;
+const CODE_DIR = process.argv[2];
+
+function send(frame) {
+  const line = Buffer.from(JSON.stringify(frame) + "\n");
+  let written = 0;
+  while (written < line.length) {
+    written += fs.writeSync(PROTOCOL_FD, line, written);
+  }
+}
+
+let currentRequestId;
+
+function log(level, text) {
+  const line = `${new Date().toISOString()}\t${currentRequestId || "undefined"}\t${level}\t${text}\n`;
+  send({ log: line });
+}
+
+for (const [method, level] of [["log", "INFO"], ["info", "INFO"], ["warn", "WARN"], ["error", "ERROR"],
+                               ["debug", "DEBUG"], ["trace", "TRACE"]]) {
+  console[method] = (...args) => log(level, util.format(...args));
+}
+for (const stream of [process.stdout, process.stderr]) {
+  stream.write = (chunk, encoding, callback) => {
+    send({ log: typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8") });
+    const done = typeof encoding === "function" ? encoding : callback;
+    if (done) process.nextTick(done);
+    return true;
+  };
+}
+
+function errorShape(error) {
+  if (error instanceof Error) {
+    return {
+      errorType: error.name || "Error",
+      errorMessage: error.message,
+      trace: String(error.stack || "").split("\n"),
+    };
+  }
+  return { errorType: typeof error, errorMessage: String(error), trace: [] };
+}
+
+function peakRssKb() {
+  const match = /VmHWM:\s+(\d+)/.exec(fs.readFileSync("/proc/self/status", "utf8"));
+  return match ? Number(match[1]) : 0;
+}
+
+// --- loading the handler, as AWS's runtime does -------------------------------------------
+
+function isModulePackage(directory) {
+  // the nearest package.json decides whether a .js file is an ES module
+  for (let dir = directory; ; dir = path.dirname(dir)) {
+    const manifest = path.join(dir, "package.json");
+    if (fs.existsSync(manifest)) {
+      try {
+        return JSON.parse(fs.readFileSync(manifest, "utf8")).type === "module";
+      } catch {
+        return false;
+      }
+    }
+    if (dir === path.dirname(dir) || dir === path.dirname(CODE_DIR)) return false;
+  }
+}
+
+async function loadModule(modulePath) {
+  for (const extension of [".js", ".mjs", ".cjs"]) {
+    const file = path.resolve(CODE_DIR, modulePath + extension);
+    if (!fs.existsSync(file)) continue;
+    if (extension === ".mjs" || (extension === ".js" && isModulePackage(path.dirname(file)))) {
+      return import(pathToFileURL(file).href);
+    }
+    return require(file);
+  }
+  // no file of that name: a package or a module on NODE_PATH, as require() finds it
+  return require(modulePath);
+}
+
+class RuntimeError extends Error {
+  constructor(name, message) {
+    super(message);
+    this.name = name;
+  }
+}
+
+async function loadHandler(spec) {
+  const match = /^([^.]*[^./])\.(.+)$/.exec(path.basename(spec || ""));
+  if (!match) {
+    throw new RuntimeError("Runtime.MalformedHandlerName", `Bad handler ${spec}`);
+  }
+  const modulePath = path.join(path.dirname(spec), match[1]);
+  let module;
+  try {
+    module = await loadModule(modulePath);
+  } catch (error) {
+    if (error && (error.code === "MODULE_NOT_FOUND" || error.code === "ERR_MODULE_NOT_FOUND")) {
+      throw new RuntimeError("Runtime.ImportModuleError", `Error: ${error.message}`);
+    }
+    if (error instanceof SyntaxError) {
+      throw new RuntimeError("Runtime.UserCodeSyntaxError", `${error.name}: ${error.message}`);
+    }
+    throw error;
+  }
+  let handler = module;
+  for (const part of match[2].split(".")) {
+    handler = handler == null ? undefined : handler[part];
+  }
+  if (handler === undefined && module && module.default) {
+    handler = match[2].split(".").reduce((value, part) => (value == null ? undefined : value[part]), module.default);
+  }
+  if (typeof handler !== "function") {
+    throw new RuntimeError("Runtime.HandlerNotFound", `${path.basename(spec)} is undefined or not exported`);
+  }
+  return handler;
+}
+
+// --- one invocation -------------------------------------------------------------------------
+
+function makeContext(request, settle) {
+  const env = process.env;
+  return {
+    awsRequestId: request.request_id,
+    invokedFunctionArn: request.invoked_function_arn,
+    functionName: env.AWS_LAMBDA_FUNCTION_NAME,
+    functionVersion: env.AWS_LAMBDA_FUNCTION_VERSION,
+    memoryLimitInMB: env.AWS_LAMBDA_FUNCTION_MEMORY_SIZE,
+    logGroupName: env.AWS_LAMBDA_LOG_GROUP_NAME,
+    logStreamName: env.AWS_LAMBDA_LOG_STREAM_NAME,
+    identity: undefined,
+    clientContext: undefined,
+    callbackWaitsForEmptyEventLoop: true,
+    getRemainingTimeInMillis: () => Math.max(0, Math.floor(request.deadline_ms - Date.now())),
+    succeed: (result) => settle(null, result),
+    fail: (error) => settle(error || new Error("handled")),
+    done: (error, result) => settle(error, result),
+  };
+}
+
+let finishInvocation = null; // settles the invocation in progress (uncaught errors use it too)
+
+function invoke(handler, request) {
+  return new Promise((resolve) => {
+    let settled = false;
+    const settle = (error, result, fatal = false) => {
+      if (settled) return;
+      settled = true;
+      resolve({ error, result, fatal });
+    };
+    finishInvocation = settle;
+    let event;
+    try {
+      event = request.payload ? JSON.parse(request.payload) : {};
+    } catch (error) {
+      settle(new RuntimeError("Runtime.UnmarshalError", `Unable to unmarshal input: ${error.message}`));
+      return;
+    }
+    const context = makeContext(request, settle);
+    const callback = (error, result) => settle(error == null ? null : error, result);
+    try {
+      const returned = handler(event, context, callback);
+      if (returned && typeof returned.then === "function") {
+        returned.then((result) => settle(null, result), (error) => settle(error === undefined ? new Error("undefined") : error));
+      } else if (handler.length < 3) {
+        settle(null, returned); // neither a promise nor a callback: the result is what it returned
+      }
+    } catch (error) {
+      settle(error);
+    }
+  });
+}
+
+function finish(outcome) {
+  let error = outcome.error;
+  let result;
+  if (error == null) {
+    try {
+      result = JSON.stringify(outcome.result === undefined ? null : outcome.result);
+    } catch (marshal) {
+      error = new RuntimeError("Runtime.MarshalError", `Unable to stringify response body: ${marshal.message}`);
+    }
+  }
+  if (error != null) {
+    const shape = errorShape(error);
+    log("ERROR", `Invoke Error \t${JSON.stringify(shape)}`);
+    result = JSON.stringify(shape);
+  }
+  send({ result, error: error != null, max_rss_kb: peakRssKb(), ...(outcome.fatal ? { fatal: true } : {}) });
+}
+
+function onUncaught(errorType) {
+  return (error) => {
+    const shape = errorShape(error);
+    if (finishInvocation) {
+      const settle = finishInvocation;
+      // AWS's wording: a rejection is reported as its own type, with the reason's "Type: message"
+      const wrapped = errorType === "Runtime.UnhandledPromiseRejection"
+        ? new RuntimeError(errorType, `${shape.errorType}: ${shape.errorMessage}`)
+        : new RuntimeError(shape.errorType, shape.errorMessage);
+      wrapped.stack = shape.trace.join("\n");
+      settle(wrapped, undefined, true);
+    } else {
+      log("ERROR", `Uncaught Exception \t${JSON.stringify(shape)}`);
+      process.exit(1);
+    }
+  };
+}
+
+async function main() {
+  require("module").register(pathToFileURL(path.join(__dirname, "esm-paths.mjs")).href);
+  process.on("uncaughtException", onUncaught("uncaughtException"));
+  process.on("unhandledRejection", onUncaught("Runtime.UnhandledPromiseRejection"));
+  let handler;
+  let initError;
+  try {
+    handler = await loadHandler(process.env._HANDLER);
+  } catch (error) {
+    initError = error;
+    const shape = errorShape(error);
+    log("ERROR", `Uncaught Exception \t${JSON.stringify(shape)}`);
+  }
+  send({ ready: true });
+
+  let buffer = "";
+  let queue = Promise.resolve();
+  process.stdin.setEncoding("utf8");
+  process.stdin.on("data", (chunk) => {
+    buffer += chunk;
+    let newline;
+    while ((newline = buffer.indexOf("\n")) >= 0) {
+      const line = buffer.slice(0, newline);
+      buffer = buffer.slice(newline + 1);
+      queue = queue.then(() => handle(line, handler, initError));
+    }
+  });
+  process.stdin.on("end", () => process.exit(0));
+}
+
+async function handle(line, handler, initError) {
+  let request;
+  try {
+    request = JSON.parse(line);
+  } catch (error) {
+    finish({ error: new RuntimeError("Runtime.UnmarshalError", `Unable to read the invocation: ${error.message}`) });
+    return;
+  }
+  currentRequestId = request.request_id;
+  const outcome = initError ? { error: initError } : await invoke(handler, request);
+  finishInvocation = null;
+  finish(outcome);
+  currentRequestId = undefined;
+}
+
+main();

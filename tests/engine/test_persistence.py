@@ -1,0 +1,157 @@
+"""The engine's state survives `down`/`up` and a crash, on a second engine (own port and state
+folder) so the session's engine is left alone. Everything is checked over HTTP."""
+
+import io
+import json
+import os
+import signal
+import time
+import urllib.parse
+import urllib.request
+import uuid
+import zipfile
+
+import boto3
+import pytest
+
+from tests.support.engine import ctl, endpoint, health
+
+PORT = int(os.environ.get("ROXS_SECOND_ENGINE_PORT", (urllib.parse.urlparse(endpoint()).port or 4566) + 33))
+URL = f"http://localhost:{PORT}"
+STATE_ROUTE = "/_localstack/nodocker/state"
+
+
+@pytest.fixture
+def second_engine(tmp_path, engine):
+    """ctl.py bound to PORT and a private state folder, saving every second; stopped at the end."""
+    env = {"AWS_ENDPOINT_URL": URL, "LOCALSTACK_STATE_DIR": str(tmp_path / "state"), "SNAPSHOT_FLUSH_INTERVAL": "1"}
+    yield lambda *args: ctl(*args, env=env, check=False)
+    ctl("down", env=env, check=False)
+
+
+def client(service: str):
+    return boto3.client(service, endpoint_url=URL, region_name="us-east-1")
+
+
+def started(result) -> None:
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def handler_zip(answer: str) -> bytes:
+    source = (
+        "import json\n"
+        "def handler(event, context):\n"
+        f"    body = {{'answer': {answer!r}, 'path': event.get('path')}}\n"
+        "    return {'statusCode': 200, 'body': json.dumps(body)} if 'httpMethod' in event else body\n"
+    )
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("probe.py", source)
+    return buffer.getvalue()
+
+
+def deploy_function_behind_api(name: str, answer: str) -> str:
+    """A function and a REST API proxying to it; returns the API's URL."""
+    role = client("iam").create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
+    lambda_ = client("lambda")
+    arn = lambda_.create_function(FunctionName=name, Runtime="python3.11", Handler="probe.handler", Role=role,
+                                  Code={"ZipFile": handler_zip(answer)})["FunctionArn"]
+    lambda_.get_waiter("function_active_v2").wait(FunctionName=name)
+    apigateway = client("apigateway")
+    api = apigateway.create_rest_api(name=name)["id"]
+    root = apigateway.get_resources(restApiId=api)["items"][0]["id"]
+    resource = apigateway.create_resource(restApiId=api, parentId=root, pathPart="{proxy+}")["id"]
+    apigateway.put_method(restApiId=api, resourceId=resource, httpMethod="ANY", authorizationType="NONE")
+    apigateway.put_integration(
+        restApiId=api, resourceId=resource, httpMethod="ANY", type="AWS_PROXY", integrationHttpMethod="POST",
+        uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations",
+    )
+    apigateway.create_deployment(restApiId=api, stageName="test")
+    return f"{URL}/restapis/{api}/test/_user_request_/hello"
+
+
+def get_json(url: str) -> dict:
+    with urllib.request.urlopen(url, timeout=30) as response:
+        return json.loads(response.read())
+
+
+def state_document() -> dict:
+    return get_json(f"{URL}{STATE_ROUTE}")
+
+
+def snapshot(bucket, table, queue_url, function, api_url) -> dict:
+    """What must be the same after a restart."""
+    sqs = client("sqs")
+    unread = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages"])
+    answer = json.loads(client("lambda").invoke(FunctionName=function)["Payload"].read())
+    return {
+        "object": client("s3").get_object(Bucket=bucket, Key="data/blob.bin")["Body"].read(),
+        "items": sorted(json.dumps(item, sort_keys=True) for item in client("dynamodb").scan(TableName=table)["Items"]),
+        "unread": unread["Attributes"]["ApproximateNumberOfMessages"],
+        "function": answer,
+        "api": get_json(api_url),
+    }
+
+
+def test_down_and_up_keep_objects_items_messages_functions_and_the_api(second_engine):
+    started(second_engine("up"))
+    token = uuid.uuid4().hex
+    bucket, table, function = f"keep-{token[:8]}", f"Keep{token[:8]}", f"keep-{token[:8]}"
+    client("s3").create_bucket(Bucket=bucket)
+    client("s3").put_object(Bucket=bucket, Key="data/blob.bin", Body=os.urandom(200_000))
+    dynamodb = client("dynamodb")
+    dynamodb.create_table(TableName=table, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+                          BillingMode="PAY_PER_REQUEST")
+    for number in range(5):
+        dynamodb.put_item(TableName=table, Item={"pk": {"S": f"{token}-{number}"}, "n": {"N": f"{number}.25"}})
+    queue_url = client("sqs").create_queue(QueueName=f"keep-{token[:8]}")["QueueUrl"]
+    for body in ("first", "second"):
+        client("sqs").send_message(QueueUrl=queue_url, MessageBody=body)
+    api_url = deploy_function_behind_api(function, token)
+    before = snapshot(bucket, table, queue_url, function, api_url)
+    assert before["function"]["answer"] == token and before["api"]["answer"] == token and before["unread"] == "2"
+
+    stopped = second_engine("down")
+    assert "state saved" in stopped.stdout, stopped.stdout + stopped.stderr
+    assert health(URL) is None
+    restarted = second_engine("up")
+    started(restarted)
+    assert "loaded" in restarted.stdout
+
+    assert snapshot(bucket, table, queue_url, function, api_url) == before
+
+
+def test_a_crash_loses_at_most_the_last_save_interval(second_engine, tmp_path):
+    started(second_engine("up"))
+    bucket = f"crash-{uuid.uuid4().hex[:8]}"
+    client("s3").create_bucket(Bucket=bucket)
+    client("s3").put_object(Bucket=bucket, Key="saved", Body=b"before the last save")
+    written = time.time()
+    deadline = time.monotonic() + 20
+    while not (state_document()["last_save"].get("at", 0) > written and not state_document()["dirty"]):
+        assert time.monotonic() < deadline, f"no periodic save within 20 s: {state_document()}"
+        time.sleep(0.2)
+    pid = int((tmp_path / "state" / "localstack.pid").read_text())
+    os.killpg(pid, signal.SIGKILL)
+    deadline = time.monotonic() + 10
+    while health(URL) is not None and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+    started(second_engine("up"))
+    assert client("s3").get_object(Bucket=bucket, Key="saved")["Body"].read() == b"before the last save"
+
+
+def test_a_state_written_by_another_engine_version_is_refused(second_engine, tmp_path):
+    folder = tmp_path / "state" / "snapshot"
+    folder.mkdir(parents=True)
+    stamp = json.dumps({"format": 1, "localstack": "3.0.0", "moto": "4.0.0", "python": "3.11", "services": ["s3"]})
+    (folder / "engine.json").write_text(stamp)
+
+    result = second_engine("up")
+
+    assert result.returncode == 1
+    assert "another engine version" in result.stderr and "localstack 3.0.0" in result.stderr
+    assert "make reset" in result.stderr and "Traceback" not in result.stderr
+    assert health(URL) is None, "the engine must not serve a state it refused"
+    assert (folder / "engine.json").read_text() == stamp, "a refused state must be left untouched"

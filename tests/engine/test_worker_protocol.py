@@ -1,0 +1,210 @@
+"""The worker protocol without an engine: the executor's reader (protocol.py) against the real
+Python and Node.js workers, started here as the executor starts them."""
+
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ENGINE_PACKAGE = Path(__file__).resolve().parents[2] / "engine" / "localstack_nodocker"
+sys.path.insert(0, str(ENGINE_PACKAGE.parent))
+from localstack_nodocker import protocol  # noqa: E402  (after the path is set)
+
+DEEP = "[" * 200_000 + "]" * 200_000
+
+PYTHON_HANDLERS = '''
+import threading
+
+def echo(event, context):
+    return {"event": event, "request_id": context.aws_request_id}
+
+def chatty(event, context):
+    def talk(n):
+        for i in range(200):
+            print(f"thread {n} line {i}")
+    threads = [threading.Thread(target=talk, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return "done"
+
+def hungry(event, context):
+    blocks = [bytearray(1024 * 1024) for _ in range(event["mb"])]
+    return len(blocks)
+
+def deep_result(event, context):
+    result = []
+    for _ in range(100_000):
+        result = [result]
+    return result
+'''
+
+NODE_HANDLERS = '''
+exports.echo = async (event, context) => ({ event, request_id: context.awsRequestId });
+exports.chatty = async () => {
+  await Promise.all([...Array(8).keys()].map(async (n) => {
+    for (let i = 0; i < 200; i++) { console.log(`thread ${n} line ${i}`); await null; }
+  }));
+  return "done";
+};
+'''
+
+
+def start(tmp_path, language: str, handler: str, **options) -> protocol.Worker:
+    code = tmp_path / "code"
+    code.mkdir(exist_ok=True)
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "_HANDLER": handler}
+    if language == "python":
+        (code / "handlers.py").write_text(PYTHON_HANDLERS)
+        argv = [sys.executable, "-I", "-S", str(ENGINE_PACKAGE / "worker.py"), str(options.pop("address_space", 0)),
+                str(code)]
+    else:
+        node = shutil.which("node")
+        if not node:
+            pytest.skip("no node on this machine")
+        (code / "handlers.js").write_text(NODE_HANDLERS)
+        argv = [node, str(ENGINE_PACKAGE / "worker.js"), str(code)]
+        options["protocol_fd"] = True
+    worker = protocol.Worker(argv, env, str(code), lambda line: None, **options)
+    deadline = time.monotonic() + 30
+    while "ready" not in worker.read_message(deadline):
+        pass
+    return worker
+
+
+def call(worker: protocol.Worker, payload: str, request_id: str = "r-1", raw: bytes | None = None):
+    """(result frame, log frames) of one invocation."""
+    if raw is not None:
+        worker.process.stdin.write(raw)
+        worker.process.stdin.flush()
+    else:
+        worker.send({"request_id": request_id, "payload": payload, "invoked_function_arn": "arn", "deadline_ms": 0})
+    logs = []
+    deadline = time.monotonic() + 30
+    while "result" not in (frame := worker.read_message(deadline)):
+        logs.append(frame["log"])
+    return frame, logs
+
+
+@pytest.fixture(params=["python", "node"])
+def language(request):
+    return request.param
+
+
+def test_a_deeply_nested_payload_fails_only_its_invocation(tmp_path, language):
+    worker = start(tmp_path, language, "handlers.echo")
+    try:
+        frame, _ = call(worker, DEEP)
+        assert frame["error"] is True
+        # Python cannot parse it; V8 parses it, and then cannot serialise the echo back
+        assert json.loads(frame["result"])["errorType"] == {
+            "python": "Runtime.UnmarshalError", "node": "Runtime.MarshalError"}[language]
+        frame, _ = call(worker, json.dumps({"a": 1}), request_id="r-2")
+        assert frame["error"] is False
+        assert json.loads(frame["result"]) == {"event": {"a": 1}, "request_id": "r-2"}
+        assert worker.alive()
+    finally:
+        worker.kill()
+
+
+def test_a_garbled_request_fails_only_its_invocation(tmp_path, language):
+    worker = start(tmp_path, language, "handlers.echo")
+    try:
+        frame, _ = call(worker, "", raw=b"{not json\n")
+        assert frame["error"] is True and "Runtime.UnmarshalError" in frame["result"]
+        frame, _ = call(worker, "{}")
+        assert frame["error"] is False and worker.alive()
+    finally:
+        worker.kill()
+
+
+def test_concurrent_writers_produce_whole_frames(tmp_path, language):
+    worker = start(tmp_path, language, "handlers.chatty")
+    try:
+        frame, logs = call(worker, "{}")
+        assert json.loads(frame["result"]) == "done"
+        lines = [line for log in logs for line in log.splitlines() if "line" in line]
+        assert len(lines) == 8 * 200
+        for n in range(8):
+            assert sum(line.endswith(f"thread {n} line 199") for line in lines) == 1
+    finally:
+        worker.kill()
+
+
+def test_an_unserialisable_result_fails_only_its_invocation(tmp_path):
+    worker = start(tmp_path, "python", "handlers.deep_result")
+    try:
+        frame, _ = call(worker, "{}")
+        assert frame["error"] is True and "Runtime.MarshalError" in frame["result"]
+        assert worker.alive()
+    finally:
+        worker.kill()
+
+
+def test_the_memory_limit_stops_a_worker_that_grows_past_it(tmp_path):
+    worker = start(tmp_path, "python", "handlers.hungry", memory_limit_kb=200 * 1024)
+    try:
+        with pytest.raises(protocol.WorkerOutOfMemory):
+            call(worker, json.dumps({"mb": 600}))
+    finally:
+        worker.kill()
+
+
+def test_an_allocation_past_the_address_space_limit_ends_the_worker_as_out_of_memory(tmp_path):
+    worker = start(tmp_path, "python", "handlers.hungry", address_space=300 * 1024 * 1024)
+    try:
+        with pytest.raises(protocol.WorkerDied, match="exit status 86"):
+            call(worker, json.dumps({"mb": 600}))
+    finally:
+        worker.kill()
+
+
+def test_frames_that_are_not_protocol_are_refused_with_the_reason():
+    assert protocol.parse_frame(b'{"log": "x"}') == {"log": "x"}
+    for line, reason in [
+        (b"hello", "not JSON"),
+        (b"[1, 2]", "not a protocol frame"),
+        (b'{"other": 1}', "not a protocol frame"),
+        (b'{"log": 5}', "log frame without text"),
+        (b'{"result": {}, "error": false}', "result frame"),
+        (b'{"result": "1"}', "result frame"),
+        (DEEP.encode(), "not JSON"),
+    ]:
+        with pytest.raises(protocol.GarbledFrame, match=reason):
+            protocol.parse_frame(line)
+
+
+def test_a_stray_write_on_the_protocol_stream_is_a_garbled_frame(tmp_path):
+    worker = protocol.Worker([sys.executable, "-c", "print('hello from a stray print')"], {}, str(tmp_path),
+                             lambda line: None)
+    try:
+        with pytest.raises(protocol.GarbledFrame, match="stray print"):
+            worker.read_message(time.monotonic() + 10)
+    finally:
+        worker.kill()
+
+
+def test_exit_reasons_use_the_aws_wording(tmp_path):
+    for script, reason in [("import sys; sys.exit(3)", "exit status 3"),
+                           ("import os; os.kill(os.getpid(), 9)", "signal: killed")]:
+        worker = protocol.Worker([sys.executable, "-c", script], {}, str(tmp_path), lambda line: None)
+        with pytest.raises(protocol.WorkerDied, match=reason):
+            worker.read_message(time.monotonic() + 10)
+        worker.kill()
+
+
+def test_a_handler_reading_stdin_does_not_take_the_next_request(tmp_path):
+    (tmp_path / "code").mkdir()
+    (tmp_path / "code" / "reader.py").write_text("import sys\ndef handler(event, context):\n    return sys.stdin.read()\n")
+    worker = start(tmp_path, "python", "reader.handler")
+    try:
+        frame, _ = call(worker, "{}")
+        assert frame == {"result": '""', "error": False, "max_rss_kb": frame["max_rss_kb"]}
+        frame, _ = call(worker, "{}")
+        assert frame["error"] is False
+    finally:
+        worker.kill()
