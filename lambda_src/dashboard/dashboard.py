@@ -2,10 +2,12 @@
 
 Every section costs a fixed number of reads, whatever the size of the data:
 - totals and the last 60 minutes: one BatchGetItem of counter items (roxs_common.aggregates);
-- recent errors and the latest images: bounded, newest-first queries (+ one GetObject per thumbnail);
+- recent errors: bounded, newest-first queries (one per error level, LIMIT RECENT_ERRORS);
+- the latest images: a Scan for now, until the images table's newest-first list
+  (roxs_common list_images, app-images) exists; thumbnails: one GetObject each, once per environment;
 - queues: one GetQueueAttributes per queue;
 - functions: ListFunctions (one page per 50 functions), then two GetMetricData requests.
-Nothing here scans a table or lists a bucket.
+Nothing else scans a table, and nothing lists a bucket.
 """
 
 import base64
@@ -15,7 +17,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import ClientError
-
 from roxs_common import (
     LOG_LEVELS,
     client,

@@ -10,7 +10,7 @@ send is seen, retries and paginated pages included.
 """
 
 from collections import Counter
-from typing import Any
+from typing import Any, Self
 
 
 def _items(parsed: dict[str, Any]) -> int:
@@ -35,7 +35,7 @@ class ReadCounter:
         if model.service_model.service_name == "dynamodb":
             self.items[name] += _items(parsed)
 
-    def __enter__(self) -> "ReadCounter":
+    def __enter__(self) -> Self:
         for client in self.clients:
             client.meta.events.register("after-call.*.*", self._after_call, unique_id=f"read-counter-{id(self)}")
         return self

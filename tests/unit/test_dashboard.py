@@ -1,16 +1,17 @@
 import base64
 import datetime as dt
-import json
 import io
+import itertools
+import json
 import zipfile
 
 import boto3
-import pytest
-
 import dashboard
+import pytest
 import roxs_common.aws
 from roxs_common import batch_write, to_item
 from roxs_common.aggregates import Deltas, bucket_counter, minute_of
+
 from tests.support.read_counter import ReadCounter
 from tests.unit.conftest import (
     LOG_INDEX_TABLE,
@@ -21,6 +22,7 @@ from tests.unit.conftest import (
     STATS_TABLE,
     THUMBNAILS,
 )
+
 
 def add_counters(aws, deltas: Deltas) -> None:
     aws.ddb.transact_write_items(TransactItems=deltas.updates(STATS_TABLE))
@@ -211,7 +213,7 @@ def test_activity_minutes_are_the_last_60_utc_minutes_oldest_first():
     assert len(minutes) == 60 and all(minute.tzinfo == dt.UTC for minute in minutes)
     assert minutes[-1] == dt.datetime(2025, 12, 31, 23, 30, tzinfo=dt.UTC)
     assert minutes[0] == dt.datetime(2025, 12, 31, 22, 31, tzinfo=dt.UTC)
-    assert all(b - a == dt.timedelta(minutes=1) for a, b in zip(minutes, minutes[1:]))
+    assert all(b - a == dt.timedelta(minutes=1) for a, b in itertools.pairwise(minutes))
 
 
 def test_activity_fills_the_gaps_with_zeros():

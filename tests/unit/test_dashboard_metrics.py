@@ -3,10 +3,9 @@
 import datetime as dt
 
 import pytest
-
-import roxs_common.metrics as metrics
-from roxs_common import inject_lambda_context
+from roxs_common import inject_lambda_context, metrics
 from roxs_common.aws import new_client
+
 from tests.unit.conftest import FakeContext
 
 NAMESPACE = "Roxs/Functions"
