@@ -13,6 +13,7 @@ Nothing else scans a table, and nothing lists a bucket.
 import base64
 import datetime as dt
 import os
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -382,10 +383,23 @@ def _queue_names() -> list[str]:
     return [queue_name(os.environ[variable]) for _, variable, _ in QUEUES if os.environ.get(variable)]
 
 
+# The functions panel and the queue ages come from CloudWatch, whose datapoints are a minute
+# apart: a warm environment reuses its last answer for METRICS_TTL_S instead of asking the
+# (slowest) GetMetricData again for every page refresh. Queue depths stay live.
+METRICS_TTL_S = 30
+_functions_cache: tuple[float, dict[str, Any], dict[str, float | None]] | None = None
+
+
 def functions_section(now: dt.datetime) -> tuple[dict[str, Any], dict[str, float | None]]:
+    """(functions section, oldest-message age per queue name), at most METRICS_TTL_S old."""
+    global _functions_cache
+    if _functions_cache and time.monotonic() - _functions_cache[0] < METRICS_TTL_S:
+        return _functions_cache[1], _functions_cache[2]
     names = function_names(os.environ.get("FUNCTION_PREFIX", ""))
     per_function, ages = metrics(names, _queue_names(), now)
-    return {"total": len(names), "names": names, "metrics": per_function}, ages
+    section = {"total": len(names), "names": names, "metrics": per_function, "as_of": now.isoformat()}
+    _functions_cache = (time.monotonic(), section, ages)
+    return section, ages
 
 
 @inject_lambda_context

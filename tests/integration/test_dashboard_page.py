@@ -185,6 +185,10 @@ def test_the_page_is_served_as_html_with_cors(api):
 
 def test_the_page_in_a_browser_shows_the_dashboard_data(browser, api, deployed, traffic, poison):  # noqa: F811
     url = f"{deployed.api_url}/dashboard"
+    # The traffic's invocation reaches the functions panel (CloudWatch, re-read every 30 s).
+    log_processor = deployed["functions"]["log_processor"]
+    wait_for(lambda: dashboard_data(api)["functions"]["metrics"][log_processor]["invocations"] >= 1, timeout=90,
+             what="the log processor's invocation in the functions panel")
     # The system is live: if the numbers moved while the browser ran, look once more.
     for attempt in (1, 2):
         before = dashboard_data(api)
@@ -196,7 +200,7 @@ def test_the_page_in_a_browser_shows_the_dashboard_data(browser, api, deployed, 
     else:
         pytest.fail("the dashboard data kept changing while the browser ran")
     data, data_numbers = before, numbers(before)
-    low, high = function_numbers(before), function_numbers(after)
+    high = function_numbers(after)
 
     assert "shown" not in page.classes["banner"], "the page shows its error banner"
     assert any(line.strip().startswith("updated at") for line in page.text)
@@ -218,19 +222,19 @@ def test_the_page_in_a_browser_shows_the_dashboard_data(browser, api, deployed, 
         if not shown.replace(".", "", 1).isdigit() or float(shown) != expected(data_numbers, metric)
     }
     assert not wrong, f"page vs JSON: {wrong}"
-    # Counts only grow between the two looks; a duration is one the JSON had at either look or a new one.
+    # Counts only grow, and each environment re-reads them at most 30 s late: what the page
+    # shows is at most what the second look saw.
     for metric, values in page.metrics.items():
         if metric.startswith("functions.") and metric != "functions.total":
             for shown in values:
                 assert shown.replace(".", "", 1).isdigit(), (metric, shown)
                 if metric.endswith((".invocations", ".errors")):
-                    assert low.get(metric, 0) <= float(shown) <= high[metric], (metric, shown, low, high)
+                    assert float(shown) <= high[metric], (metric, shown, high)
     # The queues panel and the alert at the top: the poison messages, with the redrive command.
     [alert] = [a for a in data["alerts"] if a["queue"] == poison["queue"]]
     assert alert["messages"] >= poison["count"] and alert["redrive"] == "make redrive QUEUE=notifications"
     assert "make redrive QUEUE=notifications" in "".join(page.text)
     assert len(data["queues"]) == 3 and len(data["activity"]["minutes"]) == 60
-    assert low[f"functions.{deployed['functions']['log_processor']}.invocations"] >= 1  # the traffic, this hour
 
     inline = [src for src in page.images if src.startswith("data:image/")]
     assert inline and len(inline) == sum(1 for image in data["images"]["latest"] if image["thumbnail"])

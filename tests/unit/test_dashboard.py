@@ -62,6 +62,13 @@ def create_functions(*names):
                             Handler="handler.lambda_handler", Code={"ZipFile": code.getvalue()})
 
 
+@pytest.fixture(autouse=True)
+def fresh_environment(monkeypatch):
+    """An execution environment that has cached nothing yet."""
+    monkeypatch.setattr(dashboard, "_functions_cache", None)
+    monkeypatch.setattr(dashboard, "_thumbnails", {})
+
+
 @pytest.fixture
 def dlqs(aws, monkeypatch):
     """The two dead-letter queues, their URLs in the dashboard's environment."""
@@ -73,7 +80,6 @@ def dlqs(aws, monkeypatch):
 
 
 def test_dashboard_reports_every_section(aws, context, dlqs, monkeypatch):
-    monkeypatch.setattr(dashboard, "_thumbnails", {})
     monkeypatch.setenv("BUCKETS", f"{ORIGINALS},{LOGS}")
     now_ms = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
     deltas = Deltas().add("images", Total=9, Completed=7, Error=2, OriginalBytes=9000)
@@ -141,8 +147,7 @@ def test_dashboard_reports_every_section(aws, context, dlqs, monkeypatch):
     assert data["metadata"]["generated_at"]
 
 
-def test_thumbnails_are_read_once_per_environment(aws, monkeypatch):
-    monkeypatch.setattr(dashboard, "_thumbnails", {})
+def test_thumbnails_are_read_once_per_environment(aws):
     aws.s3.put_object(Bucket=THUMBNAILS, Key="thumbnails/a.jpg", Body=b"a", ContentType="image/jpeg")
     with ReadCounter([roxs_common.aws.client("s3")]) as reads:
         first = dashboard.thumbnail_data_uri(THUMBNAILS, "thumbnails/a.jpg")
@@ -162,7 +167,7 @@ def test_dashboard_on_an_empty_system(aws, context):
     assert data["images"] == {"total": 0, "successful": 0, "failed": 0, "rejected": 0, "avg_size": 0, "latest": []}
     assert data["logs"] == {"total": 0, "by_level": {}, "recent_errors": []}
     assert data["notifications"] == {"total": 0, "by_priority": {}, "successful": 0}
-    assert data["functions"] == {"total": 0, "names": [], "metrics": {}}
+    assert {k: data["functions"][k] for k in ("total", "names", "metrics")} == {"total": 0, "names": [], "metrics": {}}
     assert data["alerts"] == []
     assert all(set(values) == {0} for values in data["activity"]["series"].values())
 
@@ -174,6 +179,7 @@ def read_profile(aws, context, rows: int) -> dict:
     seed_rows(aws, images=rows, logs=rows)
     for counter in ("images", "logs"):  # set, not added: the second call replaces the first's
         aws.ddb.put_item(TableName=STATS_TABLE, Item=to_item({"Counter": counter, "Total": rows, "Completed": rows}))
+    dashboard._functions_cache = None  # each look as from a fresh environment (monkeypatched back after)
     clients = [roxs_common.aws.client(name) for name in ("dynamodb", "s3", "sqs", "lambda", "cloudwatch")]
     with ReadCounter(clients) as reads:
         data = dashboard.lambda_handler({}, context)
@@ -201,6 +207,21 @@ def test_the_counter_and_queue_reads_are_fixed(aws, context, dlqs):
     assert profile["requests"]["lambda.ListFunctions"] == 1
     assert profile["requests"]["cloudwatch.GetMetricData"] == 1  # no namespace here: no percentile request
     assert profile["requests"]["dynamodb.Query"] == len(dashboard.ERROR_LEVELS)
+
+
+def test_cloudwatch_is_asked_again_only_after_the_ttl(aws, context, dlqs, monkeypatch):
+    clients = [roxs_common.aws.client(name) for name in ("lambda", "cloudwatch", "sqs")]
+    with ReadCounter(clients) as reads:
+        first = dashboard.lambda_handler({}, context)
+        second = dashboard.lambda_handler({}, context)
+    assert reads.requests["cloudwatch.GetMetricData"] == 1 and reads.requests["lambda.ListFunctions"] == 1
+    assert reads.requests["sqs.GetQueueAttributes"] == 2 * 3  # queue depths stay live
+    assert second["functions"]["as_of"] == first["functions"]["as_of"]
+    cached_at = dashboard._functions_cache[0]
+    monkeypatch.setattr(dashboard, "_functions_cache", (cached_at - dashboard.METRICS_TTL_S, *dashboard._functions_cache[1:]))
+    with ReadCounter(clients) as reads:
+        dashboard.lambda_handler({}, context)
+    assert reads.requests["cloudwatch.GetMetricData"] == 1
 
 
 # --- per-minute series ---------------------------------------------------------------------------
