@@ -10,7 +10,7 @@ ENV := source ./.envrc &&
 TFLOCAL := $(ENV) tflocal
 PYTEST_ARGS ?=
 
-.PHONY: help install up down save reset status logs build init plan apply outputs demo dev destroy \
+.PHONY: help install up down save reset status logs build init plan apply outputs demo dev destroy redrive \
         test test-unit test-static test-engine test-integration bench fmt lint lock lock-checkov clean
 
 help: ## This list
@@ -83,6 +83,9 @@ destroy: $(VENV)/.installed ## Destroy every resource of the stack
 	@if $(ENV) $(PYTHON) engine/ctl.py status > /dev/null 2>&1; then \
 	  $(MAKE) --no-print-directory build init && $(TFLOCAL) destroy -input=false -auto-approve; \
 	else echo "[destroy] no engine answers: nothing to destroy"; fi
+
+redrive: $(VENV)/.installed ## Move dead letters back: make redrive QUEUE=notifications|images
+	@$(ENV) $(PY) -m tools.redrive $(QUEUE)
 
 demo: up build ## Everything (progress and a summary, not the plan), then the end-to-end demo
 	@$(ENV) $(PY) -m tools.stack deploy

@@ -128,6 +128,12 @@ module "dashboard" {
   buckets            = local.buckets
   log_retention_days = var.log_retention_days
   tags               = local.tags
+
+  queues = {
+    notifications     = { url = module.notifications.queue_url, arn = module.notifications.queue_arn }
+    notifications_dlq = { url = module.notifications.dlq_url, arn = module.notifications.dlq_arn }
+    images_dlq        = { url = module.image_pipeline.dlq_url, arn = module.image_pipeline.dlq_arn }
+  }
 }
 
 module "api" {

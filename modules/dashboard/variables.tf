@@ -84,3 +84,12 @@ variable "stats_table" {
     arn  = string
   })
 }
+
+variable "queues" {
+  description = "Queues shown on the dashboard (URL and ARN each): the notification queue and the two dead-letter queues."
+  type = object({
+    notifications     = object({ url = string, arn = string })
+    notifications_dlq = object({ url = string, arn = string })
+    images_dlq        = object({ url = string, arn = string })
+  })
+}
