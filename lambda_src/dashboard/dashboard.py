@@ -24,9 +24,7 @@ from roxs_common import (
     get_logger,
     inject_lambda_context,
     newest_logs,
-    projection,
     require_env,
-    scan_items,
     to_plain,
 )
 from roxs_common.aggregates import (
@@ -37,6 +35,7 @@ from roxs_common.aggregates import (
     minute_counter,
     read_counters,
 )
+from roxs_common.image_index import list_images
 from roxs_common.metrics import DURATION_METRIC, FUNCTION_DIMENSION, metrics_namespace
 
 logger = get_logger(__name__)
@@ -163,16 +162,7 @@ def thumbnail_data_uri(bucket: str, key: str | None) -> str | None:
 
 
 def latest_images() -> list[dict[str, Any]]:
-    rows = [
-        row
-        for row in scan_items(
-            client("dynamodb"),
-            TableName=require_env("METADATA_TABLE"),
-            **projection("ImageId", "OriginalKey", "ProcessedAt", "Status", "Width", "Height", "ThumbnailKey"),
-        )
-        if row.get("Status") == "completed"
-    ]
-    rows.sort(key=lambda row: row.get("ProcessedAt", ""), reverse=True)
+    rows, _ = list_images("completed", LATEST_IMAGES, None)
     bucket = require_env("THUMBNAILS_BUCKET")
     return [
         {
@@ -183,7 +173,7 @@ def latest_images() -> list[dict[str, Any]]:
             "height": row.get("Height"),
             "thumbnail": thumbnail_data_uri(bucket, row.get("ThumbnailKey")),
         }
-        for row in rows[:LATEST_IMAGES]
+        for row in rows
     ]
 
 

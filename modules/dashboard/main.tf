@@ -40,9 +40,10 @@ module "function" {
     {
       # Query: the newest error logs; Scan: the latest images, until the images table has a
       # newest-first index (roxs_common list_images, app-images).
-      sid       = "ReadTables"
-      actions   = ["dynamodb:Scan", "dynamodb:Query"]
-      resources = [var.tables.images.arn, var.tables.logs.arn, var.tables.notifications.arn]
+      # Bounded queries only (newest rows of a partition, on the tables or their indexes): no Scan.
+      sid       = "QueryTables"
+      actions   = ["dynamodb:Query"]
+      resources = flatten([for table in [var.tables.images, var.tables.logs, var.tables.notifications] : [table.arn, "${table.arn}/index/*"]])
     },
     {
       sid       = "ReadThumbnails"
