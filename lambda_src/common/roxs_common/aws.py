@@ -4,6 +4,7 @@ import functools
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 # "standard" retry mode backs off on throttling and transient 5xx for every service.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
@@ -17,3 +18,7 @@ def client(service_name: str):
     role, and AWS_ENDPOINT_URL which LocalStack sets), never from code.
     """
     return boto3.client(service_name, config=_CONFIG)
+
+
+def error_code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")

@@ -121,3 +121,40 @@ def batch_write(
     if unstored:
         raise BatchWriteError(table, unstored, total, max(attempts for _, attempts in outcomes))
     return total
+
+
+# Cancellation reasons that a later attempt can clear (another transaction held an item, or
+# DynamoDB throttled one): the SDK does not retry TransactionCanceledException itself.
+RETRYABLE_CANCELLATIONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+
+
+def cancellation_codes(error: Exception) -> list[str]:
+    """The per-operation reason codes of a cancelled transaction ([] for other errors)."""
+    response = getattr(error, "response", {}) or {}
+    return [reason.get("Code", "") for reason in response.get("CancellationReasons", [])]
+
+
+def transact_write(
+    client: Any,
+    operations: list[dict[str, Any]],
+    *,
+    token: str | None = None,
+    max_attempts: int = 6,
+    base_delay_s: float = 0.05,
+    sleep: Callable[[float], None] = time.sleep,
+) -> None:
+    """TransactWriteItems, retried with jittered backoff while it is cancelled only because of
+    conflicts or throttling. `token` (ClientRequestToken) makes a resend that reaches
+    DynamoDB twice apply once. Any other cancellation (a failed condition) is raised at once."""
+    kwargs: dict[str, Any] = {"TransactItems": operations}
+    if token:
+        kwargs["ClientRequestToken"] = token
+    for attempt in range(1, max_attempts + 1):
+        try:
+            client.transact_write_items(**kwargs)
+            return
+        except client.exceptions.TransactionCanceledException as exc:
+            codes = {code for code in cancellation_codes(exc) if code not in ("", "None")}
+            if attempt == max_attempts or not codes or not codes <= RETRYABLE_CANCELLATIONS:
+                raise
+            sleep(random.uniform(0, base_delay_s * 2**attempt))
