@@ -32,10 +32,17 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
-
-from roxs_common import client, dumps, get_logger, inject_lambda_context, require_env, to_item
+from roxs_common import (
+    client,
+    dumps,
+    get_logger,
+    inject_lambda_context,
+    require_env,
+    to_item,
+)
 from roxs_common.aws import error_code
 from roxs_common.clock import now_iso
+from roxs_common.constants import NOTIFICATION_PRIORITIES
 from roxs_common.dynamo import cancellation_codes, from_item, transact_write
 from roxs_common.notifications import (
     IN_PROGRESS,
@@ -48,7 +55,6 @@ from roxs_common.notifications import (
     list_keys,
     parse_notification,
 )
-from roxs_common.constants import NOTIFICATION_PRIORITIES
 from roxs_common.storable import check_item_size
 
 logger = get_logger(__name__)

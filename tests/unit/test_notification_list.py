@@ -2,9 +2,8 @@
 
 import json
 
-import pytest
-
 import notification_processor
+import pytest
 from roxs_common.notifications import (
     API_DEFAULTS,
     check_notification_position,

@@ -2,14 +2,14 @@ import json
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
+import notification_processor
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-
-import notification_processor
 from roxs_common import client, scan_items
 from roxs_common.aggregates import read_counters
 from roxs_common.notifications import NOTIFICATION_ID_MAX_CHARS, recount_notifications
+
 from tests.unit.conftest import HISTORY_TABLE, STATS_TABLE
 
 

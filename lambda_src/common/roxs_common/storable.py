@@ -17,6 +17,7 @@ PARTITION_KEY_MAX_BYTES = 2048
 SORT_KEY_MAX_BYTES = 1024
 # DynamoDB keeps 38 significant digits of a number.
 NUMBER_MAX_DIGITS = 38
+NUMBER_MIN_EXPONENT, NUMBER_MAX_EXPONENT = -130, 125
 # JSON nesting accepted in a log's own fields (DynamoDB refuses documents deeper than 32).
 MAX_DEPTH = 32
 
@@ -57,12 +58,18 @@ def check_key(value: str, where: str, max_bytes: int) -> None:
         raise ValueError(f"{where} is {size} bytes in UTF-8, the maximum is {max_bytes}")
 
 
-def check_number(value: int | float | Decimal, where: str) -> None:
+def check_number(value: float | Decimal, where: str) -> None:
     if isinstance(value, float) and not math.isfinite(value):
         raise ValueError(f"{where} must be a finite number, got {value}")
-    digits = Decimal(value).normalize().as_tuple().digits if value else (0,)
-    if len(digits) > NUMBER_MAX_DIGITS:
-        raise ValueError(f"{where} has {len(digits)} significant digits, the maximum is {NUMBER_MAX_DIGITS}")
+    if not value:
+        return
+    # A float as JSON wrote it (repr), not its binary expansion; no context, so no rounding.
+    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    digits = len("".join(map(str, number.as_tuple().digits)).strip("0"))
+    if digits > NUMBER_MAX_DIGITS:
+        raise ValueError(f"{where} has {digits} significant digits, the maximum is {NUMBER_MAX_DIGITS}")
+    if not NUMBER_MIN_EXPONENT <= number.adjusted() <= NUMBER_MAX_EXPONENT:
+        raise ValueError(f"{where} is outside DynamoDB's number range (1E-130 to 9.99E+125 in magnitude)")
 
 
 def check_json_value(value: Any, where: str, depth: int = 0) -> None:
