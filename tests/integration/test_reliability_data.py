@@ -152,6 +152,12 @@ def history_rows(aws, deployed, notification_id: str) -> list[dict]:
     )["Items"]
 
 
+def final_rows(aws, deployed, notification_id: str) -> list[dict]:
+    """The history rows of a notification once none is still being delivered (in_progress)."""
+    rows = history_rows(aws, deployed, notification_id)
+    return rows if rows and all(row["Status"]["S"] != "in_progress" for row in rows) else []
+
+
 class Subscriber:
     """What SNS delivered to the topic's subscriber queue, counted by notification id."""
 
@@ -262,7 +268,7 @@ def test_a_batch_of_ten_with_two_poison_messages(aws, deployed, fast_redelivery,
     poison = {entry["Id"]: entry["MessageId"] for entry in sent["Successful"] if entry["Id"].startswith("poison")}
 
     started = time.monotonic()
-    wait_for(lambda: all(history_rows(aws, deployed, nid) for nid in good), timeout=60, what="8 history rows")
+    wait_for(lambda: all(final_rows(aws, deployed, nid) for nid in good), timeout=60, what="8 history rows")
     derived = str(uuid.uuid5(uuid.NAMESPACE_URL, f"sqs-message:{poison['poisonjson']}"))
     [bad_json] = wait_for(lambda: history_rows(aws, deployed, derived), timeout=60, what="the not-JSON message's row")
     [bad_field] = wait_for(lambda: history_rows(aws, deployed, f"{RUN}-poison"), timeout=60, what="the bad field's row")
@@ -318,7 +324,7 @@ def test_the_same_message_delivered_twice_gives_one_history_row(aws, deployed, s
         assert answer == {"batchItemFailures": []}
     derived = str(uuid.uuid5(uuid.NAMESPACE_URL, f"sqs-message:{record['messageId']}"))
 
-    wait_for(lambda: history_rows(aws, deployed, duplicate), timeout=60, what="the duplicate's history row")
+    wait_for(lambda: final_rows(aws, deployed, duplicate), timeout=60, what="the duplicate's history row")
     wait_for(lambda: queue_is_empty(aws, deployed["notifications_queue_url"]), timeout=30, what="an empty queue")
     assert len(history_rows(aws, deployed, duplicate)) == 1
     assert len(history_rows(aws, deployed, derived)) == 1
@@ -462,7 +468,7 @@ def test_an_sns_failure_keeps_the_message_until_it_can_be_delivered(
 
     # SNS is back: replay the dead letter (what an operator's redrive does).
     aws["sqs"].send_message(QueueUrl=deployed["notifications_queue_url"], MessageBody=kept["Body"])
-    [row] = wait_for(lambda: history_rows(aws, deployed, nid), timeout=60, what="the replayed notification")
+    [row] = wait_for(lambda: final_rows(aws, deployed, nid), timeout=60, what="the replayed notification")
     assert row["Status"]["S"] == "sent"
     published = wait_for(lambda: (c := subscriber.drain()) and nid in c and c, timeout=30, what="the SNS delivery")
     assert published[nid] == 1
