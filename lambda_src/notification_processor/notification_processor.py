@@ -292,13 +292,37 @@ def _sent_ms(record: dict[str, Any]) -> int:
     return int(record["attributes"]["SentTimestamp"])
 
 
+def _created_at_ms(payload: Any, fallback_ms: int) -> int:
+    """The CreatedAt of a payload that names its notification_id but not its created_at_ms:
+    the recorded one when this id was handled before (so a second send of it finds its row),
+    else `fallback_ms`. (Two such sends delivered at the same instant can still be recorded
+    twice; the API always sends both fields.)"""
+    if not isinstance(payload, dict) or "created_at_ms" in payload:
+        return fallback_ms
+    try:
+        notification_id = check_notification_id(payload.get("notification_id"))
+    except ValueError:
+        return fallback_ms  # parse_notification says why
+    found = client("dynamodb").query(
+        TableName=require_env("HISTORY_TABLE"),
+        KeyConditionExpression="NotificationId = :id",
+        ExpressionAttributeValues={":id": {"S": notification_id}},
+        ProjectionExpression="CreatedAt",
+        ConsistentRead=True,
+        Limit=1,
+    )["Items"]
+    return int(found[0]["CreatedAt"]["N"]) if found else fallback_ms
+
+
 def _sqs_record_notification(record: dict[str, Any]) -> Notification:
     try:
         body = json.loads(record["body"])
     except ValueError as exc:
         raise ValueError(f"body is not JSON: {exc}") from exc
     # Defaults that are stable across redeliveries of the same SQS message.
-    return parse_notification(body, default_id=_stable_id(record), default_created_at_ms=_sent_ms(record))
+    return parse_notification(
+        body, default_id=_stable_id(record), default_created_at_ms=_created_at_ms(body, _sent_ms(record))
+    )
 
 
 def _remaining_ms(context: Any) -> int:
@@ -328,7 +352,9 @@ def handle_sqs(records: list[dict[str, Any]], remaining_ms: int) -> dict[str, li
 
 
 def handle_direct(payload: Any, remaining_ms: int) -> dict[str, Any]:
-    notification = parse_notification(payload, default_id=str(uuid.uuid4()), default_created_at_ms=now_ms())
+    notification = parse_notification(
+        payload, default_id=str(uuid.uuid4()), default_created_at_ms=_created_at_ms(payload, now_ms())
+    )
     message_id = deliver(notification, "direct", remaining_ms)
     return {
         "statusCode": 200,

@@ -166,9 +166,10 @@ module "function" {
     },
     {
       # The claim (PutItem), its release (DeleteItem), the final status (UpdateItem in a
-      # transaction) and a rejected row (PutItem in a transaction).
+      # transaction), a rejected row (PutItem in a transaction), and the CreatedAt of an id
+      # sent again without one (Query).
       sid       = "RecordHistory"
-      actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem"]
+      actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
       resources = [aws_dynamodb_table.history.arn]
     },
     {

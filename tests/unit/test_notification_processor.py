@@ -119,6 +119,15 @@ def test_redelivered_record_is_published_and_stored_once(aws, context, published
     assert counters(aws)["Total"] == 1
 
 
+def test_an_id_sent_twice_without_its_time_is_recorded_and_published_once(aws, context, published):
+    body = {"notification_id": "own-id", "title": "t"}
+    for message_id, sent_ms in (("m-1", 1_700_000_000_000), ("m-2", 1_700_000_009_000)):
+        record = sqs_record(message_id, body, sent_ms=sent_ms)
+        assert notification_processor.lambda_handler({"Records": [record]}, context) == {"batchItemFailures": []}
+    (row,) = history(aws)
+    assert row["CreatedAt"] == 1_700_000_000_000 and len(published()) == 1
+
+
 def test_sns_failure_reports_the_record_and_releases_the_claim(aws, context, monkeypatch, published):
     monkeypatch.setenv("TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:no-such-topic")
     result = notification_processor.lambda_handler({"Records": [sqs_record("m-1", API_BODY)]}, context)
@@ -230,7 +239,6 @@ def test_direct_payload_uses_the_seed_defaults(aws, context, published):
         ({"priority": "urgent"}, "priority must be one of"),
         ({"recipient": ""}, "recipient must be a non-empty string"),
         ({"created_at_ms": "yesterday"}, "created_at_ms"),
-        ({"notification_id": "n-1"}, "created_at_ms is required when notification_id is given"),
         ({"title": "t" * 201}, "title is 201 characters, the maximum is 200"),
         ({"message": "bad \ud800 surrogate"}, r"message contains U\+D800 \(a lone surrogate\)"),
         ({"title": "no \uffff here"}, r"title contains U\+FFFF \(a Unicode non-character\)"),

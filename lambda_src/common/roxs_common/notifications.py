@@ -101,10 +101,6 @@ def parse_notification(
     """A Notification whose every stored and published value is valid; ValueError otherwise."""
     if not isinstance(payload, dict):
         raise ValueError(f"notification must be a JSON object, got {type(payload).__name__}")
-    if "notification_id" in payload and "created_at_ms" not in payload:
-        # (NotificationId, CreatedAt) is the history key: a time taken from each delivery would
-        # differ between two sends of the same notification and record it twice.
-        raise ValueError("created_at_ms is required when notification_id is given")
     return Notification(
         notification_id=check_notification_id(payload.get("notification_id", default_id)),
         created_at_ms=check_created_at_ms(payload.get("created_at_ms", default_created_at_ms)),
