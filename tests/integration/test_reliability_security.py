@@ -44,8 +44,8 @@ def own_resources(arns, role: str) -> set[str]:
     own = {
         "image_processor": {b["original"], f"{b['original']}/*", f"{b['processed']}/processed/*",
                             f"{b['thumbnails']}/thumbnails/*", t["images"], arns["image_dlq"]},
-        "log_processor": {t["logs"], f"{b['logs']}/logs/*"},
-        "notification_processor": {arns["topic"], t["notifications"], arns["queue"]},
+        "log_processor": {t["logs"], t["log_hours"], f"{b['logs']}/logs/*"},
+        "notification_processor": {arns["topic"], t["notifications"], t["notification_days"], arns["queue"]},
         "api_handler": {t["images"], t["logs"], t["notifications"], b["original"], arns["queue"],
                         arns["functions"]["dashboard"]},
         "dashboard": {t["images"], t["logs"], t["notifications"], *b.values(), f"{b['thumbnails']}/thumbnails/*"},
