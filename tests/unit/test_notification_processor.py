@@ -280,3 +280,26 @@ def test_subject_is_single_line_and_short_enough():
     subject = notification_processor.subject_for(notification)
     assert subject.startswith("[CRITICAL] line one line two ")
     assert len(subject) < 100 and not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in subject)
+
+
+def test_a_claim_taken_over_after_expiry_is_counted_once(aws, context, published, monkeypatch):
+    """A holder that outlives its claim (impossible within the function timeout, possible with
+    a skewed clock): the delivery that took the claim over records it; the late holder's mark
+    is refused, so the row and the counters hold one delivery (SNS has two messages, dropped by
+    subscribers on notification_id)."""
+    event = {"Records": [sqs_record("m-late", API_BODY)]}
+    clock = {"now": 1_800_000_000_000}
+    monkeypatch.setattr(notification_processor, "now_ms", lambda: clock["now"])
+    took_over = []
+
+    def late_publish(**kwargs):
+        if not took_over:  # the first holder's publish: meanwhile its claim expires and is taken over
+            took_over.append(1)
+            clock["now"] += notification_processor.DEFAULT_REMAINING_MS + notification_processor.CLAIM_MARGIN_MS + 1
+            assert notification_processor.lambda_handler(event, context) == {"batchItemFailures": []}
+
+    client("sns").meta.events.register_first("before-send.sns.Publish", late_publish)
+    assert notification_processor.lambda_handler(event, context) == {"batchItemFailures": []}
+    (row,) = history(aws)
+    assert row["Status"] == "sent" and len(published()) == 2
+    assert counters(aws) == {"Total": 1, "status_sent": 1, "priority_high": 1}
