@@ -84,6 +84,9 @@ locals {
     images        = { name = module.image_pipeline.table_name, arn = module.image_pipeline.table_arn }
     logs          = { name = module.log_pipeline.table_name, arn = module.log_pipeline.table_arn }
     notifications = { name = module.notifications.table_name, arn = module.notifications.table_arn }
+    # Directories of the time buckets that hold rows (roxs_common.timeline), read by the lists.
+    log_hours         = { name = module.log_pipeline.hours_table_name, arn = module.log_pipeline.hours_table_arn }
+    notification_days = { name = module.notifications.days_table_name, arn = module.notifications.days_table_arn }
   }
 
   buckets = {

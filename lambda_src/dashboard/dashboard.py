@@ -23,7 +23,6 @@ from roxs_common import (
     client,
     get_logger,
     inject_lambda_context,
-    newest_logs,
     require_env,
     to_plain,
 )
@@ -36,6 +35,7 @@ from roxs_common.aggregates import (
     read_counters,
 )
 from roxs_common.image_index import list_images
+from roxs_common.log_index import list_logs, log_summary
 from roxs_common.metrics import DURATION_METRIC, FUNCTION_DIMENSION, metrics_namespace
 
 logger = get_logger(__name__)
@@ -178,17 +178,11 @@ def latest_images() -> list[dict[str, Any]]:
 
 
 def recent_errors() -> list[dict[str, Any]]:
-    return [
-        {
-            "level": row["LogLevel"],
-            "timestamp": row.get("TimestampMs", int(row["Timestamp"])),
-            "message": row.get("Message"),
-            "service": row.get("Service"),
-            "user_id": row.get("UserId"),
-            "log_id": row.get("LogId"),
-        }
-        for row in newest_logs(require_env("LOG_INDEX_TABLE"), ERROR_LEVELS, RECENT_ERRORS)
-    ]
+    """The newest RECENT_ERRORS rows of the error levels: each level's newest page (bounded
+    hour partitions, roxs_common.log_index), merged."""
+    rows = [row for level in ERROR_LEVELS for row in list_logs(level, RECENT_ERRORS, None)[0]]
+    rows.sort(key=lambda row: row["Timestamp"], reverse=True)
+    return [log_summary(row) for row in rows[:RECENT_ERRORS]]
 
 
 # --- queues ---------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ module "function" {
     STATS_TABLE       = var.stats_table.name
     METADATA_TABLE    = var.tables.images.name
     LOG_INDEX_TABLE   = var.tables.logs.name
+    LOG_HOURS_TABLE   = var.tables.log_hours.name
     HISTORY_TABLE     = var.tables.notifications.name
     BUCKETS           = join(",", [for bucket in values(var.buckets) : bucket.name])
     FUNCTION_PREFIX   = "${var.name_prefix}-"
@@ -43,7 +44,7 @@ module "function" {
       # Bounded queries only (newest rows of a partition, on the tables or their indexes): no Scan.
       sid       = "QueryTables"
       actions   = ["dynamodb:Query"]
-      resources = flatten([for table in [var.tables.images, var.tables.logs, var.tables.notifications] : [table.arn, "${table.arn}/index/*"]])
+      resources = flatten([for table in [var.tables.images, var.tables.logs, var.tables.notifications, var.tables.log_hours] : [table.arn, "${table.arn}/index/*"]])
     },
     {
       sid       = "ReadThumbnails"

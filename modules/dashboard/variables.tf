@@ -44,11 +44,12 @@ variable "function_memory_size" {
 }
 
 variable "tables" {
-  description = "The three tables the dashboard reads (name and ARN each)."
+  description = "The tables the dashboard reads (name and ARN each): the three pipelines' and the log index's directory of hours."
   type = object({
     images        = object({ name = string, arn = string })
     logs          = object({ name = string, arn = string })
     notifications = object({ name = string, arn = string })
+    log_hours     = object({ name = string, arn = string })
   })
 }
 

@@ -1,4 +1,5 @@
 import base64
+import collections
 import datetime as dt
 import io
 import itertools
@@ -9,11 +10,12 @@ import boto3
 import dashboard
 import pytest
 import roxs_common.aws
-from roxs_common import batch_write, image_index, to_item
+from roxs_common import image_index, log_index, to_item
 from roxs_common.aggregates import Deltas, bucket_counter, minute_of
 
 from tests.support.read_counter import ReadCounter
 from tests.unit.conftest import (
+    LOG_HOURS_TABLE,
     LOG_INDEX_TABLE,
     LOGS,
     METADATA_TABLE,
@@ -46,17 +48,33 @@ def list_image_rows(aws, rows: list[dict]) -> None:
         {"Counter": image_index.MONTHS_COUNTER, **directory.as_dict()[image_index.MONTHS_COUNTER]}))
 
 
+def put_rows(table: str, rows: list[dict]) -> None:
+    with boto3.resource("dynamodb", region_name=REGION).Table(table).batch_writer() as writer:
+        for row in rows:
+            writer.put_item(Item=row)
+
+
+def log_rows(aws, entries: list[tuple[str, int]]) -> None:
+    """Index rows (level, ms) with their hour keys, and the directory of hours that
+    list_logs reads, as the log processor's transactions keep them."""
+    put_rows(LOG_INDEX_TABLE, [
+        {"LogLevel": level, "Timestamp": ms, "TimestampMs": ms, "Message": f"{level}-{ms}", "Service": "svc",
+         **log_index.list_keys(level, ms)}
+        for level, ms in entries
+    ])
+    hours = collections.Counter(
+        (scope, log_index.hour_of(ms)) for level, ms in entries for scope in (level, log_index.ALL_LEVELS))
+    put_rows(LOG_HOURS_TABLE, [{"Scope": scope, "Bucket": hour, "Rows": rows} for (scope, hour), rows in hours.items()])
+
+
 def seed_rows(aws, images: int, logs: int) -> None:
     """`images` completed image rows and `logs` log rows (half of them errors): even 10 rows
     fill every bounded list (6 latest images, 5 recent errors)."""
     rows = [image_row(i, thumbnail=False) for i in range(images)]
-    batch_write(aws.ddb, METADATA_TABLE, rows)
+    put_rows(METADATA_TABLE, rows)
     list_image_rows(aws, rows)
     levels = ("INFO", "ERROR")
-    batch_write(aws.ddb, LOG_INDEX_TABLE, [
-        {"LogLevel": levels[i % 2], "Timestamp": i, "TimestampMs": i, "Message": f"m{i}", "Service": "svc"}
-        for i in range(logs)
-    ])
+    log_rows(aws, [(levels[i % 2], i) for i in range(logs)])
 
 
 def create_functions(*names):
@@ -108,10 +126,8 @@ def test_dashboard_reports_every_section(aws, context, dlqs, monkeypatch):
         if i != 6:  # the newest image lost its thumbnail object
             aws.s3.put_object(Bucket=THUMBNAILS, Key=f"thumbnails/img-{i}.jpg", Body=f"thumb-{i}".encode(),
                               ContentType="image/jpeg")
-    for level, ms in [("INFO", 10), ("ERROR", 12), ("CRITICAL", 13), ("ERROR", 14), ("FATAL", 15), ("ERROR", 16),
-                      ("ERROR", 17), ("WARN", 18)]:
-        aws.ddb.put_item(TableName=LOG_INDEX_TABLE, Item=to_item(
-            {"LogLevel": level, "Timestamp": ms, "TimestampMs": ms, "Message": f"{level}-{ms}", "Service": "svc"}))
+    log_rows(aws, [("INFO", 10), ("ERROR", 12), ("CRITICAL", 13), ("ERROR", 14), ("FATAL", 15), ("ERROR", 16),
+                   ("ERROR", 17), ("WARN", 18)])
     create_functions("roxs-api-handler", "roxs-dashboard", "someone-else")
     aws.sqs.send_message(QueueUrl=dlqs["roxs-notifications-dlq"], MessageBody="poison")
     aws.sqs.send_message(QueueUrl=aws.queue_url, MessageBody="waiting", DelaySeconds=60)
@@ -208,15 +224,18 @@ def test_the_same_reads_at_10_and_at_10000_rows(aws, context, dlqs):
 
 def test_the_counter_and_queue_reads_are_fixed(aws, context, dlqs):
     """Whatever else the handler reads, its counters cost one BatchGetItem of 67 keys
-    (3 totals, 4 buckets, 60 minutes), its queues one GetQueueAttributes each, its
-    functions one ListFunctions page and one GetMetricData request."""
+    (3 totals, 4 buckets, 60 minutes) and the image listing one more (its month directory),
+    its queues one GetQueueAttributes each, its functions one ListFunctions page and one
+    GetMetricData request; the lists a bounded number of Queries (a directory page and at
+    most one hour partition per row shown, for each error level; a month per image)."""
     profile = read_profile(aws, context, 10)
-    assert profile["requests"]["dynamodb.BatchGetItem"] == 1
-    assert profile["items"]["dynamodb.BatchGetItem"] <= 3 + 4 + 60
+    assert profile["requests"]["dynamodb.BatchGetItem"] == 2
+    assert profile["items"]["dynamodb.BatchGetItem"] <= 3 + 4 + 60 + 1
     assert profile["requests"]["sqs.GetQueueAttributes"] == 3
     assert profile["requests"]["lambda.ListFunctions"] == 1
     assert profile["requests"]["cloudwatch.GetMetricData"] == 1  # no namespace here: no percentile request
-    assert profile["requests"]["dynamodb.Query"] == len(dashboard.ERROR_LEVELS)
+    assert profile["requests"]["dynamodb.Query"] <= (
+        len(dashboard.ERROR_LEVELS) * (1 + dashboard.RECENT_ERRORS) + dashboard.LATEST_IMAGES)
 
 
 def test_cloudwatch_is_asked_again_only_after_the_ttl(aws, context, dlqs, monkeypatch):

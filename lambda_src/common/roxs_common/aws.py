@@ -6,6 +6,7 @@ import boto3
 import botocore.loaders
 import botocore.session
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 # "standard" retry mode backs off on throttling and transient 5xx for every service.
 _CONFIG = Config(retries={"mode": "standard", "max_attempts": 5})
@@ -42,3 +43,7 @@ def client(service_name: str):
     role, and AWS_ENDPOINT_URL which LocalStack sets), never from code.
     """
     return new_client(service_name)
+
+
+def error_code(error: ClientError) -> str:
+    return error.response.get("Error", {}).get("Code", "")
