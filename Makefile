@@ -10,7 +10,7 @@ ENV := source ./.envrc &&
 TFLOCAL := $(ENV) tflocal
 PYTEST_ARGS ?=
 
-.PHONY: help install up down save reset status logs build init plan apply outputs recount demo dev destroy \
+.PHONY: help install up down save reset status logs build init plan apply outputs recount demo dev destroy redrive \
         test test-unit test-static test-engine test-integration bench fmt lint lock lock-checkov clean
 
 help: ## This list
@@ -86,6 +86,9 @@ destroy: $(VENV)/.installed ## Destroy every resource of the stack
 
 recount: $(VENV)/.installed ## Recount every counter from the rows and objects, print the drift (FIX=1 writes the true values)
 	@$(ENV) $(PY) -m tools.recount $(if $(filter 1,$(FIX)),--fix)
+
+redrive: $(VENV)/.installed ## Move dead letters back: make redrive QUEUE=notifications|images
+	@$(ENV) $(PY) -m tools.redrive $(QUEUE)
 
 demo: up build ## Everything (progress and a summary, not the plan), then the end-to-end demo
 	@$(ENV) $(PY) -m tools.stack deploy

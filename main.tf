@@ -84,6 +84,9 @@ locals {
     images        = { name = module.image_pipeline.table_name, arn = module.image_pipeline.table_arn }
     logs          = { name = module.log_pipeline.table_name, arn = module.log_pipeline.table_arn }
     notifications = { name = module.notifications.table_name, arn = module.notifications.table_arn }
+    # Directories of the time buckets that hold rows (roxs_common.timeline), read by the lists.
+    log_hours         = { name = module.log_pipeline.hours_table_name, arn = module.log_pipeline.hours_table_arn }
+    notification_days = { name = module.notifications.days_table_name, arn = module.notifications.days_table_arn }
   }
 
   buckets = {
@@ -128,6 +131,12 @@ module "dashboard" {
   buckets            = local.buckets
   log_retention_days = var.log_retention_days
   tags               = local.tags
+
+  queues = {
+    notifications     = { url = module.notifications.queue_url, arn = module.notifications.queue_arn }
+    notifications_dlq = { url = module.notifications.dlq_url, arn = module.notifications.dlq_arn }
+    images_dlq        = { url = module.image_pipeline.dlq_url, arn = module.image_pipeline.dlq_arn }
+  }
 }
 
 module "api" {

@@ -38,11 +38,15 @@ from localstack.state import AssetDirectory, StateVisitor
 from localstack.state import pickle as state_pickle
 from moto.core.base_backend import BackendDict
 
+from localstack_nodocker import stream_mapping
+
 LOG = logging.getLogger(__name__)
 
 # Bump when the layout of a snapshot changes.
 SNAPSHOT_FORMAT = 1
 STAMP_FILE = "engine.json"
+# Where Lambda's DynamoDB stream mappings read next: held by their pollers, not in a store.
+STREAM_POSITIONS_FILE = "stream-positions.json"
 ROUTE = "/_localstack/nodocker/state"
 # Services whose loading needs others already loaded: Lambda reads its code from S3 and
 # restarts event source mappings on SQS; everything else loads in any order before them.
@@ -242,6 +246,10 @@ class Snapshots:
                 shutil.rmtree(folder, ignore_errors=True)
                 if attempt == 2:
                     raise RuntimeError(f"saving {name}: its state kept changing while it was saved ({exc})") from exc
+        if name == "lambda":
+            folder.mkdir(parents=True, exist_ok=True)
+            workers = dict(getattr(service.lifecycle_hook, "esm_workers", {}))
+            (folder / STREAM_POSITIONS_FILE).write_text(json.dumps(stream_mapping.positions(workers)))
         service.lifecycle_hook.on_after_state_save()
 
     def save_if_changed(self) -> None:
@@ -295,6 +303,8 @@ class Snapshots:
             lifecycle = service.lifecycle_hook
             lifecycle.on_before_state_load()
             service.accept_state_visitor(_LoadVisitor(name, target / name))
+            if (target / name / STREAM_POSITIONS_FILE).exists():  # before Lambda restarts the mappings
+                stream_mapping.resume_at(json.loads((target / name / STREAM_POSITIONS_FILE).read_text()))
             lifecycle.on_after_state_load()
         self.detail = f"loaded {len(names)} services in {time.monotonic() - started:.2f} s"
         LOG.info("state %s", self.detail)

@@ -6,6 +6,12 @@ each half retried; splitting does not count towards ``MaximumRetryAttempts``. Ba
 one record then follow LocalStack's own retry loop, which ends at the on-failure
 destination. ``ReportBatchItemFailures`` keeps its AWS meaning: records before the
 lowest reported failure are done; the rest is tried again.
+
+Positions across a restart: LocalStack's poller keeps where it is in memory only and
+starts again from the mapping's ``StartingPosition``, so after ``down``/``up`` a
+``TRIM_HORIZON`` mapping delivered the whole stream again. AWS keeps each mapping's
+position; here the state snapshot does (``positions``/``resume_at``, called by
+persistence.py) and the restarted poller continues from it.
 """
 
 import copy
@@ -20,11 +26,23 @@ from localstack.services.lambda_.event_source_mapping.event_processor import (
 from localstack.services.lambda_.event_source_mapping.pollers.dynamodb_poller import DynamoDBPoller
 from localstack.services.lambda_.event_source_mapping.pollers.poller import get_batch_item_failures
 
+from localstack_nodocker import streams
+
 LOG = logging.getLogger(__name__)
+# mapping UUID -> {shard id: next sequence number}, from a loaded snapshot, taken by the
+# mapping's poller when it first asks for its shards
+_RESUME_AT: dict[str, dict[str, int]] = {}
 
 
 class BisectingDynamoDBPoller(DynamoDBPoller):
     bisect_on_function_error = False  # set from the mapping's configuration by the factory
+
+    def initialize_shards(self):
+        shards = super().initialize_shards()
+        for shard_id, position in _RESUME_AT.pop(self.esm_uuid, {}).items():
+            if shard_id in shards:  # the same stream and shard as when the snapshot was saved
+                shards[shard_id] = streams.iterator_at(self.source_arn, shard_id, position)
+        return shards
 
     def forward_events_to_target(self, shard_id, records):
         if not self.bisect_on_function_error or len(records) <= 1:
@@ -73,3 +91,19 @@ def bisect_stream_batches_on_function_error() -> None:
         return worker
 
     esm_worker_factory.EsmWorkerFactory.get_esm_worker = get_esm_worker_with_bisect
+
+
+def positions(esm_workers: dict) -> dict[str, dict[str, int]]:
+    """Where each DynamoDB stream mapping will read next, per shard (for the snapshot)."""
+    saved = {}
+    for uuid, worker in esm_workers.items():
+        if isinstance(worker.poller, DynamoDBPoller):
+            shards = {shard_id: streams.iterator_position(iterator) for shard_id, iterator in worker.poller.shards.items()}
+            saved[uuid] = {shard_id: position for shard_id, position in shards.items() if position is not None}
+    return saved
+
+
+def resume_at(saved: dict[str, dict[str, int]]) -> None:
+    """Positions from a snapshot, for the mappings that Lambda restarts after loading it."""
+    _RESUME_AT.clear()
+    _RESUME_AT.update(saved)

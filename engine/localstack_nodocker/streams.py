@@ -75,6 +75,19 @@ def _encode_iterator(arn: str, shard_id: str, sequence_number: int) -> str:
     return base64.urlsafe_b64encode(token.encode()).decode()
 
 
+def iterator_at(arn: str, shard_id: str, sequence_number: int) -> str:
+    """A fresh iterator at a position saved earlier (a mapping resumed after a restart)."""
+    return _encode_iterator(arn, shard_id, sequence_number)
+
+
+def iterator_position(iterator: str) -> int | None:
+    """The next sequence number an iterator reads, expired or not; None if it is not one of ours."""
+    try:
+        return int(json.loads(base64.urlsafe_b64decode(iterator.encode()))["next"])
+    except (ValueError, TypeError, KeyError, AttributeError, binascii.Error):
+        return None
+
+
 def _decode_iterator(iterator: str) -> dict:
     try:
         token = json.loads(base64.urlsafe_b64decode(iterator.encode()))

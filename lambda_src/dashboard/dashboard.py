@@ -1,68 +1,150 @@
-"""Dashboard: metrics of the whole system as one plain dict (the API serves it at GET /dashboard/data).
+"""Dashboard: the system's state as one plain dict (the API serves it at GET /dashboard/data).
 
-Every read is paginated, so the numbers are exact however large the tables and buckets grow.
+Every section costs a fixed number of reads, whatever the size of the data:
+- totals and the last 60 minutes: one BatchGetItem of counter items (roxs_common.aggregates);
+- recent errors: bounded, newest-first queries (one per error level, LIMIT RECENT_ERRORS);
+- the latest images: a Scan for now, until the images table's newest-first list
+  (roxs_common list_images, app-images) exists; thumbnails: one GetObject each, once per environment;
+- queues: one GetQueueAttributes per queue;
+- functions: ListFunctions (one page per 50 functions), then two GetMetricData requests.
+Nothing else scans a table, and nothing lists a bucket.
 """
 
 import base64
 import datetime as dt
 import os
-from collections import Counter
+import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import ClientError
-
 from roxs_common import (
     LOG_LEVELS,
     client,
-    count_items,
     get_logger,
     inject_lambda_context,
-    newest_logs,
-    projection,
     require_env,
-    scan_items,
     to_plain,
 )
+from roxs_common.aggregates import (
+    IMAGES,
+    LOGS,
+    NOTIFICATIONS,
+    bucket_counter,
+    minute_counter,
+    read_counters,
+)
+from roxs_common.image_index import list_images
+from roxs_common.log_index import list_logs, log_summary
+from roxs_common.metrics import DURATION_METRIC, FUNCTION_DIMENSION, metrics_namespace
 
 logger = get_logger(__name__)
 
 LATEST_IMAGES = 6
 RECENT_ERRORS = 5
 ERROR_LEVELS = ("ERROR", "CRITICAL", "FATAL")
+ACTIVITY_MINUTES = 60
+# Drawn even when zero all hour, so every chart has its lines (others appear when counted).
+ACTIVITY_SERIES = (
+    "images_completed",
+    "images_error",
+    *(f"logs_{level}" for level in ("INFO", "WARNING", "ERROR", "CRITICAL")),
+    "notifications_sent",
+)
+QUEUE_ATTRIBUTES = {
+    "visible": "ApproximateNumberOfMessages",
+    "in_flight": "ApproximateNumberOfMessagesNotVisible",
+    "delayed": "ApproximateNumberOfMessagesDelayed",
+}
+# (role, environment variable of its URL, the `make redrive` QUEUE= value for a dead-letter queue)
+QUEUES = (
+    ("notifications", "NOTIFICATIONS_QUEUE_URL", None),
+    ("notifications-dlq", "NOTIFICATIONS_DLQ_URL", "notifications"),
+    ("images-dlq", "IMAGES_DLQ_URL", "images"),
+)
+METRICS_WINDOW = dt.timedelta(hours=1)
+# SQS publishes ApproximateAgeOfOldestMessage every minute; an older datapoint is not "now".
+QUEUE_AGE_WINDOW_S = 300
+PERCENTILES = ("p50", "p95")
+SERVICES = ("dynamodb", "s3", "sqs", "lambda", "cloudwatch")
+# Why CloudWatch refused percentiles, once it has: an engine that cannot compute them will not
+# learn to during this execution environment's life, and each refusal costs the client's retries.
+_percentiles_refused: str | None = None
 
 
 def _error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
 
 
-def summarize_images(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Totals and the latest completed images (without thumbnails) from metadata rows."""
-    sizes = [row["OriginalSize"] for row in rows if "OriginalSize" in row]
-    completed = [row for row in rows if row.get("Status") == "completed"]
-    completed.sort(key=lambda row: row.get("ProcessedAt", ""), reverse=True)
+# --- totals (counter items) ---------------------------------------------------------------------
+
+
+def totals(counters: dict[str, dict[str, int]], buckets: list[str]) -> dict[str, Any]:
+    """The images, logs, notifications and storage sections from the counter items."""
+    images, logs, notes = counters[IMAGES], counters[LOGS], counters[NOTIFICATIONS]
+    total_images = images.get("Total", 0)
     return {
-        "total": len(rows),
-        "successful": len(completed),
-        "failed": sum(1 for row in rows if row.get("Status") == "error"),
-        "avg_size": round(float(sum(sizes)) / len(sizes), 1) if sizes else 0,
-        "latest": [
-            {
-                "id": row["ImageId"],
-                "filename": row.get("OriginalKey"),
-                "processed_at": row.get("ProcessedAt"),
-                "width": row.get("Width"),
-                "height": row.get("Height"),
-                "thumbnail_key": row.get("ThumbnailKey"),
+        "images": {
+            "total": total_images,
+            "successful": images.get("Completed", 0),
+            "failed": images.get("Error", 0),
+            "rejected": images.get("Rejected", 0),
+            "avg_size": round(images.get("OriginalBytes", 0) / total_images, 1) if total_images else 0,
+        },
+        "logs": {
+            "total": logs.get("Total", 0),
+            "by_level": {level: logs[level] for level in LOG_LEVELS if logs.get(level)},
+        },
+        "notifications": {
+            "total": notes.get("Total", 0),
+            "by_priority": {
+                name.removeprefix("priority_"): count
+                for name, count in sorted(notes.items())
+                if name.startswith("priority_") and count
+            },
+            "successful": notes.get("status_sent", 0),
+        },
+        "storage": {
+            bucket: {
+                "objects": counters[bucket_counter(bucket)].get("Objects", 0),
+                "total_size_bytes": counters[bucket_counter(bucket)].get("Bytes", 0),
             }
-            for row in completed[:LATEST_IMAGES]
-        ],
+            for bucket in buckets
+        },
     }
+
+
+def activity_minutes(now: dt.datetime, count: int = ACTIVITY_MINUTES) -> list[dt.datetime]:
+    """The `count` UTC minutes up to and including the one of `now`, oldest first."""
+    current = now.astimezone(dt.UTC).replace(second=0, microsecond=0)
+    return [current - dt.timedelta(minutes=back) for back in range(count - 1, -1, -1)]
+
+
+def activity(counters: dict[str, dict[str, int]], minutes: list[dt.datetime]) -> dict[str, Any]:
+    """Per-minute series from the `minute#…` items: one value per minute, 0 where nothing was counted."""
+    items = [counters.get(minute_counter(minute), {}) for minute in minutes]
+    names = sorted(set(ACTIVITY_SERIES).union(*items))
+    return {
+        "minutes": [f"{minute:%Y-%m-%dT%H:%MZ}" for minute in minutes],
+        "series": {name: [item.get(name, 0) for item in items] for name in names},
+    }
+
+
+# --- lists (bounded, newest first) ---------------------------------------------------------------
+
+
+# Thumbnails found, by (bucket, key), kept by the warm environment: a key names one image
+# version (the image id is derived from bucket, key and ETag), so its bytes never change.
+_thumbnails: dict[tuple[str, str], str] = {}
+THUMBNAIL_CACHE_SIZE = 4 * LATEST_IMAGES
 
 
 def thumbnail_data_uri(bucket: str, key: str | None) -> str | None:
     """The thumbnail as a data: URI, or None when the row has none or the object is gone."""
     if not key:
         return None
+    if (bucket, key) in _thumbnails:
+        return _thumbnails[(bucket, key)]
     try:
         obj = client("s3").get_object(Bucket=bucket, Key=key)
     except ClientError as exc:
@@ -72,110 +154,259 @@ def thumbnail_data_uri(bucket: str, key: str | None) -> str | None:
         logger.warning("thumbnail missing", extra={"bucket": bucket, "key": key})
         return None
     content_type = obj.get("ContentType") or "application/octet-stream"
-    return f"data:{content_type};base64,{base64.b64encode(obj['Body'].read()).decode('ascii')}"
+    uri = f"data:{content_type};base64,{base64.b64encode(obj['Body'].read()).decode('ascii')}"
+    if len(_thumbnails) >= THUMBNAIL_CACHE_SIZE:
+        del _thumbnails[next(iter(_thumbnails))]  # the oldest entry
+    _thumbnails[(bucket, key)] = uri
+    return uri
 
 
-def image_metrics() -> dict[str, Any]:
-    rows = list(
-        scan_items(
-            client("dynamodb"),
-            TableName=require_env("METADATA_TABLE"),
-            **projection(
-                "ImageId", "OriginalKey", "OriginalSize", "ProcessedAt", "Status", "Width", "Height", "ThumbnailKey"
-            ),
-        )
-    )
-    summary = summarize_images(rows)
+def latest_images() -> list[dict[str, Any]]:
+    rows, _ = list_images("completed", LATEST_IMAGES, None)
     bucket = require_env("THUMBNAILS_BUCKET")
-    for image in summary["latest"]:
-        image["thumbnail"] = thumbnail_data_uri(bucket, image.pop("thumbnail_key"))
-    return summary
-
-
-def log_metrics() -> dict[str, Any]:
-    table = require_env("LOG_INDEX_TABLE")
-    ddb = client("dynamodb")
-    by_level = {
-        level: count_items(
-            ddb,
-            "query",
-            TableName=table,
-            KeyConditionExpression="LogLevel = :level",
-            ExpressionAttributeValues={":level": {"S": level}},
-        )
-        for level in LOG_LEVELS
-    }
-    recent_errors = [
+    return [
         {
-            "level": row["LogLevel"],
-            "timestamp": row.get("TimestampMs", int(row["Timestamp"])),
-            "message": row.get("Message"),
-            "service": row.get("Service"),
-            "user_id": row.get("UserId"),
-            "log_id": row.get("LogId"),
+            "id": row["ImageId"],
+            "filename": row.get("OriginalKey"),
+            "processed_at": row.get("ProcessedAt"),
+            "width": row.get("Width"),
+            "height": row.get("Height"),
+            "thumbnail": thumbnail_data_uri(bucket, row.get("ThumbnailKey")),
         }
-        for row in newest_logs(table, ERROR_LEVELS, RECENT_ERRORS)
+        for row in rows
     ]
+
+
+def recent_errors() -> list[dict[str, Any]]:
+    """The newest RECENT_ERRORS rows of the error levels: each level's newest page (bounded
+    hour partitions, roxs_common.log_index), merged."""
+    rows = [row for level in ERROR_LEVELS for row in list_logs(level, RECENT_ERRORS, None)[0]]
+    rows.sort(key=lambda row: row["Timestamp"], reverse=True)
+    return [log_summary(row) for row in rows[:RECENT_ERRORS]]
+
+
+# --- queues ---------------------------------------------------------------------------------------
+
+
+def queue_name(url: str) -> str:
+    return url.rstrip("/").rsplit("/", 1)[-1]
+
+
+def queue_state(url: str) -> dict[str, int]:
+    attributes = client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=list(QUEUE_ATTRIBUTES.values()))
+    return {key: int(attributes["Attributes"].get(name, 0)) for key, name in QUEUE_ATTRIBUTES.items()}
+
+
+def queues() -> list[dict[str, Any]]:
+    """Each configured queue's depth; a dead-letter queue carries its `make redrive` command."""
+    found = []
+    for role, variable, redrive in QUEUES:
+        url = os.environ.get(variable)
+        if not url:
+            continue  # a deployment without this queue (e.g. the images pipeline left out)
+        entry = {"role": role, "name": queue_name(url), "dead_letter": redrive is not None, **queue_state(url)}
+        if redrive:
+            entry["redrive"] = f"make redrive QUEUE={redrive}"
+        found.append(entry)
+    return found
+
+
+def alerts(queue_list: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One alert per dead-letter queue that holds messages (visible, in flight or delayed)."""
+    return [
+        {
+            "queue": queue["name"],
+            "messages": queue["visible"] + queue["in_flight"] + queue["delayed"],
+            "message": f"{queue['name']} holds dead letters",
+            "redrive": queue["redrive"],
+        }
+        for queue in queue_list
+        if queue["dead_letter"] and queue["visible"] + queue["in_flight"] + queue["delayed"]
+    ]
+
+
+# --- CloudWatch metrics --------------------------------------------------------------------------
+
+
+def metric_query(query_id: str, namespace: str, metric: str, dimension: tuple[str, str], stat: str,
+                 period: int) -> dict[str, Any]:
     return {
-        "total": count_items(ddb, TableName=table),
-        "by_level": {level: count for level, count in by_level.items() if count},
-        "recent_errors": recent_errors,
+        "Id": query_id,
+        "MetricStat": {
+            "Metric": {
+                "Namespace": namespace,
+                "MetricName": metric,
+                "Dimensions": [{"Name": dimension[0], "Value": dimension[1]}],
+            },
+            "Period": period,
+            "Stat": stat,
+        },
+        "ReturnData": True,
     }
 
 
-def notification_metrics() -> dict[str, Any]:
-    rows = scan_items(
-        client("dynamodb"),
-        TableName=require_env("HISTORY_TABLE"),
-        **projection("Priority", "Status"),
-    )
-    total, successful, by_priority = 0, 0, Counter()
-    for row in rows:
-        total += 1
-        successful += row.get("Status") == "sent"
-        by_priority[row.get("Priority", "unknown")] += 1
-    return {"total": total, "by_priority": dict(by_priority), "successful": successful}
+def metric_queries(functions: list[str], queue_names: list[str], namespace: str) -> list[dict[str, Any]]:
+    """Invocations and Errors (AWS/Lambda, published by Lambda), each function's own duration
+    count/average/maximum (`namespace`), and each queue's ApproximateAgeOfOldestMessage (AWS/SQS).
+    Ids are positional (f<i>_…, q<i>_…): names may hold characters an Id may not."""
+    hour = int(METRICS_WINDOW.total_seconds())
+    queries = []
+    for index, function in enumerate(functions):
+        dimension = ("FunctionName", function)
+        queries += [
+            metric_query(f"f{index}_invocations", "AWS/Lambda", "Invocations", dimension, "Sum", hour),
+            metric_query(f"f{index}_errors", "AWS/Lambda", "Errors", dimension, "Sum", hour),
+        ]
+        if namespace:
+            own = (FUNCTION_DIMENSION, function)
+            queries += [
+                metric_query(f"f{index}_count", namespace, DURATION_METRIC, own, "SampleCount", hour),
+                metric_query(f"f{index}_avg", namespace, DURATION_METRIC, own, "Average", hour),
+                metric_query(f"f{index}_max", namespace, DURATION_METRIC, own, "Maximum", hour),
+            ]
+    for index, name in enumerate(queue_names):
+        queries.append(
+            metric_query(f"q{index}_age", "AWS/SQS", "ApproximateAgeOfOldestMessage", ("QueueName", name), "Maximum",
+                         QUEUE_AGE_WINDOW_S)
+        )
+    return queries
 
 
-def bucket_metrics(bucket: str) -> dict[str, Any]:
-    objects, total_size = 0, 0
-    try:
-        for page in client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            for obj in page.get("Contents", []):
-                objects += 1
-                total_size += obj["Size"]
-    except ClientError as exc:
-        if _error_code(exc) != "NoSuchBucket":
-            raise
-        # Reported in the data rather than failing the whole dashboard over one bucket.
-        return {"objects": 0, "total_size_bytes": 0, "error": "bucket not found"}
-    return {"objects": objects, "total_size_bytes": total_size}
+def percentile_queries(functions: list[str], namespace: str) -> list[dict[str, Any]]:
+    hour = int(METRICS_WINDOW.total_seconds())
+    return [
+        metric_query(f"f{index}_{stat}", namespace, DURATION_METRIC, (FUNCTION_DIMENSION, function), stat, hour)
+        for index, function in enumerate(functions)
+        for stat in PERCENTILES
+    ]
 
 
-def function_metrics(prefix: str) -> dict[str, Any]:
-    names = sorted(
+def fetch_metrics(queries: list[dict[str, Any]], start: dt.datetime, end: dt.datetime) -> dict[str, list[float]]:
+    """Values by query id, newest first (GetMetricData's default order), following NextToken."""
+    values: dict[str, list[float]] = {query["Id"]: [] for query in queries}
+    kwargs: dict[str, Any] = {"MetricDataQueries": queries, "StartTime": start, "EndTime": end}
+    while queries:
+        page = client("cloudwatch").get_metric_data(**kwargs)
+        for result in page["MetricDataResults"]:
+            values[result["Id"]].extend(result.get("Values", []))
+        if not page.get("NextToken"):
+            break
+        kwargs["NextToken"] = page["NextToken"]
+    return values
+
+
+def _total(values: list[float]) -> int:
+    return int(sum(values))
+
+
+def _rounded(values: list[float]) -> float | None:
+    return round(values[0], 1) if values else None
+
+
+def function_metrics(functions: list[str], values: dict[str, list[float]], percentiles: dict[str, list[float]] | None,
+                     percentiles_refused: str | None) -> dict[str, dict[str, Any]]:
+    """Per function: invocations and errors over the window, and its own duration figures."""
+    found = {}
+    for index, function in enumerate(functions):
+        duration: dict[str, Any] = {
+            "count": _total(values.get(f"f{index}_count", [])),
+            "avg_ms": _rounded(values.get(f"f{index}_avg", [])),
+            "max_ms": _rounded(values.get(f"f{index}_max", [])),
+        }
+        for stat in PERCENTILES:
+            duration[f"{stat}_ms"] = _rounded((percentiles or {}).get(f"f{index}_{stat}", []))
+        if percentiles_refused:
+            duration["percentiles_unavailable"] = percentiles_refused
+        found[function] = {
+            "invocations": _total(values.get(f"f{index}_invocations", [])),
+            "errors": _total(values.get(f"f{index}_errors", [])),
+            "duration": duration,
+        }
+    return found
+
+
+def metrics(functions: list[str], queue_names: list[str], now: dt.datetime) -> tuple[dict, dict[str, float | None]]:
+    """(per-function metrics, oldest-message age per queue name): two GetMetricData requests
+    (fewer pages than 500 queries each) whatever the traffic."""
+    global _percentiles_refused
+    namespace = metrics_namespace()
+    start, end = now - METRICS_WINDOW, now
+    values = fetch_metrics(metric_queries(functions, queue_names, namespace), start, end)
+    percentiles = None
+    if namespace and functions and not _percentiles_refused:
+        try:
+            percentiles = fetch_metrics(percentile_queries(functions, namespace), start, end)
+        except ClientError as exc:
+            # LocalStack 4.8 computes Sum/Average/Minimum/Maximum/SampleCount only: say so.
+            _percentiles_refused = f"CloudWatch did not compute {'/'.join(PERCENTILES)}: {_error_code(exc)}: " + str(
+                exc.response.get("Error", {}).get("Message", "")
+            )[:200]
+            logger.warning("duration percentiles unavailable", extra={"reason": _percentiles_refused})
+    refused = _percentiles_refused if namespace else None
+    ages = {name: _rounded(values.get(f"q{index}_age", [])) for index, name in enumerate(queue_names)}
+    return function_metrics(functions, values, percentiles, refused), ages
+
+
+def function_names(prefix: str) -> list[str]:
+    return sorted(
         function["FunctionName"]
         for page in client("lambda").get_paginator("list_functions").paginate()
         for function in page.get("Functions", [])
         if function["FunctionName"].startswith(prefix)
     )
-    return {"total": len(names), "names": names}
+
+
+# --- the handler -----------------------------------------------------------------------------------
 
 
 def _buckets() -> list[str]:
     return [name.strip() for name in require_env("BUCKETS").split(",") if name.strip()]
 
 
+def _queue_names() -> list[str]:
+    return [queue_name(os.environ[variable]) for _, variable, _ in QUEUES if os.environ.get(variable)]
+
+
+# The functions panel and the queue ages come from CloudWatch, whose datapoints are a minute
+# apart: a warm environment reuses its last answer for METRICS_TTL_S instead of asking the
+# (slowest) GetMetricData again for every page refresh. Queue depths stay live.
+METRICS_TTL_S = 30
+_functions_cache: tuple[float, dict[str, Any], dict[str, float | None]] | None = None
+
+
+def functions_section(now: dt.datetime) -> tuple[dict[str, Any], dict[str, float | None]]:
+    """(functions section, oldest-message age per queue name), at most METRICS_TTL_S old."""
+    global _functions_cache
+    if _functions_cache and time.monotonic() - _functions_cache[0] < METRICS_TTL_S:
+        return _functions_cache[1], _functions_cache[2]
+    names = function_names(os.environ.get("FUNCTION_PREFIX", ""))
+    per_function, ages = metrics(names, _queue_names(), now)
+    section = {"total": len(names), "names": names, "metrics": per_function, "as_of": now.isoformat()}
+    _functions_cache = (time.monotonic(), section, ages)
+    return section, ages
+
+
 @inject_lambda_context
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
-    data = {
-        "images": image_metrics(),
-        "logs": log_metrics(),
-        "notifications": notification_metrics(),
-        "storage": {bucket: bucket_metrics(bucket) for bucket in _buckets()},
-        "functions": function_metrics(os.environ.get("FUNCTION_PREFIX", "")),
-        "metadata": {"generated_at": dt.datetime.now(dt.UTC).isoformat()},
-    }
+    now = dt.datetime.now(dt.UTC)
+    buckets, minutes = _buckets(), activity_minutes(now)
+    counter_names = [IMAGES, LOGS, NOTIFICATIONS, *map(bucket_counter, buckets), *map(minute_counter, minutes)]
+    # The sections read different services and wait on the network: side by side, the answer
+    # takes as long as the slowest section instead of the sum of all of them. Clients are
+    # created here first: creating them from several threads at once is not thread-safe.
+    for service in SERVICES:
+        client(service)
+    with ThreadPoolExecutor(max_workers=5) as pool:
+        counters = pool.submit(read_counters, client("dynamodb"), require_env("STATS_TABLE"), counter_names)
+        latest, errors = pool.submit(latest_images), pool.submit(recent_errors)
+        functions, queue_list = pool.submit(functions_section, now), pool.submit(queues)
+        data = totals(counters.result(), buckets)
+        data["images"]["latest"], data["logs"]["recent_errors"] = latest.result(), errors.result()
+        data["functions"], ages = functions.result()
+        data["queues"] = [{**queue, "oldest_age_s": ages.get(queue["name"])} for queue in queue_list.result()]
+    data["alerts"] = alerts(data["queues"])
+    data["activity"] = activity(counters.result(), minutes)
+    data["metadata"] = {"generated_at": now.isoformat(), "metrics_window_s": int(METRICS_WINDOW.total_seconds())}
     logger.info("dashboard generated", extra={"images": data["images"]["total"], "logs": data["logs"]["total"]})
     # The runtime serialises the return value with plain json, which rejects Decimal.
     return to_plain(data)

@@ -13,17 +13,22 @@ row's Timestamp is a decimal number
 - seq: the log's position in its batch, keeping batch order.
 
 Fixed widths make every (ms, nonce, seq) a distinct number (28 significant digits, within
-DynamoDB's 38). Two batches collide only if they share both the millisecond and the nonce.
+DynamoDB's 38). Two batches collide only if they share both the millisecond and the nonce;
+each row's put is conditional on its key being free, so even then nothing is overwritten.
 
-The archive is written before the index, so an index row never points at a batch that
-was not stored.
+Steps: validate everything (nothing downstream may refuse a value half-way), archive the
+whole batch (every field each caller sent), then index it in transactions of at most
+ROWS_PER_TRANSACTION rows, each carrying the counters and hour directory entries of its own
+rows (roxs_common.aggregates, roxs_common.log_index). The archive is written before the
+index, so an index row never points at a batch that was not stored.
 
-All or nothing. Throttled requests are retried by the SDK (standard retry mode) and items
-DynamoDB leaves unprocessed by batch_write, both with exponential backoff. A batch whose
-index still cannot be written whole fails loudly (BatchNotStored, a failed invocation)
-after its rows written so far and its archive are deleted again, so the caller can send
-the same batch again without duplicating anything. If that clean-up fails too, the error
-says exactly what was left behind.
+All or nothing. Transactions cancelled by conflicts or throttling are retried with backoff
+(roxs_common.dynamo.transact_write; the SDK retries throttled requests). A batch whose index
+still cannot be written whole fails loudly (BatchNotStored, a failed invocation) after each
+committed transaction is undone by its exact inverse (rows deleted, the same counter and
+directory deltas subtracted, in one transaction) and the archive deleted, so the caller can
+send the same batch again without duplicating anything. If that clean-up fails too, the
+error says exactly what was left behind.
 """
 
 import datetime as dt
@@ -31,19 +36,41 @@ import gzip
 import secrets
 import time
 import uuid
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from roxs_common import LOG_LEVELS, batch_write, client, dumps, get_logger, inject_lambda_context, require_env
+from botocore.exceptions import ClientError
+from roxs_common import (
+    LOG_LEVELS,
+    client,
+    dumps,
+    get_logger,
+    inject_lambda_context,
+    require_env,
+    to_item,
+)
+from roxs_common.aggregates import LOGS, TRANSACTION_MAX_ITEMS, Deltas
+from roxs_common.aws import error_code
+from roxs_common.dynamo import cancellation_codes, transact_write
+from roxs_common.log_index import ALL_LEVELS, hour_of, list_keys
+from roxs_common.storable import check_json_value
+from roxs_common.timeline import directory_update
 
 logger = get_logger(__name__)
 
 MAX_LOGS_PER_BATCH = 10_000
 INDEX_MESSAGE_CHARS = 100
+# Service and user id are kept whole in the archive; the index keeps this many characters.
+INDEX_FIELD_CHARS = 256
 DEFAULT_LEVEL = "INFO"
 DEFAULT_SERVICE = "unknown"
 DEFAULT_USER_ID = "anonymous"
+# Per transaction: the `logs` counter, the minute's activity, the `*` hour and one hour
+# entry per level leave the rest of TransactWriteItems' 100 operations to rows.
+ROWS_PER_TRANSACTION = TRANSACTION_MAX_ITEMS - 3 - len(LOG_LEVELS)
+TIMESTAMP_MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 
 @dataclass(frozen=True)
@@ -52,6 +79,8 @@ class LogEntry:
     message: str
     service: str
     user_id: str
+    caller_timestamp_ms: int | None  # the caller's own `timestamp`, when valid
+    sent: dict[str, Any]  # every field the caller sent, as sent
 
 
 def _optional_text(entry: dict, index: int, field: str, default: str) -> str:
@@ -64,6 +93,23 @@ def _optional_text(entry: dict, index: int, field: str, default: str) -> str:
     if not isinstance(value, str):
         raise ValueError(f"logs[{index}].{field} must be a string, got {type(value).__name__}")
     return value
+
+
+def caller_timestamp_ms(value: Any) -> int | None:
+    """Epoch milliseconds of a caller's `timestamp`: an integer of epoch milliseconds, or an
+    ISO 8601 text (UTC when it names no offset); None when it is neither."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value if 0 <= value <= TIMESTAMP_MAX_MS else None
+    if isinstance(value, str):
+        try:
+            parsed = dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=dt.UTC)
+        millis = int(parsed.timestamp() * 1000)
+        return millis if 0 <= millis <= TIMESTAMP_MAX_MS else None
+    return None
 
 
 def parse_logs(event: Any) -> list[LogEntry]:
@@ -86,12 +132,16 @@ def parse_logs(event: Any) -> list[LogEntry]:
         message = raw.get("message")
         if not isinstance(message, str):
             raise ValueError(f"logs[{index}].message must be a string, got {type(message).__name__}")
+        # Every field goes to the archive, and the indexed ones to DynamoDB: all must be storable.
+        check_json_value(raw, f"logs[{index}]")
         entries.append(
             LogEntry(
                 level=level.upper(),
                 message=message,
                 service=_optional_text(raw, index, "service", DEFAULT_SERVICE),
                 user_id=_optional_text(raw, index, "user_id", DEFAULT_USER_ID),
+                caller_timestamp_ms=caller_timestamp_ms(raw.get("timestamp")),
+                sent=raw,
             )
         )
     return entries
@@ -105,22 +155,25 @@ def index_timestamp(ms: int, nonce: int, seq: int) -> str:
 def build_batch(
     entries: list[LogEntry], *, batch_id: str, received_ms: int, nonce: int, processed_at: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(archive records with the full messages, index rows) for one batch."""
+    """(archive records with every field sent, index rows) for one batch."""
     archive, rows = [], []
     for seq, entry in enumerate(entries):
         log_id = str(uuid.uuid4())
         timestamp = index_timestamp(received_ms, nonce, seq)
+        caller_time = {} if entry.caller_timestamp_ms is None else {"caller_timestamp_ms": entry.caller_timestamp_ms}
         archive.append(
             {
                 "log_id": log_id,
-                "timestamp": received_ms,
+                "batch_id": batch_id,
                 "index_timestamp": timestamp,
+                "received_ms": received_ms,
+                "processed_at": processed_at,
+                **caller_time,
                 "level": entry.level,
                 "message": entry.message,
                 "service": entry.service,
                 "user_id": entry.user_id,
-                "batch_id": batch_id,
-                "processed_at": processed_at,
+                "sent": entry.sent,
             }
         )
         rows.append(
@@ -128,11 +181,13 @@ def build_batch(
                 "LogLevel": entry.level,
                 "Timestamp": Decimal(timestamp),
                 "TimestampMs": received_ms,
+                **({"CallerTimestampMs": entry.caller_timestamp_ms} if entry.caller_timestamp_ms is not None else {}),
                 "LogId": log_id,
                 "Message": entry.message[:INDEX_MESSAGE_CHARS],
-                "Service": entry.service,
-                "UserId": entry.user_id,
+                "Service": entry.service[:INDEX_FIELD_CHARS],
+                "UserId": entry.user_id[:INDEX_FIELD_CHARS],
                 "BatchId": batch_id,
+                **list_keys(entry.level, received_ms),
             }
         )
     return archive, rows
@@ -146,51 +201,115 @@ class BatchNotStored(RuntimeError):
     """The batch could not be indexed whole; the message says what (if anything) remains."""
 
 
-UNDO_ATTEMPTS = 5
-DELETE_BATCH_SIZE = 25  # BatchWriteItem's limit per request
+# --- the index, in transactions -----------------------------------------------------------------
 
 
-def _delete_rows(table: str, rows: list[dict[str, Any]]) -> int:
-    """Delete the index rows of `rows` (absent ones are no-ops); the number still not deleted."""
-    ddb = client("dynamodb")
-    keys = [
-        {"DeleteRequest": {"Key": {"LogLevel": {"S": row["LogLevel"]}, "Timestamp": {"N": str(row["Timestamp"])}}}}
+def chunk_counts(rows: list[dict[str, Any]], received_ms: int, sign: int = 1) -> list[dict[str, Any]]:
+    """The counter and directory Updates for `rows` (sign -1: their exact inverse)."""
+    levels = Counter(row["LogLevel"] for row in rows)
+    deltas = Deltas().add(LOGS, Total=sign * len(rows), **{level: sign * n for level, n in levels.items()})
+    deltas.add_activity(received_ms, **{f"logs_{level}": sign * n for level, n in levels.items()})
+    directory, hour = require_env("LOG_HOURS_TABLE"), hour_of(received_ms)
+    return [
+        *deltas.updates(require_env("STATS_TABLE")),
+        directory_update(directory, ALL_LEVELS, hour, sign * len(rows)),
+        *(directory_update(directory, level, hour, sign * n) for level, n in sorted(levels.items())),
+    ]
+
+
+def _row_key(row: dict[str, Any]) -> dict[str, dict[str, str]]:
+    return {"LogLevel": {"S": row["LogLevel"]}, "Timestamp": {"N": str(row["Timestamp"])}}
+
+
+def write_chunk(table: str, rows: list[dict[str, Any]], received_ms: int, token: str) -> None:
+    puts = [
+        {"Put": {"TableName": table, "Item": to_item(row), "ConditionExpression": "attribute_not_exists(LogLevel)"}}
         for row in rows
     ]
-    left = 0
-    for start in range(0, len(keys), DELETE_BATCH_SIZE):
-        pending = keys[start : start + DELETE_BATCH_SIZE]
-        for attempt in range(UNDO_ATTEMPTS):
-            if attempt:
-                time.sleep(0.05 * 2**attempt)
-            pending = ddb.batch_write_item(RequestItems={table: pending}).get("UnprocessedItems", {}).get(table, [])
-            if not pending:
-                break
-        left += len(pending)
-    return left
+    transact_write(client("dynamodb"), [*puts, *chunk_counts(rows, received_ms)], token=token)
 
 
-def undo_batch(bucket: str, key: str, table: str, rows: list[dict[str, Any]]) -> list[str]:
-    """Remove what a failed batch wrote: index rows first, then the archive (so no row is ever
-    left pointing at a missing archive). Returns what could not be removed (empty: nothing)."""
-    leftovers = []
+def undo_chunk(table: str, rows: list[dict[str, Any]], received_ms: int) -> bool:
+    """Delete a chunk's rows and subtract its counts, in one transaction; False when the chunk
+    was never committed (its rows are absent, so there is nothing to subtract)."""
+    deletes = [
+        {"Delete": {"TableName": table, "Key": _row_key(row), "ConditionExpression": "attribute_exists(LogLevel)"}}
+        for row in rows
+    ]
     try:
-        not_deleted = _delete_rows(table, rows)
-        if not_deleted:
-            leftovers.append(f"up to {not_deleted} index rows in {table}")
-    except Exception as exc:  # reported to the caller below, never swallowed
-        logger.exception("could not delete the index rows of a failed batch")
-        leftovers.append(f"up to {len(rows)} index rows in {table} ({type(exc).__name__}: {exc})")
-    if leftovers:
-        # The archive stays: the rows that remain point at it.
-        leftovers.append(f"the archive s3://{bucket}/{key}")
-        return leftovers
+        transact_write(client("dynamodb"), [*deletes, *chunk_counts(rows, received_ms, sign=-1)])
+    except client("dynamodb").exceptions.TransactionCanceledException as exc:
+        codes = cancellation_codes(exc)[: len(rows)]
+        if codes and all(code == "ConditionalCheckFailed" for code in codes):
+            return False
+        raise
+    return True
+
+
+def chunks(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    return [rows[start : start + ROWS_PER_TRANSACTION] for start in range(0, len(rows), ROWS_PER_TRANSACTION)]
+
+
+def index_batch(table: str, rows: list[dict[str, Any]], received_ms: int, batch_id: str) -> int:
+    """Write every chunk; on a failure undo what was written and raise the failure with
+    `leftovers` (what could not be undone) attached. Returns the number of rows."""
+    written: list[list[dict[str, Any]]] = []
+    try:
+        for number, chunk in enumerate(chunks(rows)):
+            try:
+                # ClientRequestToken: a resend of a transaction that already reached DynamoDB applies once.
+                token = str(uuid.uuid5(uuid.NAMESPACE_URL, f"{batch_id}/{number}"))
+                write_chunk(table, chunk, received_ms, token=token)
+            except Exception as exc:
+                if _maybe_committed(exc):
+                    written.append(chunk)  # undo_chunk finds out whether it was
+                raise
+            written.append(chunk)
+    except Exception as exc:
+        exc.leftovers = undo_chunks(table, written, received_ms)  # type: ignore[attr-defined]
+        raise
+    return len(rows)
+
+
+def _maybe_committed(error: Exception) -> bool:
+    """Whether a failed transaction may still have been applied: DynamoDB's error answers say
+    it was not, except an internal error; no answer at all (a timeout) says nothing."""
+    return not isinstance(error, ClientError) or error_code(error) == "InternalServerError"
+
+
+def undo_chunks(table: str, written: list[list[dict[str, Any]]], received_ms: int) -> list[str]:
+    """Undo the chunks written (the last one perhaps not), newest first; what remains."""
+    leftovers = []
+    for chunk in reversed(written):
+        try:
+            undo_chunk(table, chunk, received_ms)
+        except Exception as exc:  # reported to the caller, never swallowed
+            logger.exception("could not undo a chunk of a failed batch")
+            leftovers.append(f"up to {len(chunk)} index rows in {table} and their counts ({type(exc).__name__}: {exc})")
+    return leftovers
+
+
+# --- the archive --------------------------------------------------------------------------------
+
+
+def store_archive(bucket: str, key: str, archive: list[dict[str, Any]], batch_id: str, processed_at: str) -> None:
+    client("s3").put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=gzip.compress(dumps(archive).encode("utf-8")),
+        ContentType="application/json",
+        ContentEncoding="gzip",
+        Metadata={"log-count": str(len(archive)), "batch-id": batch_id, "processed-at": processed_at},
+    )
+
+
+def delete_archive(bucket: str, key: str) -> list[str]:
     try:
         client("s3").delete_object(Bucket=bucket, Key=key)
     except Exception as exc:
         logger.exception("could not delete the archive of a failed batch")
-        leftovers.append(f"the archive s3://{bucket}/{key} ({type(exc).__name__}: {exc})")
-    return leftovers
+        return [f"the archive s3://{bucket}/{key} ({type(exc).__name__}: {exc})"]
+    return []
 
 
 @inject_lambda_context
@@ -206,20 +325,14 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
     archive, rows = build_batch(
         entries, batch_id=batch_id, received_ms=received_ms, nonce=secrets.randbelow(10**9), processed_at=processed_at
     )
-
     key = archive_key(received, batch_id)
-    client("s3").put_object(
-        Bucket=bucket,
-        Key=key,
-        Body=gzip.compress(dumps(archive).encode("utf-8")),
-        ContentType="application/json",
-        ContentEncoding="gzip",
-        Metadata={"log-count": str(len(archive)), "batch-id": batch_id, "processed-at": processed_at},
-    )
+    store_archive(bucket, key, archive, batch_id, processed_at)
     try:
-        indexed = batch_write(client("dynamodb"), table, rows)
+        indexed = index_batch(table, rows, received_ms, batch_id)
     except Exception as exc:
-        leftovers = undo_batch(bucket, key, table, rows)
+        leftovers = getattr(exc, "leftovers", [])
+        # The archive stays while rows that point at it may remain.
+        leftovers = leftovers + [f"the archive s3://{bucket}/{key}"] if leftovers else delete_archive(bucket, key)
         outcome = (
             "nothing was kept; the same batch can be sent again"
             if not leftovers

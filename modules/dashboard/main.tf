@@ -6,7 +6,7 @@ module "function" {
   source = "../lambda_function"
 
   function_name      = local.function_name
-  description        = "Read-only metrics of the ${var.name_prefix} system: images, logs, notifications, buckets, functions."
+  description        = "Read-only state of the ${var.name_prefix} system: totals, the last hour, queues, functions."
   handler            = "dashboard.lambda_handler"
   runtime            = var.runtime
   filename           = var.function_package.filename
@@ -20,10 +20,15 @@ module "function" {
     STATS_TABLE       = var.stats_table.name
     METADATA_TABLE    = var.tables.images.name
     LOG_INDEX_TABLE   = var.tables.logs.name
+    LOG_HOURS_TABLE   = var.tables.log_hours.name
     HISTORY_TABLE     = var.tables.notifications.name
     BUCKETS           = join(",", [for bucket in values(var.buckets) : bucket.name])
     FUNCTION_PREFIX   = "${var.name_prefix}-"
     THUMBNAILS_BUCKET = var.buckets["thumbnails"].name
+    # The queues panel: the notification queue and both dead-letter queues.
+    NOTIFICATIONS_QUEUE_URL = var.queues.notifications.url
+    NOTIFICATIONS_DLQ_URL   = var.queues.notifications_dlq.url
+    IMAGES_DLQ_URL          = var.queues.images_dlq.url
   }
 
   policy_statements = [
@@ -34,14 +39,12 @@ module "function" {
       resources = [var.stats_table.arn]
     },
     {
-      sid       = "ReadTables"
-      actions   = ["dynamodb:Scan", "dynamodb:Query"]
-      resources = [var.tables.images.arn, var.tables.logs.arn, var.tables.notifications.arn]
-    },
-    {
-      sid       = "ListBuckets"
-      actions   = ["s3:ListBucket"]
-      resources = [for bucket in values(var.buckets) : bucket.arn]
+      # Query: the newest error logs; Scan: the latest images, until the images table has a
+      # newest-first index (roxs_common list_images, app-images).
+      # Bounded queries only (newest rows of a partition, on the tables or their indexes): no Scan.
+      sid       = "QueryTables"
+      actions   = ["dynamodb:Query"]
+      resources = flatten([for table in [var.tables.images, var.tables.logs, var.tables.notifications, var.tables.log_hours] : [table.arn, "${table.arn}/index/*"]])
     },
     {
       sid       = "ReadThumbnails"
@@ -54,6 +57,19 @@ module "function" {
       # configuration, never code or invocation rights; the handler filters by FUNCTION_PREFIX.
       sid       = "ListFunctions"
       actions   = ["lambda:ListFunctions"]
+      resources = ["*"]
+    },
+    {
+      sid       = "ReadQueueDepths"
+      actions   = ["sqs:GetQueueAttributes"]
+      resources = [for queue in values(var.queues) : queue.arn]
+    },
+    {
+      # The second exception: cloudwatch:GetMetricData supports no resource-level
+      # permissions, so IAM only accepts "*". It reads metric values (invocations, errors,
+      # durations, queue ages), never logs or data; the handler asks only for its own functions and queues.
+      sid       = "ReadMetrics"
+      actions   = ["cloudwatch:GetMetricData"]
       resources = ["*"]
     },
   ]

@@ -44,11 +44,12 @@ variable "function_memory_size" {
 }
 
 variable "tables" {
-  description = "The three tables the dashboard reads (name and ARN each)."
+  description = "The tables the dashboard reads (name and ARN each): the three pipelines' and the log index's directory of hours."
   type = object({
     images        = object({ name = string, arn = string })
     logs          = object({ name = string, arn = string })
     notifications = object({ name = string, arn = string })
+    log_hours     = object({ name = string, arn = string })
   })
 }
 
@@ -82,5 +83,14 @@ variable "stats_table" {
   type = object({
     name = string
     arn  = string
+  })
+}
+
+variable "queues" {
+  description = "Queues shown on the dashboard (URL and ARN each): the notification queue and the two dead-letter queues."
+  type = object({
+    notifications     = object({ url = string, arn = string })
+    notifications_dlq = object({ url = string, arn = string })
+    images_dlq        = object({ url = string, arn = string })
   })
 }

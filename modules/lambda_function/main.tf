@@ -1,8 +1,9 @@
 locals {
   log_group_name = "/aws/lambda/${var.function_name}"
 
-  # SERVICE_NAME is set last so every function logs under its own name, whatever the caller passes.
-  environment = merge(var.environment, { SERVICE_NAME = var.function_name })
+  # SERVICE_NAME is set last so every function logs under its own name, whatever the caller passes;
+  # METRICS_NAMESPACE is where roxs_common.metrics publishes the handler's duration.
+  environment = merge(var.environment, { SERVICE_NAME = var.function_name, METRICS_NAMESPACE = var.metrics_namespace })
 
   # A folder instead of a zip: LocalStack hot reload, whose marker is this S3 bucket name
   # (LocalStack's BUCKET_MARKER_LOCAL) with the absolute folder as the key.
@@ -44,6 +45,22 @@ data "aws_iam_policy_document" "this" {
     effect    = "Allow"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.this.arn}:*"]
+  }
+
+  # The handler's own Duration datapoint per invocation (roxs_common.metrics). PutMetricData
+  # supports no resource-level permissions, so IAM only accepts "*"; the condition limits
+  # the function to its own namespace.
+  statement {
+    sid       = "PublishOwnMetrics"
+    effect    = "Allow"
+    actions   = ["cloudwatch:PutMetricData"]
+    resources = ["*"]
+
+    condition {
+      test     = "StringEquals"
+      variable = "cloudwatch:namespace"
+      values   = [var.metrics_namespace]
+    }
   }
 
   # Lambda sends events that failed every asynchronous attempt here (needs SendMessage).

@@ -135,3 +135,14 @@ variable "tags" {
   type        = map(string)
   default     = {}
 }
+
+variable "metrics_namespace" {
+  description = "CloudWatch namespace of the function's own metrics (its Duration per invocation, roxs_common.metrics); the policy allows PutMetricData to this namespace only."
+  type        = string
+  default     = "Roxs/Functions"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9._/#:-]{1,255}$", var.metrics_namespace)) && !startswith(var.metrics_namespace, "AWS/")
+    error_message = "metrics_namespace must be 1-255 characters of [A-Za-z0-9._/#:-] and must not start with AWS/ (reserved)."
+  }
+}

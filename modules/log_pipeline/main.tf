@@ -1,6 +1,7 @@
 locals {
   bucket_name   = "${var.name_prefix}-logs-storage"
   table_name    = "${var.table_name_prefix}LogIndex"
+  hours_table   = "${var.table_name_prefix}LogHours"
   function_name = "${var.name_prefix}-log-processor"
 }
 
@@ -42,6 +43,59 @@ resource "aws_dynamodb_table" "log_index" {
     type = "N"
   }
 
+  # LogLevel as the hash key puts every log of a level in one partition that grows forever.
+  # The lists read these GSIs instead: each partition is one UTC hour of one level (LevelHour
+  # = <LEVEL>#<YYYY-MM-DDTHH>) or of all levels (Hour), newest first by Timestamp.
+  attribute {
+    name = "LevelHour"
+    type = "S"
+  }
+
+  attribute {
+    name = "Hour"
+    type = "S"
+  }
+
+  global_secondary_index {
+    name            = "ByLevelHour"
+    hash_key        = "LevelHour"
+    range_key       = "Timestamp"
+    projection_type = "ALL" # index rows are already summaries (message cut to 100 characters)
+  }
+
+  global_secondary_index {
+    name            = "ByHour"
+    hash_key        = "Hour"
+    range_key       = "Timestamp"
+    projection_type = "ALL"
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  tags = var.tags
+}
+
+# Which hours hold rows, per level and for all levels (scope "*"): the lists walk from one
+# non-empty hour to the next without probing empty ones. ADDed in the rows' transactions.
+resource "aws_dynamodb_table" "hours" {
+  #checkov:skip=CKV_AWS_119:The table is encrypted at rest with the AWS-owned key (DynamoDB's default); a customer-managed key adds cost and a key policy for data that is not secret.
+  name         = local.hours_table
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "Scope"
+  range_key    = "Bucket"
+
+  attribute {
+    name = "Scope"
+    type = "S"
+  }
+
+  attribute {
+    name = "Bucket"
+    type = "S"
+  }
+
   point_in_time_recovery {
     enabled = true
   }
@@ -66,6 +120,7 @@ module "function" {
   environment = {
     STATS_TABLE     = var.stats_table.name
     LOG_INDEX_TABLE = aws_dynamodb_table.log_index.name
+    LOG_HOURS_TABLE = aws_dynamodb_table.hours.name
     LOG_BUCKET      = aws_s3_bucket.logs.id
   }
 
@@ -77,10 +132,16 @@ module "function" {
       resources = [var.stats_table.arn]
     },
     {
-      # BatchWriteItem also carries the deletes that undo a batch that could not be stored whole.
+      # Rows are put in TransactWriteItems (checked per item: PutItem); DeleteItem only to undo
+      # the transactions of a batch that could not be stored whole.
       sid       = "IndexLogs"
-      actions   = ["dynamodb:BatchWriteItem", "dynamodb:PutItem"]
+      actions   = ["dynamodb:PutItem", "dynamodb:DeleteItem"]
       resources = [aws_dynamodb_table.log_index.arn]
+    },
+    {
+      sid       = "CountHours"
+      actions   = ["dynamodb:UpdateItem"]
+      resources = [aws_dynamodb_table.hours.arn]
     },
     {
       # DeleteObject only to remove the archive of a batch whose index could not be written.

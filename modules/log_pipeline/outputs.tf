@@ -32,3 +32,13 @@ output "log_group_name" {
   description = "Log group of the log processor function."
   value       = module.function.log_group_name
 }
+
+output "hours_table_name" {
+  description = "Name of the directory of hours that hold index rows (roxs_common.timeline)."
+  value       = aws_dynamodb_table.hours.name
+}
+
+output "hours_table_arn" {
+  description = "ARN of the directory of hours that hold index rows."
+  value       = aws_dynamodb_table.hours.arn
+}

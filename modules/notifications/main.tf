@@ -4,6 +4,7 @@ locals {
   dlq_name              = "${var.name_prefix}-notifications-dlq"
   subscriber_queue_name = "${var.name_prefix}-notifications-subscriber"
   table_name            = "${var.table_name_prefix}NotificationHistory"
+  days_table_name       = "${var.table_name_prefix}NotificationDays"
   function_name         = "${var.name_prefix}-notification-processor"
 
   # The queue's ARN, known before the queue exists: the function's policy need not wait for
@@ -42,6 +43,59 @@ resource "aws_dynamodb_table" "history" {
   attribute {
     name = "CreatedAt"
     type = "N"
+  }
+
+  # Newest-first lists (roxs_common.notifications): one GSI per filter, each partition one UTC
+  # day of CreatedAt (Day, <priority>#<day>, <status>#<day>), so a query reads one bounded
+  # partition. Set when a row reaches its final status; a summary is projected, not the message.
+  dynamic "attribute" {
+    for_each = local.list_indexes
+    content {
+      name = attribute.value
+      type = "S"
+    }
+  }
+
+  dynamic "global_secondary_index" {
+    for_each = local.list_indexes
+    content {
+      name               = global_secondary_index.key
+      hash_key           = global_secondary_index.value
+      range_key          = "CreatedAt"
+      projection_type    = "INCLUDE"
+      non_key_attributes = local.list_attributes
+    }
+  }
+
+  point_in_time_recovery {
+    enabled = true
+  }
+
+  tags = var.tags
+}
+
+locals {
+  list_indexes    = { ByDay = "Day", ByPriorityDay = "PriorityDay", ByStatusDay = "StatusDay" }
+  list_attributes = ["Day", "Type", "Recipient", "Title", "Priority", "Status", "SNSMessageId", "ProcessedAt", "Source", "ErrorMessage"]
+}
+
+# Which days hold rows, per list scope (all, priority#<p>, status#<s>): the list walks from one
+# non-empty day to the next without probing empty ones. ADDed in the rows' transactions.
+resource "aws_dynamodb_table" "days" {
+  #checkov:skip=CKV_AWS_119:The table is encrypted at rest with the AWS-owned key (DynamoDB's default); a customer-managed key adds cost and a key policy for data that is not secret.
+  name         = local.days_table_name
+  billing_mode = "PAY_PER_REQUEST"
+  hash_key     = "Scope"
+  range_key    = "Bucket"
+
+  attribute {
+    name = "Scope"
+    type = "S"
+  }
+
+  attribute {
+    name = "Bucket"
+    type = "S"
   }
 
   point_in_time_recovery {
@@ -92,9 +146,10 @@ module "function" {
   tags               = var.tags
 
   environment = {
-    STATS_TABLE   = var.stats_table.name
-    TOPIC_ARN     = aws_sns_topic.notifications.arn
-    HISTORY_TABLE = aws_dynamodb_table.history.name
+    STATS_TABLE             = var.stats_table.name
+    TOPIC_ARN               = aws_sns_topic.notifications.arn
+    HISTORY_TABLE           = aws_dynamodb_table.history.name
+    NOTIFICATION_DAYS_TABLE = aws_dynamodb_table.days.name
   }
 
   policy_statements = [
@@ -110,9 +165,17 @@ module "function" {
       resources = [aws_sns_topic.notifications.arn]
     },
     {
+      # The claim (PutItem), its release (DeleteItem), the final status (UpdateItem in a
+      # transaction), a rejected row (PutItem in a transaction), and the CreatedAt of an id
+      # sent again without one (Query).
       sid       = "RecordHistory"
-      actions   = ["dynamodb:PutItem", "dynamodb:Query", "dynamodb:GetItem"]
+      actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
       resources = [aws_dynamodb_table.history.arn]
+    },
+    {
+      sid       = "CountDays"
+      actions   = ["dynamodb:UpdateItem"]
+      resources = [aws_dynamodb_table.days.arn]
     },
     {
       sid       = "ConsumeNotificationsQueue"

@@ -57,3 +57,13 @@ output "log_group_name" {
   description = "Log group of the notification processor function."
   value       = module.function.log_group_name
 }
+
+output "days_table_name" {
+  description = "Name of the directory of days that hold history rows (roxs_common.timeline)."
+  value       = aws_dynamodb_table.days.name
+}
+
+output "days_table_arn" {
+  description = "ARN of the directory of days that hold history rows."
+  value       = aws_dynamodb_table.days.arn
+}

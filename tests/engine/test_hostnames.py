@@ -127,8 +127,7 @@ def test_a_python_function_reaches_the_engine_by_name_with_verification_on(https
 def test_a_node_function_reaches_the_engine_by_name_with_verification_on(https_url, bucket):
     name = f"names-node-{uuid.uuid4().hex[:8]}"
     config = deploy(name, "nodejs20.x", "index.handler", zipped(NODE_SOURCE, "index.js"), https_url)
-    if config["State"] == "Failed" and "not supported" in config.get("StateReason", ""):
-        pytest.skip(f"this engine runs no Node functions yet: {config['StateReason']}")
+    assert config["State"] == "Active", config.get("StateReason")
     try:
         found = invoke(name, {"bucket": bucket, "key": "from-test", "wrong_name": f"{DOMAIN}.invalid"})
     finally:

@@ -68,8 +68,13 @@ def test_a_port_taken_by_something_else_is_a_clear_error(second_engine):
             except OSError:
                 pass
 
-        threading.Thread(target=serve, daemon=True).start()
+        server = threading.Thread(target=serve, daemon=True)
+        server.start()
         result = second_engine("up")
+        # close() alone leaves the thread blocked in accept(), holding the port for the rest
+        # of the session (the next test's engine on PORT then meets this fake); shutdown wakes it
+        listener.shutdown(socket.SHUT_RDWR)
+        server.join(timeout=5)
     assert result.returncode == 1
     assert "not as LocalStack" in result.stderr
     assert "Traceback" not in result.stderr

@@ -155,3 +155,85 @@ def test_a_state_written_by_another_engine_version_is_refused(second_engine, tmp
     assert "make reset" in result.stderr and "Traceback" not in result.stderr
     assert health(URL) is None, "the engine must not serve a state it refused"
     assert (folder / "engine.json").read_text() == stamp, "a refused state must be left untouched"
+
+
+LAYERED_HANDLER = "import shared\n\ndef handler(event, context):\n    return {'answer': shared.ANSWER}\n"
+NODE_HANDLER = "exports.handler = async () => ({ answer: process.env.ANSWER, node: process.versions.node.split('.')[0] });\n"
+RECORDER = (
+    "import json, os, boto3\n\n"
+    "def handler(event, context):\n"
+    "    keys = [record['dynamodb']['Keys']['pk']['S'] for record in event['Records']]\n"
+    "    boto3.client('sqs').send_message(QueueUrl=os.environ['QUEUE_URL'], MessageBody=json.dumps(keys))\n"
+)
+ROLE = "arn:aws:iam::000000000000:role/keep"
+
+
+def zipped(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+def create_function(name: str, runtime: str, handler: str, files: dict[str, str], **options) -> None:
+    client("lambda").create_function(FunctionName=name, Runtime=runtime, Handler=handler, Role=ROLE,
+                                     Code={"ZipFile": zipped(files)}, Timeout=20, **options)
+    client("lambda").get_waiter("function_active_v2").wait(FunctionName=name)
+
+
+def answer(name: str) -> dict:
+    response = client("lambda").invoke(FunctionName=name)
+    assert "FunctionError" not in response, response["Payload"].read()
+    return json.loads(response["Payload"].read())
+
+
+def delivered_keys(queue_url: str, until: str, timeout: float = 60) -> list[str]:
+    """Stream keys the recorder delivered, in order, up to and including `until`."""
+    keys, deadline = [], time.monotonic() + timeout
+    while until not in keys:
+        assert time.monotonic() < deadline, f"{until!r} never reached the function; delivered: {keys}"
+        for message in client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
+                                                     WaitTimeSeconds=1).get("Messages", []):
+            keys += json.loads(message["Body"])
+            client("sqs").delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+    return keys
+
+
+def test_down_and_up_keep_layers_node_functions_and_a_stream_mapping(second_engine):
+    """The features built apart, together: a layer's code, a Node function and a DynamoDB
+    stream's event source mapping come back with the state."""
+    started(second_engine("up"))
+    token = uuid.uuid4().hex[:8]
+    layer = client("lambda").publish_layer_version(
+        LayerName=f"keep-{token}", Content={"ZipFile": zipped({"python/shared.py": f"ANSWER = {token!r}\n"})},
+        CompatibleRuntimes=["python3.11"])["LayerVersionArn"]
+    create_function(f"keep-layered-{token}", "python3.11", "index.handler", {"index.py": LAYERED_HANDLER},
+                    Layers=[layer])
+    create_function(f"keep-node-{token}", "nodejs20.x", "index.handler", {"index.js": NODE_HANDLER},
+                    Environment={"Variables": {"ANSWER": token}})
+    table = client("dynamodb").create_table(
+        TableName=f"keep-stream-{token}", BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"})["TableDescription"]
+    queue_url = client("sqs").create_queue(QueueName=f"keep-stream-{token}")["QueueUrl"]
+    create_function(f"keep-recorder-{token}", "python3.11", "index.handler", {"index.py": RECORDER},
+                    Environment={"Variables": {"QUEUE_URL": queue_url}})
+    client("dynamodb").put_item(TableName=table["TableName"], Item={"pk": {"S": "before"}})
+    mapping = client("lambda").create_event_source_mapping(
+        FunctionName=f"keep-recorder-{token}", EventSourceArn=table["LatestStreamArn"],
+        StartingPosition="TRIM_HORIZON", BatchSize=10)["UUID"]
+    assert delivered_keys(queue_url, "before") == ["before"]
+    assert answer(f"keep-layered-{token}") == {"answer": token}
+    assert answer(f"keep-node-{token}") == {"answer": token, "node": "20"}
+
+    stopped = second_engine("down")
+    assert "state saved" in stopped.stdout, stopped.stdout + stopped.stderr
+    started(second_engine("up"))
+
+    assert answer(f"keep-layered-{token}") == {"answer": token}
+    assert answer(f"keep-node-{token}") == {"answer": token, "node": "20"}
+    assert client("lambda").get_event_source_mapping(UUID=mapping)["State"] == "Enabled"
+    client("dynamodb").put_item(TableName=table["TableName"], Item={"pk": {"S": "after"}})
+    assert delivered_keys(queue_url, "after") == ["after"]

@@ -1,8 +1,10 @@
 """GET /dashboard in a real browser: the page shows what GET /dashboard/data says.
 
-After some traffic (an image, a log batch, a notification), headless Chromium loads the
-page from the deployed API, runs its script, and every number marked data-metric="..."
-in the resulting DOM is compared with the JSON. A screenshot is kept in test-output/.
+After some traffic (an image, a log batch, a notification, and poison messages in a
+dead-letter queue), headless Chromium loads the page from the deployed API, runs its
+script, and every number marked data-metric="..." in the resulting DOM is compared with
+the JSON: totals, queues, functions, the last 60 minutes and the dead-letter alert.
+Screenshots at 1280 and 400 px wide are kept in test-output/.
 """
 
 import http.server
@@ -21,7 +23,7 @@ from tools.http import call
 from tools.stack import ROOT
 
 RUN = uuid.uuid4().hex[:8]
-SCREENSHOT = ROOT / "test-output" / "dashboard.png"
+SCREENSHOTS = {1280: ROOT / "test-output" / "dashboard-1280.png", 400: ROOT / "test-output" / "dashboard-400.png"}
 REQUIRED_METRICS = (
     "images.total", "images.successful", "images.failed", "logs.total", "logs.by_level.ERROR",
     "notifications.total", "notifications.by_priority.high", "functions.total",
@@ -85,6 +87,23 @@ def numbers(data: dict) -> dict[str, float]:
     for bucket, stats in data["storage"].items():
         found.update({f"storage.{bucket}.{k}": stats[k] for k in ("objects", "total_size_bytes")})
     found["functions.total"] = data["functions"]["total"]
+    for queue in data["queues"]:
+        found.update({f"queues.{queue['name']}.{k}": queue[k] for k in ("visible", "in_flight", "delayed")})
+        if queue["oldest_age_s"] is not None:
+            found[f"queues.{queue['name']}.oldest_age_s"] = queue["oldest_age_s"]
+    found.update({f"alerts.{alert['queue']}.messages": alert["messages"] for alert in data["alerts"]})
+    found.update({f"activity.{name}": sum(values) for name, values in data["activity"]["series"].items()})
+    return {name: float(value) for name, value in found.items()}
+
+
+def function_numbers(data: dict) -> dict[str, float]:
+    """The functions panel's numbers. Loading the page invokes the API handler and the
+    dashboard, so these move with every look: compared within bounds, not for equality."""
+    found = {}
+    for name, metrics in data["functions"]["metrics"].items():
+        found.update({f"functions.{name}.{k}": metrics[k] for k in ("invocations", "errors")})
+        found.update({f"functions.{name}.{k}": v for k, v in metrics["duration"].items()
+                      if k.endswith("_ms") and v is not None})
     return {name: float(value) for name, value in found.items()}
 
 
@@ -129,6 +148,26 @@ def traffic(aws, deployed, api):
     return {"image_key": key}
 
 
+@pytest.fixture(scope="module")
+def poison(aws, deployed):
+    """Two poison messages in the notifications dead-letter queue (sent there directly, as
+    the queue's redrive leaves them); taken out again after the module."""
+    dlq = deployed["notifications_dlq_url"]
+    bodies = [f"{RUN} poison {i}: not a notification" for i in range(2)]
+    for body in bodies:
+        aws["sqs"].send_message(QueueUrl=dlq, MessageBody=body)
+    yield {"queue": dlq.rsplit("/", 1)[-1], "count": len(bodies)}
+    left = set(bodies)
+    for _ in range(20):
+        if not left:
+            break
+        for message in aws["sqs"].receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1,
+                                                  VisibilityTimeout=5).get("Messages", []):
+            if message["Body"] in left:
+                left.discard(message["Body"])
+                aws["sqs"].delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
+
+
 def dashboard_data(api) -> dict:
     reply = api("GET", "/dashboard/data")
     assert reply.status == 200, reply.body
@@ -144,8 +183,12 @@ def test_the_page_is_served_as_html_with_cors(api):
     assert isinstance(reply.body, str) and reply.body.lstrip().lower().startswith("<!doctype html>")
 
 
-def test_the_page_in_a_browser_shows_the_dashboard_data(browser, api, deployed, traffic):  # noqa: F811
+def test_the_page_in_a_browser_shows_the_dashboard_data(browser, api, deployed, traffic, poison):  # noqa: F811
     url = f"{deployed.api_url}/dashboard"
+    # The traffic's invocation reaches the functions panel (CloudWatch, re-read every 30 s).
+    log_processor = deployed["functions"]["log_processor"]
+    wait_for(lambda: dashboard_data(api)["functions"]["metrics"][log_processor]["invocations"] >= 1, timeout=90,
+             what="the log processor's invocation in the functions panel")
     # The system is live: if the numbers moved while the browser ran, look once more.
     for attempt in (1, 2):
         before = dashboard_data(api)
@@ -157,21 +200,41 @@ def test_the_page_in_a_browser_shows_the_dashboard_data(browser, api, deployed, 
     else:
         pytest.fail("the dashboard data kept changing while the browser ran")
     data, data_numbers = before, numbers(before)
+    high = function_numbers(after)
 
     assert "shown" not in page.classes["banner"], "the page shows its error banner"
     assert any(line.strip().startswith("updated at") for line in page.text)
-    missing = [m for m in REQUIRED_METRICS + tuple(f"storage.{b}.objects" for b in data["storage"])
-               if m not in page.metrics]
+    panels = (
+        *(f"storage.{b}.objects" for b in data["storage"]),
+        *(f"queues.{q['name']}.{k}" for q in data["queues"] for k in ("visible", "in_flight", "delayed")),
+        *(f"functions.{name}.invocations" for name in data["functions"]["names"]),
+        "activity.images_completed", "activity.logs_ERROR", "activity.notifications_sent",
+        f"alerts.{poison['queue']}.messages",
+    )
+    missing = [m for m in REQUIRED_METRICS + panels if m not in page.metrics]
     assert not missing, f"metrics missing from the page: {missing}"
     assert set(data_numbers) <= set(page.metrics)
     wrong = {
         metric: (shown, expected(data_numbers, metric))
         for metric, values in page.metrics.items()
         for shown in values
+        if not metric.startswith("functions.") or metric == "functions.total"
         if not shown.replace(".", "", 1).isdigit() or float(shown) != expected(data_numbers, metric)
     }
     assert not wrong, f"page vs JSON: {wrong}"
-    assert data_numbers["logs.by_level.ERROR"] >= 2 and data_numbers["images.successful"] >= 1
+    # Counts only grow, and each environment re-reads them at most 30 s late: what the page
+    # shows is at most what the second look saw.
+    for metric, values in page.metrics.items():
+        if metric.startswith("functions.") and metric != "functions.total":
+            for shown in values:
+                assert shown.replace(".", "", 1).isdigit(), (metric, shown)
+                if metric.endswith((".invocations", ".errors")):
+                    assert float(shown) <= high[metric], (metric, shown, high)
+    # The queues panel and the alert at the top: the poison messages, with the redrive command.
+    [alert] = [a for a in data["alerts"] if a["queue"] == poison["queue"]]
+    assert alert["messages"] >= poison["count"] and alert["redrive"] == "make redrive QUEUE=notifications"
+    assert "make redrive QUEUE=notifications" in "".join(page.text)
+    assert len(data["queues"]) == 3 and len(data["activity"]["minutes"]) == 60
 
     inline = [src for src in page.images if src.startswith("data:image/")]
     assert inline and len(inline) == sum(1 for image in data["images"]["latest"] if image["thumbnail"])
@@ -179,13 +242,18 @@ def test_the_page_in_a_browser_shows_the_dashboard_data(browser, api, deployed, 
     text = "".join(page.text)
     assert TRICKY_MESSAGE[:100] in text  # shown as text, not parsed as markup
     assert f"{RUN} payment failed" in text and traffic["image_key"] in text
+    # Counted by the writers (counter items): the totals and the charts of the last 60 minutes.
+    assert data_numbers["logs.by_level.ERROR"] >= 2 and data_numbers["images.successful"] >= 1
+    assert data_numbers["activity.images_completed"] >= 1 and data_numbers["activity.logs_ERROR"] >= 2
 
 
-def test_a_screenshot_of_the_page(browser, deployed, traffic):  # noqa: F811
-    path = browser.screenshot(f"{deployed.api_url}/dashboard", SCREENSHOT)
+@pytest.mark.parametrize("width", sorted(SCREENSHOTS))
+def test_a_screenshot_of_the_page(browser, deployed, traffic, poison, width):  # noqa: F811
+    path = browser.screenshot(f"{deployed.api_url}/dashboard", SCREENSHOTS[width], size=(width, 2600))
     print(f"\n[dashboard] screenshot: {path}")
     content = path.read_bytes()
     assert content.startswith(b"\x89PNG\r\n\x1a\n")
+    assert int.from_bytes(content[16:20], "big") == width  # the PNG's own width: the page was laid out at it
     assert len(content) > 20_000, f"a {len(content)}-byte screenshot is too small to show the dashboard"
 
 

@@ -9,9 +9,14 @@ import contextlib
 import gzip
 import io
 import json
+import os
+import threading
 import time
+import urllib.error
+import urllib.request
 import uuid
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import quote_plus
 
 import pytest
@@ -72,11 +77,13 @@ def assert_batch_stored_exactly(aws, deployed, answer: dict, level: str, n: int,
 
 
 def test_a_thousand_logs_of_one_level_in_one_batch_are_all_indexed_and_archived(aws, deployed):
+    before = counters(aws, deployed, "logs")
     started = time.monotonic()
     answer = send_logs(aws, deployed, "DEBUG", 1000, f"{RUN}-single")
     took = time.monotonic() - started
     assert_batch_stored_exactly(aws, deployed, answer, "DEBUG", 1000, f"{RUN}-single")
-    REPORT["logs, 1 batch of 1,000 DEBUG"] = f"1000 index rows, 1000 archived records, {took:.1f} s"
+    assert counter_change(before, counters(aws, deployed, "logs")) == {"Total": 1000, "DEBUG": 1000}
+    REPORT["logs, 1 batch of 1,000 DEBUG"] = f"1000 index rows, 1000 archived records, counters +1000, {took:.1f} s"
 
 
 def test_two_batches_of_one_level_sent_concurrently_are_both_stored_whole(aws, deployed):
@@ -89,8 +96,10 @@ def test_two_batches_of_one_level_sent_concurrently_are_both_stored_whole(aws, d
         spans[tag] = (started, time.monotonic())
         return answer
 
+    before = counters(aws, deployed, "logs")
     with ThreadPoolExecutor(max_workers=2) as pool:
         answers = list(pool.map(send, tags))
+    assert counter_change(before, counters(aws, deployed, "logs")) == {"Total": 2000, "WARN": 2000}
 
     assert answers[0]["batch_id"] != answers[1]["batch_id"]
     for answer, tag in zip(answers, tags, strict=True):
@@ -141,6 +150,12 @@ def history_rows(aws, deployed, notification_id: str) -> list[dict]:
         TableName=deployed["tables"]["notifications"], KeyConditionExpression="NotificationId = :id",
         ExpressionAttributeValues={":id": {"S": notification_id}}, ConsistentRead=True,
     )["Items"]
+
+
+def final_rows(aws, deployed, notification_id: str) -> list[dict]:
+    """The history rows of a notification once none is still being delivered (in_progress)."""
+    rows = history_rows(aws, deployed, notification_id)
+    return rows if rows and all(row["Status"]["S"] != "in_progress" for row in rows) else []
 
 
 class Subscriber:
@@ -200,6 +215,29 @@ def queue_is_empty(aws, queue_url: str) -> bool:
 
 def failures_logged(aws, deployed, sqs_message_id: str, since_ms: int) -> int:
     """How many times the processor reported this SQS message as failed (one per delivery)."""
+    return logged(aws, deployed, "notification record failed", sqs_message_id, since_ms)
+
+
+def notification(notification_id: str, **fields) -> dict:
+    return {"notification_id": notification_id, "created_at_ms": int(time.time() * 1000), "type": "reliability",
+            "recipient": "ops@roxs.com", "title": f"Reliability {notification_id}", "message": "check",
+            "priority": "normal", **fields}
+
+
+def counters(aws, deployed, name: str) -> dict[str, int]:
+    item = aws["dynamodb"].get_item(
+        TableName=deployed["stats_table"], Key={"Counter": {"S": name}}, ConsistentRead=True
+    ).get("Item", {})
+    return {key: int(value["N"]) for key, value in item.items() if key != "Counter" and "N" in value}
+
+
+def counter_change(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
+    return {key: after.get(key, 0) - before.get(key, 0) for key in set(before) | set(after)
+            if after.get(key, 0) != before.get(key, 0)}
+
+
+def logged(aws, deployed, message: str, sqs_message_id: str, since_ms: int) -> int:
+    """How many times the processor logged `message` for this SQS message (one per delivery)."""
     group = f"/aws/lambda/{deployed['functions']['notification_processor']}"
     count, token = 0, None
     while True:
@@ -209,53 +247,62 @@ def failures_logged(aws, deployed, sqs_message_id: str, since_ms: int) -> int:
             for line in event["message"].splitlines():
                 if line.startswith("{") and sqs_message_id in line:
                     entry = json.loads(line)
-                    count += (entry.get("message") == "notification record failed"
-                              and entry.get("sqs_message_id") == sqs_message_id)
+                    count += entry.get("message") == message and entry.get("sqs_message_id") == sqs_message_id
         token = page.get("nextToken")
         if not token or not page["events"]:
             return count
 
 
-def notification(notification_id: str, **fields) -> dict:
-    return {"notification_id": notification_id, "created_at_ms": int(time.time() * 1000), "type": "reliability",
-            "recipient": "ops@roxs.com", "title": f"Reliability {notification_id}", "message": "check",
-            "priority": "normal", **fields}
-
-
-def test_a_batch_of_ten_with_two_poison_messages(aws, deployed, fast_redelivery, max_receive_count, subscriber):
-    """8 good messages are processed once; the 2 poison ones are retried maxReceiveCount times
-    and then kept in the dead-letter queue; all 10 are accounted for."""
+def test_a_batch_of_ten_with_two_poison_messages(aws, deployed, fast_redelivery, subscriber):
+    """8 good messages are sent once; the 2 poison ones can never succeed, so they are answered
+    at once with a `rejected` history row (the reason, the body) and not retried; all 10 are
+    accounted for, in the rows and in the counters."""
     since_ms = int(time.time() * 1000) - 1000
+    before = counters(aws, deployed, "notifications")
     good = [f"{RUN}-batch-{i}" for i in range(8)]
     entries = [{"Id": f"good{i}", "MessageBody": json.dumps(notification(nid))} for i, nid in enumerate(good)]
     entries.insert(3, {"Id": "poisonjson", "MessageBody": "{this is not JSON"})
     entries.insert(7, {"Id": "poisonfield", "MessageBody": json.dumps(notification(f"{RUN}-poison", priority="urgent!!"))})
     sent = aws["sqs"].send_message_batch(QueueUrl=deployed["notifications_queue_url"], Entries=entries)
     assert len(sent["Successful"]) == 10 and not sent.get("Failed")
-    poison_ids = {entry["MessageId"] for entry in sent["Successful"] if entry["Id"].startswith("poison")}
+    poison = {entry["Id"]: entry["MessageId"] for entry in sent["Successful"] if entry["Id"].startswith("poison")}
 
     started = time.monotonic()
-    wait_for(lambda: all(history_rows(aws, deployed, nid) for nid in good), timeout=60, what="8 history rows")
-    in_dlq = dead_letters(aws, deployed, poison_ids)
+    wait_for(lambda: all(final_rows(aws, deployed, nid) for nid in good), timeout=60, what="8 history rows")
+    derived = str(uuid.uuid5(uuid.NAMESPACE_URL, f"sqs-message:{poison['poisonjson']}"))
+    [bad_json] = wait_for(lambda: history_rows(aws, deployed, derived), timeout=60, what="the not-JSON message's row")
+    [bad_field] = wait_for(lambda: history_rows(aws, deployed, f"{RUN}-poison"), timeout=60, what="the bad field's row")
     wait_for(lambda: queue_is_empty(aws, deployed["notifications_queue_url"]), timeout=30, what="an empty queue")
     took = time.monotonic() - started
 
-    assert {message["Body"] for message in in_dlq.values()} == {entries[3]["MessageBody"], entries[7]["MessageBody"]}
     for nid in good:
         [row] = history_rows(aws, deployed, nid)
         assert row["Status"]["S"] == "sent"
-    assert not history_rows(aws, deployed, f"{RUN}-poison")
+    assert bad_json["Status"]["S"] == "rejected" and "body is not JSON" in bad_json["ErrorMessage"]["S"]
+    assert bad_json["Body"]["S"] == entries[3]["MessageBody"]
+    assert bad_field["Status"]["S"] == "rejected" and "priority must be one of" in bad_field["ErrorMessage"]["S"]
     published = wait_for(lambda: (counts := subscriber.drain()) and all(n in counts for n in good) and counts,
                          timeout=30, what="8 SNS deliveries")
     assert {nid: published[nid] for nid in good} == dict.fromkeys(good, 1)  # processed once each
-    deliveries = {mid: wait_for(lambda mid=mid: failures_logged(aws, deployed, mid, since_ms) >= max_receive_count,
-                                timeout=30, what="the failure logs") and failures_logged(aws, deployed, mid, since_ms)
-                  for mid in poison_ids}
-    assert set(deliveries.values()) == {max_receive_count}, deliveries  # retried, then dead-lettered
+    assert f"{RUN}-poison" not in published
+    for message_id in poison.values():  # answered on the first delivery, never retried
+        assert logged(aws, deployed, "notification rejected", message_id, since_ms) == 1
+        assert logged(aws, deployed, "notification record failed", message_id, since_ms) == 0
+    assert not dead_letters_present(aws, deployed, set(poison.values()))
+    change = counter_change(before, counters(aws, deployed, "notifications"))
+    assert change == {"Total": 10, "status_sent": 8, "status_rejected": 2, "priority_normal": 9}, change
     REPORT["notifications, batch of 10 with 2 poison"] = (
-        f"8 history rows + 8 SNS messages (1 each), 2 in the DLQ after {max_receive_count} deliveries each, "
-        f"queue empty, 0 lost ({took:.1f} s)"
+        f"8 sent (1 SNS message each) + 2 rejected rows with reasons on the first delivery, none retried or "
+        f"dead-lettered, counters +10 (8 sent, 2 rejected), queue empty, 0 lost ({took:.1f} s)"
     )
+
+
+def dead_letters_present(aws, deployed, wanted: set[str]) -> bool:
+    """Whether any of these SQS message ids is in the dead-letter queue (looked at, left there)."""
+    messages = aws["sqs"].receive_message(
+        QueueUrl=deployed["notifications_dlq_url"], MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=0
+    ).get("Messages", [])
+    return any(message["MessageId"] in wanted for message in messages)
 
 
 def test_the_same_message_delivered_twice_gives_one_history_row(aws, deployed, subscriber):
@@ -277,7 +324,7 @@ def test_the_same_message_delivered_twice_gives_one_history_row(aws, deployed, s
         assert answer == {"batchItemFailures": []}
     derived = str(uuid.uuid5(uuid.NAMESPACE_URL, f"sqs-message:{record['messageId']}"))
 
-    wait_for(lambda: history_rows(aws, deployed, duplicate), timeout=60, what="the duplicate's history row")
+    wait_for(lambda: final_rows(aws, deployed, duplicate), timeout=60, what="the duplicate's history row")
     wait_for(lambda: queue_is_empty(aws, deployed["notifications_queue_url"]), timeout=30, what="an empty queue")
     assert len(history_rows(aws, deployed, duplicate)) == 1
     assert len(history_rows(aws, deployed, derived)) == 1
@@ -286,6 +333,103 @@ def test_the_same_message_delivered_twice_gives_one_history_row(aws, deployed, s
     assert (published[duplicate], published[derived]) == (1, 1)
     REPORT["notifications, same message twice"] = (
         "2 identical SQS messages -> 1 history row, 1 SNS message; 1 SQS record invoked twice -> 1 row, 1 SNS message"
+    )
+
+
+class SlowSns:
+    """A test-only SNS endpoint in front of the engine: forwards every request unchanged, but
+    holds the first Publish until `release` is set, so a delivery can be kept inside its
+    publish while another one runs."""
+
+    def __init__(self, upstream: str):
+        self.upstream, self.publishes = upstream, 0
+        self.first_inside, self.release = threading.Event(), threading.Event()
+        self._lock = threading.Lock()
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
+        self.url = f"http://127.0.0.1:{self.server.server_port}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def _handler(outer):  # noqa: N805 - the handler class closes over the proxy
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                if b"Action=Publish" in body:
+                    with outer._lock:
+                        outer.publishes += 1
+                        first = outer.publishes == 1
+                    if first:
+                        outer.first_inside.set()
+                        outer.release.wait(60)
+                headers = {k: v for k, v in self.headers.items() if k.lower() not in ("host", "content-length")}
+                request = urllib.request.Request(outer.upstream + self.path, data=body, method="POST", headers=headers)
+                try:
+                    with urllib.request.urlopen(request, timeout=60) as response:
+                        status, data, reply_headers = response.status, response.read(), response.headers
+                except urllib.error.HTTPError as error:
+                    status, data, reply_headers = error.code, error.read(), error.headers
+                self.send_response(status)
+                for key, value in reply_headers.items():
+                    if key.lower() not in ("transfer-encoding", "connection", "content-length", "server", "date"):
+                        self.send_header(key, value)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args):
+                pass
+
+        return Handler
+
+    def close(self):
+        self.release.set()
+        self.server.shutdown()
+        self.server.server_close()
+
+
+def test_two_deliveries_of_one_message_started_together_publish_once(aws, deployed, subscriber):
+    """Claim first, on the engine: the first delivery is held inside its SNS publish (the
+    function's SNS endpoint is a slow test proxy) while the same record is delivered again.
+    The second finds the live claim and is reported failed (SQS retries it later); only one
+    message is published, and the retry finds it sent."""
+    function = deployed["functions"]["notification_processor"]
+    nid = f"{RUN}-overlap"
+    record = {
+        "messageId": str(uuid.uuid4()), "receiptHandle": "overlap", "eventSource": "aws:sqs",
+        "body": json.dumps(notification(nid)),
+        "attributes": {"SentTimestamp": str(int(time.time() * 1000)), "ApproximateReceiveCount": "1"},
+        "messageAttributes": {}, "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:queue", "awsRegion": "us-east-1",
+    }
+    before = counters(aws, deployed, "notifications")
+    proxy = SlowSns(os.environ["AWS_ENDPOINT_URL"])
+    try:
+        with function_environment(aws, function, AWS_ENDPOINT_URL_SNS=proxy.url):
+            with ThreadPoolExecutor(max_workers=2) as pool:
+                first = pool.submit(invoke, aws, function, {"Records": [record]})
+                assert proxy.first_inside.wait(60), "the first delivery never reached SNS"
+                second = pool.submit(invoke, aws, function, {"Records": [record]})
+                try:
+                    second_answer = second.result(timeout=45)
+                finally:
+                    proxy.release.set()
+                first_answer = first.result(timeout=60)
+    finally:
+        proxy.close()
+
+    assert first_answer == {"batchItemFailures": []}
+    assert second_answer == {"batchItemFailures": [{"itemIdentifier": record["messageId"]}]}
+    assert proxy.publishes == 1
+    [row] = history_rows(aws, deployed, nid)
+    assert row["Status"]["S"] == "sent"
+    # SQS's retry of the second delivery: nothing published again.
+    assert invoke(aws, function, {"Records": [record]}) == {"batchItemFailures": []}
+    published = wait_for(lambda: (c := subscriber.drain()) and nid in c and c, timeout=30, what="the SNS delivery")
+    assert published[nid] == 1
+    assert counter_change(before, counters(aws, deployed, "notifications")) == {
+        "Total": 1, "status_sent": 1, "priority_normal": 1
+    }
+    REPORT["notifications, 2 overlapping deliveries of one record"] = (
+        "first held inside SNS publish; second refused by the live claim (retried by SQS), retry finds it sent: "
+        "1 SNS message, 1 row, counters +1"
     )
 
 
@@ -324,7 +468,7 @@ def test_an_sns_failure_keeps_the_message_until_it_can_be_delivered(
 
     # SNS is back: replay the dead letter (what an operator's redrive does).
     aws["sqs"].send_message(QueueUrl=deployed["notifications_queue_url"], MessageBody=kept["Body"])
-    [row] = wait_for(lambda: history_rows(aws, deployed, nid), timeout=60, what="the replayed notification")
+    [row] = wait_for(lambda: final_rows(aws, deployed, nid), timeout=60, what="the replayed notification")
     assert row["Status"]["S"] == "sent"
     published = wait_for(lambda: (c := subscriber.drain()) and nid in c and c, timeout=30, what="the SNS delivery")
     assert published[nid] == 1

@@ -13,6 +13,11 @@ import pytest
 DOCUMENTED_EXCEPTIONS = {
     # lambda:ListFunctions supports no resource-level permissions: IAM only accepts "*".
     ("dashboard", "lambda:ListFunctions", "*"),
+    # cloudwatch:GetMetricData likewise: the dashboard's functions and queues panels.
+    ("dashboard", "cloudwatch:GetMetricData", "*"),
+    # cloudwatch:PutMetricData likewise, limited by a condition to the functions' own namespace.
+    *((function, "cloudwatch:PutMetricData", "*") for function in (
+        "image_processor", "log_processor", "notification_processor", "api_handler", "dashboard")),
 }
 
 
@@ -33,6 +38,7 @@ def arns(aws, deployed):
         "tables": tables, "buckets": buckets, "functions": functions,
         "queue": queue(deployed["notifications_queue_url"]),
         "image_dlq": queue(deployed["image_processor_dlq_url"]),
+        "notifications_dlq": queue(deployed["notifications_dlq_url"]),
         "topic": deployed["topic_arn"],
         "stats": aws["dynamodb"].describe_table(TableName=deployed["stats_table"])["Table"]["TableArn"],
         "state_tables": {role: aws["dynamodb"].describe_table(TableName=name)["Table"]["TableArn"]
@@ -51,11 +57,12 @@ def own_resources(arns, role: str) -> set[str]:
                             arns["state_tables"]["image_keys"]},
         "storage_counter": {*b.values(), *(f"{bucket}/*" for bucket in b.values()),
                             arns["state_tables"]["object_sizes"], arns["storage_dlq"]},
-        "log_processor": {t["logs"], f"{b['logs']}/logs/*"},
-        "notification_processor": {arns["topic"], t["notifications"], arns["queue"]},
+        "log_processor": {t["logs"], t["log_hours"], f"{b['logs']}/logs/*"},
+        "notification_processor": {arns["topic"], t["notifications"], t["notification_days"], arns["queue"]},
         "api_handler": {t["images"], t["logs"], t["notifications"], b["original"], arns["queue"],
                         arns["functions"]["dashboard"]},
-        "dashboard": {t["images"], t["logs"], t["notifications"], *b.values(), f"{b['thumbnails']}/thumbnails/*"},
+        "dashboard": {t["images"], t["logs"], t["notifications"], *b.values(), f"{b['thumbnails']}/thumbnails/*",
+                      arns["queue"], arns["notifications_dlq"], arns["image_dlq"]},
     }[role]
     # Every function ADDs or reads counters in the stats table (roxs_common.aggregates).
     return own | {arns["log_group"](role), arns["stats"]}

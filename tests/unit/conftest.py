@@ -31,10 +31,23 @@ HISTORY_TABLE = "RoxsNotificationHistory"
 STATS_TABLE = "RoxsStats"
 IMAGE_KEYS_TABLE = "RoxsImageKeys"
 OBJECT_SIZES_TABLE = "RoxsObjectSizes"
+LOG_HOURS_TABLE = "RoxsLogHours"
+NOTIFICATION_DAYS_TABLE = "RoxsNotificationDays"
 TABLE_KEYS = {
     METADATA_TABLE: (("ImageId", "S"), ("UploadTimestamp", "N")),
     LOG_INDEX_TABLE: (("LogLevel", "S"), ("Timestamp", "N")),
     HISTORY_TABLE: (("NotificationId", "S"), ("CreatedAt", "N")),
+    # The time-bucket directories of roxs_common.timeline.
+    LOG_HOURS_TABLE: (("Scope", "S"), ("Bucket", "S")),
+    NOTIFICATION_DAYS_TABLE: (("Scope", "S"), ("Bucket", "S")),
+}
+# GSIs as in modules/log_pipeline and modules/notifications: (name, hash key, range key).
+TABLE_INDEXES = {
+    LOG_INDEX_TABLE: (("ByLevelHour", "LevelHour", ("Timestamp", "N")), ("ByHour", "Hour", ("Timestamp", "N"))),
+    HISTORY_TABLE: tuple(
+        (name, attribute, ("CreatedAt", "N"))
+        for name, attribute in (("ByDay", "Day"), ("ByPriorityDay", "PriorityDay"), ("ByStatusDay", "StatusDay"))
+    ),
 }
 ALLOW_ORIGIN = "https://dashboard.example.test"
 
@@ -50,6 +63,8 @@ HANDLER_ENV = {
     "IMAGE_KEYS_TABLE": IMAGE_KEYS_TABLE,
     "OBJECT_SIZES_TABLE": OBJECT_SIZES_TABLE,
     "COUNTED_BUCKETS": ",".join((ORIGINALS, PROCESSED, THUMBNAILS, LOGS)),
+    "LOG_HOURS_TABLE": LOG_HOURS_TABLE,
+    "NOTIFICATION_DAYS_TABLE": NOTIFICATION_DAYS_TABLE,
     "TOPIC_ARN": "arn:aws:sns:us-east-1:123456789012:roxs-notifications",
     "NOTIFICATIONS_QUEUE_URL": "https://sqs.us-east-1.amazonaws.com/123456789012/roxs-notifications-queue",
     "ORIGINALS_BUCKET": ORIGINALS,
@@ -92,16 +107,34 @@ def aws(aws_env):
             s3.create_bucket(Bucket=bucket)
         ddb = boto3.client("dynamodb", region_name=REGION)
         for table, ((hash_key, hash_type), (range_key, range_type)) in TABLE_KEYS.items():
+            indexes = TABLE_INDEXES.get(table, ())
+            attributes = {hash_key: hash_type, range_key: range_type}
+            attributes.update({index_hash: "S" for _, index_hash, _ in indexes})
+            attributes.update(dict(index_range for _, _, index_range in indexes))
             ddb.create_table(
                 TableName=table,
                 KeySchema=[
                     {"AttributeName": hash_key, "KeyType": "HASH"},
                     {"AttributeName": range_key, "KeyType": "RANGE"},
                 ],
-                AttributeDefinitions=[
-                    {"AttributeName": hash_key, "AttributeType": hash_type},
-                    {"AttributeName": range_key, "AttributeType": range_type},
-                ],
+                AttributeDefinitions=[{"AttributeName": name, "AttributeType": kind} for name, kind in attributes.items()],
+                **(
+                    {
+                        "GlobalSecondaryIndexes": [
+                            {
+                                "IndexName": name,
+                                "KeySchema": [
+                                    {"AttributeName": index_hash, "KeyType": "HASH"},
+                                    {"AttributeName": index_range[0], "KeyType": "RANGE"},
+                                ],
+                                "Projection": {"ProjectionType": "ALL"},
+                            }
+                            for name, index_hash, index_range in indexes
+                        ]
+                    }
+                    if indexes
+                    else {}
+                ),
                 BillingMode="PAY_PER_REQUEST",
             )
         ddb.create_table(

@@ -4,10 +4,7 @@ import logging
 from decimal import Decimal
 
 import pytest
-
 from roxs_common import (
-    BatchWriteError,
-    batch_write,
     count_items,
     dumps,
     get_logger,
@@ -17,60 +14,47 @@ from roxs_common import (
     to_item,
     to_plain,
 )
+from roxs_common.dynamo import transact_write
+
 from tests.unit.conftest import LOG_INDEX_TABLE
 
 
-class StubDynamo:
-    """batch_write_item that leaves the last item of each request unprocessed `stubborn` times."""
+class CancelledTwice:
+    """transact_write_items cancelled with `codes` for the first `times` calls, then accepted."""
 
-    def __init__(self, stubborn: int):
-        self.stubborn = stubborn
-        self.requests: list[list] = []
-        self.stored: list[dict] = []
+    class exceptions:
+        class TransactionCanceledException(Exception):
+            def __init__(self, codes):
+                self.response = {"CancellationReasons": [{"Code": code} for code in codes]}
 
-    def batch_write_item(self, RequestItems):
-        ((table, requests),) = RequestItems.items()
-        self.requests.append(requests)
-        if self.stubborn > 0:
-            self.stubborn -= 1
-            self.stored.extend(r["PutRequest"]["Item"] for r in requests[:-1])
-            return {"UnprocessedItems": {table: requests[-1:]}}
-        self.stored.extend(r["PutRequest"]["Item"] for r in requests)
-        return {"UnprocessedItems": {}}
+    def __init__(self, codes, times=2):
+        self.codes, self.times, self.calls = codes, times, []
+
+    def transact_write_items(self, **kwargs):
+        self.calls.append(kwargs)
+        if len(self.calls) <= self.times:
+            raise self.exceptions.TransactionCanceledException(self.codes)
 
 
-def items(n):
-    return [{"pk": f"item-{i}", "n": i} for i in range(n)]
+def test_transact_write_retries_conflicts_and_throttling_with_backoff():
+    stub, delays = CancelledTwice(["None", "TransactionConflict", "ThrottlingError"]), []
+    transact_write(stub, [{"Put": {}}], token="t-1", sleep=delays.append, base_delay_s=0.1)
+    assert len(stub.calls) == 3 and all(call["ClientRequestToken"] == "t-1" for call in stub.calls)
+    assert len(delays) == 2 and 0 <= delays[0] <= 0.2 and 0 <= delays[1] <= 0.4
 
 
-def test_batch_write_chunks_of_25():
-    stub = StubDynamo(stubborn=0)
-    assert batch_write(stub, "T", items(60), sleep=lambda s: None) == 60
-    assert sorted(len(r) for r in stub.requests) == [10, 25, 25]  # chunks are sent concurrently
-    assert {i["pk"]["S"] for i in stub.stored} == {f"item-{i}" for i in range(60)}
+def test_transact_write_raises_a_failed_condition_at_once():
+    stub = CancelledTwice(["None", "ConditionalCheckFailed"])
+    with pytest.raises(CancelledTwice.exceptions.TransactionCanceledException):
+        transact_write(stub, [{"Put": {}}], sleep=lambda s: None)
+    assert len(stub.calls) == 1
 
 
-def test_batch_write_retries_unprocessed_items_with_growing_jittered_backoff():
-    stub = StubDynamo(stubborn=2)
-    delays = []
-    assert batch_write(stub, "T", items(3), sleep=delays.append, base_delay_s=0.1) == 3
-    # 1 request + 2 retries that each resend only the unprocessed item
-    assert [len(r) for r in stub.requests] == [3, 1, 1]
-    assert len(stub.stored) == 3
-    assert len(delays) == 2
-    assert 0 <= delays[0] <= 0.1 and 0 <= delays[1] <= 0.2
-
-
-def test_batch_write_fails_loudly_after_max_attempts_with_count():
-    stub = StubDynamo(stubborn=100)
-    with pytest.raises(BatchWriteError) as raised:
-        batch_write(stub, "T", items(60), max_attempts=3, sleep=lambda s: None)
-    # every chunk is tried; each keeps its last item unprocessed after 3 attempts
-    assert raised.value.unstored == 3
-    assert raised.value.total == 60
-    assert "3 of 60 items could not be stored in T" in str(raised.value)
-    assert len(stub.requests) == 9
-    assert len(stub.stored) == 57
+def test_transact_write_gives_up_after_max_attempts():
+    stub = CancelledTwice(["TransactionConflict"], times=100)
+    with pytest.raises(CancelledTwice.exceptions.TransactionCanceledException):
+        transact_write(stub, [{"Put": {}}], max_attempts=3, sleep=lambda s: None)
+    assert len(stub.calls) == 3
 
 
 def test_dumps_and_to_plain_handle_decimal():
@@ -144,12 +128,6 @@ def test_scan_query_and_count_follow_last_evaluated_key(aws):
         )
         == 7
     )
-
-
-def test_batch_write_against_moto(aws):
-    rows = [{"LogLevel": "DEBUG", "Timestamp": Decimal(f"1.{i:03d}"), "Message": "x"} for i in range(60)]
-    assert batch_write(aws.ddb, LOG_INDEX_TABLE, rows) == 60
-    assert count_items(aws.ddb, TableName=LOG_INDEX_TABLE) == 60
 
 
 def test_pagination_stops_loudly_when_a_backend_repeats_its_last_key():

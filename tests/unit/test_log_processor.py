@@ -3,14 +3,23 @@ import json
 import re
 from decimal import Decimal
 
+import log_processor
 import pytest
 from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
+from roxs_common import LOG_LEVELS, client, count_items, scan_items
+from roxs_common.aggregates import read_counters
+from roxs_common.log_index import recount_logs
 
-import log_processor
-from roxs_common import LOG_LEVELS, count_items, scan_items
-from tests.unit.conftest import LOG_INDEX_TABLE, LOGS
+from tests.unit.conftest import LOG_INDEX_TABLE, LOGS, STATS_TABLE
+
+
+def nested(depth):
+    value = "leaf"
+    for _ in range(depth):
+        value = [value]
+    return value
 
 
 def entries(n, level="INFO"):
@@ -73,6 +82,7 @@ def test_handler_archives_then_indexes_a_batch(aws, context):
     assert "processed-at" in obj["Metadata"]
     archived = json.loads(gzip.decompress(obj["Body"].read()))
     assert len(archived) == 30 and archived[0]["message"] == long_message and archived[0]["user_id"] == "42"
+    assert archived[0]["sent"] == event["logs"][0]  # as sent: user_id still the number 42
 
     rows = list(scan_items(aws.ddb, TableName=LOG_INDEX_TABLE))
     assert len(rows) == 30
@@ -80,13 +90,41 @@ def test_handler_archives_then_indexes_a_batch(aws, context):
     assert error_row["Message"] == "x" * 100
     assert error_row["Service"] == "api" and error_row["UserId"] == "42" and error_row["BatchId"] == body["batch_id"]
     assert {"LogId", "TimestampMs", "Timestamp"} <= set(error_row)
+    assert error_row["LevelHour"] == f"ERROR#{error_row['Hour']}"
     infos = [row for row in rows if row["LogLevel"] == "INFO"]
     assert infos[0]["Service"] == "unknown" and infos[0]["UserId"] == "anonymous"
 
+    counters = read_counters(aws.ddb, STATS_TABLE, ["logs"])["logs"]
+    assert counters == {"Total": 30, "ERROR": 1, "INFO": 29} == recount_logs()
+
+
+def test_the_archive_keeps_every_field_the_caller_sent(aws, context):
+    sent = [
+        {"level": "warn", "message": "a", "timestamp": "2026-11-28T10:00:00Z", "request_id": "r-1",
+         "context": {"attempt": 2, "tags": ["x", None, True], "ratio": 0.5}},
+        {"message": "b", "timestamp": 1_795_860_000_123, "log_id": "the caller's own", "sent": "a field named sent"},
+        {"message": "c", "timestamp": "yesterday-ish"},
+        {"message": "d", "timestamp": "2026-11-28T10:00:00"},  # no offset: UTC
+    ]
+    body = json.loads(log_processor.lambda_handler({"logs": sent}, context)["body"])
+    key = body["storage_location"].split("/", 3)[3]
+    archived = json.loads(gzip.decompress(aws.s3.get_object(Bucket=LOGS, Key=key)["Body"].read()))
+
+    assert [record["sent"] for record in archived] == sent  # every field, as sent, caller's names kept
+    received = archived[0]["received_ms"]
+    assert all(record["received_ms"] == received for record in archived)
+    assert [record.get("caller_timestamp_ms") for record in archived] == [
+        1_795_860_000_000, 1_795_860_000_123, None, 1_795_860_000_000
+    ]
+    assert archived[1]["log_id"] != "the caller's own"  # ours; theirs is in sent
+    rows = {row["Message"]: row for row in scan_items(aws.ddb, TableName=LOG_INDEX_TABLE)}
+    assert rows["a"]["CallerTimestampMs"] == 1_795_860_000_000 and "CallerTimestampMs" not in rows["c"]
+
 
 def test_thousand_logs_of_one_level_are_all_stored(aws, context):
-    log_processor.lambda_handler({"logs": [{"message": f"m{i}"} for i in range(1000)]}, context)
-    assert count_items(aws.ddb, TableName=LOG_INDEX_TABLE) == 1000
+    # 200 here (moto copies a table per transaction operation); 1,000 on the engine.
+    log_processor.lambda_handler({"logs": [{"message": f"m{i}"} for i in range(200)]}, context)
+    assert count_items(aws.ddb, TableName=LOG_INDEX_TABLE) == 200
 
 
 def test_single_log_object(aws, context):
@@ -96,13 +134,20 @@ def test_single_log_object(aws, context):
     assert row["LogLevel"] == "WARN"
 
 
-def test_archive_is_written_before_the_index(aws, context, monkeypatch):
+def test_archive_is_written_before_the_index_and_removed_when_indexing_fails(aws, context, monkeypatch):
+    archives_at_index_time = []
+    ddb = client("dynamodb")
+    ddb.meta.events.register_first(
+        "before-send.dynamodb.TransactWriteItems",
+        lambda **kwargs: archives_at_index_time.append(aws.s3.list_objects_v2(Bucket=LOGS)["KeyCount"]),
+    )
     monkeypatch.setenv("LOG_INDEX_TABLE", "TableThatDoesNotExist")
-    with pytest.raises(log_processor.BatchNotStored, match="left behind: .*the archive s3://") as raised:
+    with pytest.raises(log_processor.BatchNotStored, match="nothing was kept") as raised:
         log_processor.lambda_handler({"message": "kept"}, context)
     assert isinstance(raised.value.__cause__, ClientError)
-    # The rows could not be checked, so the archive they might point at is kept.
-    assert aws.s3.list_objects_v2(Bucket=LOGS)["KeyCount"] == 1
+    assert archives_at_index_time == [1]  # the archive existed when the index was written
+    # DynamoDB refused the transaction, so no row can point at the archive: it is removed.
+    assert aws.s3.list_objects_v2(Bucket=LOGS)["KeyCount"] == 0
 
 
 @pytest.mark.parametrize(
@@ -117,6 +162,14 @@ def test_archive_is_written_before_the_index(aws, context, monkeypatch):
         ({"logs": [{"level": "INFO"}]}, r"logs\[0\]\.message must be a string"),
         ({"logs": [{"message": "m", "service": ["a"]}]}, r"logs\[0\]\.service must be a string"),
         ([1, 2], "event must be an object"),
+        ({"logs": [{"message": "a\ud800b"}]}, r"logs\[0\]\.message contains U\+D800 \(a lone surrogate\)"),
+        ({"logs": [{"message": "ok"}, {"message": "\uffff"}]}, r"logs\[1\]\.message contains U\+FFFF"),
+        ({"logs": [{"message": "m", "service": "a\x00"}]}, r"logs\[0\]\.service contains U\+0000 \(a control"),
+        ({"logs": [{"message": "m", "extra": {"k\x01": 1}}]}, r"logs\[0\]\.extra key .* contains U\+0001"),
+        ({"logs": [{"message": "m", "n": int("1" * 39)}]}, r"logs\[0\]\.n has 39 significant digits, the maximum is 38"),
+        ({"logs": [{"message": "m", "n": 10**126}]}, r"logs\[0\]\.n is outside DynamoDB's number range"),
+        ({"logs": [{"message": "m", "n": float("nan")}]}, r"logs\[0\]\.n must be a finite number"),
+        ({"logs": [{"message": "m", "deep": nested(33)}]}, r"nested deeper than 32 levels"),
     ],
 )
 def test_invalid_input_names_index_and_field(event, expected):
@@ -130,3 +183,25 @@ def test_every_accepted_level_is_a_known_partition():
         for entry in log_processor.parse_logs({"logs": [{"level": lv.lower(), "message": ""} for lv in LOG_LEVELS]})
     }
     assert levels == set(LOG_LEVELS)
+
+
+@given(
+    field=st.sampled_from(["message", "service", "user_id", "request_id"]),
+    text=st.text(st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=20),
+    refused=st.sampled_from(["\x00", "\x0b", "\x1f", "\ud800", "\udbff", "\ufdef", "\ufffe", "\U0001ffff"]),
+)
+def test_a_character_some_service_refuses_is_a_clear_value_error(field, text, refused):
+    clean = "".join(ch for ch in text if ch >= " " or ch in "\t\n\r")
+    log = {"message": "m", field: clean + refused}
+    with pytest.raises(ValueError, match=rf"logs\[0\]\.{field} contains U\+{ord(refused):04X}"):
+        log_processor.parse_logs({"logs": [log]})
+
+
+@given(depth=st.integers(min_value=0, max_value=40))
+def test_nesting_up_to_32_levels_is_archived_deeper_is_refused(depth):
+    event = {"logs": [{"message": "m", "context": nested(depth)}]}
+    if depth < 32:
+        assert log_processor.parse_logs(event)[0].sent["context"] == nested(depth)
+    else:
+        with pytest.raises(ValueError, match="nested deeper than 32"):
+            log_processor.parse_logs(event)

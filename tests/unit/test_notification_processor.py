@@ -1,10 +1,16 @@
 import json
-
-import pytest
+import threading
+from concurrent.futures import ThreadPoolExecutor
 
 import notification_processor
-from roxs_common import scan_items
-from tests.unit.conftest import HISTORY_TABLE
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from roxs_common import client, scan_items
+from roxs_common.aggregates import read_counters
+from roxs_common.notifications import NOTIFICATION_ID_MAX_CHARS, recount_notifications
+
+from tests.unit.conftest import HISTORY_TABLE, STATS_TABLE
 
 
 @pytest.fixture
@@ -15,7 +21,11 @@ def published(aws):
     aws.sns.subscribe(TopicArn=aws.topic_arn, Protocol="sqs", Endpoint=arn)
 
     def read():
-        messages = aws.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+        messages = []
+        while batch := aws.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            messages += batch
+            for message in batch:
+                aws.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
         return [json.loads(message["Body"]) for message in messages]
 
     return read
@@ -35,7 +45,11 @@ def sqs_record(message_id, body, sent_ms=1_700_000_000_000):
 
 
 def history(aws):
-    return list(scan_items(aws.ddb, TableName=HISTORY_TABLE))
+    return sorted(scan_items(aws.ddb, TableName=HISTORY_TABLE), key=lambda row: row["NotificationId"])
+
+
+def counters(aws):
+    return read_counters(aws.ddb, STATS_TABLE, ["notifications"])["notifications"]
 
 
 API_BODY = {
@@ -49,7 +63,7 @@ API_BODY = {
 }
 
 
-def test_partial_batch_failure_reports_only_the_bad_records(aws, context, published):
+def test_good_records_are_sent_and_bad_ones_rejected_once_without_retry(aws, context, published):
     event = {
         "Records": [
             sqs_record("m-good", API_BODY),
@@ -58,26 +72,41 @@ def test_partial_batch_failure_reports_only_the_bad_records(aws, context, publis
             sqs_record("m-bad-priority", {**API_BODY, "notification_id": "other", "priority": "urgent"}),
         ]
     }
-    result = notification_processor.lambda_handler(event, context)
+    # Deterministic failures are answered by a rejected row; retrying them could not help.
+    assert notification_processor.lambda_handler(event, context) == {"batchItemFailures": []}
 
-    assert result == {
-        "batchItemFailures": [
-            {"itemIdentifier": "m-not-json"},
-            {"itemIdentifier": "m-not-object"},
-            {"itemIdentifier": "m-bad-priority"},
-        ]
+    rows = {row["NotificationId"]: row for row in history(aws)}
+    sent = rows.pop(API_BODY["notification_id"])
+    assert sent["CreatedAt"] == API_BODY["created_at_ms"] and sent["Status"] == "sent" and sent["Source"] == "sqs"
+    assert sent["Priority"] == "high" and sent["Title"] == "Deploy finished" and sent["SNSMessageId"]
+    assert "ClaimToken" not in sent and "ClaimExpiresMs" not in sent
+    assert sent["Day"] == "2023-11-14" and sent["PriorityDay"] == "high#2023-11-14"
+    assert sent["StatusDay"] == "sent#2023-11-14"
+    other = rows.pop("other")  # its own valid id: GET /notifications/other answers the sender
+    assert other["Status"] == "rejected" and "priority must be one of" in other["ErrorMessage"]
+    assert "Priority" not in other and json.loads(other["Body"])["priority"] == "urgent"
+    # The rest have no usable id: rows under the id derived from the SQS message.
+    assert {row["ErrorMessage"].split(":")[0] for row in rows.values()} == {
+        "body is not JSON",
+        "notification must be a JSON object, got list",
     }
-    (row,) = history(aws)
-    assert row["NotificationId"] == API_BODY["notification_id"] and row["CreatedAt"] == API_BODY["created_at_ms"]
-    assert row["Status"] == "sent" and row["Source"] == "sqs" and row["Priority"] == "high"
-    assert row["Title"] == "Deploy finished" and row["SNSMessageId"]
+    assert {row["SQSMessageId"] for row in rows.values()} == {"m-not-json", "m-not-object"}
+
     (envelope,) = published()
     assert envelope["Subject"] == "[HIGH] Deploy finished"
-    assert envelope["MessageAttributes"]["priority"]["Value"] == "high"
-    assert envelope["MessageAttributes"]["notification_type"]["Value"] == "api"
+    attributes = {name: value["Value"] for name, value in envelope["MessageAttributes"].items()}
+    assert attributes == {"priority": "high", "notification_type": "api", "notification_id": API_BODY["notification_id"]}
     message = json.loads(envelope["Message"])
     assert message["notification_id"] == API_BODY["notification_id"] and message["recipient"] == "api-user@roxs.com"
     assert message["created_at"].startswith("2023-11-14T22:13:20.5")
+
+    # A body without a priority has the default one; an invalid priority is not counted as one.
+    assert counters(aws) == {"Total": 4, "status_sent": 1, "status_rejected": 3, "priority_high": 1, "priority_normal": 2}
+    assert recount_notifications() == counters(aws)
+
+    # The same batch again: nothing published, nothing counted twice.
+    assert notification_processor.lambda_handler(event, context) == {"batchItemFailures": []}
+    assert published() == [] and counters(aws)["Total"] == 4 and len(history(aws)) == 4
 
 
 def test_redelivered_record_is_published_and_stored_once(aws, context, published):
@@ -87,13 +116,106 @@ def test_redelivered_record_is_published_and_stored_once(aws, context, published
     (row,) = history(aws)
     assert row["CreatedAt"] == 1_700_000_000_000  # from SentTimestamp, stable across deliveries
     assert len(published()) == 1
+    assert counters(aws)["Total"] == 1
 
 
-def test_sns_failure_reports_the_record_and_stores_nothing(aws, context, monkeypatch):
+def test_an_id_sent_twice_without_its_time_is_recorded_and_published_once(aws, context, published):
+    body = {"notification_id": "own-id", "title": "t"}
+    for message_id, sent_ms in (("m-1", 1_700_000_000_000), ("m-2", 1_700_000_009_000)):
+        record = sqs_record(message_id, body, sent_ms=sent_ms)
+        assert notification_processor.lambda_handler({"Records": [record]}, context) == {"batchItemFailures": []}
+    (row,) = history(aws)
+    assert row["CreatedAt"] == 1_700_000_000_000 and len(published()) == 1
+
+
+def test_sns_failure_reports_the_record_and_releases_the_claim(aws, context, monkeypatch, published):
     monkeypatch.setenv("TOPIC_ARN", "arn:aws:sns:us-east-1:123456789012:no-such-topic")
     result = notification_processor.lambda_handler({"Records": [sqs_record("m-1", API_BODY)]}, context)
     assert result == {"batchItemFailures": [{"itemIdentifier": "m-1"}]}
-    assert history(aws) == []
+    assert history(aws) == []  # released: the retry need not wait for the claim to expire
+    assert counters(aws) == {}
+
+    monkeypatch.setenv("TOPIC_ARN", aws.topic_arn)
+    assert notification_processor.lambda_handler({"Records": [sqs_record("m-1", API_BODY)]}, context) == {
+        "batchItemFailures": []
+    }
+    assert len(published()) == 1 and history(aws)[0]["Status"] == "sent"
+
+
+def test_two_deliveries_started_together_publish_once(aws, context, published):
+    """The first delivery is held inside its SNS publish (a hook on the real client) until the
+    second has finished: the overlap is certain, and the second finds the live claim."""
+    inside_publish, second_done = threading.Event(), threading.Event()
+    calls = []
+
+    def hold_first_publish(**kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            inside_publish.set()
+            assert second_done.wait(10), "the second delivery never finished"
+
+    client("sns").meta.events.register_first("before-send.sns.Publish", hold_first_publish)
+    event = {"Records": [sqs_record("m-dup", API_BODY)]}
+
+    def second():
+        assert inside_publish.wait(10)
+        try:
+            return notification_processor.lambda_handler(event, context)
+        finally:
+            second_done.set()
+
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        first_result, second_result = pool.submit(notification_processor.lambda_handler, event, context), pool.submit(
+            second
+        )
+        first_result, second_result = first_result.result(), second_result.result()
+
+    assert first_result == {"batchItemFailures": []}
+    assert second_result == {"batchItemFailures": [{"itemIdentifier": "m-dup"}]}  # retried later by SQS
+    assert len(calls) == 1 and len(published()) == 1
+    # The retry of the second finds the notification sent: still one message, one count.
+    assert notification_processor.lambda_handler(event, context) == {"batchItemFailures": []}
+    assert len(calls) == 1 and published() == [] and counters(aws)["Total"] == 1
+
+
+class SimulatedCrash(BaseException):
+    """Not an Exception: like a killed process, no handler of the function runs."""
+
+
+def test_a_crash_after_the_claim_is_retried_after_expiry_and_publishes_once(aws, context, published, monkeypatch):
+    def crash(**kwargs):
+        raise SimulatedCrash
+
+    client("sns").meta.events.register_first("before-send.sns.Publish", crash)
+    event = {"Records": [sqs_record("m-crash", API_BODY)]}
+    with pytest.raises(SimulatedCrash):
+        notification_processor.lambda_handler(event, context)
+    (row,) = history(aws)
+    assert row["Status"] == "in_progress" and counters(aws) == {}
+    client("sns").meta.events.unregister("before-send.sns.Publish", crash)
+
+    # Redelivered while the claim is live (cannot happen with the queue's visibility timeout,
+    # six function timeouts, but a direct call can): refused, the record is retried.
+    assert notification_processor.lambda_handler(event, context) == {"batchItemFailures": [{"itemIdentifier": "m-crash"}]}
+    assert published() == []
+
+    later = int(row["ClaimExpiresMs"]) + 1
+    monkeypatch.setattr(notification_processor, "now_ms", lambda: later)
+    assert notification_processor.lambda_handler(event, context) == {"batchItemFailures": []}
+    (row,) = history(aws)
+    assert row["Status"] == "sent" and len(published()) == 1
+    assert counters(aws) == {"Total": 1, "status_sent": 1, "priority_high": 1}
+
+
+def test_an_id_longer_than_the_key_limit_is_rejected_before_publishing(aws, context, published):
+    body = {**API_BODY, "notification_id": "x" * 3000}
+    assert notification_processor.lambda_handler({"Records": [sqs_record("m-long", body)]}, context) == {
+        "batchItemFailures": []
+    }
+    (row,) = history(aws)
+    assert row["Status"] == "rejected" and "notification_id is 3000 characters" in row["ErrorMessage"]
+    assert row["NotificationId"] != body["notification_id"] and row["SQSMessageId"] == "m-long"
+    assert published() == []
 
 
 def test_direct_payload_uses_the_seed_defaults(aws, context, published):
@@ -117,18 +239,67 @@ def test_direct_payload_uses_the_seed_defaults(aws, context, published):
         ({"priority": "urgent"}, "priority must be one of"),
         ({"recipient": ""}, "recipient must be a non-empty string"),
         ({"created_at_ms": "yesterday"}, "created_at_ms"),
+        ({"title": "t" * 201}, "title is 201 characters, the maximum is 200"),
+        ({"message": "bad \ud800 surrogate"}, r"message contains U\+D800 \(a lone surrogate\)"),
+        ({"title": "no \uffff here"}, r"title contains U\+FFFF \(a Unicode non-character\)"),
+        ({"recipient": "a\x07b@roxs.com"}, r"recipient contains U\+0007 \(a control character\)"),
         ({"Records": [{"eventSource": "aws:s3"}]}, "SQS records"),
     ],
 )
-def test_invalid_direct_payload_raises(aws, context, payload, expected):
+def test_invalid_direct_payload_raises_and_stores_nothing(aws, context, payload, expected, published):
     with pytest.raises(ValueError, match=expected):
         notification_processor.lambda_handler(payload, context)
+    assert history(aws) == [] and published() == []
+
+
+REFUSED = st.sampled_from(["\x00", "\x08", "\x1b", "\ud800", "\udfff", "\ufdd0", "\ufffe", "\uffff", "\U0010ffff"])
+
+
+@given(prefix=st.text(max_size=20), refused=REFUSED, field=st.sampled_from(["title", "message", "type", "recipient"]))
+def test_any_refused_character_in_any_field_is_a_value_error(prefix, refused, field):
+    with pytest.raises(ValueError, match=f"{field} contains U\\+"):
+        notification_processor.parse_notification(
+            {field: prefix.replace("\x00", "") + refused + "tail"}, default_id="n", default_created_at_ms=0
+        )
+
+
+@given(length=st.integers(min_value=1, max_value=3 * NOTIFICATION_ID_MAX_CHARS), char=st.sampled_from("a\u00e9\u4e2d\U0001f600"))
+def test_notification_ids_within_the_cap_are_accepted_and_longer_ones_refused(length, char):
+    payload = {"notification_id": char * length, "created_at_ms": 1}
+    if length <= NOTIFICATION_ID_MAX_CHARS:
+        assert notification_processor.parse_notification(payload, default_id="n", default_created_at_ms=0)
+    else:
+        with pytest.raises(ValueError, match="notification_id is"):
+            notification_processor.parse_notification(payload, default_id="n", default_created_at_ms=0)
 
 
 def test_subject_is_single_line_and_short_enough():
     notification = notification_processor.parse_notification(
-        {"title": "line one\nline two\t" + "y" * 200, "priority": "Critical"}, default_id="n", default_created_at_ms=0
+        {"title": "line one\nline two\t\x85" + "y" * 150, "priority": "Critical"}, default_id="n", default_created_at_ms=0
     )
     subject = notification_processor.subject_for(notification)
     assert subject.startswith("[CRITICAL] line one line two ")
-    assert len(subject) < 100 and "\n" not in subject and "\t" not in subject
+    assert len(subject) < 100 and not any(ord(c) < 0x20 or 0x7F <= ord(c) <= 0x9F for c in subject)
+
+
+def test_a_claim_taken_over_after_expiry_is_counted_once(aws, context, published, monkeypatch):
+    """A holder that outlives its claim (impossible within the function timeout, possible with
+    a skewed clock): the delivery that took the claim over records it; the late holder's mark
+    is refused, so the row and the counters hold one delivery (SNS has two messages, dropped by
+    subscribers on notification_id)."""
+    event = {"Records": [sqs_record("m-late", API_BODY)]}
+    clock = {"now": 1_800_000_000_000}
+    monkeypatch.setattr(notification_processor, "now_ms", lambda: clock["now"])
+    took_over = []
+
+    def late_publish(**kwargs):
+        if not took_over:  # the first holder's publish: meanwhile its claim expires and is taken over
+            took_over.append(1)
+            clock["now"] += notification_processor.DEFAULT_REMAINING_MS + notification_processor.CLAIM_MARGIN_MS + 1
+            assert notification_processor.lambda_handler(event, context) == {"batchItemFailures": []}
+
+    client("sns").meta.events.register_first("before-send.sns.Publish", late_publish)
+    assert notification_processor.lambda_handler(event, context) == {"batchItemFailures": []}
+    (row,) = history(aws)
+    assert row["Status"] == "sent" and len(published()) == 2
+    assert counters(aws) == {"Total": 1, "status_sent": 1, "priority_high": 1}

@@ -5,8 +5,6 @@ from roxs_common.clock import now_iso
 from roxs_common.config import ConfigError, require_env
 from roxs_common.constants import LOG_LEVELS, NOTIFICATION_PRIORITIES
 from roxs_common.dynamo import (
-    BatchWriteError,
-    batch_write,
     count_items,
     from_item,
     projection,
@@ -21,9 +19,7 @@ from roxs_common.logger import get_logger, inject_lambda_context
 __all__ = [
     "LOG_LEVELS",
     "NOTIFICATION_PRIORITIES",
-    "BatchWriteError",
     "ConfigError",
-    "batch_write",
     "client",
     "count_items",
     "dumps",

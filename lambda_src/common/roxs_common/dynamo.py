@@ -1,4 +1,4 @@
-"""DynamoDB helpers on the low-level client: item conversion, pagination, batch writes.
+"""DynamoDB helpers on the low-level client: item conversion, pagination, transactions.
 
 Reads never stop at the first page: every helper follows LastEvaluatedKey, because a
 single Scan/Query returns at most 1 MB and silently drops the rest.
@@ -6,29 +6,13 @@ single Scan/Query returns at most 1 MB and silently drops the rest.
 
 import random
 import time
-from concurrent.futures import ThreadPoolExecutor
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
-BATCH_SIZE = 25  # BatchWriteItem's limit per request
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
-
-
-class BatchWriteError(Exception):
-    """Some items of a batch_write were still unprocessed after the last attempt."""
-
-    def __init__(self, table: str, unstored: int, total: int, attempts: int):
-        self.table = table
-        self.unstored = unstored
-        self.total = total
-        self.attempts = attempts
-        super().__init__(
-            f"{unstored} of {total} items could not be stored in {table}: "
-            f"DynamoDB left items unprocessed after {attempts} attempts"
-        )
 
 
 def to_item(data: Mapping[str, Any]) -> dict[str, dict]:
@@ -81,43 +65,38 @@ def count_items(client: Any, operation: Literal["scan", "query"] = "scan", **kwa
     return sum(page["Count"] for page in _pages(getattr(client, operation), {**kwargs, "Select": "COUNT"}))
 
 
-def batch_write(
+# Cancellation reasons that a later attempt can clear (another transaction held an item, or
+# DynamoDB throttled one): the SDK does not retry TransactionCanceledException itself.
+RETRYABLE_CANCELLATIONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})
+
+
+def cancellation_codes(error: Exception) -> list[str]:
+    """The per-operation reason codes of a cancelled transaction ([] for other errors)."""
+    response = getattr(error, "response", {}) or {}
+    return [reason.get("Code", "") for reason in response.get("CancellationReasons", [])]
+
+
+def transact_write(
     client: Any,
-    table: str,
-    items: Iterable[Mapping[str, Any]],
+    operations: list[dict[str, Any]],
     *,
-    max_attempts: int = 8,
+    token: str | None = None,
+    max_attempts: int = 6,
     base_delay_s: float = 0.05,
-    max_delay_s: float = 2.0,
-    concurrency: int = 4,
     sleep: Callable[[float], None] = time.sleep,
-) -> int:
-    """Put `items` (Python dicts) into `table` in BatchWriteItem requests of 25.
-
-    Requests run `concurrency` at a time: each waits mostly on the network, so a large
-    batch is bound by round trips, not by work. Items DynamoDB returns as UnprocessedItems
-    (throttling, partition limits) are sent again with exponential backoff and full
-    jitter. When chunks still have unprocessed items after `max_attempts` requests, raises
-    BatchWriteError naming how many items were not stored. Returns the number written.
-    """
-    requests = [{"PutRequest": {"Item": to_item(item)}} for item in items]
-    total = len(requests)
-
-    def write_chunk(pending: list[dict]) -> tuple[int, int]:
-        """(items left unprocessed, attempts made) for one chunk."""
-        attempt = 1
-        while True:
-            response = client.batch_write_item(RequestItems={table: pending})
-            pending = response.get("UnprocessedItems", {}).get(table, [])
-            if not pending or attempt >= max_attempts:
-                return len(pending), attempt
-            sleep(random.uniform(0, min(max_delay_s, base_delay_s * 2 ** (attempt - 1))))
-            attempt += 1
-
-    chunks = [requests[start : start + BATCH_SIZE] for start in range(0, total, BATCH_SIZE)]
-    with ThreadPoolExecutor(max_workers=max(1, min(concurrency, len(chunks)))) as pool:
-        outcomes = list(pool.map(write_chunk, chunks))
-    unstored = sum(left for left, _ in outcomes)
-    if unstored:
-        raise BatchWriteError(table, unstored, total, max(attempts for _, attempts in outcomes))
-    return total
+) -> None:
+    """TransactWriteItems, retried with jittered backoff while it is cancelled only because of
+    conflicts or throttling. `token` (ClientRequestToken) makes a resend that reaches
+    DynamoDB twice apply once. Any other cancellation (a failed condition) is raised at once."""
+    kwargs: dict[str, Any] = {"TransactItems": operations}
+    if token:
+        kwargs["ClientRequestToken"] = token
+    for attempt in range(1, max_attempts + 1):
+        try:
+            client.transact_write_items(**kwargs)
+            return
+        except client.exceptions.TransactionCanceledException as exc:
+            codes = {code for code in cancellation_codes(exc) if code not in ("", "None")}
+            if attempt == max_attempts or not codes or not codes <= RETRYABLE_CANCELLATIONS:
+                raise
+            sleep(random.uniform(0, base_delay_s * 2**attempt))

@@ -12,10 +12,12 @@ import json
 import logging
 import os
 import sys
+import time
 from collections.abc import Callable
 from typing import Any
 
 from roxs_common.jsonutil import dumps
+from roxs_common.metrics import publish_duration
 
 _ROOT_LOGGER_NAME = "roxs"
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
@@ -70,7 +72,8 @@ def get_logger(name: str) -> logging.Logger:
 
 
 def inject_lambda_context(handler: Callable[[Any, Any], Any]) -> Callable[[Any, Any], Any]:
-    """Decorator adding the invocation's request id and function name to every log line."""
+    """Decorator adding the invocation's request id and function name to every log line,
+    and publishing the handler's duration (roxs_common.metrics, when METRICS_NAMESPACE is set)."""
 
     @functools.wraps(handler)
     def wrapper(event: Any, context: Any) -> Any:
@@ -83,9 +86,11 @@ def inject_lambda_context(handler: Callable[[Any, Any], Any]) -> Callable[[Any, 
             }
         )
         _cold_start = False
+        started = time.perf_counter()
         try:
             return handler(event, context)
         finally:
+            publish_duration(getattr(context, "function_name", None), (time.perf_counter() - started) * 1000)
             _lambda_context.reset(token)
 
     return wrapper
