@@ -30,6 +30,8 @@ from roxs_common import (
     to_plain,
 )
 from roxs_common.clock import now_iso
+from roxs_common.log_index import log_summary
+from roxs_common.notifications import API_DEFAULTS, check_notification_id, notification_fields
 from roxs_common.untrusted import check_text
 
 logger = get_logger(__name__)
@@ -38,10 +40,6 @@ router = Router(allow_origin=lambda: require_env("CORS_ALLOW_ORIGIN"))
 
 PAGE_LIMITS = {"default": 50, "minimum": 1, "maximum": 100}
 LOG_LIMITS = {"default": 20, "minimum": 1, "maximum": 100}
-TITLE_MAX_CHARS = 200
-MESSAGE_MAX_CHARS = 4000
-SHORT_FIELD_MAX_CHARS = 256
-NOTIFICATION_ID_MAX_CHARS = 256
 # S3 keys are at most 1,024 bytes of UTF-8; a prefix is the start of one.
 S3_KEY_MAX_BYTES = 1024
 
@@ -133,20 +131,6 @@ def list_images(request: Request) -> Reply:
 # --- GET /logs --------------------------------------------------------------------------------
 
 
-def log_summary(row: dict[str, Any]) -> dict[str, Any]:
-    return to_plain(
-        {
-            "level": row.get("LogLevel"),
-            "timestamp": row.get("TimestampMs", int(row["Timestamp"])),
-            "message": row.get("Message"),
-            "service": row.get("Service"),
-            "user_id": row.get("UserId"),
-            "log_id": row.get("LogId"),
-            "batch_id": row.get("BatchId"),
-        }
-    )
-
-
 @router.route("GET", "/logs")
 def list_logs(request: Request) -> Reply:
     from roxs_common.log_index import check_log_position
@@ -165,32 +149,10 @@ def list_logs(request: Request) -> Reply:
 # --- POST /notifications, GET /notifications, GET /notifications/{id} -------------------------
 
 
-def notification_from_body(data: dict[str, Any]) -> dict[str, Any]:
-    """The validated notification fields of a POST body; ValueError naming the field.
-
-    To be replaced by the one validator, roxs_common.notifications.notification_fields(data,
-    API_DEFAULTS), once it is on main: the same rules, one place."""
-    priority = data.get("priority", "normal")
-    if not isinstance(priority, str) or priority.lower() not in NOTIFICATION_PRIORITIES:
-        shown = priority[:40] if isinstance(priority, str) else priority
-        raise ValueError(f"priority must be one of {', '.join(NOTIFICATION_PRIORITIES)}, got {shown!r}")
-    fields = {"priority": priority.lower()}
-    for name, default, max_chars in [
-        ("title", None, TITLE_MAX_CHARS),
-        ("message", None, MESSAGE_MAX_CHARS),
-        ("type", "api", SHORT_FIELD_MAX_CHARS),
-        ("recipient", "api-user@roxs.com", SHORT_FIELD_MAX_CHARS),
-    ]:
-        if data.get(name, default) is None:
-            raise ValueError(f"{name} is required")
-        fields[name] = check_text(data.get(name, default), name, max_chars=max_chars)
-    return fields
-
-
 @router.route("POST", "/notifications")
 def create_notification(request: Request) -> Reply:
     try:
-        fields = notification_from_body(request.json_object())
+        fields = notification_fields(request.json_object(), API_DEFAULTS)
     except ValueError as exc:
         raise HttpError(400, str(exc)) from exc
     notification_id = str(uuid.uuid4())
@@ -249,7 +211,7 @@ def list_notifications(request: Request) -> Reply:
 @router.route("GET", "/notifications/{id}")
 def get_notification(request: Request) -> Reply:
     try:
-        notification_id = check_text(request.path_params["id"], "notification id", max_chars=NOTIFICATION_ID_MAX_CHARS)
+        notification_id = check_notification_id(request.path_params["id"])
     except ValueError as exc:
         raise HttpError(400, str(exc)) from exc
     rows = query_items(

@@ -32,6 +32,8 @@ module "function" {
     METADATA_TABLE          = var.tables.images.name
     LOG_INDEX_TABLE         = var.tables.logs.name
     HISTORY_TABLE           = var.tables.notifications.name
+    LOG_HOURS_TABLE         = var.tables.log_hours.name
+    NOTIFICATION_DAYS_TABLE = var.tables.notification_days.name
     NOTIFICATIONS_QUEUE_URL = var.notifications_queue.url
     ORIGINALS_BUCKET        = var.originals_bucket.name
     DASHBOARD_FUNCTION_NAME = var.dashboard_function.name
@@ -50,7 +52,7 @@ module "function" {
       sid     = "ReadTables"
       actions = ["dynamodb:Query", "dynamodb:GetItem"]
       resources = flatten([
-        for table in [var.tables.images, var.tables.logs, var.tables.notifications] : [table.arn, "${table.arn}/index/*"]
+        for table in values(var.tables) : [table.arn, "${table.arn}/index/*"]
       ])
     },
     {

@@ -55,11 +55,13 @@ variable "function_memory_size" {
 }
 
 variable "tables" {
-  description = "The three tables the API reads (name and ARN each)."
+  description = "The tables the API reads (name and ARN each): the three pipelines' and the directories of the time buckets their lists walk."
   type = object({
-    images        = object({ name = string, arn = string })
-    logs          = object({ name = string, arn = string })
-    notifications = object({ name = string, arn = string })
+    images            = object({ name = string, arn = string })
+    logs              = object({ name = string, arn = string })
+    notifications     = object({ name = string, arn = string })
+    log_hours         = object({ name = string, arn = string })
+    notification_days = object({ name = string, arn = string })
   })
 }
 

@@ -315,8 +315,8 @@ def test_post_notification_accepts_base64_bodies(aws, context):
             400,
             "priority must be one of low, normal, high, critical",
         ),
-        ('{"title": "t", "message": "m", "priority": 3}', 400, "priority must be one of"),
-        ('{"title": "t", "message": "m", "recipient": 7}', 400, "recipient must be a string, got int"),
+        ('{"title": "t", "message": "m", "priority": 3}', 400, "priority must be a non-empty string"),
+        ('{"title": "t", "message": "m", "recipient": 7}', 400, "recipient must be a non-empty string"),
         (json.dumps({"title": "t", "message": "m", "pad": "x" * 70_000}), 413, "limit is 65536"),
     ],
 )

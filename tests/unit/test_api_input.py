@@ -115,7 +115,7 @@ def test_a_prefix_s3_would_refuse_is_400(context, query, reason):
 def test_an_over_long_notification_id_is_400_before_any_read(context):
     with counting(client("dynamodb")) as requests:
         status, payload, _ = call(context, "GET", f"/notifications/{'n' * 257}")
-    assert status == 400 and "notification id is 257 characters, the maximum is 256" in payload["error"]
+    assert status == 400 and "notification_id is 257 characters, the maximum is 256" in payload["error"]
     assert not requests.requests
 
 

@@ -6,10 +6,16 @@ from decimal import Decimal
 
 import api_handler
 
-from roxs_common import aggregates, batch_write, client, cursor, image_index
+from roxs_common import aggregates, client, cursor, image_index, to_item
 from tests.support.reads import counting
 from tests.unit.conftest import LOG_INDEX_TABLE, METADATA_TABLE, STATS_TABLE
 from tests.unit.test_api_handler import api_event
+
+
+def put_rows(ddb, table: str, rows: list[dict]) -> None:
+    for start in range(0, len(rows), 25):  # BatchWriteItem's limit; moto leaves nothing unprocessed
+        requests = [{"PutRequest": {"Item": to_item(row)}} for row in rows[start : start + 25]]
+        assert not ddb.batch_write_item(RequestItems={table: requests}).get("UnprocessedItems")
 
 
 def grow_logs_to(aws, total: int, already: int) -> None:
@@ -18,7 +24,7 @@ def grow_logs_to(aws, total: int, already: int) -> None:
         {"LogLevel": "INFO", "Timestamp": Decimal(f"{n}.000000000000001"), "TimestampMs": n, "Message": f"m{n}"}
         for n in range(already, total)
     ]
-    batch_write(aws.ddb, LOG_INDEX_TABLE, rows, concurrency=8)
+    put_rows(aws.ddb, LOG_INDEX_TABLE, rows)
     deltas = aggregates.Deltas().add(aggregates.LOGS, Total=len(rows), INFO=len(rows))
     aws.ddb.transact_write_items(TransactItems=deltas.updates(STATS_TABLE))
 
@@ -55,7 +61,7 @@ def put_image_rows(aws, count: int, start: int = 0) -> list[str]:
                **image_index.partition_attributes(status, timestamp)}
         rows.append(row)
         deltas.merge(image_index.row_counters(row))
-    batch_write(aws.ddb, METADATA_TABLE, rows, concurrency=8)
+    put_rows(aws.ddb, METADATA_TABLE, rows)
     aws.ddb.transact_write_items(TransactItems=deltas.updates(STATS_TABLE))
     return [row["ImageId"] for row in rows]
 
