@@ -16,6 +16,7 @@ import os
 import subprocess
 import sys
 import time
+import uuid
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -217,13 +218,13 @@ def test_tokens_the_api_did_not_issue_are_400(api, route, token):
 
 
 def test_a_files_token_is_refused_on_another_route_and_with_another_prefix(api, aws, deployed):
-    bucket = deployed["buckets"]["original"]
+    bucket, prefix = deployed["buckets"]["original"], f"api-tokens-{uuid.uuid4().hex[:8]}/"
     for n in range(3):
-        aws["s3"].put_object(Bucket=bucket, Key=f"api-tokens/{n}", Body=b"x")
-    first = api("GET", "/files?prefix=api-tokens/&limit=2")
+        aws["s3"].put_object(Bucket=bucket, Key=f"{prefix}{n}", Body=b"x")
+    first = api("GET", f"/files?prefix={prefix}&limit=2")
     assert first.status == 200 and first.body["count"] == 2, first.body
     token = first.body["next_token"]
-    assert api("GET", f"/files?prefix=api-tokens/&limit=2&next_token={token}").body["files"][0]["key"] == "api-tokens/2"
+    assert api("GET", f"/files?prefix={prefix}&limit=2&next_token={token}").body["files"][0]["key"] == f"{prefix}2"
     other_prefix = api("GET", f"/files?prefix=api-&next_token={token}")
     assert_client_error(other_prefix, 400)
     assert "other filters" in other_prefix.body["error"]
