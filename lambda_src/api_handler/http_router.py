@@ -79,7 +79,7 @@ class Request:
         texts = [("the path", path), *(("a query parameter name", key) for key in query)]
         texts += [(f"query parameter {key[:40]!r}", value) for key, value in query.items()]
         for name, text in texts:
-            problem = text_problem(text, name, control_chars=True)
+            problem = text_problem(text, name)
             if problem:
                 raise HttpError(400, problem)
         # queryStringParameters keeps only the last of repeated parameters (?limit=5&limit=500):

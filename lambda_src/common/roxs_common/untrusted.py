@@ -8,18 +8,20 @@ then retries), and a string Python cannot encode fails inside the SDK instead.
 - `parse_json`: RFC 7493 (I-JSON) on top of JSON: no surrogates or noncharacters in any
   string, numbers that fit an IEEE 754 double (integers within +-(2**53 - 1), so Python's
   int-string limit is never reached), no NaN/Infinity, unique member names, bounded depth.
-- `text_problem` / `check_text`: the characters SQS accepts in a message (XML 1.0's Char
-  production: #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD | #x10000-#x10FFFF) less the
-  noncharacters, plus length limits in characters and in UTF-8 bytes (S3 keys are limited
-  in bytes). The same rule as roxs_common.storable's (app-writers): one of the two goes
-  when both are on main.
+- `text_problem`: what no service and no UTF-8 encoder takes anywhere (lone surrogates,
+  noncharacters), for paths, query strings and every string of a body.
+- `check_text`: a value that is sent on: roxs_common.storable's character rule (what SQS
+  accepts, XML 1.0's Char: #x9 | #xA | #xD | #x20-#xD7FF | #xE000-#xFFFD |
+  #x10000-#x10FFFF, less the noncharacters) plus length limits in characters and in UTF-8
+  bytes (S3 keys are limited in bytes).
 """
 
 import json
 import math
 import re
-import unicodedata
 from typing import Any
+
+from roxs_common import storable
 
 MAX_JSON_DEPTH = 32
 MAX_SAFE_INTEGER = 2**53 - 1
@@ -27,27 +29,16 @@ MAX_SAFE_INTEGER = 2**53 - 1
 _NONCHARACTERS = "\ufdd0-\ufdef" + "".join(chr(plane << 16 | 0xFFFE) + chr(plane << 16 | 0xFFFF) for plane in range(17))
 # Lone surrogates (json.loads makes them from "\ud800" escapes; UTF-8 cannot encode them) and noncharacters.
 _NOT_INTERCHANGEABLE = re.compile(f"[\ud800-\udfff{_NONCHARACTERS}]")
-# C0 control characters other than tab, line feed and carriage return (SQS refuses them), and the above.
-_REFUSED_IN_TEXT = re.compile(f"[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff{_NONCHARACTERS}]")
 
 
-def _describe(match: re.Match, name: str) -> str:
-    char = match.group()
-    code = ord(char)
-    if 0xD800 <= code <= 0xDFFF:
-        kind = "a lone surrogate"
-    elif unicodedata.category(char) == "Cc":
-        kind = "a control character"
-    else:
-        kind = "a Unicode noncharacter"
+def text_problem(value: str, name: str) -> str | None:
+    """Why `value` cannot be interchanged (a lone surrogate or a noncharacter), or None."""
+    match = _NOT_INTERCHANGEABLE.search(value)
+    if match is None:
+        return None
+    code = ord(match.group())
+    kind = "a lone surrogate" if 0xD800 <= code <= 0xDFFF else "a Unicode non-character"
     return f"{name} contains U+{code:04X} ({kind}) at position {match.start()}"
-
-
-def text_problem(value: str, name: str, *, control_chars: bool = False) -> str | None:
-    """Why `value` cannot be sent downstream, or None. C0 control characters (other than tab,
-    line feed, carriage return) are refused unless `control_chars`."""
-    match = (_NOT_INTERCHANGEABLE if control_chars else _REFUSED_IN_TEXT).search(value)
-    return _describe(match, name) if match else None
 
 
 def check_text(value: Any, name: str, *, max_chars: int, max_bytes: int | None = None, blank: bool = False) -> str:
@@ -58,9 +49,7 @@ def check_text(value: Any, name: str, *, max_chars: int, max_bytes: int | None =
         raise ValueError(f"{name} must be a non-empty string")
     if len(value) > max_chars:
         raise ValueError(f"{name} is {len(value)} characters, the maximum is {max_chars}")
-    problem = text_problem(value, name)
-    if problem:
-        raise ValueError(problem)
+    storable.check_text(value, name)
     if max_bytes is not None and len(value.encode("utf-8")) > max_bytes:
         raise ValueError(f"{name} is {len(value.encode('utf-8'))} bytes in UTF-8, the maximum is {max_bytes}")
     return value
@@ -106,12 +95,12 @@ def _check_tree(value: Any, max_depth: int) -> None:
             children = node.items() if isinstance(node, dict) else enumerate(node)
             for key, child in children:
                 if isinstance(key, str):
-                    problem = text_problem(key, f"a member name in {where}", control_chars=True)
+                    problem = text_problem(key, f"a member name in {where}")
                     if problem:
                         raise ValueError(problem)
                 pending.append((child, depth + 1, f"{where}.{key}" if isinstance(key, str) else f"{where}[{key}]"))
         elif isinstance(node, str):
-            problem = text_problem(node, f"the string at {where}", control_chars=True)
+            problem = text_problem(node, f"the string at {where}")
             if problem:
                 raise ValueError(problem)
 
