@@ -4,10 +4,21 @@ Every operation falls through the empty provider to moto, the way LocalStack ser
 ec2 and acm. Its streams are served by streams.py (``dynamodbstreams:moto``).
 """
 
+import copy
+import threading
 from decimal import Decimal
 
 from localstack.aws.api.dynamodb import DynamodbApi
 from localstack.services.plugins import Service, aws_provider
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
 
 
 class MotoDynamoDBProvider(DynamodbApi):
@@ -34,9 +45,148 @@ def _compare_numbers_exactly() -> None:
     DynamoType.cast_value = property(cast_value)
 
 
+# moto takes no lock around its data: LocalStack calls it from concurrent request threads,
+# so a conditional put could interleave with another write to its item, and a transaction
+# with any write. DynamoDB makes each request atomic; one lock over every request does too
+# (the GIL serialises moto's pure-Python work anyway, so little parallelism is lost).
+REQUEST_LOCK = threading.RLock()
+
+
+def _serialise_requests() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    call_action = DynamoHandler.call_action
+
+    def locked_call_action(self):
+        with REQUEST_LOCK:
+            return call_action(self)
+
+    DynamoHandler.call_action = locked_call_action
+
+
+def transact_write_items(self, transact_items: list[dict]) -> None:
+    """moto's DynamoDBBackend.transact_write_items, except for what it saves and restores.
+
+    moto deep-copies every table of the account before a transaction and puts that copy
+    back when it is cancelled: the cost grows with the account's items, and any write
+    another request made in between is lost. Here the transaction saves the previous
+    version (or absence) of each item it writes, restores only those on cancel, and holds
+    the stream records of its writes until it commits, so a cancelled transaction leaves
+    no record. ClientRequestToken is not honoured (moto ignores it too)."""
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    with REQUEST_LOCK:
+        saved: list[tuple] = []  # (table, hash key, range key, previous item or None)
+        held_records: list[tuple] = []  # (shard, old, new) in write order
+        shards: dict[int, object] = {}
+        try:
+            errors = _apply_transaction(self, transact_items, saved, held_records, shards)
+        except BaseException:
+            _restore(saved)
+            raise
+        finally:
+            for shard in shards.values():
+                del shard.add  # the class's add (streams.py) again
+        if any(code is not None for code, _, _ in errors):
+            _restore(saved)
+            raise TransactionCanceledException(errors)
+        for shard, old, new in held_records:
+            shard.add(old, new)
+
+
+def _hold_stream_records(table, held_records: list, shards: dict) -> None:
+    """Route the stream records of this table's writes into held_records until commit."""
+    shard = table.stream_shard
+    if shard is not None and id(shard) not in shards:
+        shards[id(shard)] = shard
+        shard.add = lambda old, new: held_records.append((shard, old, new))
+
+
+def _save(table, key_values, saved: list) -> None:
+    hash_key, range_key = key_values
+    saved.append((table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))))
+
+
+def _restore(saved: list) -> None:
+    for table, hash_key, range_key, previous in reversed(saved):
+        if range_key is None:
+            if previous is None:
+                table.items.pop(hash_key, None)
+            else:
+                table.items[hash_key] = previous
+        elif previous is None:
+            table.items[hash_key].pop(range_key, None)
+        else:
+            table.items[hash_key][range_key] = previous
+
+
+def _apply_transaction(self, transact_items: list[dict], saved: list, held_records: list, shards: dict) -> list:
+    """moto's loop, with _save before each write. Returns the (code, message, item) of each
+    action; raises (after which the caller restores) where moto rolls back and re-raises."""
+    target_items: set = set()
+    errors: list = []
+    for item in transact_items:
+        original_item = None
+        if len(item) > 1:
+            raise TransactWriteSingleOpException
+        try:
+            op_type, op = next(iter(item.items()))
+            if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                raise ValueError("Unsupported transaction operation")
+            table_name = op["TableName"]
+            condition_expression = op.get("ConditionExpression")
+            names = op.get("ExpressionAttributeNames")
+            values = op.get("ExpressionAttributeValues")
+            table = self.get_table(table_name)
+            if op_type == "Put":
+                attrs = op["Item"]
+                key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = attrs[table.range_key_attr]
+            else:
+                key = op["Key"]
+            unique = (str(table_name), str(key))
+            if unique in target_items:
+                raise MultipleTransactionsException()
+            target_items.add(unique)
+
+            current = self.get_item(table_name, key)
+            if condition_expression is not None:
+                condition_op = get_filter_expression(condition_expression, names, values)
+                if not condition_op.expr(current):
+                    if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                        original_item = current.to_json()["Attributes"]
+                    raise ConditionalCheckFailed(item=original_item)
+
+            if op_type != "ConditionCheck":
+                _save(table, self.get_keys_value(table, key), saved)
+                _hold_stream_records(table, held_records, shards)
+            if op_type == "Put":
+                self.put_item(table_name, op["Item"], condition_expression=condition_expression,
+                              expression_attribute_names=names, expression_attribute_values=values)
+            elif op_type == "Delete":
+                self.delete_item(table_name, key, condition_expression=condition_expression,
+                                 expression_attribute_names=names, expression_attribute_values=values)
+            elif op_type == "Update":
+                self.update_item(table_name, key, update_expression=op["UpdateExpression"],
+                                 condition_expression=condition_expression,
+                                 expression_attribute_names=names, expression_attribute_values=values)
+            errors.append((None, None, None))
+        except (MultipleTransactionsException, MockValidationException):
+            raise
+        except ConditionalCheckFailed as e:
+            errors.append(("ConditionalCheckFailed", str(e.message), original_item))
+        except Exception as e:  # moto reports any other failure as the action's reason
+            errors.append((type(e).__name__, str(e), original_item))
+    return errors
+
+
 @aws_provider(api="dynamodb", name="moto")
 def dynamodb_moto():
     from localstack.services.moto import MotoFallbackDispatcher
+    from moto.dynamodb.models import DynamoDBBackend
 
     _compare_numbers_exactly()
+    _serialise_requests()
+    DynamoDBBackend.transact_write_items = transact_write_items
     return Service.for_provider(MotoDynamoDBProvider(), dispatch_table_factory=MotoFallbackDispatcher)
