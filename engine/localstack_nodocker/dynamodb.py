@@ -5,12 +5,15 @@ ec2 and acm. Its streams are served by streams.py (``dynamodbstreams:moto``).
 """
 
 import copy
+import inspect
 import threading
+from contextvars import ContextVar
 from decimal import Decimal
 
 from localstack.aws.api.dynamodb import DynamodbApi
 from localstack.services.plugins import Service, aws_provider
 from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.models.table import Table
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
     MockValidationException,
@@ -181,6 +184,38 @@ def _apply_transaction(self, transact_items: list[dict], saved: list, held_recor
     return errors
 
 
+# (table, its items in the queried partition) while Table.query runs on a base table.
+_QUERIED_PARTITION: ContextVar[tuple | None] = ContextVar("queried_partition", default=None)
+
+
+def _query_reads_one_partition() -> None:
+    """moto's Query on a base table sorts every item of the table, then keeps those of the
+    queried partition: O(table) per request. moto already stores a table's items by hash
+    key, so hand its own query code only that partition (what its hash-key filter would
+    keep), and it costs O(partition). Index queries still read the whole table."""
+    query, all_items = Table.query, Table.all_items
+
+    signature = inspect.signature(query)
+
+    def partition_query(self, hash_key, *args, **kwargs):
+        if signature.bind(self, hash_key, *args, **kwargs).arguments.get("index_name"):
+            return query(self, hash_key, *args, **kwargs)
+        stored = self.items.get(hash_key)
+        partition = [] if stored is None else list(stored.values()) if self.range_key_attr else [stored]
+        token = _QUERIED_PARTITION.set((self, partition))
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            _QUERIED_PARTITION.reset(token)
+
+    def items_of_queried_partition(self):
+        queried = _QUERIED_PARTITION.get()
+        return queried[1] if queried is not None and queried[0] is self else all_items(self)
+
+    Table.query = partition_query
+    Table.all_items = items_of_queried_partition
+
+
 @aws_provider(api="dynamodb", name="moto")
 def dynamodb_moto():
     from localstack.services.moto import MotoFallbackDispatcher
@@ -188,5 +223,6 @@ def dynamodb_moto():
 
     _compare_numbers_exactly()
     _serialise_requests()
+    _query_reads_one_partition()
     DynamoDBBackend.transact_write_items = transact_write_items
     return Service.for_provider(MotoDynamoDBProvider(), dispatch_table_factory=MotoFallbackDispatcher)
