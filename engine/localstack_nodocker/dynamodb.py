@@ -7,6 +7,7 @@ ec2 and acm. Its streams are served by streams.py (``dynamodbstreams:moto``).
 import copy
 import inspect
 import threading
+import weakref
 from contextvars import ContextVar
 from decimal import Decimal
 
@@ -62,7 +63,11 @@ def _serialise_requests() -> None:
 
     def locked_call_action(self):
         with REQUEST_LOCK:
-            return call_action(self)
+            try:
+                return call_action(self)
+            finally:
+                if self.get_endpoint_name(self.headers) not in _INDEX_MAINTAINED_BY:
+                    _INDEX_PARTITIONS.clear()
 
     DynamoHandler.call_action = locked_call_action
 
@@ -121,6 +126,8 @@ def _restore(saved: list) -> None:
             table.items[hash_key].pop(range_key, None)
         else:
             table.items[hash_key][range_key] = previous
+        if previous is not None:
+            _index_item(table, previous)
 
 
 def _apply_transaction(self, transact_items: list[dict], saved: list, held_records: list, shards: dict) -> list:
@@ -184,24 +191,90 @@ def _apply_transaction(self, transact_items: list[dict], saved: list, held_recor
     return errors
 
 
-# (table, its items in the queried partition) while Table.query runs on a base table.
+# (table, its items in the queried partition) while Table.query runs.
 _QUERIED_PARTITION: ContextVar[tuple | None] = ContextVar("queried_partition", default=None)
+
+# Per table and queried index: {index hash key: {table key: item}}, built on the index's first
+# Query and kept up by the writes below. Each bucket holds at least the items of its index
+# partition; entries of items since deleted, replaced or moved to another index key are
+# dropped when a Query meets them.
+_INDEX_PARTITIONS: "weakref.WeakKeyDictionary[Table, dict]" = weakref.WeakKeyDictionary()
+
+# Requests that write nothing, or write only through Table.put_item and
+# DynamoDBBackend.update_item (indexed below) and Table.delete_item (an entry whose item is
+# gone is dropped when met). Any other request (UpdateTable adding an index, PartiQL, a
+# restore...) drops every bucket: they are rebuilt on the next Query.
+_INDEX_MAINTAINED_BY = {
+    "GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems", "PutItem", "UpdateItem", "DeleteItem",
+    "BatchWriteItem", "TransactWriteItems", "DescribeTable", "ListTables", "DescribeTimeToLive",
+    "ListTagsOfResource", "DescribeContinuousBackups", "DescribeLimits", "DescribeEndpoints",
+}
+
+
+def _stored(table, hash_key, range_key):
+    """The item stored under this key, without moto's defaultdict creating a partition."""
+    stored = table.items.get(hash_key)
+    return stored.get(range_key) if stored is not None and table.range_key_attr else stored
+
+
+def _index_item(table, item) -> None:
+    for attribute, buckets in _INDEX_PARTITIONS.get(table, {}).values():
+        _add_to_bucket(attribute, buckets, item)
+
+
+def _add_to_bucket(attribute: str, buckets: dict, item) -> None:
+    value = item.attrs.get(attribute)
+    if value is None:
+        return
+    try:
+        buckets.setdefault(value, {})[(item.hash_key, item.range_key)] = item
+    except TypeError:  # a list or map is never equal to a key value: in no partition
+        pass
+
+
+def _index_partition(table, index_name: str, hash_key) -> list | None:
+    """The items of one partition of an index (and possibly some that moto's filter drops);
+    None for an index moto would refuse."""
+    indexes = {index.name: index for index in table.all_indexes()}
+    hash_keys = [key["AttributeName"] for key in getattr(indexes.get(index_name), "schema", [])
+                 if key["KeyType"] == "HASH"]
+    if not hash_keys:
+        return None
+    by_index = _INDEX_PARTITIONS.setdefault(table, {})
+    if index_name not in by_index:
+        by_index[index_name] = (hash_keys[0], {})
+        for item in Table.all_items(table):
+            _add_to_bucket(*by_index[index_name], item)
+    attribute, buckets = by_index[index_name]
+    bucket = buckets.get(hash_key, {})
+    items = []
+    for key, item in list(bucket.items()):
+        value = item.attrs.get(attribute)  # an update may have removed or changed it
+        if _stored(table, *key) is item and value is not None and value == hash_key:
+            items.append(item)
+        else:
+            del bucket[key]
+    return items
 
 
 def _query_reads_one_partition() -> None:
-    """moto's Query on a base table sorts every item of the table, then keeps those of the
-    queried partition: O(table) per request. moto already stores a table's items by hash
-    key, so hand its own query code only that partition (what its hash-key filter would
-    keep), and it costs O(partition). Index queries still read the whole table."""
+    """moto's Query sorts every item of the table, then keeps those of the queried partition:
+    O(table) per request, for the base table and its indexes alike. Hand moto's own query
+    code (key conditions, order, paging, filters, projection) only the candidates of that
+    partition: for the base table the partition moto already stores by hash key, for an
+    index its bucket in _INDEX_PARTITIONS. A Query then costs O(partition)."""
     query, all_items = Table.query, Table.all_items
-
     signature = inspect.signature(query)
 
     def partition_query(self, hash_key, *args, **kwargs):
-        if signature.bind(self, hash_key, *args, **kwargs).arguments.get("index_name"):
-            return query(self, hash_key, *args, **kwargs)
-        stored = self.items.get(hash_key)
-        partition = [] if stored is None else list(stored.values()) if self.range_key_attr else [stored]
+        index_name = signature.bind(self, hash_key, *args, **kwargs).arguments.get("index_name")
+        if index_name:
+            partition = _index_partition(self, index_name, hash_key)
+            if partition is None:
+                return query(self, hash_key, *args, **kwargs)  # and its error
+        else:
+            stored = self.items.get(hash_key)
+            partition = [] if stored is None else list(stored.values()) if self.range_key_attr else [stored]
         token = _QUERIED_PARTITION.set((self, partition))
         try:
             return query(self, hash_key, *args, **kwargs)
@@ -216,6 +289,35 @@ def _query_reads_one_partition() -> None:
     Table.all_items = items_of_queried_partition
 
 
+def _index_writes() -> None:
+    """Keep _INDEX_PARTITIONS up with moto's writes: a put stores a new item; an update
+    changes the stored one in place (also when it then fails, e.g. on item size)."""
+    from moto.dynamodb.models import DynamoDBBackend
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    put_item, update_item = Table.put_item, DynamoDBBackend.update_item
+
+    def indexed_put_item(self, *args, **kwargs):
+        item = put_item(self, *args, **kwargs)
+        _index_item(self, item)
+        return item
+
+    def indexed_update_item(self, table_name, key, *args, **kwargs):
+        try:
+            return update_item(self, table_name, key, *args, **kwargs)
+        finally:
+            table = next((table for table in self.tables.values() if table_name in (table.name, table.table_arn)),
+                         None)
+            if table in _INDEX_PARTITIONS and table.hash_key_attr in key:
+                range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr in key else None
+                item = _stored(table, DynamoType(key[table.hash_key_attr]), range_key)
+                if item is not None:
+                    _index_item(table, item)
+
+    Table.put_item = indexed_put_item
+    DynamoDBBackend.update_item = indexed_update_item
+
+
 @aws_provider(api="dynamodb", name="moto")
 def dynamodb_moto():
     from localstack.services.moto import MotoFallbackDispatcher
@@ -224,5 +326,6 @@ def dynamodb_moto():
     _compare_numbers_exactly()
     _serialise_requests()
     _query_reads_one_partition()
+    _index_writes()
     DynamoDBBackend.transact_write_items = transact_write_items
     return Service.for_provider(MotoDynamoDBProvider(), dispatch_table_factory=MotoFallbackDispatcher)
