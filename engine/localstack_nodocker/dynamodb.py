@@ -14,7 +14,6 @@ from decimal import Decimal
 from localstack.aws.api.dynamodb import DynamodbApi
 from localstack.services.plugins import Service, aws_provider
 from moto.dynamodb.comparisons import get_filter_expression
-from moto.dynamodb.models.table import Table
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
     MockValidationException,
@@ -23,6 +22,8 @@ from moto.dynamodb.exceptions import (
     TransactionCanceledException,
     TransactWriteSingleOpException,
 )
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
 
 
 class MotoDynamoDBProvider(DynamodbApi):
@@ -83,18 +84,18 @@ def transact_write_items(self, transact_items: list[dict]) -> None:
     no record. ClientRequestToken is not honoured (moto ignores it too)."""
     if len(transact_items) > 100:
         raise TooManyTransactionsException()
+    _hold_stream_records_in_transactions()
     with REQUEST_LOCK:
         saved: list[tuple] = []  # (table, hash key, range key, previous item or None)
         held_records: list[tuple] = []  # (shard, old, new) in write order
-        shards: dict[int, object] = {}
+        token = _HELD_RECORDS.set(held_records)
         try:
-            errors = _apply_transaction(self, transact_items, saved, held_records, shards)
+            errors = _apply_transaction(self, transact_items, saved)
         except BaseException:
             _restore(saved)
             raise
         finally:
-            for shard in shards.values():
-                del shard.add  # the class's add (streams.py) again
+            _HELD_RECORDS.reset(token)
         if any(code is not None for code, _, _ in errors):
             _restore(saved)
             raise TransactionCanceledException(errors)
@@ -102,12 +103,29 @@ def transact_write_items(self, transact_items: list[dict]) -> None:
             shard.add(old, new)
 
 
-def _hold_stream_records(table, held_records: list, shards: dict) -> None:
-    """Route the stream records of this table's writes into held_records until commit."""
-    shard = table.stream_shard
-    if shard is not None and id(shard) not in shards:
-        shards[id(shard)] = shard
-        shard.add = lambda old, new: held_records.append((shard, old, new))
+# The stream records of the transaction running in this context, written when it commits.
+_HELD_RECORDS: ContextVar[list | None] = ContextVar("held_stream_records", default=None)
+
+
+def _hold_stream_records_in_transactions() -> None:
+    """Wrap StreamShard.add as it is now (streams.py replaces moto's at infra start) so that
+    a write inside a transaction holds its record. Nothing is set on the shards themselves:
+    a state snapshot taken meanwhile must not keep a transaction's hook."""
+    from moto.dynamodb.models.table import StreamShard
+
+    add = StreamShard.add
+    if getattr(add, "holds_transaction_records", False):
+        return
+
+    def add_or_hold(shard, old, new):
+        held = _HELD_RECORDS.get()
+        if held is None:
+            add(shard, old, new)
+        else:
+            held.append((shard, old, new))
+
+    add_or_hold.holds_transaction_records = True
+    StreamShard.add = add_or_hold
 
 
 def _save(table, key_values, saved: list) -> None:
@@ -117,6 +135,9 @@ def _save(table, key_values, saved: list) -> None:
 
 def _restore(saved: list) -> None:
     for table, hash_key, range_key, previous in reversed(saved):
+        current = _stored(table, hash_key, range_key)
+        if current is not None:
+            _unindex_item(table, current)
         if range_key is None:
             if previous is None:
                 table.items.pop(hash_key, None)
@@ -130,7 +151,7 @@ def _restore(saved: list) -> None:
             _index_item(table, previous)
 
 
-def _apply_transaction(self, transact_items: list[dict], saved: list, held_records: list, shards: dict) -> list:
+def _apply_transaction(self, transact_items: list[dict], saved: list) -> list:
     """moto's loop, with _save before each write. Returns the (code, message, item) of each
     action; raises (after which the caller restores) where moto rolls back and re-raises."""
     target_items: set = set()
@@ -170,7 +191,6 @@ def _apply_transaction(self, transact_items: list[dict], saved: list, held_recor
 
             if op_type != "ConditionCheck":
                 _save(table, self.get_keys_value(table, key), saved)
-                _hold_stream_records(table, held_records, shards)
             if op_type == "Put":
                 self.put_item(table_name, op["Item"], condition_expression=condition_expression,
                               expression_attribute_names=names, expression_attribute_values=values)
@@ -195,15 +215,15 @@ def _apply_transaction(self, transact_items: list[dict], saved: list, held_recor
 _QUERIED_PARTITION: ContextVar[tuple | None] = ContextVar("queried_partition", default=None)
 
 # Per table and queried index: {index hash key: {table key: item}}, built on the index's first
-# Query and kept up by the writes below. Each bucket holds at least the items of its index
-# partition; entries of items since deleted, replaced or moved to another index key are
-# dropped when a Query meets them.
+# Query and kept up by the writes below. A Query still checks each entry against the stored
+# item (and drops it if that was replaced or moved), so a write path missed here could only
+# leave an extra entry, never a wrong answer; a missing entry is what the hooks prevent.
 _INDEX_PARTITIONS: "weakref.WeakKeyDictionary[Table, dict]" = weakref.WeakKeyDictionary()
 
-# Requests that write nothing, or write only through Table.put_item and
-# DynamoDBBackend.update_item (indexed below) and Table.delete_item (an entry whose item is
-# gone is dropped when met). Any other request (UpdateTable adding an index, PartiQL, a
-# restore...) drops every bucket: they are rebuilt on the next Query.
+# Requests that write nothing, or write only through Table.put_item,
+# DynamoDBBackend.update_item and Table.delete_item (indexed below). Any other request
+# (UpdateTable changing an index, PartiQL, a restore...) drops every bucket: they are
+# rebuilt on the next Query.
 _INDEX_MAINTAINED_BY = {
     "GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems", "PutItem", "UpdateItem", "DeleteItem",
     "BatchWriteItem", "TransactWriteItems", "DescribeTable", "ListTables", "DescribeTimeToLive",
@@ -220,6 +240,17 @@ def _stored(table, hash_key, range_key):
 def _index_item(table, item) -> None:
     for attribute, buckets in _INDEX_PARTITIONS.get(table, {}).values():
         _add_to_bucket(attribute, buckets, item)
+
+
+def _unindex_item(table, item) -> None:
+    key = (item.hash_key, item.range_key)
+    for attribute, buckets in _INDEX_PARTITIONS.get(table, {}).values():
+        try:
+            bucket = buckets.get(item.attrs.get(attribute), {})
+        except TypeError:  # never indexed
+            continue
+        if bucket.get(key) is item:
+            del bucket[key]
 
 
 def _add_to_bucket(attribute: str, buckets: dict, item) -> None:
@@ -290,32 +321,52 @@ def _query_reads_one_partition() -> None:
 
 
 def _index_writes() -> None:
-    """Keep _INDEX_PARTITIONS up with moto's writes: a put stores a new item; an update
-    changes the stored one in place (also when it then fails, e.g. on item size)."""
+    """Keep _INDEX_PARTITIONS up with moto's writes: a put replaces the stored item, an
+    update changes it in place (also when it then fails, e.g. on item size), a delete
+    removes it. Only for tables with an index queried since the last bucket reset."""
     from moto.dynamodb.models import DynamoDBBackend
-    from moto.dynamodb.models.dynamo_type import DynamoType
 
-    put_item, update_item = Table.put_item, DynamoDBBackend.update_item
+    put_item, update_item, delete_item = Table.put_item, DynamoDBBackend.update_item, Table.delete_item
 
-    def indexed_put_item(self, *args, **kwargs):
-        item = put_item(self, *args, **kwargs)
+    def stored_at(table, key: dict):
+        """The stored item at the key attributes of ``key`` (an item or a key), if any."""
+        try:
+            range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+            return _stored(table, DynamoType(key[table.hash_key_attr]), range_key)
+        except (KeyError, TypeError):  # moto refuses such a key itself
+            return None
+
+    def indexed_put_item(self, item_attrs, *args, **kwargs):
+        previous = stored_at(self, item_attrs) if self in _INDEX_PARTITIONS else None
+        item = put_item(self, item_attrs, *args, **kwargs)
+        if previous is not None:
+            _unindex_item(self, previous)
         _index_item(self, item)
         return item
 
     def indexed_update_item(self, table_name, key, *args, **kwargs):
+        table = next((table for table in self.tables.values() if table_name in (table.name, table.table_arn)), None)
+        if table not in _INDEX_PARTITIONS:
+            return update_item(self, table_name, key, *args, **kwargs)
+        previous = stored_at(table, key)
+        if previous is not None:
+            _unindex_item(table, previous)
         try:
             return update_item(self, table_name, key, *args, **kwargs)
         finally:
-            table = next((table for table in self.tables.values() if table_name in (table.name, table.table_arn)),
-                         None)
-            if table in _INDEX_PARTITIONS and table.hash_key_attr in key:
-                range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr in key else None
-                item = _stored(table, DynamoType(key[table.hash_key_attr]), range_key)
-                if item is not None:
-                    _index_item(table, item)
+            item = stored_at(table, key)
+            if item is not None:
+                _index_item(table, item)
+
+    def indexed_delete_item(self, hash_key, range_key):
+        item = delete_item(self, hash_key, range_key)
+        if item is not None:
+            _unindex_item(self, item)
+        return item
 
     Table.put_item = indexed_put_item
     DynamoDBBackend.update_item = indexed_update_item
+    Table.delete_item = indexed_delete_item
 
 
 @aws_provider(api="dynamodb", name="moto")

@@ -70,7 +70,18 @@ for shape in range(10):
     def key_of(item):
         return {name: item[name] for name in ("h", "r") if name in item}
 
+    def buckets_hold_exactly_the_stored_items():
+        for attribute, buckets in dynamodb._INDEX_PARTITIONS.get(table, {}).values():
+            held = {(value, key): item for value, bucket in buckets.items() for key, item in bucket.items()}
+            stored = {(item.attrs[attribute], (item.hash_key, item.range_key)): item
+                      for item in Table.all_items(table) if attribute in item.attrs}
+            assert held.keys() == stored.keys() and all(held[key] is stored[key] for key in held), (held, stored)
+
     def write():
+        one_write()
+        buckets_hold_exactly_the_stored_items()
+
+    def one_write():
         existing = [item.to_json()["Attributes"] for item in Table.all_items(table)]
         action = rng.choice(["put", "put", "update", "delete", "transaction"]) if existing else "put"
         if action == "put":
