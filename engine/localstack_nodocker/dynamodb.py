@@ -1,7 +1,10 @@
 """DynamoDB served by LocalStack's bundled moto (no DynamoDB Local, no Java download).
 
 Every operation falls through the empty provider to moto, the way LocalStack serves
-ec2 and acm. Its streams are served by streams.py (``dynamodbstreams:moto``).
+ec2 and acm. Its streams are served by streams.py (``dynamodbstreams:moto``). Where moto
+differs from DynamoDB in ways the stack depends on, it is patched here: numbers compare
+exactly, requests are atomic, a transaction saves and restores only its own items, and a
+Query reads only its partition.
 """
 
 import copy
@@ -206,7 +209,7 @@ def _apply_transaction(self, transact_items: list[dict], saved: list) -> list:
             raise
         except ConditionalCheckFailed as e:
             errors.append(("ConditionalCheckFailed", str(e.message), original_item))
-        except Exception as e:  # moto reports any other failure as the action's reason
+        except Exception as e:  # noqa: BLE001 - moto reports any other failure as the action's reason
             errors.append((type(e).__name__, str(e), original_item))
     return errors
 

@@ -153,7 +153,7 @@ print(compared)
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_query_answers_as_moto_does(seed):
-    result = subprocess.run([str(ENGINE_PYTHON), "-c", COMPARE, str(seed)], capture_output=True, text=True,
+    result = subprocess.run([str(ENGINE_PYTHON), "-c", COMPARE, str(seed)], capture_output=True, text=True, check=False,
                             timeout=300)
     assert result.returncode == 0, result.stderr[-3000:]
     assert int(result.stdout) == 10 * 80
