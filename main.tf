@@ -18,8 +18,10 @@ locals {
   # lambda_function module's precondition (make build), not by a hashing error here.
   # With hot reload the "package" is the absolute folder build.py --hot-reload keeps
   # (the lambda_function module deploys a folder that way); its contents are not hashed.
+  # Every folder of lambda_src/ but common/ is a function's package (build.py's rule).
+  package_names = toset([for file in fileset("${path.root}/lambda_src", "*/*.py") : dirname(file) if dirname(file) != "common"])
   packages = {
-    for name in ["image_processor", "log_processor", "notification_processor", "api_handler", "dashboard", "storage_counter"] :
+    for name in local.package_names :
     name => var.hot_reload ? {
       filename         = abspath("${local.build_dir}/hot-reload/${name}")
       source_code_hash = ""

@@ -1,13 +1,32 @@
 """DynamoDB served by LocalStack's bundled moto (no DynamoDB Local, no Java download).
 
 Every operation falls through the empty provider to moto, the way LocalStack serves
-ec2 and acm. Its streams are served by streams.py (``dynamodbstreams:moto``).
+ec2 and acm. Its streams are served by streams.py (``dynamodbstreams:moto``). Where moto
+differs from DynamoDB in ways the stack depends on, it is patched here: numbers compare
+exactly, requests are atomic, a transaction saves and restores only its own items, and a
+Query reads only its partition.
 """
 
+import copy
+import inspect
+import threading
+import weakref
+from contextvars import ContextVar
 from decimal import Decimal
 
 from localstack.aws.api.dynamodb import DynamodbApi
 from localstack.services.plugins import Service, aws_provider
+from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.exceptions import (
+    ConditionalCheckFailed,
+    MockValidationException,
+    MultipleTransactionsException,
+    TooManyTransactionsException,
+    TransactionCanceledException,
+    TransactWriteSingleOpException,
+)
+from moto.dynamodb.models.dynamo_type import DynamoType
+from moto.dynamodb.models.table import Table
 
 
 class MotoDynamoDBProvider(DynamodbApi):
@@ -34,9 +53,333 @@ def _compare_numbers_exactly() -> None:
     DynamoType.cast_value = property(cast_value)
 
 
+# moto takes no lock around its data: LocalStack calls it from concurrent request threads,
+# so a conditional put could interleave with another write to its item, and a transaction
+# with any write. DynamoDB makes each request atomic; one lock over every request does too
+# (the GIL serialises moto's pure-Python work anyway, so little parallelism is lost).
+REQUEST_LOCK = threading.RLock()
+
+
+def _serialise_requests() -> None:
+    from moto.dynamodb.responses import DynamoHandler
+
+    call_action = DynamoHandler.call_action
+
+    def locked_call_action(self):
+        with REQUEST_LOCK:
+            try:
+                return call_action(self)
+            finally:
+                if self.get_endpoint_name(self.headers) not in _INDEX_MAINTAINED_BY:
+                    _INDEX_PARTITIONS.clear()
+
+    DynamoHandler.call_action = locked_call_action
+
+
+def transact_write_items(self, transact_items: list[dict]) -> None:
+    """moto's DynamoDBBackend.transact_write_items, except for what it saves and restores.
+
+    moto deep-copies every table of the account before a transaction and puts that copy
+    back when it is cancelled: the cost grows with the account's items, and any write
+    another request made in between is lost. Here the transaction saves the previous
+    version (or absence) of each item it writes, restores only those on cancel, and holds
+    the stream records of its writes until it commits, so a cancelled transaction leaves
+    no record. ClientRequestToken is not honoured (moto ignores it too)."""
+    if len(transact_items) > 100:
+        raise TooManyTransactionsException()
+    _hold_stream_records_in_transactions()
+    with REQUEST_LOCK:
+        saved: list[tuple] = []  # (table, hash key, range key, previous item or None)
+        held_records: list[tuple] = []  # (shard, old, new) in write order
+        token = _HELD_RECORDS.set(held_records)
+        try:
+            errors = _apply_transaction(self, transact_items, saved)
+        except BaseException:
+            _restore(saved)
+            raise
+        finally:
+            _HELD_RECORDS.reset(token)
+        if any(code is not None for code, _, _ in errors):
+            _restore(saved)
+            raise TransactionCanceledException(errors)
+        for shard, old, new in held_records:
+            shard.add(old, new)
+
+
+# The stream records of the transaction running in this context, written when it commits.
+_HELD_RECORDS: ContextVar[list | None] = ContextVar("held_stream_records", default=None)
+
+
+def _hold_stream_records_in_transactions() -> None:
+    """Wrap StreamShard.add as it is now (streams.py replaces moto's at infra start) so that
+    a write inside a transaction holds its record. Nothing is set on the shards themselves:
+    a state snapshot taken meanwhile must not keep a transaction's hook."""
+    from moto.dynamodb.models.table import StreamShard
+
+    add = StreamShard.add
+    if getattr(add, "holds_transaction_records", False):
+        return
+
+    def add_or_hold(shard, old, new):
+        held = _HELD_RECORDS.get()
+        if held is None:
+            add(shard, old, new)
+        else:
+            held.append((shard, old, new))
+
+    add_or_hold.holds_transaction_records = True
+    StreamShard.add = add_or_hold
+
+
+def _save(table, key_values, saved: list) -> None:
+    hash_key, range_key = key_values
+    saved.append((table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))))
+
+
+def _restore(saved: list) -> None:
+    for table, hash_key, range_key, previous in reversed(saved):
+        current = _stored(table, hash_key, range_key)
+        if current is not None:
+            _unindex_item(table, current)
+        if range_key is None:
+            if previous is None:
+                table.items.pop(hash_key, None)
+            else:
+                table.items[hash_key] = previous
+        elif previous is None:
+            table.items[hash_key].pop(range_key, None)
+        else:
+            table.items[hash_key][range_key] = previous
+        if previous is not None:
+            _index_item(table, previous)
+
+
+def _apply_transaction(self, transact_items: list[dict], saved: list) -> list:
+    """moto's loop, with _save before each write. Returns the (code, message, item) of each
+    action; raises (after which the caller restores) where moto rolls back and re-raises."""
+    target_items: set = set()
+    errors: list = []
+    for item in transact_items:
+        original_item = None
+        if len(item) > 1:
+            raise TransactWriteSingleOpException
+        try:
+            op_type, op = next(iter(item.items()))
+            if op_type not in {"ConditionCheck", "Put", "Delete", "Update"}:
+                raise ValueError("Unsupported transaction operation")
+            table_name = op["TableName"]
+            condition_expression = op.get("ConditionExpression")
+            names = op.get("ExpressionAttributeNames")
+            values = op.get("ExpressionAttributeValues")
+            table = self.get_table(table_name)
+            if op_type == "Put":
+                attrs = op["Item"]
+                key = {table.hash_key_attr: attrs[table.hash_key_attr]}
+                if table.range_key_attr is not None:
+                    key[table.range_key_attr] = attrs[table.range_key_attr]
+            else:
+                key = op["Key"]
+            unique = (str(table_name), str(key))
+            if unique in target_items:
+                raise MultipleTransactionsException()
+            target_items.add(unique)
+
+            current = self.get_item(table_name, key)
+            if condition_expression is not None:
+                condition_op = get_filter_expression(condition_expression, names, values)
+                if not condition_op.expr(current):
+                    if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
+                        original_item = current.to_json()["Attributes"]
+                    raise ConditionalCheckFailed(item=original_item)
+
+            if op_type != "ConditionCheck":
+                _save(table, self.get_keys_value(table, key), saved)
+            if op_type == "Put":
+                self.put_item(table_name, op["Item"], condition_expression=condition_expression,
+                              expression_attribute_names=names, expression_attribute_values=values)
+            elif op_type == "Delete":
+                self.delete_item(table_name, key, condition_expression=condition_expression,
+                                 expression_attribute_names=names, expression_attribute_values=values)
+            elif op_type == "Update":
+                self.update_item(table_name, key, update_expression=op["UpdateExpression"],
+                                 condition_expression=condition_expression,
+                                 expression_attribute_names=names, expression_attribute_values=values)
+            errors.append((None, None, None))
+        except (MultipleTransactionsException, MockValidationException):
+            raise
+        except ConditionalCheckFailed as e:
+            errors.append(("ConditionalCheckFailed", str(e.message), original_item))
+        except Exception as e:  # noqa: BLE001 - moto reports any other failure as the action's reason
+            errors.append((type(e).__name__, str(e), original_item))
+    return errors
+
+
+# (table, its items in the queried partition) while Table.query runs.
+_QUERIED_PARTITION: ContextVar[tuple | None] = ContextVar("queried_partition", default=None)
+
+# Per table and queried index: {index hash key: {table key: item}}, built on the index's first
+# Query and kept up by the writes below. A Query still checks each entry against the stored
+# item (and drops it if that was replaced or moved), so a write path missed here could only
+# leave an extra entry, never a wrong answer; a missing entry is what the hooks prevent.
+_INDEX_PARTITIONS: "weakref.WeakKeyDictionary[Table, dict]" = weakref.WeakKeyDictionary()
+
+# Requests that write nothing, or write only through Table.put_item,
+# DynamoDBBackend.update_item and Table.delete_item (indexed below). Any other request
+# (UpdateTable changing an index, PartiQL, a restore...) drops every bucket: they are
+# rebuilt on the next Query.
+_INDEX_MAINTAINED_BY = {
+    "GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems", "PutItem", "UpdateItem", "DeleteItem",
+    "BatchWriteItem", "TransactWriteItems", "DescribeTable", "ListTables", "DescribeTimeToLive",
+    "ListTagsOfResource", "DescribeContinuousBackups", "DescribeLimits", "DescribeEndpoints",
+}
+
+
+def _stored(table, hash_key, range_key):
+    """The item stored under this key, without moto's defaultdict creating a partition."""
+    stored = table.items.get(hash_key)
+    return stored.get(range_key) if stored is not None and table.range_key_attr else stored
+
+
+def _index_item(table, item) -> None:
+    for attribute, buckets in _INDEX_PARTITIONS.get(table, {}).values():
+        _add_to_bucket(attribute, buckets, item)
+
+
+def _unindex_item(table, item) -> None:
+    key = (item.hash_key, item.range_key)
+    for attribute, buckets in _INDEX_PARTITIONS.get(table, {}).values():
+        try:
+            bucket = buckets.get(item.attrs.get(attribute), {})
+        except TypeError:  # never indexed
+            continue
+        if bucket.get(key) is item:
+            del bucket[key]
+
+
+def _add_to_bucket(attribute: str, buckets: dict, item) -> None:
+    value = item.attrs.get(attribute)
+    if value is None:
+        return
+    try:
+        buckets.setdefault(value, {})[(item.hash_key, item.range_key)] = item
+    except TypeError:  # a list or map is never equal to a key value: in no partition
+        pass
+
+
+def _index_partition(table, index_name: str, hash_key) -> list | None:
+    """The items of one partition of an index (and possibly some that moto's filter drops);
+    None for an index moto would refuse."""
+    indexes = {index.name: index for index in table.all_indexes()}
+    hash_keys = [key["AttributeName"] for key in getattr(indexes.get(index_name), "schema", [])
+                 if key["KeyType"] == "HASH"]
+    if not hash_keys:
+        return None
+    by_index = _INDEX_PARTITIONS.setdefault(table, {})
+    if index_name not in by_index:
+        by_index[index_name] = (hash_keys[0], {})
+        for item in Table.all_items(table):
+            _add_to_bucket(*by_index[index_name], item)
+    attribute, buckets = by_index[index_name]
+    bucket = buckets.get(hash_key, {})
+    items = []
+    for key, item in list(bucket.items()):
+        value = item.attrs.get(attribute)  # an update may have removed or changed it
+        if _stored(table, *key) is item and value is not None and value == hash_key:
+            items.append(item)
+        else:
+            del bucket[key]
+    return items
+
+
+def _query_reads_one_partition() -> None:
+    """moto's Query sorts every item of the table, then keeps those of the queried partition:
+    O(table) per request, for the base table and its indexes alike. Hand moto's own query
+    code (key conditions, order, paging, filters, projection) only the candidates of that
+    partition: for the base table the partition moto already stores by hash key, for an
+    index its bucket in _INDEX_PARTITIONS. A Query then costs O(partition)."""
+    query, all_items = Table.query, Table.all_items
+    signature = inspect.signature(query)
+
+    def partition_query(self, hash_key, *args, **kwargs):
+        index_name = signature.bind(self, hash_key, *args, **kwargs).arguments.get("index_name")
+        if index_name:
+            partition = _index_partition(self, index_name, hash_key)
+            if partition is None:
+                return query(self, hash_key, *args, **kwargs)  # and its error
+        else:
+            stored = self.items.get(hash_key)
+            partition = [] if stored is None else list(stored.values()) if self.range_key_attr else [stored]
+        token = _QUERIED_PARTITION.set((self, partition))
+        try:
+            return query(self, hash_key, *args, **kwargs)
+        finally:
+            _QUERIED_PARTITION.reset(token)
+
+    def items_of_queried_partition(self):
+        queried = _QUERIED_PARTITION.get()
+        return queried[1] if queried is not None and queried[0] is self else all_items(self)
+
+    Table.query = partition_query
+    Table.all_items = items_of_queried_partition
+
+
+def _index_writes() -> None:
+    """Keep _INDEX_PARTITIONS up with moto's writes: a put replaces the stored item, an
+    update changes it in place (also when it then fails, e.g. on item size), a delete
+    removes it. Only for tables with an index queried since the last bucket reset."""
+    from moto.dynamodb.models import DynamoDBBackend
+
+    put_item, update_item, delete_item = Table.put_item, DynamoDBBackend.update_item, Table.delete_item
+
+    def stored_at(table, key: dict):
+        """The stored item at the key attributes of ``key`` (an item or a key), if any."""
+        try:
+            range_key = DynamoType(key[table.range_key_attr]) if table.range_key_attr else None
+            return _stored(table, DynamoType(key[table.hash_key_attr]), range_key)
+        except (KeyError, TypeError):  # moto refuses such a key itself
+            return None
+
+    def indexed_put_item(self, item_attrs, *args, **kwargs):
+        previous = stored_at(self, item_attrs) if self in _INDEX_PARTITIONS else None
+        item = put_item(self, item_attrs, *args, **kwargs)
+        if previous is not None:
+            _unindex_item(self, previous)
+        _index_item(self, item)
+        return item
+
+    def indexed_update_item(self, table_name, key, *args, **kwargs):
+        table = next((table for table in self.tables.values() if table_name in (table.name, table.table_arn)), None)
+        if table not in _INDEX_PARTITIONS:
+            return update_item(self, table_name, key, *args, **kwargs)
+        previous = stored_at(table, key)
+        if previous is not None:
+            _unindex_item(table, previous)
+        try:
+            return update_item(self, table_name, key, *args, **kwargs)
+        finally:
+            item = stored_at(table, key)
+            if item is not None:
+                _index_item(table, item)
+
+    def indexed_delete_item(self, hash_key, range_key):
+        item = delete_item(self, hash_key, range_key)
+        if item is not None:
+            _unindex_item(self, item)
+        return item
+
+    Table.put_item = indexed_put_item
+    DynamoDBBackend.update_item = indexed_update_item
+    Table.delete_item = indexed_delete_item
+
+
 @aws_provider(api="dynamodb", name="moto")
 def dynamodb_moto():
     from localstack.services.moto import MotoFallbackDispatcher
+    from moto.dynamodb.models import DynamoDBBackend
 
     _compare_numbers_exactly()
+    _serialise_requests()
+    _query_reads_one_partition()
+    _index_writes()
+    DynamoDBBackend.transact_write_items = transact_write_items
     return Service.for_provider(MotoDynamoDBProvider(), dispatch_table_factory=MotoFallbackDispatcher)

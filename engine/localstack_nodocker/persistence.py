@@ -19,6 +19,7 @@ hold LocalStack's and moto's classes): a snapshot from another engine version is
 nothing of it is loaded and it is not overwritten.
 """
 
+import contextlib
 import json
 import logging
 import os
@@ -38,7 +39,7 @@ from localstack.state import AssetDirectory, StateVisitor
 from localstack.state import pickle as state_pickle
 from moto.core.base_backend import BackendDict
 
-from localstack_nodocker import stream_mapping
+from localstack_nodocker import dynamodb, stream_mapping
 
 LOG = logging.getLogger(__name__)
 
@@ -237,10 +238,13 @@ class Snapshots:
         service = SERVICE_PLUGINS.get_service(name)
         service.lifecycle_hook.on_before_state_save()
         # A request may change a store while it is being pickled; pickling again sees a
-        # consistent moment in all but pathological cases.
+        # consistent moment in all but pathological cases. DynamoDB requests (a transaction
+        # among them) are atomic under their lock: the save waits for the one in progress.
+        guard = dynamodb.REQUEST_LOCK if name in ("dynamodb", "dynamodbstreams") else contextlib.nullcontext()
         for attempt in range(3):
             try:
-                service.accept_state_visitor(_SaveVisitor(name, folder))
+                with guard:
+                    service.accept_state_visitor(_SaveVisitor(name, folder))
                 break
             except RuntimeError as exc:  # "dictionary changed size during iteration"
                 shutil.rmtree(folder, ignore_errors=True)

@@ -21,7 +21,6 @@ module "function" {
     METADATA_TABLE    = var.tables.images.name
     LOG_INDEX_TABLE   = var.tables.logs.name
     LOG_HOURS_TABLE   = var.tables.log_hours.name
-    HISTORY_TABLE     = var.tables.notifications.name
     BUCKETS           = join(",", [for bucket in values(var.buckets) : bucket.name])
     FUNCTION_PREFIX   = "${var.name_prefix}-"
     THUMBNAILS_BUCKET = var.buckets["thumbnails"].name
@@ -44,7 +43,7 @@ module "function" {
       # Bounded queries only (newest rows of a partition, on the tables or their indexes): no Scan.
       sid       = "QueryTables"
       actions   = ["dynamodb:Query"]
-      resources = flatten([for table in [var.tables.images, var.tables.logs, var.tables.notifications, var.tables.log_hours] : [table.arn, "${table.arn}/index/*"]])
+      resources = [var.tables.images.arn, "${var.tables.images.arn}/index/*", var.tables.logs.arn, "${var.tables.logs.arn}/index/*", var.tables.log_hours.arn]
     },
     {
       sid       = "ReadThumbnails"

@@ -44,12 +44,11 @@ variable "function_memory_size" {
 }
 
 variable "tables" {
-  description = "The tables the dashboard reads (name and ARN each): the three pipelines' and the log index's directory of hours."
+  description = "The tables the dashboard queries (name and ARN each): images, the log index and its directory of hours (totals come from the stats table)."
   type = object({
-    images        = object({ name = string, arn = string })
-    logs          = object({ name = string, arn = string })
-    notifications = object({ name = string, arn = string })
-    log_hours     = object({ name = string, arn = string })
+    images    = object({ name = string, arn = string })
+    logs      = object({ name = string, arn = string })
+    log_hours = object({ name = string, arn = string })
   })
 }
 

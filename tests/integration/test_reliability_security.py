@@ -8,6 +8,8 @@ from urllib.parse import unquote
 import boto3
 import pytest
 
+import build
+
 # (function, action, resource) allowed although not resource-scoped, each with its reason in
 # docs/reliability-and-security.md and next to the statement in Terraform.
 DOCUMENTED_EXCEPTIONS = {
@@ -16,8 +18,7 @@ DOCUMENTED_EXCEPTIONS = {
     # cloudwatch:GetMetricData likewise: the dashboard's functions and queues panels.
     ("dashboard", "cloudwatch:GetMetricData", "*"),
     # cloudwatch:PutMetricData likewise, limited by a condition to the functions' own namespace.
-    *((function, "cloudwatch:PutMetricData", "*") for function in (
-        "image_processor", "log_processor", "notification_processor", "api_handler", "dashboard")),
+    *((package.name, "cloudwatch:PutMetricData", "*") for package in build.packages()),
 }
 
 
@@ -61,7 +62,8 @@ def own_resources(arns, role: str) -> set[str]:
         "notification_processor": {arns["topic"], t["notifications"], t["notification_days"], arns["queue"]},
         "api_handler": {t["images"], t["logs"], t["notifications"], b["original"], arns["queue"],
                         arns["functions"]["dashboard"]},
-        "dashboard": {t["images"], t["logs"], t["notifications"], *b.values(), f"{b['thumbnails']}/thumbnails/*",
+        "dashboard": {t["images"], f"{t['images']}/index/*", t["logs"], f"{t['logs']}/index/*", t["log_hours"],
+                      *b.values(), f"{b['thumbnails']}/thumbnails/*",
                       arns["queue"], arns["notifications_dlq"], arns["image_dlq"]},
     }[role]
     # Every function ADDs or reads counters in the stats table (roxs_common.aggregates).

@@ -49,8 +49,9 @@ def run_every_flow(aws, deployed, label: str) -> None:
     queued = call(api, "POST", "/notifications", body={"title": f"Restart {label}", "message": RUN})
     assert queued.status == 202, queued.body
     notification_id = queued.body["notification_id"]
-    looked_up = wait_for(lambda: (r := call(api, "GET", f"/notifications/{notification_id}")).status == 200 and r,
-                         timeout=60, what="the notification in the history")
+    # The row is claimed (in_progress) before the publish and marked sent just after it.
+    looked_up = wait_for(lambda: (r := call(api, "GET", f"/notifications/{notification_id}")).status == 200
+                         and r.body["Status"] != "in_progress" and r, timeout=60, what="the notification in the history")
     assert looked_up.body["Status"] == "sent"
 
 

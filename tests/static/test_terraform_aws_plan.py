@@ -16,13 +16,14 @@ from pathlib import Path
 import pytest
 
 import build
+from tests.support.terraform import copy_configuration
 from tools.stack import ROOT
 
 TEST_DIR = Path(__file__).parent / "terraform"
 PREFIX = "acme-prod"
 CORS_ORIGIN = "https://dashboard.example.com"
 LOG_RETENTION_DAYS = 30
-PACKAGES = ("image_processor", "log_processor", "notification_processor", "api_handler", "dashboard", "storage_counter")
+PACKAGES = tuple(package.name for package in build.packages())
 PUBLIC_METHODS = {"GET", "OPTIONS"}
 # The one documented statement on "*" (docs/reliability-and-security.md): it has no resource-level form.
 # Actions IAM grants on "*" only, each justified where it is granted.
@@ -45,14 +46,8 @@ def plans(tmp_path_factory) -> dict:
     """run name -> planned resource changes, from one `terraform test -verbose -json`."""
     work = tmp_path_factory.mktemp("aws-plan")
     # Only the configuration: no localstack_providers_override.tf, no state, no .terraform.
-    for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf"):
-        shutil.copy(ROOT / name, work / name)
-    shutil.copytree(ROOT / "modules", work / "modules")
+    copy_configuration(work)
     shutil.copytree(TEST_DIR, work / "tftest")
-    # bounds that modules/image_pipeline's validations share with the image processor
-    limits = "lambda_src/image_processor/limits.json"
-    (work / limits).parent.mkdir(parents=True)
-    shutil.copy(ROOT / limits, work / limits)
     # The plan hashes the packages; their content does not matter here (build.py is not run).
     (work / "build").mkdir()
     for package in PACKAGES:

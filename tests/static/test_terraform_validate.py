@@ -1,9 +1,9 @@
 """The Terraform is formatted and valid (`terraform fmt -check`, `terraform validate`)."""
 
 import os
-import shutil
 import subprocess
 
+from tests.support.terraform import copy_configuration
 from tools.stack import ROOT
 
 
@@ -17,14 +17,7 @@ def test_terraform_is_formatted():
 
 
 def test_terraform_validates(tmp_path):
-    # a copy, so this never touches the working tree's .terraform of tflocal
-    for name in ("main.tf", "variables.tf", "outputs.tf", "versions.tf"):
-        shutil.copy(ROOT / name, tmp_path / name)
-    shutil.copytree(ROOT / "modules", tmp_path / "modules")
-    # bounds that modules/image_pipeline's validations share with the image processor
-    limits = "lambda_src/image_processor/limits.json"
-    (tmp_path / limits).parent.mkdir(parents=True)
-    shutil.copy(ROOT / limits, tmp_path / limits)
+    copy_configuration(tmp_path)  # never touches the working tree's .terraform of tflocal
     init = terraform("init", "-backend=false", "-input=false", cwd=tmp_path)
     assert init.returncode == 0, init.stdout + init.stderr
     validate = terraform("validate", "-no-color", cwd=tmp_path)

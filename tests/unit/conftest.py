@@ -7,8 +7,11 @@ from types import SimpleNamespace
 
 import pytest
 
+import build
+
 LAMBDA_SRC = Path(__file__).resolve().parents[2] / "lambda_src"
-FUNCTION_DIRS = ("image_processor", "log_processor", "notification_processor", "api_handler", "dashboard", "storage_counter")
+# Every package build.py zips (the folders of lambda_src/ but common/).
+FUNCTION_DIRS = tuple(package.name for package in build.packages())
 # The same layout as inside each zip: roxs_common and the handler module at the top level.
 for directory in ("common", *FUNCTION_DIRS):
     path = str(LAMBDA_SRC / directory)

@@ -32,22 +32,15 @@ def projection(*attributes: str) -> dict[str, Any]:
     return {"ProjectionExpression": ", ".join(names), "ExpressionAttributeNames": names}
 
 
-def _pages(operation: Callable[..., dict], kwargs: dict[str, Any]) -> Iterator[dict]:
-    while True:
-        page = operation(**kwargs)
-        yield page
-        last_key = page.get("LastEvaluatedKey")
-        if not last_key:
-            return
-        if last_key == kwargs.get("ExclusiveStartKey"):
-            # a backend that resumes at the same key would loop until the function times out
-            raise RuntimeError(f"DynamoDB returned the same LastEvaluatedKey twice: {last_key}")
-        kwargs = {**kwargs, "ExclusiveStartKey": last_key}
+def _pages(client: Any, operation: Literal["scan", "query"], kwargs: dict[str, Any]) -> Iterator[dict]:
+    # botocore's paginator follows LastEvaluatedKey and raises PaginationError when a backend
+    # answers the same key twice (which would otherwise loop until the function times out).
+    return client.get_paginator(operation).paginate(**kwargs)
 
 
 def scan_items(client: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
     """Every item of a Scan (kwargs as for client.scan), page after page, as Python dicts."""
-    for page in _pages(client.scan, kwargs):
+    for page in _pages(client, "scan", kwargs):
         for item in page.get("Items", []):
             yield from_item(item)
 
@@ -55,14 +48,14 @@ def scan_items(client: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
 def query_items(client: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
     """Every item of a Query, page after page. `Limit` is the page size: a consumer that
     stops early (itertools.islice) never triggers the next request."""
-    for page in _pages(client.query, kwargs):
+    for page in _pages(client, "query", kwargs):
         for item in page.get("Items", []):
             yield from_item(item)
 
 
 def count_items(client: Any, operation: Literal["scan", "query"] = "scan", **kwargs: Any) -> int:
     """The exact number of matching items (Select=COUNT summed over all pages)."""
-    return sum(page["Count"] for page in _pages(getattr(client, operation), {**kwargs, "Select": "COUNT"}))
+    return sum(page["Count"] for page in _pages(client, operation, {**kwargs, "Select": "COUNT"}))
 
 
 # Cancellation reasons that a later attempt can clear (another transaction held an item, or
