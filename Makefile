@@ -118,11 +118,15 @@ test-integration: $(VENV)/.installed ## The deployed stack, end to end
 bench: $(VENV)/.installed ## Benchmarks: prints figures, writes bench/results.json
 	@$(ENV) $(PY) bench/run.py
 
-fmt: ## terraform fmt
+fmt: $(VENV)/.installed ## terraform fmt, ruff format and ruff check --fix (rules in pyproject.toml)
 	@$(ENV) terraform fmt -recursive
+	@$(PY) -m ruff format --quiet .
+	@$(PY) -m ruff check --fix --quiet .
 
-lint: $(VENV)/.installed ## terraform fmt -check and validate
+lint: $(VENV)/.installed ## terraform fmt -check and validate; ruff check and ruff format --check
 	@$(ENV) terraform fmt -check -recursive
+	@$(PY) -m ruff check --quiet .
+	@$(PY) -m ruff format --check --quiet .
 	@$(ENV) terraform init -backend=false -input=false > /dev/null && $(ENV) terraform validate
 
 clean: ## Stop the engine, delete its saved state (make reset), remove build output and local state

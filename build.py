@@ -49,7 +49,7 @@ class BuildError(Exception):
 
 
 def lambda_python_version() -> str:
-    """"3.11" from `default = "python3.11"` of the lambda_runtime variable in variables.tf."""
+    """ "3.11" from `default = "python3.11"` of the lambda_runtime variable in variables.tf."""
     # The default comes before the block's validation, so no closing brace lies between.
     match = re.search(r'variable\s+"lambda_runtime"\s*\{[^}]*?default\s*=\s*"python(3\.\d+)"', VARIABLES_TF.read_text())
     if not match:
@@ -85,13 +85,30 @@ def install_requirements(requirements: Path, target: Path, python_version: str) 
     if not lines:
         return
     command = [
-        sys.executable, "-m", "pip", "install", "--disable-pip-version-check", "--quiet", "--no-compile",
-        "--target", str(target), "--platform", LAMBDA_PLATFORM, "--implementation", "cp",
-        "--python-version", python_version, "--only-binary=:all:", "--requirement", str(requirements),
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--quiet",
+        "--no-compile",
+        "--target",
+        str(target),
+        "--platform",
+        LAMBDA_PLATFORM,
+        "--implementation",
+        "cp",
+        "--python-version",
+        python_version,
+        "--only-binary=:all:",
+        "--requirement",
+        str(requirements),
     ]
     result = subprocess.run(command, capture_output=True, text=True)
     if result.returncode != 0:
-        errors = [line for line in result.stderr.splitlines() if line.startswith("ERROR")] or result.stderr.splitlines()[-5:]
+        errors = [
+            line for line in result.stderr.splitlines() if line.startswith("ERROR")
+        ] or result.stderr.splitlines()[-5:]
         raise BuildError(f"installing {requirements.relative_to(ROOT)} failed: " + " / ".join(errors))
 
 
@@ -162,7 +179,11 @@ def sync_hot_reload(package: Path, python_version: str) -> list[str]:
     changed = []
     for name, source in wanted.items():
         target = folder / name
-        if target.exists() and target.stat().st_size == source.stat().st_size and target.read_bytes() == source.read_bytes():
+        if (
+            target.exists()
+            and target.stat().st_size == source.stat().st_size
+            and target.read_bytes() == source.read_bytes()
+        ):
             continue
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(source, target)
@@ -179,8 +200,13 @@ def sync_hot_reload(package: Path, python_version: str) -> list[str]:
 
 def source_fingerprint() -> tuple:
     """Changes when any file under lambda_src/ is saved, added or removed."""
-    return tuple(sorted((str(path), path.stat().st_mtime_ns, path.stat().st_size)
-                        for path in SOURCE_DIR.rglob("*") if path.is_file() and "__pycache__" not in path.parts))
+    return tuple(
+        sorted(
+            (str(path), path.stat().st_mtime_ns, path.stat().st_size)
+            for path in SOURCE_DIR.rglob("*")
+            if path.is_file() and "__pycache__" not in path.parts
+        )
+    )
 
 
 def sync_all(python_version: str, quiet: bool = False) -> None:
@@ -188,13 +214,18 @@ def sync_all(python_version: str, quiet: bool = False) -> None:
         changed = sync_hot_reload(package, python_version)
         if changed or not quiet:
             shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
-            print(f"[hot-reload] {package.name:<24} {len(changed)} file(s) synced{': ' + shown if changed else ''}",
-                  flush=True)
+            print(
+                f"[hot-reload] {package.name:<24} {len(changed)} file(s) synced{': ' + shown if changed else ''}",
+                flush=True,
+            )
 
 
 def watch(python_version: str) -> None:
-    print(f"[hot-reload] watching {SOURCE_DIR.relative_to(ROOT)}/ (Ctrl-C stops): a saved change is live "
-          "at the next invocation", flush=True)
+    print(
+        f"[hot-reload] watching {SOURCE_DIR.relative_to(ROOT)}/ (Ctrl-C stops): a saved change is live "
+        "at the next invocation",
+        flush=True,
+    )
     seen = source_fingerprint()
     while True:
         time.sleep(WATCH_INTERVAL_S)
@@ -208,7 +239,9 @@ def watch(python_version: str) -> None:
 
 
 def packages() -> list[Path]:
-    return sorted(p for p in SOURCE_DIR.iterdir() if p.is_dir() and p != COMMON_DIR and not p.name.startswith((".", "_")))
+    return sorted(
+        p for p in SOURCE_DIR.iterdir() if p.is_dir() and p != COMMON_DIR and not p.name.startswith((".", "_"))
+    )
 
 
 def main() -> int:
@@ -234,8 +267,10 @@ def main() -> int:
             print(f"[build] error: {exc}", file=sys.stderr)
             return 1
         digest = hashlib.sha256(zip_path.read_bytes()).hexdigest()[:12]
-        print(f"[build] {package.name:<24} {state:<9} {zip_path.stat().st_size / 1024:8.1f} KiB "
-              f"sha256 {digest}  {time.monotonic() - started:5.1f} s")
+        print(
+            f"[build] {package.name:<24} {state:<9} {zip_path.stat().st_size / 1024:8.1f} KiB "
+            f"sha256 {digest}  {time.monotonic() - started:5.1f} s"
+        )
     if args.hot_reload or args.watch:
         try:
             sync_all(python_version, quiet=args.watch)

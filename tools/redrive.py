@@ -35,8 +35,13 @@ QUEUES = ("notifications", "images")
 VISIBILITY_S = 60
 MOVE_TASK_TIMEOUT_S = 120
 # What an engine without message move tasks answers (AWS offers them since 2023).
-UNSUPPORTED = {"UnsupportedOperation", "AWS.SimpleQueueService.UnsupportedOperation", "InvalidAction",
-               "NotImplemented", "InternalFailure"}
+UNSUPPORTED = {
+    "UnsupportedOperation",
+    "AWS.SimpleQueueService.UnsupportedOperation",
+    "InvalidAction",
+    "NotImplemented",
+    "InternalFailure",
+}
 
 
 @dataclass
@@ -79,8 +84,12 @@ def receive_batches(sqs, url: str):
     """Batches of received messages until the queue answers empty."""
     while True:
         messages = sqs.receive_message(
-            QueueUrl=url, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=VISIBILITY_S,
-            MessageAttributeNames=["All"], AttributeNames=["All"],
+            QueueUrl=url,
+            MaxNumberOfMessages=10,
+            WaitTimeSeconds=1,
+            VisibilityTimeout=VISIBILITY_S,
+            MessageAttributeNames=["All"],
+            AttributeNames=["All"],
         ).get("Messages", [])
         if not messages:
             return
@@ -101,9 +110,14 @@ def delete(sqs, url: str, messages: list[dict]) -> None:
 def receive_and_send(sqs, dlq_url: str, queue_url: str) -> Moved:
     moved = Moved("receive-and-send")
     for messages in receive_batches(sqs, dlq_url):
-        entries = [{"Id": str(i), "MessageBody": m["Body"],
-                    **({"MessageAttributes": m["MessageAttributes"]} if m.get("MessageAttributes") else {})}
-                   for i, m in enumerate(messages)]
+        entries = [
+            {
+                "Id": str(i),
+                "MessageBody": m["Body"],
+                **({"MessageAttributes": m["MessageAttributes"]} if m.get("MessageAttributes") else {}),
+            }
+            for i, m in enumerate(messages)
+        ]
         answer = sqs.send_message_batch(QueueUrl=queue_url, Entries=entries)
         sent = {entry["Id"]: entry["MessageId"] for entry in answer.get("Successful", [])}
         delete(sqs, dlq_url, [m for i, m in enumerate(messages) if str(i) in sent])
@@ -127,7 +141,9 @@ def reinvoke(sqs, lam, dlq_url: str, function: str) -> Moved:
                 raise RuntimeError(f"{function} did not accept {message['MessageId']}: HTTP {answer['StatusCode']}")
             done.append(message)
             moved.count += 1
-            moved.lines.append(f"{message['MessageId']} -> {function} (request {answer['ResponseMetadata']['RequestId']})")
+            moved.lines.append(
+                f"{message['MessageId']} -> {function} (request {answer['ResponseMetadata']['RequestId']})"
+            )
         delete(sqs, dlq_url, done)
     return moved
 
@@ -144,7 +160,9 @@ def redrive(queue: str) -> Moved:
                 raise
             print(f"[redrive] StartMessageMoveTask not available here ({exc}); receiving and sending instead")
             return receive_and_send(sqs, dlq_url, queue_url)
-    return reinvoke(sqs, boto3.client("lambda"), stack["image_processor_dlq_url"], stack["functions"]["image_processor"])
+    return reinvoke(
+        sqs, boto3.client("lambda"), stack["image_processor_dlq_url"], stack["functions"]["image_processor"]
+    )
 
 
 def main(argv: list[str]) -> int:

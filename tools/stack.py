@@ -1,8 +1,8 @@
 """The deployed stack seen from outside: Terraform (through tflocal) and its outputs.
 
-    python -m tools.stack outputs        what `make outputs` prints
-    python -m tools.stack check-state    set aside a Terraform state the engine does not have
-    python -m tools.stack deploy [-var=...]   check-state, then apply showing progress and a summary
+python -m tools.stack outputs        what `make outputs` prints
+python -m tools.stack check-state    set aside a Terraform state the engine does not have
+python -m tools.stack deploy [-var=...]   check-state, then apply showing progress and a summary
 """
 
 import json
@@ -59,7 +59,9 @@ def plan_changes() -> tuple[bool, str]:
 
 
 def destroy() -> str:
-    return _check("destroy", terraform().destroy(input=False, auto_approve=True, force=IsNotFlagged, capture_output=True))
+    return _check(
+        "destroy", terraform().destroy(input=False, auto_approve=True, force=IsNotFlagged, capture_output=True)
+    )
 
 
 # --- a Terraform state the engine does not have ------------------------------------------------
@@ -123,11 +125,17 @@ def check_state(state_file: Path = STATE_FILE, stale_file: Path = STALE_STATE_FI
     found, probed = engine_has_state(state_file)
     if probed and not found:
         state_file.replace(stale_file)
-        print(f"[stack] the Terraform state lists {probed} resources the engine does not have (a new or reset "
-              f"engine): set aside as {stale_file.name}, deploying from empty", flush=True)
+        print(
+            f"[stack] the Terraform state lists {probed} resources the engine does not have (a new or reset "
+            f"engine): set aside as {stale_file.name}, deploying from empty",
+            flush=True,
+        )
     elif found < probed:
-        print(f"[stack] the engine has {found} of the {probed} checked resources of the Terraform state: "
-              "Terraform recreates the missing ones", flush=True)
+        print(
+            f"[stack] the engine has {found} of the {probed} checked resources of the Terraform state: "
+            "Terraform recreates the missing ones",
+            flush=True,
+        )
 
 
 # --- apply with progress ----------------------------------------------------------------------
@@ -149,15 +157,22 @@ def deploy(*terraform_args: str) -> None:
     interactive = sys.stdout.isatty()
     APPLY_LOG.parent.mkdir(exist_ok=True)
     with open(APPLY_LOG, "w") as log:
-        process = subprocess.Popen([tflocal, "apply", "-input=false", "-auto-approve", "-no-color", *terraform_args], cwd=ROOT,
-                                   stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        process = subprocess.Popen(
+            [tflocal, "apply", "-input=false", "-auto-approve", "-no-color", *terraform_args],
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
         for line in process.stdout:
             log.write(line)
             line = line.strip()
             if match := PLAN_LINE.match(line):
                 total = sum(map(int, match.groups()))
-                print(f"[deploy] {match.group(1)} to add, {match.group(2)} to change, {match.group(3)} to destroy",
-                      flush=True)
+                print(
+                    f"[deploy] {match.group(1)} to add, {match.group(2)} to change, {match.group(3)} to destroy",
+                    flush=True,
+                )
             elif match := STARTED.match(line):
                 running[match.group(1)] = time.monotonic()
             elif match := FINISHED.match(line):
@@ -178,8 +193,11 @@ def deploy(*terraform_args: str) -> None:
     if code != 0:
         tail = "\n".join(APPLY_LOG.read_text().splitlines()[-60:])
         raise StackError(f"tflocal apply failed (exit {code}); the end of {APPLY_LOG.relative_to(ROOT)}:\n{tail}")
-    print(f"[deploy] {summary or 'done'} ({time.monotonic() - started:.0f} s; full output in "
-          f"{APPLY_LOG.relative_to(ROOT)})", flush=True)
+    print(
+        f"[deploy] {summary or 'done'} ({time.monotonic() - started:.0f} s; full output in "
+        f"{APPLY_LOG.relative_to(ROOT)})",
+        flush=True,
+    )
 
 
 @dataclass(frozen=True)
@@ -210,8 +228,13 @@ def print_outputs() -> None:
     for group in ("buckets", "tables", "functions"):
         for role, name in sorted(found[group].items()):
             print(f"{group[:-1]:<9} {role:<22}: {name}")
-    for name in ("notifications_queue_url", "notifications_dlq_url", "notifications_subscriber_queue_url",
-                 "image_processor_dlq_url", "topic_arn"):
+    for name in (
+        "notifications_queue_url",
+        "notifications_dlq_url",
+        "notifications_subscriber_queue_url",
+        "image_processor_dlq_url",
+        "topic_arn",
+    ):
         print(f"{name:<34}: {found[name]}")
 
 

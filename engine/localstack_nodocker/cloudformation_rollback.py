@@ -25,25 +25,37 @@ def _roll_back(executor, stack) -> None:
     from localstack.services.cloudformation.resource_provider import OperationStatus
 
     resources = executor.resources
-    failed = [name for name, resource in resources.items() if resource.get("ResourceStatus") == ResourceStatus.CREATE_FAILED]
+    failed = [
+        name for name, resource in resources.items() if resource.get("ResourceStatus") == ResourceStatus.CREATE_FAILED
+    ]
     reason = f"The following resource(s) failed to create: [{', '.join(failed)}]. Rollback requested by user."
     ROLLED_BACK.add(stack.stack_id)
     stack.set_stack_status(StackStatus.ROLLBACK_IN_PROGRESS, reason)
-    created = [name for name, resource in resources.items() if resource.get("ResourceStatus") == ResourceStatus.CREATE_COMPLETE]
+    created = [
+        name for name, resource in resources.items() if resource.get("ResourceStatus") == ResourceStatus.CREATE_COMPLETE
+    ]
     for name in reversed(created):  # resources are recorded in creation order
         resource = resources[name]
-        details = {"logical_resource_id": name, "physical_resource_id": resource.get("PhysicalResourceId"),
-                   "resource_type": resource["Type"]}
+        details = {
+            "logical_resource_id": name,
+            "physical_resource_id": resource.get("PhysicalResourceId"),
+            "resource_type": resource["Type"],
+        }
         stack.set_resource_status(**details, status=ResourceStatus.DELETE_IN_PROGRESS)
         event = executor._execute_resource_action(
-            action=ChangeAction.Remove, logical_resource_id=name, resource_type=resource["Type"],
-            before_properties=PreprocProperties(resource.get("Properties") or {}), after_properties=None)
+            action=ChangeAction.Remove,
+            logical_resource_id=name,
+            resource_type=resource["Type"],
+            before_properties=PreprocProperties(resource.get("Properties") or {}),
+            after_properties=None,
+        )
         if event.status == OperationStatus.SUCCESS:
             resources.pop(name, None)
             stack.set_resource_status(**details, status=ResourceStatus.DELETE_COMPLETE)
         else:  # one resource that cannot be deleted does not stop the others
-            stack.set_resource_status(**details, status=ResourceStatus.DELETE_FAILED,
-                                      resource_status_reason=event.message)
+            stack.set_resource_status(
+                **details, status=ResourceStatus.DELETE_FAILED, resource_status_reason=event.message
+            )
 
 
 @hooks.on_infra_start()

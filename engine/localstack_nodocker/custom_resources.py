@@ -93,8 +93,10 @@ def _lambda_token(service_token) -> tuple[str, str] | str:
     if len(parts) >= 7 and parts[0] == "arn" and parts[2] == "lambda" and parts[5] == "function":
         return parts[3], parts[4]
     if len(parts) >= 6 and parts[0] == "arn" and parts[2] == "sns":
-        return (f"ServiceToken {service_token} is an SNS topic: SNS-backed custom resources are not supported "
-                "by this engine, only Lambda-backed ones (a function ARN)")
+        return (
+            f"ServiceToken {service_token} is an SNS topic: SNS-backed custom resources are not supported "
+            "by this engine, only Lambda-backed ones (a function ARN)"
+        )
     return f"Invalid ServiceToken {service_token!r}: expected a Lambda function ARN"
 
 
@@ -123,8 +125,12 @@ class CustomResourceProvider(ResourceProvider[dict]):
             # A new physical id means a replacement: CloudFormation deletes the old one (at clean-up).
             cleanup = self._send(request, "Delete", old_properties, previous.get(PHYSICAL_ID))
             if cleanup.status != OperationStatus.SUCCESS:
-                LOG.warning("Custom resource %s: deleting the replaced %s failed: %s",
-                            request.logical_resource_id, previous.get(PHYSICAL_ID), cleanup.message)
+                LOG.warning(
+                    "Custom resource %s: deleting the replaced %s failed: %s",
+                    request.logical_resource_id,
+                    previous.get(PHYSICAL_ID),
+                    cleanup.message,
+                )
         return event
 
     def delete(self, request: ResourceRequest[dict]) -> ProgressEvent[dict]:
@@ -133,14 +139,23 @@ class CustomResourceProvider(ResourceProvider[dict]):
             return ProgressEvent(OperationStatus.SUCCESS, resource_model={})
         properties = previous.get(PROPERTIES) or request.desired_state
         event = self._send(request, "Delete", properties, previous.get(PHYSICAL_ID))
-        return ProgressEvent(OperationStatus.SUCCESS, resource_model={}) if event.status == OperationStatus.SUCCESS \
+        return (
+            ProgressEvent(OperationStatus.SUCCESS, resource_model={})
+            if event.status == OperationStatus.SUCCESS
             else event
+        )
 
     def read(self, request: ResourceRequest[dict]) -> ProgressEvent[dict]:
         raise NotImplementedError
 
-    def _send(self, request: ResourceRequest[dict], request_type: str, properties: dict,
-              physical_id: str | None = None, old_properties: dict | None = None) -> ProgressEvent[dict]:
+    def _send(
+        self,
+        request: ResourceRequest[dict],
+        request_type: str,
+        properties: dict,
+        physical_id: str | None = None,
+        old_properties: dict | None = None,
+    ) -> ProgressEvent[dict]:
         service_token = properties.get("ServiceToken")
         target = _lambda_token(service_token)
         if isinstance(target, str):
@@ -173,10 +188,14 @@ class CustomResourceProvider(ResourceProvider[dict]):
             PENDING.close(token)
         if body is None:
             if function_error:
-                return _failed(f"The custom resource function {service_token} failed without sending a response "
-                               f"(RequestId: {request_id}): {function_error}")
-            return _failed("CloudFormation did not receive a response from your Custom Resource. Please check your "
-                           f"logs for requestId [{request_id}].")
+                return _failed(
+                    f"The custom resource function {service_token} failed without sending a response "
+                    f"(RequestId: {request_id}): {function_error}"
+                )
+            return _failed(
+                "CloudFormation did not receive a response from your Custom Resource. Please check your "
+                f"logs for requestId [{request_id}]."
+            )
         return _outcome(body, message, properties)
 
 
@@ -196,8 +215,11 @@ def _as_strings(value):
 def _invoke(target: tuple[str, str], function_arn: str, message: dict) -> str | None:
     """Invoke and wait for the function; its error message, if it failed."""
     region, account = target
-    client = connect_to(region_name=region, aws_access_key_id=account,
-                        config=Config(read_timeout=910, retries={"total_max_attempts": 1})).lambda_
+    client = connect_to(
+        region_name=region,
+        aws_access_key_id=account,
+        config=Config(read_timeout=910, retries={"total_max_attempts": 1}),
+    ).lambda_
     try:
         response = client.invoke(FunctionName=function_arn, Payload=json.dumps(message).encode())
     except Exception as exc:  # function missing, throttled, ...: the reason goes to the stack
@@ -218,12 +240,16 @@ def _outcome(body: bytes, message: dict, properties: dict) -> ProgressEvent[dict
         return _failed(f"Invalid response object: not JSON (RequestId: {message['RequestId']})")
     for field in ("RequestId", "StackId", "LogicalResourceId"):
         if response.get(field) != message[field]:
-            return _failed(f"Invalid response object: {field} does not match the request "
-                           f"({response.get(field)!r}, expected {message[field]!r})")
+            return _failed(
+                f"Invalid response object: {field} does not match the request "
+                f"({response.get(field)!r}, expected {message[field]!r})"
+            )
     status = response.get("Status")
     if status == "FAILED":
-        return _failed(f"Received response status [FAILED] from custom resource. Message returned: "
-                       f"{response.get('Reason', '')} (RequestId: {message['RequestId']})")
+        return _failed(
+            f"Received response status [FAILED] from custom resource. Message returned: "
+            f"{response.get('Reason', '')} (RequestId: {message['RequestId']})"
+        )
     if status != "SUCCESS":
         return _failed(f"Invalid response object: Status must be SUCCESS or FAILED, got {status!r}")
     physical_id = response.get("PhysicalResourceId")
@@ -234,8 +260,9 @@ def _outcome(body: bytes, message: dict, properties: dict) -> ProgressEvent[dict
     data = response.get("Data") or {}
     if not isinstance(data, dict):
         return _failed("Invalid response object: Data must be an object")
-    return ProgressEvent(OperationStatus.SUCCESS,
-                         resource_model={**data, PHYSICAL_ID: physical_id, PROPERTIES: properties})
+    return ProgressEvent(
+        OperationStatus.SUCCESS, resource_model={**data, PHYSICAL_ID: physical_id, PROPERTIES: properties}
+    )
 
 
 def _failed(reason: str) -> ProgressEvent[dict]:

@@ -195,21 +195,36 @@ def _apply_transaction(self, transact_items: list[dict], saved: list) -> list:
             if op_type != "ConditionCheck":
                 _save(table, self.get_keys_value(table, key), saved)
             if op_type == "Put":
-                self.put_item(table_name, op["Item"], condition_expression=condition_expression,
-                              expression_attribute_names=names, expression_attribute_values=values)
+                self.put_item(
+                    table_name,
+                    op["Item"],
+                    condition_expression=condition_expression,
+                    expression_attribute_names=names,
+                    expression_attribute_values=values,
+                )
             elif op_type == "Delete":
-                self.delete_item(table_name, key, condition_expression=condition_expression,
-                                 expression_attribute_names=names, expression_attribute_values=values)
+                self.delete_item(
+                    table_name,
+                    key,
+                    condition_expression=condition_expression,
+                    expression_attribute_names=names,
+                    expression_attribute_values=values,
+                )
             elif op_type == "Update":
-                self.update_item(table_name, key, update_expression=op["UpdateExpression"],
-                                 condition_expression=condition_expression,
-                                 expression_attribute_names=names, expression_attribute_values=values)
+                self.update_item(
+                    table_name,
+                    key,
+                    update_expression=op["UpdateExpression"],
+                    condition_expression=condition_expression,
+                    expression_attribute_names=names,
+                    expression_attribute_values=values,
+                )
             errors.append((None, None, None))
         except (MultipleTransactionsException, MockValidationException):
             raise
         except ConditionalCheckFailed as e:
             errors.append(("ConditionalCheckFailed", str(e.message), original_item))
-        except Exception as e:  # noqa: BLE001 - moto reports any other failure as the action's reason
+        except Exception as e:
             errors.append((type(e).__name__, str(e), original_item))
     return errors
 
@@ -228,9 +243,23 @@ _INDEX_PARTITIONS: "weakref.WeakKeyDictionary[Table, dict]" = weakref.WeakKeyDic
 # (UpdateTable changing an index, PartiQL, a restore...) drops every bucket: they are
 # rebuilt on the next Query.
 _INDEX_MAINTAINED_BY = {
-    "GetItem", "BatchGetItem", "Query", "Scan", "TransactGetItems", "PutItem", "UpdateItem", "DeleteItem",
-    "BatchWriteItem", "TransactWriteItems", "DescribeTable", "ListTables", "DescribeTimeToLive",
-    "ListTagsOfResource", "DescribeContinuousBackups", "DescribeLimits", "DescribeEndpoints",
+    "GetItem",
+    "BatchGetItem",
+    "Query",
+    "Scan",
+    "TransactGetItems",
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "BatchWriteItem",
+    "TransactWriteItems",
+    "DescribeTable",
+    "ListTables",
+    "DescribeTimeToLive",
+    "ListTagsOfResource",
+    "DescribeContinuousBackups",
+    "DescribeLimits",
+    "DescribeEndpoints",
 }
 
 
@@ -270,8 +299,9 @@ def _index_partition(table, index_name: str, hash_key) -> list | None:
     """The items of one partition of an index (and possibly some that moto's filter drops);
     None for an index moto would refuse."""
     indexes = {index.name: index for index in table.all_indexes()}
-    hash_keys = [key["AttributeName"] for key in getattr(indexes.get(index_name), "schema", [])
-                 if key["KeyType"] == "HASH"]
+    hash_keys = [
+        key["AttributeName"] for key in getattr(indexes.get(index_name), "schema", []) if key["KeyType"] == "HASH"
+    ]
     if not hash_keys:
         return None
     by_index = _INDEX_PARTITIONS.setdefault(table, {})

@@ -23,11 +23,11 @@ from localstack.services.lambda_.invocation.runtime_executor import (
 )
 
 from localstack_nodocker import hostruntimes, layers
+from localstack_nodocker.hot_reload import CodeWatch
+from localstack_nodocker.names import worker_environment
 from localstack_nodocker.protocol import GarbledFrame, Worker, WorkerDied, WorkerOutOfMemory, WorkerTimedOut
 from localstack_nodocker.runtimes import resolve, runtime_library_dir
 from localstack_nodocker.worker import EXIT_OUT_OF_MEMORY
-from localstack_nodocker.hot_reload import CodeWatch
-from localstack_nodocker.names import worker_environment
 
 LOG = logging.getLogger(__name__)
 
@@ -94,15 +94,24 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         if hostruntimes.language(config_.runtime) == "python":
             version = config_.runtime.removeprefix("python")
             address_space = (memory_mb + ADDRESS_SPACE_HEADROOM_MB) * 1024 * 1024
-            argv = [interpreter, "-I", "-S", str(PYTHON_WORKER), str(address_space), code_dir,
-                    *layers.python_paths(self.opt_dir, version), str(sdk)]
+            argv = [
+                interpreter,
+                "-I",
+                "-S",
+                str(PYTHON_WORKER),
+                str(address_space),
+                code_dir,
+                *layers.python_paths(self.opt_dir, version),
+                str(sdk),
+            ]
             return Worker(argv, self.env, code_dir, self._record_environment_log, memory_limit_kb=memory_mb * 1024)
         major = config_.runtime.removeprefix("nodejs").removesuffix(".x")
         # AWS's order: layers, then the runtime's SDK, then the function's own folder.
         env = {**self.env, "NODE_PATH": ":".join([*layers.node_paths(self.opt_dir, major), str(sdk), code_dir])}
         argv = [interpreter, *_node_memory_flags(memory_mb), str(NODE_WORKER), code_dir]
-        return Worker(argv, env, code_dir, self._record_environment_log,
-                      memory_limit_kb=memory_mb * 1024, protocol_fd=True)
+        return Worker(
+            argv, env, code_dir, self._record_environment_log, memory_limit_kb=memory_mb * 1024, protocol_fd=True
+        )
 
     def _spawn(self) -> None:
         config_ = self.function_version.config
@@ -166,7 +175,10 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         if self.init_duration_ms is not None:
             init_report = f"\tInit Duration: {self.init_duration_ms:.2f} ms"
             self.init_duration_ms = None
-        logs = [self._pending_init_logs, f"START RequestId: {request_id} Version: {self.function_version.id.qualifier}\n"]
+        logs = [
+            self._pending_init_logs,
+            f"START RequestId: {request_id} Version: {self.function_version.id.qualifier}\n",
+        ]
         self._pending_init_logs = ""
 
         started = time.perf_counter()
@@ -199,7 +211,9 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             message = f"Task timed out after {timeout_s:.2f} seconds"
             logs.append(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {request_id} {message}\n")
             is_error, status = True, "\tStatus: timeout"
-            result = json.dumps({"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {request_id} Error: {message}"})
+            result = json.dumps(
+                {"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {request_id} Error: {message}"}
+            )
         except (WorkerDied, WorkerOutOfMemory, BrokenPipeError) as exc:
             out_of_memory = isinstance(exc, WorkerOutOfMemory) or self.worker.process.poll() == EXIT_OUT_OF_MEMORY
             self.worker.kill()
@@ -208,7 +222,10 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             max_rss_mb = max(max_rss_mb, self.function_version.config.memory_size if out_of_memory else 0)
             is_error, status = True, f"\tStatus: error\tError Type: {error_type}"
             result = json.dumps(
-                {"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: {reason}"}
+                {
+                    "errorType": error_type,
+                    "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: {reason}",
+                }
             )
             logs.append(self.get_logs()[-2000:])
             logs.append(f"RequestId: {request_id} Error: Runtime exited with error: {reason}\n{error_type}\n")
@@ -216,8 +233,10 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             self.worker.kill()
             is_error, status = True, "\tStatus: error\tError Type: Runtime.InvalidResponse"
             result = json.dumps(
-                {"errorType": "Runtime.InvalidResponse",
-                 "errorMessage": f"RequestId: {request_id} Error: the runtime wrote a garbled frame: {exc}"}
+                {
+                    "errorType": "Runtime.InvalidResponse",
+                    "errorMessage": f"RequestId: {request_id} Error: the runtime wrote a garbled frame: {exc}",
+                }
             )
 
         duration_ms = (time.perf_counter() - started) * 1000

@@ -60,7 +60,9 @@ def _reports_version(interpreter: str, version: str) -> bool:
     try:
         out = subprocess.run(
             [interpreter, "-I", "-S", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-            capture_output=True, text=True, timeout=10,
+            capture_output=True,
+            text=True,
+            timeout=10,
         )
     except (OSError, subprocess.TimeoutExpired):
         return False

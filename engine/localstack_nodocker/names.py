@@ -18,8 +18,12 @@ NODE_PRELOAD = PRELOAD_DIR / "localstack_names.js"
 def trust_variables(bundle: str, ca_cert: str) -> dict[str, str]:
     """The bundle holds the public CAs too, since these variables replace the default trust;
     Node adds NODE_EXTRA_CA_CERTS to its built-in CAs."""
-    return {"AWS_CA_BUNDLE": bundle, "REQUESTS_CA_BUNDLE": bundle, "SSL_CERT_FILE": bundle,
-            "NODE_EXTRA_CA_CERTS": ca_cert}
+    return {
+        "AWS_CA_BUNDLE": bundle,
+        "REQUESTS_CA_BUNDLE": bundle,
+        "SSL_CERT_FILE": bundle,
+        "NODE_EXTRA_CA_CERTS": ca_cert,
+    }
 
 
 def node_options(existing: str, preload: Path = NODE_PRELOAD) -> str:
@@ -36,7 +40,8 @@ def worker_environment(function_environment: dict[str, str]) -> dict[str, str]:
     bundle = os.environ.get("LOCALSTACK_NODOCKER_CA_BUNDLE")
     ca_cert = os.environ.get("LOCALSTACK_NODOCKER_CA_CERT")
     if bundle and ca_cert:
-        added = {key: value for key, value in trust_variables(bundle, ca_cert).items()
-                 if key not in function_environment}
+        added = {
+            key: value for key, value in trust_variables(bundle, ca_cert).items() if key not in function_environment
+        }
     added["NODE_OPTIONS"] = node_options(function_environment.get("NODE_OPTIONS", ""))
     return added

@@ -212,7 +212,9 @@ class Snapshots:
             fresh, previous = target.with_name(target.name + ".new"), target.with_name(target.name + ".old")
             shutil.rmtree(fresh, ignore_errors=True)
             fresh.mkdir(parents=True)
-            services = sorted(name for name in SERVICE_PLUGINS.list_loaded_services() if SERVICE_PLUGINS.is_running(name))
+            services = sorted(
+                name for name in SERVICE_PLUGINS.list_loaded_services() if SERVICE_PLUGINS.is_running(name)
+            )
             try:
                 for name in services:
                     self._save_service(name, fresh / name)
@@ -228,9 +230,15 @@ class Snapshots:
             fresh.rename(target)
             shutil.rmtree(previous, ignore_errors=True)
             size = sum(path.stat().st_size for path in target.rglob("*") if path.is_file())
-            self.last_save = {"seconds": round(time.monotonic() - started, 3), "bytes": size,
-                              "services": services, "at": stamp["saved_at"]}
-            LOG.info("state saved: %d services, %.1f MB in %.2f s", len(services), size / 1e6, self.last_save["seconds"])
+            self.last_save = {
+                "seconds": round(time.monotonic() - started, 3),
+                "bytes": size,
+                "services": services,
+                "at": stamp["saved_at"],
+            }
+            LOG.info(
+                "state saved: %d services, %.1f MB in %.2f s", len(services), size / 1e6, self.last_save["seconds"]
+            )
             return self.last_save
 
     @staticmethod
@@ -278,11 +286,13 @@ class Snapshots:
         except ValueError as exc:
             raise SnapshotRefused(f"{stamp_file} is unreadable ({exc})") from None
         wanted = engine_versions()
-        differences = [f"{key} {stamp.get(key)} (this engine: {value})"
-                       for key, value in wanted.items() if stamp.get(key) != value]
+        differences = [
+            f"{key} {stamp.get(key)} (this engine: {value})" for key, value in wanted.items() if stamp.get(key) != value
+        ]
         if differences:
             raise SnapshotRefused(
-                f"the saved state in {folder} was written by another engine version: " + ", ".join(differences)
+                f"the saved state in {folder} was written by another engine version: "
+                + ", ".join(differences)
                 + ". It was not loaded; start empty with `make reset` (this deletes it), or use the engine that wrote it."
             )
         return stamp
@@ -314,8 +324,13 @@ class Snapshots:
         LOG.info("state %s", self.detail)
 
     def document(self) -> dict:
-        return {"status": self.status, "detail": self.detail, "dirty": self.dirty, "last_save": self.last_save,
-                "directory": str(snapshot_dir())}
+        return {
+            "status": self.status,
+            "detail": self.detail,
+            "dirty": self.dirty,
+            "last_save": self.last_save,
+            "directory": str(snapshot_dir()),
+        }
 
 
 SNAPSHOTS = Snapshots()
@@ -363,13 +378,22 @@ def register_state_routes():
 def load_state():
     if not _enabled():
         return
-    unsupported = [f"{name}={value}" for name, value, allowed in (
-        ("SNAPSHOT_SAVE_STRATEGY", config.SNAPSHOT_SAVE_STRATEGY, SAVE_STRATEGIES),
-        ("SNAPSHOT_LOAD_STRATEGY", config.SNAPSHOT_LOAD_STRATEGY, LOAD_STRATEGIES)) if value not in allowed]
+    unsupported = [
+        f"{name}={value}"
+        for name, value, allowed in (
+            ("SNAPSHOT_SAVE_STRATEGY", config.SNAPSHOT_SAVE_STRATEGY, SAVE_STRATEGIES),
+            ("SNAPSHOT_LOAD_STRATEGY", config.SNAPSHOT_LOAD_STRATEGY, LOAD_STRATEGIES),
+        )
+        if value not in allowed
+    ]
     if unsupported:
-        SNAPSHOTS.status, SNAPSHOTS.detail = "refused", (
-            f"{', '.join(unsupported)} is not supported by this engine's persistence "
-            f"(save: {'/'.join(SAVE_STRATEGIES[1:])}, load: {'/'.join(LOAD_STRATEGIES[1:])})")
+        SNAPSHOTS.status, SNAPSHOTS.detail = (
+            "refused",
+            (
+                f"{', '.join(unsupported)} is not supported by this engine's persistence "
+                f"(save: {'/'.join(SAVE_STRATEGIES[1:])}, load: {'/'.join(LOAD_STRATEGIES[1:])})"
+            ),
+        )
         return
     SNAPSHOTS.status = "loading"
     try:

@@ -150,8 +150,12 @@ class Worker:
             name = signal.Signals(-code).name
         except ValueError:
             return f"signal: {-code}"
-        return "signal: " + {"SIGKILL": "killed", "SIGABRT": "aborted", "SIGSEGV": "segmentation fault",
-                             "SIGTERM": "terminated"}.get(name, name.lower().removeprefix("sig"))
+        return "signal: " + {
+            "SIGKILL": "killed",
+            "SIGABRT": "aborted",
+            "SIGSEGV": "segmentation fault",
+            "SIGTERM": "terminated",
+        }.get(name, name.lower().removeprefix("sig"))
 
     def kill(self) -> None:
         """Kill the worker's process group and release the pipes (again: a no-op)."""

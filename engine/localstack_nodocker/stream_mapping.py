@@ -98,7 +98,9 @@ def positions(esm_workers: dict) -> dict[str, dict[str, int]]:
     saved = {}
     for uuid, worker in esm_workers.items():
         if isinstance(worker.poller, DynamoDBPoller):
-            shards = {shard_id: streams.iterator_position(iterator) for shard_id, iterator in worker.poller.shards.items()}
+            shards = {
+                shard_id: streams.iterator_position(iterator) for shard_id, iterator in worker.poller.shards.items()
+            }
             saved[uuid] = {shard_id: position for shard_id, position in shards.items() if position is not None}
     return saved
 

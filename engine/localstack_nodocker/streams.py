@@ -67,7 +67,8 @@ def _view_type(table) -> str | None:
     """moto forgets the view type when a stream is disabled; its records keep it."""
     shard = table.stream_shard
     return (table.stream_specification or {}).get("StreamViewType") or (
-        shard.items[-1].record["dynamodb"]["StreamViewType"] if shard.items else None)
+        shard.items[-1].record["dynamodb"]["StreamViewType"] if shard.items else None
+    )
 
 
 def _encode_iterator(arn: str, shard_id: str, sequence_number: int) -> str:
@@ -100,23 +101,33 @@ def _decode_iterator(iterator: str) -> dict:
 
 
 class MotoDynamoDBStreamsProvider(DynamodbstreamsApi):
-    def describe_stream(self, context: RequestContext, stream_arn, limit=None, exclusive_start_shard_id=None,
-                        shard_filter=None, **kwargs) -> DescribeStreamOutput:
+    def describe_stream(
+        self,
+        context: RequestContext,
+        stream_arn,
+        limit=None,
+        exclusive_start_shard_id=None,
+        shard_filter=None,
+        **kwargs,
+    ) -> DescribeStreamOutput:
         table = _table(stream_arn)
         shard = table.stream_shard
-        return DescribeStreamOutput(StreamDescription={
-            "StreamArn": stream_arn,
-            "StreamLabel": table.latest_stream_label,
-            "StreamStatus": "ENABLED" if _stream_enabled(table) else "DISABLED",
-            "StreamViewType": _view_type(table),
-            "CreationRequestDateTime": shard.created_on,
-            "TableName": table.name,
-            "KeySchema": table.schema,
-            "Shards": [] if exclusive_start_shard_id == shard.id else [shard.to_json()],
-        })
+        return DescribeStreamOutput(
+            StreamDescription={
+                "StreamArn": stream_arn,
+                "StreamLabel": table.latest_stream_label,
+                "StreamStatus": "ENABLED" if _stream_enabled(table) else "DISABLED",
+                "StreamViewType": _view_type(table),
+                "CreationRequestDateTime": shard.created_on,
+                "TableName": table.name,
+                "KeySchema": table.schema,
+                "Shards": [] if exclusive_start_shard_id == shard.id else [shard.to_json()],
+            }
+        )
 
-    def list_streams(self, context: RequestContext, table_name=None, limit=None, exclusive_start_stream_arn=None,
-                     **kwargs) -> ListStreamsOutput:
+    def list_streams(
+        self, context: RequestContext, table_name=None, limit=None, exclusive_start_stream_arn=None, **kwargs
+    ) -> ListStreamsOutput:
         from moto.dynamodb.models import dynamodb_backends
 
         backend = dynamodb_backends[context.account_id][context.region]
@@ -124,12 +135,18 @@ class MotoDynamoDBStreamsProvider(DynamodbstreamsApi):
         for table in backend.tables.values():
             if table.stream_shard is None or (table_name and table.name != table_name):
                 continue
-            streams.append({"StreamArn": f"{table.table_arn}/stream/{table.latest_stream_label}",
-                            "TableName": table.name, "StreamLabel": table.latest_stream_label})
+            streams.append(
+                {
+                    "StreamArn": f"{table.table_arn}/stream/{table.latest_stream_label}",
+                    "TableName": table.name,
+                    "StreamLabel": table.latest_stream_label,
+                }
+            )
         return ListStreamsOutput(Streams=streams)
 
-    def get_shard_iterator(self, context: RequestContext, stream_arn, shard_id, shard_iterator_type,
-                           sequence_number=None, **kwargs) -> GetShardIteratorOutput:
+    def get_shard_iterator(
+        self, context: RequestContext, stream_arn, shard_id, shard_iterator_type, sequence_number=None, **kwargs
+    ) -> GetShardIteratorOutput:
         shard = _table(stream_arn).stream_shard
         if shard_id != shard.id:
             raise ResourceNotFoundException(f"Requested resource not found: Shard {shard_id} does not exist")
@@ -143,7 +160,8 @@ class MotoDynamoDBStreamsProvider(DynamodbstreamsApi):
                 wanted = int(sequence_number)
             except (TypeError, ValueError):
                 raise ValidationException(
-                    f"SequenceNumber is required and must be a number for {shard_iterator_type}") from None
+                    f"SequenceNumber is required and must be a number for {shard_iterator_type}"
+                ) from None
             if not first <= wanted < end:
                 raise ValidationException(f"Invalid SequenceNumber {sequence_number} for shard {shard_id}")
             position = wanted + (shard_iterator_type == ShardIteratorType.AFTER_SEQUENCE_NUMBER)
@@ -159,7 +177,7 @@ class MotoDynamoDBStreamsProvider(DynamodbstreamsApi):
         if token["shard"] != shard.id:
             raise ResourceNotFoundException(f"Requested resource not found: Shard {token['shard']} does not exist")
         start = int(token["next"]) - shard.starting_sequence_number
-        records = [record.to_json() for record in shard.items[start:start + limit]]
+        records = [record.to_json() for record in shard.items[start : start + limit]]
         position = int(token["next"]) + len(records)
         output = GetRecordsOutput(Records=records)
         # A disabled stream's shard is closed: once read to its end there is no next iterator.
@@ -185,8 +203,9 @@ def _record_writes_as_dynamodb_does() -> None:
             return
         event_name = "INSERT" if old is None else "REMOVE" if new is None else "MODIFY"
         sequence_number = self.starting_sequence_number + len(self.items)
-        record = StreamRecord(table, table.stream_specification["StreamViewType"], event_name, old, new,
-                              sequence_number)
+        record = StreamRecord(
+            table, table.stream_specification["StreamViewType"], event_name, old, new, sequence_number
+        )
         images = record.record["dynamodb"]
         if old is None:  # moto writes an empty image for the side that does not exist
             images.pop("OldImage", None)

@@ -26,9 +26,13 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-SERVER_NAMES = ["localhost.localstack.cloud", "*.localhost.localstack.cloud", "localhost",
-                # S3 virtual-host names have two labels under the domain; a wildcard covers one.
-                "*.s3.localhost.localstack.cloud"]
+SERVER_NAMES = [
+    "localhost.localstack.cloud",
+    "*.localhost.localstack.cloud",
+    "localhost",
+    # S3 virtual-host names have two labels under the domain; a wildcard covers one.
+    "*.s3.localhost.localstack.cloud",
+]
 CA_DAYS = 10 * 365
 SERVER_DAYS = 365  # clients refuse server certificates valid for much longer
 RENEW_BEFORE_DAYS = 30
@@ -47,22 +51,37 @@ def _write_private(path: Path, data: bytes) -> None:
 
 
 def _key_pem(key) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def create_ca(ca_key: Path, ca_cert: Path) -> None:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, f"LocalStack engine CA ({ca_key.parent.parent})"[:64])])
     certificate = (
-        x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(_now() - datetime.timedelta(minutes=5))
         .not_valid_after(_now() + datetime.timedelta(days=CA_DAYS))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .sign(key, hashes.SHA256())
     )
@@ -78,7 +97,8 @@ def issue_server_certificate(ca_key: Path, ca_cert: Path, server: Path) -> None:
     certificate = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, SERVER_NAMES[0])]))
-        .issuer_name(authority.subject).public_key(key.public_key())
+        .issuer_name(authority.subject)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(_now() - datetime.timedelta(minutes=5))
         .not_valid_after(_now() + datetime.timedelta(days=SERVER_DAYS))
@@ -89,8 +109,7 @@ def issue_server_certificate(ca_key: Path, ca_cert: Path, server: Path) -> None:
         .sign(authority_key, hashes.SHA256())
     )
     # LocalStack splits this file into <server>.key and <server>.crt (key, then the chain).
-    _write_private(server, _key_pem(key) + certificate.public_bytes(serialization.Encoding.PEM)
-                   + ca_cert.read_bytes())
+    _write_private(server, _key_pem(key) + certificate.public_bytes(serialization.Encoding.PEM) + ca_cert.read_bytes())
 
 
 def _expires_soon(server: Path) -> bool:

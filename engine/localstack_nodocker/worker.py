@@ -103,9 +103,7 @@ def _load_handler(handler_spec):
         return None, _error("Runtime.ImportModuleError", f"Unable to import module '{module_name}': {exc}", tb)
     handler = getattr(module, function_name, None)
     if handler is None:
-        return None, _error(
-            "Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'"
-        )
+        return None, _error("Runtime.HandlerNotFound", f"Handler '{function_name}' missing on module '{module_name}'")
     return handler, None
 
 
@@ -122,8 +120,11 @@ def _invoke(handler, request):
     except Exception as exc:
         _, _, tb = sys.exc_info()
         error = _error(type(exc).__name__, str(exc), tb)
-        sys.stdout.write(f"[ERROR] {error['errorType']}: {error['errorMessage']}\n"
-                         + "Traceback (most recent call last):\n" + "".join(error["stackTrace"]))
+        sys.stdout.write(
+            f"[ERROR] {error['errorType']}: {error['errorMessage']}\n"
+            + "Traceback (most recent call last):\n"
+            + "".join(error["stackTrace"])
+        )
         return True, error
     try:
         return False, json.dumps(result)
@@ -158,7 +159,10 @@ def _handle(handler, init_error, line):
         else:
             is_error, result = _invoke(handler, request)
     except (ValueError, RecursionError, KeyError, TypeError) as exc:
-        is_error, result = True, _error("Runtime.UnmarshalError", f"Unable to read the invocation: {type(exc).__name__}: {exc}")
+        is_error, result = (
+            True,
+            _error("Runtime.UnmarshalError", f"Unable to read the invocation: {type(exc).__name__}: {exc}"),
+        )
     if is_error:
         result = json.dumps(result)
     return {"result": result, "error": is_error, "max_rss_kb": _peak_rss_kb()}
@@ -172,7 +176,7 @@ def main():
     # requests come on a copy of stdin; a handler reading stdin reads nothing, as on AWS
     requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
-    sys.stdin = open(os.devnull)  # noqa: SIM115  (for the life of the process)
+    sys.stdin = open(os.devnull)
     address_space, code_dir, paths = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
     if address_space:
         import resource

@@ -18,6 +18,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from botocore.exceptions import ClientError
+
 from roxs_common import (
     LOG_LEVELS,
     client,
@@ -228,8 +229,9 @@ def alerts(queue_list: list[dict[str, Any]]) -> list[dict[str, Any]]:
 # --- CloudWatch metrics --------------------------------------------------------------------------
 
 
-def metric_query(query_id: str, namespace: str, metric: str, dimension: tuple[str, str], stat: str,
-                 period: int) -> dict[str, Any]:
+def metric_query(
+    query_id: str, namespace: str, metric: str, dimension: tuple[str, str], stat: str, period: int
+) -> dict[str, Any]:
     return {
         "Id": query_id,
         "MetricStat": {
@@ -266,8 +268,14 @@ def metric_queries(functions: list[str], queue_names: list[str], namespace: str)
             ]
     for index, name in enumerate(queue_names):
         queries.append(
-            metric_query(f"q{index}_age", "AWS/SQS", "ApproximateAgeOfOldestMessage", ("QueueName", name), "Maximum",
-                         QUEUE_AGE_WINDOW_S)
+            metric_query(
+                f"q{index}_age",
+                "AWS/SQS",
+                "ApproximateAgeOfOldestMessage",
+                ("QueueName", name),
+                "Maximum",
+                QUEUE_AGE_WINDOW_S,
+            )
         )
     return queries
 
@@ -303,8 +311,12 @@ def _rounded(values: list[float]) -> float | None:
     return round(values[0], 1) if values else None
 
 
-def function_metrics(functions: list[str], values: dict[str, list[float]], percentiles: dict[str, list[float]] | None,
-                     percentiles_refused: str | None) -> dict[str, dict[str, Any]]:
+def function_metrics(
+    functions: list[str],
+    values: dict[str, list[float]],
+    percentiles: dict[str, list[float]] | None,
+    percentiles_refused: str | None,
+) -> dict[str, dict[str, Any]]:
     """Per function: invocations and errors over the window, and its own duration figures."""
     found = {}
     for index, function in enumerate(functions):
@@ -338,9 +350,10 @@ def metrics(functions: list[str], queue_names: list[str], now: dt.datetime) -> t
             percentiles = fetch_metrics(percentile_queries(functions, namespace), start, end)
         except ClientError as exc:
             # LocalStack 4.8 computes Sum/Average/Minimum/Maximum/SampleCount only: say so.
-            _percentiles_refused = f"CloudWatch did not compute {'/'.join(PERCENTILES)}: {_error_code(exc)}: " + str(
-                exc.response.get("Error", {}).get("Message", "")
-            )[:200]
+            _percentiles_refused = (
+                f"CloudWatch did not compute {'/'.join(PERCENTILES)}: {_error_code(exc)}: "
+                + str(exc.response.get("Error", {}).get("Message", ""))[:200]
+            )
             logger.warning("duration percentiles unavailable", extra={"reason": _percentiles_refused})
     refused = _percentiles_refused if namespace else None
     ages = {name: _rounded(values.get(f"q{index}_age", [])) for index, name in enumerate(queue_names)}

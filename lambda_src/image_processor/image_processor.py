@@ -34,6 +34,7 @@ from urllib.parse import quote
 
 from botocore.exceptions import ClientError
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+
 from roxs_common import (
     ConfigError,
     client,
@@ -133,22 +134,16 @@ def _bounded_env(name: str, setting: str, default: int) -> int:
     low, high = LIMITS[setting]["min"], LIMITS[setting]["max"]
     raw = os.environ.get(name, str(default))
     if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ConfigError(
-            f"{name} must be an integer between {low} and {high}, got {raw!r}"
-        )
+        raise ConfigError(f"{name} must be an integer between {low} and {high}, got {raw!r}")
     return int(raw)
 
 
 def thumbnail_max_px() -> int:
-    return _bounded_env(
-        "THUMBNAIL_MAX_PX", "thumbnail_max_px", DEFAULT_THUMBNAIL_MAX_PX
-    )
+    return _bounded_env("THUMBNAIL_MAX_PX", "thumbnail_max_px", DEFAULT_THUMBNAIL_MAX_PX)
 
 
 def max_image_pixels() -> int:
-    return _bounded_env(
-        "MAX_IMAGE_PIXELS", "max_image_pixels", DEFAULT_MAX_IMAGE_PIXELS
-    )
+    return _bounded_env("MAX_IMAGE_PIXELS", "max_image_pixels", DEFAULT_MAX_IMAGE_PIXELS)
 
 
 # --- image work (no AWS) ----------------------------------------------------------------------
@@ -164,9 +159,7 @@ def _open_image(data: bytes, max_pixels: int) -> ImageFile.ImageFile:
     except UnidentifiedImageError as exc:
         raise ImageUnusable("object is not a recognised image format") from exc
     if image.format not in OUTPUT_FORMATS:
-        raise ImageUnusable(
-            f"unsupported image format {image.format}; supported: {', '.join(sorted(OUTPUT_FORMATS))}"
-        )
+        raise ImageUnusable(f"unsupported image format {image.format}; supported: {', '.join(sorted(OUTPUT_FORMATS))}")
     width, height = image.size
     if width * height > max_pixels:
         raise ImageRejected(
@@ -204,9 +197,7 @@ def _encode(image: Image.Image, output_format: str) -> Rendition:
         options["optimize"] = image.width * image.height <= PNG_OPTIMIZE_MAX_PIXELS
     buffer = io.BytesIO()
     image.save(buffer, output_format, **options)
-    return Rendition(
-        buffer.getvalue(), image.width, image.height, Image.MIME[output_format]
-    )
+    return Rendition(buffer.getvalue(), image.width, image.height, Image.MIME[output_format])
 
 
 def render_image(
@@ -230,21 +221,15 @@ def render_image(
         # 40 MP photo never exists in memory at full size for the thumbnail.
         thumbnail.draft(None, (thumbnail_max_px, thumbnail_max_px))
         ImageOps.exif_transpose(thumbnail, in_place=True)
-        thumbnail.thumbnail(
-            (thumbnail_max_px, thumbnail_max_px), Image.Resampling.LANCZOS
-        )
+        thumbnail.thumbnail((thumbnail_max_px, thumbnail_max_px), Image.Resampling.LANCZOS)
         thumbnail_rendition = _encode(thumbnail, output_format)
     except ImageUnusable:
         raise
     except MemoryError:
         raise  # the pixel bound is too high for the function's memory: a configuration error
     except Exception as exc:
-        raise ImageUnusable(
-            f"image data could not be decoded: {type(exc).__name__}: {exc}"
-        ) from exc
-    return RenderedImage(
-        source_format, processed.width, processed.height, processed, thumbnail_rendition
-    )
+        raise ImageUnusable(f"image data could not be decoded: {type(exc).__name__}: {exc}") from exc
+    return RenderedImage(source_format, processed.width, processed.height, processed, thumbnail_rendition)
 
 
 # --- identity, keys and event parsing (no AWS) ------------------------------------------------
@@ -258,26 +243,18 @@ def derived_key(prefix: str, key: str) -> str:
 
 
 def output_keys(image_id: str, key: str) -> tuple[str, str]:
-    return derived_key(f"processed/{image_id}-", key), derived_key(
-        f"thumbnails/{image_id}-thumb-", key
-    )
+    return derived_key(f"processed/{image_id}-", key), derived_key(f"thumbnails/{image_id}-thumb-", key)
 
 
 def objects_from_event(event: Any) -> tuple[list[tuple[str, str]], bool]:
     """[(bucket, key), ...] and whether the event came from S3 (EventBridge or a notification)."""
     if not isinstance(event, dict):
-        raise ValueError(
-            f"event must be an S3 event or an object with bucket and key, got {type(event).__name__}"
-        )
+        raise ValueError(f"event must be an S3 event or an object with bucket and key, got {type(event).__name__}")
     objects = s3_event_objects(event)
     if objects is not None:
         return objects, True
     bucket, key = event.get("bucket"), event.get("key")
-    missing = [
-        name
-        for name, value in (("bucket", bucket), ("key", key))
-        if not isinstance(value, str) or not value
-    ]
+    missing = [name for name, value in (("bucket", bucket), ("key", key)) if not isinstance(value, str) or not value]
     if missing:
         raise ValueError(
             f"direct payload needs non-empty string fields bucket and key; missing or invalid: {', '.join(missing)}"
@@ -290,9 +267,7 @@ def objects_from_event(event: Any) -> tuple[list[tuple[str, str]], bool]:
 
 @dataclass(frozen=True)
 class Outcome:
-    status_code: (
-        int  # 200 completed or removed, 404 nothing there, 422 error/rejected row
-    )
+    status_code: int  # 200 completed or removed, 404 nothing there, 422 error/rejected row
     body: dict[str, Any]
 
 
@@ -303,9 +278,7 @@ class KeyState:
 
     ref: str
     version: int = 0
-    row: dict[str, Any] | None = (
-        None  # ImageId, UploadTimestamp, Status, OriginalSize, ListMonth, ...
-    )
+    row: dict[str, Any] | None = None  # ImageId, UploadTimestamp, Status, OriginalSize, ListMonth, ...
     pending: list[dict[str, str]] = field(default_factory=list)  # [{"Bucket", "Key"}]
     exists: bool = False
 
@@ -357,14 +330,8 @@ def read_state(bucket: str, key: str) -> KeyState:
     if not item:
         return KeyState(ref)
     data = from_item(item)
-    row = (
-        {name: data[name] for name in STATE_ROW_FIELDS if name in data}
-        if "ImageId" in data
-        else None
-    )
-    return KeyState(
-        ref, int(data["Version"]), row, list(data.get("Pending", [])), exists=True
-    )
+    row = {name: data[name] for name in STATE_ROW_FIELDS if name in data} if "ImageId" in data else None
+    return KeyState(ref, int(data["Version"]), row, list(data.get("Pending", [])), exists=True)
 
 
 def head_original(bucket: str, key: str) -> dict[str, Any] | None:
@@ -394,20 +361,11 @@ def render_original(bucket: str, key: str, head: dict[str, Any]) -> RenderedImag
     deterministic failures, KeyMoved when the object changed since HEAD."""
     size = head["ContentLength"]
     if size > MAX_OBJECT_BYTES:
-        raise ImageRejected(
-            f"object is {size} bytes, over the {MAX_OBJECT_BYTES // (1024 * 1024)} MiB limit"
-        )
+        raise ImageRejected(f"object is {size} bytes, over the {MAX_OBJECT_BYTES // (1024 * 1024)} MiB limit")
     try:
-        data = (
-            client("s3")
-            .get_object(Bucket=bucket, Key=key, IfMatch=head["ETag"])["Body"]
-            .read()
-        )
+        data = client("s3").get_object(Bucket=bucket, Key=key, IfMatch=head["ETag"])["Body"].read()
     except ClientError as exc:
-        if (
-            _is_not_found(exc)
-            or exc.response.get("Error", {}).get("Code") == "PreconditionFailed"
-        ):
+        if _is_not_found(exc) or exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
             raise KeyMoved(f"s3://{bucket}/{key} changed while it was read") from exc
         raise
     return render_image(data, thumbnail_max_px(), max_image_pixels())
@@ -430,9 +388,7 @@ def store_outputs(row: dict[str, Any], rendered: RenderedImage) -> dict[str, Any
         ContentType=rendered.processed.content_type,
         Metadata={
             **metadata,
-            "processed-by": os.environ.get(
-                "AWS_LAMBDA_FUNCTION_NAME", "image-processor"
-            ),
+            "processed-by": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "image-processor"),
             "processed-at": processed_at,
         },
     )
@@ -468,9 +424,7 @@ def derived_objects(row: dict[str, Any] | None) -> list[dict[str, str]]:
     ]
 
 
-def _row_operations(
-    state: KeyState, new_row: dict[str, Any] | None
-) -> tuple[list[dict[str, Any]], Deltas]:
+def _row_operations(state: KeyState, new_row: dict[str, Any] | None) -> tuple[list[dict[str, Any]], Deltas]:
     """Delete the superseded row and put the new one (only if absent), with their counts."""
     table = require_env("METADATA_TABLE")
     operations: list[dict[str, Any]] = []
@@ -484,9 +438,7 @@ def _row_operations(
         operations.append({"Delete": {"TableName": table, "Key": to_item(key)}})
     if new_row:
         deltas.merge(row_counters(new_row))
-        deltas.add_activity(
-            int(time.time() * 1000), **{f"images_{new_row['Status']}": 1}
-        )
+        deltas.add_activity(int(time.time() * 1000), **{f"images_{new_row['Status']}": 1})
         condition = "attribute_not_exists(ImageId)"
         operations.append(
             {
@@ -500,9 +452,7 @@ def _row_operations(
     return operations, deltas
 
 
-def _state_operation(
-    state: KeyState, new_row: dict[str, Any] | None, pending: list[dict[str, str]]
-) -> list[dict]:
+def _state_operation(state: KeyState, new_row: dict[str, Any] | None, pending: list[dict[str, str]]) -> list[dict]:
     """The key item's next version (the new row's fields, derived objects to delete), or its
     deletion when nothing is left to track; only if still at the version read."""
     table, guard = (
@@ -512,9 +462,7 @@ def _state_operation(
     if new_row or pending:
         item: dict[str, Any] = {"ObjectRef": state.ref, "Version": state.version + 1}
         if new_row:
-            item.update(
-                {name: new_row[name] for name in STATE_ROW_FIELDS if name in new_row}
-            )
+            item.update({name: new_row[name] for name in STATE_ROW_FIELDS if name in new_row})
         if pending:
             item["Pending"] = pending
         return [{"Put": {"TableName": table, "Item": to_item(item), **guard}}]
@@ -548,9 +496,7 @@ def commit(state: KeyState, new_row: dict[str, Any] | None) -> list[dict[str, st
     return pending
 
 
-def finish_pending(
-    ref: str, version: int, pending: list[dict[str, str]], current: bool
-) -> None:
+def finish_pending(ref: str, version: int, pending: list[dict[str, str]], current: bool) -> None:
     """Delete derived objects a committed transaction left to delete, then drop the list
     (or the whole key item when the key has no current row). Deleting twice is harmless;
     a key item that moved on meanwhile carries the list forward itself."""
@@ -566,9 +512,7 @@ def finish_pending(
     try:
         if current:
             guard["ExpressionAttributeNames"]["#p"] = "Pending"
-            ddb.update_item(
-                TableName=table, Key=key, UpdateExpression="REMOVE #p", **guard
-            )
+            ddb.update_item(TableName=table, Key=key, UpdateExpression="REMOVE #p", **guard)
         else:
             ddb.delete_item(TableName=table, Key=key, **guard)
     except ClientError as exc:
@@ -585,11 +529,7 @@ def discard_outputs(row: dict[str, Any]) -> None:
 
 
 def _answer(row: dict[str, Any], note: str | None = None) -> Outcome:
-    original = (
-        f"{row['OriginalBucket']}/{row['OriginalKey']}"
-        if "OriginalBucket" in row
-        else None
-    )
+    original = f"{row['OriginalBucket']}/{row['OriginalKey']}" if "OriginalBucket" in row else None
     body: dict[str, Any] = {"image_id": row["ImageId"], "status": row["Status"]}
     if original:
         body["original"] = original
@@ -625,9 +565,7 @@ def reconcile_once(bucket: str, key: str) -> Outcome:
             return Outcome(404, {"error": f"object s3://{bucket}/{key} not found"})
         pending = commit(state, None)
         finish_pending(state.ref, state.version + 1, pending, current=False)
-        logger.info(
-            "image removed", extra={**log_data, "image_id": state.row["ImageId"]}
-        )
+        logger.info("image removed", extra={**log_data, "image_id": state.row["ImageId"]})
         return Outcome(
             200,
             {
@@ -676,9 +614,7 @@ def process_object(bucket: str, key: str) -> Outcome:
     """Reconcile s3://bucket/key, again when another invocation moved it meanwhile."""
     originals = require_env("ORIGINALS_BUCKET")
     if bucket != originals:
-        raise ValueError(
-            f"bucket must be the originals bucket {originals}, got {bucket!r}"
-        )
+        raise ValueError(f"bucket must be the originals bucket {originals}, got {bucket!r}")
     for round_number in range(1, MAX_ROUNDS + 1):
         try:
             return reconcile_once(bucket, key)
@@ -687,9 +623,7 @@ def process_object(bucket: str, key: str) -> Outcome:
                 "key moved meanwhile, reconciling again",
                 extra={"reason": str(exc), "round": round_number},
             )
-    raise RuntimeError(
-        f"s3://{bucket}/{key} kept changing during {MAX_ROUNDS} rounds; the event will be retried"
-    )
+    raise RuntimeError(f"s3://{bucket}/{key} kept changing during {MAX_ROUNDS} rounds; the event will be retried")
 
 
 @inject_lambda_context

@@ -42,6 +42,7 @@ from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import ClientError
+
 from roxs_common import (
     LOG_LEVELS,
     client,

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
+
 from roxs_common import (
     client,
     dumps,
@@ -127,8 +128,16 @@ def claim(notification: Notification, source: str, remaining_ms: int) -> Claim |
         "ClaimExpiresMs": now + remaining_ms + CLAIM_MARGIN_MS,
         "Source": source,
     }
-    check_item_size({**row, "Status": SENT, "SNSMessageId": "x" * 100, "ProcessedAt": now_iso(),
-                     **list_keys(notification.created_at_ms, notification.priority, SENT)}, "the history row")
+    check_item_size(
+        {
+            **row,
+            "Status": SENT,
+            "SNSMessageId": "x" * 100,
+            "ProcessedAt": now_iso(),
+            **list_keys(notification.created_at_ms, notification.priority, SENT),
+        },
+        "the history row",
+    )
     try:
         client("dynamodb").put_item(
             TableName=require_env("HISTORY_TABLE"),
@@ -194,7 +203,8 @@ def mark_sent(notification: Notification, held: Claim, message_id: str) -> None:
         "Update": {
             "TableName": require_env("HISTORY_TABLE"),
             "Key": _history_key(notification.notification_id, notification.created_at_ms),
-            "UpdateExpression": "SET " + ", ".join(f"#v{index} = :v{index}" for index in range(len(values)))
+            "UpdateExpression": "SET "
+            + ", ".join(f"#v{index} = :v{index}" for index in range(len(values)))
             + " REMOVE #token, #exp",
             "ConditionExpression": "#token = :token",
             "ExpressionAttributeNames": {**names, "#token": "ClaimToken", "#exp": "ClaimExpiresMs"},
@@ -227,7 +237,9 @@ def deliver(notification: Notification, source: str, remaining_ms: int = DEFAULT
             raise  # the claim stays until it expires: a retry then publishes again (documented)
         # Our claim expired and another delivery took it over (this one outlived its margin).
         logger.warning("claim lost before marking sent; the other delivery records it", extra=log_data)
-    logger.info("notification sent", extra={**log_data, "sns_message_id": message_id, "priority": notification.priority})
+    logger.info(
+        "notification sent", extra={**log_data, "sns_message_id": message_id, "priority": notification.priority}
+    )
     return message_id
 
 

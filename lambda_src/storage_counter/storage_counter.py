@@ -14,9 +14,7 @@ logger = get_logger(__name__)
 def objects_from_event(event: Any) -> list[tuple[str, str]]:
     objects = s3_event_objects(event) if isinstance(event, dict) else None
     if objects is None:
-        raise ValueError(
-            "event is neither an EventBridge S3 event (source aws.s3) nor S3 notification Records"
-        )
+        raise ValueError("event is neither an EventBridge S3 event (source aws.s3) nor S3 notification Records")
     return objects
 
 
@@ -28,8 +26,6 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         if bucket not in counted:
             raise ValueError(f"bucket {bucket!r} is not one of the counted buckets")
         deltas = reconcile_object(bucket, key)
-        logger.info(
-            "object reconciled", extra={"bucket": bucket, "key": key, "deltas": deltas}
-        )
+        logger.info("object reconciled", extra={"bucket": bucket, "key": key, "deltas": deltas})
         changes.append({"bucket": bucket, "key": key, "deltas": deltas})
     return {"reconciled": changes}

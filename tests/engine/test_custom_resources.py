@@ -10,7 +10,7 @@ import pytest
 from tests.engine.test_lambda_paths import wait_active, zipped
 from tests.support.waiting import wait_for
 
-HANDLER_SOURCE = '''
+HANDLER_SOURCE = """
 import json
 import urllib.request
 
@@ -33,20 +33,34 @@ def handler(event, context):
     request = urllib.request.Request(event["ResponseURL"], data=json.dumps(response).encode(), method="PUT",
                                      headers={"Content-Type": ""})
     urllib.request.urlopen(request, timeout=10).read()
-'''
+"""
 
 
 def template(neighbour: str | None = None, **extra_properties) -> str:
     """The greeter resource; with a neighbour, an SNS topic of that name created before it."""
     neighbours = {"Neighbour": {"Type": "AWS::SNS::Topic", "Properties": {"TopicName": neighbour}}} if neighbour else {}
-    return json.dumps({
-        "Parameters": {"Name": {"Type": "String"}, "Token": {"Type": "String"}, "Journal": {"Type": "String"}},
-        "Resources": {**neighbours, "Greeter": {"Type": "Custom::Greeter", "DependsOn": list(neighbours), "Properties": {
-            "ServiceToken": {"Ref": "Token"}, "Name": {"Ref": "Name"}, "Journal": {"Ref": "Journal"},
-            **extra_properties}}},
-        "Outputs": {"Greeting": {"Value": {"Fn::GetAtt": ["Greeter", "Greeting"]}},
-                    "Id": {"Value": {"Ref": "Greeter"}}},
-    })
+    return json.dumps(
+        {
+            "Parameters": {"Name": {"Type": "String"}, "Token": {"Type": "String"}, "Journal": {"Type": "String"}},
+            "Resources": {
+                **neighbours,
+                "Greeter": {
+                    "Type": "Custom::Greeter",
+                    "DependsOn": list(neighbours),
+                    "Properties": {
+                        "ServiceToken": {"Ref": "Token"},
+                        "Name": {"Ref": "Name"},
+                        "Journal": {"Ref": "Journal"},
+                        **extra_properties,
+                    },
+                },
+            },
+            "Outputs": {
+                "Greeting": {"Value": {"Fn::GetAtt": ["Greeter", "Greeting"]}},
+                "Id": {"Value": {"Ref": "Greeter"}},
+            },
+        }
+    )
 
 
 @pytest.fixture(scope="module")
@@ -58,8 +72,12 @@ def aws(engine):
 def greeter_function(aws):
     name = f"greeter-{uuid.uuid4().hex[:8]}"
     arn = aws["lambda"].create_function(
-        FunctionName=name, Runtime="python3.11", Handler="greeter.handler", Timeout=15,
-        Role="arn:aws:iam::000000000000:role/greeter", Code={"ZipFile": zipped(HANDLER_SOURCE, "greeter.py")},
+        FunctionName=name,
+        Runtime="python3.11",
+        Handler="greeter.handler",
+        Timeout=15,
+        Role="arn:aws:iam::000000000000:role/greeter",
+        Code={"ZipFile": zipped(HANDLER_SOURCE, "greeter.py")},
     )["FunctionArn"]
     assert wait_active(aws["lambda"], name)["State"] == "Active"
     yield arn
@@ -78,8 +96,11 @@ def requests_seen(aws, greeter, count: int) -> list[dict]:
     seen = []
 
     def enough():
-        for message in aws["sqs"].receive_message(QueueUrl=greeter["journal"], MaxNumberOfMessages=10,
-                                                  WaitTimeSeconds=1).get("Messages", []):
+        for message in (
+            aws["sqs"]
+            .receive_message(QueueUrl=greeter["journal"], MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            .get("Messages", [])
+        ):
             seen.append(json.loads(message["Body"]))
             aws["sqs"].delete_message(QueueUrl=greeter["journal"], ReceiptHandle=message["ReceiptHandle"])
         return len(seen) >= count
@@ -89,14 +110,22 @@ def requests_seen(aws, greeter, count: int) -> list[dict]:
 
 
 def settle(cfn, stack: str) -> dict:
-    return wait_for(lambda: (s := cfn.describe_stacks(StackName=stack)["Stacks"][0])["StackStatus"].endswith(
-        ("_COMPLETE", "_FAILED")) and s, timeout=90, what=f"stack {stack} to settle")
+    return wait_for(
+        lambda: (
+            (s := cfn.describe_stacks(StackName=stack)["Stacks"][0])["StackStatus"].endswith(("_COMPLETE", "_FAILED"))
+            and s
+        ),
+        timeout=90,
+        what=f"stack {stack} to settle",
+    )
 
 
 def parameters(greeter, name: str, token: str | None = None) -> list[dict]:
-    return [{"ParameterKey": "Name", "ParameterValue": name},
-            {"ParameterKey": "Token", "ParameterValue": token or greeter["arn"]},
-            {"ParameterKey": "Journal", "ParameterValue": greeter["journal"]}]
+    return [
+        {"ParameterKey": "Name", "ParameterValue": name},
+        {"ParameterKey": "Token", "ParameterValue": token or greeter["arn"]},
+        {"ParameterKey": "Journal", "ParameterValue": greeter["journal"]},
+    ]
 
 
 def outputs(stack: dict) -> dict:
@@ -106,7 +135,8 @@ def outputs(stack: dict) -> dict:
 def test_create_update_and_delete_reach_the_function_and_its_data_reaches_getatt(aws, greeter):
     cfn, stack = aws["cloudformation"], f"greeter-{uuid.uuid4().hex[:8]}"
     stack_id = cfn.create_stack(StackName=stack, TemplateBody=template(), Parameters=parameters(greeter, "ada"))[
-        "StackId"]
+        "StackId"
+    ]
     created = settle(cfn, stack)
     assert created["StackStatus"] == "CREATE_COMPLETE", created.get("StackStatusReason")
     assert outputs(created) == {"Greeting": "hello ada", "Id": "greeter-ada"}
@@ -128,8 +158,11 @@ def test_create_update_and_delete_reach_the_function_and_its_data_reaches_getatt
     (delete,) = requests_seen(aws, greeter, 1)
     assert delete["RequestType"] == "Delete" and delete["PhysicalResourceId"] == "greeter-ada"
     assert delete["ResourceProperties"]["Name"] == "grace"
-    wait_for(lambda: cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE",
-             timeout=60, what="the stack to be deleted")
+    wait_for(
+        lambda: cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE",
+        timeout=60,
+        what="the stack to be deleted",
+    )
 
 
 def test_an_update_with_a_new_physical_id_deletes_the_old_resource(aws, greeter):
@@ -147,26 +180,37 @@ def test_an_update_with_a_new_physical_id_deletes_the_old_resource(aws, greeter)
     requests_seen(aws, greeter, 1)
 
 
-@pytest.mark.parametrize("extra, token, reason", [
-    ({"Fail": "Create"}, None, "Message returned: refusing to create ada"),
-    ({"Silent": "Create", "ServiceTimeout": 2}, None, "did not receive a response from your Custom Resource"),
-    ({}, "sns", "SNS-backed custom resources are not supported"),
-], ids=["function-answers-failed", "function-never-answers", "sns-token"])
+@pytest.mark.parametrize(
+    "extra, token, reason",
+    [
+        ({"Fail": "Create"}, None, "Message returned: refusing to create ada"),
+        ({"Silent": "Create", "ServiceTimeout": 2}, None, "did not receive a response from your Custom Resource"),
+        ({}, "sns", "SNS-backed custom resources are not supported"),
+    ],
+    ids=["function-answers-failed", "function-never-answers", "sns-token"],
+)
 def test_a_failed_custom_resource_rolls_the_stack_back_with_its_reason(aws, greeter, extra, token, reason):
     cfn, stack = aws["cloudformation"], f"greeter-{uuid.uuid4().hex[:8]}"
     if token == "sns":
         token = aws["sns"].create_topic(Name=f"greeter-{uuid.uuid4().hex[:8]}")["TopicArn"]
     neighbour = f"greeter-neighbour-{uuid.uuid4().hex[:8]}"
-    cfn.create_stack(StackName=stack, TemplateBody=template(neighbour, **extra),
-                     Parameters=parameters(greeter, "ada", token))
+    cfn.create_stack(
+        StackName=stack, TemplateBody=template(neighbour, **extra), Parameters=parameters(greeter, "ada", token)
+    )
     failed = settle(cfn, stack)
     try:
         assert failed["StackStatus"] == "ROLLBACK_COMPLETE"
-        assert failed["StackStatusReason"] == "The following resource(s) failed to create: [Greeter]. " \
-                                              "Rollback requested by user."
+        assert (
+            failed["StackStatusReason"] == "The following resource(s) failed to create: [Greeter]. "
+            "Rollback requested by user."
+        )
         events = cfn.describe_stack_events(StackName=stack)["StackEvents"]
-        assert any(e["LogicalResourceId"] == "Greeter" and e["ResourceStatus"] == "CREATE_FAILED"
-                   and reason in e.get("ResourceStatusReason", "") for e in events)
+        assert any(
+            e["LogicalResourceId"] == "Greeter"
+            and e["ResourceStatus"] == "CREATE_FAILED"
+            and reason in e.get("ResourceStatusReason", "")
+            for e in events
+        )
         assert any(e["LogicalResourceId"] == "Neighbour" and e["ResourceStatus"] == "DELETE_COMPLETE" for e in events)
         topics = [t["TopicArn"].rsplit(":", 1)[1] for t in aws["sns"].list_topics()["Topics"]]
         assert neighbour not in topics  # what the stack had created is gone
@@ -181,8 +225,12 @@ def test_a_failed_custom_resource_rolls_the_stack_back_with_its_reason(aws, gree
 def test_without_rollback_the_failed_stack_keeps_what_it_created(aws, greeter):
     cfn, stack = aws["cloudformation"], f"greeter-{uuid.uuid4().hex[:8]}"
     neighbour = f"greeter-neighbour-{uuid.uuid4().hex[:8]}"
-    cfn.create_stack(StackName=stack, TemplateBody=template(neighbour, Fail="Create"), DisableRollback=True,
-                     Parameters=parameters(greeter, "ada"))
+    cfn.create_stack(
+        StackName=stack,
+        TemplateBody=template(neighbour, Fail="Create"),
+        DisableRollback=True,
+        Parameters=parameters(greeter, "ada"),
+    )
     try:
         assert settle(cfn, stack)["StackStatus"] == "CREATE_FAILED"
         assert neighbour in [t["TopicArn"].rsplit(":", 1)[1] for t in aws["sns"].list_topics()["Topics"]]
@@ -192,14 +240,27 @@ def test_without_rollback_the_failed_stack_keeps_what_it_created(aws, greeter):
 
 INLINE_TEMPLATE = {
     "Resources": {
-        "Answerer": {"Type": "AWS::Lambda::Function", "Properties": {
-            "Runtime": "python3.11", "Handler": "index.handler", "Timeout": 10,
-            "Role": "arn:aws:iam::000000000000:role/answerer",
-            "Code": {"ZipFile": "import cfnresponse\n\n\ndef handler(event, context):\n"
-                                "    answer = str(len(event['ResourceProperties']['Question']))\n"
-                                "    cfnresponse.send(event, context, cfnresponse.SUCCESS, {'Answer': answer}, 'answer-1')\n"}}},
-        "Answer": {"Type": "AWS::CloudFormation::CustomResource", "Properties": {
-            "ServiceToken": {"Fn::GetAtt": ["Answerer", "Arn"]}, "Question": "life, the universe and everything"}},
+        "Answerer": {
+            "Type": "AWS::Lambda::Function",
+            "Properties": {
+                "Runtime": "python3.11",
+                "Handler": "index.handler",
+                "Timeout": 10,
+                "Role": "arn:aws:iam::000000000000:role/answerer",
+                "Code": {
+                    "ZipFile": "import cfnresponse\n\n\ndef handler(event, context):\n"
+                    "    answer = str(len(event['ResourceProperties']['Question']))\n"
+                    "    cfnresponse.send(event, context, cfnresponse.SUCCESS, {'Answer': answer}, 'answer-1')\n"
+                },
+            },
+        },
+        "Answer": {
+            "Type": "AWS::CloudFormation::CustomResource",
+            "Properties": {
+                "ServiceToken": {"Fn::GetAtt": ["Answerer", "Arn"]},
+                "Question": "life, the universe and everything",
+            },
+        },
     },
     "Outputs": {"Answer": {"Value": {"Fn::GetAtt": ["Answer", "Answer"]}}, "Id": {"Value": {"Ref": "Answer"}}},
 }
@@ -212,5 +273,8 @@ def test_a_function_in_the_same_stack_answers_with_the_cfnresponse_module(aws):
     assert created["StackStatus"] == "CREATE_COMPLETE", created.get("StackStatusReason")
     assert outputs(created) == {"Answer": "33", "Id": "answer-1"}
     cfn.delete_stack(StackName=stack)
-    wait_for(lambda: cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE",
-             timeout=60, what="the stack to be deleted")
+    wait_for(
+        lambda: cfn.describe_stacks(StackName=stack_id)["Stacks"][0]["StackStatus"] == "DELETE_COMPLETE",
+        timeout=60,
+        what="the stack to be deleted",
+    )

@@ -12,10 +12,13 @@ def table(engine):
     dynamodb = boto3.client("dynamodb")
     name = f"exact-{uuid.uuid4().hex[:8]}"
     dynamodb.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "Level", "KeyType": "HASH"}, {"AttributeName": "Timestamp", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "Level", "AttributeType": "S"},
-                              {"AttributeName": "Timestamp", "AttributeType": "N"}],
+        AttributeDefinitions=[
+            {"AttributeName": "Level", "AttributeType": "S"},
+            {"AttributeName": "Timestamp", "AttributeType": "N"},
+        ],
     )
     yield dynamodb, name
     dynamodb.delete_table(TableName=name)
@@ -36,7 +39,11 @@ def test_sort_keys_that_differ_past_float_precision_stay_distinct_and_ordered(ta
         start = {"ExclusiveStartKey": page["LastEvaluatedKey"]}
     assert sorted(scanned) == keys
     newest = dynamodb.query(
-        TableName=name, KeyConditionExpression="#l = :l", ExpressionAttributeNames={"#l": "Level"},
-        ExpressionAttributeValues={":l": {"S": "INFO"}}, ScanIndexForward=False, Limit=3,
+        TableName=name,
+        KeyConditionExpression="#l = :l",
+        ExpressionAttributeNames={"#l": "Level"},
+        ExpressionAttributeValues={":l": {"S": "INFO"}},
+        ScanIndexForward=False,
+        Limit=3,
     )["Items"]
     assert [item["Timestamp"]["N"] for item in newest] == keys[::-1][:3]

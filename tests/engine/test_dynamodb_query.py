@@ -13,7 +13,7 @@ ENGINE_PYTHON = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstac
 # Runs in the engine's interpreter: moto's own Table.query, before the provider patches it,
 # against the patched one, on seeded random tables with a GSI and an LSI, with puts, updates
 # (moving items between index partitions), deletes and transactions between the queries.
-COMPARE = r'''
+COMPARE = r"""
 import random, sys
 from decimal import Decimal
 from moto.dynamodb.models import DynamoDBBackend
@@ -148,13 +148,14 @@ for shape in range(10):
         assert answers[0] == answers[1], (shape, index_name, hash_key, comparison, objs, limit, forward, start, answers)
         compared += 1
 print(compared)
-'''
+"""
 
 
 @pytest.mark.parametrize("seed", [1, 2, 3])
 def test_query_answers_as_moto_does(seed):
-    result = subprocess.run([str(ENGINE_PYTHON), "-c", COMPARE, str(seed)], capture_output=True, text=True, check=False,
-                            timeout=300)
+    result = subprocess.run(
+        [str(ENGINE_PYTHON), "-c", COMPARE, str(seed)], capture_output=True, text=True, check=False, timeout=300
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     assert int(result.stdout) == 10 * 80
 
@@ -164,21 +165,33 @@ def test_query_pages_a_partition_over_http(engine):
     client = boto3.client("dynamodb")
     name = f"query-{os.urandom(4).hex()}"
     client.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                              {"AttributeName": "sk", "AttributeType": "N"}])
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+        ],
+    )
     try:
         for partition in ("a", "b"):
             for first in range(0, 60, 25):
-                client.batch_write_item(RequestItems={name: [
-                    {"PutRequest": {"Item": {"pk": {"S": partition}, "sk": {"N": str(index)}}}}
-                    for index in range(first, min(first + 25, 60))]})
+                client.batch_write_item(
+                    RequestItems={
+                        name: [
+                            {"PutRequest": {"Item": {"pk": {"S": partition}, "sk": {"N": str(index)}}}}
+                            for index in range(first, min(first + 25, 60))
+                        ]
+                    }
+                )
         for forward in (True, False):
             pages = client.get_paginator("query").paginate(
-                TableName=name, KeyConditionExpression="pk = :p AND sk BETWEEN :low AND :high",
+                TableName=name,
+                KeyConditionExpression="pk = :p AND sk BETWEEN :low AND :high",
                 ExpressionAttributeValues={":p": {"S": "a"}, ":low": {"N": "10"}, ":high": {"N": "49"}},
-                ScanIndexForward=forward, PaginationConfig={"PageSize": 7})
+                ScanIndexForward=forward,
+                PaginationConfig={"PageSize": 7},
+            )
             keys = [int(item["sk"]["N"]) for page in pages for item in page["Items"]]
             assert keys == sorted(range(10, 50), reverse=not forward)
     finally:
@@ -191,44 +204,93 @@ def test_index_query_follows_writes_over_http(engine):
     client = boto3.client("dynamodb")
     name = f"query-{os.urandom(4).hex()}"
     client.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "id", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "id", "AttributeType": "S"},
-                              {"AttributeName": "bucket", "AttributeType": "S"},
-                              {"AttributeName": "at", "AttributeType": "N"}],
-        GlobalSecondaryIndexes=[{"IndexName": "byBucket", "Projection": {"ProjectionType": "ALL"}, "KeySchema": [
-            {"AttributeName": "bucket", "KeyType": "HASH"}, {"AttributeName": "at", "KeyType": "RANGE"}]}])
+        AttributeDefinitions=[
+            {"AttributeName": "id", "AttributeType": "S"},
+            {"AttributeName": "bucket", "AttributeType": "S"},
+            {"AttributeName": "at", "AttributeType": "N"},
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "byBucket",
+                "Projection": {"ProjectionType": "ALL"},
+                "KeySchema": [
+                    {"AttributeName": "bucket", "KeyType": "HASH"},
+                    {"AttributeName": "at", "KeyType": "RANGE"},
+                ],
+            }
+        ],
+    )
 
     def bucket(value: str, index: str = "byBucket", key: str = "bucket") -> list[str]:
         pages = client.get_paginator("query").paginate(
-            TableName=name, IndexName=index, KeyConditionExpression="#k = :v",
-            ExpressionAttributeNames={"#k": key}, ExpressionAttributeValues={":v": {"S": value}},
-            PaginationConfig={"PageSize": 3})
+            TableName=name,
+            IndexName=index,
+            KeyConditionExpression="#k = :v",
+            ExpressionAttributeNames={"#k": key},
+            ExpressionAttributeValues={":v": {"S": value}},
+            PaginationConfig={"PageSize": 3},
+        )
         return [item["id"]["S"] for page in pages for item in page["Items"]]
 
     try:
         for index in range(8):
-            client.put_item(TableName=name, Item={"id": {"S": f"i{index}"}, "bucket": {"S": f"b{index % 2}"},
-                                                  "at": {"N": str(index)}, "kind": {"S": "k"}})
+            client.put_item(
+                TableName=name,
+                Item={
+                    "id": {"S": f"i{index}"},
+                    "bucket": {"S": f"b{index % 2}"},
+                    "at": {"N": str(index)},
+                    "kind": {"S": "k"},
+                },
+            )
         assert bucket("b0") == ["i0", "i2", "i4", "i6"]
-        client.update_item(TableName=name, Key={"id": {"S": "i2"}}, UpdateExpression="SET #b = :b",
-                           ExpressionAttributeNames={"#b": "bucket"}, ExpressionAttributeValues={":b": {"S": "b1"}})
+        client.update_item(
+            TableName=name,
+            Key={"id": {"S": "i2"}},
+            UpdateExpression="SET #b = :b",
+            ExpressionAttributeNames={"#b": "bucket"},
+            ExpressionAttributeValues={":b": {"S": "b1"}},
+        )
         client.delete_item(TableName=name, Key={"id": {"S": "i4"}})
         with pytest.raises(client.exceptions.TransactionCanceledException):
-            client.transact_write_items(TransactItems=[
-                {"Put": {"TableName": name, "Item": {"id": {"S": "i6"}, "bucket": {"S": "b1"}, "at": {"N": "6"}}}},
-                {"ConditionCheck": {"TableName": name, "Key": {"id": {"S": "none"}},
-                                    "ConditionExpression": "attribute_exists(id)"}}])
-        client.transact_write_items(TransactItems=[
-            {"Put": {"TableName": name, "Item": {"id": {"S": "i9"}, "bucket": {"S": "b0"}, "at": {"N": "-1"}}}},
-            {"Delete": {"TableName": name, "Key": {"id": {"S": "i7"}}}}])
+            client.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": name, "Item": {"id": {"S": "i6"}, "bucket": {"S": "b1"}, "at": {"N": "6"}}}},
+                    {
+                        "ConditionCheck": {
+                            "TableName": name,
+                            "Key": {"id": {"S": "none"}},
+                            "ConditionExpression": "attribute_exists(id)",
+                        }
+                    },
+                ]
+            )
+        client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": name, "Item": {"id": {"S": "i9"}, "bucket": {"S": "b0"}, "at": {"N": "-1"}}}},
+                {"Delete": {"TableName": name, "Key": {"id": {"S": "i7"}}}},
+            ]
+        )
         assert bucket("b0") == ["i9", "i0", "i6"]
         assert bucket("b1") == ["i1", "i2", "i3", "i5"]
         # The index replaced by one of the same name on another key: nothing of the old one is kept.
-        client.update_table(TableName=name, AttributeDefinitions=[{"AttributeName": "kind", "AttributeType": "S"}],
-                            GlobalSecondaryIndexUpdates=[{"Delete": {"IndexName": "byBucket"}}, {"Create": {
-                                "IndexName": "byBucket", "Projection": {"ProjectionType": "KEYS_ONLY"},
-                                "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"}]}}])
+        client.update_table(
+            TableName=name,
+            AttributeDefinitions=[{"AttributeName": "kind", "AttributeType": "S"}],
+            GlobalSecondaryIndexUpdates=[
+                {"Delete": {"IndexName": "byBucket"}},
+                {
+                    "Create": {
+                        "IndexName": "byBucket",
+                        "Projection": {"ProjectionType": "KEYS_ONLY"},
+                        "KeySchema": [{"AttributeName": "kind", "KeyType": "HASH"}],
+                    }
+                },
+            ],
+        )
         assert sorted(bucket("k", key="kind")) == ["i0", "i1", "i2", "i3", "i5", "i6"]
     finally:
         client.delete_table(TableName=name)

@@ -12,10 +12,15 @@ def _create(dynamodb, stream: bool = False) -> str:
     name = f"tx-{uuid.uuid4().hex[:8]}"
     extra = {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}} if stream else {}
     dynamodb.create_table(
-        TableName=name, BillingMode="PAY_PER_REQUEST",
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"},
-                              {"AttributeName": "sk", "AttributeType": "N"}], **extra)
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "N"},
+        ],
+        **extra,
+    )
     return name
 
 
@@ -39,18 +44,26 @@ def _key(pk: str, sk: int) -> dict:
 
 def _sort_keys(client, table: str, pk: str) -> set[int]:
     pages = client.get_paginator("query").paginate(
-        TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": pk}})
+        TableName=table, KeyConditionExpression="pk = :pk", ExpressionAttributeValues={":pk": {"S": pk}}
+    )
     return {int(item["sk"]["N"]) for page in pages for item in page["Items"]}
 
 
 def _cancelled_transaction(client, table: str, marker: str) -> None:
     """A Put that succeeds, then a ConditionCheck that fails: the Put must be undone."""
     with pytest.raises(ClientError) as raised:
-        client.transact_write_items(TransactItems=[
-            {"Put": {"TableName": table, "Item": {**_key("tx", 1), "marker": {"S": marker}}}},
-            {"ConditionCheck": {"TableName": table, "Key": _key("absent", 0),
-                                "ConditionExpression": "attribute_exists(pk)"}},
-        ])
+        client.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {**_key("tx", 1), "marker": {"S": marker}}}},
+                {
+                    "ConditionCheck": {
+                        "TableName": table,
+                        "Key": _key("absent", 0),
+                        "ConditionExpression": "attribute_exists(pk)",
+                    }
+                },
+            ]
+        )
     assert raised.value.response["Error"]["Code"] == "TransactionCanceledException"
 
 
@@ -60,8 +73,11 @@ def test_cancelled_transactions_lose_no_concurrent_write_to_another_table(dynamo
     # Items elsewhere in the account made moto's copy of all tables slow: writes acknowledged
     # while a transaction ran were then undone by its cancellation.
     for first in range(0, 1500, 25):
-        client.batch_write_item(RequestItems={written: [
-            {"PutRequest": {"Item": _key("seed", index)}} for index in range(first, first + 25)]})
+        client.batch_write_item(
+            RequestItems={
+                written: [{"PutRequest": {"Item": _key("seed", index)}} for index in range(first, first + 25)]
+            }
+        )
     acknowledged, stop = [], threading.Event()
 
     def writer():
@@ -97,17 +113,37 @@ def test_a_cancelled_transaction_restores_exactly_its_own_items(dynamodb):
     records_before = _records(streams, stream_arn, shard)
 
     with pytest.raises(ClientError) as raised:
-        client.transact_write_items(TransactItems=[
-            {"Update": {"TableName": table, "Key": _key("p", 0), "UpdateExpression": "SET n = n + :one ADD tag :c",
-                        "ExpressionAttributeValues": {":one": {"N": "1"}, ":c": {"SS": ["c"]}}}},
-            {"Put": {"TableName": table, "Item": {**_key("p", 9), "n": {"N": "9"}}}},
-            {"Delete": {"TableName": table, "Key": _key("p", 2)}},
-            {"Put": {"TableName": other, "Item": {**_key("o", 0), "v": {"S": "after"}},
-                     "ConditionExpression": "v = :never", "ExpressionAttributeValues": {":never": {"S": "x"}},
-                     "ReturnValuesOnConditionCheckFailure": "ALL_OLD"}},
-            {"Update": {"TableName": other, "Key": _key("o", 1), "UpdateExpression": "SET v = :v",
-                        "ExpressionAttributeValues": {":v": {"S": "new"}}}},
-        ])
+        client.transact_write_items(
+            TransactItems=[
+                {
+                    "Update": {
+                        "TableName": table,
+                        "Key": _key("p", 0),
+                        "UpdateExpression": "SET n = n + :one ADD tag :c",
+                        "ExpressionAttributeValues": {":one": {"N": "1"}, ":c": {"SS": ["c"]}},
+                    }
+                },
+                {"Put": {"TableName": table, "Item": {**_key("p", 9), "n": {"N": "9"}}}},
+                {"Delete": {"TableName": table, "Key": _key("p", 2)}},
+                {
+                    "Put": {
+                        "TableName": other,
+                        "Item": {**_key("o", 0), "v": {"S": "after"}},
+                        "ConditionExpression": "v = :never",
+                        "ExpressionAttributeValues": {":never": {"S": "x"}},
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": other,
+                        "Key": _key("o", 1),
+                        "UpdateExpression": "SET v = :v",
+                        "ExpressionAttributeValues": {":v": {"S": "new"}},
+                    }
+                },
+            ]
+        )
     reasons = raised.value.response["CancellationReasons"]
     assert [reason["Code"] for reason in reasons] == ["None", "None", "None", "ConditionalCheckFailed", "None"]
     assert reasons[3]["Item"] == {**_key("o", 0), "v": {"S": "before"}}
@@ -117,20 +153,30 @@ def test_a_cancelled_transaction_restores_exactly_its_own_items(dynamodb):
     assert _records(streams, stream_arn, shard) == records_before  # no record of a cancelled write
 
     # The same writes without the failing check commit, with their stream records in order.
-    client.transact_write_items(TransactItems=[
-        {"Update": {"TableName": table, "Key": _key("p", 0), "UpdateExpression": "SET n = n + :one",
-                    "ExpressionAttributeValues": {":one": {"N": "1"}}}},
-        {"Put": {"TableName": table, "Item": {**_key("p", 9), "n": {"N": "9"}}}},
-        {"Delete": {"TableName": table, "Key": _key("p", 2)}},
-    ])
+    client.transact_write_items(
+        TransactItems=[
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": _key("p", 0),
+                    "UpdateExpression": "SET n = n + :one",
+                    "ExpressionAttributeValues": {":one": {"N": "1"}},
+                }
+            },
+            {"Put": {"TableName": table, "Item": {**_key("p", 9), "n": {"N": "9"}}}},
+            {"Delete": {"TableName": table, "Key": _key("p", 2)}},
+        ]
+    )
     items = client.scan(TableName=table, ConsistentRead=True)["Items"]
     assert sorted((item["sk"]["N"], item["n"]["N"]) for item in items) == [("0", "1"), ("1", "1"), ("9", "9")]
-    new = _records(streams, stream_arn, shard)[len(records_before):]
+    new = _records(streams, stream_arn, shard)[len(records_before) :]
     assert [(record["eventName"], record["dynamodb"]["Keys"]["sk"]["N"]) for record in new] == [
-        ("MODIFY", "0"), ("INSERT", "9"), ("REMOVE", "2")]
+        ("MODIFY", "0"),
+        ("INSERT", "9"),
+        ("REMOVE", "2"),
+    ]
 
 
 def _records(streams, arn: str, shard: str) -> list[dict]:
     iterator = streams.get_shard_iterator(StreamArn=arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
     return streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
-

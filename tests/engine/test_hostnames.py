@@ -23,7 +23,7 @@ from tests.support.engine import ROOT, ctl, endpoint
 
 DOMAIN = "localhost.localstack.cloud"
 
-HANDLER_SOURCE = '''
+HANDLER_SOURCE = """
 import os
 import runpy
 import ssl
@@ -47,9 +47,9 @@ def handler(event, context):
     except urllib.error.URLError as exc:
         found["wrong_name"] = f"{type(exc.reason).__name__}: {exc.reason}"
     return found
-'''
+"""
 
-NODE_SOURCE = r'''
+NODE_SOURCE = r"""
 const https = require('https');
 
 async function probe(event) {
@@ -72,7 +72,7 @@ async function probe(event) {
 
 exports.handler = probe;
 if (require.main === module) probe(JSON.parse(process.argv[2])).then((found) => console.log(JSON.stringify(found)));
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -99,9 +99,15 @@ def shell_environment() -> dict[str, str]:
 
 def deploy(name: str, runtime: str, handler: str, code: bytes, https_url: str) -> dict:
     lam = boto3.client("lambda")
-    lam.create_function(FunctionName=name, Runtime=runtime, Handler=handler, Timeout=20,
-                        Role="arn:aws:iam::000000000000:role/names", Code={"ZipFile": code},
-                        Environment={"Variables": {"ENGINE_HTTPS_URL": https_url}})
+    lam.create_function(
+        FunctionName=name,
+        Runtime=runtime,
+        Handler=handler,
+        Timeout=20,
+        Role="arn:aws:iam::000000000000:role/names",
+        Code={"ZipFile": code},
+        Environment={"Variables": {"ENGINE_HTTPS_URL": https_url}},
+    )
     return wait_active(lam, name)
 
 
@@ -141,8 +147,13 @@ def test_the_node_preload_resolves_the_names_in_a_shell(https_url, bucket, tmp_p
     script = tmp_path / "probe.js"
     script.write_text(NODE_SOURCE)
     event = {"bucket": bucket, "key": "from-test", "wrong_name": f"{DOMAIN}.invalid"}
-    result = subprocess.run(["node", str(script), json.dumps(event)], capture_output=True, text=True, timeout=60,
-                            env={**os.environ, **shell_environment(), "ENGINE_HTTPS_URL": https_url})
+    result = subprocess.run(
+        ["node", str(script), json.dumps(event)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, **shell_environment(), "ENGINE_HTTPS_URL": https_url},
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"health": 200, "virtual_host": "from the test", "wrong_name": "ENOTFOUND"}
 
@@ -170,8 +181,13 @@ def test_the_private_keys_stay_in_the_install_folder_and_private():
 
 
 NAME_CASES = {
-    DOMAIN: True, f"{DOMAIN}.": True, DOMAIN.upper(): True, f"bucket.s3.{DOMAIN}": True,
-    f"evil{DOMAIN}": False, f"{DOMAIN}.example.com": False, "localstack.cloud": False,
+    DOMAIN: True,
+    f"{DOMAIN}.": True,
+    DOMAIN.upper(): True,
+    f"bucket.s3.{DOMAIN}": True,
+    f"evil{DOMAIN}": False,
+    f"{DOMAIN}.example.com": False,
+    "localstack.cloud": False,
 }
 
 
@@ -182,12 +198,18 @@ def test_the_python_preload_takes_exactly_the_engines_names():
 
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
 def test_the_node_preload_takes_exactly_the_engines_names():
-    script = ("const dns = require('dns'); const names = JSON.parse(process.argv[1]); const found = {};"
-              "let left = names.length; for (const name of names) dns.lookup(name, {family: 4}, (error, address) => {"
-              "found[name] = !error && address === '127.0.0.1'; "
-              "if (--left === 0) console.log(JSON.stringify(found)); });")
+    script = (
+        "const dns = require('dns'); const names = JSON.parse(process.argv[1]); const found = {};"
+        "let left = names.length; for (const name of names) dns.lookup(name, {family: 4}, (error, address) => {"
+        "found[name] = !error && address === '127.0.0.1'; "
+        "if (--left === 0) console.log(JSON.stringify(found)); });"
+    )
     preload = ROOT / "engine" / "localstack_nodocker" / "preload" / "localstack_names.js"
-    result = subprocess.run(["node", "--require", str(preload), "-e", script, json.dumps(list(NAME_CASES))],
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["node", "--require", str(preload), "-e", script, json.dumps(list(NAME_CASES))],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == NAME_CASES

@@ -14,7 +14,9 @@ HANDLER = "def handler(event, context):\n    return {'version': %r}\n"
 
 NODE_HANDLER = "exports.handler = async () => ({ version: %s });\n"
 # Allocates the megabytes the event asks for, then answers with this file's version.
-MEMORY_HANDLER = "def handler(event, context):\n    hog = b'x' * (event.get('mb', 0) << 20)\n    return {'version': %r}\n"
+MEMORY_HANDLER = (
+    "def handler(event, context):\n    hog = b'x' * (event.get('mb', 0) << 20)\n    return {'version': %r}\n"
+)
 
 
 @pytest.fixture
@@ -29,9 +31,14 @@ def hot_folder(engine, tmp_path):
         for file_name, text in files.items():
             (folder / file_name).write_text(text)
         name = f"hot-reload-{uuid.uuid4().hex[:8]}"
-        lambda_.create_function(FunctionName=name, Runtime=runtime, Handler=handler,
-                                Role="arn:aws:iam::000000000000:role/hot-reload-probe",
-                                Code={"S3Bucket": "hot-reload", "S3Key": str(folder)}, **options)
+        lambda_.create_function(
+            FunctionName=name,
+            Runtime=runtime,
+            Handler=handler,
+            Role="arn:aws:iam::000000000000:role/hot-reload-probe",
+            Code={"S3Bucket": "hot-reload", "S3Key": str(folder)},
+            **options,
+        )
         created.append(name)
         lambda_.get_waiter("function_active_v2").wait(FunctionName=name)
         return name
@@ -74,7 +81,9 @@ def test_a_new_module_in_the_folder_is_importable_at_the_next_invocation(hot_fun
     name, folder = hot_function
     assert answer(name) == {"version": "first"}
     (folder / "helper.py").write_text("VERSION = 'from a new module'\n")
-    (folder / "probe.py").write_text("import helper\n\ndef handler(event, context):\n    return {'version': helper.VERSION}\n")
+    (folder / "probe.py").write_text(
+        "import helper\n\ndef handler(event, context):\n    return {'version': helper.VERSION}\n"
+    )
     assert answer(name) == {"version": "from a new module"}
 
 

@@ -14,7 +14,7 @@ import zipfile
 import boto3
 import pytest
 
-PROBE_SOURCE = '''
+PROBE_SOURCE = """
 import json, os, time
 import boto3
 
@@ -72,7 +72,7 @@ def handler(event, context):
         "endpoint": os.environ.get("AWS_ENDPOINT_URL"),
         "custom": os.environ.get("CUSTOM"),
     }
-'''
+"""
 
 
 def zipped(source: str, name: str = "probe.py") -> bytes:
@@ -117,14 +117,20 @@ def probe(aws):
     results = aws["sqs"].create_queue(QueueName=f"probe-results-{suffix}")["QueueUrl"]
     table, bucket = f"probe-{suffix}", f"probe-{suffix}"
     aws["dynamodb"].create_table(
-        TableName=table, BillingMode="PAY_PER_REQUEST",
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
     )
     aws["s3"].create_bucket(Bucket=bucket)
     config = aws["lambda"].create_function(
-        FunctionName=name, Runtime="python3.11", Handler="probe.handler", Timeout=3, MemorySize=256,
-        Role="arn:aws:iam::000000000000:role/probe", Code={"ZipFile": zipped(PROBE_SOURCE)},
+        FunctionName=name,
+        Runtime="python3.11",
+        Handler="probe.handler",
+        Timeout=3,
+        MemorySize=256,
+        Role="arn:aws:iam::000000000000:role/probe",
+        Code={"ZipFile": zipped(PROBE_SOURCE)},
         Environment={"Variables": {"RESULTS_QUEUE_URL": results, "TABLE": table, "BUCKET": bucket, "CUSTOM": "yes"}},
     )
     assert wait_active(aws["lambda"], name)["State"] == "Active"
@@ -215,10 +221,15 @@ def test_s3_object_created_triggers_the_function(aws, probe):
     )
     aws["s3"].put_bucket_notification_configuration(
         Bucket=probe["bucket"],
-        NotificationConfiguration={"LambdaFunctionConfigurations": [
-            {"LambdaFunctionArn": probe["arn"], "Events": ["s3:ObjectCreated:*"],
-             "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}}}
-        ]},
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [
+                {
+                    "LambdaFunctionArn": probe["arn"],
+                    "Events": ["s3:ObjectCreated:*"],
+                    "Filter": {"Key": {"FilterRules": [{"Name": "prefix", "Value": "uploads/"}]}},
+                }
+            ]
+        },
     )
     aws["s3"].put_object(Bucket=probe["bucket"], Key="uploads/photo 1.jpg", Body=b"x")
     message = receive(aws["sqs"], probe["results"], lambda body: "Records" in body and "s3" in body["Records"][0])
@@ -235,8 +246,10 @@ def test_sqs_mapping_delivers_and_dead_letters_a_failing_message(aws, probe):
     dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     source = sqs.create_queue(
         QueueName=f"probe-source-{suffix}",
-        Attributes={"VisibilityTimeout": "1",
-                    "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"})},
+        Attributes={
+            "VisibilityTimeout": "1",
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "2"}),
+        },
     )["QueueUrl"]
     source_arn = sqs.get_queue_attributes(QueueUrl=source, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     mapping = aws["lambda"].create_event_source_mapping(
@@ -263,18 +276,27 @@ def test_sns_delivers_to_lambda_and_to_sqs_with_message_attributes(aws, probe):
     suffix = uuid.uuid4().hex[:8]
     topic = sns.create_topic(Name=f"probe-topic-{suffix}")["TopicArn"]
     aws["lambda"].add_permission(
-        FunctionName=probe["name"], StatementId=f"sns-{suffix}", Action="lambda:InvokeFunction",
-        Principal="sns.amazonaws.com", SourceArn=topic,
+        FunctionName=probe["name"],
+        StatementId=f"sns-{suffix}",
+        Action="lambda:InvokeFunction",
+        Principal="sns.amazonaws.com",
+        SourceArn=topic,
     )
     sns.subscribe(TopicArn=topic, Protocol="lambda", Endpoint=probe["arn"])
     subscriber = sqs.create_queue(QueueName=f"probe-subscriber-{suffix}")["QueueUrl"]
-    subscriber_arn = sqs.get_queue_attributes(QueueUrl=subscriber, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    subscriber_arn = sqs.get_queue_attributes(QueueUrl=subscriber, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=subscriber_arn)
     sns.publish(
-        TopicArn=topic, Message="hello", Subject="[HIGH] probe",
+        TopicArn=topic,
+        Message="hello",
+        Subject="[HIGH] probe",
         MessageAttributes={"priority": {"DataType": "String", "StringValue": "high"}},
     )
-    via_lambda = receive(sqs, probe["results"], lambda body: body.get("Records", [{}])[0].get("EventSource") == "aws:sns")
+    via_lambda = receive(
+        sqs, probe["results"], lambda body: body.get("Records", [{}])[0].get("EventSource") == "aws:sns"
+    )
     sns_record = json.loads(via_lambda["Body"])["Records"][0]["Sns"]
     assert sns_record["Subject"] == "[HIGH] probe"
     assert sns_record["MessageAttributes"]["priority"]["Value"] == "high"
@@ -290,7 +312,11 @@ def test_api_gateway_proxy_reaches_the_function(aws, probe, engine):
     proxy = apigw.create_resource(restApiId=api, parentId=root, pathPart="{proxy+}")["id"]
     apigw.put_method(restApiId=api, resourceId=proxy, httpMethod="ANY", authorizationType="NONE")
     apigw.put_integration(
-        restApiId=api, resourceId=proxy, httpMethod="ANY", type="AWS_PROXY", integrationHttpMethod="POST",
+        restApiId=api,
+        resourceId=proxy,
+        httpMethod="ANY",
+        type="AWS_PROXY",
+        integrationHttpMethod="POST",
         uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{probe['arn']}/invocations",
     )
     apigw.create_deployment(restApiId=api, stageName="test")
@@ -304,8 +330,11 @@ def test_api_gateway_proxy_reaches_the_function(aws, probe, engine):
 def test_a_runtime_the_engine_cannot_run_fails_with_a_clear_reason(aws):
     name = f"probe-ruby-{uuid.uuid4().hex[:6]}"
     aws["lambda"].create_function(
-        FunctionName=name, Runtime="ruby3.3", Handler="index.handler",
-        Role="arn:aws:iam::000000000000:role/probe", Code={"ZipFile": zipped("def handler; end", "index.rb")},
+        FunctionName=name,
+        Runtime="ruby3.3",
+        Handler="index.handler",
+        Role="arn:aws:iam::000000000000:role/probe",
+        Code={"ZipFile": zipped("def handler; end", "index.rb")},
     )
     try:
         config = wait_active(aws["lambda"], name)

@@ -58,6 +58,7 @@ def test_a_port_taken_by_something_else_is_a_clear_error(second_engine):
         listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         listener.bind(("127.0.0.1", PORT))
         listener.listen()
+
         # answer every connection with something that is not HTTP
         def serve():
             try:

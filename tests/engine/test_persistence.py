@@ -54,8 +54,13 @@ def deploy_function_behind_api(name: str, answer: str) -> str:
     """A function and a REST API proxying to it; returns the API's URL."""
     role = client("iam").create_role(RoleName=f"{name}-role", AssumeRolePolicyDocument="{}")["Role"]["Arn"]
     lambda_ = client("lambda")
-    arn = lambda_.create_function(FunctionName=name, Runtime="python3.11", Handler="probe.handler", Role=role,
-                                  Code={"ZipFile": handler_zip(answer)})["FunctionArn"]
+    arn = lambda_.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Handler="probe.handler",
+        Role=role,
+        Code={"ZipFile": handler_zip(answer)},
+    )["FunctionArn"]
     lambda_.get_waiter("function_active_v2").wait(FunctionName=name)
     apigateway = client("apigateway")
     api = apigateway.create_rest_api(name=name)["id"]
@@ -63,7 +68,11 @@ def deploy_function_behind_api(name: str, answer: str) -> str:
     resource = apigateway.create_resource(restApiId=api, parentId=root, pathPart="{proxy+}")["id"]
     apigateway.put_method(restApiId=api, resourceId=resource, httpMethod="ANY", authorizationType="NONE")
     apigateway.put_integration(
-        restApiId=api, resourceId=resource, httpMethod="ANY", type="AWS_PROXY", integrationHttpMethod="POST",
+        restApiId=api,
+        resourceId=resource,
+        httpMethod="ANY",
+        type="AWS_PROXY",
+        integrationHttpMethod="POST",
         uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations",
     )
     apigateway.create_deployment(restApiId=api, stageName="test")
@@ -100,9 +109,12 @@ def test_down_and_up_keep_objects_items_messages_functions_and_the_api(second_en
     client("s3").create_bucket(Bucket=bucket)
     client("s3").put_object(Bucket=bucket, Key="data/blob.bin", Body=os.urandom(200_000))
     dynamodb = client("dynamodb")
-    dynamodb.create_table(TableName=table, KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-                          AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-                          BillingMode="PAY_PER_REQUEST")
+    dynamodb.create_table(
+        TableName=table,
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
     for number in range(5):
         dynamodb.put_item(TableName=table, Item={"pk": {"S": f"{token}-{number}"}, "n": {"N": f"{number}.25"}})
     queue_url = client("sqs").create_queue(QueueName=f"keep-{token[:8]}")["QueueUrl"]
@@ -158,7 +170,9 @@ def test_a_state_written_by_another_engine_version_is_refused(second_engine, tmp
 
 
 LAYERED_HANDLER = "import shared\n\ndef handler(event, context):\n    return {'answer': shared.ANSWER}\n"
-NODE_HANDLER = "exports.handler = async () => ({ answer: process.env.ANSWER, node: process.versions.node.split('.')[0] });\n"
+NODE_HANDLER = (
+    "exports.handler = async () => ({ answer: process.env.ANSWER, node: process.versions.node.split('.')[0] });\n"
+)
 RECORDER = (
     "import json, os, boto3\n\n"
     "def handler(event, context):\n"
@@ -177,8 +191,15 @@ def zipped(files: dict[str, str]) -> bytes:
 
 
 def create_function(name: str, runtime: str, handler: str, files: dict[str, str], **options) -> None:
-    client("lambda").create_function(FunctionName=name, Runtime=runtime, Handler=handler, Role=ROLE,
-                                     Code={"ZipFile": zipped(files)}, Timeout=20, **options)
+    client("lambda").create_function(
+        FunctionName=name,
+        Runtime=runtime,
+        Handler=handler,
+        Role=ROLE,
+        Code={"ZipFile": zipped(files)},
+        Timeout=20,
+        **options,
+    )
     client("lambda").get_waiter("function_active_v2").wait(FunctionName=name)
 
 
@@ -193,8 +214,11 @@ def delivered_keys(queue_url: str, until: str, timeout: float = 60) -> list[str]
     keys, deadline = [], time.monotonic() + timeout
     while until not in keys:
         assert time.monotonic() < deadline, f"{until!r} never reached the function; delivered: {keys}"
-        for message in client("sqs").receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10,
-                                                     WaitTimeSeconds=1).get("Messages", []):
+        for message in (
+            client("sqs")
+            .receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            .get("Messages", [])
+        ):
             keys += json.loads(message["Body"])
             client("sqs").delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
     return keys
@@ -206,24 +230,42 @@ def test_down_and_up_keep_layers_node_functions_and_a_stream_mapping(second_engi
     started(second_engine("up"))
     token = uuid.uuid4().hex[:8]
     layer = client("lambda").publish_layer_version(
-        LayerName=f"keep-{token}", Content={"ZipFile": zipped({"python/shared.py": f"ANSWER = {token!r}\n"})},
-        CompatibleRuntimes=["python3.11"])["LayerVersionArn"]
-    create_function(f"keep-layered-{token}", "python3.11", "index.handler", {"index.py": LAYERED_HANDLER},
-                    Layers=[layer])
-    create_function(f"keep-node-{token}", "nodejs20.x", "index.handler", {"index.js": NODE_HANDLER},
-                    Environment={"Variables": {"ANSWER": token}})
+        LayerName=f"keep-{token}",
+        Content={"ZipFile": zipped({"python/shared.py": f"ANSWER = {token!r}\n"})},
+        CompatibleRuntimes=["python3.11"],
+    )["LayerVersionArn"]
+    create_function(
+        f"keep-layered-{token}", "python3.11", "index.handler", {"index.py": LAYERED_HANDLER}, Layers=[layer]
+    )
+    create_function(
+        f"keep-node-{token}",
+        "nodejs20.x",
+        "index.handler",
+        {"index.js": NODE_HANDLER},
+        Environment={"Variables": {"ANSWER": token}},
+    )
     table = client("dynamodb").create_table(
-        TableName=f"keep-stream-{token}", BillingMode="PAY_PER_REQUEST",
+        TableName=f"keep-stream-{token}",
+        BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"})["TableDescription"]
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+    )["TableDescription"]
     queue_url = client("sqs").create_queue(QueueName=f"keep-stream-{token}")["QueueUrl"]
-    create_function(f"keep-recorder-{token}", "python3.11", "index.handler", {"index.py": RECORDER},
-                    Environment={"Variables": {"QUEUE_URL": queue_url}})
+    create_function(
+        f"keep-recorder-{token}",
+        "python3.11",
+        "index.handler",
+        {"index.py": RECORDER},
+        Environment={"Variables": {"QUEUE_URL": queue_url}},
+    )
     client("dynamodb").put_item(TableName=table["TableName"], Item={"pk": {"S": "before"}})
     mapping = client("lambda").create_event_source_mapping(
-        FunctionName=f"keep-recorder-{token}", EventSourceArn=table["LatestStreamArn"],
-        StartingPosition="TRIM_HORIZON", BatchSize=10)["UUID"]
+        FunctionName=f"keep-recorder-{token}",
+        EventSourceArn=table["LatestStreamArn"],
+        StartingPosition="TRIM_HORIZON",
+        BatchSize=10,
+    )["UUID"]
     assert delivered_keys(queue_url, "before") == ["before"]
     assert answer(f"keep-layered-{token}") == {"answer": token}
     assert answer(f"keep-node-{token}") == {"answer": token, "node": "20"}

@@ -52,8 +52,9 @@ def functions(aws):
     def create(runtime: str, files: dict, handler: str = "index.handler", wait: bool = True, **options) -> str:
         name = f"rt-{runtime.replace('.', '')}-{uuid.uuid4().hex[:8]}"
         options.setdefault("Timeout", 10)
-        aws["lambda"].create_function(FunctionName=name, Runtime=runtime, Handler=handler, Role=ROLE,
-                                      Code={"ZipFile": zipped(files)}, **options)
+        aws["lambda"].create_function(
+            FunctionName=name, Runtime=runtime, Handler=handler, Role=ROLE, Code={"ZipFile": zipped(files)}, **options
+        )
         created.append(name)
         if wait:
             config = wait_active(aws["lambda"], name)
@@ -87,12 +88,12 @@ def wait_updated(lam, name: str) -> None:
 
 # --- Python --------------------------------------------------------------------------------
 
-BOTO3_PROBE = '''
+BOTO3_PROBE = """
 import sys, boto3, urllib3
 def handler(event, context):
     return {"python": "%d.%d" % sys.version_info[:2], "boto3": boto3.__version__, "urllib3": urllib3.__version__,
             "buckets": len(boto3.client("s3").list_buckets()["Buckets"]) >= 0}
-'''
+"""
 
 
 @pytest.mark.parametrize("runtime", [f"python{v}" for v in hostruntimes.PYTHON_VERSIONS])
@@ -111,18 +112,24 @@ def test_every_python_runtime_imports_its_own_boto3_and_calls_the_engine(aws, fu
 
 def fake_wheel(folder: Path) -> Path:
     """A minimal wheel of a one-module package, so `pip install -t` runs offline."""
-    files = {"greeting/__init__.py": b"WORDS = 'installed with pip'\n",
-             "greeting-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: greeting\nVersion: 1.0\n",
-             "greeting-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}
-    record = "".join(
-        f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
-        for path, data in files.items()) + "greeting-1.0.dist-info/RECORD,,\n"
+    files = {
+        "greeting/__init__.py": b"WORDS = 'installed with pip'\n",
+        "greeting-1.0.dist-info/METADATA": b"Metadata-Version: 2.1\nName: greeting\nVersion: 1.0\n",
+        "greeting-1.0.dist-info/WHEEL": b"Wheel-Version: 1.0\nGenerator: tests\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    record = (
+        "".join(
+            f"{path},sha256={base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b'=').decode()},{len(data)}\n"
+            for path, data in files.items()
+        )
+        + "greeting-1.0.dist-info/RECORD,,\n"
+    )
     wheel = folder / "greeting-1.0-py3-none-any.whl"
     wheel.write_bytes(zipped({**files, "greeting-1.0.dist-info/RECORD": record}))
     return wheel
 
 
-LAYERED_PYTHON = '''
+LAYERED_PYTHON = """
 import os
 def handler(event, context):
     import shared, only_first, greeting, sitepkg
@@ -130,29 +137,57 @@ def handler(event, context):
         data = config.read()
     return {"shared": shared.VALUE, "only_first": only_first.VALUE, "pip": greeting.WORDS,
             "sitepkg": sitepkg.VALUE, "data": data}
-'''
+"""
 
 
 def test_python_layers_in_order_with_pip_installed_content_and_an_update(aws, functions, tmp_path):
-    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--no-index", "--disable-pip-version-check",
-                    "-t", str(tmp_path / "layer" / "python"), str(fake_wheel(tmp_path))], check=True)
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "-q",
+            "--no-index",
+            "--disable-pip-version-check",
+            "-t",
+            str(tmp_path / "layer" / "python"),
+            str(fake_wheel(tmp_path)),
+        ],
+        check=True,
+    )
     pip_layer = aws["lambda"].publish_layer_version(
-        LayerName=f"pip-{uuid.uuid4().hex[:8]}", Content={"ZipFile": zipped_folder(tmp_path / "layer")})["LayerVersionArn"]
-    first = publish_layer(aws, {"python/shared.py": "VALUE = 'first'", "python/only_first.py": "VALUE = 1",
-                                "python/lib/python3.11/site-packages/sitepkg.py": "VALUE = 'site'",
-                                "data/config.txt": "from the first layer"}, ["python3.11"])
-    second = publish_layer(aws, {"python/shared.py": "VALUE = 'second'", "data/config.txt": "from the second layer"},
-                           ["python3.11"])
+        LayerName=f"pip-{uuid.uuid4().hex[:8]}", Content={"ZipFile": zipped_folder(tmp_path / "layer")}
+    )["LayerVersionArn"]
+    first = publish_layer(
+        aws,
+        {
+            "python/shared.py": "VALUE = 'first'",
+            "python/only_first.py": "VALUE = 1",
+            "python/lib/python3.11/site-packages/sitepkg.py": "VALUE = 'site'",
+            "data/config.txt": "from the first layer",
+        },
+        ["python3.11"],
+    )
+    second = publish_layer(
+        aws, {"python/shared.py": "VALUE = 'second'", "data/config.txt": "from the second layer"}, ["python3.11"]
+    )
     name = functions("python3.11", {"index.py": LAYERED_PYTHON}, Layers=[pip_layer, first, second])
     _, result = invoke(aws, name)
-    assert result == {"shared": "second", "only_first": 1, "pip": "installed with pip", "sitepkg": "site",
-                      "data": "from the second layer"}
+    assert result == {
+        "shared": "second",
+        "only_first": 1,
+        "pip": "installed with pip",
+        "sitepkg": "site",
+        "data": "from the second layer",
+    }
 
     third = publish_layer(aws, {"python/shared.py": "VALUE = 'third'", "data/config.txt": "updated"}, ["python3.11"])
     assert third.endswith(":1")  # a new layer; a new version of the second:
     second_v2 = aws["lambda"].publish_layer_version(
-        LayerName=second.split(":")[-2], Content={"ZipFile": zipped({"python/shared.py": "VALUE = 'second v2'",
-                                                                     "data/config.txt": "v2"})})["LayerVersionArn"]
+        LayerName=second.split(":")[-2],
+        Content={"ZipFile": zipped({"python/shared.py": "VALUE = 'second v2'", "data/config.txt": "v2"})},
+    )["LayerVersionArn"]
     assert second_v2.endswith(":2")
     aws["lambda"].update_function_configuration(FunctionName=name, Layers=[pip_layer, first, second_v2])
     wait_updated(aws["lambda"], name)
@@ -161,13 +196,13 @@ def test_python_layers_in_order_with_pip_installed_content_and_an_update(aws, fu
 
 
 def test_python_memory_past_the_limit_fails_as_on_aws_and_the_environment_recovers(aws, functions):
-    source = '''
+    source = """
 import os
 def handler(event, context):
     if event.get("mb"):
         hog = b"x" * (event["mb"] * 1024 * 1024)
     return os.getpid()
-'''
+"""
     name = functions("python3.11", {"index.py": source}, MemorySize=128)
     _, first_pid = invoke(aws, name)
     response, error = invoke(aws, name, {"mb": 400}, LogType="Tail")
@@ -181,7 +216,7 @@ def handler(event, context):
 
 # --- Node.js ---------------------------------------------------------------------------------
 
-NODE_ASYNC = '''
+NODE_ASYNC = """
 const { S3Client, ListBucketsCommand } = require("@aws-sdk/client-s3");
 const shared = (() => { try { return require("shared"); } catch { return null; } })();
 exports.handler = async (event, context) => {
@@ -200,7 +235,7 @@ exports.handler = async (event, context) => {
                logGroupName: context.logGroupName, remaining: context.getRemainingTimeInMillis() },
   };
 };
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -269,25 +304,48 @@ def test_node_memory_past_the_limit_fails_and_the_environment_recovers(aws, node
 
 
 NODE_STYLES = {
-    "callback": ({"index.js": "exports.handler = (event, context, callback) => "
-                              "{ setTimeout(() => callback(null, { style: 'callback', n: event.n }), 10); };"}, None),
-    "callback error": ({"index.js": "exports.handler = (event, context, callback) => callback(new RangeError('cb'));"},
-                       {"errorType": "RangeError", "errorMessage": "cb"}),
-    "esm mjs": ({"index.mjs": "import { S3Client } from '@aws-sdk/client-s3';\n"
-                              "export const handler = async (event) => ({ style: 'esm mjs', n: event.n, "
-                              "sdk: typeof S3Client });"}, None),
-    "esm type module": ({"package.json": '{"type": "module"}',
-                         "index.js": "export const handler = async (event) => ({ style: 'esm type module', n: event.n });"},
-                        None),
-    "nested cjs": ({"src/app.js": "module.exports.handler = async (event) => ({ style: 'nested cjs', n: event.n });"},
-                   "src/app.handler"),
-    "missing handler": ({"index.js": "exports.other = async () => 1;"},
-                        {"errorType": "Runtime.HandlerNotFound"}),
-    "unhandled rejection": ({"index.js": "exports.handler = () => { Promise.reject(new Error('nobody waits'));"
-                                         " return new Promise(() => {}); };"},
-                            {"errorType": "Runtime.UnhandledPromiseRejection", "errorMessage": "Error: nobody waits"}),
-    "uncaught exception": ({"index.js": "exports.handler = (e, c, cb) => { setTimeout(() => { throw new SyntaxError('late'); }); };"},
-                           {"errorType": "SyntaxError", "errorMessage": "late"}),
+    "callback": (
+        {
+            "index.js": "exports.handler = (event, context, callback) => "
+            "{ setTimeout(() => callback(null, { style: 'callback', n: event.n }), 10); };"
+        },
+        None,
+    ),
+    "callback error": (
+        {"index.js": "exports.handler = (event, context, callback) => callback(new RangeError('cb'));"},
+        {"errorType": "RangeError", "errorMessage": "cb"},
+    ),
+    "esm mjs": (
+        {
+            "index.mjs": "import { S3Client } from '@aws-sdk/client-s3';\n"
+            "export const handler = async (event) => ({ style: 'esm mjs', n: event.n, "
+            "sdk: typeof S3Client });"
+        },
+        None,
+    ),
+    "esm type module": (
+        {
+            "package.json": '{"type": "module"}',
+            "index.js": "export const handler = async (event) => ({ style: 'esm type module', n: event.n });",
+        },
+        None,
+    ),
+    "nested cjs": (
+        {"src/app.js": "module.exports.handler = async (event) => ({ style: 'nested cjs', n: event.n });"},
+        "src/app.handler",
+    ),
+    "missing handler": ({"index.js": "exports.other = async () => 1;"}, {"errorType": "Runtime.HandlerNotFound"}),
+    "unhandled rejection": (
+        {
+            "index.js": "exports.handler = () => { Promise.reject(new Error('nobody waits'));"
+            " return new Promise(() => {}); };"
+        },
+        {"errorType": "Runtime.UnhandledPromiseRejection", "errorMessage": "Error: nobody waits"},
+    ),
+    "uncaught exception": (
+        {"index.js": "exports.handler = (e, c, cb) => { setTimeout(() => { throw new SyntaxError('late'); }); };"},
+        {"errorType": "SyntaxError", "errorMessage": "late"},
+    ),
 }
 
 
@@ -321,14 +379,26 @@ def test_node_runtimes_run_on_their_own_node_major(aws, functions, runtime):
 
 
 def test_node_layers_in_order_and_per_major_folders(aws, functions):
-    first = publish_layer(aws, {"nodejs/node_modules/shared/index.js": "module.exports = { value: 'first' };",
-                                "nodejs/node_modules/only-first/index.js": "module.exports = 'only first';"},
-                          ["nodejs20.x"])
-    second = publish_layer(aws, {"nodejs/node_modules/shared/index.js": "module.exports = { value: 'second' };",
-                                 "nodejs/node20/node_modules/major/index.js": "module.exports = 'node20 folder';"},
-                           ["nodejs20.x"])
-    source = ("const shared = require('shared');\n"
-              "exports.handler = async () => [shared.value, require('only-first'), require('major')];")
+    first = publish_layer(
+        aws,
+        {
+            "nodejs/node_modules/shared/index.js": "module.exports = { value: 'first' };",
+            "nodejs/node_modules/only-first/index.js": "module.exports = 'only first';",
+        },
+        ["nodejs20.x"],
+    )
+    second = publish_layer(
+        aws,
+        {
+            "nodejs/node_modules/shared/index.js": "module.exports = { value: 'second' };",
+            "nodejs/node20/node_modules/major/index.js": "module.exports = 'node20 folder';",
+        },
+        ["nodejs20.x"],
+    )
+    source = (
+        "const shared = require('shared');\n"
+        "exports.handler = async () => [shared.value, require('only-first'), require('major')];"
+    )
     esm = "import shared from 'shared';\nexport const handler = async () => shared.value;"
     name = functions("nodejs20.x", {"index.js": source, "esm.mjs": esm}, Layers=[first, second])
     assert invoke(aws, name)[1] == ["second", "only first", "node20 folder"]
@@ -344,11 +414,12 @@ def test_s3_upload_triggers_a_node_function_that_writes_dynamodb_with_sdk_v3(aws
     bucket, table = f"rt-uploads-{suffix}", f"rt-uploads-{suffix}"
     aws["s3"].create_bucket(Bucket=bucket)
     aws["dynamodb"].create_table(
-        TableName=table, BillingMode="PAY_PER_REQUEST",
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
         KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
         AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
     )
-    source = '''
+    source = """
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DynamoDBDocumentClient, PutCommand } from "@aws-sdk/lib-dynamodb";
 const documents = DynamoDBDocumentClient.from(new DynamoDBClient({}));
@@ -358,13 +429,18 @@ export const handler = async (event) => {
       key: decodeURIComponent(record.s3.object.key.replace(/\\+/g, " ")), size: record.s3.object.size } }));
   }
 };
-'''
+"""
     name = functions("nodejs20.x", {"index.mjs": source}, Environment={"Variables": {"TABLE": table}})
     arn = aws["lambda"].get_function_configuration(FunctionName=name)["FunctionArn"]
-    aws["lambda"].add_permission(FunctionName=name, StatementId="s3", Action="lambda:InvokeFunction",
-                                 Principal="s3.amazonaws.com")
-    aws["s3"].put_bucket_notification_configuration(Bucket=bucket, NotificationConfiguration={
-        "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}]})
+    aws["lambda"].add_permission(
+        FunctionName=name, StatementId="s3", Action="lambda:InvokeFunction", Principal="s3.amazonaws.com"
+    )
+    aws["s3"].put_bucket_notification_configuration(
+        Bucket=bucket,
+        NotificationConfiguration={
+            "LambdaFunctionConfigurations": [{"LambdaFunctionArn": arn, "Events": ["s3:ObjectCreated:*"]}]
+        },
+    )
     aws["s3"].put_object(Bucket=bucket, Key="photos/cat 1.jpg", Body=b"12345")
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -378,8 +454,11 @@ export const handler = async (event) => {
 
 @pytest.mark.parametrize("runtime", ["python3.11", "nodejs20.x"])
 def test_a_payload_the_worker_cannot_handle_fails_only_that_invocation(aws, functions, runtime):
-    files = ({"index.py": "import os\ndef handler(event, context):\n    return os.getpid()\n"} if runtime.startswith("python")
-             else {"index.js": "exports.handler = async (event) => process.pid;"})
+    files = (
+        {"index.py": "import os\ndef handler(event, context):\n    return os.getpid()\n"}
+        if runtime.startswith("python")
+        else {"index.js": "exports.handler = async (event) => process.pid;"}
+    )
     name = functions(runtime, files)
     pid = invoke(aws, name)[1]
     deep = "[" * 100_000 + "]" * 100_000
@@ -393,13 +472,15 @@ def test_a_payload_the_worker_cannot_handle_fails_only_that_invocation(aws, func
 
 
 def test_node_missing_dependency_is_an_import_error_naming_it(aws, functions):
-    name = functions("nodejs20.x", {"index.js": "const x = require('not-installed');\nexports.handler = async () => x;"})
+    name = functions(
+        "nodejs20.x", {"index.js": "const x = require('not-installed');\nexports.handler = async () => x;"}
+    )
     response, error = invoke(aws, name)
     assert response["FunctionError"] == "Unhandled"
     assert error["errorType"] == "Runtime.ImportModuleError" and "'not-installed'" in error["errorMessage"]
 
 
-TERRAFORM_LAYERED_FUNCTION = '''
+TERRAFORM_LAYERED_FUNCTION = """
 resource "aws_lambda_layer_version" "greet" {
   layer_name          = var.name
   filename            = "layer.zip"
@@ -418,7 +499,7 @@ resource "aws_lambda_function" "greeter" {
 }
 
 variable "name" { type = string }
-'''
+"""
 
 
 def test_a_terraform_layer_version_reaches_the_function(aws, tmp_path):
@@ -427,8 +508,12 @@ def test_a_terraform_layer_version_reaches_the_function(aws, tmp_path):
     tflocal = shutil.which("tflocal") or str(ROOT / ".venv" / "bin" / "tflocal")
     shutil.copy(ROOT / "versions.tf", tmp_path / "versions.tf")
     (tmp_path / "main.tf").write_text(TERRAFORM_LAYERED_FUNCTION)
-    (tmp_path / "function.zip").write_bytes(zipped({"index.js": "exports.handler = async (e) => require('greet')(e.name);"}))
-    (tmp_path / "layer.zip").write_bytes(zipped({"nodejs/node_modules/greet/index.js": "module.exports = (n) => `hello ${n}`;"}))
+    (tmp_path / "function.zip").write_bytes(
+        zipped({"index.js": "exports.handler = async (e) => require('greet')(e.name);"})
+    )
+    (tmp_path / "layer.zip").write_bytes(
+        zipped({"nodejs/node_modules/greet/index.js": "module.exports = (n) => `hello ${n}`;"})
+    )
     name = f"rt-tf-{uuid.uuid4().hex[:8]}"
     for step in (["init", "-input=false"], ["apply", "-auto-approve", "-input=false", f"-var=name={name}"]):
         result = subprocess.run([tflocal, *step], cwd=tmp_path, capture_output=True, text=True)
@@ -454,8 +539,12 @@ def test_status_counts_the_lambda_workers(aws, node_function):
 
 INIT_FAILURES = {
     "python exits": ("python3.11", {"index.py": "import sys\nsys.exit(3)\n"}, "Runtime.ExitError", "exit status 3"),
-    "python out of memory": ("python3.11", {"index.py": "hog = b'x' * (400 * 1024 * 1024)\n"},
-                             "Runtime.OutOfMemory", "signal: killed"),
+    "python out of memory": (
+        "python3.11",
+        {"index.py": "hog = b'x' * (400 * 1024 * 1024)\n"},
+        "Runtime.OutOfMemory",
+        "signal: killed",
+    ),
     "node exits": ("nodejs20.x", {"index.js": "process.exit(4);"}, "Runtime.ExitError", "exit status 4"),
 }
 

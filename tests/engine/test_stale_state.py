@@ -14,8 +14,14 @@ def state_naming(bucket: str, table: str) -> dict:
     def resource(type_, id_):
         return {"mode": "managed", "type": type_, "name": "this", "instances": [{"attributes": {"id": id_}}]}
 
-    return {"version": 4, "resources": [resource("aws_s3_bucket", bucket), resource("aws_dynamodb_table", table),
-                                        {"mode": "data", "type": "aws_iam_policy_document", "name": "x", "instances": []}]}
+    return {
+        "version": 4,
+        "resources": [
+            resource("aws_s3_bucket", bucket),
+            resource("aws_dynamodb_table", table),
+            {"mode": "data", "type": "aws_iam_policy_document", "name": "x", "instances": []},
+        ],
+    }
 
 
 def test_a_state_the_engine_has_none_of_is_set_aside(engine, tmp_path, capsys):

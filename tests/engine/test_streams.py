@@ -13,7 +13,7 @@ from tests.engine.test_lambda_paths import wait_active, zipped
 from tests.support.waiting import wait_for
 
 # Every batch the function sees goes, in order, to a FIFO queue named after the table.
-RECORDER_SOURCE = '''
+RECORDER_SOURCE = """
 import json
 import boto3
 
@@ -33,7 +33,7 @@ def handler(event, context):
     if any("poison" in image for image in images):
         raise ValueError("poison record in the batch")
     return {}
-'''
+"""
 
 VIEW_TYPES = ["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"]
 
@@ -47,8 +47,12 @@ def aws(engine):
 def recorder(aws):
     name = f"stream-recorder-{uuid.uuid4().hex[:8]}"
     aws["lambda"].create_function(
-        FunctionName=name, Runtime="python3.11", Handler="recorder.handler", Timeout=10,
-        Role="arn:aws:iam::000000000000:role/recorder", Code={"ZipFile": zipped(RECORDER_SOURCE, "recorder.py")},
+        FunctionName=name,
+        Runtime="python3.11",
+        Handler="recorder.handler",
+        Timeout=10,
+        Role="arn:aws:iam::000000000000:role/recorder",
+        Code={"ZipFile": zipped(RECORDER_SOURCE, "recorder.py")},
     )
     assert wait_active(aws["lambda"], name)["State"] == "Active"
     yield name
@@ -61,13 +65,16 @@ class Stream:
     def __init__(self, aws, recorder, view_type, starting_position, before_mapping=(), **mapping):
         self.aws, self.name = aws, f"stream-{view_type.lower().replace('_', '-')}-{uuid.uuid4().hex[:8]}"
         table = aws["dynamodb"].create_table(
-            TableName=self.name, BillingMode="PAY_PER_REQUEST",
+            TableName=self.name,
+            BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
             AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
             StreamSpecification={"StreamEnabled": True, "StreamViewType": view_type},
         )["TableDescription"]
         self.stream_arn = table["LatestStreamArn"]
-        self.queue = aws["sqs"].create_queue(QueueName=f"{self.name}.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+        self.queue = aws["sqs"].create_queue(QueueName=f"{self.name}.fifo", Attributes={"FifoQueue": "true"})[
+            "QueueUrl"
+        ]
         for item in before_mapping:
             self.put(item)
         self.mapping = aws["lambda"].create_event_source_mapping(
@@ -83,9 +90,11 @@ class Stream:
 
     def collect(self) -> list[dict]:
         """Every record delivered so far, in delivery order."""
-        for message in self.aws["sqs"].receive_message(
-            QueueUrl=self.queue, MaxNumberOfMessages=10, WaitTimeSeconds=1
-        ).get("Messages", []):
+        for message in (
+            self.aws["sqs"]
+            .receive_message(QueueUrl=self.queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            .get("Messages", [])
+        ):
             self.batches.append(json.loads(message["Body"]))
             self.aws["sqs"].delete_message(QueueUrl=self.queue, ReceiptHandle=message["ReceiptHandle"])
         return [record for batch in self.batches for record in batch]
@@ -115,8 +124,14 @@ class Stream:
 def streams(aws, recorder):
     """One stream per view type, started together; two read from TRIM_HORIZON, two from LATEST."""
     made = {
-        view_type: Stream(aws, recorder, view_type, "TRIM_HORIZON" if index % 2 else "LATEST",
-                          before_mapping=[{"pk": {"S": "before"}}], BatchSize=3)
+        view_type: Stream(
+            aws,
+            recorder,
+            view_type,
+            "TRIM_HORIZON" if index % 2 else "LATEST",
+            before_mapping=[{"pk": {"S": "before"}}],
+            BatchSize=3,
+        )
         for index, view_type in enumerate(VIEW_TYPES)
     }
     yield made
@@ -129,25 +144,51 @@ def write_history(aws, table: str):
     dynamodb = aws["dynamodb"]
     dynamodb.put_item(TableName=table, Item={"pk": {"S": "a"}, "v": {"N": "1"}})
     dynamodb.put_item(TableName=table, Item={"pk": {"S": "a"}, "v": {"N": "1"}})  # no change: no record
-    dynamodb.update_item(TableName=table, Key={"pk": {"S": "a"}}, UpdateExpression="SET v = :v",
-                         ExpressionAttributeValues={":v": {"N": "2"}})
+    dynamodb.update_item(
+        TableName=table,
+        Key={"pk": {"S": "a"}},
+        UpdateExpression="SET v = :v",
+        ExpressionAttributeValues={":v": {"N": "2"}},
+    )
     dynamodb.put_item(TableName=table, Item={"pk": {"S": "b"}, "v": {"N": "1"}})
     with pytest.raises(dynamodb.exceptions.TransactionCanceledException):  # rolled back: no records
-        dynamodb.transact_write_items(TransactItems=[
-            {"Put": {"TableName": table, "Item": {"pk": {"S": "x"}}}},
-            {"Put": {"TableName": table, "Item": {"pk": {"S": "a"}}, "ConditionExpression": "attribute_not_exists(pk)"}},
-        ])
-    dynamodb.transact_write_items(TransactItems=[
-        {"Put": {"TableName": table, "Item": {"pk": {"S": "c"}, "v": {"N": "1"}}}},
-        {"Update": {"TableName": table, "Key": {"pk": {"S": "b"}}, "UpdateExpression": "SET v = :v",
-                    "ExpressionAttributeValues": {":v": {"N": "5"}}}},
-        {"Delete": {"TableName": table, "Key": {"pk": {"S": "a"}}}},
-    ])
+        dynamodb.transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": table, "Item": {"pk": {"S": "x"}}}},
+                {
+                    "Put": {
+                        "TableName": table,
+                        "Item": {"pk": {"S": "a"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+            ]
+        )
+    dynamodb.transact_write_items(
+        TransactItems=[
+            {"Put": {"TableName": table, "Item": {"pk": {"S": "c"}, "v": {"N": "1"}}}},
+            {
+                "Update": {
+                    "TableName": table,
+                    "Key": {"pk": {"S": "b"}},
+                    "UpdateExpression": "SET v = :v",
+                    "ExpressionAttributeValues": {":v": {"N": "5"}},
+                }
+            },
+            {"Delete": {"TableName": table, "Key": {"pk": {"S": "a"}}}},
+        ]
+    )
 
 
 # (event, key, old v, new v) in write order
-EXPECTED = [("INSERT", "a", None, "1"), ("MODIFY", "a", "1", "2"), ("INSERT", "b", None, "1"),
-            ("INSERT", "c", None, "1"), ("MODIFY", "b", "1", "5"), ("REMOVE", "a", "2", None)]
+EXPECTED = [
+    ("INSERT", "a", None, "1"),
+    ("MODIFY", "a", "1", "2"),
+    ("INSERT", "b", None, "1"),
+    ("INSERT", "c", None, "1"),
+    ("MODIFY", "b", "1", "5"),
+    ("REMOVE", "a", "2", None),
+]
 
 
 @pytest.mark.parametrize("view_type", VIEW_TYPES)
@@ -165,7 +206,7 @@ def test_records_reach_the_function_in_order_with_the_aws_shape(aws, streams, vi
     assert len(records) == len(EXPECTED)
     numbers = [int(r["dynamodb"]["SequenceNumber"]) for r in records]
     assert numbers == sorted(numbers) and len(set(numbers)) == len(numbers)
-    for record, (event, key, old, new) in zip(records, EXPECTED):
+    for record, (event, key, old, new) in zip(records, EXPECTED, strict=True):
         assert record["eventName"] == event
         assert record["eventSource"] == "aws:dynamodb" and record["eventSourceARN"] == stream.stream_arn
         assert record["awsRegion"] == aws["dynamodb"].meta.region_name and record["eventID"]
@@ -188,15 +229,19 @@ def test_the_streams_api_reads_the_same_records(aws, streams):
     description = api.describe_stream(StreamArn=stream.stream_arn)["StreamDescription"]
     assert description["StreamStatus"] == "ENABLED" and description["TableName"] == stream.name
     shard = description["Shards"][0]["ShardId"]
-    iterator = api.get_shard_iterator(StreamArn=stream.stream_arn, ShardId=shard,
-                                      ShardIteratorType="TRIM_HORIZON")["ShardIterator"]
+    iterator = api.get_shard_iterator(StreamArn=stream.stream_arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")[
+        "ShardIterator"
+    ]
     page = api.get_records(ShardIterator=iterator, Limit=1)
     assert [r["dynamodb"]["Keys"]["pk"]["S"] for r in page["Records"]] == ["before"]
     first = page["Records"][0]["dynamodb"]["SequenceNumber"]
-    after = api.get_shard_iterator(StreamArn=stream.stream_arn, ShardId=shard,
-                                   ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=first)["ShardIterator"]
-    assert api.get_records(ShardIterator=after, Limit=1)["Records"] == \
-        api.get_records(ShardIterator=page["NextShardIterator"], Limit=1)["Records"]
+    after = api.get_shard_iterator(
+        StreamArn=stream.stream_arn, ShardId=shard, ShardIteratorType="AFTER_SEQUENCE_NUMBER", SequenceNumber=first
+    )["ShardIterator"]
+    assert (
+        api.get_records(ShardIterator=after, Limit=1)["Records"]
+        == api.get_records(ShardIterator=page["NextShardIterator"], Limit=1)["Records"]
+    )
     with pytest.raises(api.exceptions.ResourceNotFoundException):
         api.describe_stream(StreamArn=stream.stream_arn.rsplit("/", 1)[0] + "/2000-01-01T00:00:00.000")
     with pytest.raises(api.exceptions.ClientError, match="ValidationException"):
@@ -205,25 +250,42 @@ def test_the_streams_api_reads_the_same_records(aws, streams):
 
 def test_a_failing_batch_is_retried_bisected_and_sent_to_its_destination(aws, recorder):
     destination = aws["sqs"].create_queue(QueueName=f"stream-failures-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    destination_arn = aws["sqs"].get_queue_attributes(QueueUrl=destination, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    stream = Stream(aws, recorder, "NEW_IMAGE", "TRIM_HORIZON", BatchSize=4, MaximumBatchingWindowInSeconds=2,
-                    BisectBatchOnFunctionError=True, MaximumRetryAttempts=1,
-                    DestinationConfig={"OnFailure": {"Destination": destination_arn}})
+    destination_arn = aws["sqs"].get_queue_attributes(QueueUrl=destination, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    stream = Stream(
+        aws,
+        recorder,
+        "NEW_IMAGE",
+        "TRIM_HORIZON",
+        BatchSize=4,
+        MaximumBatchingWindowInSeconds=2,
+        BisectBatchOnFunctionError=True,
+        MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": destination_arn}},
+    )
     try:
         wait_for(stream.enabled, timeout=30, what="the mapping to be enabled")
-        aws["dynamodb"].transact_write_items(TransactItems=[
-            {"Put": {"TableName": stream.name, "Item": {"pk": {"S": key}, **extra}}}
-            for key, extra in [("r1", {}), ("r2", {}), ("r3", {"poison": {"BOOL": True}}), ("r4", {})]
-        ])
-        failure = wait_for(lambda: aws["sqs"].receive_message(QueueUrl=destination, WaitTimeSeconds=1).get("Messages"),
-                           timeout=60, what="the on-failure destination")[0]
+        aws["dynamodb"].transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": stream.name, "Item": {"pk": {"S": key}, **extra}}}
+                for key, extra in [("r1", {}), ("r2", {}), ("r3", {"poison": {"BOOL": True}}), ("r4", {})]
+            ]
+        )
+        failure = wait_for(
+            lambda: aws["sqs"].receive_message(QueueUrl=destination, WaitTimeSeconds=1).get("Messages"),
+            timeout=60,
+            what="the on-failure destination",
+        )[0]
         details = json.loads(failure["Body"])
         stream_info = details["DDBStreamBatchInfo"]
         assert stream_info["batchSize"] == 1 and stream_info["streamArn"] == stream.stream_arn
         assert details["requestContext"]["condition"] == "RetryAttemptsExhausted"
-        batches = wait_for(lambda: ["r4"] in stream.batch_keys() and stream.batch_keys(),
-                           timeout=30, what="the last half to be delivered")
+        batches = wait_for(
+            lambda: ["r4"] in stream.batch_keys() and stream.batch_keys(),
+            timeout=30,
+            what="the last half to be delivered",
+        )
         # whole batch, its halves, the poisoned record alone and its one retry, then its neighbour
         assert batches == [["r1", "r2", "r3", "r4"], ["r1", "r2"], ["r3", "r4"], ["r3"], ["r3"], ["r4"]]
         poisoned = [r for b in stream.batches for r in b if r["dynamodb"]["Keys"]["pk"]["S"] == "r3"][0]
@@ -235,19 +297,33 @@ def test_a_failing_batch_is_retried_bisected_and_sent_to_its_destination(aws, re
 
 def test_reported_item_failures_are_retried_from_the_first_failure(aws, recorder):
     destination = aws["sqs"].create_queue(QueueName=f"stream-partial-{uuid.uuid4().hex[:8]}")["QueueUrl"]
-    destination_arn = aws["sqs"].get_queue_attributes(QueueUrl=destination, AttributeNames=["QueueArn"])[
-        "Attributes"]["QueueArn"]
-    stream = Stream(aws, recorder, "NEW_IMAGE", "TRIM_HORIZON", BatchSize=3, MaximumBatchingWindowInSeconds=2,
-                    FunctionResponseTypes=["ReportBatchItemFailures"], MaximumRetryAttempts=1,
-                    DestinationConfig={"OnFailure": {"Destination": destination_arn}})
+    destination_arn = aws["sqs"].get_queue_attributes(QueueUrl=destination, AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
+    stream = Stream(
+        aws,
+        recorder,
+        "NEW_IMAGE",
+        "TRIM_HORIZON",
+        BatchSize=3,
+        MaximumBatchingWindowInSeconds=2,
+        FunctionResponseTypes=["ReportBatchItemFailures"],
+        MaximumRetryAttempts=1,
+        DestinationConfig={"OnFailure": {"Destination": destination_arn}},
+    )
     try:
         wait_for(stream.enabled, timeout=30, what="the mapping to be enabled")
-        aws["dynamodb"].transact_write_items(TransactItems=[
-            {"Put": {"TableName": stream.name, "Item": {"pk": {"S": key}, **extra}}}
-            for key, extra in [("p1", {}), ("p2", {"partial": {"BOOL": True}}), ("p3", {})]
-        ])
-        failure = wait_for(lambda: aws["sqs"].receive_message(QueueUrl=destination, WaitTimeSeconds=1).get("Messages"),
-                           timeout=60, what="the on-failure destination")[0]
+        aws["dynamodb"].transact_write_items(
+            TransactItems=[
+                {"Put": {"TableName": stream.name, "Item": {"pk": {"S": key}, **extra}}}
+                for key, extra in [("p1", {}), ("p2", {"partial": {"BOOL": True}}), ("p3", {})]
+            ]
+        )
+        failure = wait_for(
+            lambda: aws["sqs"].receive_message(QueueUrl=destination, WaitTimeSeconds=1).get("Messages"),
+            timeout=60,
+            what="the on-failure destination",
+        )[0]
         assert json.loads(failure["Body"])["DDBStreamBatchInfo"]["batchSize"] == 2
         assert stream.batch_keys() == [["p1", "p2", "p3"], ["p2", "p3"]]
     finally:

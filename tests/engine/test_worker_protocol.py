@@ -15,7 +15,7 @@ from localstack_nodocker import protocol  # noqa: E402  (after the path is set)
 
 DEEP = "[" * 200_000 + "]" * 200_000
 
-PYTHON_HANDLERS = '''
+PYTHON_HANDLERS = """
 import threading
 
 def echo(event, context):
@@ -41,9 +41,9 @@ def deep_result(event, context):
     for _ in range(100_000):
         result = [result]
     return result
-'''
+"""
 
-NODE_HANDLERS = '''
+NODE_HANDLERS = """
 exports.echo = async (event, context) => ({ event, request_id: context.awsRequestId });
 exports.chatty = async () => {
   await Promise.all([...Array(8).keys()].map(async (n) => {
@@ -51,7 +51,7 @@ exports.chatty = async () => {
   }));
   return "done";
 };
-'''
+"""
 
 
 def start(tmp_path, language: str, handler: str, **options) -> protocol.Worker:
@@ -60,8 +60,14 @@ def start(tmp_path, language: str, handler: str, **options) -> protocol.Worker:
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "_HANDLER": handler}
     if language == "python":
         (code / "handlers.py").write_text(PYTHON_HANDLERS)
-        argv = [sys.executable, "-I", "-S", str(ENGINE_PACKAGE / "worker.py"), str(options.pop("address_space", 0)),
-                str(code)]
+        argv = [
+            sys.executable,
+            "-I",
+            "-S",
+            str(ENGINE_PACKAGE / "worker.py"),
+            str(options.pop("address_space", 0)),
+            str(code),
+        ]
     else:
         node = shutil.which("node")
         if not node:
@@ -101,8 +107,10 @@ def test_a_deeply_nested_payload_fails_only_its_invocation(tmp_path, language):
         frame, _ = call(worker, DEEP)
         assert frame["error"] is True
         # Python cannot parse it; V8 parses it, and then cannot serialise the echo back
-        assert json.loads(frame["result"])["errorType"] == {
-            "python": "Runtime.UnmarshalError", "node": "Runtime.MarshalError"}[language]
+        assert (
+            json.loads(frame["result"])["errorType"]
+            == {"python": "Runtime.UnmarshalError", "node": "Runtime.MarshalError"}[language]
+        )
         frame, _ = call(worker, json.dumps({"a": 1}), request_id="r-2")
         assert frame["error"] is False
         assert json.loads(frame["result"]) == {"event": {"a": 1}, "request_id": "r-2"}
@@ -179,8 +187,9 @@ def test_frames_that_are_not_protocol_are_refused_with_the_reason():
 
 
 def test_a_stray_write_on_the_protocol_stream_is_a_garbled_frame(tmp_path):
-    worker = protocol.Worker([sys.executable, "-c", "print('hello from a stray print')"], {}, str(tmp_path),
-                             lambda line: None)
+    worker = protocol.Worker(
+        [sys.executable, "-c", "print('hello from a stray print')"], {}, str(tmp_path), lambda line: None
+    )
     try:
         with pytest.raises(protocol.GarbledFrame, match="stray print"):
             worker.read_message(time.monotonic() + 10)
@@ -189,8 +198,10 @@ def test_a_stray_write_on_the_protocol_stream_is_a_garbled_frame(tmp_path):
 
 
 def test_exit_reasons_use_the_aws_wording(tmp_path):
-    for script, reason in [("import sys; sys.exit(3)", "exit status 3"),
-                           ("import os; os.kill(os.getpid(), 9)", "signal: killed")]:
+    for script, reason in [
+        ("import sys; sys.exit(3)", "exit status 3"),
+        ("import os; os.kill(os.getpid(), 9)", "signal: killed"),
+    ]:
         worker = protocol.Worker([sys.executable, "-c", script], {}, str(tmp_path), lambda line: None)
         with pytest.raises(protocol.WorkerDied, match=reason):
             worker.read_message(time.monotonic() + 10)
@@ -199,7 +210,9 @@ def test_exit_reasons_use_the_aws_wording(tmp_path):
 
 def test_a_handler_reading_stdin_does_not_take_the_next_request(tmp_path):
     (tmp_path / "code").mkdir()
-    (tmp_path / "code" / "reader.py").write_text("import sys\ndef handler(event, context):\n    return sys.stdin.read()\n")
+    (tmp_path / "code" / "reader.py").write_text(
+        "import sys\ndef handler(event, context):\n    return sys.stdin.read()\n"
+    )
     worker = start(tmp_path, "python", "reader.handler")
     try:
         frame, _ = call(worker, "{}")

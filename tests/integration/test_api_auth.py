@@ -27,10 +27,13 @@ FORBIDDEN = {"message": "Forbidden"}  # API Gateway's own answer: the handler's 
 
 def apply_mode(mode: str) -> stack.Outputs:
     # -refresh=false: the session's stack was just applied; this saves reading every resource back.
-    code, out, err = stack.terraform().apply(skip_plan=True, input=False, capture_output=True, refresh=False,
-                                             var={"api_auth": mode})
+    code, out, err = stack.terraform().apply(
+        skip_plan=True, input=False, capture_output=True, refresh=False, var={"api_auth": mode}
+    )
     if code != 0:
-        raise stack.StackError(f"tflocal apply -var api_auth={mode} failed (exit {code}):\n{out[-3000:]}\n{err[-3000:]}")
+        raise stack.StackError(
+            f"tflocal apply -var api_auth={mode} failed (exit {code}):\n{out[-3000:]}\n{err[-3000:]}"
+        )
     return stack.outputs()
 
 
@@ -53,6 +56,7 @@ def stack_in(deployed):
 @pytest.fixture
 def write_methods(aws):
     """(resource path, method) -> (authorizationType, apiKeyRequired), read back from the engine."""
+
     def read(api_id: str) -> dict:
         found = {}
         for resource in aws["apigateway"].get_resources(restApiId=api_id)["items"]:
@@ -60,6 +64,7 @@ def write_methods(aws):
                 got = aws["apigateway"].get_method(restApiId=api_id, resourceId=resource["id"], httpMethod=method)
                 found[(resource["path"], method)] = (got["authorizationType"], got.get("apiKeyRequired", False))
         return found
+
     return read
 
 
@@ -107,16 +112,23 @@ def test_api_key_lets_the_keyed_caller_write_and_everyone_read(stack_in):
     # Reads and the CORS preflight need no key.
     assert unauthenticated(outputs, "GET", "/health").status == 200
     assert unauthenticated(outputs, "GET", f"/notifications/{sent.body['notification_id']}").status in (200, 404)
-    preflight = unauthenticated(outputs, "OPTIONS", "/notifications",
-                                headers={"Origin": "http://localhost:4566", "Access-Control-Request-Method": "POST"})
+    preflight = unauthenticated(
+        outputs,
+        "OPTIONS",
+        "/notifications",
+        headers={"Origin": "http://localhost:4566", "Access-Control-Request-Method": "POST"},
+    )
     assert preflight.status == 204
 
 
 def test_api_key_has_a_usage_plan_with_a_quota_and_the_stage_is_throttled(stack_in, aws):
     outputs = stack_in("api_key")
     api_id, stage = outputs["api_id"], outputs["api_stage"]
-    plans = [plan for plan in aws["apigateway"].get_usage_plans()["items"]
-             if {"apiId": api_id, "stage": stage} in [{"apiId": s["apiId"], "stage": s["stage"]} for s in plan["apiStages"]]]
+    plans = [
+        plan
+        for plan in aws["apigateway"].get_usage_plans()["items"]
+        if {"apiId": api_id, "stage": stage} in [{"apiId": s["apiId"], "stage": s["stage"]} for s in plan["apiStages"]]
+    ]
     assert len(plans) == 1, plans
     assert plans[0]["quota"]["period"] == "DAY" and plans[0]["quota"]["limit"] >= 1
     keys = aws["apigateway"].get_usage_plan_keys(usagePlanId=plans[0]["id"])["items"]
@@ -147,8 +159,11 @@ def test_iam_accepts_signed_writes(stack_in, monkeypatch):
     assert unauthenticated(outputs, "GET", "/health").status == 200
 
 
-@pytest.mark.xfail(strict=True, reason="LocalStack community does not evaluate AWS_IAM authorization: an "
-                                       "unsigned request reaches the handler (on AWS: 403 Missing Authentication Token)")
+@pytest.mark.xfail(
+    strict=True,
+    reason="LocalStack community does not evaluate AWS_IAM authorization: an "
+    "unsigned request reaches the handler (on AWS: 403 Missing Authentication Token)",
+)
 def test_iam_rejects_unsigned_writes(stack_in):
     outputs = stack_in("iam")
     reply = unauthenticated(outputs, "POST", "/notifications", body=WRITE)

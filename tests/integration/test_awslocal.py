@@ -28,16 +28,28 @@ def test_the_tutorials_commands(deployed, tmp_path):
     [found] = wait_for(row, timeout=60, what="the metadata row of the uploaded file")
     assert found["Status"]["S"] == "error"  # text is not an image: recorded, not crashed
 
-    payload = {"logs": [{"level": "INFO", "message": "Usuario inició sesión", "service": "auth", "user_id": "cli"},
-                        {"level": "ERROR", "message": "Falló conexión a base de datos", "service": "api",
-                         "user_id": "system"}]}
-    awslocal("lambda", "invoke", "--function-name", deployed["functions"]["log_processor"],
-             "--payload", json.dumps(payload), "logs-result.json", cwd=tmp_path)
+    payload = {
+        "logs": [
+            {"level": "INFO", "message": "Usuario inició sesión", "service": "auth", "user_id": "cli"},
+            {"level": "ERROR", "message": "Falló conexión a base de datos", "service": "api", "user_id": "system"},
+        ]
+    }
+    awslocal(
+        "lambda",
+        "invoke",
+        "--function-name",
+        deployed["functions"]["log_processor"],
+        "--payload",
+        json.dumps(payload),
+        "logs-result.json",
+        cwd=tmp_path,
+    )
     answer = json.loads((tmp_path / "logs-result.json").read_text())
     assert json.loads(answer["body"])["logs_indexed"] == 2
 
-    awslocal("lambda", "invoke", "--function-name", deployed["functions"]["dashboard"], "dashboard-output.json",
-             cwd=tmp_path)
+    awslocal(
+        "lambda", "invoke", "--function-name", deployed["functions"]["dashboard"], "dashboard-output.json", cwd=tmp_path
+    )
     board = json.loads((tmp_path / "dashboard-output.json").read_text())
     assert board["logs"]["by_level"]["ERROR"] >= 1
 

@@ -25,8 +25,14 @@ from tools.stack import ROOT
 RUN = uuid.uuid4().hex[:8]
 SCREENSHOTS = {1280: ROOT / "test-output" / "dashboard-1280.png", 400: ROOT / "test-output" / "dashboard-400.png"}
 REQUIRED_METRICS = (
-    "images.total", "images.successful", "images.failed", "logs.total", "logs.by_level.ERROR",
-    "notifications.total", "notifications.by_priority.high", "functions.total",
+    "images.total",
+    "images.successful",
+    "images.failed",
+    "logs.total",
+    "logs.by_level.ERROR",
+    "notifications.total",
+    "notifications.by_priority.high",
+    "functions.total",
 )
 # Shown for each known level or priority, at zero when the data has no such key.
 COUNTED_BY_KEY = ("logs.by_level", "notifications.by_priority")
@@ -102,8 +108,9 @@ def function_numbers(data: dict) -> dict[str, float]:
     found = {}
     for name, metrics in data["functions"]["metrics"].items():
         found.update({f"functions.{name}.{k}": metrics[k] for k in ("invocations", "errors")})
-        found.update({f"functions.{name}.{k}": v for k, v in metrics["duration"].items()
-                      if k.endswith("_ms") and v is not None})
+        found.update(
+            {f"functions.{name}.{k}": v for k, v in metrics["duration"].items() if k.endswith("_ms") and v is not None}
+        )
     return {name: float(value) for name, value in found.items()}
 
 
@@ -126,9 +133,14 @@ def traffic(aws, deployed, api):
     key = f"dashboard/{RUN}/sunset.png"
     aws["s3"].put_object(Bucket=deployed["buckets"]["original"], Key=key, Body=picture(), ContentType="image/png")
     rows = wait_for(
-        lambda: scan_all(aws["dynamodb"], deployed["tables"]["images"], FilterExpression="OriginalKey = :k",
-                         ExpressionAttributeValues={":k": {"S": key}}),
-        timeout=90, what=f"the metadata row of {key}",
+        lambda: scan_all(
+            aws["dynamodb"],
+            deployed["tables"]["images"],
+            FilterExpression="OriginalKey = :k",
+            ExpressionAttributeValues={":k": {"S": key}},
+        ),
+        timeout=90,
+        what=f"the metadata row of {key}",
     )
     assert rows[0]["Status"]["S"] == "completed", rows
     logs = [
@@ -137,14 +149,18 @@ def traffic(aws, deployed, api):
         {"level": "ERROR", "message": f"{RUN} payment failed", "service": "dashboard-test"},
         {"level": "ERROR", "message": TRICKY_MESSAGE, "service": "dashboard-test"},
     ]
-    response = aws["lambda"].invoke(FunctionName=deployed["functions"]["log_processor"],
-                                    Payload=json.dumps({"logs": logs}))
+    response = aws["lambda"].invoke(
+        FunctionName=deployed["functions"]["log_processor"], Payload=json.dumps({"logs": logs})
+    )
     assert "FunctionError" not in response, response["Payload"].read()
     sent = api("POST", "/notifications", body={"title": f"Dashboard {RUN}", "message": "hi", "priority": "high"})
     assert sent.status == 202, sent.body
     notification_id = sent.body["notification_id"]
-    wait_for(lambda: api("GET", f"/notifications/{notification_id}").status == 200, timeout=90,
-             what="the notification in the history")
+    wait_for(
+        lambda: api("GET", f"/notifications/{notification_id}").status == 200,
+        timeout=90,
+        what="the notification in the history",
+    )
     return {"image_key": key}
 
 
@@ -161,8 +177,11 @@ def poison(aws, deployed):
     for _ in range(20):
         if not left:
             break
-        for message in aws["sqs"].receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                                  VisibilityTimeout=5).get("Messages", []):
+        for message in (
+            aws["sqs"]
+            .receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=5)
+            .get("Messages", [])
+        ):
             if message["Body"] in left:
                 left.discard(message["Body"])
                 aws["sqs"].delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
@@ -187,8 +206,11 @@ def test_the_page_in_a_browser_shows_the_dashboard_data(browser, api, deployed, 
     url = f"{deployed.api_url}/dashboard"
     # The traffic's invocation reaches the functions panel (CloudWatch, re-read every 30 s).
     log_processor = deployed["functions"]["log_processor"]
-    wait_for(lambda: dashboard_data(api)["functions"]["metrics"][log_processor]["invocations"] >= 1, timeout=90,
-             what="the log processor's invocation in the functions panel")
+    wait_for(
+        lambda: dashboard_data(api)["functions"]["metrics"][log_processor]["invocations"] >= 1,
+        timeout=90,
+        what="the log processor's invocation in the functions panel",
+    )
     # The system is live: if the numbers moved while the browser ran, look once more.
     for attempt in (1, 2):
         before = dashboard_data(api)
@@ -208,7 +230,9 @@ def test_the_page_in_a_browser_shows_the_dashboard_data(browser, api, deployed, 
         *(f"storage.{b}.objects" for b in data["storage"]),
         *(f"queues.{q['name']}.{k}" for q in data["queues"] for k in ("visible", "in_flight", "delayed")),
         *(f"functions.{name}.invocations" for name in data["functions"]["names"]),
-        "activity.images_completed", "activity.logs_ERROR", "activity.notifications_sent",
+        "activity.images_completed",
+        "activity.logs_ERROR",
+        "activity.notifications_sent",
         f"alerts.{poison['queue']}.messages",
     )
     missing = [m for m in REQUIRED_METRICS + panels if m not in page.metrics]

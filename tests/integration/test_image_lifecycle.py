@@ -32,9 +32,7 @@ def picture(colour, size=(160, 120)) -> bytes:
 def webp_bomb() -> bytes:
     """A few dozen bytes of lossless WEBP that decode to 10,000 x 10,000 pixels."""
     buffer = io.BytesIO()
-    Image.new("RGB", (10_000, 10_000), (10, 20, 30)).save(
-        buffer, "WEBP", lossless=True, method=0
-    )
+    Image.new("RGB", (10_000, 10_000), (10, 20, 30)).save(buffer, "WEBP", lossless=True, method=0)
     return buffer.getvalue()
 
 
@@ -72,9 +70,7 @@ def truth(aws, deployed) -> dict:
     for bucket in deployed["buckets"].values():
         objects = [
             obj
-            for page in aws["s3"]
-            .get_paginator("list_objects_v2")
-            .paginate(Bucket=bucket)
+            for page in aws["s3"].get_paginator("list_objects_v2").paginate(Bucket=bucket)
             for obj in page.get("Contents", [])
         ]
         true[f"bucket#{bucket}"] = {
@@ -86,18 +82,14 @@ def truth(aws, deployed) -> dict:
 
 def counted(aws, deployed, names) -> dict:
     found = read_counters(aws["dynamodb"], deployed["stats_table"], names)
-    return {
-        name: {attribute: value for attribute, value in values.items() if value}
-        for name, values in found.items()
-    }
+    return {name: {attribute: value for attribute, value in values.items() if value} for name, values in found.items()}
 
 
 def counters_match(aws, deployed):
     """(True, ...) once every counter equals the recount (the events of the run are processed)."""
     true = truth(aws, deployed)
     expected = {
-        name: {attribute: value for attribute, value in values.items() if value}
-        for name, values in true.items()
+        name: {attribute: value for attribute, value in values.items() if value} for name, values in true.items()
     }
     found = counted(aws, deployed, list(true))
     return found == expected, found, expected
@@ -145,9 +137,7 @@ def test_a_decompression_bomb_is_rejected_from_its_header_once(aws, deployed, up
     assert "ProcessedKey" not in row and seconds < 30
     function = deployed["functions"]["image_processor"]
     assert (
-        invoke(
-            aws, function, eventbridge(deployed["buckets"]["original"], keys["bomb"])
-        )["failed"][0]["status"]
+        invoke(aws, function, eventbridge(deployed["buckets"]["original"], keys["bomb"]))["failed"][0]["status"]
         == "rejected"
     )  # deterministic: answered, not raised (so never retried)
 
@@ -156,13 +146,9 @@ def test_overwrite_supersedes_and_delete_removes(aws, deployed, uploads):
     keys, rows, _ = uploads
     bucket, key = deployed["buckets"]["original"], keys["photo"]
     [first] = rows["photo"]
-    aws["s3"].put_object(
-        Bucket=bucket, Key=key, Body=picture((0, 0, 200), size=(90, 90))
-    )
+    aws["s3"].put_object(Bucket=bucket, Key=key, Body=picture((0, 0, 200), size=(90, 90)))
     [second] = wait_for(
-        lambda: [
-            r for r in rows_of(aws, deployed, key) if r["ImageId"] != first["ImageId"]
-        ],
+        lambda: [r for r in rows_of(aws, deployed, key) if r["ImageId"] != first["ImageId"]],
         timeout=60,
         what="the overwrite's row",
     )
@@ -173,17 +159,11 @@ def test_overwrite_supersedes_and_delete_removes(aws, deployed, uploads):
     )
     assert second["Width"]["N"] == "90"
     wait_for(
-        lambda: (
-            not exists(
-                aws, deployed["buckets"]["processed"], first["ProcessedKey"]["S"]
-            )
-        ),
+        lambda: not exists(aws, deployed["buckets"]["processed"], first["ProcessedKey"]["S"]),
         timeout=30,
         what="the superseded processed copy to go",
     )
-    assert not exists(
-        aws, deployed["buckets"]["thumbnails"], first["ThumbnailKey"]["S"]
-    )
+    assert not exists(aws, deployed["buckets"]["thumbnails"], first["ThumbnailKey"]["S"])
     assert exists(aws, deployed["buckets"]["thumbnails"], second["ThumbnailKey"]["S"])
 
     aws["s3"].delete_object(Bucket=bucket, Key=key)
@@ -194,9 +174,7 @@ def test_overwrite_supersedes_and_delete_removes(aws, deployed, uploads):
     )
     for role, field in (("processed", "ProcessedKey"), ("thumbnails", "ThumbnailKey")):
         wait_for(
-            lambda role=role, field=field: (
-                not exists(aws, deployed["buckets"][role], second[field]["S"])
-            ),
+            lambda role=role, field=field: not exists(aws, deployed["buckets"][role], second[field]["S"]),
             timeout=30,
             what=f"the {role} copy to go",
         )
@@ -216,11 +194,7 @@ def test_counters_equal_a_recount_after_changes_and_replays(aws, deployed, uploa
     assert before[2]["images"]["Total"] >= 2  # this module's long key and bomb at least
 
     # every event of the run delivered again, creates after deletes, to both consumers
-    replays = [
-        eventbridge(bucket, key, kind)
-        for key in keys.values()
-        for kind in ("Object Deleted", "Object Created")
-    ]
+    replays = [eventbridge(bucket, key, kind) for key in keys.values() for kind in ("Object Deleted", "Object Created")]
     for event in replays:
         invoke(aws, deployed["functions"]["image_processor"], event)
         invoke(aws, deployed["functions"]["storage_counter"], event)

@@ -31,8 +31,11 @@ def in_dead_letter_queue(aws, deployed, message_id: str) -> bool:
     """Is the message in the DLQ? (received, then made visible again at once)."""
     dlq = deployed["notifications_dlq_url"]
     found = False
-    for message in aws["sqs"].receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1,
-                                              VisibilityTimeout=10).get("Messages", []):
+    for message in (
+        aws["sqs"]
+        .receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=10)
+        .get("Messages", [])
+    ):
         found |= message["MessageId"] == message_id
         aws["sqs"].change_message_visibility(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
     return found
@@ -42,15 +45,25 @@ def test_a_dead_letter_is_redriven_and_processed_once(aws, deployed, fast_redeli
     function = deployed["functions"]["notification_processor"]
     nid = f"{RUN}-redrive"
     with function_environment(aws, function, TOPIC_ARN=deployed["topic_arn"] + "-unreachable"):
-        sent = aws["sqs"].send_message(QueueUrl=deployed["notifications_queue_url"],
-                                       MessageBody=json.dumps(notification(nid)))
-        wait_for(lambda: in_dead_letter_queue(aws, deployed, sent["MessageId"]), timeout=90,
-                 what="the poison message in the dead-letter queue")
+        sent = aws["sqs"].send_message(
+            QueueUrl=deployed["notifications_queue_url"], MessageBody=json.dumps(notification(nid))
+        )
+        wait_for(
+            lambda: in_dead_letter_queue(aws, deployed, sent["MessageId"]),
+            timeout=90,
+            what="the poison message in the dead-letter queue",
+        )
         assert not history_rows(aws, deployed, nid)
     # The fault is gone (the topic restored); the operator's command:
     started = time.monotonic()
-    result = subprocess.run(["make", "--no-print-directory", "redrive", "QUEUE=notifications"], cwd=ROOT, check=False,
-                            capture_output=True, text=True, timeout=180)
+    result = subprocess.run(
+        ["make", "--no-print-directory", "redrive", "QUEUE=notifications"],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     print(f"\n{result.stdout}")
     assert "[redrive] notifications:" in result.stdout and "moved back" in result.stdout
@@ -65,6 +78,12 @@ def test_a_dead_letter_is_redriven_and_processed_once(aws, deployed, fast_redeli
 
 
 def test_redrive_refuses_an_unknown_queue():
-    result = subprocess.run(["make", "--no-print-directory", "redrive", "QUEUE=everything"], cwd=ROOT, check=False,
-                            capture_output=True, text=True, timeout=60)
+    result = subprocess.run(
+        ["make", "--no-print-directory", "redrive", "QUEUE=everything"],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert result.returncode != 0 and "usage: make redrive QUEUE=notifications|images" in result.stderr

@@ -28,8 +28,14 @@ from tools.stack import ROOT
 OPENAPI = ROOT / "docs" / "openapi.yaml"
 DEFAULT_ORIGIN = "http://localhost:4566"  # variables.tf: cors_allow_origin's default
 KNOWN_ROUTES = {
-    "/health": {"GET"}, "/images": {"GET"}, "/logs": {"GET"}, "/notifications": {"GET", "POST"},
-    "/notifications/abc": {"GET"}, "/files": {"GET"}, "/stats": {"GET"}, "/dashboard/data": {"GET"},
+    "/health": {"GET"},
+    "/images": {"GET"},
+    "/logs": {"GET"},
+    "/notifications": {"GET", "POST"},
+    "/notifications/abc": {"GET"},
+    "/files": {"GET"},
+    "/stats": {"GET"},
+    "/dashboard/data": {"GET"},
     "/dashboard": {"GET"},
 }
 # What API Gateway forwards to the function (ANY); TRACE and CONNECT never reach it.
@@ -54,13 +60,23 @@ def assert_client_error(reply, status: int | None = None):
 def test_schemathesis_finds_no_server_error_and_no_contract_violation(deployed):
     """The CLI, so the run is the one a developer reproduces by hand (same seed, same options)."""
     command = [
-        sys.executable, "-m", "schemathesis.cli", "run", str(OPENAPI),
-        "--url", deployed.api_url,
-        "--phases", "examples,coverage,fuzzing",
-        "--max-examples", "40",
-        "--seed", "20261128",
-        "--workers", "2",
-        "--request-timeout", "30",
+        sys.executable,
+        "-m",
+        "schemathesis.cli",
+        "run",
+        str(OPENAPI),
+        "--url",
+        deployed.api_url,
+        "--phases",
+        "examples,coverage,fuzzing",
+        "--max-examples",
+        "40",
+        "--seed",
+        "20261128",
+        "--workers",
+        "2",
+        "--request-timeout",
+        "30",
         # positive_data_acceptance: an opaque next_token or an unknown notification id is valid
         # by the schema yet rightly answered 400/404. unsupported_method: covered below without
         # TRACE, which API Gateway answers itself (403). The rest need auth or resource links.
@@ -73,14 +89,19 @@ def test_schemathesis_finds_no_server_error_and_no_contract_violation(deployed):
     started = time.monotonic()
     result = subprocess.run(command, capture_output=True, text=True, timeout=400, cwd=ROOT)
     output = result.stdout + result.stderr
-    print(f"\n[schemathesis] {time.monotonic() - started:.1f} s; "
-          + " ".join(line.strip() for line in output.splitlines() if "generated" in line or "passed" in line)[-300:])
+    print(
+        f"\n[schemathesis] {time.monotonic() - started:.1f} s; "
+        + " ".join(line.strip() for line in output.splitlines() if "generated" in line or "passed" in line)[-300:]
+    )
     assert result.returncode == 0, output[-8000:]
 
 
 @SETTINGS
-@given(path=st.text(alphabet=st.characters(codec="ascii", categories=["L", "N"]) | st.sampled_from("-_"),
-                    min_size=1, max_size=40).map(lambda s: "/" + s))
+@given(
+    path=st.text(
+        alphabet=st.characters(codec="ascii", categories=["L", "N"]) | st.sampled_from("-_"), min_size=1, max_size=40
+    ).map(lambda s: "/" + s)
+)
 def test_unknown_routes_are_404_with_the_available_endpoints(api, path):
     if path.rstrip("/") in KNOWN_ROUTES or path.startswith("/notifications/"):
         return
@@ -111,16 +132,35 @@ json_values = st.recursive(
 
 
 @SETTINGS
-@given(body=st.one_of(
-    st.binary(max_size=200),  # anything at all, mostly not JSON
-    json_values.filter(lambda v: not isinstance(v, dict)).map(lambda v: json.dumps(v).encode()),  # JSON, not an object
-    st.fixed_dictionaries({}, optional={  # an object with missing or wrongly typed fields
-        "title": json_values, "message": json_values, "priority": json_values, "type": json_values,
-        "recipient": json_values,
-    }).filter(lambda d: not (isinstance(d.get("title"), str) and d["title"].strip()
-                             and isinstance(d.get("message"), str) and d["message"].strip()))
-    .map(lambda d: json.dumps(d).encode()),
-))
+@given(
+    body=st.one_of(
+        st.binary(max_size=200),  # anything at all, mostly not JSON
+        json_values.filter(lambda v: not isinstance(v, dict)).map(
+            lambda v: json.dumps(v).encode()
+        ),  # JSON, not an object
+        st.fixed_dictionaries(
+            {},
+            optional={  # an object with missing or wrongly typed fields
+                "title": json_values,
+                "message": json_values,
+                "priority": json_values,
+                "type": json_values,
+                "recipient": json_values,
+            },
+        )
+        .filter(
+            lambda d: (
+                not (
+                    isinstance(d.get("title"), str)
+                    and d["title"].strip()
+                    and isinstance(d.get("message"), str)
+                    and d["message"].strip()
+                )
+            )
+        )
+        .map(lambda d: json.dumps(d).encode()),
+    )
+)
 def test_malformed_bodies_and_wrong_fields_are_400_with_a_reason(api, body):
     reply = api("POST", "/notifications", raw=body)
     assert_client_error(reply, 400)
@@ -137,9 +177,13 @@ def test_oversized_bodies_are_413(api, size):
 
 
 @SETTINGS
-@given(route=st.sampled_from(["/images", "/logs", "/notifications", "/files"]),
-       limit=st.one_of(st.integers().filter(lambda n: not 1 <= n <= 100).map(str),
-                       st.text(max_size=12).filter(lambda s: not (s.isascii() and s.isdigit() and 1 <= int(s) <= 100))))
+@given(
+    route=st.sampled_from(["/images", "/logs", "/notifications", "/files"]),
+    limit=st.one_of(
+        st.integers().filter(lambda n: not 1 <= n <= 100).map(str),
+        st.text(max_size=12).filter(lambda s: not (s.isascii() and s.isdigit() and 1 <= int(s) <= 100)),
+    ),
+)
 def test_query_parameters_out_of_range_are_400(api, route, limit):
     from urllib.parse import quote
 
@@ -148,18 +192,21 @@ def test_query_parameters_out_of_range_are_400(api, route, limit):
     assert "limit" in reply.body["error"]
 
 
-@pytest.mark.parametrize("query, reason", [
-    ("/logs?level=LOUD", "level must be one of"),
-    ("/images?next_token=not-a-token", "next_token is not valid"),
-    ("/files?next_token=eyJraW5kIjoiaW1hZ2VzIiwidmFsdWUiOnt9fQ==", "next_token is not valid"),
-    ("/images?limit=5&limit=500", "given 2 times"),
-    ("/images?next_token=", "it is empty"),
-    ("/files?prefix=" + "p" * 1025, "prefix is 1025 characters"),
-    ("/files?prefix=a%00b", "U+0000 (a control character)"),
-    ("/notifications?priority=high&status=sent", "not both"),
-    ("/notifications/n%EF%BF%BF", "U+FFFF"),
-    (f"/notifications/{'n' * 257}", "the maximum is 256"),
-])
+@pytest.mark.parametrize(
+    "query, reason",
+    [
+        ("/logs?level=LOUD", "level must be one of"),
+        ("/images?next_token=not-a-token", "next_token is not valid"),
+        ("/files?next_token=eyJraW5kIjoiaW1hZ2VzIiwidmFsdWUiOnt9fQ==", "next_token is not valid"),
+        ("/images?limit=5&limit=500", "given 2 times"),
+        ("/images?next_token=", "it is empty"),
+        ("/files?prefix=" + "p" * 1025, "prefix is 1025 characters"),
+        ("/files?prefix=a%00b", "U+0000 (a control character)"),
+        ("/notifications?priority=high&status=sent", "not both"),
+        ("/notifications/n%EF%BF%BF", "U+FFFF"),
+        (f"/notifications/{'n' * 257}", "the maximum is 256"),
+    ],
+)
 def test_other_bad_queries_are_400_with_the_reason(api, query, reason):
     reply = api("GET", query)
     assert_client_error(reply, 400)
@@ -169,8 +216,13 @@ def test_other_bad_queries_are_400_with_the_reason(api, query, reason):
 def test_cors_origin_is_the_configured_one_on_every_kind_of_answer(api, aws, deployed):
     env = aws["lambda"].get_function_configuration(FunctionName=deployed["functions"]["api_handler"])
     assert env["Environment"]["Variables"]["CORS_ALLOW_ORIGIN"] == DEFAULT_ORIGIN != "*"
-    for method, path, status in [("GET", "/health", 200), ("OPTIONS", "/images", 204), ("GET", "/nope", 404),
-                                 ("DELETE", "/stats", 405), ("GET", "/images?limit=0", 400)]:
+    for method, path, status in [
+        ("GET", "/health", 200),
+        ("OPTIONS", "/images", 204),
+        ("GET", "/nope", 404),
+        ("DELETE", "/stats", 405),
+        ("GET", "/images?limit=0", 400),
+    ]:
         reply = api(method, path)
         assert reply.status == status
         assert reply.headers["access-control-allow-origin"] == DEFAULT_ORIGIN
@@ -179,9 +231,13 @@ def test_cors_origin_is_the_configured_one_on_every_kind_of_answer(api, aws, dep
 # --- issue 10: input the services downstream refuse, through API Gateway --------------------------
 
 NONCHARACTERS = [chr(code) for code in range(0xFDD0, 0xFDF0)] + [
-    chr(plane << 16 | low) for plane in range(17) for low in (0xFFFE, 0xFFFF)]
-refused_chars = (st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF) | st.sampled_from(NONCHARACTERS)
-                 | st.sampled_from([chr(c) for c in [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)]]))
+    chr(plane << 16 | low) for plane in range(17) for low in (0xFFFE, 0xFFFF)
+]
+refused_chars = (
+    st.characters(min_codepoint=0xD800, max_codepoint=0xDFFF)
+    | st.sampled_from(NONCHARACTERS)
+    | st.sampled_from([chr(c) for c in [*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20)]])
+)
 FEW = settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 
 
@@ -196,12 +252,19 @@ def test_characters_sqs_refuses_are_400_not_a_retried_500(api, field, bad):
 
 
 @FEW
-@given(body=st.one_of(
-    st.integers(33, 20_000).map(lambda depth: '{"title":"t","message":"m","x":' + "[" * depth + "]" * depth + "}"),
-    st.integers(5_000, 20_000).map(lambda digits: '{"title":"t","message":"m","x":' + "7" * digits + "}"),
-    st.sampled_from(['{"title":"t","message":"m","x":1e999}', '{"title":"t","message":"m","x":NaN}',
-                     '{"title":"t","message":"m","title":"u"}']),
-))
+@given(
+    body=st.one_of(
+        st.integers(33, 20_000).map(lambda depth: '{"title":"t","message":"m","x":' + "[" * depth + "]" * depth + "}"),
+        st.integers(5_000, 20_000).map(lambda digits: '{"title":"t","message":"m","x":' + "7" * digits + "}"),
+        st.sampled_from(
+            [
+                '{"title":"t","message":"m","x":1e999}',
+                '{"title":"t","message":"m","x":NaN}',
+                '{"title":"t","message":"m","title":"u"}',
+            ]
+        ),
+    )
+)
 def test_depth_numbers_and_repeated_members_are_400(api, body):
     reply = api("POST", "/notifications", raw=body.encode())
     assert_client_error(reply, 400)
@@ -209,8 +272,10 @@ def test_depth_numbers_and_repeated_members_are_400(api, body):
 
 
 @FEW
-@given(route=st.sampled_from(["/images", "/logs", "/notifications", "/files"]),
-       token=st.binary(min_size=1, max_size=80).map(lambda raw: base64.urlsafe_b64encode(raw).decode().rstrip("=")))
+@given(
+    route=st.sampled_from(["/images", "/logs", "/notifications", "/files"]),
+    token=st.binary(min_size=1, max_size=80).map(lambda raw: base64.urlsafe_b64encode(raw).decode().rstrip("=")),
+)
 def test_tokens_the_api_did_not_issue_are_400(api, route, token):
     reply = api("GET", f"{route}?next_token={token}")
     assert_client_error(reply, 400)

@@ -47,8 +47,10 @@ def invoke(aws, function: str, payload, **kwargs) -> dict:
 
 def rows_of_batch(aws, deployed, batch_id: str) -> list[dict]:
     return scan_all(
-        aws["dynamodb"], deployed["tables"]["logs"],
-        FilterExpression="BatchId = :b", ExpressionAttributeValues={":b": {"S": batch_id}},
+        aws["dynamodb"],
+        deployed["tables"]["logs"],
+        FilterExpression="BatchId = :b",
+        ExpressionAttributeValues={":b": {"S": batch_id}},
     )
 
 
@@ -147,8 +149,10 @@ def max_receive_count(aws, deployed) -> int:
 
 def history_rows(aws, deployed, notification_id: str) -> list[dict]:
     return aws["dynamodb"].query(
-        TableName=deployed["tables"]["notifications"], KeyConditionExpression="NotificationId = :id",
-        ExpressionAttributeValues={":id": {"S": notification_id}}, ConsistentRead=True,
+        TableName=deployed["tables"]["notifications"],
+        KeyConditionExpression="NotificationId = :id",
+        ExpressionAttributeValues={":id": {"S": notification_id}},
+        ConsistentRead=True,
     )["Items"]
 
 
@@ -166,9 +170,11 @@ class Subscriber:
 
     def drain(self) -> dict[str, int]:
         while True:
-            messages = self.aws["sqs"].receive_message(
-                QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1
-            ).get("Messages", [])
+            messages = (
+                self.aws["sqs"]
+                .receive_message(QueueUrl=self.queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+                .get("Messages", [])
+            )
             if not messages:
                 return self.counts
             for message in messages:
@@ -190,9 +196,17 @@ def dead_letters(aws, deployed, wanted: set[str], timeout: float = 90) -> dict[s
     deadline = time.monotonic() + timeout
     while not wanted <= set(found):
         assert time.monotonic() < deadline, f"not in the dead-letter queue after {timeout} s: {wanted - set(found)}"
-        for message in aws["sqs"].receive_message(
-            QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1, AttributeNames=["All"], VisibilityTimeout=30,
-        ).get("Messages", []):
+        for message in (
+            aws["sqs"]
+            .receive_message(
+                QueueUrl=dlq,
+                MaxNumberOfMessages=10,
+                WaitTimeSeconds=1,
+                AttributeNames=["All"],
+                VisibilityTimeout=30,
+            )
+            .get("Messages", [])
+        ):
             if message["MessageId"] in wanted:
                 found[message["MessageId"]] = message
                 aws["sqs"].delete_message(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"])
@@ -207,7 +221,9 @@ def queue_is_empty(aws, queue_url: str) -> bool:
     attributes = aws["sqs"].get_queue_attributes(
         QueueUrl=queue_url,
         AttributeNames=[
-            "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible", "ApproximateNumberOfMessagesDelayed"
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
         ],
     )["Attributes"]
     return all(value == "0" for value in attributes.values())
@@ -219,21 +235,33 @@ def failures_logged(aws, deployed, sqs_message_id: str, since_ms: int) -> int:
 
 
 def notification(notification_id: str, **fields) -> dict:
-    return {"notification_id": notification_id, "created_at_ms": int(time.time() * 1000), "type": "reliability",
-            "recipient": "ops@roxs.com", "title": f"Reliability {notification_id}", "message": "check",
-            "priority": "normal", **fields}
+    return {
+        "notification_id": notification_id,
+        "created_at_ms": int(time.time() * 1000),
+        "type": "reliability",
+        "recipient": "ops@roxs.com",
+        "title": f"Reliability {notification_id}",
+        "message": "check",
+        "priority": "normal",
+        **fields,
+    }
 
 
 def counters(aws, deployed, name: str) -> dict[str, int]:
-    item = aws["dynamodb"].get_item(
-        TableName=deployed["stats_table"], Key={"Counter": {"S": name}}, ConsistentRead=True
-    ).get("Item", {})
+    item = (
+        aws["dynamodb"]
+        .get_item(TableName=deployed["stats_table"], Key={"Counter": {"S": name}}, ConsistentRead=True)
+        .get("Item", {})
+    )
     return {key: int(value["N"]) for key, value in item.items() if key != "Counter" and "N" in value}
 
 
 def counter_change(before: dict[str, int], after: dict[str, int]) -> dict[str, int]:
-    return {key: after.get(key, 0) - before.get(key, 0) for key in set(before) | set(after)
-            if after.get(key, 0) != before.get(key, 0)}
+    return {
+        key: after.get(key, 0) - before.get(key, 0)
+        for key in set(before) | set(after)
+        if after.get(key, 0) != before.get(key, 0)
+    }
 
 
 def logged(aws, deployed, message: str, sqs_message_id: str, since_ms: int) -> int:
@@ -262,7 +290,9 @@ def test_a_batch_of_ten_with_two_poison_messages(aws, deployed, fast_redelivery,
     good = [f"{RUN}-batch-{i}" for i in range(8)]
     entries = [{"Id": f"good{i}", "MessageBody": json.dumps(notification(nid))} for i, nid in enumerate(good)]
     entries.insert(3, {"Id": "poisonjson", "MessageBody": "{this is not JSON"})
-    entries.insert(7, {"Id": "poisonfield", "MessageBody": json.dumps(notification(f"{RUN}-poison", priority="urgent!!"))})
+    entries.insert(
+        7, {"Id": "poisonfield", "MessageBody": json.dumps(notification(f"{RUN}-poison", priority="urgent!!"))}
+    )
     sent = aws["sqs"].send_message_batch(QueueUrl=deployed["notifications_queue_url"], Entries=entries)
     assert len(sent["Successful"]) == 10 and not sent.get("Failed")
     poison = {entry["Id"]: entry["MessageId"] for entry in sent["Successful"] if entry["Id"].startswith("poison")}
@@ -281,8 +311,11 @@ def test_a_batch_of_ten_with_two_poison_messages(aws, deployed, fast_redelivery,
     assert bad_json["Status"]["S"] == "rejected" and "body is not JSON" in bad_json["ErrorMessage"]["S"]
     assert bad_json["Body"]["S"] == entries[3]["MessageBody"]
     assert bad_field["Status"]["S"] == "rejected" and "priority must be one of" in bad_field["ErrorMessage"]["S"]
-    published = wait_for(lambda: (counts := subscriber.drain()) and all(n in counts for n in good) and counts,
-                         timeout=30, what="8 SNS deliveries")
+    published = wait_for(
+        lambda: (counts := subscriber.drain()) and all(n in counts for n in good) and counts,
+        timeout=30,
+        what="8 SNS deliveries",
+    )
     assert {nid: published[nid] for nid in good} == dict.fromkeys(good, 1)  # processed once each
     assert f"{RUN}-poison" not in published
     for message_id in poison.values():  # answered on the first delivery, never retried
@@ -299,9 +332,13 @@ def test_a_batch_of_ten_with_two_poison_messages(aws, deployed, fast_redelivery,
 
 def dead_letters_present(aws, deployed, wanted: set[str]) -> bool:
     """Whether any of these SQS message ids is in the dead-letter queue (looked at, left there)."""
-    messages = aws["sqs"].receive_message(
-        QueueUrl=deployed["notifications_dlq_url"], MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=0
-    ).get("Messages", [])
+    messages = (
+        aws["sqs"]
+        .receive_message(
+            QueueUrl=deployed["notifications_dlq_url"], MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=0
+        )
+        .get("Messages", [])
+    )
     return any(message["MessageId"] in wanted for message in messages)
 
 
@@ -314,10 +351,14 @@ def test_the_same_message_delivered_twice_gives_one_history_row(aws, deployed, s
         aws["sqs"].send_message(QueueUrl=deployed["notifications_queue_url"], MessageBody=body)
     # 2. SQS at-least-once: the very same message (same messageId) handed to the function twice.
     record = {
-        "messageId": str(uuid.uuid4()), "receiptHandle": "redelivered", "eventSource": "aws:sqs",
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": "redelivered",
+        "eventSource": "aws:sqs",
         "body": json.dumps({"title": "Redelivered", "message": "same SQS message twice", "type": "reliability"}),
         "attributes": {"SentTimestamp": str(int(time.time() * 1000)), "ApproximateReceiveCount": "1"},
-        "messageAttributes": {}, "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:queue", "awsRegion": "us-east-1",
+        "messageAttributes": {},
+        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:queue",
+        "awsRegion": "us-east-1",
     }
     for _ in range(2):
         answer = invoke(aws, deployed["functions"]["notification_processor"], {"Records": [record]})
@@ -328,8 +369,11 @@ def test_the_same_message_delivered_twice_gives_one_history_row(aws, deployed, s
     wait_for(lambda: queue_is_empty(aws, deployed["notifications_queue_url"]), timeout=30, what="an empty queue")
     assert len(history_rows(aws, deployed, duplicate)) == 1
     assert len(history_rows(aws, deployed, derived)) == 1
-    published = wait_for(lambda: (c := subscriber.drain()) and duplicate in c and derived in c and c,
-                         timeout=30, what="the SNS deliveries")
+    published = wait_for(
+        lambda: (c := subscriber.drain()) and duplicate in c and derived in c and c,
+        timeout=30,
+        what="the SNS deliveries",
+    )
     assert (published[duplicate], published[derived]) == (1, 1)
     REPORT["notifications, same message twice"] = (
         "2 identical SQS messages -> 1 history row, 1 SNS message; 1 SQS record invoked twice -> 1 row, 1 SNS message"
@@ -349,7 +393,7 @@ class SlowSns:
         self.url = f"http://127.0.0.1:{self.server.server_port}"
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 
-    def _handler(outer):  # noqa: N805 - the handler class closes over the proxy
+    def _handler(outer):
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
@@ -394,10 +438,14 @@ def test_two_deliveries_of_one_message_started_together_publish_once(aws, deploy
     function = deployed["functions"]["notification_processor"]
     nid = f"{RUN}-overlap"
     record = {
-        "messageId": str(uuid.uuid4()), "receiptHandle": "overlap", "eventSource": "aws:sqs",
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": "overlap",
+        "eventSource": "aws:sqs",
         "body": json.dumps(notification(nid)),
         "attributes": {"SentTimestamp": str(int(time.time() * 1000)), "ApproximateReceiveCount": "1"},
-        "messageAttributes": {}, "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:queue", "awsRegion": "us-east-1",
+        "messageAttributes": {},
+        "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:queue",
+        "awsRegion": "us-east-1",
     }
     before = counters(aws, deployed, "notifications")
     proxy = SlowSns(os.environ["AWS_ENDPOINT_URL"])
@@ -425,7 +473,9 @@ def test_two_deliveries_of_one_message_started_together_publish_once(aws, deploy
     published = wait_for(lambda: (c := subscriber.drain()) and nid in c and c, timeout=30, what="the SNS delivery")
     assert published[nid] == 1
     assert counter_change(before, counters(aws, deployed, "notifications")) == {
-        "Total": 1, "status_sent": 1, "priority_normal": 1
+        "Total": 1,
+        "status_sent": 1,
+        "priority_normal": 1,
     }
     REPORT["notifications, 2 overlapping deliveries of one record"] = (
         "first held inside SNS publish; second refused by the live claim (retried by SQS), retry finds it sent: "
@@ -496,8 +546,10 @@ def forty_megapixel_jpeg() -> bytes:
 
 def image_rows(aws, deployed, key: str) -> list[dict]:
     return scan_all(
-        aws["dynamodb"], deployed["tables"]["images"],
-        FilterExpression="OriginalKey = :key", ExpressionAttributeValues={":key": {"S": key}},
+        aws["dynamodb"],
+        deployed["tables"]["images"],
+        FilterExpression="OriginalKey = :key",
+        ExpressionAttributeValues={":key": {"S": key}},
     )
 
 
@@ -510,12 +562,22 @@ def keys_ending_with(aws, bucket: str, prefix: str, suffix: str) -> list[str]:
 
 def s3_event(bucket: str, keys: list[str]) -> dict:
     """An ObjectCreated notification as S3 sends it (keys URL-encoded, '+' for spaces)."""
-    return {"Records": [
-        {"eventVersion": "2.1", "eventSource": "aws:s3", "awsRegion": "us-east-1", "eventName": "ObjectCreated:Put",
-         "s3": {"s3SchemaVersion": "1.0", "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
-                "object": {"key": quote_plus(key)}}}
-        for key in keys
-    ]}
+    return {
+        "Records": [
+            {
+                "eventVersion": "2.1",
+                "eventSource": "aws:s3",
+                "awsRegion": "us-east-1",
+                "eventName": "ObjectCreated:Put",
+                "s3": {
+                    "s3SchemaVersion": "1.0",
+                    "bucket": {"name": bucket, "arn": f"arn:aws:s3:::{bucket}"},
+                    "object": {"key": quote_plus(key)},
+                },
+            }
+            for key in keys
+        ]
+    }
 
 
 IMAGE_CASES = {
@@ -542,8 +604,10 @@ def image_uploads(aws, deployed):
     started = time.monotonic()
     for case, key in keys.items():
         aws["s3"].put_object(Bucket=bucket, Key=key, Body=bodies[case], ContentType="image/jpeg")
-    rows = {case: wait_for(lambda key=key: image_rows(aws, deployed, key), timeout=90, what=f"the row of {case}")
-            for case, key in keys.items()}
+    rows = {
+        case: wait_for(lambda key=key: image_rows(aws, deployed, key), timeout=90, what=f"the row of {case}")
+        for case, key in keys.items()
+    }
     return keys, bodies, rows, time.monotonic() - started
 
 

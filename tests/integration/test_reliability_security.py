@@ -31,21 +31,31 @@ def arns(aws, deployed):
     def queue(url: str) -> str:
         return aws["sqs"].get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
 
-    tables = {role: aws["dynamodb"].describe_table(TableName=name)["Table"]["TableArn"]
-              for role, name in deployed["tables"].items()}
+    tables = {
+        role: aws["dynamodb"].describe_table(TableName=name)["Table"]["TableArn"]
+        for role, name in deployed["tables"].items()
+    }
     buckets = {role: f"arn:aws:s3:::{name}" for role, name in deployed["buckets"].items()}
-    functions = {role: f"arn:aws:lambda:{region}:{account}:function:{name}" for role, name in deployed["functions"].items()}
+    functions = {
+        role: f"arn:aws:lambda:{region}:{account}:function:{name}" for role, name in deployed["functions"].items()
+    }
     return {
-        "tables": tables, "buckets": buckets, "functions": functions,
+        "tables": tables,
+        "buckets": buckets,
+        "functions": functions,
         "queue": queue(deployed["notifications_queue_url"]),
         "image_dlq": queue(deployed["image_processor_dlq_url"]),
         "notifications_dlq": queue(deployed["notifications_dlq_url"]),
         "topic": deployed["topic_arn"],
         "stats": aws["dynamodb"].describe_table(TableName=deployed["stats_table"])["Table"]["TableArn"],
-        "state_tables": {role: aws["dynamodb"].describe_table(TableName=name)["Table"]["TableArn"]
-                         for role, name in deployed["state_tables"].items()},
+        "state_tables": {
+            role: aws["dynamodb"].describe_table(TableName=name)["Table"]["TableArn"]
+            for role, name in deployed["state_tables"].items()
+        },
         "storage_dlq": queue(deployed["storage_counter_dlq_url"]),
-        "log_group": lambda role: f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{deployed['functions'][role]}:*",
+        "log_group": lambda role: (
+            f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{deployed['functions'][role]}:*"
+        ),
     }
 
 
@@ -53,18 +63,43 @@ def own_resources(arns, role: str) -> set[str]:
     """What each function is meant to reach: its pipeline's resources and its own log group."""
     t, b = arns["tables"], arns["buckets"]
     own = {
-        "image_processor": {b["original"], f"{b['original']}/*", f"{b['processed']}/processed/*",
-                            f"{b['thumbnails']}/thumbnails/*", t["images"], arns["image_dlq"],
-                            arns["state_tables"]["image_keys"]},
-        "storage_counter": {*b.values(), *(f"{bucket}/*" for bucket in b.values()),
-                            arns["state_tables"]["object_sizes"], arns["storage_dlq"]},
+        "image_processor": {
+            b["original"],
+            f"{b['original']}/*",
+            f"{b['processed']}/processed/*",
+            f"{b['thumbnails']}/thumbnails/*",
+            t["images"],
+            arns["image_dlq"],
+            arns["state_tables"]["image_keys"],
+        },
+        "storage_counter": {
+            *b.values(),
+            *(f"{bucket}/*" for bucket in b.values()),
+            arns["state_tables"]["object_sizes"],
+            arns["storage_dlq"],
+        },
         "log_processor": {t["logs"], t["log_hours"], f"{b['logs']}/logs/*"},
         "notification_processor": {arns["topic"], t["notifications"], t["notification_days"], arns["queue"]},
-        "api_handler": {t["images"], t["logs"], t["notifications"], b["original"], arns["queue"],
-                        arns["functions"]["dashboard"]},
-        "dashboard": {t["images"], f"{t['images']}/index/*", t["logs"], f"{t['logs']}/index/*", t["log_hours"],
-                      *b.values(), f"{b['thumbnails']}/thumbnails/*",
-                      arns["queue"], arns["notifications_dlq"], arns["image_dlq"]},
+        "api_handler": {
+            t["images"],
+            t["logs"],
+            t["notifications"],
+            b["original"],
+            arns["queue"],
+            arns["functions"]["dashboard"],
+        },
+        "dashboard": {
+            t["images"],
+            f"{t['images']}/index/*",
+            t["logs"],
+            f"{t['logs']}/index/*",
+            t["log_hours"],
+            *b.values(),
+            f"{b['thumbnails']}/thumbnails/*",
+            arns["queue"],
+            arns["notifications_dlq"],
+            arns["image_dlq"],
+        },
     }[role]
     # Every function ADDs or reads counters in the stats table (roxs_common.aggregates).
     return own | {arns["log_group"](role), arns["stats"]}
@@ -93,7 +128,9 @@ def test_every_function_policy_names_its_own_resources_only(aws, deployed, arns)
         own = own_resources(arns, role_name)
         for document in documents:
             for statement in as_list(document["Statement"]):
-                assert statement["Effect"] == "Allow" and "NotAction" not in statement and "NotResource" not in statement
+                assert (
+                    statement["Effect"] == "Allow" and "NotAction" not in statement and "NotResource" not in statement
+                )
                 for action in as_list(statement["Action"]):
                     for resource in as_list(statement["Resource"]):
                         checked += 1

@@ -39,19 +39,36 @@ def run_every_flow(aws, deployed, label: str) -> None:
     buffer = io.BytesIO()
     Image.new("RGB", (200, 100), (10, 20, 200)).save(buffer, "JPEG")
     aws["s3"].put_object(Bucket=deployed["buckets"]["original"], Key=key, Body=buffer.getvalue())
-    [row] = wait_for(lambda: scan_all(aws["dynamodb"], deployed["tables"]["images"], FilterExpression="OriginalKey = :k",
-                                      ExpressionAttributeValues={":k": {"S": key}}), timeout=60, what="the image row")
+    [row] = wait_for(
+        lambda: scan_all(
+            aws["dynamodb"],
+            deployed["tables"]["images"],
+            FilterExpression="OriginalKey = :k",
+            ExpressionAttributeValues={":k": {"S": key}},
+        ),
+        timeout=60,
+        what="the image row",
+    )
     assert row["Status"]["S"] == "completed"
-    response = aws["lambda"].invoke(FunctionName=deployed["functions"]["log_processor"],
-                                    Payload=json.dumps({"logs": [{"level": "INFO", "message": f"{RUN} {label}"}]}))
+    response = aws["lambda"].invoke(
+        FunctionName=deployed["functions"]["log_processor"],
+        Payload=json.dumps({"logs": [{"level": "INFO", "message": f"{RUN} {label}"}]}),
+    )
     assert "FunctionError" not in response
     assert json.loads(json.loads(response["Payload"].read())["body"])["logs_indexed"] == 1
     queued = call(api, "POST", "/notifications", body={"title": f"Restart {label}", "message": RUN})
     assert queued.status == 202, queued.body
     notification_id = queued.body["notification_id"]
     # The row is claimed (in_progress) before the publish and marked sent just after it.
-    looked_up = wait_for(lambda: (r := call(api, "GET", f"/notifications/{notification_id}")).status == 200
-                         and r.body["Status"] != "in_progress" and r, timeout=60, what="the notification in the history")
+    looked_up = wait_for(
+        lambda: (
+            (r := call(api, "GET", f"/notifications/{notification_id}")).status == 200
+            and r.body["Status"] != "in_progress"
+            and r
+        ),
+        timeout=60,
+        what="the notification in the history",
+    )
     assert looked_up.body["Status"] == "sent"
 
 

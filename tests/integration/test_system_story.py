@@ -13,8 +13,8 @@ import uuid
 import pytest
 from PIL import Image
 
-from tools.http import call
 from tests.support.waiting import scan_all, wait_for
+from tools.http import call
 
 RUN = uuid.uuid4().hex[:8]  # keys of this run, so reruns on a live stack do not collide
 
@@ -37,8 +37,10 @@ def png(width: int, height: int) -> bytes:
 
 def metadata_rows(aws, deployed, key: str) -> list[dict]:
     return scan_all(
-        aws["dynamodb"], deployed["tables"]["images"],
-        FilterExpression="OriginalKey = :key", ExpressionAttributeValues={":key": {"S": key}},
+        aws["dynamodb"],
+        deployed["tables"]["images"],
+        FilterExpression="OriginalKey = :key",
+        ExpressionAttributeValues={":key": {"S": key}},
     )
 
 
@@ -131,21 +133,31 @@ def test_the_tutorials_direct_payload_still_works(aws, deployed, uploaded_images
 
 
 def test_a_log_batch_is_indexed_and_archived(aws, deployed):
-    logs = [{"level": "info", "message": f"same-millisecond log {i}", "service": "story", "user_id": RUN}
-            for i in range(50)]
+    logs = [
+        {"level": "info", "message": f"same-millisecond log {i}", "service": "story", "user_id": RUN} for i in range(50)
+    ]
     logs += [{"level": "ERROR", "message": "x" * 300, "service": "story", "user_id": RUN}]
-    response = aws["lambda"].invoke(FunctionName=deployed["functions"]["log_processor"],
-                                    Payload=json.dumps({"logs": logs}))
+    response = aws["lambda"].invoke(
+        FunctionName=deployed["functions"]["log_processor"], Payload=json.dumps({"logs": logs})
+    )
     assert "FunctionError" not in response, response["Payload"].read()
     answer = json.loads(json.loads(response["Payload"].read())["body"])
     assert answer["logs_indexed"] == 51
-    rows = scan_all(aws["dynamodb"], deployed["tables"]["logs"],
-                    FilterExpression="BatchId = :b", ExpressionAttributeValues={":b": {"S": answer["batch_id"]}})
+    rows = scan_all(
+        aws["dynamodb"],
+        deployed["tables"]["logs"],
+        FilterExpression="BatchId = :b",
+        ExpressionAttributeValues={":b": {"S": answer["batch_id"]}},
+    )
     assert len(rows) == 51  # nothing overwritten, though 50 INFO rows share a millisecond
     assert {row["LogLevel"]["S"] for row in rows} == {"INFO", "ERROR"}
     assert max(len(row["Message"]["S"]) for row in rows) == 100
     bucket, key = answer["storage_location"].removeprefix("s3://").split("/", 1)
-    assert bucket == deployed["buckets"]["logs"] and key.startswith("logs/") and key.endswith(f"{answer['batch_id']}.json.gz")
+    assert (
+        bucket == deployed["buckets"]["logs"]
+        and key.startswith("logs/")
+        and key.endswith(f"{answer['batch_id']}.json.gz")
+    )
     archive = aws["s3"].get_object(Bucket=bucket, Key=key)
     assert archive["Metadata"]["log-count"] == "51" and archive["Metadata"]["batch-id"] == answer["batch_id"]
     records = json.loads(gzip.decompress(archive["Body"].read()))
@@ -153,8 +165,10 @@ def test_a_log_batch_is_indexed_and_archived(aws, deployed):
 
 
 def test_a_bad_log_batch_is_a_failed_invocation_with_a_reason(aws, deployed):
-    response = aws["lambda"].invoke(FunctionName=deployed["functions"]["log_processor"],
-                                    Payload=json.dumps({"logs": [{"level": "LOUD", "message": "?"}]}))
+    response = aws["lambda"].invoke(
+        FunctionName=deployed["functions"]["log_processor"],
+        Payload=json.dumps({"logs": [{"level": "LOUD", "message": "?"}]}),
+    )
     assert response["FunctionError"] == "Unhandled"
     assert "level" in json.loads(response["Payload"].read())["errorMessage"]
 
@@ -190,7 +204,8 @@ def published(aws, deployed):
 
 def history_row(aws, deployed, notification_id: str):
     items = aws["dynamodb"].query(
-        TableName=deployed["tables"]["notifications"], KeyConditionExpression="NotificationId = :id",
+        TableName=deployed["tables"]["notifications"],
+        KeyConditionExpression="NotificationId = :id",
         ExpressionAttributeValues={":id": {"S": notification_id}},
     )["Items"]
     return items[0] if items else None
@@ -198,23 +213,36 @@ def history_row(aws, deployed, notification_id: str):
 
 def test_a_queued_notification_reaches_the_topic_and_the_history(aws, deployed, published):
     notification_id = f"story-{RUN}"
-    aws["sqs"].send_message(QueueUrl=deployed["notifications_queue_url"], MessageBody=json.dumps({
-        "notification_id": notification_id, "type": "alert", "recipient": "ops@roxs.com",
-        "title": "Disk almost full", "message": "92% used", "priority": "high",
-    }))
+    aws["sqs"].send_message(
+        QueueUrl=deployed["notifications_queue_url"],
+        MessageBody=json.dumps(
+            {
+                "notification_id": notification_id,
+                "type": "alert",
+                "recipient": "ops@roxs.com",
+                "title": "Disk almost full",
+                "message": "92% used",
+                "priority": "high",
+            }
+        ),
+    )
     envelope = wait_for(lambda: published(notification_id), timeout=60, what="the SNS message")
     assert envelope["Subject"] == "[HIGH] Disk almost full"
     assert envelope["MessageAttributes"]["priority"]["Value"] == "high"
     assert envelope["MessageAttributes"]["notification_type"]["Value"] == "alert"
     # The row is claimed (in_progress) before the publish and marked sent just after it.
-    row = wait_for(lambda: (r := history_row(aws, deployed, notification_id)) and r["Status"]["S"] != "in_progress"
-                   and r, what="the history row")
+    row = wait_for(
+        lambda: (r := history_row(aws, deployed, notification_id)) and r["Status"]["S"] != "in_progress" and r,
+        what="the history row",
+    )
     assert row["Status"]["S"] == "sent" and row["SNSMessageId"]["S"] == envelope["MessageId"]
 
 
 def test_the_direct_notification_payload_still_works(aws, deployed):
-    response = aws["lambda"].invoke(FunctionName=deployed["functions"]["notification_processor"],
-                                    Payload=json.dumps({"title": "Direct", "priority": "low"}))
+    response = aws["lambda"].invoke(
+        FunctionName=deployed["functions"]["notification_processor"],
+        Payload=json.dumps({"title": "Direct", "priority": "low"}),
+    )
     assert "FunctionError" not in response
     body = json.loads(json.loads(response["Payload"].read())["body"])
     row = history_row(aws, deployed, body["notification_id"])
@@ -239,8 +267,15 @@ def test_post_notification_goes_through_the_queue_and_can_be_looked_up(api, aws,
     reply = api("POST", "/notifications", body={"title": "From the API", "message": "hello", "priority": "critical"})
     assert reply.status == 202, reply.body
     notification_id = reply.body["notification_id"]
-    looked_up = wait_for(lambda: (r := api("GET", f"/notifications/{notification_id}")).status == 200
-                         and r.body["Status"] != "in_progress" and r, timeout=60, what="the notification in the history")
+    looked_up = wait_for(
+        lambda: (
+            (r := api("GET", f"/notifications/{notification_id}")).status == 200
+            and r.body["Status"] != "in_progress"
+            and r
+        ),
+        timeout=60,
+        what="the notification in the history",
+    )
     assert looked_up.body["Status"] == "sent" and looked_up.body["Priority"] == "critical"
     envelope = wait_for(lambda: published(notification_id), timeout=60, what="the SNS message")
     assert envelope["Subject"] == "[CRITICAL] From the API"
@@ -262,8 +297,10 @@ def test_images_are_paginated_without_loss(api, uploaded_images):
 
 def test_logs_are_most_recent_first(api, aws, deployed):
     for message in ("older", "newer"):
-        aws["lambda"].invoke(FunctionName=deployed["functions"]["log_processor"],
-                             Payload=json.dumps({"level": "WARNING", "message": f"{RUN} {message}", "service": "order"}))
+        aws["lambda"].invoke(
+            FunctionName=deployed["functions"]["log_processor"],
+            Payload=json.dumps({"level": "WARNING", "message": f"{RUN} {message}", "service": "order"}),
+        )
     logs = api("GET", "/logs?limit=100").body["logs"]
     timestamps = [float(log["timestamp"]) for log in logs]
     assert timestamps == sorted(timestamps, reverse=True)

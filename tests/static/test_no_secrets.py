@@ -25,8 +25,16 @@ CREDENTIAL_ASSIGNMENT = re.compile(
 
 def repository_files() -> list[Path]:
     """Tracked files plus new ones not ignored (what the next commit can contain)."""
-    listed = subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
-                            cwd=ROOT, capture_output=True, check=True).stdout.decode().split("\0")
+    listed = (
+        subprocess.run(
+            ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+            cwd=ROOT,
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .split("\0")
+    )
     return [ROOT / name for name in listed if name and (ROOT / name).is_file()]
 
 
@@ -65,13 +73,19 @@ def test_handlers_get_credentials_and_endpoint_from_the_sdk_chain():
         r"aws_access_key_id|aws_secret_access_key|aws_session_token|endpoint_url|localhost|127\.0\.0\.1|:4566|"
         r"region_name\s*="
     )
-    findings = [f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
-                for path in sources for number, line in enumerate(path.read_text().splitlines(), 1)
-                if forbidden.search(line)]
+    findings = [
+        f"{path.relative_to(ROOT)}:{number}: {line.strip()}"
+        for path in sources
+        for number, line in enumerate(path.read_text().splitlines(), 1)
+        if forbidden.search(line)
+    ]
     assert not findings, "\n".join(findings)
     # Every client comes from the one shared factory (boto3's default chain, standard retries).
-    creators = [str(path.relative_to(ROOT)) for path in sources
-                if re.search(r"boto3\.(client|resource|Session)\(", path.read_text())]
+    creators = [
+        str(path.relative_to(ROOT))
+        for path in sources
+        if re.search(r"boto3\.(client|resource|Session)\(", path.read_text())
+    ]
     assert creators == ["lambda_src/common/roxs_common/aws.py"]
 
 

@@ -56,23 +56,47 @@ def plans(tmp_path_factory) -> dict:
     for name in list(env):  # nothing of the local engine may leak into "the AWS plan"
         if name.startswith(("AWS_", "TF_VAR_")):
             del env[name]
-    init = subprocess.run(["terraform", "init", "-backend=false", "-input=false"], cwd=work,
-                          capture_output=True, text=True, env=env, check=False)
+    init = subprocess.run(
+        ["terraform", "init", "-backend=false", "-input=false"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     assert init.returncode == 0, init.stdout + init.stderr
-    test = subprocess.run(["terraform", "test", "-test-directory=tftest", "-verbose", "-json"], cwd=work,
-                          capture_output=True, text=True, env=env, check=False)
+    test = subprocess.run(
+        ["terraform", "test", "-test-directory=tftest", "-verbose", "-json"],
+        cwd=work,
+        capture_output=True,
+        text=True,
+        env=env,
+        check=False,
+    )
     messages = [json.loads(line) for line in test.stdout.splitlines() if line.startswith("{")]
     errors = [m["@message"] + " " + m["diagnostic"].get("detail", "") for m in messages if m["type"] == "diagnostic"]
-    statuses = {m["test_run"]["run"]: m["test_run"]["status"] for m in messages
-                if m["type"] == "test_run" and m["test_run"].get("progress") == "complete"}
-    assert test.returncode == 0 and set(statuses.values()) == {"pass"}, f"{statuses}\n" + "\n".join(errors) + test.stderr
+    statuses = {
+        m["test_run"]["run"]: m["test_run"]["status"]
+        for m in messages
+        if m["type"] == "test_run" and m["test_run"].get("progress") == "complete"
+    }
+    assert test.returncode == 0 and set(statuses.values()) == {"pass"}, (
+        f"{statuses}\n" + "\n".join(errors) + test.stderr
+    )
     return {m["@testrun"]: m["test_plan"]["resource_changes"] for m in messages if m["type"] == "test_plan"}
 
 
 def planned(changes: list, resource_type: str) -> list[dict]:
-    return [{**change["change"]["after"], "_address": change["address"], "_module": change.get("module_address", ""),
-             "_unknown": change["change"]["after_unknown"]}
-            for change in changes if change["type"] == resource_type]
+    return [
+        {
+            **change["change"]["after"],
+            "_address": change["address"],
+            "_module": change.get("module_address", ""),
+            "_unknown": change["change"]["after_unknown"],
+        }
+        for change in changes
+        if change["type"] == resource_type
+    ]
 
 
 def strings(value):
@@ -87,9 +111,13 @@ def strings(value):
 
 
 def open_write_methods(changes: list) -> list[str]:
-    return [method["_address"] for method in planned(changes, "aws_api_gateway_method")
-            if method["http_method"] not in PUBLIC_METHODS
-            and method["authorization"] == "NONE" and not method["api_key_required"]]
+    return [
+        method["_address"]
+        for method in planned(changes, "aws_api_gateway_method")
+        if method["http_method"] not in PUBLIC_METHODS
+        and method["authorization"] == "NONE"
+        and not method["api_key_required"]
+    ]
 
 
 def test_every_run_of_the_aws_plan_passes(plans):
@@ -99,33 +127,45 @@ def test_every_run_of_the_aws_plan_passes(plans):
 
 @pytest.mark.parametrize("run", ["aws_with_api_key", "aws_with_iam"])
 def test_every_name_comes_from_the_prefix(plans, run):
-    names = [(resource["_address"], resource[attribute]) for change in plans[run] if change["mode"] == "managed"
-             for resource in [planned([change], change["type"])[0]]
-             for attribute in NAME_ATTRIBUTES if isinstance(resource.get(attribute), str)]
+    names = [
+        (resource["_address"], resource[attribute])
+        for change in plans[run]
+        if change["mode"] == "managed"
+        for resource in [planned([change], change["type"])[0]]
+        for attribute in NAME_ATTRIBUTES
+        if isinstance(resource.get(attribute), str)
+    ]
     assert len(names) > 30
     assert [(address, name) for address, name in names if PREFIX not in name.lower()] == []
 
 
 @pytest.mark.parametrize("run", ["aws_with_api_key", "aws_with_iam"])
 def test_no_endpoint_or_key_anywhere(plans, run):
-    found = [(change["address"], text) for change in plans[run]
-             for text in strings(change["change"]["after"]) if any(word in text.lower() for word in LOCAL_ONLY)]
+    found = [
+        (change["address"], text)
+        for change in plans[run]
+        for text in strings(change["change"]["after"])
+        if any(word in text.lower() for word in LOCAL_ONLY)
+    ]
     assert found == []
     provider = re.search(r'provider "aws" \{[^}]*\}', (ROOT / "main.tf").read_text()).group(0)
     assert re.sub(r"\s+", " ", provider) == 'provider "aws" { region = var.aws_region }'
 
 
 def test_each_policy_names_only_resources_of_the_stack(plans):
-    documents = [doc for doc in planned(plans["aws_with_api_key"], "aws_iam_policy_document")
-                 if doc["_address"].endswith("module.function.data.aws_iam_policy_document.this")]
+    documents = [
+        doc
+        for doc in planned(plans["aws_with_api_key"], "aws_iam_policy_document")
+        if doc["_address"].endswith("module.function.data.aws_iam_policy_document.this")
+    ]
     assert len(documents) == len(PACKAGES)
     assert {doc["_module"] for doc in documents if doc["_unknown"].get("statement") is True} == UNKNOWN_AT_PLAN
     for document, unknown in ((doc, doc["_unknown"]) for doc in documents if doc["_module"] not in UNKNOWN_AT_PLAN):
         sids = [statement["sid"] for statement in document["statement"]]
         assert sids[0] == "WriteOwnLogs", document["_address"]
-        for statement, statement_unknown in zip(document["statement"], unknown["statement"]):
+        for statement, statement_unknown in zip(document["statement"], unknown["statement"], strict=True):
             assert statement["effect"] == "Allow" and not any("*" in action for action in statement["actions"])
-            for resource, is_reference in zip(statement["resources"], statement_unknown["resources"]):
+            for resource, is_reference in zip(statement["resources"], statement_unknown["resources"], strict=True):
                 # An unknown value at plan time is an attribute of a resource this stack creates;
                 # a known one must be an ARN built from a name of the stack (the notifications
                 # queue's, see modules/notifications), or the documented "*".
@@ -134,11 +174,14 @@ def test_each_policy_names_only_resources_of_the_stack(plans):
                 if resource == "*" and statement["actions"] == ["cloudwatch:PutMetricData"]:
                     assert [NAMESPACE_CONDITION] == statement["condition"], (document["_address"], statement)
                 elif resource == "*":
-                    assert all((document["_module"], action) in DOCUMENTED_WILDCARDS for action in statement["actions"]), \
-                        (document["_address"], statement)
+                    assert all(
+                        (document["_module"], action) in DOCUMENTED_WILDCARDS for action in statement["actions"]
+                    ), (document["_address"], statement)
                 else:
-                    assert resource.startswith("arn:") and resource.split(":")[-1].startswith(f"{PREFIX}-"), \
-                        (document["_address"], resource)
+                    assert resource.startswith("arn:") and resource.split(":")[-1].startswith(f"{PREFIX}-"), (
+                        document["_address"],
+                        resource,
+                    )
 
 
 def test_cors_origin_and_log_retention_follow_their_variables(plans):
@@ -159,15 +202,18 @@ def test_an_aws_style_configuration_has_no_write_method_without_authorization(pl
     for run, expected in (("aws_with_api_key", ("NONE", True)), ("aws_with_iam", ("AWS_IAM", False))):
         methods = planned(plans[run], "aws_api_gateway_method")
         assert {(m["authorization"], m["api_key_required"]) for m in methods if m["http_method"] == "ANY"} == {expected}
-        assert {(m["authorization"], m["api_key_required"]) for m in methods if m["http_method"] in PUBLIC_METHODS} \
-            == {("NONE", False)}
+        assert {(m["authorization"], m["api_key_required"]) for m in methods if m["http_method"] in PUBLIC_METHODS} == {
+            ("NONE", False)
+        }
 
 
 @pytest.mark.parametrize("run", ["aws_with_api_key", "aws_with_iam"])
 def test_the_stage_is_throttled(plans, run):
     [settings] = planned(plans[run], "aws_api_gateway_method_settings")
     assert settings["method_path"] == "*/*"
-    assert settings["settings"][0]["throttling_rate_limit"] > 0 and settings["settings"][0]["throttling_burst_limit"] >= 1
+    assert (
+        settings["settings"][0]["throttling_rate_limit"] > 0 and settings["settings"][0]["throttling_burst_limit"] >= 1
+    )
 
 
 def test_the_api_key_has_a_daily_quota_and_iam_a_caller_policy(plans):

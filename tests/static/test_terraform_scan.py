@@ -31,9 +31,18 @@ def checkov() -> str:
         started = time.monotonic()
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
         install = subprocess.run(
-            [str(VENV / "bin" / "python"), "-m", "pip", "install", "--disable-pip-version-check", "-q",
-             "-r", str(REQUIREMENTS)],
-            capture_output=True, text=True,
+            [
+                str(VENV / "bin" / "python"),
+                "-m",
+                "pip",
+                "install",
+                "--disable-pip-version-check",
+                "-q",
+                "-r",
+                str(REQUIREMENTS),
+            ],
+            capture_output=True,
+            text=True,
         )
         errors = [line for line in install.stderr.splitlines() if "is ignored: it is neither" not in line]
         assert install.returncode == 0, "installing checkov failed:\n" + "\n".join(errors[-30:])
@@ -44,26 +53,44 @@ def checkov() -> str:
 
 @pytest.fixture(scope="session")
 def scan(checkov) -> dict:
-    command = [checkov, "--directory", str(ROOT), "--framework", "terraform", "--output", "json", "--compact",
-               "--skip-download"]
+    command = [
+        checkov,
+        "--directory",
+        str(ROOT),
+        "--framework",
+        "terraform",
+        "--output",
+        "json",
+        "--compact",
+        "--skip-download",
+    ]
     for path in SKIP_PATHS:
         command += ["--skip-path", path]
     started = time.monotonic()
-    result = subprocess.run(command, capture_output=True, text=True, cwd=ROOT,
-                            env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_NO_VERSION_CHECK": "1"})
+    result = subprocess.run(
+        command,
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "BC_SKIP_MAPPING": "TRUE", "CHECKOV_NO_VERSION_CHECK": "1"},
+    )
     assert result.returncode in (0, 1), result.stderr[-3000:]  # 1: there are failed checks
     report = json.loads(result.stdout)
     report = report[0] if isinstance(report, list) else report
     summary = report["summary"]
-    print(f"\n[checkov] {summary['checkov_version']}: {summary['resource_count']} resources, "
-          f"{summary['passed']} passed, {summary['failed']} failed, {summary['skipped']} skipped "
-          f"with a reason ({time.monotonic() - started:.1f} s)")
+    print(
+        f"\n[checkov] {summary['checkov_version']}: {summary['resource_count']} resources, "
+        f"{summary['passed']} passed, {summary['failed']} failed, {summary['skipped']} skipped "
+        f"with a reason ({time.monotonic() - started:.1f} s)"
+    )
     return report
 
 
 def test_checkov_reports_no_failed_check(scan):
-    failed = [f"{c['check_id']} {c['resource']} ({c['file_path']}): {c['check_name']}"
-              for c in scan["results"]["failed_checks"]]
+    failed = [
+        f"{c['check_id']} {c['resource']} ({c['file_path']}): {c['check_name']}"
+        for c in scan["results"]["failed_checks"]
+    ]
     assert not failed, "fix these or skip them with a reason next to the resource:\n" + "\n".join(failed)
     assert scan["summary"]["parsing_errors"] == 0
     # The modules were really scanned (buckets, tables, queues, functions, API, ...).
@@ -71,18 +98,21 @@ def test_checkov_reports_no_failed_check(scan):
 
 
 def test_every_skipped_check_says_why(scan):
-    unexplained = [f"{c['check_id']} {c['resource']}" for c in scan["results"]["skipped_checks"]
-                   if len((c.get("check_result") or {}).get("suppress_comment") or "") < 30]
+    unexplained = [
+        f"{c['check_id']} {c['resource']}"
+        for c in scan["results"]["skipped_checks"]
+        if len((c.get("check_result") or {}).get("suppress_comment") or "") < 30
+    ]
     assert not unexplained, unexplained
 
 
 def test_fixed_findings_stay_fixed(scan):
     """Checks this project fixed rather than skipped: skipping them later would be a regression."""
     fixed = {
-        "CKV_AWS_27",   # SQS queues encrypted (SSE-SQS)
-        "CKV_AWS_26",   # SNS topic encrypted (aws/sns key)
-        "CKV_AWS_28",   # DynamoDB point-in-time recovery
-        "CKV2_AWS_6",   # S3 public access blocked
+        "CKV_AWS_27",  # SQS queues encrypted (SSE-SQS)
+        "CKV_AWS_26",  # SNS topic encrypted (aws/sns key)
+        "CKV_AWS_28",  # DynamoDB point-in-time recovery
+        "CKV2_AWS_6",  # S3 public access blocked
         "CKV_AWS_237",  # API Gateway create-before-destroy
     }
     passed = {c["check_id"] for c in scan["results"]["passed_checks"]}

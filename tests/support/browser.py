@@ -102,12 +102,14 @@ class Browser:
             raise BrowserError(f"no DOM dumped for {url}: {dom[:300]!r}")
         return dom
 
-    def screenshot(self, url: str, path: Path, size: tuple[int, int] = (1280, 1800),
-                   budget_ms: int = VIRTUAL_TIME_BUDGET_MS) -> Path:
+    def screenshot(
+        self, url: str, path: Path, size: tuple[int, int] = (1280, 1800), budget_ms: int = VIRTUAL_TIME_BUDGET_MS
+    ) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.unlink(missing_ok=True)
-        self.run(f"--virtual-time-budget={budget_ms}", f"--screenshot={path}",
-                 f"--window-size={size[0]},{size[1]}", url)
+        self.run(
+            f"--virtual-time-budget={budget_ms}", f"--screenshot={path}", f"--window-size={size[0]},{size[1]}", url
+        )
         if not path.exists():
             raise BrowserError(f"{self.path} wrote no screenshot to {path}")
         return path

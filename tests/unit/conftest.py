@@ -120,7 +120,9 @@ def aws(aws_env):
                     {"AttributeName": hash_key, "KeyType": "HASH"},
                     {"AttributeName": range_key, "KeyType": "RANGE"},
                 ],
-                AttributeDefinitions=[{"AttributeName": name, "AttributeType": kind} for name, kind in attributes.items()],
+                AttributeDefinitions=[
+                    {"AttributeName": name, "AttributeType": kind} for name, kind in attributes.items()
+                ],
                 **(
                     {
                         "GlobalSecondaryIndexes": [

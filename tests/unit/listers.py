@@ -17,12 +17,18 @@ from typing import Any
 # (module, list function, check function, filters, constants) of each listing the API uses.
 LISTINGS = {
     "images": (
-        "roxs_common.image_index", "list_images", "check_image_position", ("status",),
+        "roxs_common.image_index",
+        "list_images",
+        "check_image_position",
+        ("status",),
         {"STATUSES": ("completed", "error", "rejected")},
     ),
     "logs": ("roxs_common.log_index", "list_logs", "check_log_position", ("level",), {}),
     "notifications": (
-        "roxs_common.notifications", "list_notifications", "check_notification_position", ("priority", "status"),
+        "roxs_common.notifications",
+        "list_notifications",
+        "check_notification_position",
+        ("priority", "status"),
         {"FINAL_STATUSES": ("sent", "rejected")},
     ),
 }

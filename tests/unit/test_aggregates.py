@@ -37,7 +37,9 @@ def test_counters_and_row_commit_together_and_a_duplicate_counts_once(aws):
             "ConditionExpression": "attribute_not_exists(NotificationId)",
         }
     }
-    deltas = aggregates.Deltas().add("notifications", Total=1, priority_high=1).add_activity(MINUTE_MS, notifications_sent=1)
+    deltas = (
+        aggregates.Deltas().add("notifications", Total=1, priority_high=1).add_activity(MINUTE_MS, notifications_sent=1)
+    )
     aws.ddb.transact_write_items(TransactItems=[row_put, *deltas.updates(STATS_TABLE)])
     with pytest.raises(ClientError) as duplicate:
         aws.ddb.transact_write_items(TransactItems=[row_put, *deltas.updates(STATS_TABLE)])

@@ -17,8 +17,12 @@ HTTP_METHODS = {"get", "put", "post", "delete", "patch", "head", "trace"}
 
 def documented_operations() -> set[str]:
     document = yaml.safe_load(OPENAPI.read_text())
-    return {f"{method.upper()} {path}" for path, item in document["paths"].items()
-            for method in item if method in HTTP_METHODS}
+    return {
+        f"{method.upper()} {path}"
+        for path, item in document["paths"].items()
+        for method in item
+        if method in HTTP_METHODS
+    }
 
 
 def test_the_openapi_document_lists_every_route_and_only_those():

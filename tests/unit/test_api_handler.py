@@ -98,8 +98,13 @@ def listers(monkeypatch):
 
 
 def image_row(i, status="completed"):
-    return {"ImageId": f"img-{i}", "UploadTimestamp": Decimal(1_700_000_000 + i), "OriginalKey": f"{i}.jpg",
-            "Status": status, "Width": Decimal(10)}
+    return {
+        "ImageId": f"img-{i}",
+        "UploadTimestamp": Decimal(1_700_000_000 + i),
+        "OriginalKey": f"{i}.jpg",
+        "Status": status,
+        "Width": Decimal(10),
+    }
 
 
 def follow(context, path, query):
@@ -130,7 +135,9 @@ def test_images_by_status_binds_the_token_to_the_status(aws, context, listers):
     listers["images"].filter_fields = {"status": "Status"}
     status, body, _ = call(context, "GET", "/images", {"status": "Error", "limit": "2"})
     assert status == 200 and body["status"] == "error" and [i["id"] for i in body["images"]] == ["img-5", "img-3"]
-    status, rest, _ = call(context, "GET", "/images", {"status": "error", "limit": "2", "next_token": body["next_token"]})
+    status, rest, _ = call(
+        context, "GET", "/images", {"status": "error", "limit": "2", "next_token": body["next_token"]}
+    )
     assert status == 200 and [i["id"] for i in rest["images"]] == ["img-1"] and "next_token" not in rest
     for query in ({"status": "completed"}, {}):
         status, refused, _ = call(context, "GET", "/images", {**query, "next_token": body["next_token"]})
@@ -138,8 +145,15 @@ def test_images_by_status_binds_the_token_to_the_status(aws, context, listers):
 
 
 def test_logs_newest_first_across_levels_and_by_level(aws, context, listers):
-    rows = [{"LogLevel": "ERROR" if i % 3 == 0 else "INFO", "Timestamp": Decimal(5_000 - i), "TimestampMs": 5_000 - i,
-             "Message": f"m{i}"} for i in range(7)]
+    rows = [
+        {
+            "LogLevel": "ERROR" if i % 3 == 0 else "INFO",
+            "Timestamp": Decimal(5_000 - i),
+            "TimestampMs": 5_000 - i,
+            "Message": f"m{i}",
+        }
+        for i in range(7)
+    ]
     listers["logs"].rows, listers["logs"].filter_fields = rows, {"level": "LogLevel"}
     logs, _ = follow(context, "/logs", {"limit": "3"})
     assert [log["timestamp"] for log in logs] == [5_000 - i for i in range(7)]
@@ -152,14 +166,31 @@ def test_logs_newest_first_across_levels_and_by_level(aws, context, listers):
 
 
 def test_notifications_list_by_priority_or_status(aws, context, listers):
-    rows = [{"NotificationId": f"n{i}", "CreatedAt": Decimal(100 - i), "Status": "sent",
-             "Priority": "high" if i % 2 else "low", "Title": "t"} for i in range(4)]
+    rows = [
+        {
+            "NotificationId": f"n{i}",
+            "CreatedAt": Decimal(100 - i),
+            "Status": "sent",
+            "Priority": "high" if i % 2 else "low",
+            "Title": "t",
+        }
+        for i in range(4)
+    ]
     listers["notifications"].rows = rows
     listers["notifications"].filter_fields = {"priority": "Priority", "status": "Status"}
     notifications, pages = follow(context, "/notifications", {"limit": "3"})
     assert [n["id"] for n in notifications] == ["n0", "n1", "n2", "n3"] and pages == 2
-    assert notifications[0] == {"id": "n0", "created_at": 100, "status": "sent", "priority": "low", "type": None,
-                                "recipient": None, "title": "t", "sns_message_id": None, "processed_at": None}
+    assert notifications[0] == {
+        "id": "n0",
+        "created_at": 100,
+        "status": "sent",
+        "priority": "low",
+        "type": None,
+        "recipient": None,
+        "title": "t",
+        "sns_message_id": None,
+        "processed_at": None,
+    }
     status, body, _ = call(context, "GET", "/notifications", {"priority": "HIGH"})
     assert status == 200 and [n["id"] for n in body["notifications"]] == ["n1", "n3"]
     assert listers["notifications"].calls[-1] == {"limit": 50, "after": None, "priority": "high", "status": None}
@@ -176,8 +207,14 @@ def test_notifications_list_by_priority_or_status(aws, context, listers):
         ({"limit": "ten"}, "limit must be an integer between 1 and 100"),
         ({"next_token": "not base64 at all!"}, "next_token is not valid: it is not a token this API issued"),
         ({"next_token": "A" * 2049}, "next_token is not valid: it is 2049 characters long"),
-        ({"next_token": base64.urlsafe_b64encode(zlib.compress(b'{"kind":"images","value":{"ImageId":1}}')).decode().rstrip("=")},
-         "next_token is not valid: it is not a token this API issued (wrong shape)"),
+        (
+            {
+                "next_token": base64.urlsafe_b64encode(zlib.compress(b'{"kind":"images","value":{"ImageId":1}}'))
+                .decode()
+                .rstrip("=")
+            },
+            "next_token is not valid: it is not a token this API issued (wrong shape)",
+        ),
     ],
 )
 def test_bad_paging_parameters_are_400_with_reason(aws, context, listers, path, query, reason):
@@ -235,10 +272,12 @@ def test_files_by_prefix_and_a_token_outside_the_prefix_is_refused(aws, context)
     put_files(aws, ["a/1", "a/2", "a/3", "b/1"])
     files, pages = follow(context, "/files", {"prefix": "a/", "limit": "2"})
     assert [f["key"] for f in files] == ["a/1", "a/2", "a/3"] and pages == 2
-    for position, reason in [({"after": "b/1"}, "its key is not under the prefix"),
-                             ({"after": "a/\udfff"}, "contains U+DFFF (a lone surrogate)"),
-                             ({"after": 7}, "after must be a string"),
-                             ({"token": "x"}, "exactly the key 'after'")]:
+    for position, reason in [
+        ({"after": "b/1"}, "its key is not under the prefix"),
+        ({"after": "a/\udfff"}, "contains U+DFFF (a lone surrogate)"),
+        ({"after": 7}, "after must be a string"),
+        ({"token": "x"}, "exactly the key 'after'"),
+    ]:
         token = ascii_token("GET /files", {"prefix": "a/"}, position)
         status, body, _ = call(context, "GET", "/files", {"prefix": "a/", "next_token": token})
         assert status == 400 and reason in body["error"], (position, body)
@@ -339,10 +378,14 @@ def test_stats_are_the_counters(aws, context):
     status, body, _ = call(context, "GET", "/stats")
     assert status == 200 and body.pop("generated_at")
     assert body == {
-        "total_images": 3, "total_logs": 5, "total_notifications": 2, "total_files": 4,
+        "total_images": 3,
+        "total_logs": 5,
+        "total_notifications": 2,
+        "total_files": 4,
         "images": {"completed": 2, "error": 1, "rejected": 0, "original_bytes": 300},
         "logs_by_level": {"INFO": 4, "ERROR": 1},
-        "notifications_by_priority": {"high": 2}, "notifications_by_status": {"sent": 2},
+        "notifications_by_priority": {"high": 2},
+        "notifications_by_status": {"sent": 2},
         "files": {"bucket": ORIGINALS, "objects": 4, "bytes": 4096},
     }
 

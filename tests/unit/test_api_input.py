@@ -210,7 +210,9 @@ def test_a_token_is_refused_with_other_filters_or_on_another_route():
         cursor.decode(token, "GET /images", {"prefix": "a/"}, accept)
 
 
-@pytest.mark.parametrize("key", ['"' * 1024, "\\" * 1024, "\t" * 1024, "😀" * 256, "".join(map(chr, range(32, 127))) * 10])
+@pytest.mark.parametrize(
+    "key", ['"' * 1024, "\\" * 1024, "\t" * 1024, "😀" * 256, "".join(map(chr, range(32, 127))) * 10]
+)
 def test_the_longest_position_fits_a_token(key):
     key = key.encode()[:1024].decode("utf-8", "ignore")
     token = cursor.encode("GET /files", {"prefix": None}, {"after": key})

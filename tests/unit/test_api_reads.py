@@ -56,9 +56,14 @@ def put_image_rows(aws, count: int, start: int = 0) -> list[str]:
     for n in range(start, start + count):
         status = image_index.STATUSES[n % len(image_index.STATUSES)]
         timestamp = 1_700_000_000 + n * 3600
-        row = {"ImageId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"image-{n}")), "UploadTimestamp": timestamp,
-               "Status": status, "OriginalKey": f"{n}.jpg", "OriginalSize": 10,
-               **image_index.partition_attributes(status, timestamp)}
+        row = {
+            "ImageId": str(uuid.uuid5(uuid.NAMESPACE_URL, f"image-{n}")),
+            "UploadTimestamp": timestamp,
+            "Status": status,
+            "OriginalKey": f"{n}.jpg",
+            "OriginalSize": 10,
+            **image_index.partition_attributes(status, timestamp),
+        }
         rows.append(row)
         deltas.merge(image_index.row_counters(row))
     put_rows(aws.ddb, METADATA_TABLE, rows)

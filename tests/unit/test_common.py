@@ -4,6 +4,7 @@ import logging
 from decimal import Decimal
 
 import pytest
+
 from roxs_common import (
     count_items,
     dumps,
@@ -15,7 +16,6 @@ from roxs_common import (
     to_plain,
 )
 from roxs_common.dynamo import transact_write
-
 from tests.unit.conftest import LOG_INDEX_TABLE
 
 

@@ -9,10 +9,10 @@ import zipfile
 import boto3
 import dashboard
 import pytest
+
 import roxs_common.aws
 from roxs_common import image_index, log_index, to_item
 from roxs_common.aggregates import Deltas, bucket_counter, minute_of
-
 from tests.support.read_counter import ReadCounter
 from tests.unit.conftest import (
     LOG_HOURS_TABLE,
@@ -31,9 +31,16 @@ def add_counters(aws, deltas: Deltas) -> None:
 
 
 def image_row(i: int, status: str = "completed", thumbnail: bool = True) -> dict:
-    row = {"ImageId": f"img-{i}", "UploadTimestamp": 1_700_000_000 + i, "OriginalKey": f"{i}.jpg",
-           "OriginalSize": 1000, "ProcessedAt": f"2024-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}+00:00",
-           "Status": status, "Width": 640, "Height": 480}
+    row = {
+        "ImageId": f"img-{i}",
+        "UploadTimestamp": 1_700_000_000 + i,
+        "OriginalKey": f"{i}.jpg",
+        "OriginalSize": 1000,
+        "ProcessedAt": f"2024-01-01T00:{i // 60 % 60:02d}:{i % 60:02d}+00:00",
+        "Status": status,
+        "Width": 640,
+        "Height": 480,
+    }
     if thumbnail:
         row["ThumbnailKey"] = f"thumbnails/img-{i}.jpg"
     return {**row, **image_index.partition_attributes(status, row["UploadTimestamp"])}
@@ -44,8 +51,10 @@ def list_image_rows(aws, rows: list[dict]) -> None:
     directory = Deltas()
     for row in rows:
         directory.merge(image_index.row_counters(row))
-    aws.ddb.put_item(TableName=STATS_TABLE, Item=to_item(
-        {"Counter": image_index.MONTHS_COUNTER, **directory.as_dict()[image_index.MONTHS_COUNTER]}))
+    aws.ddb.put_item(
+        TableName=STATS_TABLE,
+        Item=to_item({"Counter": image_index.MONTHS_COUNTER, **directory.as_dict()[image_index.MONTHS_COUNTER]}),
+    )
 
 
 def put_rows(table: str, rows: list[dict]) -> None:
@@ -57,13 +66,23 @@ def put_rows(table: str, rows: list[dict]) -> None:
 def log_rows(aws, entries: list[tuple[str, int]]) -> None:
     """Index rows (level, ms) with their hour keys, and the directory of hours that
     list_logs reads, as the log processor's transactions keep them."""
-    put_rows(LOG_INDEX_TABLE, [
-        {"LogLevel": level, "Timestamp": ms, "TimestampMs": ms, "Message": f"{level}-{ms}", "Service": "svc",
-         **log_index.list_keys(level, ms)}
-        for level, ms in entries
-    ])
+    put_rows(
+        LOG_INDEX_TABLE,
+        [
+            {
+                "LogLevel": level,
+                "Timestamp": ms,
+                "TimestampMs": ms,
+                "Message": f"{level}-{ms}",
+                "Service": "svc",
+                **log_index.list_keys(level, ms),
+            }
+            for level, ms in entries
+        ],
+    )
     hours = collections.Counter(
-        (scope, log_index.hour_of(ms)) for level, ms in entries for scope in (level, log_index.ALL_LEVELS))
+        (scope, log_index.hour_of(ms)) for level, ms in entries for scope in (level, log_index.ALL_LEVELS)
+    )
     put_rows(LOG_HOURS_TABLE, [{"Scope": scope, "Bucket": hour, "Rows": rows} for (scope, hour), rows in hours.items()])
 
 
@@ -87,8 +106,13 @@ def create_functions(*names):
         archive.writestr("handler.py", "def lambda_handler(event, context):\n    return {}\n")
     lam = boto3.client("lambda", region_name=REGION)
     for name in names:
-        lam.create_function(FunctionName=name, Runtime="python3.11", Role=role["Role"]["Arn"],
-                            Handler="handler.lambda_handler", Code={"ZipFile": code.getvalue()})
+        lam.create_function(
+            FunctionName=name,
+            Runtime="python3.11",
+            Role=role["Role"]["Arn"],
+            Handler="handler.lambda_handler",
+            Code={"ZipFile": code.getvalue()},
+        )
 
 
 @pytest.fixture(autouse=True)
@@ -101,8 +125,10 @@ def fresh_environment(monkeypatch):
 @pytest.fixture
 def dlqs(aws, monkeypatch):
     """The two dead-letter queues, their URLs in the dashboard's environment."""
-    urls = {name: aws.sqs.create_queue(QueueName=name)["QueueUrl"]
-            for name in ("roxs-notifications-dlq", "roxs-image-processor-dlq")}
+    urls = {
+        name: aws.sqs.create_queue(QueueName=name)["QueueUrl"]
+        for name in ("roxs-notifications-dlq", "roxs-image-processor-dlq")
+    }
     monkeypatch.setenv("NOTIFICATIONS_DLQ_URL", urls["roxs-notifications-dlq"])
     monkeypatch.setenv("IMAGES_DLQ_URL", urls["roxs-image-processor-dlq"])
     return urls
@@ -113,8 +139,9 @@ def test_dashboard_reports_every_section(aws, context, dlqs, monkeypatch):
     now_ms = int(dt.datetime.now(dt.UTC).timestamp() * 1000)
     deltas = Deltas().add("images", Total=9, Completed=7, Error=2, OriginalBytes=9000)
     deltas.add("logs", Total=9, INFO=2, ERROR=4, CRITICAL=1, FATAL=1, WARN=1)
-    deltas.add("notifications", Total=4, priority_high=2, priority_low=1, priority_normal=1, status_sent=3,
-               status_error=1)
+    deltas.add(
+        "notifications", Total=4, priority_high=2, priority_low=1, priority_normal=1, status_sent=3, status_error=1
+    )
     deltas.add(bucket_counter(ORIGINALS), Objects=2, Bytes=8)
     deltas.add_activity(now_ms, images_completed=3, logs_ERROR=2)
     deltas.add_activity(now_ms - 5 * 60_000, images_error=1, notifications_sent=4)
@@ -124,10 +151,22 @@ def test_dashboard_reports_every_section(aws, context, dlqs, monkeypatch):
     for i in range(7):
         aws.ddb.put_item(TableName=METADATA_TABLE, Item=to_item(image_row(i)))
         if i != 6:  # the newest image lost its thumbnail object
-            aws.s3.put_object(Bucket=THUMBNAILS, Key=f"thumbnails/img-{i}.jpg", Body=f"thumb-{i}".encode(),
-                              ContentType="image/jpeg")
-    log_rows(aws, [("INFO", 10), ("ERROR", 12), ("CRITICAL", 13), ("ERROR", 14), ("FATAL", 15), ("ERROR", 16),
-                   ("ERROR", 17), ("WARN", 18)])
+            aws.s3.put_object(
+                Bucket=THUMBNAILS, Key=f"thumbnails/img-{i}.jpg", Body=f"thumb-{i}".encode(), ContentType="image/jpeg"
+            )
+    log_rows(
+        aws,
+        [
+            ("INFO", 10),
+            ("ERROR", 12),
+            ("CRITICAL", 13),
+            ("ERROR", 14),
+            ("FATAL", 15),
+            ("ERROR", 16),
+            ("ERROR", 17),
+            ("WARN", 18),
+        ],
+    )
     create_functions("roxs-api-handler", "roxs-dashboard", "someone-else")
     aws.sqs.send_message(QueueUrl=dlqs["roxs-notifications-dlq"], MessageBody="poison")
     aws.sqs.send_message(QueueUrl=aws.queue_url, MessageBody="waiting", DelaySeconds=60)
@@ -137,7 +176,12 @@ def test_dashboard_reports_every_section(aws, context, dlqs, monkeypatch):
     json.dumps(data)  # plain JSON for the runtime: no Decimal left
     images = data["images"]
     assert {k: images[k] for k in ("total", "successful", "failed", "rejected", "avg_size")} == {
-        "total": 9, "successful": 7, "failed": 2, "rejected": 0, "avg_size": 1000.0}
+        "total": 9,
+        "successful": 7,
+        "failed": 2,
+        "rejected": 0,
+        "avg_size": 1000.0,
+    }
     assert [image["id"] for image in images["latest"]] == [f"img-{i}" for i in (6, 5, 4, 3, 2, 1)]
     newest, second = images["latest"][:2]
     assert newest["thumbnail"] is None
@@ -145,23 +189,43 @@ def test_dashboard_reports_every_section(aws, context, dlqs, monkeypatch):
     logs = data["logs"]
     assert (logs["total"], logs["by_level"]) == (9, {"INFO": 2, "WARN": 1, "ERROR": 4, "CRITICAL": 1, "FATAL": 1})
     assert [(e["level"], e["timestamp"]) for e in logs["recent_errors"]] == [
-        ("ERROR", 17), ("ERROR", 16), ("FATAL", 15), ("ERROR", 14), ("CRITICAL", 13)]
+        ("ERROR", 17),
+        ("ERROR", 16),
+        ("FATAL", 15),
+        ("ERROR", 14),
+        ("CRITICAL", 13),
+    ]
     assert data["notifications"] == {"total": 4, "by_priority": {"high": 2, "low": 1, "normal": 1}, "successful": 3}
-    assert data["storage"] == {ORIGINALS: {"objects": 2, "total_size_bytes": 8},
-                               LOGS: {"objects": 0, "total_size_bytes": 0}}
+    assert data["storage"] == {
+        ORIGINALS: {"objects": 2, "total_size_bytes": 8},
+        LOGS: {"objects": 0, "total_size_bytes": 0},
+    }
     assert (data["functions"]["total"], data["functions"]["names"]) == (2, ["roxs-api-handler", "roxs-dashboard"])
     assert set(data["functions"]["metrics"]) == {"roxs-api-handler", "roxs-dashboard"}
 
     queues = {queue["role"]: queue for queue in data["queues"]}
-    assert queues["notifications"] == {"role": "notifications", "name": "roxs-notifications-queue",
-                                       "dead_letter": False, "visible": 0, "in_flight": 0, "delayed": 1,
-                                       "oldest_age_s": None}
+    assert queues["notifications"] == {
+        "role": "notifications",
+        "name": "roxs-notifications-queue",
+        "dead_letter": False,
+        "visible": 0,
+        "in_flight": 0,
+        "delayed": 1,
+        "oldest_age_s": None,
+    }
     assert (queues["notifications-dlq"]["visible"], queues["notifications-dlq"]["redrive"]) == (
-        1, "make redrive QUEUE=notifications")
+        1,
+        "make redrive QUEUE=notifications",
+    )
     assert queues["images-dlq"]["visible"] == 0 and queues["images-dlq"]["redrive"] == "make redrive QUEUE=images"
-    assert data["alerts"] == [{"queue": "roxs-notifications-dlq", "messages": 1,
-                               "message": "roxs-notifications-dlq holds dead letters",
-                               "redrive": "make redrive QUEUE=notifications"}]
+    assert data["alerts"] == [
+        {
+            "queue": "roxs-notifications-dlq",
+            "messages": 1,
+            "message": "roxs-notifications-dlq holds dead letters",
+            "redrive": "make redrive QUEUE=notifications",
+        }
+    ]
 
     activity = data["activity"]
     assert len(activity["minutes"]) == 60 and activity["minutes"][-1].endswith("Z")
@@ -235,7 +299,8 @@ def test_the_counter_and_queue_reads_are_fixed(aws, context, dlqs):
     assert profile["requests"]["lambda.ListFunctions"] == 1
     assert profile["requests"]["cloudwatch.GetMetricData"] == 1  # no namespace here: no percentile request
     assert profile["requests"]["dynamodb.Query"] <= (
-        len(dashboard.ERROR_LEVELS) * (1 + dashboard.RECENT_ERRORS) + dashboard.LATEST_IMAGES)
+        len(dashboard.ERROR_LEVELS) * (1 + dashboard.RECENT_ERRORS) + dashboard.LATEST_IMAGES
+    )
 
 
 def test_cloudwatch_is_asked_again_only_after_the_ttl(aws, context, dlqs, monkeypatch):
@@ -247,7 +312,9 @@ def test_cloudwatch_is_asked_again_only_after_the_ttl(aws, context, dlqs, monkey
     assert reads.requests["sqs.GetQueueAttributes"] == 2 * 3  # queue depths stay live
     assert second["functions"]["as_of"] == first["functions"]["as_of"]
     cached_at = dashboard._functions_cache[0]
-    monkeypatch.setattr(dashboard, "_functions_cache", (cached_at - dashboard.METRICS_TTL_S, *dashboard._functions_cache[1:]))
+    monkeypatch.setattr(
+        dashboard, "_functions_cache", (cached_at - dashboard.METRICS_TTL_S, *dashboard._functions_cache[1:])
+    )
     with ReadCounter(clients) as reads:
         dashboard.lambda_handler({}, context)
     assert reads.requests["cloudwatch.GetMetricData"] == 1
@@ -286,8 +353,11 @@ def test_activity_fills_the_gaps_with_zeros():
 def test_metric_queries_name_each_function_and_queue():
     queries = dashboard.metric_queries(["roxs-api", "roxs-dashboard"], ["roxs-notifications-dlq"], "Roxs/Functions")
     by_id = {query["Id"]: query["MetricStat"] for query in queries}
-    assert by_id["f0_invocations"]["Metric"] == {"Namespace": "AWS/Lambda", "MetricName": "Invocations",
-                                                  "Dimensions": [{"Name": "FunctionName", "Value": "roxs-api"}]}
+    assert by_id["f0_invocations"]["Metric"] == {
+        "Namespace": "AWS/Lambda",
+        "MetricName": "Invocations",
+        "Dimensions": [{"Name": "FunctionName", "Value": "roxs-api"}],
+    }
     assert (by_id["f1_errors"]["Stat"], by_id["f1_errors"]["Period"]) == ("Sum", 3600)
     assert by_id["f1_max"]["Metric"]["Namespace"] == "Roxs/Functions" and by_id["f1_max"]["Stat"] == "Maximum"
     assert by_id["q0_age"]["Metric"]["Dimensions"] == [{"Name": "QueueName", "Value": "roxs-notifications-dlq"}]
@@ -320,15 +390,40 @@ def test_function_metrics_from_cloudwatch(aws, monkeypatch, percentiles_refused)
     cloudwatch = roxs_common.aws.client("cloudwatch")
     now = dt.datetime.now(dt.UTC)
     dimension = [{"Name": "FunctionName", "Value": "roxs-api"}]
-    cloudwatch.put_metric_data(Namespace="AWS/Lambda", MetricData=[
-        {"MetricName": "Invocations", "Dimensions": dimension, "Value": 1, "Timestamp": now - dt.timedelta(minutes=m)}
-        for m in (1, 2, 3)
-    ] + [{"MetricName": "Errors", "Dimensions": dimension, "Value": 1, "Timestamp": now - dt.timedelta(minutes=2)},
-         {"MetricName": "Invocations", "Dimensions": dimension, "Value": 1, "Timestamp": now - dt.timedelta(hours=2)}])
-    cloudwatch.put_metric_data(Namespace="Roxs/Functions", MetricData=[
-        {"MetricName": "Duration", "Dimensions": dimension, "Value": value, "Unit": "Milliseconds",
-         "Timestamp": now - dt.timedelta(minutes=1)} for value in (10.0, 20.0, 60.0)
-    ])
+    cloudwatch.put_metric_data(
+        Namespace="AWS/Lambda",
+        MetricData=[
+            {
+                "MetricName": "Invocations",
+                "Dimensions": dimension,
+                "Value": 1,
+                "Timestamp": now - dt.timedelta(minutes=m),
+            }
+            for m in (1, 2, 3)
+        ]
+        + [
+            {"MetricName": "Errors", "Dimensions": dimension, "Value": 1, "Timestamp": now - dt.timedelta(minutes=2)},
+            {
+                "MetricName": "Invocations",
+                "Dimensions": dimension,
+                "Value": 1,
+                "Timestamp": now - dt.timedelta(hours=2),
+            },
+        ],
+    )
+    cloudwatch.put_metric_data(
+        Namespace="Roxs/Functions",
+        MetricData=[
+            {
+                "MetricName": "Duration",
+                "Dimensions": dimension,
+                "Value": value,
+                "Unit": "Milliseconds",
+                "Timestamp": now - dt.timedelta(minutes=1),
+            }
+            for value in (10.0, 20.0, 60.0)
+        ],
+    )
     per_function, ages = dashboard.metrics(["roxs-api", "roxs-idle"], ["roxs-notifications-queue"], now)
     api = per_function["roxs-api"]
     assert (api["invocations"], api["errors"]) == (3, 1)  # the one two hours ago is outside the window
@@ -336,7 +431,11 @@ def test_function_metrics_from_cloudwatch(aws, monkeypatch, percentiles_refused)
     assert (duration["count"], duration["avg_ms"], duration["max_ms"]) == (3, 30.0, 60.0)
     idle = per_function["roxs-idle"]
     assert (idle["invocations"], idle["errors"], idle["duration"]["count"], idle["duration"]["max_ms"]) == (
-        0, 0, 0, None)
+        0,
+        0,
+        0,
+        None,
+    )
     assert ages == {"roxs-notifications-queue": None}  # no datapoint: shown as unknown, not as 0
 
 
@@ -358,8 +457,11 @@ def test_percentiles_are_read_when_cloudwatch_computes_them(aws, monkeypatch):
     monkeypatch.setenv("METRICS_NAMESPACE", "Roxs/Functions")
     monkeypatch.setattr(dashboard, "_percentiles_refused", None)
     answers = {"f0_p50": [12.04], "f0_p95": [48.96]}
-    monkeypatch.setattr(dashboard, "fetch_metrics", lambda queries, start, end: {
-        query["Id"]: answers.get(query["Id"], []) for query in queries})
+    monkeypatch.setattr(
+        dashboard,
+        "fetch_metrics",
+        lambda queries, start, end: {query["Id"]: answers.get(query["Id"], []) for query in queries},
+    )
     duration = dashboard.metrics(["roxs-api"], [], dt.datetime.now(dt.UTC))[0]["roxs-api"]["duration"]
     assert (duration["p50_ms"], duration["p95_ms"]) == (12.0, 49.0)
     assert "percentiles_unavailable" not in duration
@@ -372,4 +474,5 @@ def test_alerts_only_for_dead_letter_queues_with_messages():
         {"name": "dlq-busy", "dead_letter": True, "visible": 0, "in_flight": 2, "delayed": 1, "redrive": "r2"},
     ]
     assert dashboard.alerts(queues) == [
-        {"queue": "dlq-busy", "messages": 3, "message": "dlq-busy holds dead letters", "redrive": "r2"}]
+        {"queue": "dlq-busy", "messages": 3, "message": "dlq-busy holds dead letters", "redrive": "r2"}
+    ]

@@ -3,9 +3,9 @@
 import datetime as dt
 
 import pytest
+
 from roxs_common import inject_lambda_context, metrics
 from roxs_common.aws import new_client
-
 from tests.unit.conftest import FakeContext
 
 NAMESPACE = "Roxs/Functions"
@@ -24,12 +24,22 @@ def fresh(monkeypatch):
 def durations(function_name: str) -> tuple[int, float]:
     """(SampleCount, Maximum) of the function's Duration over the last hour, from CloudWatch."""
     now = dt.datetime.now(dt.UTC)
-    stat = {"Metric": {"Namespace": NAMESPACE, "MetricName": "Duration",
-                       "Dimensions": [{"Name": "FunctionName", "Value": function_name}]}, "Period": 3600}
+    stat = {
+        "Metric": {
+            "Namespace": NAMESPACE,
+            "MetricName": "Duration",
+            "Dimensions": [{"Name": "FunctionName", "Value": function_name}],
+        },
+        "Period": 3600,
+    }
     answer = new_client("cloudwatch").get_metric_data(
-        MetricDataQueries=[{"Id": "n", "MetricStat": {**stat, "Stat": "SampleCount"}},
-                           {"Id": "m", "MetricStat": {**stat, "Stat": "Maximum"}}],
-        StartTime=now - dt.timedelta(hours=1), EndTime=now + dt.timedelta(minutes=1))
+        MetricDataQueries=[
+            {"Id": "n", "MetricStat": {**stat, "Stat": "SampleCount"}},
+            {"Id": "m", "MetricStat": {**stat, "Stat": "Maximum"}},
+        ],
+        StartTime=now - dt.timedelta(hours=1),
+        EndTime=now + dt.timedelta(minutes=1),
+    )
     values = {result["Id"]: result["Values"] for result in answer["MetricDataResults"]}
     return int(sum(values["n"])), max(values["m"], default=0.0)
 

@@ -5,6 +5,7 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import api_handler
+
 from tests.unit.conftest import ALLOW_ORIGIN
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -7,6 +7,7 @@ import uuid
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
 from roxs_common.aggregates import read_counters
 from roxs_common.dynamo import to_item
 from roxs_common.image_index import (
@@ -16,7 +17,6 @@ from roxs_common.image_index import (
     partition_attributes,
     row_counters,
 )
-
 from tests.unit.conftest import METADATA_TABLE, STATS_TABLE
 
 STATUSES = ("completed", "error", "rejected")
@@ -67,10 +67,7 @@ def walk(status, limit):
 
 
 def newest_first(rows):
-    return [
-        row["ImageId"]
-        for row in sorted(rows, key=lambda r: (-r["UploadTimestamp"], r["ImageId"]))
-    ]
+    return [row["ImageId"] for row in sorted(rows, key=lambda r: (-r["UploadTimestamp"], r["ImageId"]))]
 
 
 def test_walk_skips_empty_months_and_reads_only_months_with_rows(aws, monkeypatch):
@@ -113,17 +110,11 @@ def test_walk_skips_empty_months_and_reads_only_months_with_rows(aws, monkeypatc
 def test_pages_resume_across_months_and_by_status(aws):
     rows = write_rows(
         aws.ddb,
-        [
-            (epoch(2026, month, day), STATUSES[(month + day) % 3])
-            for month in (1, 3, 4)
-            for day in range(1, 6)
-        ],
+        [(epoch(2026, month, day), STATUSES[(month + day) % 3]) for month in (1, 3, 4) for day in range(1, 6)],
     )
     assert [row["ImageId"] for row in walk(None, 4)] == newest_first(rows)
     for status in STATUSES:
-        assert [row["ImageId"] for row in walk(status, 2)] == newest_first(
-            [r for r in rows if r["Status"] == status]
-        )
+        assert [row["ImageId"] for row in walk(status, 2)] == newest_first([r for r in rows if r["Status"] == status])
 
 
 @settings(
@@ -153,10 +144,7 @@ def test_any_page_size_lists_every_row_once_newest_first(aws, spec, limit, statu
     # months spread over three years (every 40 days), several rows sharing a month
     rows = write_rows(
         aws.ddb,
-        [
-            (epoch(2024, 1, 1) + days * 40 * 86400 + index, state)
-            for index, (days, state) in enumerate(spec)
-        ],
+        [(epoch(2024, 1, 1) + days * 40 * 86400 + index, state) for index, (days, state) in enumerate(spec)],
     )
     wanted = [row for row in rows if status is None or row["Status"] == status]
     assert [row["ImageId"] for row in walk(status, limit)] == newest_first(wanted)

@@ -8,6 +8,7 @@ from urllib.parse import quote
 import image_processor
 import pytest
 from PIL import Image
+
 from roxs_common import scan_items
 from roxs_common.aggregates import read_counters
 from roxs_common.image_index import (
@@ -16,7 +17,6 @@ from roxs_common.image_index import (
     month_of,
     recount_images,
 )
-
 from tests.unit.conftest import (
     IMAGE_KEYS_TABLE,
     METADATA_TABLE,
@@ -47,9 +47,7 @@ def rows(aws):
 
 
 def objects(aws, bucket):
-    return sorted(
-        obj["Key"] for obj in aws.s3.list_objects_v2(Bucket=bucket).get("Contents", [])
-    )
+    return sorted(obj["Key"] for obj in aws.s3.list_objects_v2(Bucket=bucket).get("Contents", []))
 
 
 def image_counters(aws):
@@ -60,12 +58,8 @@ def assert_counters_match_rows(aws):
     """What was counted at write time equals what a recount from the rows finds."""
     true = recount_images(aws.ddb, METADATA_TABLE)
     counted = read_counters(aws.ddb, STATS_TABLE, ["images", MONTHS_COUNTER])
-    assert {k: v for k, v in counted["images"].items() if v} == {
-        k: v for k, v in true["images"].items() if v
-    }
-    assert {k: v for k, v in counted[MONTHS_COUNTER].items() if v} == true[
-        MONTHS_COUNTER
-    ]
+    assert {k: v for k, v in counted["images"].items() if v} == {k: v for k, v in true["images"].items() if v}
+    assert {k: v for k, v in counted[MONTHS_COUNTER].items() if v} == true[MONTHS_COUNTER]
 
 
 def test_overwrite_supersedes_and_delete_removes_row_outputs_and_counts(aws, context):
@@ -80,9 +74,7 @@ def test_overwrite_supersedes_and_delete_removes_row_outputs_and_counts(aws, con
     assert summary["failed"] == []
     (second,) = rows(aws)  # one current row per key
     assert second["ImageId"] != first["ImageId"] and second["Width"] == 90
-    assert objects(aws, PROCESSED) == [
-        second["ProcessedKey"]
-    ]  # the old outputs are gone
+    assert objects(aws, PROCESSED) == [second["ProcessedKey"]]  # the old outputs are gone
     assert objects(aws, THUMBNAILS) == [second["ThumbnailKey"]]
     assert image_counters(aws) == {
         "Total": 1,
@@ -92,20 +84,12 @@ def test_overwrite_supersedes_and_delete_removes_row_outputs_and_counts(aws, con
     assert_counters_match_rows(aws)
 
     aws.s3.delete_object(Bucket=ORIGINALS, Key=key)
-    summary = image_processor.lambda_handler(
-        eventbridge(key, "Object Deleted"), context
-    )
+    summary = image_processor.lambda_handler(eventbridge(key, "Object Deleted"), context)
     assert summary["processed"][0]["status"] == "removed"
-    assert (
-        rows(aws) == []
-        and objects(aws, PROCESSED) == []
-        and objects(aws, THUMBNAILS) == []
-    )
+    assert rows(aws) == [] and objects(aws, PROCESSED) == [] and objects(aws, THUMBNAILS) == []
     assert image_counters(aws) == {"Total": 0, "Completed": 0, "OriginalBytes": 0}
     assert list_images(None, 10, None) == ([], None)
-    assert (
-        aws.ddb.scan(TableName=IMAGE_KEYS_TABLE)["Items"] == []
-    )  # nothing left to track
+    assert aws.ddb.scan(TableName=IMAGE_KEYS_TABLE)["Items"] == []  # nothing left to track
 
 
 def test_replayed_and_late_events_change_nothing(aws, context):
@@ -122,9 +106,7 @@ def test_replayed_and_late_events_change_nothing(aws, context):
     deleted = eventbridge(key, "Object Deleted")
     image_processor.lambda_handler(deleted, context)
     # the create arrives after the delete, then the delete again: still nothing
-    assert image_processor.lambda_handler(created, context)["failed"][0][
-        "error"
-    ].endswith("not found")
+    assert image_processor.lambda_handler(created, context)["failed"][0]["error"].endswith("not found")
     image_processor.lambda_handler(deleted, context)
     assert rows(aws) == [] and objects(aws, PROCESSED) == []
     assert image_counters(aws) == {"Total": 0, "Completed": 0, "OriginalBytes": 0}
@@ -133,9 +115,7 @@ def test_replayed_and_late_events_change_nothing(aws, context):
 def test_an_out_of_order_create_of_the_old_version_keeps_the_new_one(aws, context):
     key = "order.jpg"
     aws.s3.put_object(Bucket=ORIGINALS, Key=key, Body=jpeg((1, 2, 3)))
-    aws.s3.put_object(
-        Bucket=ORIGINALS, Key=key, Body=jpeg((200, 100, 0), size=(60, 40))
-    )
+    aws.s3.put_object(Bucket=ORIGINALS, Key=key, Body=jpeg((200, 100, 0), size=(60, 40)))
     # both creates arrive after the second upload, in any order: the current object wins
     image_processor.lambda_handler(eventbridge(key), context)
     image_processor.lambda_handler(eventbridge(key), context)
@@ -144,9 +124,7 @@ def test_an_out_of_order_create_of_the_old_version_keeps_the_new_one(aws, contex
     assert image_counters(aws)["Total"] == 1
 
 
-def test_an_overwrite_during_processing_leaves_only_the_newest(
-    aws, context, monkeypatch
-):
+def test_an_overwrite_during_processing_leaves_only_the_newest(aws, context, monkeypatch):
     """Invocation A renders version 1; meanwhile version 2 is uploaded and invocation B
     records it. A's transaction then fails its condition: A deletes its own outputs and
     reconciles again, finding version 2 current."""
@@ -159,9 +137,7 @@ def test_an_overwrite_during_processing_leaves_only_the_newest(
         stored = real_store(row, rendered)
         if not raced:
             raced.append(row["ImageId"])
-            aws.s3.put_object(
-                Bucket=ORIGINALS, Key=key, Body=jpeg((250, 250, 250), size=(50, 50))
-            )
+            aws.s3.put_object(Bucket=ORIGINALS, Key=key, Body=jpeg((250, 250, 250), size=(50, 50)))
             image_processor.process_object(ORIGINALS, key)  # invocation B
         return stored
 
@@ -169,9 +145,7 @@ def test_an_overwrite_during_processing_leaves_only_the_newest(
     image_processor.lambda_handler(eventbridge(key), context)
     (row,) = rows(aws)
     assert row["Width"] == 50 and row["ImageId"] != raced[0]
-    assert objects(aws, PROCESSED) == [row["ProcessedKey"]] and objects(
-        aws, THUMBNAILS
-    ) == [row["ThumbnailKey"]]
+    assert objects(aws, PROCESSED) == [row["ProcessedKey"]] and objects(aws, THUMBNAILS) == [row["ThumbnailKey"]]
     assert image_counters(aws) == {
         "Total": 1,
         "Completed": 1,
@@ -179,9 +153,7 @@ def test_an_overwrite_during_processing_leaves_only_the_newest(
     }
 
 
-def test_a_crash_after_the_commit_is_finished_by_the_next_event(
-    aws, context, monkeypatch
-):
+def test_a_crash_after_the_commit_is_finished_by_the_next_event(aws, context, monkeypatch):
     key = "crash.jpg"
     aws.s3.put_object(Bucket=ORIGINALS, Key=key, Body=jpeg((5, 5, 5)))
     image_processor.lambda_handler(eventbridge(key), context)
@@ -194,15 +166,11 @@ def test_a_crash_after_the_commit_is_finished_by_the_next_event(
     monkeypatch.setattr(image_processor, "finish_pending", crash)
     with pytest.raises(ConnectionError):
         image_processor.lambda_handler(eventbridge(key), context)
-    assert (
-        len(objects(aws, PROCESSED)) == 2
-    )  # the superseded outputs are still there...
+    assert len(objects(aws, PROCESSED)) == 2  # the superseded outputs are still there...
     monkeypatch.setattr(image_processor, "finish_pending", real_finish)
     image_processor.lambda_handler(eventbridge(key), context)  # ...until Lambda's retry
     (row,) = rows(aws)
-    assert objects(aws, PROCESSED) == [row["ProcessedKey"]] and objects(
-        aws, THUMBNAILS
-    ) == [row["ThumbnailKey"]]
+    assert objects(aws, PROCESSED) == [row["ProcessedKey"]] and objects(aws, THUMBNAILS) == [row["ThumbnailKey"]]
     assert image_counters(aws)["Total"] == 1
 
 

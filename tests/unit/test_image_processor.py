@@ -12,9 +12,9 @@ from botocore.exceptions import ClientError
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from PIL import Image, ImageFile
+
 from roxs_common import ConfigError, scan_items
 from roxs_common.aggregates import read_counters
-
 from tests.unit.conftest import (
     LAMBDA_SRC,
     METADATA_TABLE,
@@ -174,7 +174,9 @@ def test_pixel_bound_rejects_every_format_from_the_header_without_decoding(fmt, 
         raise AssertionError("pixels were decoded")
 
     monkeypatch.setattr(ImageFile.ImageFile, "load", no_decoding)
-    with pytest.raises(image_processor.ImageRejected, match="1100 x 1000 = 1,100,000 pixels decoded, over the limit of 1,000,000"):
+    with pytest.raises(
+        image_processor.ImageRejected, match="1100 x 1000 = 1,100,000 pixels decoded, over the limit of 1,000,000"
+    ):
         image_processor.render_image(data, max_pixels=1_000_000)
 
 
@@ -203,7 +205,9 @@ def test_webp_bomb_gets_a_rejected_row_quickly_and_is_not_retried(aws, context, 
     assert counters == {"Total": 1, "Rejected": 1, "OriginalBytes": row["OriginalSize"]}
 
 
-@pytest.mark.parametrize("name, value", [("THUMBNAIL_MAX_PX", "2048"), ("THUMBNAIL_MAX_PX", "15"), ("MAX_IMAGE_PIXELS", "x")])
+@pytest.mark.parametrize(
+    "name, value", [("THUMBNAIL_MAX_PX", "2048"), ("THUMBNAIL_MAX_PX", "15"), ("MAX_IMAGE_PIXELS", "x")]
+)
 def test_settings_outside_the_shared_limits_are_a_config_error(aws, context, monkeypatch, name, value):
     limits = json.loads((LAMBDA_SRC / "image_processor" / "limits.json").read_text())
     assert limits["thumbnail_max_px"] == {"min": 16, "max": 1024}  # the bounds Terraform validates with too
@@ -214,12 +218,15 @@ def test_settings_outside_the_shared_limits_are_a_config_error(aws, context, mon
 
 
 @settings(max_examples=200, deadline=None)
-@given(key=st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=1024).filter(
-    lambda k: len(k.encode()) <= 1024))
+@given(
+    key=st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), min_size=1, max_size=1024).filter(
+        lambda k: len(k.encode()) <= 1024
+    )
+)
 def test_derived_keys_always_fit_and_keep_the_image_id(key):
     image_id = "0" * 8 + "-0000-0000-0000-" + "0" * 12
     prefixes = (f"processed/{image_id}-", f"thumbnails/{image_id}-thumb-")
-    for derived, prefix in zip(image_processor.output_keys(image_id, key), prefixes):
+    for derived, prefix in zip(image_processor.output_keys(image_id, key), prefixes, strict=True):
         assert len(derived.encode()) <= 1024
         assert derived.startswith(prefix)
         assert (prefix + key).startswith(derived)  # the full name, cut at a character boundary

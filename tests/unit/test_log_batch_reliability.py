@@ -15,10 +15,10 @@ import log_processor
 import pytest
 from botocore.awsrequest import AWSResponse
 from moto.core.botocore_stubber import MockRawResponse
+
 from roxs_common import client, count_items
 from roxs_common.aggregates import read_counters
 from roxs_common.log_index import list_logs
-
 from tests.unit.conftest import LOG_INDEX_TABLE, LOGS, STATS_TABLE
 
 THROTTLED = {

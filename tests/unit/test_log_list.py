@@ -4,6 +4,7 @@ import json
 
 import log_processor
 import pytest
+
 from roxs_common.aggregates import read_counters
 from roxs_common.log_index import (
     check_log_position,
@@ -11,7 +12,6 @@ from roxs_common.log_index import (
     log_summary,
     recount_logs,
 )
-
 from tests.unit.conftest import LOG_INDEX_TABLE, STATS_TABLE
 
 HOUR_MS = 3_600_000
@@ -48,7 +48,15 @@ def walk(level, limit):
 def test_all_levels_newest_first_in_pages_across_empty_hours(logs):
     pages = walk(None, 3)
     assert [m for page in pages for m in page] == [
-        "h500-b", "h500-a", "h1-4", "h1-3", "h1-2", "h1-1", "h1-0", "h0-b", "h0-a"
+        "h500-b",
+        "h500-a",
+        "h1-4",
+        "h1-3",
+        "h1-2",
+        "h1-1",
+        "h1-0",
+        "h0-b",
+        "h0-a",
     ]
     # A page that ends exactly at the last row still gives a position; the next page is empty.
     assert [len(page) for page in pages] == [3, 3, 3, 0]

@@ -8,10 +8,10 @@ import pytest
 from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
+
 from roxs_common import LOG_LEVELS, client, count_items, scan_items
 from roxs_common.aggregates import read_counters
 from roxs_common.log_index import recount_logs
-
 from tests.unit.conftest import LOG_INDEX_TABLE, LOGS, STATS_TABLE
 
 
@@ -100,8 +100,13 @@ def test_handler_archives_then_indexes_a_batch(aws, context):
 
 def test_the_archive_keeps_every_field_the_caller_sent(aws, context):
     sent = [
-        {"level": "warn", "message": "a", "timestamp": "2026-11-28T10:00:00Z", "request_id": "r-1",
-         "context": {"attempt": 2, "tags": ["x", None, True], "ratio": 0.5}},
+        {
+            "level": "warn",
+            "message": "a",
+            "timestamp": "2026-11-28T10:00:00Z",
+            "request_id": "r-1",
+            "context": {"attempt": 2, "tags": ["x", None, True], "ratio": 0.5},
+        },
         {"message": "b", "timestamp": 1_795_860_000_123, "log_id": "the caller's own", "sent": "a field named sent"},
         {"message": "c", "timestamp": "yesterday-ish"},
         {"message": "d", "timestamp": "2026-11-28T10:00:00"},  # no offset: UTC
@@ -114,7 +119,10 @@ def test_the_archive_keeps_every_field_the_caller_sent(aws, context):
     received = archived[0]["received_ms"]
     assert all(record["received_ms"] == received for record in archived)
     assert [record.get("caller_timestamp_ms") for record in archived] == [
-        1_795_860_000_000, 1_795_860_000_123, None, 1_795_860_000_000
+        1_795_860_000_000,
+        1_795_860_000_123,
+        None,
+        1_795_860_000_000,
     ]
     assert archived[1]["log_id"] != "the caller's own"  # ours; theirs is in sent
     rows = {row["Message"]: row for row in scan_items(aws.ddb, TableName=LOG_INDEX_TABLE)}
@@ -166,7 +174,10 @@ def test_archive_is_written_before_the_index_and_removed_when_indexing_fails(aws
         ({"logs": [{"message": "ok"}, {"message": "\uffff"}]}, r"logs\[1\]\.message contains U\+FFFF"),
         ({"logs": [{"message": "m", "service": "a\x00"}]}, r"logs\[0\]\.service contains U\+0000 \(a control"),
         ({"logs": [{"message": "m", "extra": {"k\x01": 1}}]}, r"logs\[0\]\.extra key .* contains U\+0001"),
-        ({"logs": [{"message": "m", "n": int("1" * 39)}]}, r"logs\[0\]\.n has 39 significant digits, the maximum is 38"),
+        (
+            {"logs": [{"message": "m", "n": int("1" * 39)}]},
+            r"logs\[0\]\.n has 39 significant digits, the maximum is 38",
+        ),
         ({"logs": [{"message": "m", "n": 10**126}]}, r"logs\[0\]\.n is outside DynamoDB's number range"),
         ({"logs": [{"message": "m", "n": float("nan")}]}, r"logs\[0\]\.n must be a finite number"),
         ({"logs": [{"message": "m", "deep": nested(33)}]}, r"nested deeper than 32 levels"),

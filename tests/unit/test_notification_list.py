@@ -4,6 +4,7 @@ import json
 
 import notification_processor
 import pytest
+
 from roxs_common.notifications import (
     API_DEFAULTS,
     check_notification_position,
@@ -20,15 +21,26 @@ def history(aws, context):
     """Nine notifications over 200 days with long empty stretches, plus a rejected one."""
     sent = []
     for index, (day, priority) in enumerate(
-        [(0, "low"), (0, "high"), (1, "normal"), (40, "high"), (40, "low"), (41, "critical"), (150, "high"), (199, "low"), (199, "normal")]
+        [
+            (0, "low"),
+            (0, "high"),
+            (1, "normal"),
+            (40, "high"),
+            (40, "low"),
+            (41, "critical"),
+            (150, "high"),
+            (199, "low"),
+            (199, "normal"),
+        ]
     ):
         payload = {"notification_id": f"n{index}", "created_at_ms": START + day * DAY_MS + index, "priority": priority}
         notification_processor.lambda_handler(payload, context)
         sent.append(payload)
     record = {
-        "messageId": "m-bad", "body": json.dumps({"notification_id": "bad", "created_at_ms": START + 100 * DAY_MS,
-                                                  "priority": "urgent"}),
-        "attributes": {"SentTimestamp": str(START)}, "eventSource": "aws:sqs",
+        "messageId": "m-bad",
+        "body": json.dumps({"notification_id": "bad", "created_at_ms": START + 100 * DAY_MS, "priority": "urgent"}),
+        "attributes": {"SentTimestamp": str(START)},
+        "eventSource": "aws:sqs",
     }
     assert notification_processor.lambda_handler({"Records": [record]}, context) == {"batchItemFailures": []}
     return sent

@@ -6,10 +6,10 @@ import notification_processor
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+
 from roxs_common import client, scan_items
 from roxs_common.aggregates import read_counters
 from roxs_common.notifications import NOTIFICATION_ID_MAX_CHARS, recount_notifications
-
 from tests.unit.conftest import HISTORY_TABLE, STATS_TABLE
 
 
@@ -95,13 +95,23 @@ def test_good_records_are_sent_and_bad_ones_rejected_once_without_retry(aws, con
     (envelope,) = published()
     assert envelope["Subject"] == "[HIGH] Deploy finished"
     attributes = {name: value["Value"] for name, value in envelope["MessageAttributes"].items()}
-    assert attributes == {"priority": "high", "notification_type": "api", "notification_id": API_BODY["notification_id"]}
+    assert attributes == {
+        "priority": "high",
+        "notification_type": "api",
+        "notification_id": API_BODY["notification_id"],
+    }
     message = json.loads(envelope["Message"])
     assert message["notification_id"] == API_BODY["notification_id"] and message["recipient"] == "api-user@roxs.com"
     assert message["created_at"].startswith("2023-11-14T22:13:20.5")
 
     # A body without a priority has the default one; an invalid priority is not counted as one.
-    assert counters(aws) == {"Total": 4, "status_sent": 1, "status_rejected": 3, "priority_high": 1, "priority_normal": 2}
+    assert counters(aws) == {
+        "Total": 4,
+        "status_sent": 1,
+        "status_rejected": 3,
+        "priority_high": 1,
+        "priority_normal": 2,
+    }
     assert recount_notifications() == counters(aws)
 
     # The same batch again: nothing published, nothing counted twice.
@@ -165,8 +175,9 @@ def test_two_deliveries_started_together_publish_once(aws, context, published):
             second_done.set()
 
     with ThreadPoolExecutor(max_workers=2) as pool:
-        first_result, second_result = pool.submit(notification_processor.lambda_handler, event, context), pool.submit(
-            second
+        first_result, second_result = (
+            pool.submit(notification_processor.lambda_handler, event, context),
+            pool.submit(second),
         )
         first_result, second_result = first_result.result(), second_result.result()
 
@@ -196,7 +207,9 @@ def test_a_crash_after_the_claim_is_retried_after_expiry_and_publishes_once(aws,
 
     # Redelivered while the claim is live (cannot happen with the queue's visibility timeout,
     # six function timeouts, but a direct call can): refused, the record is retried.
-    assert notification_processor.lambda_handler(event, context) == {"batchItemFailures": [{"itemIdentifier": "m-crash"}]}
+    assert notification_processor.lambda_handler(event, context) == {
+        "batchItemFailures": [{"itemIdentifier": "m-crash"}]
+    }
     assert published() == []
 
     later = int(row["ClaimExpiresMs"]) + 1
@@ -263,7 +276,10 @@ def test_any_refused_character_in_any_field_is_a_value_error(prefix, refused, fi
         )
 
 
-@given(length=st.integers(min_value=1, max_value=3 * NOTIFICATION_ID_MAX_CHARS), char=st.sampled_from("a\u00e9\u4e2d\U0001f600"))
+@given(
+    length=st.integers(min_value=1, max_value=3 * NOTIFICATION_ID_MAX_CHARS),
+    char=st.sampled_from("a\u00e9\u4e2d\U0001f600"),
+)
 def test_notification_ids_within_the_cap_are_accepted_and_longer_ones_refused(length, char):
     payload = {"notification_id": char * length, "created_at_ms": 1}
     if length <= NOTIFICATION_ID_MAX_CHARS:
@@ -275,7 +291,9 @@ def test_notification_ids_within_the_cap_are_accepted_and_longer_ones_refused(le
 
 def test_subject_is_single_line_and_short_enough():
     notification = notification_processor.parse_notification(
-        {"title": "line one\nline two\t\x85" + "y" * 150, "priority": "Critical"}, default_id="n", default_created_at_ms=0
+        {"title": "line one\nline two\t\x85" + "y" * 150, "priority": "Critical"},
+        default_id="n",
+        default_created_at_ms=0,
     )
     subject = notification_processor.subject_for(notification)
     assert subject.startswith("[CRITICAL] line one line two ")

@@ -37,11 +37,13 @@ def outputs(aws, monkeypatch):
         monkeypatch.setitem(sys.modules, module_name, module)
     aws.s3.put_object(Bucket=ORIGINALS, Key="a.jpg", Body=b"x" * 10)
     aws.s3.put_object(Bucket=ORIGINALS, Key="b.jpg", Body=b"x" * 20)
-    return Outputs({
-        "tables": {"images": METADATA_TABLE, "logs": LOG_INDEX_TABLE, "notifications": HISTORY_TABLE},
-        "buckets": {"original": ORIGINALS, "processed": PROCESSED},
-        "stats_table": STATS_TABLE,
-    })
+    return Outputs(
+        {
+            "tables": {"images": METADATA_TABLE, "logs": LOG_INDEX_TABLE, "notifications": HISTORY_TABLE},
+            "buckets": {"original": ORIGINALS, "processed": PROCESSED},
+            "stats_table": STATS_TABLE,
+        }
+    )
 
 
 def store(aws, deltas: aggregates.Deltas) -> None:
@@ -49,8 +51,12 @@ def store(aws, deltas: aggregates.Deltas) -> None:
 
 
 def test_drift_is_reported_per_counter_and_fixed_with_fix(aws, outputs):
-    store(aws, aggregates.Deltas().add(aggregates.IMAGES, Total=2, Completed=1, OriginalBytes=30, Error=1)
-          .add(aggregates.bucket_counter(ORIGINALS), Objects=2, Bytes=30))
+    store(
+        aws,
+        aggregates.Deltas()
+        .add(aggregates.IMAGES, Total=2, Completed=1, OriginalBytes=30, Error=1)
+        .add(aggregates.bucket_counter(ORIGINALS), Objects=2, Bytes=30),
+    )
     found = recount.recount(outputs, write=False)
     assert [(d.counter, d.attribute, d.stored, d.true) for d in found] == [
         (aggregates.IMAGES, "Completed", 1, 2),

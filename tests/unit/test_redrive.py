@@ -35,8 +35,11 @@ def bodies(sqs, url: str) -> list[str]:
 def test_receive_and_send_moves_each_message_once(aws, queues):
     sent = [json.dumps({"notification_id": f"n{i}"}) for i in range(23)]  # more than two batches of ten
     for body in sent:
-        aws.sqs.send_message(QueueUrl=queues["dlq"], MessageBody=body,
-                             MessageAttributes={"source": {"DataType": "String", "StringValue": "test"}})
+        aws.sqs.send_message(
+            QueueUrl=queues["dlq"],
+            MessageBody=body,
+            MessageAttributes={"source": {"DataType": "String", "StringValue": "test"}},
+        )
     moved = redrive.receive_and_send(aws.sqs, queues["dlq"], queues["queue"])
     assert moved.count == 23 and len(moved.lines) == 23
     assert redrive.depth(aws.sqs, queues["dlq"]) == 0
@@ -46,8 +49,9 @@ def test_receive_and_send_moves_each_message_once(aws, queues):
 def test_the_move_task_falls_back_to_receive_and_send_where_the_engine_lacks_it(aws, queues, monkeypatch, capsys):
     """moto has no StartMessageMoveTask (like an engine without it): the tool says so and still moves."""
     aws.sqs.send_message(QueueUrl=queues["dlq"], MessageBody="kept")
-    monkeypatch.setattr(redrive, "outputs", lambda: {"notifications_dlq_url": queues["dlq"],
-                                                     "notifications_queue_url": queues["queue"]})
+    monkeypatch.setattr(
+        redrive, "outputs", lambda: {"notifications_dlq_url": queues["dlq"], "notifications_queue_url": queues["queue"]}
+    )
     monkeypatch.setattr(redrive, "move_task", unsupported)
     assert redrive.main(["notifications"]) == 0
     out = capsys.readouterr().out
@@ -56,8 +60,9 @@ def test_the_move_task_falls_back_to_receive_and_send_where_the_engine_lacks_it(
 
 
 def unsupported(sqs, source_arn, destination_arn):
-    raise redrive.ClientError({"Error": {"Code": "UnsupportedOperation", "Message": "no move tasks"}},
-                              "StartMessageMoveTask")
+    raise redrive.ClientError(
+        {"Error": {"Code": "UnsupportedOperation", "Message": "no move tasks"}}, "StartMessageMoveTask"
+    )
 
 
 def test_images_are_handed_back_to_the_processor_and_then_deleted(aws):

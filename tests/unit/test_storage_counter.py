@@ -5,9 +5,9 @@ from urllib.parse import quote
 
 import pytest
 import storage_counter
+
 from roxs_common.aggregates import read_counters
 from roxs_common.storage import recount_buckets
-
 from tests.unit.conftest import LOGS, ORIGINALS, PROCESSED, STATS_TABLE, THUMBNAILS
 
 BUCKETS = [ORIGINALS, PROCESSED, THUMBNAILS, LOGS]
@@ -39,18 +39,14 @@ def test_create_overwrite_delete_keep_the_counter_exact(aws, context):
         "Bytes": 30,
     }  # the previous size taken back
 
-    storage_counter.lambda_handler(
-        created, context
-    )  # a late replay of the first create
+    storage_counter.lambda_handler(created, context)  # a late replay of the first create
     assert counted(aws, LOGS) == {"Objects": 1, "Bytes": 30}
 
     aws.s3.delete_object(Bucket=LOGS, Key=key)
     deleted = event(LOGS, key, "Object Deleted")
     for _ in range(2):
         storage_counter.lambda_handler(deleted, context)
-    storage_counter.lambda_handler(
-        created, context
-    )  # create delivered after the delete
+    storage_counter.lambda_handler(created, context)  # create delivered after the delete
     assert counted(aws, LOGS) == {"Objects": 0, "Bytes": 0}
 
 
@@ -63,15 +59,10 @@ def test_counters_equal_a_recount_after_mixed_traffic(aws, context):
     aws.s3.delete_object(Bucket=PROCESSED, Key="k1")
     for bucket, key in ((ORIGINALS, "k0"), (PROCESSED, "k1")):
         storage_counter.lambda_handler(event(bucket, key), context)
-    counted_now = read_counters(
-        aws.ddb, STATS_TABLE, [f"bucket#{bucket}" for bucket in BUCKETS]
-    )
-    truth = recount_buckets(
-        BUCKETS
-    )  # read before: recount itself would repair a difference
+    counted_now = read_counters(aws.ddb, STATS_TABLE, [f"bucket#{bucket}" for bucket in BUCKETS])
+    truth = recount_buckets(BUCKETS)  # read before: recount itself would repair a difference
     assert {
-        name: {"Objects": v.get("Objects", 0), "Bytes": v.get("Bytes", 0)}
-        for name, v in counted_now.items()
+        name: {"Objects": v.get("Objects", 0), "Bytes": v.get("Bytes", 0)} for name, v in counted_now.items()
     } == truth
     assert truth[f"bucket#{ORIGINALS}"] == {
         "Objects": 2,
@@ -80,9 +71,7 @@ def test_counters_equal_a_recount_after_mixed_traffic(aws, context):
 
 
 def test_recount_repairs_sizes_missed_while_no_event_arrived(aws, context):
-    aws.s3.put_object(
-        Bucket=THUMBNAILS, Key="missed", Body=b"12345"
-    )  # no event delivered
+    aws.s3.put_object(Bucket=THUMBNAILS, Key="missed", Body=b"12345")  # no event delivered
     assert recount_buckets(BUCKETS)[f"bucket#{THUMBNAILS}"] == {
         "Objects": 1,
         "Bytes": 5,
@@ -99,8 +88,6 @@ def test_events_for_other_buckets_or_without_keys_are_refused(aws, context):
     with pytest.raises(ValueError, match="not one of the counted buckets"):
         storage_counter.lambda_handler(event("someone-elses-bucket", "k"), context)
     with pytest.raises(ValueError, match="object key"):
-        storage_counter.lambda_handler(
-            {"source": "aws.s3", "detail": {"bucket": {"name": LOGS}}}, context
-        )
+        storage_counter.lambda_handler({"source": "aws.s3", "detail": {"bucket": {"name": LOGS}}}, context)
     with pytest.raises(ValueError, match="neither"):
         storage_counter.lambda_handler({"hello": 1}, context)

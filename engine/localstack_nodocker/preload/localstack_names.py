@@ -25,7 +25,10 @@ def _install():
     if getattr(socket.getaddrinfo, "resolves_engine_names", False):
         return
     system_getaddrinfo, system_gethostbyname, system_gethostbyname_ex = (
-        socket.getaddrinfo, socket.gethostbyname, socket.gethostbyname_ex)
+        socket.getaddrinfo,
+        socket.gethostbyname,
+        socket.gethostbyname_ex,
+    )
 
     def getaddrinfo(host, port, family=0, type=0, proto=0, flags=0):
         if is_engine_name(host):

@@ -143,5 +143,7 @@ def read_counters(client: Any, table: str, counters: Iterable[str]) -> dict[str,
             if not request:
                 break
         else:
-            raise RuntimeError(f"{table}: counters still unprocessed after {UNPROCESSED_ATTEMPTS} BatchGetItem attempts")
+            raise RuntimeError(
+                f"{table}: counters still unprocessed after {UNPROCESSED_ATTEMPTS} BatchGetItem attempts"
+            )
     return found

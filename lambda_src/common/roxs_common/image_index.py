@@ -35,9 +35,7 @@ MONTHS_COUNTER = "images#months"
 ALL = "all"
 MAX_LIMIT = 1000
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
-_IMAGE_ID = re.compile(
-    r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
-)
+_IMAGE_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # Upper bound of UploadTimestamp (epoch seconds) a position may carry: year 9999.
 _MAX_TIMESTAMP = 253_402_300_799
 
@@ -80,25 +78,17 @@ def row_counters(row: dict[str, Any]) -> Deltas:
 def check_image_position(after: Any) -> None:
     """ValueError with the reason when `after` is not a position list_images returned."""
     if not isinstance(after, dict):
-        raise ValueError("position must be an object")  # noqa: TRY004 - the list contract: ValueError for any bad position
+        raise ValueError("position must be an object")
     expected = {"month", "image_id", "upload_timestamp"}
     if set(after) != expected:
-        raise ValueError(
-            f"position must have exactly the fields {', '.join(sorted(expected))}"
-        )
+        raise ValueError(f"position must have exactly the fields {', '.join(sorted(expected))}")
     if not isinstance(after["month"], str) or not _MONTH.match(after["month"]):
         raise ValueError("position month must be YYYY-MM")
     if not isinstance(after["image_id"], str) or not _IMAGE_ID.match(after["image_id"]):
         raise ValueError("position image_id must be a lowercase UUID")
     timestamp = after["upload_timestamp"]
-    if (
-        not isinstance(timestamp, int)
-        or isinstance(timestamp, bool)
-        or not 0 <= timestamp <= _MAX_TIMESTAMP
-    ):
-        raise ValueError(
-            "position upload_timestamp must be an integer number of epoch seconds"
-        )
+    if not isinstance(timestamp, int) or isinstance(timestamp, bool) or not 0 <= timestamp <= _MAX_TIMESTAMP:
+        raise ValueError("position upload_timestamp must be an integer number of epoch seconds")
     if month_of(timestamp) != after["month"]:
         raise ValueError("position upload_timestamp is not in its month")
 
@@ -108,11 +98,7 @@ def _months_with_rows(ddb: Any, stats_table: str, partition: str) -> list[str]:
     counts = read_counters(ddb, stats_table, [MONTHS_COUNTER])[MONTHS_COUNTER]
     prefix = f"{partition}#"
     return sorted(
-        (
-            name.removeprefix(prefix)
-            for name, count in counts.items()
-            if name.startswith(prefix) and count > 0
-        ),
+        (name.removeprefix(prefix) for name, count in counts.items() if name.startswith(prefix) and count > 0),
         reverse=True,
     )
 
@@ -130,20 +116,14 @@ def list_images(
     Queries only: one GetItem of the month directory and one Query per month read."""
     if status is not None and status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}")
-    if (
-        isinstance(limit, bool)
-        or not isinstance(limit, int)
-        or not 1 <= limit <= MAX_LIMIT
-    ):
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
         raise ValueError(f"limit must be an integer from 1 to {MAX_LIMIT}")
     if after is not None:
         check_image_position(after)
     ddb = client("dynamodb")
     table = table or require_env("METADATA_TABLE")
     stats_table = stats_table or require_env("STATS_TABLE")
-    index, attribute = (
-        (BY_STATUS_MONTH, "StatusMonth") if status else (BY_MONTH, "ListMonth")
-    )
+    index, attribute = (BY_STATUS_MONTH, "StatusMonth") if status else (BY_MONTH, "ListMonth")
     months = _months_with_rows(ddb, stats_table, status or ALL)
     if after is not None:
         months = [month for month in months if month <= after["month"]]
@@ -158,9 +138,7 @@ def list_images(
                 "ImageId": after["image_id"],
                 "UploadTimestamp": after["upload_timestamp"],
             }
-        more = _read_partition(
-            ddb, table, index, attribute, partition, start, rows, limit
-        )
+        more = _read_partition(ddb, table, index, attribute, partition, start, rows, limit)
         if len(rows) >= limit:
             if not more and position == len(months) - 1:
                 return rows, None  # the oldest partition ended exactly with this page

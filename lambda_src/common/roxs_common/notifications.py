@@ -74,9 +74,7 @@ def notification_fields(data: Mapping[str, Any], defaults: Mapping[str, str] = P
         fields[name] = value
     fields["priority"] = fields["priority"].lower()
     if fields["priority"] not in NOTIFICATION_PRIORITIES:
-        raise ValueError(
-            f"priority must be one of {', '.join(NOTIFICATION_PRIORITIES)}, got {data.get('priority')!r}"
-        )
+        raise ValueError(f"priority must be one of {', '.join(NOTIFICATION_PRIORITIES)}, got {data.get('priority')!r}")
     return fields
 
 
@@ -168,13 +166,15 @@ def _timeline(priority: str | None, status: str | None) -> tuple[Timeline, str]:
     if priority:
         if priority not in NOTIFICATION_PRIORITIES:
             raise ValueError(f"priority must be one of {', '.join(NOTIFICATION_PRIORITIES)}, got {priority!r}")
-        return Timeline(table, BY_PRIORITY_DAY, "PriorityDay", directory, f"priority#{priority}",
-                        lambda day: f"{priority}#{day}"), "PriorityDay"
+        return Timeline(
+            table, BY_PRIORITY_DAY, "PriorityDay", directory, f"priority#{priority}", lambda day: f"{priority}#{day}"
+        ), "PriorityDay"
     if status:
         if status not in FINAL_STATUSES:
             raise ValueError(f"status must be one of {', '.join(FINAL_STATUSES)}, got {status!r}")
-        return Timeline(table, BY_STATUS_DAY, "StatusDay", directory, f"status#{status}",
-                        lambda day: f"{status}#{day}"), "StatusDay"
+        return Timeline(
+            table, BY_STATUS_DAY, "StatusDay", directory, f"status#{status}", lambda day: f"{status}#{day}"
+        ), "StatusDay"
     return Timeline(table, BY_DAY, "Day", directory, "all", lambda day: day), "Day"
 
 

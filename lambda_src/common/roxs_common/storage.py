@@ -44,14 +44,9 @@ def s3_event_objects(event: dict[str, Any]) -> list[tuple[str, str]] | None:
         if "Records" in event:
             if not isinstance(event["Records"], list):
                 raise ValueError("Records must be a list of S3 event records")
-            return [
-                (r["s3"]["bucket"]["name"], unquote_plus(r["s3"]["object"]["key"]))
-                for r in event["Records"]
-            ]
+            return [(r["s3"]["bucket"]["name"], unquote_plus(r["s3"]["object"]["key"])) for r in event["Records"]]
     except (KeyError, TypeError) as exc:
-        raise ValueError(
-            f"S3 event without bucket name or object key (missing {exc})"
-        ) from exc
+        raise ValueError(f"S3 event without bucket name or object key (missing {exc})") from exc
     return None
 
 
@@ -113,9 +108,7 @@ def _commit(
         )
         write = {"Put": {"TableName": table, "Item": item, **guard}}
     else:
-        write = {
-            "Delete": {"TableName": table, "Key": {"ObjectRef": {"S": ref}}, **guard}
-        }
+        write = {"Delete": {"TableName": table, "Key": {"ObjectRef": {"S": ref}}, **guard}}
     try:
         ddb.transact_write_items(TransactItems=[write, *deltas.updates(stats_table)])
     except ClientError as exc:
@@ -146,11 +139,7 @@ def reconcile_object(
         )
         stored = from_item(item["Item"]) if "Item" in item else None
         now = _head(s3, bucket, key)
-        if (
-            stored
-            and now
-            and (int(stored["Size"]), stored["ETag"]) == (now["Size"], now["ETag"])
-        ):
+        if stored and now and (int(stored["Size"]), stored["ETag"]) == (now["Size"], now["ETag"]):
             return {}
         if not stored and not now:
             return {}
@@ -158,9 +147,7 @@ def reconcile_object(
             return _commit(ddb, table, stats_table, bucket, key, stored, now)
         except SizeMoved:
             continue
-    raise RuntimeError(
-        f"s3://{bucket}/{key} kept changing during {MAX_ROUNDS} rounds; the event will be retried"
-    )
+    raise RuntimeError(f"s3://{bucket}/{key} kept changing during {MAX_ROUNDS} rounds; the event will be retried")
 
 
 def recount_buckets(
