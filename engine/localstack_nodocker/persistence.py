@@ -320,6 +320,8 @@ class Snapshots:
             if (target / name / STREAM_POSITIONS_FILE).exists():  # before Lambda restarts the mappings
                 stream_mapping.resume_at(json.loads((target / name / STREAM_POSITIONS_FILE).read_text()))
             lifecycle.on_after_state_load()
+            if name == "events":
+                _rebuild_event_routing(lifecycle)
         self.detail = f"loaded {len(names)} services in {time.monotonic() - started:.2f} s"
         LOG.info("state %s", self.detail)
 
@@ -334,6 +336,25 @@ class Snapshots:
 
 
 SNAPSHOTS = Snapshots()
+
+
+def _rebuild_event_routing(provider) -> None:
+    """EventBridge keeps buses and rules in its store, but routes events through services and
+    target senders it holds only in memory (the provider builds them on PutRule and
+    PutTargets): rebuild them from the loaded rules, or every event after a restart (the S3
+    events that reach the image processor and the storage counter among them) would fail
+    with a KeyError. Scheduled rules are not re-armed (nothing in this project schedules)."""
+    from localstack.services.events.event_bus import EventBusService
+    from localstack.services.events.models import events_stores
+    from localstack.services.events.rule import RuleService
+
+    for account_id, region, store in events_stores.iter_stores():
+        for bus in store.event_buses.values():
+            provider._event_bus_services_store[bus.arn] = EventBusService(bus)
+            for rule in bus.rules.values():
+                provider._rule_services_store[rule.arn] = RuleService(rule)
+                for target in rule.targets.values():
+                    provider.create_target_sender(target, rule.arn, rule.name, region, account_id)
 
 
 def _enabled() -> bool:

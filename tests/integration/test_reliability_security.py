@@ -81,9 +81,12 @@ def own_resources(arns, role: str) -> set[str]:
         "log_processor": {t["logs"], t["log_hours"], f"{b['logs']}/logs/*"},
         "notification_processor": {arns["topic"], t["notifications"], t["notification_days"], arns["queue"]},
         "api_handler": {
-            t["images"],
-            t["logs"],
-            t["notifications"],
+            # every list is a Query of a table or its indexes, walking the directory tables
+            *(
+                arn
+                for table in ("images", "logs", "notifications", "log_hours", "notification_days")
+                for arn in (t[table], f"{t[table]}/index/*")
+            ),
             b["original"],
             arns["queue"],
             arns["functions"]["dashboard"],
