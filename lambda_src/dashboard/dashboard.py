@@ -49,6 +49,7 @@ ACTIVITY_MINUTES = 60
 ACTIVITY_SERIES = (
     "images_completed",
     "images_error",
+    "images_rejected",
     *(f"logs_{level}" for level in ("INFO", "WARNING", "ERROR", "CRITICAL")),
     "notifications_sent",
 )
