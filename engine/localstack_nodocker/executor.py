@@ -47,6 +47,11 @@ def _node_memory_flags(memory_mb: int) -> list[str]:
     return [f"--max-semi-space-size={new_space // 2}", f"--max-old-space-size={memory_mb - new_space}"]
 
 
+def _error(error_type: str, request_id: str, message: str) -> str:
+    """An invocation error as the runtime reports it (errorType, errorMessage)."""
+    return json.dumps({"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: {message}"})
+
+
 class LocalProcessRuntimeExecutor(RuntimeExecutor):
     def __init__(self, id: str, function_version: FunctionVersion) -> None:
         super().__init__(id, function_version)
@@ -167,87 +172,82 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
     def invoke(self, payload: dict[str, str]) -> InvocationResult:
         request_id = payload["invoke-id"]
         timeout_s = int(self.function_version.config.timeout)
-        init_report = ""
-        if self.code_watch.changed() and self.worker is not None:
-            self.worker.kill()  # hot reload: the code folder changed, load it afresh
-        if not self._init_failure and (self.worker is None or not self.worker.alive()):
-            self._spawn()  # restart after a timeout or a crash: a cold start inside this environment
-        if self.init_duration_ms is not None:
-            init_report = f"\tInit Duration: {self.init_duration_ms:.2f} ms"
-            self.init_duration_ms = None
+        init_report = self._ready_worker()
         logs = [
             self._pending_init_logs,
             f"START RequestId: {request_id} Version: {self.function_version.id.qualifier}\n",
         ]
         self._pending_init_logs = ""
-
         started = time.perf_counter()
-        deadline_wall_ms = time.time() * 1000 + timeout_s * 1000
-        deadline = time.monotonic() + timeout_s
-        status = ""
+        is_error, result, status, max_rss_mb = self._run(request_id, payload, timeout_s, logs)
+        duration_ms = (time.perf_counter() - started) * 1000
+        logs.append(f"END RequestId: {request_id}\n")
+        logs.append(
+            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
+            f"Billed Duration: {max(1, int(duration_ms + 0.999))} ms\t"
+            f"Memory Size: {self.function_version.config.memory_size} MB\t"
+            f"Max Memory Used: {max_rss_mb} MB{init_report}{status}\n"
+        )
+        return InvocationResult(request_id=request_id, payload=result.encode(), is_error=is_error, logs="".join(logs))
+
+    def _ready_worker(self) -> str:
+        """A live worker for the next invoke (a cold start inside this environment after a
+        timeout, a crash or a hot-reloaded change); the REPORT's Init Duration, once."""
+        if self.code_watch.changed() and self.worker is not None:
+            self.worker.kill()  # hot reload: the code folder changed, load it afresh
+        if not self._init_failure and (self.worker is None or not self.worker.alive()):
+            self._spawn()
+        if self.init_duration_ms is None:
+            return ""
+        init_report, self.init_duration_ms = f"\tInit Duration: {self.init_duration_ms:.2f} ms", None
+        return init_report
+
+    def _run(self, request_id: str, payload: dict[str, str], timeout_s: int, logs: list) -> tuple[bool, str, str, int]:
+        """(is_error, result, REPORT status, max memory used in MB) of one invoke; the
+        worker's log lines are appended to `logs`. A worker that times out, dies, runs out of
+        memory or garbles a frame fails this invoke alone and is replaced at the next."""
         max_rss_mb = 0
         try:
             if self._init_failure:
                 failure, self._init_failure = self._init_failure, None
                 raise failure
+            deadline = time.monotonic() + timeout_s
             self.worker.send(
                 {
                     "request_id": request_id,
                     "payload": payload["payload"],
                     "invoked_function_arn": payload["invoked-function-arn"],
-                    "deadline_ms": deadline_wall_ms,
+                    "deadline_ms": time.time() * 1000 + timeout_s * 1000,
                 }
             )
             while "result" not in (message := self.worker.read_message(deadline)):
                 logs.append(message.get("log", ""))
-            is_error, result = message["error"], message["result"]
             max_rss_mb = message.get("max_rss_kb", 0) // 1024
             if max_rss_mb > self.function_version.config.memory_size:
                 raise WorkerOutOfMemory()  # a peak between two samples: AWS would have killed it
             if message.get("fatal"):
                 self.worker.kill()  # the runtime reported an error it cannot continue after
+            return message["error"], message["result"], "", max_rss_mb
         except WorkerTimedOut:
             self.worker.kill()
             message = f"Task timed out after {timeout_s:.2f} seconds"
             logs.append(f"{time.strftime('%Y-%m-%dT%H:%M:%SZ', time.gmtime())} {request_id} {message}\n")
-            is_error, status = True, "\tStatus: timeout"
-            result = json.dumps(
-                {"errorType": "Sandbox.Timedout", "errorMessage": f"RequestId: {request_id} Error: {message}"}
-            )
+            return True, _error("Sandbox.Timedout", request_id, message), "\tStatus: timeout", max_rss_mb
         except (WorkerDied, WorkerOutOfMemory, BrokenPipeError) as exc:
             out_of_memory = isinstance(exc, WorkerOutOfMemory) or self.worker.process.poll() == EXIT_OUT_OF_MEMORY
             self.worker.kill()
             reason = "signal: killed" if out_of_memory else self.worker.exit_reason()
             error_type = "Runtime.OutOfMemory" if out_of_memory else "Runtime.ExitError"
             max_rss_mb = max(max_rss_mb, self.function_version.config.memory_size if out_of_memory else 0)
-            is_error, status = True, f"\tStatus: error\tError Type: {error_type}"
-            result = json.dumps(
-                {
-                    "errorType": error_type,
-                    "errorMessage": f"RequestId: {request_id} Error: Runtime exited with error: {reason}",
-                }
-            )
             logs.append(self.get_logs()[-2000:])
             logs.append(f"RequestId: {request_id} Error: Runtime exited with error: {reason}\n{error_type}\n")
+            status = f"\tStatus: error\tError Type: {error_type}"
+            return True, _error(error_type, request_id, f"Runtime exited with error: {reason}"), status, max_rss_mb
         except GarbledFrame as exc:
             self.worker.kill()
-            is_error, status = True, "\tStatus: error\tError Type: Runtime.InvalidResponse"
-            result = json.dumps(
-                {
-                    "errorType": "Runtime.InvalidResponse",
-                    "errorMessage": f"RequestId: {request_id} Error: the runtime wrote a garbled frame: {exc}",
-                }
-            )
-
-        duration_ms = (time.perf_counter() - started) * 1000
-        memory_mb = self.function_version.config.memory_size
-        logs.append(f"END RequestId: {request_id}\n")
-        logs.append(
-            f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
-            f"Billed Duration: {max(1, int(duration_ms + 0.999))} ms\tMemory Size: {memory_mb} MB\t"
-            f"Max Memory Used: {max_rss_mb} MB{init_report}{status}\n"
-        )
-        return InvocationResult(request_id=request_id, payload=result.encode(), is_error=is_error, logs="".join(logs))
+            status = "\tStatus: error\tError Type: Runtime.InvalidResponse"
+            message = f"the runtime wrote a garbled frame: {exc}"
+            return True, _error("Runtime.InvalidResponse", request_id, message), status, max_rss_mb
 
     # --- versions ----------------------------------------------------------------------------
 
