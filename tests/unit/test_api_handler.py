@@ -38,7 +38,8 @@ def api_event(method, path, query=None, body=None, is_base64=False):
 
 def call(context, method, path, query=None, body=None, **kwargs):
     response = api_handler.lambda_handler(api_event(method, path, query, body, **kwargs), context)
-    payload = json.loads(response["body"]) if response["body"] else None
+    json_body = response["headers"].get("Content-Type", "").startswith("application/json")
+    payload = json.loads(response["body"]) if response["body"] and json_body else response["body"]
     return response["statusCode"], payload, response["headers"]
 
 
