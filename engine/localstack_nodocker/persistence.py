@@ -19,14 +19,16 @@ hold LocalStack's and moto's classes): a snapshot from another engine version is
 nothing of it is loaded and it is not overwritten.
 """
 
-import contextlib
+import gc
 import json
 import logging
 import os
 import shutil
+import signal
 import sys
 import threading
 import time
+import traceback
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -59,6 +61,15 @@ READ_ONLY_PREFIXES = ("Get", "List", "Describe", "Head", "Query", "Scan", "Batch
 # What the engine does by itself while idle: event source mappings assume the function's
 # role for every poll, SQS reports queue metrics every minute. Not worth a snapshot.
 INTERNAL_HOUSEKEEPING = {"AssumeRole", "PutMetricData"}
+# A save writes only the services changed since the last one (the others are carried over
+# from it), so its cost follows what changed, not all the data held. Saved whenever anything
+# changed: Lambda, whose stream pollers move their positions without a request that writes.
+SAVED_WITH_ANY_CHANGE = {"lambda"}
+# One state under two APIs: a change through either saves both.
+SAVED_TOGETHER = [{"dynamodb", "dynamodbstreams"}]
+EVERY_SERVICE = "*"
+# A forked save that has not finished by then is stopped (and the previous snapshot kept).
+FORKED_SAVE_TIMEOUT = 600
 
 
 # dill restores an unheld RLock as held by "thread 0" (it reads owner=0 from the repr), which
@@ -194,7 +205,8 @@ class Snapshots:
         self.lock = threading.Lock()
         self.status = "starting"  # starting | loading | ready | refused | failed
         self.detail = ""
-        self.dirty = False
+        self.dirty: set[str] = set()  # services changed since the last save (EVERY_SERVICE: all)
+        self.dirty_lock = threading.Lock()
         self.saving_enabled = False
         self.last_save: dict = {}
         self.stop = threading.Event()
@@ -207,7 +219,8 @@ class Snapshots:
             raise SnapshotRefused(f"saving is disabled: {self.detail or 'the engine is not ready'}")
         with self.lock:
             started = time.monotonic()
-            self.dirty = False
+            with self.dirty_lock:
+                changed, self.dirty = self.dirty, set()
             target = snapshot_dir()
             fresh, previous = target.with_name(target.name + ".new"), target.with_name(target.name + ".old")
             shutil.rmtree(fresh, ignore_errors=True)
@@ -215,11 +228,14 @@ class Snapshots:
             services = sorted(
                 name for name in SERVICE_PLUGINS.list_loaded_services() if SERVICE_PLUGINS.is_running(name)
             )
+            written = self._to_write(services, changed, target)
             try:
                 for name in services:
-                    self._save_service(name, fresh / name)
+                    if name not in written:
+                        shutil.copytree(target / name, fresh / name, copy_function=os.link)
+                self._save_services(sorted(written), fresh)
             except Exception:
-                self.dirty = True
+                self.mark_changed(EVERY_SERVICE)
                 shutil.rmtree(fresh, ignore_errors=True)
                 raise
             stamp = {**engine_versions(), "services": services, "saved_at": time.time()}
@@ -234,35 +250,62 @@ class Snapshots:
                 "seconds": round(time.monotonic() - started, 3),
                 "bytes": size,
                 "services": services,
+                "written": sorted(written),
                 "at": stamp["saved_at"],
             }
             LOG.info(
-                "state saved: %d services, %.1f MB in %.2f s", len(services), size / 1e6, self.last_save["seconds"]
+                "state saved: %d services (%s written), %.1f MB in %.2f s",
+                len(services),
+                ", ".join(sorted(written)) or "none",
+                size / 1e6,
+                self.last_save["seconds"],
             )
             return self.last_save
 
+    def mark_changed(self, service_name: str) -> None:
+        with self.dirty_lock:
+            self.dirty.add(service_name)
+
     @staticmethod
-    def _save_service(name: str, folder: Path) -> None:
-        service = SERVICE_PLUGINS.get_service(name)
-        service.lifecycle_hook.on_before_state_save()
-        # A request may change a store while it is being pickled; pickling again sees a
-        # consistent moment in all but pathological cases. DynamoDB requests (a transaction
-        # among them) are atomic under their lock: the save waits for the one in progress.
-        guard = dynamodb.REQUEST_LOCK if name in ("dynamodb", "dynamodbstreams") else contextlib.nullcontext()
-        for attempt in range(3):
-            try:
-                with guard:
-                    service.accept_state_visitor(_SaveVisitor(name, folder))
-                break
-            except RuntimeError as exc:  # "dictionary changed size during iteration"
-                shutil.rmtree(folder, ignore_errors=True)
-                if attempt == 2:
-                    raise RuntimeError(f"saving {name}: its state kept changing while it was saved ({exc})") from exc
-        if name == "lambda":
-            folder.mkdir(parents=True, exist_ok=True)
-            workers = dict(getattr(service.lifecycle_hook, "esm_workers", {}))
-            (folder / STREAM_POSITIONS_FILE).write_text(json.dumps(stream_mapping.positions(workers)))
-        service.lifecycle_hook.on_after_state_save()
+    def _to_write(services: list, changed: set, previous: Path) -> set:
+        """The services to pickle anew; the others are unchanged since the previous snapshot."""
+        if not changed:
+            return set()
+        written = {name for name in services if not (previous / name).is_dir()} | (
+            SAVED_WITH_ANY_CHANGE & set(services)
+        )
+        if EVERY_SERVICE in changed or not changed <= set(services):  # a name of no running service
+            return set(services)
+        written |= changed
+        for group in SAVED_TOGETHER:
+            if group & written:
+                written |= group & set(services)
+        return written
+
+    @staticmethod
+    def _save_services(names: list, fresh: Path) -> None:
+        services = {name: SERVICE_PLUGINS.get_service(name) for name in names}
+        for service in services.values():
+            service.lifecycle_hook.on_before_state_save()
+        # S3's object bytes are read through the storage's thread locks: saved here. A request
+        # may change its store while it is pickled; pickling again sees a consistent moment in
+        # all but pathological cases.
+        if "s3" in services:
+            for attempt in range(3):
+                try:
+                    services["s3"].accept_state_visitor(_SaveVisitor("s3", fresh / "s3"))
+                    break
+                except RuntimeError as exc:  # "dictionary changed size during iteration"
+                    shutil.rmtree(fresh / "s3", ignore_errors=True)
+                    if attempt == 2:
+                        raise RuntimeError(f"saving s3: its state kept changing while it was saved ({exc})") from exc
+        _pickle_in_forked_copy({name: service for name, service in services.items() if name != "s3"}, fresh)
+        if "lambda" in services:
+            workers = dict(getattr(services["lambda"].lifecycle_hook, "esm_workers", {}))
+            (fresh / "lambda").mkdir(parents=True, exist_ok=True)
+            (fresh / "lambda" / STREAM_POSITIONS_FILE).write_text(json.dumps(stream_mapping.positions(workers)))
+        for service in services.values():
+            service.lifecycle_hook.on_after_state_save()
 
     def save_if_changed(self) -> None:
         if self.dirty and self.saving_enabled:
@@ -329,10 +372,46 @@ class Snapshots:
         return {
             "status": self.status,
             "detail": self.detail,
-            "dirty": self.dirty,
+            "dirty": sorted(self.dirty),
             "last_save": self.last_save,
             "directory": str(snapshot_dir()),
         }
+
+
+def _pickle_in_forked_copy(services: dict, fresh: Path) -> None:
+    """Write the services' state from a forked copy of the engine (as Redis's BGSAVE does).
+
+    Pickling holds the interpreter lock for as long as it takes, which grows with the data
+    (seconds for a few thousand Lambda invocations' logs): in this process every request
+    would wait for it. The copy is one moment of all the services, taken while no DynamoDB
+    request is half done; the engine serves on while the copy writes. The child touches
+    nothing another thread may hold a lock on (no logging, no plugin manager)."""
+    if not services:
+        return
+    error_file = fresh / "save-error.txt"
+    with dynamodb.REQUEST_LOCK:
+        child = os.fork()
+    if child == 0:
+        code = 1
+        try:
+            gc.disable()  # a collection would write to every page the child shares with the engine
+            for name, service in services.items():
+                service.accept_state_visitor(_SaveVisitor(name, fresh / name))
+            code = 0
+        except BaseException:
+            error_file.write_text(traceback.format_exc())
+        finally:
+            os._exit(code)
+    deadline = time.monotonic() + FORKED_SAVE_TIMEOUT
+    while not (status := os.waitpid(child, os.WNOHANG))[0]:
+        if time.monotonic() > deadline:
+            os.kill(child, signal.SIGKILL)
+            os.waitpid(child, 0)
+            raise RuntimeError(f"saving {', '.join(services)} took over {FORKED_SAVE_TIMEOUT} s: stopped")
+        time.sleep(0.02)
+    if os.waitstatus_to_exitcode(status[1]) != 0:
+        detail = error_file.read_text() if error_file.exists() else f"exit status {status[1]}"
+        raise RuntimeError(f"saving {', '.join(services)} failed: {detail}")
 
 
 SNAPSHOTS = Snapshots()
@@ -381,7 +460,9 @@ def _mark_dirty(chain, context, response) -> None:
         return
     if context.is_internal_call and operation.name in INTERNAL_HOUSEKEEPING:
         return
-    SNAPSHOTS.dirty = True
+    # the API's name (sqs-query is SQS's query protocol) is the service's
+    name = context.service.service_name.removesuffix("-query") if context.service else EVERY_SERVICE
+    SNAPSHOTS.mark_changed(name)
 
 
 @hooks.on_infra_start()
