@@ -56,5 +56,6 @@ def _keep_heap_frozen() -> None:
 @hooks.on_infra_start()
 def serve_steadily():
     from localstack.aws.handlers import run_custom_response_handlers
+
     run_custom_response_handlers.append(_count_request)
     threading.Thread(target=_keep_heap_frozen, name="heap-freezer", daemon=True).start()
