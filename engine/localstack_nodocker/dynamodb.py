@@ -3,10 +3,11 @@
 Every operation falls through the empty provider to moto, the way LocalStack serves
 ec2 and acm. Its streams are served by streams.py (``dynamodbstreams:moto``). Where moto
 differs from DynamoDB in ways the stack depends on, it is patched here: numbers compare
-exactly, requests are atomic, a transaction saves and restores only its own items, and a
-Query reads only its partition.
+exactly, requests are atomic, a transaction saves and restores only its own items, a
+Query reads only its partition, and a page of an index partition costs O(log n + page).
 """
 
+import bisect
 import copy
 import inspect
 import threading
@@ -72,6 +73,7 @@ def _serialise_requests() -> None:
             finally:
                 if self.get_endpoint_name(self.headers) not in _INDEX_MAINTAINED_BY:
                     _INDEX_PARTITIONS.clear()
+                    _SORTED_PARTITIONS.clear()
 
     DynamoHandler.call_action = locked_call_action
 
@@ -238,6 +240,10 @@ _QUERIED_PARTITION: ContextVar[tuple | None] = ContextVar("queried_partition", d
 # leave an extra entry, never a wrong answer; a missing entry is what the hooks prevent.
 _INDEX_PARTITIONS: "weakref.WeakKeyDictionary[Table, dict]" = weakref.WeakKeyDictionary()
 
+# Per table: {(index name, index hash key): _SortedPartition}, for indexes with a sort key,
+# built on a partition's first paged Query and kept in order by the same writes.
+_SORTED_PARTITIONS: "weakref.WeakKeyDictionary[Table, dict]" = weakref.WeakKeyDictionary()
+
 # Requests that write nothing, or write only through Table.put_item,
 # DynamoDBBackend.update_item and Table.delete_item (indexed below). Any other request
 # (UpdateTable changing an index, PartiQL, a restore...) drops every bucket: they are
@@ -270,19 +276,84 @@ def _stored(table, hash_key, range_key):
 
 
 def _index_item(table, item) -> None:
-    for attribute, buckets in _INDEX_PARTITIONS.get(table, {}).values():
+    for index_name, (attribute, buckets) in _INDEX_PARTITIONS.get(table, {}).items():
         _add_to_bucket(attribute, buckets, item)
+        _sorted_partition_of(table, index_name, attribute, item, lambda ordered: ordered.add(item))
 
 
 def _unindex_item(table, item) -> None:
     key = (item.hash_key, item.range_key)
-    for attribute, buckets in _INDEX_PARTITIONS.get(table, {}).values():
+    for index_name, (attribute, buckets) in _INDEX_PARTITIONS.get(table, {}).items():
+        _sorted_partition_of(table, index_name, attribute, item, lambda ordered: ordered.remove(item))
         try:
             bucket = buckets.get(item.attrs.get(attribute), {})
         except TypeError:  # never indexed
             continue
         if bucket.get(key) is item:
             del bucket[key]
+
+
+def _sorted_partition_of(table, index_name: str, attribute: str, item, change) -> None:
+    """Apply ``change`` to the sorted partition of ``item`` in the index, if one is kept; drop
+    it when the change fails (it is rebuilt on the next Query)."""
+    partitions = _SORTED_PARTITIONS.get(table)
+    value = item.attrs.get(attribute)
+    if not partitions or value is None:
+        return
+    try:
+        ordered = partitions.get((index_name, value))
+        if ordered is not None and not change(ordered):
+            del partitions[(index_name, value)]
+    except TypeError:  # a list or map value: in no partition
+        pass
+
+
+class _SortedPartition:
+    """The items of one index partition in moto's Query order (index sort key, then the
+    table's keys), for pages found by bisection. Items without the index's sort key are not
+    in the index (moto leaves them out too)."""
+
+    def __init__(self, sort_attributes: list, range_attribute: str, items: list):
+        self.sort_attributes, self.range_attribute = sort_attributes, range_attribute
+        self.items = sorted((item for item in items if item.attrs.get(range_attribute)), key=self.key_of)
+        self.keys = [self.key_of(item) for item in self.items]
+
+    def key_of(self, item) -> tuple:
+        return tuple(item.attrs[name] for name in self.sort_attributes)
+
+    def add(self, item) -> bool:
+        if not item.attrs.get(self.range_attribute):
+            return True
+        try:
+            key = self.key_of(item)
+        except KeyError:
+            return False
+        position = bisect.bisect_right(self.keys, key)
+        self.keys.insert(position, key)
+        self.items.insert(position, item)
+        return True
+
+    def remove(self, item) -> bool:
+        if not item.attrs.get(self.range_attribute):
+            return True
+        try:
+            key = self.key_of(item)
+        except KeyError:
+            return False
+        for position in range(bisect.bisect_left(self.keys, key), bisect.bisect_right(self.keys, key)):
+            if self.items[position] is item:
+                del self.keys[position], self.items[position]
+                return True
+        return False  # not where its key says: rebuilt
+
+    def page(self, start_key, forward: bool, limit: int) -> list:
+        """The items a page of ``limit`` can hold after ``start_key``, and one more (so that
+        moto sees whether the page is the last)."""
+        if forward:
+            position = 0 if start_key is None else bisect.bisect_right(self.keys, start_key)
+            return self.items[position : position + limit + 1]
+        position = len(self.items) if start_key is None else bisect.bisect_left(self.keys, start_key)
+        return self.items[max(0, position - limit - 1) : position]
 
 
 def _add_to_bucket(attribute: str, buckets: dict, item) -> None:
@@ -321,6 +392,49 @@ def _index_partition(table, index_name: str, hash_key) -> list | None:
     return items
 
 
+def _index_page(table, index_name: str, hash_key, arguments: dict) -> list | None:
+    """The candidates of one page of an index Query, found by bisection in the partition
+    kept sorted: O(log n + page). None where moto's own walk is needed: no Limit, a
+    condition on the sort key or a filter (they decide which items count), an index without
+    a sort key, or an entry found stale."""
+    limit = arguments.get("limit")
+    if (
+        not isinstance(limit, int)
+        or limit < 1
+        or arguments.get("range_comparison")
+        or arguments.get("filter_expression") is not None
+        or arguments.get("filter_kwargs")
+    ):
+        return None
+    index = {index.name: index for index in table.all_indexes()}.get(index_name)
+    schema = {key["KeyType"]: key["AttributeName"] for key in getattr(index, "schema", [])}
+    if "HASH" not in schema or "RANGE" not in schema:
+        return None
+    partitions = _SORTED_PARTITIONS.setdefault(table, {})
+    try:
+        ordered = partitions.get((index_name, hash_key))
+        if ordered is None:
+            items = _index_partition(table, index_name, hash_key)
+            if items is None:
+                return None
+            sort_attributes = table._generate_attr_to_sort_by(
+                [schema["HASH"], table.hash_key_attr], [schema["RANGE"], table.range_key_attr]
+            )
+            ordered = partitions[(index_name, hash_key)] = _SortedPartition(sort_attributes, schema["RANGE"], items)
+        start = arguments.get("exclusive_start_key")
+        start_key = None if start is None else tuple(DynamoType(start[name]) for name in ordered.sort_attributes)
+    except (KeyError, TypeError):  # an item or a start key without a key attribute: moto answers
+        return None
+    page = ordered.page(start_key, arguments.get("scan_index_forward") is not False, limit)
+    if all(
+        _stored(table, item.hash_key, item.range_key) is item and item.attrs.get(schema["HASH"]) == hash_key
+        for item in page
+    ):
+        return page
+    partitions.pop((index_name, hash_key), None)
+    return None
+
+
 def _query_reads_one_partition() -> None:
     """moto's Query sorts every item of the table, then keeps those of the queried partition:
     O(table) per request, for the base table and its indexes alike. Hand moto's own query
@@ -331,9 +445,12 @@ def _query_reads_one_partition() -> None:
     signature = inspect.signature(query)
 
     def partition_query(self, hash_key, *args, **kwargs):
-        index_name = signature.bind(self, hash_key, *args, **kwargs).arguments.get("index_name")
+        arguments = signature.bind(self, hash_key, *args, **kwargs).arguments
+        index_name = arguments.get("index_name")
         if index_name:
-            partition = _index_partition(self, index_name, hash_key)
+            partition = _index_page(self, index_name, hash_key, arguments)
+            if partition is None:
+                partition = _index_partition(self, index_name, hash_key)
             if partition is None:
                 return query(self, hash_key, *args, **kwargs)  # and its error
         else:

@@ -51,8 +51,8 @@ def test_the_first_invocation_publishes_then_a_burst_is_buffered(aws, fresh, mon
     assert durations(FakeContext.function_name)[0] == 1  # published at once
     for _ in range(4):
         handler({}, FakeContext())
-    assert durations(FakeContext.function_name)[0] == 1  # within FLUSH_INTERVAL_S: buffered
-    monkeypatch.setattr(metrics, "_last_flush", metrics._last_flush - metrics.FLUSH_INTERVAL_S)
+    assert durations(FakeContext.function_name)[0] == 1  # within the flush interval: buffered
+    monkeypatch.setattr(metrics, "_last_flush", metrics._last_flush - metrics._flush_interval)
     metrics.publish_duration(FakeContext.function_name, 250.0)
     assert durations(FakeContext.function_name) == (6, 250.0)  # the buffer and this one, in one request
 

@@ -11,8 +11,10 @@ Its cost, measured against the engine here: 40-65 ms per call, against 0.02 ms f
 EMF line. So durations are buffered per execution environment and sent together (Values and
 Counts, one request) by the first invocation of an environment and then at most once every
 FLUSH_INTERVAL_S: a burst of invocations pays one call between them. The price: datapoints
-reach CloudWatch up to FLUSH_INTERVAL_S late, and the last ones of an environment that is
-shut down are lost.
+reach CloudWatch up to 1.5 x FLUSH_INTERVAL_S late, and the last ones of an environment that
+is shut down are lost. Each environment draws its own interval (1 to 1.5 x FLUSH_INTERVAL_S):
+environments started by one burst would otherwise all flush in the same second, ten
+PutMetricData calls queued on CloudWatch's one metrics store, each holding up an answer.
 
 Publishing is off unless METRICS_NAMESPACE is set (Terraform sets it for every function),
 and never fails an invocation: a lost datapoint is logged and the answer goes out.
@@ -21,6 +23,7 @@ and never fails an invocation: a lost datapoint is logged and the answer goes ou
 import functools
 import logging
 import os
+import random
 import time
 from collections import Counter, defaultdict
 
@@ -39,6 +42,7 @@ MAX_VALUES = 150
 
 _pending: dict[str, Counter] = defaultdict(Counter)
 _last_flush = float("-inf")  # the first invocation of an environment publishes at once
+_flush_interval = FLUSH_INTERVAL_S * random.uniform(1.0, 1.5)
 
 _logger = logging.getLogger("roxs.metrics")
 
@@ -59,7 +63,7 @@ def publish_duration(function_name: str, duration_ms: float) -> None:
     if not namespace or not function_name:
         return
     _pending[function_name][round(duration_ms, 1)] += 1
-    due = time.monotonic() - _last_flush >= FLUSH_INTERVAL_S
+    due = time.monotonic() - _last_flush >= _flush_interval
     if due or any(len(values) >= MAX_VALUES for values in _pending.values()):
         flush(namespace)
 
