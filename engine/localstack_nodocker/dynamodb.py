@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from localstack.aws.api.dynamodb import DynamodbApi
 from localstack.services.plugins import Service, aws_provider
-from moto.dynamodb.comparisons import get_filter_expression
+from moto.dynamodb.comparisons import OpDefault, get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
     MockValidationException,
@@ -402,7 +402,7 @@ def _index_page(table, index_name: str, hash_key, arguments: dict) -> list | Non
         not isinstance(limit, int)
         or limit < 1
         or arguments.get("range_comparison")
-        or arguments.get("filter_expression") is not None
+        or not isinstance(arguments.get("filter_expression"), (OpDefault, type(None)))  # OpDefault: no filter
         or arguments.get("filter_kwargs")
     ):
         return None
