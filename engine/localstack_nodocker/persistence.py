@@ -233,7 +233,7 @@ class Snapshots:
                 for name in services:
                     if name not in written:
                         shutil.copytree(target / name, fresh / name, copy_function=os.link)
-                self._save_services(sorted(written), fresh)
+                paused_ms = self._save_services(sorted(written), fresh)
             except Exception:
                 self.mark_changed(EVERY_SERVICE)
                 shutil.rmtree(fresh, ignore_errors=True)
@@ -251,14 +251,16 @@ class Snapshots:
                 "bytes": size,
                 "services": services,
                 "written": sorted(written),
+                "fork_ms": round(paused_ms, 1),
                 "at": stamp["saved_at"],
             }
             LOG.info(
-                "state saved: %d services (%s written), %.1f MB in %.2f s",
+                "state saved: %d services (%s written), %.1f MB in %.2f s (the engine paused %.0f ms to fork)",
                 len(services),
                 ", ".join(sorted(written)) or "none",
                 size / 1e6,
                 self.last_save["seconds"],
+                paused_ms,
             )
             return self.last_save
 
@@ -274,7 +276,8 @@ class Snapshots:
         written = {name for name in services if not (previous / name).is_dir()} | (
             SAVED_WITH_ANY_CHANGE & set(services)
         )
-        if EVERY_SERVICE in changed or not changed <= set(services):  # a name of no running service
+        if EVERY_SERVICE in changed or not changed <= set(services):
+            LOG.info("saving every service: changed %s", ", ".join(sorted(changed - set(services))))
             return set(services)
         written |= changed
         for group in SAVED_TOGETHER:
@@ -283,7 +286,7 @@ class Snapshots:
         return written
 
     @staticmethod
-    def _save_services(names: list, fresh: Path) -> None:
+    def _save_services(names: list, fresh: Path) -> float:
         services = {name: SERVICE_PLUGINS.get_service(name) for name in names}
         for service in services.values():
             service.lifecycle_hook.on_before_state_save()
@@ -299,13 +302,14 @@ class Snapshots:
                     shutil.rmtree(fresh / "s3", ignore_errors=True)
                     if attempt == 2:
                         raise RuntimeError(f"saving s3: its state kept changing while it was saved ({exc})") from exc
-        _pickle_in_forked_copy({name: service for name, service in services.items() if name != "s3"}, fresh)
+        paused_ms = _pickle_in_forked_copy({name: service for name, service in services.items() if name != "s3"}, fresh)
         if "lambda" in services:
             workers = dict(getattr(services["lambda"].lifecycle_hook, "esm_workers", {}))
             (fresh / "lambda").mkdir(parents=True, exist_ok=True)
             (fresh / "lambda" / STREAM_POSITIONS_FILE).write_text(json.dumps(stream_mapping.positions(workers)))
         for service in services.values():
             service.lifecycle_hook.on_after_state_save()
+        return paused_ms
 
     def save_if_changed(self) -> None:
         if self.dirty and self.saving_enabled:
@@ -378,23 +382,26 @@ class Snapshots:
         }
 
 
-def _pickle_in_forked_copy(services: dict, fresh: Path) -> None:
+def _pickle_in_forked_copy(services: dict, fresh: Path) -> float:
     """Write the services' state from a forked copy of the engine (as Redis's BGSAVE does).
 
     Pickling holds the interpreter lock for as long as it takes, which grows with the data
     (seconds for a few thousand Lambda invocations' logs): in this process every request
     would wait for it. The copy is one moment of all the services, taken while no DynamoDB
     request is half done; the engine serves on while the copy writes. The child touches
-    nothing another thread may hold a lock on (no logging, no plugin manager)."""
+    nothing another thread may hold a lock on (no logging, no plugin manager). Returns the
+    milliseconds the engine stood still to fork."""
     if not services:
-        return
+        return 0.0
     error_file = fresh / "save-error.txt"
+    forking = time.perf_counter()
     with dynamodb.REQUEST_LOCK:
         child = os.fork()
     if child == 0:
         code = 1
         try:
             gc.disable()  # a collection would write to every page the child shares with the engine
+            os.nice(19)  # the engine's requests and its functions first: a save can wait
             for name, service in services.items():
                 service.accept_state_visitor(_SaveVisitor(name, fresh / name))
             code = 0
@@ -402,6 +409,7 @@ def _pickle_in_forked_copy(services: dict, fresh: Path) -> None:
             error_file.write_text(traceback.format_exc())
         finally:
             os._exit(code)
+    paused_ms = (time.perf_counter() - forking) * 1000
     deadline = time.monotonic() + FORKED_SAVE_TIMEOUT
     while not (status := os.waitpid(child, os.WNOHANG))[0]:
         if time.monotonic() > deadline:
@@ -412,6 +420,7 @@ def _pickle_in_forked_copy(services: dict, fresh: Path) -> None:
     if os.waitstatus_to_exitcode(status[1]) != 0:
         detail = error_file.read_text() if error_file.exists() else f"exit status {status[1]}"
         raise RuntimeError(f"saving {', '.join(services)} failed: {detail}")
+    return paused_ms
 
 
 SNAPSHOTS = Snapshots()

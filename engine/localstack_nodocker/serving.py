@@ -6,14 +6,22 @@ whatever the process does besides answering shows as latency on every request in
 - Garbage collection. All service state is Python objects (moto's DynamoDB items, S3
   metadata, log events). A full collection walks every one of them: 0.4 s at demo size,
   growing with the data, a pause for every request in flight (measured: the p99 of the API
-  at concurrency 10). What survives ``FREEZE_INTERVAL`` seconds is frozen (``gc.freeze``),
-  so automatic collections walk only what is new. Frozen objects are still freed when
-  unreferenced; a cycle among them is collected when the engine has been idle for a whole
-  interval, by one full collection then.
+  at concurrency 10). Every ``FREEZE_INTERVAL`` seconds what is alive is frozen
+  (``gc.freeze``), so automatic collections walk only what is new. Frozen objects are still
+  freed when unreferenced; a cycle among them is collected when the engine has been idle for
+  a whole interval, by one full collection then (seconds at 100,000 DynamoDB items, paid
+  while nobody waits).
+- CloudWatch's metrics store. LocalStack keeps metric data in SQLite and commits every
+  PutMetricData (Lambda's own Invocations and Duration datapoints among them: one per
+  invocation) with an fsync, one at a time under one lock. At a hundred invocations a
+  second that queue is the bottleneck (a function's own PutMetricData waited 1-2 s). Its
+  connections commit without fsync (``PRAGMA synchronous = OFF``): a crash of the host may
+  lose the last metric datapoints, which the saved state (written apart) does not depend on.
 """
 
 import gc
 import logging
+import sqlite3
 import threading
 import time
 
@@ -42,20 +50,39 @@ def _keep_heap_frozen() -> None:
         if served == last_seen and full_pending:
             gc.unfreeze()
             gc.collect()
-            full_pending = False
-            kind = "full"
+            full_pending, kind = False, "full collection (idle)"
         else:
-            gc.collect()
+            # the young generations only: what reached the old one since the last freeze may
+            # be much (a bulk write), and walking it here would be the pause this avoids
+            gc.collect(1)
             full_pending = full_pending or served != last_seen
-            kind = "young"
+            kind = "young collection"
         gc.freeze()
         last_seen = served
-        LOG.debug("%s collection and freeze: %.0f ms", kind, (time.perf_counter() - started) * 1000)
+        seconds = time.perf_counter() - started
+        (LOG.info if seconds > 0.1 else LOG.debug)("heap: %s and freeze in %.0f ms", kind, seconds * 1000)
+
+
+class _MetricsStoreSqlite:
+    """The sqlite3 module as LocalStack's CloudWatch metrics store sees it: its connections
+    commit without waiting for the disk."""
+
+    def __getattr__(self, name):
+        return getattr(sqlite3, name)
+
+    @staticmethod
+    def connect(database, *args, **kwargs):
+        connection = sqlite3.connect(database, *args, **kwargs)
+        connection.execute("PRAGMA synchronous = OFF")
+        return connection
 
 
 @hooks.on_infra_start()
 def serve_steadily():
     from localstack.aws.handlers import run_custom_response_handlers
+    from localstack.services.cloudwatch import cloudwatch_database_helper
+
+    cloudwatch_database_helper.sqlite3 = _MetricsStoreSqlite()
 
     run_custom_response_handlers.append(_count_request)
     threading.Thread(target=_keep_heap_frozen, name="heap-freezer", daemon=True).start()
