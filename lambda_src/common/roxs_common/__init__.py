@@ -5,7 +5,6 @@ from roxs_common.clock import now_iso
 from roxs_common.config import ConfigError, require_env
 from roxs_common.constants import LOG_LEVELS, NOTIFICATION_PRIORITIES
 from roxs_common.dynamo import (
-    count_items,
     from_item,
     projection,
     query_items,
@@ -13,7 +12,6 @@ from roxs_common.dynamo import (
     to_item,
 )
 from roxs_common.jsonutil import dumps, to_plain
-from roxs_common.log_index import newest_logs
 from roxs_common.logger import get_logger, inject_lambda_context
 
 __all__ = [
@@ -21,12 +19,10 @@ __all__ = [
     "NOTIFICATION_PRIORITIES",
     "ConfigError",
     "client",
-    "count_items",
     "dumps",
     "from_item",
     "get_logger",
     "inject_lambda_context",
-    "newest_logs",
     "now_iso",
     "projection",
     "query_items",

@@ -53,11 +53,6 @@ def query_items(client: Any, **kwargs: Any) -> Iterator[dict[str, Any]]:
             yield from_item(item)
 
 
-def count_items(client: Any, operation: Literal["scan", "query"] = "scan", **kwargs: Any) -> int:
-    """The exact number of matching items (Select=COUNT summed over all pages)."""
-    return sum(page["Count"] for page in _pages(client, operation, {**kwargs, "Select": "COUNT"}))
-
-
 # Cancellation reasons that a later attempt can clear (another transaction held an item, or
 # DynamoDB throttled one): the SDK does not retry TransactionCanceledException itself.
 RETRYABLE_CANCELLATIONS = frozenset({"TransactionConflict", "ThrottlingError", "ProvisionedThroughputExceeded"})

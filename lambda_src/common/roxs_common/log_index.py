@@ -9,7 +9,6 @@ directory `<TablePrefix>LogHours` (roxs_common.timeline) has scope `<LEVEL>` and
 """
 
 import datetime as dt
-import itertools
 import re
 from decimal import Decimal
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 from roxs_common.aws import client
 from roxs_common.config import require_env
 from roxs_common.constants import LOG_LEVELS
-from roxs_common.dynamo import query_items, scan_items
+from roxs_common.dynamo import scan_items
 from roxs_common.jsonutil import to_plain
 from roxs_common.timeline import Timeline, newest_first
 
@@ -116,26 +115,3 @@ def recount_logs(table: str | None = None) -> dict[str, int]:
         counts["Total"] += 1
         counts[row["LogLevel"]] = counts.get(row["LogLevel"], 0) + 1
     return counts
-
-
-def newest_logs(table: str, levels: tuple[str, ...], limit: int) -> list[dict[str, Any]]:
-    """The `limit` newest index rows across `levels`, newest first (the API's and the
-    dashboard's reader until they move to list_logs; it reads whole level partitions).
-
-    LogLevel is the hash key, so each level is a partition read newest-first; the newest
-    `limit` overall are among the newest `limit` of each level.
-    """
-    ddb = client("dynamodb")
-    candidates = []
-    for level in levels:
-        rows = query_items(
-            ddb,
-            TableName=table,
-            KeyConditionExpression="LogLevel = :level",
-            ExpressionAttributeValues={":level": {"S": level}},
-            ScanIndexForward=False,
-            Limit=limit,
-        )
-        candidates.extend(itertools.islice(rows, limit))
-    candidates.sort(key=lambda row: row["Timestamp"], reverse=True)
-    return candidates[:limit]
