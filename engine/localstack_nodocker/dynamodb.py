@@ -322,29 +322,29 @@ class _SortedPartition:
         return tuple(item.attrs[name] for name in self.sort_attributes)
 
     def add(self, item) -> bool:
-        if not item.attrs.get(self.range_attribute):
-            return True
-        try:
-            key = self.key_of(item)
-        except KeyError:
-            return False
-        position = bisect.bisect_right(self.keys, key)
-        self.keys.insert(position, key)
-        self.items.insert(position, item)
-        return True
+        return self._place(item, insert=True)
 
     def remove(self, item) -> bool:
+        return self._place(item, insert=False)
+
+    def _place(self, item, insert: bool) -> bool:
+        """Insert or remove ``item`` at its place; False when it has none (then rebuilt)."""
         if not item.attrs.get(self.range_attribute):
-            return True
+            return True  # not in the index
         try:
             key = self.key_of(item)
         except KeyError:
             return False
+        if insert:
+            position = bisect.bisect_right(self.keys, key)
+            self.keys.insert(position, key)
+            self.items.insert(position, item)
+            return True
         for position in range(bisect.bisect_left(self.keys, key), bisect.bisect_right(self.keys, key)):
             if self.items[position] is item:
                 del self.keys[position], self.items[position]
                 return True
-        return False  # not where its key says: rebuilt
+        return False  # not where its key says
 
     def page(self, start_key, forward: bool, limit: int) -> list:
         """The items a page of ``limit`` can hold after ``start_key``, and one more (so that
