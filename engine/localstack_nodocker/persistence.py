@@ -19,6 +19,7 @@ hold LocalStack's and moto's classes): a snapshot from another engine version is
 nothing of it is loaded and it is not overwritten.
 """
 
+import ctypes
 import gc
 import json
 import logging
@@ -68,6 +69,7 @@ SAVED_WITH_ANY_CHANGE = {"lambda"}
 # One state under two APIs: a change through either saves both.
 SAVED_TOGETHER = [{"dynamodb", "dynamodbstreams"}]
 EVERY_SERVICE = "*"
+PR_SET_PDEATHSIG = 1  # prctl(2)
 # A forked save that has not finished by then is stopped (and the previous snapshot kept).
 FORKED_SAVE_TIMEOUT = 600
 
@@ -394,12 +396,13 @@ def _pickle_in_forked_copy(services: dict, fresh: Path) -> float:
     if not services:
         return 0.0
     error_file = fresh / "save-error.txt"
-    forking = time.perf_counter()
+    forking, engine = time.perf_counter(), os.getpid()
     with dynamodb.REQUEST_LOCK:
         child = os.fork()
     if child == 0:
         code = 1
         try:
+            _end_with(engine)
             gc.disable()  # a collection would write to every page the child shares with the engine
             os.nice(19)  # the engine's requests and its functions first: a save can wait
             for name, service in services.items():
@@ -421,6 +424,17 @@ def _pickle_in_forked_copy(services: dict, fresh: Path) -> float:
         detail = error_file.read_text() if error_file.exists() else f"exit status {status[1]}"
         raise RuntimeError(f"saving {', '.join(services)} failed: {detail}")
     return paused_ms
+
+
+def _end_with(engine: int) -> None:
+    """Make this (forked) process die with the engine: it holds copies of the engine's
+    sockets, and an orphan would keep the engine's port from a new ``up`` while it writes."""
+    try:
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    except (OSError, AttributeError):  # not Linux: the orphan finishes its save and exits
+        pass
+    if os.getppid() != engine:  # the engine died before the line above
+        os._exit(1)
 
 
 SNAPSHOTS = Snapshots()
