@@ -426,7 +426,8 @@ def _index_page(table, index_name: str, hash_key, arguments: dict) -> list | Non
     except (KeyError, TypeError):  # an item or a start key without a key attribute: moto answers
         return None
     page = ordered.page(start_key, arguments.get("scan_index_forward") is not False, limit)
-    if all(
+    # each item still the one stored, still in this partition, and there once
+    if len({id(item) for item in page}) == len(page) and all(
         _stored(table, item.hash_key, item.range_key) is item and item.attrs.get(schema["HASH"]) == hash_key
         for item in page
     ):

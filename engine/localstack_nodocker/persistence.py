@@ -273,11 +273,10 @@ class Snapshots:
     @staticmethod
     def _to_write(services: list, changed: set, previous: Path) -> set:
         """The services to pickle anew; the others are unchanged since the previous snapshot."""
+        missing = {name for name in services if not (previous / name).is_dir()}  # e.g. the first save
         if not changed:
-            return set()
-        written = {name for name in services if not (previous / name).is_dir()} | (
-            SAVED_WITH_ANY_CHANGE & set(services)
-        )
+            return missing
+        written = missing | (SAVED_WITH_ANY_CHANGE & set(services))
         if EVERY_SERVICE in changed or not changed <= set(services):
             LOG.info("saving every service: changed %s", ", ".join(sorted(changed - set(services))))
             return set(services)
@@ -428,7 +427,8 @@ def _pickle_in_forked_copy(services: dict, fresh: Path) -> float:
 
 def _end_with(engine: int) -> None:
     """Make this (forked) process die with the engine: it holds copies of the engine's
-    sockets, and an orphan would keep the engine's port from a new ``up`` while it writes."""
+    sockets, and an orphan would keep the engine's port from a new ``up`` while it writes.
+    (The signal follows the forking thread, which waits for this process to end.)"""
     try:
         ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
     except (OSError, AttributeError):  # not Linux: the orphan finishes its save and exits
