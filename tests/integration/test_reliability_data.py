@@ -382,11 +382,13 @@ def test_the_same_message_delivered_twice_gives_one_history_row(aws, deployed, s
 
 class SlowSns:
     """A test-only SNS endpoint in front of the engine: forwards every request unchanged, but
-    holds the first Publish until `release` is set, so a delivery can be kept inside its
-    publish while another one runs."""
+    holds the first Publish of the notification `marker` names until `release` is set, so a
+    delivery can be kept inside its publish while another one runs. Counts only the
+    publishes of that notification: while the function uses this endpoint it may also
+    deliver other tests' messages from its queue."""
 
-    def __init__(self, upstream: str):
-        self.upstream, self.publishes = upstream, 0
+    def __init__(self, upstream: str, marker: str):
+        self.upstream, self.marker, self.publishes = upstream, marker.encode(), 0
         self.first_inside, self.release = threading.Event(), threading.Event()
         self._lock = threading.Lock()
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
@@ -397,7 +399,7 @@ class SlowSns:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self):
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
-                if b"Action=Publish" in body:
+                if b"Action=Publish" in body and outer.marker in body:
                     with outer._lock:
                         outer.publishes += 1
                         first = outer.publishes == 1
@@ -448,7 +450,7 @@ def test_two_deliveries_of_one_message_started_together_publish_once(aws, deploy
         "awsRegion": "us-east-1",
     }
     before = counters(aws, deployed, "notifications")
-    proxy = SlowSns(os.environ["AWS_ENDPOINT_URL"])
+    proxy = SlowSns(os.environ["AWS_ENDPOINT_URL"], marker=nid)
     try:
         with function_environment(aws, function, AWS_ENDPOINT_URL_SNS=proxy.url):
             with ThreadPoolExecutor(max_workers=2) as pool:
