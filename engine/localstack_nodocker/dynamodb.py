@@ -366,18 +366,21 @@ def _add_to_bucket(attribute: str, buckets: dict, item) -> None:
         pass
 
 
+def _key_schema(table, index_name: str) -> dict:
+    """{"HASH": attribute, "RANGE": attribute} of a table's index ({} for no such index)."""
+    index = {index.name: index for index in table.all_indexes()}.get(index_name)
+    return {key["KeyType"]: key["AttributeName"] for key in getattr(index, "schema", [])}
+
+
 def _index_partition(table, index_name: str, hash_key) -> list | None:
     """The items of one partition of an index (and possibly some that moto's filter drops);
     None for an index moto would refuse."""
-    indexes = {index.name: index for index in table.all_indexes()}
-    hash_keys = [
-        key["AttributeName"] for key in getattr(indexes.get(index_name), "schema", []) if key["KeyType"] == "HASH"
-    ]
-    if not hash_keys:
+    hash_attribute = _key_schema(table, index_name).get("HASH")
+    if not hash_attribute:
         return None
     by_index = _INDEX_PARTITIONS.setdefault(table, {})
     if index_name not in by_index:
-        by_index[index_name] = (hash_keys[0], {})
+        by_index[index_name] = (hash_attribute, {})
         for item in Table.all_items(table):
             _add_to_bucket(*by_index[index_name], item)
     attribute, buckets = by_index[index_name]
@@ -406,8 +409,7 @@ def _index_page(table, index_name: str, hash_key, arguments: dict) -> list | Non
         or arguments.get("filter_kwargs")
     ):
         return None
-    index = {index.name: index for index in table.all_indexes()}.get(index_name)
-    schema = {key["KeyType"]: key["AttributeName"] for key in getattr(index, "schema", [])}
+    schema = _key_schema(table, index_name)
     if "HASH" not in schema or "RANGE" not in schema:
         return None
     partitions = _SORTED_PARTITIONS.setdefault(table, {})
