@@ -561,6 +561,13 @@ _target(
     "persistence.py",
     Assigns("esm_workers"),
 )
+_target(
+    f"{_ESM}.esm_worker:EsmWorker",
+    READ,
+    f"{BISECT}; {STREAM_POSITIONS}",
+    "stream_mapping.py",
+    Assigns("poller"),
+)
 
 _CFN = "localstack.services.cloudformation"
 CHANGE_SET_PROCESS = _target(
@@ -648,6 +655,14 @@ _target(
     REQUEST_HOOKS,
     "serving.py, persistence.py",
     HasAttributes("append"),
+)
+_target(
+    "localstack.aws.api.core:RequestContext",
+    READ,
+    REQUEST_HOOKS,
+    "persistence.py",
+    # a response handler that fails is only logged: the change marks would stop without a word
+    Assigns("operation", "service", "is_internal_call"),
 )
 
 _target(

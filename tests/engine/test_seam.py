@@ -21,15 +21,18 @@ PORT = int(os.environ.get("ROXS_SECOND_ENGINE_PORT", (urllib.parse.urlparse(endp
 VERSIONS = re.compile(r"localstack-core \d+\.\d+\.\d+, moto-ext \S+ \(moto \S+\), Python 3\.\d+")
 
 
+def load_module(name: str, path: Path):
+    """A standard-library-only module of the engine, loaded alone."""
+    spec = importlib.util.spec_from_file_location(f"{name}_under_test", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
 def load_seam():
-    """seam.py alone (standard library only), as the engine's start hook uses it."""
-    spec = importlib.util.spec_from_file_location(
-        "seam_under_test", ROOT / "engine" / "localstack_nodocker" / "seam.py"
-    )
-    seam = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = seam  # dataclasses look their module up
-    spec.loader.exec_module(seam)
-    return seam
+    """seam.py as the engine's start hook uses it."""
+    return load_module("seam", ROOT / "engine" / "localstack_nodocker" / "seam.py")
 
 
 # An upstream module as the engine expects it, and, per case, the same module after a release
@@ -145,11 +148,15 @@ def test_an_engine_missing_a_target_refuses_to_start(tmp_path):
     wrapper = install / "venv" / "bin" / "python"
     wrapper.write_text(f'#!/bin/sh\nPYTHONPATH={site} exec {ENGINE_PYTHON} "$@"\n')
     wrapper.chmod(0o755)
-    (install / "install.sha256").write_bytes((ENGINE_PYTHON.parents[2] / "install.sha256").read_bytes())
+    # stamped as installed from this checkout, so that ctl.py does not install a fresh engine here
+    (install / "install.sha256").write_text(load_module("ctl", ROOT / "engine" / "ctl.py")._install_inputs_hash())
     url = f"http://localhost:{PORT}"
     env = {"AWS_ENDPOINT_URL": url, "LOCALSTACK_INSTALL_DIR": str(install), "LOCALSTACK_STATE_DIR": str(tmp_path)}
 
-    result = ctl("up", env=env, check=False)
+    try:
+        result = ctl("up", env=env, check=False)
+    finally:
+        ctl("down", env=env, check=False)  # an engine that did not refuse is not left running
 
     assert result.returncode == 1, result.stdout + result.stderr
     refusal = result.stderr
