@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Install, start, stop and inspect the embedded LocalStack engine (standard library only).
 
-    python3 engine/ctl.py install | up | down | save | reset | status | logs | env
+    python3 engine/ctl.py install | up | down | save | reset | status | logs | env | lock
     python3 engine/ctl.py uv <arguments>    the pinned uv (the Makefile installs .venv with it)
 
 State lives in .localstack/ (ignored by git): the engine's virtualenv, its data, logs,
@@ -12,7 +12,7 @@ AWS_ENDPOINT_URL (default http://localhost:4566), for example a Docker container
 uses it and starts nothing.
 """
 
-from __future__ import annotations  # runs on older Pythons too, to find python3.11
+from __future__ import annotations  # runs on older Pythons too, to find the engine's Python
 
 import argparse
 import hashlib
@@ -56,7 +56,17 @@ TLS_FILES = {
 }
 PID_FILE = STATE / "localstack.pid"
 LOG_FILE = STATE / "logs" / "localstack.log"
-ENGINE_PYTHON_VERSION = "3.11"
+# localstack-core 2026.3.0 declares Python >= 3.10, but its code uses PEP 695 generics
+# (`class RegionBundle[BaseStoreType](dict)`): below 3.12 no plugin imports and the runtime
+# finds no components. 3.13 first (LocalStack's own image and lock use it). The functions'
+# runtimes are separate interpreters (hostruntimes.py): python3.11 functions still run on 3.11.
+ENGINE_PYTHON_VERSIONS = ("3.13", "3.12")
+# engine/requirements.txt is this set, locked with every file's hash (`ctl.py lock`), as the
+# package index had it the day after localstack-core 2026.3.0 was released (2026-03-23): the
+# releases since break it (cbor2 6, pyOpenSSL 26.2; engine/constraints.txt).
+ENGINE_REQUIREMENTS = ENGINE_DIR / "requirements.in"
+ENGINE_LOCK = ENGINE_DIR / "requirements.txt"
+ENGINE_LOCK_DATE = "2026-03-24"
 # uv installs the engine (~10x faster than pip, warm cache reused); itself installed with pip.
 UV = "uv==0.13.9"
 UV_DIR = INSTALL_DIR / "uv"
@@ -81,7 +91,7 @@ def say(message: str) -> None:
 def _install_inputs_hash() -> str:
     digest = hashlib.sha256(UV.encode())
     for path in sorted(
-        [ENGINE_DIR / "requirements.txt", ENGINE_DIR / "constraints.txt", ENGINE_DIR / "pyproject.toml"]
+        [ENGINE_LOCK, ENGINE_DIR / "pyproject.toml"]
         + list((ENGINE_DIR / "node-sdk").glob("*.json"))
         + [
             file
@@ -93,15 +103,36 @@ def _install_inputs_hash() -> str:
     return digest.hexdigest()
 
 
-def _engine_python() -> str:
-    if sys.version_info[:2] == tuple(map(int, ENGINE_PYTHON_VERSION.split("."))):
-        return sys.executable
-    found = shutil.which(f"python{ENGINE_PYTHON_VERSION}")
-    if found:
-        return found
+def _engine_python() -> tuple[str, str]:
+    """(interpreter, major.minor) for the engine: this one, or one on PATH or in pyenv's
+    versions folder (hostruntimes.find_python)."""
+    for version in ENGINE_PYTHON_VERSIONS:
+        if "{}.{}".format(*sys.version_info[:2]) == version:
+            return sys.executable, version
+        found = hostruntimes.find_python(version)
+        if found:
+            return found, version
+    wanted = " or ".join(f"python{version}" for version in ENGINE_PYTHON_VERSIONS)
     raise EngineError(
-        f"LocalStack 4.8 needs Python {ENGINE_PYTHON_VERSION}; python{ENGINE_PYTHON_VERSION} was not found"
+        f"the engine (localstack-core 2026.3.0) needs {wanted}; neither was found on PATH or in "
+        f"{os.environ.get('PYENV_ROOT', '~/.pyenv')}/versions. Install one, e.g. `pyenv install "
+        f"{ENGINE_PYTHON_VERSIONS[0]}`, or your system's package (`apt-get install python{ENGINE_PYTHON_VERSIONS[0]}`"
+        f" from deadsnakes on Ubuntu, `brew install python@{ENGINE_PYTHON_VERSIONS[0]}`), then run `make install` "
+        "again. Your functions' runtimes are not affected: they use their own interpreters."
     )
+
+
+def _python_version(venv: Path) -> str | None:
+    """major.minor of a virtualenv's interpreter, from its pyvenv.cfg."""
+    try:
+        config = (venv / "pyvenv.cfg").read_text()
+    except OSError:
+        return None
+    for line in config.splitlines():
+        key, _, value = line.partition("=")
+        if key.strip() in ("version_info", "version"):
+            return ".".join(value.strip().split(".")[:2])
+    return None
 
 
 def _run_install(command: list, what: str, env: dict | None = None, cwd: Path | None = None) -> None:
@@ -121,7 +152,7 @@ def _uv() -> str:
     if not uv.exists():
         _run_install(
             [
-                _engine_python(),
+                _engine_python()[0],
                 "-m",
                 "pip",
                 "install",
@@ -172,10 +203,21 @@ def _install_engine(wanted: str) -> None:
     INSTALL_DIR.mkdir(parents=True, exist_ok=True)
     uv = _uv()
     env = _uv_environment()
+    python, version = _engine_python()
+    if (VENV / "bin" / "python").exists() and _python_version(VENV) != version:
+        say(f"the engine virtualenv has Python {_python_version(VENV)}; recreating it with Python {version}")
+        shutil.rmtree(VENV)
     if not (VENV / "bin" / "python").exists():
-        say(f"creating the engine virtualenv in {VENV}")
-        subprocess.run([uv, "venv", "-q", "--python", _engine_python(), str(VENV)], check=True, env=env)
+        say(f"creating the engine virtualenv in {VENV} (Python {version})")
+        subprocess.run([uv, "venv", "-q", "--python", python, str(VENV)], check=True, env=env)
     engine_python = ["--python", str(VENV / "bin" / "python")]
+    # exactly the locked set: every package pinned and its file's hash checked, nothing else
+    _run_install(
+        [uv, "pip", "sync", "-q", *engine_python, "--require-hashes", str(ENGINE_LOCK)],
+        what="localstack-core 2026.3.0 (hash-locked)",
+        env=env,
+    )
+    # the plugins only (no dependencies), built with the locked setuptools, not a downloaded one
     _run_install(
         [
             uv,
@@ -183,21 +225,69 @@ def _install_engine(wanted: str) -> None:
             "install",
             "-q",
             *engine_python,
-            "-r",
-            str(ENGINE_DIR / "requirements.txt"),
-            "-c",
-            str(ENGINE_DIR / "constraints.txt"),
+            "--no-deps",
+            "--no-build-isolation",
+            "--reinstall-package",
+            "localstack-nodocker",
+            str(ENGINE_DIR),
         ],
-        what="localstack-core 4.8.0 (pinned)",
-        env=env,
-    )
-    _run_install(
-        [uv, "pip", "install", "-q", *engine_python, "--reinstall-package", "localstack-nodocker", str(ENGINE_DIR)],
         what="the no-Docker plugins (Lambda executor, DynamoDB provider, state)",
         env=env,
     )
     _install_runtimes()
     INSTALL_STAMP.write_text(wanted)
+
+
+def _compile(python_version: str, output: Path, *options: str) -> set[str]:
+    """Resolve the engine's requirements for one Python into ``output``; its ``name==version`` pins."""
+    result = subprocess.run(
+        [
+            _uv(),
+            "pip",
+            "compile",
+            "-q",
+            "--python-version",
+            python_version,
+            "--exclude-newer",
+            ENGINE_LOCK_DATE,
+            *options,
+            "-c",
+            str(ENGINE_DIR / "constraints.txt"),
+            "-o",
+            str(output),
+            str(ENGINE_REQUIREMENTS),
+        ],
+        capture_output=True,
+        text=True,
+        env=_uv_environment(),
+        cwd=ROOT,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise EngineError(
+            f"resolving {ENGINE_REQUIREMENTS.name} for Python {python_version} failed:\n{result.stderr[-3000:]}"
+        )
+    return {line.split()[0] for line in output.read_text().splitlines() if "==" in line and not line.startswith("#")}
+
+
+def lock() -> None:
+    """Resolve engine/requirements.in within engine/constraints.txt into engine/requirements.txt:
+    every package pinned with the hashes of its files, as the index was on ENGINE_LOCK_DATE. One
+    lock serves every Python the engine may run on, so each must resolve to the same set."""
+    INSTALL_DIR.mkdir(parents=True, exist_ok=True)
+    first, *others = ENGINE_PYTHON_VERSIONS
+    pins = _compile(first, ENGINE_LOCK, "--generate-hashes", "--custom-compile-command", "python3 engine/ctl.py lock")
+    for version in others:
+        scratch = INSTALL_DIR / f"requirements-{version}.txt"
+        try:
+            differences = pins ^ _compile(version, scratch, "--no-header", "--no-annotate")
+        finally:
+            scratch.unlink(missing_ok=True)
+        if differences:
+            raise EngineError(
+                f"the engine's requirements resolve differently on Python {version} than on {first} "
+                f"({', '.join(sorted(differences))}): one lock cannot serve both"
+            )
 
 
 # --- Lambda runtimes: each runtime's SDK, pinned Node binaries ---------------------------------
@@ -683,7 +773,9 @@ def shell_environment() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["install", "up", "down", "save", "reset", "status", "logs", "env", "uv"])
+    parser.add_argument(
+        "command", choices=["install", "up", "down", "save", "reset", "status", "logs", "env", "lock", "uv"]
+    )
     arguments, rest = parser.parse_known_args()
     command = arguments.command
     if rest and command != "uv":
@@ -709,6 +801,9 @@ def main() -> int:
             print(_log_tail(200))
         elif command == "env":
             print(shell_environment())
+        elif command == "lock":
+            lock()
+            say(f"locked {ENGINE_LOCK.relative_to(ROOT)}")
     except EngineError as exc:
         print(f"[engine] error: {exc}", file=sys.stderr)
         return 1

@@ -1,6 +1,6 @@
 """Roll a failed stack creation back, as CloudFormation does.
 
-LocalStack 4.8's CloudFormation (its v2 engine, the default) marks a stack whose creation
+LocalStack's CloudFormation (4.8 and 2026.3.0; its v2 engine, the default) marks a stack whose creation
 failed ROLLBACK_COMPLETE and then CREATE_FAILED, but deletes nothing it had created.
 CloudFormation rolls back unless told not to (``DisableRollback``, ``OnFailure`` other
 than ROLLBACK): the stack goes to ROLLBACK_IN_PROGRESS ("The following resource(s) failed

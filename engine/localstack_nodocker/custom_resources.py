@@ -1,6 +1,6 @@
 """Lambda-backed CloudFormation custom resources (``Custom::*``, ``AWS::CloudFormation::CustomResource``).
 
-LocalStack 4.8's open-source CloudFormation has no provider for them and deploys them as
+LocalStack's open-source CloudFormation (4.8 and 2026.3.0) has no provider for them and deploys them as
 no-ops. This provider does what CloudFormation does: it sends the function the request
 (Create, Update with the old properties, Delete), waits for the response the function
 PUTs to its ``ResponseURL``, and takes ``PhysicalResourceId`` and ``Data`` (for

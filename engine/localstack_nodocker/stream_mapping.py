@@ -1,6 +1,6 @@
 """``BisectBatchOnFunctionError`` for DynamoDB stream event source mappings.
 
-LocalStack 4.8's stream poller accepts the setting but retries the whole batch (its
+LocalStack's stream poller (4.8 and 2026.3.0) accepts the setting but retries the whole batch (its
 AUTOMATIC_BISECT is a TODO). AWS: when the function fails, the batch is split in two and
 each half retried; splitting does not count towards ``MaximumRetryAttempts``. Batches of
 one record then follow LocalStack's own retry loop, which ends at the on-failure

@@ -64,8 +64,10 @@ for shape in range(10):
     gsis = [{"IndexName": "gsi", "KeySchema": key_schema("g", "gr" if gsi_range else None), "Projection": projection}]
     lsis = [{"IndexName": "lsi", "KeySchema": key_schema("h", "lr"), "Projection": projection}] if has_range else []
     name = f"t{shape}"
-    table = backend.create_table(name, key_schema("h", "r" if has_range else None), None, attr, gsis, lsis, None,
-                                 "PAY_PER_REQUEST", None, [], False)
+    table = backend.create_table(name, schema=key_schema("h", "r" if has_range else None), throughput=None,
+                                 attr=attr, global_indexes=gsis, indexes=lsis, streams=None,
+                                 billing_mode="PAY_PER_REQUEST", sse_specification=None, tags=[],
+                                 deletion_protection_enabled=False, warm_throughput=None)
     pools = {name: [{kind: value_of[kind]()} for _ in range(rng.randint(1, 4))] for name, kind in types.items()}
 
     def random_item():
