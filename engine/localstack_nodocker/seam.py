@@ -569,6 +569,22 @@ _target(
     Assigns("poller"),
 )
 
+FAILED_DELETE = "deleting a function whose creation failed"
+STOP_VERSION = _target(
+    "localstack.services.lambda_.invocation.lambda_service:LambdaService.stop_version",
+    WRAPPED,
+    FAILED_DELETE,
+    "lambda_failed_versions.py",
+    Parameters("self", "qualified_arn"),
+)
+_target(
+    "localstack.services.lambda_.invocation.lambda_service:LambdaService",
+    READ,
+    FAILED_DELETE,
+    "lambda_failed_versions.py",
+    Assigns("lambda_running_versions", "lambda_starting_versions"),
+)
+
 _CFN = "localstack.services.cloudformation"
 CHANGE_SET_PROCESS = _target(
     f"{_CFN}.engine.v2.change_set_model_executor:ChangeSetModelExecutor.process",
