@@ -31,6 +31,7 @@ import threading
 import time
 import traceback
 from concurrent.futures import ThreadPoolExecutor
+from importlib import metadata
 from pathlib import Path
 
 from localstack import config
@@ -90,14 +91,15 @@ def snapshot_dir() -> Path:
 
 
 def engine_versions() -> dict:
-    """What must match between the engine that saved a snapshot and the one loading it."""
-    import moto
+    """What must match between the engine that saved a snapshot and the one loading it: the
+    releases whose classes the pickles hold (moto-ext's own version: moto's __version__ stays the
+    same across several moto-ext releases)."""
     from localstack.version import __version__ as localstack_version
 
     return {
         "format": SNAPSHOT_FORMAT,
         "localstack": localstack_version,
-        "moto": moto.__version__,
+        "moto-ext": metadata.version("moto-ext"),
         "python": "{}.{}".format(*sys.version_info[:2]),
     }
 

@@ -169,16 +169,32 @@ def test_a_crash_loses_at_most_the_last_save_interval(second_engine, tmp_path):
     assert client("s3").get_object(Bucket=bucket, Key="saved")["Body"].read() == b"before the last save"
 
 
-def test_a_state_written_by_another_engine_version_is_refused(second_engine, tmp_path):
+# Stamps of snapshots other engines wrote: LocalStack 4.8 on Python 3.11 (the engine before
+# 2026.3.0 recorded moto's own version), and one moto-ext release apart from this engine's.
+FOREIGN_STAMPS = {
+    "localstack 4.8": (
+        {"format": 1, "localstack": "4.8.0", "moto": "5.1.12.dev", "python": "3.11"},
+        ["localstack 4.8.0 (this engine: 2026.3.0)", "python 3.11 (this engine: 3.1"],
+    ),
+    "another moto-ext": (
+        {"format": 1, "localstack": "2026.3.0", "moto-ext": "5.1.22", "python": "3.13"},
+        ["moto-ext 5.1.22 (this engine: "],
+    ),
+}
+
+
+@pytest.mark.parametrize("engine_kind", sorted(FOREIGN_STAMPS))
+def test_a_state_written_by_another_engine_version_is_refused(engine_kind, second_engine, tmp_path):
     folder = tmp_path / "state" / "snapshot"
     folder.mkdir(parents=True)
-    stamp = json.dumps({"format": 1, "localstack": "3.0.0", "moto": "4.0.0", "python": "3.11", "services": ["s3"]})
+    written_by, named = FOREIGN_STAMPS[engine_kind]
+    stamp = json.dumps({**written_by, "services": ["s3"]})
     (folder / "engine.json").write_text(stamp)
 
     result = second_engine("up")
 
     assert result.returncode == 1
-    assert "another engine version" in result.stderr and "localstack 3.0.0" in result.stderr
+    assert "another engine version" in result.stderr and all(part in result.stderr for part in named), result.stderr
     assert "make reset" in result.stderr and "Traceback" not in result.stderr
     assert health(URL) is None, "the engine must not serve a state it refused"
     assert (folder / "engine.json").read_text() == stamp, "a refused state must be left untouched"
