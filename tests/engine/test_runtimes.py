@@ -214,6 +214,67 @@ def handler(event, context):
     assert "FunctionError" not in response and pid != first_pid
 
 
+# --- CloudWatch with the runtimes' stock SDKs -----------------------------------------------------
+# boto3 1.40 and later speak CloudWatch's smithy-rpc-v2-cbor protocol by default (LocalStack 4.8
+# answered it "Operation detection failed. Missing Action"); the Node SDK v3 speaks its query
+# protocol. Each function puts a datapoint, creates an alarm on it, moves it to ALARM and reads it
+# back with its history, as a function using CloudWatch as a user writes it would.
+
+CLOUDWATCH_PYTHON = """
+import boto3
+def handler(event, context):
+    cloudwatch = boto3.client("cloudwatch")
+    namespace, alarm = event["namespace"], event["alarm"]
+    cloudwatch.put_metric_data(Namespace=namespace, MetricData=[{"MetricName": "Probes", "Value": 3, "Unit": "Count"}])
+    cloudwatch.put_metric_alarm(AlarmName=alarm, Namespace=namespace, MetricName="Probes", Statistic="Sum",
+                                Period=60, EvaluationPeriods=1, Threshold=1, ComparisonOperator="GreaterThanThreshold")
+    cloudwatch.set_alarm_state(AlarmName=alarm, StateValue="ALARM", StateReason="three probes")
+    found = cloudwatch.describe_alarms(AlarmNames=[alarm])["MetricAlarms"]
+    history = cloudwatch.describe_alarm_history(AlarmName=alarm, HistoryItemType="StateUpdate")["AlarmHistoryItems"]
+    return {"protocol": cloudwatch.meta.service_model.protocol,
+            "metrics": [m["MetricName"] for m in cloudwatch.list_metrics(Namespace=namespace)["Metrics"]],
+            "alarms": [[a["AlarmName"], a["StateValue"], a["StateReason"]] for a in found],
+            "history": [h["HistorySummary"] for h in history]}
+"""
+CLOUDWATCH_NODE = """
+const cw = require("@aws-sdk/client-cloudwatch");
+exports.handler = async ({ namespace, alarm }) => {
+  const client = new cw.CloudWatchClient({});
+  await client.send(new cw.PutMetricDataCommand({ Namespace: namespace,
+    MetricData: [{ MetricName: "Probes", Value: 3, Unit: "Count" }] }));
+  await client.send(new cw.PutMetricAlarmCommand({ AlarmName: alarm, Namespace: namespace, MetricName: "Probes",
+    Statistic: "Sum", Period: 60, EvaluationPeriods: 1, Threshold: 1, ComparisonOperator: "GreaterThanThreshold" }));
+  await client.send(new cw.SetAlarmStateCommand({ AlarmName: alarm, StateValue: "ALARM", StateReason: "three probes" }));
+  const found = await client.send(new cw.DescribeAlarmsCommand({ AlarmNames: [alarm] }));
+  const history = await client.send(new cw.DescribeAlarmHistoryCommand({ AlarmName: alarm,
+    HistoryItemType: "StateUpdate" }));
+  const metrics = await client.send(new cw.ListMetricsCommand({ Namespace: namespace }));
+  return { protocol: "query", metrics: metrics.Metrics.map((m) => m.MetricName),
+           alarms: found.MetricAlarms.map((a) => [a.AlarmName, a.StateValue, a.StateReason]),
+           history: history.AlarmHistoryItems.map((h) => h.HistorySummary) };
+};
+"""
+CLOUDWATCH_FUNCTIONS = {
+    "python3.10": ({"index.py": CLOUDWATCH_PYTHON}, "smithy-rpc-v2-cbor"),
+    "python3.12": ({"index.py": CLOUDWATCH_PYTHON}, "smithy-rpc-v2-cbor"),
+    "nodejs20.x": ({"index.js": CLOUDWATCH_NODE}, "query"),
+}
+
+
+@pytest.mark.parametrize("runtime", sorted(CLOUDWATCH_FUNCTIONS))
+def test_cloudwatch_metrics_and_alarms_with_the_runtime_stock_sdk(aws, functions, runtime):
+    files, protocol = CLOUDWATCH_FUNCTIONS[runtime]
+    name = functions(runtime, files, Timeout=30)
+    namespace, alarm = f"Probe/{uuid.uuid4().hex[:8]}", f"probes-{uuid.uuid4().hex[:8]}"
+
+    response, result = invoke(aws, name, {"namespace": namespace, "alarm": alarm})
+
+    assert "FunctionError" not in response, result
+    assert result["protocol"] == protocol and result["metrics"] == ["Probes"]
+    assert result["alarms"] == [[alarm, "ALARM", "three probes"]]
+    assert "Alarm updated from INSUFFICIENT_DATA to ALARM" in result["history"]
+
+
 # --- Node.js ---------------------------------------------------------------------------------
 
 NODE_ASYNC = """
