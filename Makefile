@@ -73,7 +73,7 @@ plan: up build init ## tflocal plan against the engine
 
 apply: up build init ## Start the engine, build, tflocal init + apply
 	@$(ENV) $(PY) -m tools.stack check-state
-	@$(TFLOCAL) apply -input=false -auto-approve
+	@$(TFLOCAL) apply -input=false -auto-approve $$($(ENV) $(PY) -m tools.stack kept-vars)
 	@$(MAKE) --no-print-directory outputs
 
 outputs: ## API URL (LocalStack form), bucket, table and queue names

@@ -9,7 +9,7 @@ output "api_stage" {
 }
 
 output "api_invoke_url" {
-  description = "Invoke URL of the API stage on AWS (https://<api_id>.execute-api.<region>.amazonaws.com/prod). On LocalStack use http://localhost:4566/restapis/<api_id>/<stage>/_user_request_/."
+  description = "Invoke URL of the API stage on AWS (https://<api_id>.execute-api.<region>.amazonaws.com/prod). On LocalStack use <AWS_ENDPOINT_URL>/_aws/execute-api/<api_id>/<stage>/ (make outputs prints it)."
   value       = module.api.invoke_url
 }
 

@@ -3,8 +3,10 @@
 python -m tools.stack outputs        what `make outputs` prints
 python -m tools.stack check-state    set aside a Terraform state the engine does not have
 python -m tools.stack deploy [-var=...]   check-state, then apply showing progress and a summary
+python -m tools.stack kept-vars      the -var arguments that keep the deployed choices (make apply)
 """
 
+import itertools
 import json
 import os
 import re
@@ -47,7 +49,55 @@ def init() -> None:
 def apply(variables: dict | None = None) -> str:
     check_state()
     init()
+    variables = {**kept_variables(variables or {}), **(variables or {})}
     return _check("apply", terraform().apply(skip_plan=True, input=False, capture_output=True, var=variables))
+
+
+# --- choices a later apply keeps --------------------------------------------------------------
+#
+# `-var` is not remembered by Terraform: after `tflocal apply -var api_auth=api_key`, a plain
+# `make demo` would apply the default again and destroy the API key without a word. A root
+# variable listed here keeps its deployed value (read from the state's output of the same
+# name) unless this apply sets it: -var, -var-file, TF_VAR_<name> or a tfvars file.
+KEPT_VARIABLES = ("api_auth",)
+TFVARS_FILES = ("terraform.tfvars", "terraform.tfvars.json", "*.auto.tfvars", "*.auto.tfvars.json")
+
+
+def _set_for_this_apply(name: str, terraform_args) -> bool:
+    if f"TF_VAR_{name}" in os.environ or any(arg.startswith("-var-file") for arg in terraform_args):
+        return True
+    args = list(terraform_args)
+    # -var=name=value, or -var and name=value as two arguments
+    if any(arg.startswith(f"-var={name}=") for arg in args) or any(
+        arg == "-var" and after.startswith(f"{name}=") for arg, after in itertools.pairwise(args)
+    ):
+        return True
+    pattern = re.compile(rf'^\s*"?{re.escape(name)}"?\s*[=:]', re.MULTILINE)
+    return any(pattern.search(path.read_text()) for glob in TFVARS_FILES for path in ROOT.glob(glob))
+
+
+def kept_variables(explicit: dict | None = None, terraform_args=()) -> dict:
+    """name -> deployed value, for the KEPT_VARIABLES this apply does not set."""
+    try:
+        deployed = json.loads(STATE_FILE.read_text()).get("outputs", {})
+    except (OSError, ValueError):
+        return {}
+    kept = {}
+    for name in KEPT_VARIABLES:
+        if name in (explicit or {}) or name not in deployed or _set_for_this_apply(name, terraform_args):
+            continue
+        kept[name] = deployed[name]["value"]
+        print(
+            f"[stack] keeping {name} = {kept[name]} as deployed (set it with -var={name}=..., TF_VAR_{name} "
+            "or terraform.tfvars to change it)",
+            file=sys.stderr,
+            flush=True,
+        )
+    return kept
+
+
+def print_kept_variables() -> None:
+    print(" ".join(f"-var={name}={value}" for name, value in kept_variables().items()))
 
 
 def plan_changes() -> tuple[bool, str]:
@@ -151,6 +201,7 @@ def deploy(*terraform_args: str) -> None:
     output goes to .terraform/last-apply.log (and is shown if the apply fails)."""
     check_state()
     init()
+    kept = [f"-var={name}={value}" for name, value in kept_variables(terraform_args=terraform_args).items()]
     tflocal = shutil.which("tflocal") or str(ROOT / ".venv" / "bin" / "tflocal")
     started = time.monotonic()
     total, done, running, summary, last_print = None, 0, {}, "", 0.0
@@ -158,7 +209,7 @@ def deploy(*terraform_args: str) -> None:
     APPLY_LOG.parent.mkdir(exist_ok=True)
     with open(APPLY_LOG, "w") as log:
         process = subprocess.Popen(
-            [tflocal, "apply", "-input=false", "-auto-approve", "-no-color", *terraform_args],
+            [tflocal, "apply", "-input=false", "-auto-approve", "-no-color", *kept, *terraform_args],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -209,9 +260,11 @@ class Outputs:
 
     @property
     def api_url(self) -> str:
-        """The API in LocalStack's form (API Gateway's own hostnames do not resolve here)."""
+        """The API in LocalStack's path form, `/_aws/execute-api/<id>/<stage>` (API Gateway's own
+        host names do not resolve here). The older `/restapis/<id>/<stage>/_user_request_` form
+        still answers, with a deprecation warning in the engine's log for every request."""
         endpoint = os.environ.get("AWS_ENDPOINT_URL", "http://localhost:4566")
-        return f"{endpoint}/restapis/{self['api_id']}/{self['api_stage']}/_user_request_"
+        return f"{endpoint}/_aws/execute-api/{self['api_id']}/{self['api_stage']}"
 
 
 def outputs() -> Outputs:
@@ -238,7 +291,7 @@ def print_outputs() -> None:
         print(f"{name:<34}: {found[name]}")
 
 
-COMMANDS = {"outputs": print_outputs, "check-state": check_state, "deploy": deploy}
+COMMANDS = {"outputs": print_outputs, "check-state": check_state, "deploy": deploy, "kept-vars": print_kept_variables}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS or (sys.argv[1] != "deploy" and len(sys.argv) > 2):

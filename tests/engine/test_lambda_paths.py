@@ -320,10 +320,11 @@ def test_api_gateway_proxy_reaches_the_function(aws, probe, engine):
         uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{probe['arn']}/invocations",
     )
     apigw.create_deployment(restApiId=api, stageName="test")
-    url = f"{engine}/restapis/{api}/test/_user_request_/hello/world?x=1"
-    with urllib.request.urlopen(url, timeout=30) as response:
-        body = json.loads(response.read())
-    assert body == {"path": "/hello/world", "query": {"x": "1"}, "method": "GET"}
+    # the current path form, and the deprecated one that older projects still use
+    for base in (f"{engine}/_aws/execute-api/{api}/test", f"{engine}/restapis/{api}/test/_user_request_"):
+        with urllib.request.urlopen(f"{base}/hello/world?x=1", timeout=30) as response:
+            body = json.loads(response.read())
+        assert body == {"path": "/hello/world", "query": {"x": "1"}, "method": "GET"}, base
     apigw.delete_rest_api(restApiId=api)
 
 

@@ -76,7 +76,7 @@ def deploy_function_behind_api(name: str, answer: str) -> str:
         uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations",
     )
     apigateway.create_deployment(restApiId=api, stageName="test")
-    return f"{URL}/restapis/{api}/test/_user_request_/hello"
+    return f"{URL}/_aws/execute-api/{api}/test/hello"
 
 
 def get_json(url: str) -> dict:
