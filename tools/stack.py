@@ -276,6 +276,7 @@ def outputs() -> Outputs:
 
 def print_outputs() -> None:
     found = outputs()
+    _check_api_exists(found)
     print(f"API URL (LocalStack): {found.api_url}")
     print(f"API id / stage      : {found['api_id']} / {found['api_stage']}")
     for group in ("buckets", "tables", "functions"):
@@ -289,6 +290,25 @@ def print_outputs() -> None:
         "topic_arn",
     ):
         print(f"{name:<34}: {found[name]}")
+
+
+def _check_api_exists(found: Outputs) -> None:
+    """After `make reset`, or on another engine, the state file still names an API that is gone:
+    printing its URL would send the user to `NoSuchBucket ... restapis`."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        boto3.client("apigateway").get_rest_api(restApiId=found["api_id"])
+    except ClientError as exc:
+        if _not_found(exc):
+            raise StackError(
+                f"the engine has no API {found['api_id']}: the Terraform state describes a stack it does not "
+                "hold (after make reset, or another engine). Deploy it again: make apply"
+            ) from None
+        raise
+    except BotoCoreError as exc:
+        raise StackError(f"cannot reach the engine to check the stack ({exc}): make up") from None
 
 
 COMMANDS = {"outputs": print_outputs, "check-state": check_state, "deploy": deploy, "kept-vars": print_kept_variables}

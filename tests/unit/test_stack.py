@@ -1,4 +1,5 @@
-"""A later apply keeps the deployed api_auth unless it sets it (tools/stack.py kept_variables)."""
+"""tools/stack.py: a later apply keeps the deployed api_auth unless it sets it; outputs of a stack
+the engine no longer holds are refused."""
 
 import json
 
@@ -52,3 +53,17 @@ def test_the_environment_or_a_tfvars_file_wins(deployed_with, monkeypatch):
 def test_nothing_deployed_keeps_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(stack, "STATE_FILE", tmp_path / "missing.tfstate")
     assert stack.kept_variables() == {}
+
+
+def test_outputs_of_an_api_the_engine_does_not_hold_are_refused(monkeypatch):
+    import boto3
+    from botocore.stub import Stubber
+
+    client = boto3.client("apigateway", region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x")
+    monkeypatch.setattr(boto3, "client", lambda *args, **kwargs: client)
+    with Stubber(client) as stub:
+        stub.add_response("get_rest_api", {"id": "kept123", "name": "roxs"}, {"restApiId": "kept123"})
+        stack._check_api_exists(stack.Outputs({"api_id": "kept123"}))
+        stub.add_client_error("get_rest_api", "NotFoundException", http_status_code=404)
+        with pytest.raises(stack.StackError, match="has no API gone123.*make apply"):
+            stack._check_api_exists(stack.Outputs({"api_id": "gone123"}))
