@@ -9,12 +9,16 @@ PY := $(VENV)/bin/python
 ENV := source ./.envrc &&
 TFLOCAL := $(ENV) tflocal
 PYTEST_ARGS ?=
+# Colour only on a terminal: piped logs get plain text (also NO_COLOR=1). Sets $$bold, $$plain
+# and $$nocolor (terraform's -no-color) for the rest of the recipe line.
+STYLE = if [ -t 1 ] && [ -z "$${NO_COLOR:-}" ]; then bold=$$'\033[1m' plain=$$'\033[0m' nocolor=; \
+        else bold= plain= nocolor=-no-color; fi;
 
 .PHONY: help install up down save reset status logs build init plan apply outputs recount demo dev destroy redrive \
         test test-unit test-static test-engine test-integration bench fmt lint lock lock-checkov clean
 
 help: ## This list
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@$(STYLE) awk -v bold="$$bold" -v plain="$$plain" 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %s%-18s%s %s\n", bold, $$1, plain, $$2}' $(MAKEFILE_LIST)
 
 ## --- setup -------------------------------------------------------------------------------
 $(VENV)/.installed: requirements.txt
@@ -69,11 +73,11 @@ init: $(VENV)/.installed
 	@rm -f .terraform-init.log
 
 plan: up build init ## tflocal plan against the engine
-	@$(TFLOCAL) plan -input=false
+	@$(STYLE) $(TFLOCAL) plan -input=false $$nocolor
 
 apply: up build init ## Start the engine, build, tflocal init + apply
 	@$(ENV) $(PY) -m tools.stack check-state
-	@$(TFLOCAL) apply -input=false -auto-approve $$($(ENV) $(PY) -m tools.stack kept-vars)
+	@$(STYLE) $(TFLOCAL) apply -input=false -auto-approve $$nocolor $$($(ENV) $(PY) -m tools.stack kept-vars)
 	@$(MAKE) --no-print-directory outputs
 
 outputs: ## API URL (LocalStack form), bucket, table and queue names
@@ -81,7 +85,7 @@ outputs: ## API URL (LocalStack form), bucket, table and queue names
 
 destroy: $(VENV)/.installed ## Destroy every resource of the stack
 	@if $(ENV) $(PYTHON) engine/ctl.py status > /dev/null 2>&1; then \
-	  $(MAKE) --no-print-directory build init && $(TFLOCAL) destroy -input=false -auto-approve; \
+	  $(MAKE) --no-print-directory build init && $(STYLE) $(TFLOCAL) destroy -input=false -auto-approve $$nocolor; \
 	else echo "[destroy] no engine answers: nothing to destroy"; fi
 
 recount: $(VENV)/.installed ## Recount every counter from the rows and objects, print the drift (FIX=1 writes the true values)
