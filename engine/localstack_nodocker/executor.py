@@ -181,6 +181,8 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         started = time.perf_counter()
         is_error, result, status, max_rss_mb = self._run(request_id, payload, timeout_s, logs)
         duration_ms = (time.perf_counter() - started) * 1000
+        if is_error:
+            self._report_runtime_error(result)
         logs.append(f"END RequestId: {request_id}\n")
         logs.append(
             f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
@@ -189,6 +191,25 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             f"Max Memory Used: {max_rss_mb} MB{init_report}{status}\n"
         )
         return InvocationResult(request_id=request_id, payload=result.encode(), is_error=is_error, logs="".join(logs))
+
+    def _report_runtime_error(self, result: str) -> None:
+        """A function that cannot run at all (its module does not import, it timed out, ran out
+        of memory or exited) says so in the engine's log, with where its traceback is: through
+        API Gateway the caller sees only a 502. Errors the handler raised are its own business."""
+        try:
+            error = json.loads(result)
+            error_type = str(error.get("errorType", ""))
+        except (ValueError, AttributeError):
+            return
+        if error_type.startswith(("Runtime.", "Sandbox.")):
+            name = self.function_version.id.function_name
+            LOG.warning(
+                "function %s failed: %s: %s (its log group: /aws/lambda/%s)",
+                name,
+                error_type,
+                str(error.get("errorMessage", ""))[:500],
+                name,
+            )
 
     def _ready_worker(self) -> str:
         """A live worker for the next invoke (a cold start inside this environment after a

@@ -5,14 +5,18 @@ import base64
 import contextlib
 import io
 import json
+import os
 import time
 import urllib.parse
 import urllib.request
 import uuid
 import zipfile
+from pathlib import Path
 
 import boto3
 import pytest
+
+from tests.support.engine import ROOT
 
 PROBE_SOURCE = """
 import json, os, time
@@ -189,6 +193,34 @@ def test_timeout_kills_the_handler_and_the_next_invoke_works(aws, probe):
     assert "Task timed out" in base64.b64decode(response["LogResult"]).decode()
     response, result = invoke(aws, probe, {})
     assert "FunctionError" not in response and result["function_name"] == probe["name"]
+
+
+def test_a_function_that_cannot_start_is_named_in_the_engines_log(aws):
+    """Through API Gateway its caller sees only a 502: the engine's log (make logs) names the
+    function, the error and where its traceback is."""
+    engine_log = Path(os.environ.get("LOCALSTACK_STATE_DIR", ROOT / ".localstack")) / "logs" / "localstack.log"
+    if not engine_log.exists():
+        pytest.skip(f"no engine log at {engine_log}: the engine was not started from this checkout")
+    name = f"probe-broken-{uuid.uuid4().hex[:6]}"
+    aws["lambda"].create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Handler="broken.handler",
+        Role="arn:aws:iam::000000000000:role/probe",
+        Code={"ZipFile": zipped("def handler(event, context)\n    return 1\n", "broken.py")},
+    )
+    try:
+        wait_active(aws["lambda"], name)
+        response = aws["lambda"].invoke(FunctionName=name, Payload=b"{}")
+        assert json.loads(response["Payload"].read())["errorType"] == "Runtime.ImportModuleError"
+        deadline = time.monotonic() + 10
+        while not any(name in line and "Runtime.ImportModuleError" in line for line in engine_log.open()):
+            assert time.monotonic() < deadline, f"no line about {name} in {engine_log}"
+            time.sleep(0.2)
+        line = next(line for line in engine_log.open() if name in line and "ImportModuleError" in line)
+        assert f"/aws/lambda/{name}" in line and "broken.py, line 1" in line
+    finally:
+        aws["lambda"].delete_function(FunctionName=name)
 
 
 def test_logs_reach_tail_and_the_functions_log_group(aws, probe):
