@@ -10,6 +10,7 @@ Screenshots at 1280 and 400 px wide are kept in test-output/.
 import http.server
 import io
 import json
+import re
 import threading
 import uuid
 from html.parser import HTMLParser
@@ -225,7 +226,8 @@ def test_the_page_in_a_browser_shows_the_dashboard_data(browser, api, deployed, 
     high = function_numbers(after)
 
     assert "shown" not in page.classes["banner"], "the page shows its error banner"
-    assert any(line.strip().startswith("updated at") for line in page.text)
+    # every time on the page is UTC, the refresh stamp too (not the browser's local 12-hour clock)
+    assert any(re.fullmatch(r"updated at \d\d:\d\d:\d\d UTC · every \d+ s", line.strip()) for line in page.text)
     panels = (
         *(f"storage.{b}.objects" for b in data["storage"]),
         *(f"queues.{q['name']}.{k}" for q in data["queues"] for k in ("visible", "in_flight", "delayed")),
