@@ -54,7 +54,8 @@ from localstack.services.cloudwatch.provider_v2 import CloudwatchProvider
 from localstack.services.plugins import Service, aws_provider
 
 STATISTICS = frozenset(Statistic)
-PERCENTILE = re.compile(r"p(100(?:\.0{1,10})?|\d{1,2}(?:\.\d{1,10})?)")
+# p95, p99.9, P50: either case (AWS's own documentation writes both tm90 and TM(2%:98%))
+PERCENTILE = re.compile(r"[pP](100(?:\.0{1,10})?|\d{1,2}(?:\.\d{1,10})?)")
 COMPUTED = "SampleCount, Average, Sum, Minimum, Maximum and percentiles p0 to p100 (for example p50, p99.9)"
 # Periods AWS accepts: high resolution 1, 5, 10 or 30 seconds, otherwise whole minutes.
 HIGH_RESOLUTION_PERIODS = (1, 5, 10, 30)

@@ -130,9 +130,10 @@ def test_periods_come_newest_first_unless_asked_otherwise(cloudwatch):
         ],
     )
     end = start + dt.timedelta(minutes=3)
-    newest_first, _ = metric_data(cloudwatch, target, ["p50"], 60, start, end)
+    newest_first, _ = metric_data(cloudwatch, target, ["p50", "P50"], 60, start, end)
     oldest_first, _ = metric_data(cloudwatch, target, ["p50"], 60, start, end, ScanBy="TimestampAscending")
     assert list(newest_first["p50"].values()) == [2.0, 1.0, 0.0]
+    assert newest_first["P50"] == newest_first["p50"]  # either case, as AWS writes them
     assert list(oldest_first["p50"].values()) == [0.0, 1.0, 2.0]
 
 
@@ -242,7 +243,7 @@ def test_each_unit_gets_its_own_percentiles_in_get_metric_statistics(cloudwatch)
 
 
 NOT_COMPUTED = ["tm90", "wm99", "TM(10%:90%)", "WM(5%:95%)", "IQM", "PR(:300)", "TC(0.005:0.030)", "TS(80%:)"]
-MISSPELT = ["p101", "p-1", "P95", "p95.12345678901", "average", "", "p"]
+MISSPELT = ["p101", "p-1", "p95.12345678901", "pp95", "average", "", "p"]
 
 
 @pytest.mark.parametrize("stat", NOT_COMPUTED + MISSPELT)
