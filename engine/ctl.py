@@ -398,6 +398,8 @@ def _engine_environment() -> dict:
         "LAMBDA_RUNTIME_LIBRARY": str(RUNTIME_LIBRARY),
         "PROVIDER_OVERRIDE_DYNAMODB": "moto",
         "PROVIDER_OVERRIDE_DYNAMODBSTREAMS": "moto",
+        "PROVIDER_OVERRIDE_CLOUDWATCH": "nodocker",
+        "PROVIDER_OVERRIDE_SQS": "nodocker",
         # LocalStack's own calls to itself (API Gateway invoking Lambda, Lambda writing its
         # logs, pollers, EventBridge targets) through the gateway in memory, not over HTTP:
         # every service shares one interpreter lock, so each HTTP round trip saved is

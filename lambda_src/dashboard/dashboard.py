@@ -350,7 +350,7 @@ def metrics(functions: list[str], queue_names: list[str], now: dt.datetime) -> t
         try:
             percentiles = fetch_metrics(percentile_queries(functions, namespace), start, end)
         except ClientError as exc:
-            # LocalStack 4.8 computes Sum/Average/Minimum/Maximum/SampleCount only: say so.
+            # An engine without percentiles (LocalStack's own CloudWatch answers InternalError): say so.
             _percentiles_refused = (
                 f"CloudWatch did not compute {'/'.join(PERCENTILES)}: {_error_code(exc)}: "
                 + str(exc.response.get("Error", {}).get("Message", ""))[:200]

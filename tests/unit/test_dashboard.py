@@ -371,7 +371,8 @@ def test_metric_queries_name_each_function_and_queue():
 
 @pytest.fixture
 def percentiles_refused(monkeypatch):
-    """CloudWatch refusing p50/p95 as LocalStack 4.8 does (moto cannot compute them either)."""
+    """CloudWatch refusing p50/p95 as an engine without percentiles does (LocalStack's own
+    CloudWatch answers InternalError; the engine's computes them; moto cannot)."""
     real = dashboard.fetch_metrics
 
     def refusing(queries, start, end):
@@ -440,7 +441,7 @@ def test_function_metrics_from_cloudwatch(aws, monkeypatch, percentiles_refused)
 
 
 def test_percentiles_refused_by_cloudwatch_are_reported_with_the_reason(aws, monkeypatch, percentiles_refused):
-    """LocalStack 4.8 answers InternalError for p50/p95: the figures are null, with the reason."""
+    """An engine without percentiles answers InternalError for p50/p95: the figures are null, with the reason."""
     monkeypatch.setenv("METRICS_NAMESPACE", "Roxs/Functions")
     per_function, _ = dashboard.metrics(["roxs-api"], [], dt.datetime.now(dt.UTC))
     duration = per_function["roxs-api"]["duration"]
@@ -465,6 +466,42 @@ def test_percentiles_are_read_when_cloudwatch_computes_them(aws, monkeypatch):
     duration = dashboard.metrics(["roxs-api"], [], dt.datetime.now(dt.UTC))[0]["roxs-api"]["duration"]
     assert (duration["p50_ms"], duration["p95_ms"]) == (12.0, 49.0)
     assert "percentiles_unavailable" not in duration
+
+
+def test_a_function_without_percentiles_in_the_window_shows_none_without_a_refusal(aws, monkeypatch):
+    """CloudWatch computes percentiles but leaves a period out (its datapoints were StatisticSets
+    without raw values): no figure, and no claim that percentiles are unavailable."""
+    monkeypatch.setenv("METRICS_NAMESPACE", "Roxs/Functions")
+    monkeypatch.setattr(dashboard, "_percentiles_refused", None)
+    answers = {"f0_count": [4.0], "f0_avg": [20.0], "f0_max": [35.0]}
+    monkeypatch.setattr(
+        dashboard,
+        "fetch_metrics",
+        lambda queries, start, end: {query["Id"]: answers.get(query["Id"], []) for query in queries},
+    )
+    duration = dashboard.metrics(["roxs-api"], [], dt.datetime.now(dt.UTC))[0]["roxs-api"]["duration"]
+    assert (duration["count"], duration["p50_ms"], duration["p95_ms"]) == (4, None, None)
+    assert "percentiles_unavailable" not in duration
+
+
+def test_queue_ages_are_the_newest_published_maximum(aws):
+    """SQS publishes ApproximateAgeOfOldestMessage every minute: the newest five minutes' largest."""
+    now = dt.datetime.now(dt.UTC)
+    roxs_common.aws.client("cloudwatch").put_metric_data(
+        Namespace="AWS/SQS",
+        MetricData=[
+            {
+                "MetricName": "ApproximateAgeOfOldestMessage",
+                "Dimensions": [{"Name": "QueueName", "Value": "roxs-notifications-dlq"}],
+                "Value": age,
+                "Unit": "Seconds",
+                "Timestamp": now - dt.timedelta(minutes=minutes_ago),
+            }
+            for minutes_ago, age in ((1, 95.0), (2, 40.0), (20, 900.0))
+        ],
+    )
+    _, ages = dashboard.metrics([], ["roxs-notifications-dlq", "roxs-notifications-queue"], now)
+    assert ages == {"roxs-notifications-dlq": 95.0, "roxs-notifications-queue": None}
 
 
 def test_alerts_only_for_dead_letter_queues_with_messages():
