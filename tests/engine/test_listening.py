@@ -5,7 +5,6 @@ state folder), so the session's engine is left alone."""
 
 import contextlib
 import fcntl
-import io
 import ipaddress
 import json
 import os
@@ -15,13 +14,12 @@ import struct
 import subprocess
 import urllib.parse
 import uuid
-import zipfile
 from pathlib import Path
 
 import boto3
 import pytest
 
-from tests.engine.test_lambda_paths import wait_active
+from tests.engine.test_lambda_paths import wait_active, zipped
 from tests.support.engine import ROOT, ctl, endpoint, health
 
 # The session engine's port + 34 (test_lifecycle.py's second engine has + 33).
@@ -105,13 +103,6 @@ def refused(host: str, port: int) -> bool:
         return client.connect_ex((host, port)) != 0
 
 
-def zipped(name: str, source: str) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr(name, source)
-    return buffer.getvalue()
-
-
 @pytest.fixture(scope="module")
 def default_engine(engine, tmp_path_factory):
     """A second engine started as `make up` starts it (no GATEWAY_LISTEN in the shell), with
@@ -132,7 +123,7 @@ def default_engine(engine, tmp_path_factory):
                 Runtime=runtime,
                 Handler="index.handler",
                 Role=ROLE,
-                Code={"ZipFile": zipped(name, source)},
+                Code={"ZipFile": zipped(source, name)},
             )
             if wait_active(lam, function)["State"] == "Active":  # a runtime this host lacks is refused
                 assert json.loads(lam.invoke(FunctionName=function)["Payload"].read()) == "warm"
