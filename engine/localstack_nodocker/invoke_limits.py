@@ -11,7 +11,9 @@ function. AWS refuses, before any function runs, with 413 RequestEntityTooLargeE
 
 A request handler of LocalStack's chain (after the request is parsed) applies them to every
 Invoke, the engine's own calls included (API Gateway, EventBridge, SNS go through the same
-gateway, as on AWS). The response side is the workers' (worker.py, worker.js).
+gateway, as on AWS). API Gateway then answers as AWS's does, 413 ``{"message": "Request Too
+Long"}`` (LocalStack answered every refusal of its Lambda integration 502 "Internal server
+error"). The response side is the workers' (worker.py, worker.js).
 """
 
 import io
@@ -52,6 +54,34 @@ def refuse_oversized_payloads(chain, context, response) -> None:
     raise RequestEntityTooLargeException(f"Request must be smaller than {limit} bytes for the InvokeFunction operation")
 
 
+def _answer_api_requests_too_large_for_lambda() -> None:
+    """A patch of LocalStack's API Gateway exception handler (no extension point turns an
+    integration failure into another gateway response): its Lambda integration raises
+    IntegrationFailureError from Lambda's ClientError. Imported here, when the hook runs, so
+    that a LocalStack without these names stops the start with the reason."""
+    from botocore.exceptions import ClientError
+    from localstack.services.apigateway.next_gen.execute_api.gateway_response import (
+        IntegrationFailureError,
+        RequestTooLargeError,
+    )
+    from localstack.services.apigateway.next_gen.execute_api.handlers.gateway_exception import (
+        GatewayExceptionHandler,
+    )
+    from localstack.utils.patch import patch
+
+    @patch(GatewayExceptionHandler.__call__)
+    def answer(handle, self, chain, exception, context, response):
+        cause = exception.__cause__
+        if (
+            isinstance(exception, IntegrationFailureError)
+            and isinstance(cause, ClientError)
+            and cause.response.get("Error", {}).get("Code") == "RequestEntityTooLargeException"
+        ):
+            exception = RequestTooLargeError("Request Too Long")
+        return handle(self, chain, exception, context, response)
+
+
 @hooks.on_infra_start()
 def limit_invoke_payloads():
     serve_custom_service_request_handlers.append(refuse_oversized_payloads)
+    _answer_api_requests_too_large_for_lambda()

@@ -6,7 +6,9 @@ own (worker.py, worker.js)."""
 
 import http.client
 import json
+import urllib.error
 import urllib.parse
+import urllib.request
 import uuid
 
 import boto3
@@ -27,7 +29,11 @@ SOURCES = {
     "python3.11": (
         "index.py",
         """
+import json
+
 def handler(event, context):
+    if "httpMethod" in event:  # through API Gateway
+        return {"statusCode": 200, "body": json.dumps({"received": len(event["body"] or "")})}
     if "fail" in event:
         raise ValueError("x" * event["fail"])
     if "respond" in event:
@@ -39,6 +45,7 @@ def handler(event, context):
         "index.js",
         """
 exports.handler = async (event) => {
+  if ("httpMethod" in event) return { statusCode: 200, body: JSON.stringify({ received: (event.body || "").length }) };
   if ("fail" in event) throw new Error("x".repeat(event.fail));
   if ("respond" in event) return "x".repeat(event.respond - 2); // a JSON string of exactly `respond` bytes
   return { received: (event.pad || "").length };
@@ -193,3 +200,48 @@ def test_an_error_within_the_limit_is_the_functions_own(lam, function, size):
     assert response["FunctionError"] == "Unhandled"
     error = json.loads(response["Payload"].read())
     assert error["errorType"] in ("ValueError", "Error") and error["errorMessage"] == "x" * size
+
+
+@pytest.fixture(scope="module")
+def api_url(engine, functions):
+    """A REST API whose every path is the Python function (Lambda proxy integration)."""
+    apigw = boto3.client("apigateway")
+    api = apigw.create_rest_api(name=f"limits-{uuid.uuid4().hex[:6]}")["id"]
+    root = next(r["id"] for r in apigw.get_resources(restApiId=api)["items"] if r["path"] == "/")
+    proxy = apigw.create_resource(restApiId=api, parentId=root, pathPart="{proxy+}")["id"]
+    apigw.put_method(restApiId=api, resourceId=proxy, httpMethod="ANY", authorizationType="NONE")
+    arn = boto3.client("lambda").get_function(FunctionName=functions["python3.11"])["Configuration"]["FunctionArn"]
+    apigw.put_integration(
+        restApiId=api,
+        resourceId=proxy,
+        httpMethod="ANY",
+        type="AWS_PROXY",
+        integrationHttpMethod="POST",
+        uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations",
+    )
+    apigw.create_deployment(restApiId=api, stageName="test")
+    yield f"{engine}/restapis/{api}/test/_user_request_/upload"
+    apigw.delete_rest_api(restApiId=api)
+
+
+def post(url: str, body: bytes) -> tuple[int, dict]:
+    request = urllib.request.Request(url, data=body, method="POST", headers={"Content-Type": "text/plain"})
+    try:
+        with urllib.request.urlopen(request, timeout=120) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"a" * (SYNC_LIMIT + 1), b"a" * (9 * 1024 * 1024), b'"' * (4 * 1024 * 1024)],
+    ids=["body-over-6MiB", "body-9MiB", "4MiB-of-quotes-escaped-past-6MiB-in-the-event"],
+)
+def test_an_api_request_whose_event_is_over_the_limit_is_413_as_api_gateway_answers(api_url, body):
+    assert post(api_url, body) == (413, {"message": "Request Too Long"})
+
+
+@pytest.mark.parametrize("size", [0, 1024, 5 * 1024 * 1024])
+def test_an_api_request_whose_event_fits_reaches_the_function(api_url, size):
+    assert post(api_url, b"a" * size) == (200, {"received": size})

@@ -12,15 +12,21 @@ import socket
 import stat
 import struct
 import subprocess
+import sys
 import urllib.parse
 import uuid
 from pathlib import Path
 
 import boto3
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from tests.engine.test_lambda_paths import wait_active, zipped
 from tests.support.engine import ROOT, ctl, endpoint, health
+
+sys.path.insert(0, str(ROOT / "engine"))
+from localstack_nodocker import loopback  # standard library only; found through the path set above
 
 # The session engine's port + 34 (test_lifecycle.py's second engine has + 33).
 PORT = (urllib.parse.urlparse(endpoint()).port or 4566) + 34
@@ -241,3 +247,24 @@ def test_no_server_in_the_engine_can_bind_an_address_other_machines_reach(host):
 )
 def test_the_loopback_and_what_gateway_listen_names_can_be_bound(host, listen):
     assert guarded_bind(host, listen) == "bound"
+
+
+@given(st.ip_addresses())
+def test_only_loopback_addresses_count_as_unreachable_from_elsewhere(address):
+    assert loopback.is_loopback(str(address)) is address.is_loopback
+    assert loopback.is_loopback(f"[{address}]" if address.version == 6 else str(address)) is address.is_loopback
+
+
+@pytest.mark.parametrize(
+    ("listen", "addresses"),
+    [
+        ("0.0.0.0:4566", [("0.0.0.0", 4566)]),
+        (":4567", [("127.0.0.1", 4567)]),
+        ("192.0.2.7", [("192.0.2.7", 4570)]),
+        ("[::]:4566, 127.0.0.1:4567", [("::", 4566), ("127.0.0.1", 4567)]),
+        ("[::1]", [("::1", 4570)]),
+        ("localhost:80,", [("localhost", 80)]),
+    ],
+)
+def test_gateway_listen_is_read_as_localstack_reads_it(listen, addresses):
+    assert loopback.parse_listen(listen, 4570) == addresses
