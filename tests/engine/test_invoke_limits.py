@@ -15,7 +15,7 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError
 
-from tests.engine.test_lambda_paths import wait_active, zipped
+from tests.engine.test_lambda_paths import create_proxy_api, wait_active, zipped
 from tests.support.engine import endpoint
 
 SYNC_LIMIT = 6 * 1024 * 1024
@@ -204,22 +204,10 @@ def test_an_error_within_the_limit_is_the_functions_own(lam, function, size):
 
 @pytest.fixture(scope="module")
 def api_url(engine, functions):
-    """A REST API whose every path is the Python function (Lambda proxy integration)."""
+    """A REST API whose every path is the Python function."""
     apigw = boto3.client("apigateway")
-    api = apigw.create_rest_api(name=f"limits-{uuid.uuid4().hex[:6]}")["id"]
-    root = next(r["id"] for r in apigw.get_resources(restApiId=api)["items"] if r["path"] == "/")
-    proxy = apigw.create_resource(restApiId=api, parentId=root, pathPart="{proxy+}")["id"]
-    apigw.put_method(restApiId=api, resourceId=proxy, httpMethod="ANY", authorizationType="NONE")
     arn = boto3.client("lambda").get_function(FunctionName=functions["python3.11"])["Configuration"]["FunctionArn"]
-    apigw.put_integration(
-        restApiId=api,
-        resourceId=proxy,
-        httpMethod="ANY",
-        type="AWS_PROXY",
-        integrationHttpMethod="POST",
-        uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations",
-    )
-    apigw.create_deployment(restApiId=api, stageName="test")
+    api = create_proxy_api(apigw, arn)
     yield f"{engine}/restapis/{api}/test/_user_request_/upload"
     apigw.delete_rest_api(restApiId=api)
 
