@@ -9,7 +9,8 @@ PID file, the Lambda runtimes' SDKs (boto3 per Python version, AWS SDK v3 for No
 pinned Node binaries and the saved state (snapshot/), which `up` restores and `down` writes
 (PERSISTENCE=0 runs in memory only; `reset` deletes it). If a LocalStack already answers at
 AWS_ENDPOINT_URL (default http://localhost:4566), for example a Docker container, `up`
-uses it and starts nothing.
+uses it and starts nothing. The engine listens on 127.0.0.1 only; GATEWAY_LISTEN in the
+shell (e.g. 0.0.0.0:4566) opts in to more, with a warning: see docs/reliability-and-security.md.
 """
 
 from __future__ import annotations  # runs on older Pythons too, to find python3.11
@@ -35,7 +36,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE_DIR = ROOT / "engine"
 sys.path.insert(0, str(ENGINE_DIR))
-from localstack_nodocker import hostruntimes  # noqa: E402  (standard library only)
+from localstack_nodocker import hostruntimes, loopback  # noqa: E402  (standard library only)
 
 # What is installed (the engine's virtualenv, handlers' boto3) and what one engine writes
 # (data, logs, PID) are separate, so tests can run a second engine on the same install.
@@ -375,7 +376,38 @@ def _our_pid():
     return None
 
 
-def _engine_environment() -> dict:
+def _gateway_listen(port: int) -> str:
+    """Where the engine listens: the loopback, unless GATEWAY_LISTEN in the shell names other
+    addresses (said with the risk); it must still serve AWS_ENDPOINT_URL, which the tools,
+    the functions and this script use."""
+    listen = os.environ.get("GATEWAY_LISTEN", "").strip()
+    if not listen:
+        return f"127.0.0.1:{port}"
+    try:
+        addresses = loopback.parse_listen(listen, port)
+    except ValueError:
+        raise EngineError(f"GATEWAY_LISTEN={listen}: expected host:port[,host:port...]") from None
+    if not any(p == port and (loopback.is_loopback(h) or h in loopback.WILDCARDS) for h, p in addresses):
+        raise EngineError(
+            f"GATEWAY_LISTEN={listen} does not serve {ENDPOINT}: add 127.0.0.1:{port} (or set AWS_ENDPOINT_URL)"
+        )
+    exposed = sorted({host for host, _ in addresses if not loopback.is_loopback(host)})
+    if exposed:
+        say("warning: " + loopback.exposure_warning(listen, exposed))
+    return listen
+
+
+def _make_private() -> None:
+    """What the engine keeps (state, logs, keys) is this user's alone: its folders 0700 and the
+    private keys 0600, also in installs made before (the engine itself writes under umask 077)."""
+    for folder in {STATE, INSTALL_DIR, TLS_DIR}:
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)
+    for key in TLS_DIR.glob("*.key"):  # ca.key, and the server key LocalStack splits off server.pem
+        key.chmod(0o600)
+
+
+def _engine_environment(listen: str) -> dict:
     url = urllib.parse.urlparse(ENDPOINT)
     home, tmp = STATE / "home", STATE / "tmp"
     for folder in (home, tmp, STATE / "data", LOG_FILE.parent):
@@ -388,7 +420,9 @@ def _engine_environment() -> dict:
         "LANG": "C.UTF-8",
         "OVERRIDE_IN_DOCKER": "0",
         "FILESYSTEM_ROOT": str(STATE / "data"),
-        "GATEWAY_LISTEN": f"127.0.0.1:{url.port or 4566}",
+        "GATEWAY_LISTEN": listen,
+        # LocalStack's Twisted server, bound to GATEWAY_LISTEN's hosts (localstack_nodocker/listening.py)
+        "GATEWAY_SERVER": "twisted-host-bound",
         "LOCALSTACK_HOST": f"localhost:{url.port or 4566}",
         "SQS_ENDPOINT_STRATEGY": "off",
         "DNS_ADDRESS": "0",
@@ -456,20 +490,26 @@ def up() -> None:
         )
     install()
     if not pid:
+        listen = _gateway_listen(url.port or 4566)
         say(f"starting LocalStack on {ENDPOINT} (log: {LOG_FILE})")
         started = time.monotonic()
-        env = _engine_environment()
-        with open(LOG_FILE, "ab") as log:
-            process = subprocess.Popen(
-                [str(VENV / "bin" / "python"), "-m", "localstack.runtime.main"],
-                env=env,
-                cwd=str(STATE),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        PID_FILE.write_text(str(process.pid))
+        umask = os.umask(0o077)  # for this start and the engine, which inherits it: all private
+        try:
+            _make_private()
+            env = _engine_environment(listen)
+            with open(LOG_FILE, "ab") as log:
+                process = subprocess.Popen(
+                    [str(VENV / "bin" / "python"), "-m", "localstack.runtime.main"],
+                    env=env,
+                    cwd=str(STATE),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            PID_FILE.write_text(str(process.pid))
+        finally:
+            os.umask(umask)
         pid = process.pid
     else:
         started = time.monotonic()

@@ -337,8 +337,9 @@ def test_sns_delivers_to_lambda_and_to_sqs_with_message_attributes(aws, probe):
     assert envelope["MessageAttributes"]["priority"]["Value"] == "high"
 
 
-def test_api_gateway_proxy_reaches_the_function(aws, probe, engine):
-    apigw = aws["apigateway"]
+def create_proxy_api(apigw, function_arn: str) -> str:
+    """A REST API whose every path goes to the function (Lambda proxy integration), deployed
+    as stage "test"; its id."""
     api = apigw.create_rest_api(name=f"probe-api-{uuid.uuid4().hex[:6]}")["id"]
     root = next(r["id"] for r in apigw.get_resources(restApiId=api)["items"] if r["path"] == "/")
     proxy = apigw.create_resource(restApiId=api, parentId=root, pathPart="{proxy+}")["id"]
@@ -349,9 +350,15 @@ def test_api_gateway_proxy_reaches_the_function(aws, probe, engine):
         httpMethod="ANY",
         type="AWS_PROXY",
         integrationHttpMethod="POST",
-        uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{probe['arn']}/invocations",
+        uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{function_arn}/invocations",
     )
     apigw.create_deployment(restApiId=api, stageName="test")
+    return api
+
+
+def test_api_gateway_proxy_reaches_the_function(aws, probe, engine):
+    apigw = aws["apigateway"]
+    api = create_proxy_api(apigw, probe["arn"])
     # the current path form, and the deprecated one that older projects still use
     for base in (f"{engine}/_aws/execute-api/{api}/test", f"{engine}/restapis/{api}/test/_user_request_"):
         with urllib.request.urlopen(f"{base}/hello/world?x=1", timeout=30) as response:
