@@ -208,7 +208,7 @@ def api_url(engine, functions):
     apigw = boto3.client("apigateway")
     arn = boto3.client("lambda").get_function(FunctionName=functions["python3.11"])["Configuration"]["FunctionArn"]
     api = create_proxy_api(apigw, arn)
-    yield f"{engine}/restapis/{api}/test/_user_request_/upload"
+    yield f"{engine}/_aws/execute-api/{api}/test/upload"
     apigw.delete_rest_api(restApiId=api)
 
 
