@@ -88,6 +88,7 @@ def enforce_api_gateway_access() -> None:
             "api_key_validation_handler: AWS_IAM and throttling cannot be enforced (execute_api.py)"
         )
     handlers.preprocess_request.append(apigateway_iam.authorize)
+    gateway_handlers.preprocess_request.append(apigateway_iam.keep_signed_form_bodies)
     if apigateway_limits.enabled():
         handlers.preprocess_request.append(apigateway_limits.apply_limits)
     else:

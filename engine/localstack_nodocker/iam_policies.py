@@ -41,7 +41,9 @@ class Statement:
 
     def matches(self, action: str, resource: str) -> bool:
         action_listed = any(_pattern(p, True).fullmatch(action) for p in self.actions)
-        resource_listed = any(_pattern(p, False).fullmatch(resource) for p in self.resources)
+        # a policy variable may stand for anything: such a statement may match, and then
+        # decides nothing (it is unevaluated)
+        resource_listed = any(_pattern(VARIABLE.sub("*", p), False).fullmatch(resource) for p in self.resources)
         return action_listed != self.negated_actions and resource_listed != self.negated_resources
 
 

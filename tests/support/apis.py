@@ -17,6 +17,9 @@ from botocore.awsrequest import AWSRequest
 from tools.http import Reply
 
 STAGE = "test"
+# The content types the tests send (LocalStack picks a MOCK's template by the whole header).
+MULTIPART = "multipart/form-data; boundary=xyz"
+CONTENT_TYPES = ("application/json", "application/x-www-form-urlencoded", MULTIPART)
 # What the integration answers: the identity API Gateway put in $context (AWS_IAM callers).
 ANSWER = '{"ok": true, "user_arn": "$context.identity.userArn", "account": "$context.identity.accountId"}'
 
@@ -40,7 +43,8 @@ def create_api(apigateway, authorization: str = "NONE", api_key_required: bool =
     for resource in (api["rootResourceId"], ping["id"]):
         method = {"restApiId": api["id"], "resourceId": resource, "httpMethod": "ANY"}
         apigateway.put_method(**method, authorizationType=authorization, apiKeyRequired=api_key_required)
-        apigateway.put_integration(**method, type="MOCK", requestTemplates={"application/json": '{"statusCode": 200}'})
+        answered = {kind: '{"statusCode": 200}' for kind in CONTENT_TYPES}
+        apigateway.put_integration(**method, type="MOCK", requestTemplates=answered)
         apigateway.put_method_response(**method, statusCode="200")
         apigateway.put_integration_response(**method, statusCode="200", responseTemplates={"application/json": ANSWER})
     apigateway.create_deployment(restApiId=api["id"], stageName=STAGE)
@@ -56,14 +60,17 @@ def throttle(rate: float, burst: int, method: str = "*/*") -> list[tuple[str, st
     return [(f"/{method}/throttling/rateLimit", str(rate)), (f"/{method}/throttling/burstLimit", str(burst))]
 
 
-def send(url: str, method: str = "GET", headers=None, body: bytes | None = None, credentials=None) -> Reply:
-    """One request; signed with SigV4 (execute-api, us-east-1) when `credentials` are given."""
+def send(
+    url: str, method: str = "GET", headers=None, body: bytes | None = None, credentials=None, sent_body=None
+) -> Reply:
+    """One request; signed with SigV4 (execute-api, us-east-1) when `credentials` are given.
+    `sent_body`: bytes sent instead of the signed `body` (a request changed on the way)."""
     headers = dict(headers or {})
     if credentials is not None:
         request = AWSRequest(method=method, url=url, data=body or b"", headers=headers)
         SigV4Auth(credentials, "execute-api", os.environ.get("AWS_DEFAULT_REGION", "us-east-1")).add_auth(request)
         headers = dict(request.headers.items())
-    request = urllib.request.Request(url, data=body, method=method, headers=headers)
+    request = urllib.request.Request(url, data=body if sent_body is None else sent_body, method=method, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=60) as response:
             status, reply_headers, payload = response.status, dict(response.headers), response.read()
