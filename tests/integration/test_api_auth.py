@@ -164,26 +164,31 @@ def test_iam_accepts_signed_writes(stack_in, monkeypatch):
 
 @pytest.fixture
 def caller(aws):
-    """caller(policy_arn or None) -> the ARN and credentials of a new IAM user with that policy
-    attached; deleted after the test."""
-    iam, made = aws["iam"], []
+    """caller(policy_arn=None, document=None) -> the ARN and credentials of a new IAM user with
+    that policy attached (or a new policy of that document); all deleted after the test."""
+    iam, users, policies = aws["iam"], [], []
 
-    def create(policy_arn=None):
-        name = f"api-caller-{RUN}-{len(made)}"
+    def create(policy_arn=None, document=None):
+        name = f"api-caller-{RUN}-{len(users)}"
+        if document is not None:
+            policy_arn = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(document))["Policy"]["Arn"]
+            policies.append(policy_arn)
         arn = iam.create_user(UserName=name)["User"]["Arn"]
-        made.append((name, policy_arn))
+        users.append((name, policy_arn))
         if policy_arn:
             iam.attach_user_policy(UserName=name, PolicyArn=policy_arn)
         key = iam.create_access_key(UserName=name)["AccessKey"]
         return arn, Credentials(key["AccessKeyId"], key["SecretAccessKey"])
 
     yield create
-    for name, policy_arn in made:
+    for name, policy_arn in users:
         for key in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
             iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
         if policy_arn:
             iam.detach_user_policy(UserName=name, PolicyArn=policy_arn)
         iam.delete_user(UserName=name)
+    for policy_arn in policies:
+        iam.delete_policy(PolicyArn=policy_arn)
 
 
 def signed_write(outputs, credentials, path="/notifications"):
@@ -207,26 +212,17 @@ def test_iam_refuses_a_caller_whose_policy_does_not_allow_the_write_and_admits_t
     api, stage = outputs["api_id"], outputs["api_stage"]
     region, account = aws["apigateway"].meta.region_name, boto3.client("sts").get_caller_identity()["Account"]
     resource = f"arn:aws:execute-api:{region}:{account}:{api}/{stage}/POST/notifications"
-    reads_only = aws["iam"].create_policy(
-        PolicyName=f"api-reader-{RUN}",
-        PolicyDocument=json.dumps(
-            {
-                "Version": "2012-10-17",
-                "Statement": [
-                    {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": resource.replace("/POST/", "/GET/")}
-                ],
-            }
-        ),
-    )["Policy"]["Arn"]
-    try:
-        for policy_arn in (None, reads_only):
-            arn, credentials = caller(policy_arn)
-            reply = signed_write(outputs, credentials)
-            message = f"User: {arn} is not authorized to perform: execute-api:Invoke on resource: {resource}"
-            assert (reply.status, reply.body) == (403, {"Message": message}), reply
-            assert "access-control-allow-origin" not in reply.headers
-        _, writer = caller(outputs["api_writer_policy_arn"])
-        sent = signed_write(outputs, writer)
-        assert sent.status == 202 and sent.body["status"] == "queued", sent
-    finally:
-        aws["iam"].delete_policy(PolicyArn=reads_only)
+    reads_only = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": resource.replace("/POST/", "/GET/")}
+        ],
+    }
+    for arn, credentials in (caller(), caller(document=reads_only)):
+        reply = signed_write(outputs, credentials)
+        message = f"User: {arn} is not authorized to perform: execute-api:Invoke on resource: {resource}"
+        assert (reply.status, reply.body) == (403, {"Message": message}), reply
+        assert "access-control-allow-origin" not in reply.headers  # the handler never answered
+    _, writer = caller(outputs["api_writer_policy_arn"])
+    sent = signed_write(outputs, writer)
+    assert sent.status == 202 and sent.body["status"] == "queued", sent
