@@ -51,19 +51,18 @@ class StoreCache:
             self._values.clear()
 
 
+# service name -> the StoreCache derived from its store (filled when the handlers are added)
+DERIVED_FROM: dict[str, StoreCache] = {}
+
+
 def _forget_derived_state(chain, context, response) -> None:
     """A response handler of LocalStack's gateway: any API Gateway or IAM request that may
     have changed something invalidates what was derived from that service's store."""
-    from localstack_nodocker import apigateway_iam, apigateway_limits
-
     operation = context.operation
     if operation is None or context.service is None or operation.name.startswith(READ_ONLY_PREFIXES):
         return
-    service = context.service.service_name
-    if service == "apigateway":
-        apigateway_limits.STAGES.invalidate()
-    elif service == "iam":
-        apigateway_iam.CALLERS.invalidate()
+    if cache := DERIVED_FROM.get(context.service.service_name):
+        cache.invalidate()
 
 
 @hooks.on_infra_start()
@@ -94,4 +93,5 @@ def enforce_api_gateway_access() -> None:
     else:
         LOG.warning("API Gateway throttling and quotas are off (NODOCKER_APIGATEWAY_THROTTLING=0)")
     gateway_handlers.serve_custom_service_request_handlers.append(apigateway_limits.refuse_invalid_limits)
+    DERIVED_FROM.update(apigateway=apigateway_limits.STAGES, iam=apigateway_iam.CALLERS)
     gateway_handlers.run_custom_response_handlers.append(_forget_derived_state)

@@ -337,7 +337,8 @@ def test_a_wrong_secret_gets_the_signature_mismatch(iam_api, secret):
 
 
 def test_an_unknown_or_inactive_key_gets_invalid_token(iam_api, principals):
-    assert answer(send(iam_api.url + "/", credentials=Credentials("AKIAIOSFODNN7EXAMPLE", "x"))) == INVALID_TOKEN
+    for unknown in (f"LKIA{uuid.uuid4().hex[:16].upper()}", "someone"):  # no IAM user has them
+        assert answer(send(iam_api.url + "/", credentials=Credentials(unknown, "x"))) == INVALID_TOKEN
     _, credentials, name = principals.user(policy(allow()))
     assert send(iam_api.url + "/", credentials=credentials).status == 200
     principals.iam.update_access_key(UserName=name, AccessKeyId=credentials.access_key, Status="Inactive")
