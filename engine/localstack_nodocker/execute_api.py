@@ -9,9 +9,10 @@ AWS_IAM request through and applies no throttling or quota:
 
 Both are handlers of the chain's ``preprocess_request`` step, the extension point LocalStack
 documents on ``RestApiGateway``: it runs after the request is routed to a method and before
-the API key check and the integration. What they read from the stores (stage settings,
-usage plans, keys, callers' policies) is kept in a ``StoreCache`` until a request changes
-API Gateway or IAM.
+the API key check and the integration. Two more go to LocalStack's own gateway: one keeps the
+bytes of signed form bodies (werkzeug parses them away), one refuses usage plans and stage
+limits AWS refuses. What they read from the stores (stage settings, usage plans, keys,
+callers' policies) is kept in a ``StoreCache`` until a request changes API Gateway or IAM.
 """
 
 import logging
