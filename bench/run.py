@@ -6,7 +6,8 @@ target was met. The run restarts the embedded engine (apply from empty), so it e
 a freshly deployed stack.
 
     python bench/run.py --only api-scale --api-sizes 1000 --api-requests 100
-        the API rows alone, on the stack already deployed, at a small size
+        the API rows alone, on the stack already deployed (with the load-test limits of
+        tools/stack.py: the run refuses a stage throttled below them), at a small size
 """
 
 import argparse
@@ -848,6 +849,19 @@ def bench_api_scale(lam, outputs, sizes: list[int], requests: int) -> None:
             )
 
 
+def check_load_test_limits(outputs) -> None:
+    """The stack already deployed must have the load-test limits, or the rows measure 429s."""
+    stage = boto3.client("apigateway").get_stage(restApiId=outputs["api_id"], stageName=outputs["api_stage"])
+    rate = stage.get("methodSettings", {}).get("*/*", {}).get("throttlingRateLimit", 0)
+    wanted = float(stack.LOAD_TEST_VARIABLES["api_throttle_rate_limit"])
+    if rate < wanted:
+        variables = " ".join(f"{name}={value}" for name, value in stack.load_test_environment().items())
+        raise SystemExit(
+            f"the deployed stage is throttled at {rate:g} requests/s: apply the load-test limits first "
+            f"({variables} make apply)"
+        )
+
+
 def bench_memory(idle_rss: float | None) -> None:
     pid = engine_pid()
     if not pid:
@@ -871,8 +885,13 @@ def main() -> int:
     args = parser.parse_args()
     sizes = [int(size) for size in args.api_sizes.split(",")]
     say(f"machine: {platform.node()} {platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}")
+    # The API rows send 10 requests at a time as fast as the engine answers: measured on a
+    # stage with the load-test limits (tools/stack.py), which the engine still enforces.
+    os.environ.update(stack.load_test_environment())
     if args.only == "api-scale":
-        bench_api_scale(boto3.client("lambda"), stack.outputs(), sizes, args.api_requests)
+        outputs = stack.outputs()
+        check_load_test_limits(outputs)
+        bench_api_scale(boto3.client("lambda"), outputs, sizes, args.api_requests)
         return 0
     bench_engine_start()
     bench_build()

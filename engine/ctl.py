@@ -460,6 +460,7 @@ def _engine_environment(listen: str) -> dict:
         "SNAPSHOT_FLUSH_INTERVAL",
         "SNAPSHOT_SAVE_STRATEGY",
         "SNAPSHOT_LOAD_STRATEGY",
+        "NODOCKER_APIGATEWAY_THROTTLING",
     ):
         if key in os.environ:
             env[key] = os.environ[key]

@@ -96,6 +96,25 @@ def kept_variables(explicit: dict | None = None, terraform_args=()) -> dict:
     return kept
 
 
+# --- the API's limits for runs that send requests as fast as the engine answers ---------------
+#
+# The stage's throttle (20 requests/s, burst 40) and the key's daily quota (1,000) are what a
+# deployment should have, and the engine enforces them as API Gateway does. The test session
+# (schemathesis, hypothesis, concurrent batches, a quota that would outlast one run in a day)
+# and bench/ apply AWS's account-level limits instead, still enforced; throttling and quotas
+# themselves are tested on APIs of their own (tests/engine/test_api_throttling.py).
+LOAD_TEST_VARIABLES = {
+    "api_throttle_rate_limit": "10000",
+    "api_throttle_burst_limit": "5000",
+    "api_key_quota_per_day": "10000000",
+}
+
+
+def load_test_environment() -> dict:
+    """TF_VAR_* for LOAD_TEST_VARIABLES: every apply of the process (and tflocal it runs) uses them."""
+    return {f"TF_VAR_{name}": value for name, value in LOAD_TEST_VARIABLES.items()}
+
+
 def print_kept_variables() -> None:
     print(" ".join(f"-var={name}={value}" for name, value in kept_variables().items()))
 

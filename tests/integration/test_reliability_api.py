@@ -22,7 +22,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tools.http import API_KEY_ENV, call
+from tools.http import API_KEY_ENV, SIGN_ENV, call
 from tools.stack import ROOT
 
 OPENAPI = ROOT / "docs" / "openapi.yaml"
@@ -59,6 +59,11 @@ def assert_client_error(reply, status: int | None = None):
 
 def test_schemathesis_finds_no_server_error_and_no_contract_violation(deployed):
     """The CLI, so the run is the one a developer reproduces by hand (same seed, same options)."""
+    if os.environ.get(SIGN_ENV):
+        pytest.skip(
+            "api_auth = iam: schemathesis cannot sign with SigV4, and the engine answers unsigned writes 403 "
+            "as API Gateway does (tests/integration/test_api_auth.py); the hypothesis tests below sign"
+        )
     command = [
         sys.executable,
         "-m",
