@@ -21,6 +21,7 @@ import http.client
 import importlib.util
 import json
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -473,6 +474,18 @@ def _log_tail(lines: int = 30) -> str:
     return "\n".join(LOG_FILE.read_text(errors="replace").splitlines()[-lines:])
 
 
+def _exit_reason() -> str | None:
+    """The reason LocalStack printed when a start hook stopped it (LocalstackExit), if any; it is
+    written without a line end, so the next log line's timestamp may follow on the same line."""
+    if not LOG_FILE.exists():
+        return None
+    for line in reversed(LOG_FILE.read_text(errors="replace").splitlines()[-200:]):
+        match = re.search(r"Localstack returning with exit code \d+\. Reason: (.*?)(?=\d{4}-\d\d-\d\dT\d\d:|$)", line)
+        if match:
+            return match.group(1).strip()
+    return None
+
+
 def up() -> None:
     pid = _our_pid()
     if pid and _health():
@@ -517,6 +530,9 @@ def up() -> None:
     while time.monotonic() - started < START_TIMEOUT_S:
         if _process_exited(pid):
             PID_FILE.unlink(missing_ok=True)
+            reason = _exit_reason()
+            if reason:  # e.g. the engine's plugins do not fit the installed LocalStack (seam.py)
+                raise EngineError(f"LocalStack refused to start: {reason}")
             raise EngineError(f"LocalStack exited during start-up. Log tail:\n{_log_tail()}")
         if _answers(timeout=0.5):
             say(f"healthy after {time.monotonic() - started:.1f} s (PID {pid})")

@@ -11,6 +11,8 @@ ROLLBACK_COMPLETE; the failed resource's own event keeps its reason (a custom re
 
 from localstack.runtime import hooks
 
+from localstack_nodocker import seam
+
 ROLLED_BACK: set[str] = set()  # ids of stacks this module rolled back
 
 
@@ -61,11 +63,9 @@ def _roll_back(executor, stack) -> None:
 @hooks.on_infra_start()
 def roll_back_failed_stack_creations() -> None:
     from localstack.aws.api.cloudformation import StackStatus
-    from localstack.services.cloudformation.engine.v2.change_set_model_executor import ChangeSetModelExecutor
-    from localstack.services.cloudformation.v2.entities import Stack
 
-    process = ChangeSetModelExecutor.process
-    set_stack_status = Stack.set_stack_status
+    process = seam.original(seam.CHANGE_SET_PROCESS)
+    set_stack_status = seam.original(seam.STACK_SET_STATUS)
 
     def process_or_roll_back(self, *args, **kwargs):
         stack = self._change_set.stack
@@ -84,5 +84,5 @@ def roll_back_failed_stack_creations() -> None:
             return
         set_stack_status(self, status, reason)
 
-    ChangeSetModelExecutor.process = process_or_roll_back
-    Stack.set_stack_status = set_stack_status_after_rollback
+    seam.replace(seam.CHANGE_SET_PROCESS, process_or_roll_back)
+    seam.replace(seam.STACK_SET_STATUS, set_stack_status_after_rollback)

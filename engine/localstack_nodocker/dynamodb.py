@@ -5,6 +5,7 @@ ec2 and acm. Its streams are served by streams.py (``dynamodbstreams:moto``). Wh
 differs from DynamoDB in ways the stack depends on, it is patched here: numbers compare
 exactly, requests are atomic, a transaction saves and restores only its own items, a
 Query reads only its partition, and a page of an index partition costs O(log n + page).
+Each moto internal patched or read here is a target in seam.py, checked at start.
 """
 
 import bisect
@@ -29,6 +30,8 @@ from moto.dynamodb.exceptions import (
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 
+from localstack_nodocker import seam
+
 
 class MotoDynamoDBProvider(DynamodbApi):
     """All operations are dispatched to moto by MotoFallbackDispatcher."""
@@ -39,9 +42,7 @@ def _compare_numbers_exactly() -> None:
     Keys that differ past the 16th digit (e.g. an epoch-ms sort key with a fractional
     uniqueness suffix) then compare equal: sort order breaks and a Scan or Query resumed
     from such a LastEvaluatedKey returns the same page forever. Compare as Decimal."""
-    from moto.dynamodb.models.dynamo_type import DynamoType
-
-    as_float = DynamoType.cast_value.fget
+    as_float = seam.original(seam.CAST_VALUE).fget
 
     def cast_value(self):
         if self.is_number():
@@ -51,7 +52,7 @@ def _compare_numbers_exactly() -> None:
                 return Decimal(self.value)
         return as_float(self)
 
-    DynamoType.cast_value = property(cast_value)
+    seam.replace(seam.CAST_VALUE, property(cast_value))
 
 
 # moto takes no lock around its data: LocalStack calls it from concurrent request threads,
@@ -62,9 +63,7 @@ REQUEST_LOCK = threading.RLock()
 
 
 def _serialise_requests() -> None:
-    from moto.dynamodb.responses import DynamoHandler
-
-    call_action = DynamoHandler.call_action
+    call_action = seam.original(seam.CALL_ACTION)
 
     def locked_call_action(self):
         with REQUEST_LOCK:
@@ -75,7 +74,7 @@ def _serialise_requests() -> None:
                     _INDEX_PARTITIONS.clear()
                     _SORTED_PARTITIONS.clear()
 
-    DynamoHandler.call_action = locked_call_action
+    seam.replace(seam.CALL_ACTION, locked_call_action)
 
 
 def transact_write_items(self, transact_items: list[dict]) -> None:
@@ -116,21 +115,19 @@ def _hold_stream_records_in_transactions() -> None:
     """Wrap StreamShard.add as it is now (streams.py replaces moto's at infra start) so that
     a write inside a transaction holds its record. Nothing is set on the shards themselves:
     a state snapshot taken meanwhile must not keep a transaction's hook."""
-    from moto.dynamodb.models.table import StreamShard
-
-    add = StreamShard.add
+    add = seam.original(seam.STREAM_SHARD_ADD)
     if getattr(add, "holds_transaction_records", False):
         return
 
-    def add_or_hold(shard, old, new):
+    def add_or_hold(self, old, new):
         held = _HELD_RECORDS.get()
         if held is None:
-            add(shard, old, new)
+            add(self, old, new)
         else:
-            held.append((shard, old, new))
+            held.append((self, old, new))
 
     add_or_hold.holds_transaction_records = True
-    StreamShard.add = add_or_hold
+    seam.replace(seam.STREAM_SHARD_ADD, add_or_hold)
 
 
 def _save(table, key_values, saved: list) -> None:
@@ -444,7 +441,7 @@ def _query_reads_one_partition() -> None:
     code (key conditions, order, paging, filters, projection) only the candidates of that
     partition: for the base table the partition moto already stores by hash key, for an
     index its bucket in _INDEX_PARTITIONS. A Query then costs O(partition)."""
-    query, all_items = Table.query, Table.all_items
+    query, all_items = seam.original(seam.TABLE_QUERY), seam.original(seam.TABLE_ALL_ITEMS)
     signature = inspect.signature(query)
 
     def partition_query(self, hash_key, *args, **kwargs):
@@ -469,17 +466,16 @@ def _query_reads_one_partition() -> None:
         queried = _QUERIED_PARTITION.get()
         return queried[1] if queried is not None and queried[0] is self else all_items(self)
 
-    Table.query = partition_query
-    Table.all_items = items_of_queried_partition
+    seam.replace(seam.TABLE_QUERY, partition_query)
+    seam.replace(seam.TABLE_ALL_ITEMS, items_of_queried_partition)
 
 
 def _index_writes() -> None:
     """Keep _INDEX_PARTITIONS up with moto's writes: a put replaces the stored item, an
     update changes it in place (also when it then fails, e.g. on item size), a delete
     removes it. Only for tables with an index queried since the last bucket reset."""
-    from moto.dynamodb.models import DynamoDBBackend
-
-    put_item, update_item, delete_item = Table.put_item, DynamoDBBackend.update_item, Table.delete_item
+    put_item, delete_item = seam.original(seam.TABLE_PUT_ITEM), seam.original(seam.TABLE_DELETE_ITEM)
+    update_item = seam.original(seam.BACKEND_UPDATE_ITEM)
 
     def stored_at(table, key: dict):
         """The stored item at the key attributes of ``key`` (an item or a key), if any."""
@@ -517,19 +513,18 @@ def _index_writes() -> None:
             _unindex_item(self, item)
         return item
 
-    Table.put_item = indexed_put_item
-    DynamoDBBackend.update_item = indexed_update_item
-    Table.delete_item = indexed_delete_item
+    seam.replace(seam.TABLE_PUT_ITEM, indexed_put_item)
+    seam.replace(seam.BACKEND_UPDATE_ITEM, indexed_update_item)
+    seam.replace(seam.TABLE_DELETE_ITEM, indexed_delete_item)
 
 
 @aws_provider(api="dynamodb", name="moto")
 def dynamodb_moto():
     from localstack.services.moto import MotoFallbackDispatcher
-    from moto.dynamodb.models import DynamoDBBackend
 
     _compare_numbers_exactly()
     _serialise_requests()
     _query_reads_one_partition()
     _index_writes()
-    DynamoDBBackend.transact_write_items = transact_write_items
+    seam.replace(seam.TRANSACT_WRITE_ITEMS, transact_write_items)
     return Service.for_provider(MotoDynamoDBProvider(), dispatch_table_factory=MotoFallbackDispatcher)

@@ -110,6 +110,7 @@ def _container_file(folder: Path, container) -> Path:
 
 
 def _s3_storage(service):
+    # LocalStack's S3 keeps object bytes in its provider's storage (a seam.py target)
     return service._provider._storage_backend
 
 
@@ -305,7 +306,8 @@ class Snapshots:
                         raise RuntimeError(f"saving s3: its state kept changing while it was saved ({exc})") from exc
         paused_ms = _pickle_in_forked_copy({name: service for name, service in services.items() if name != "s3"}, fresh)
         if "lambda" in services:
-            workers = dict(getattr(services["lambda"].lifecycle_hook, "esm_workers", {}))
+            # the pollers are held by the Lambda provider (a seam.py target)
+            workers = dict(services["lambda"].lifecycle_hook.esm_workers)
             (fresh / "lambda").mkdir(parents=True, exist_ok=True)
             (fresh / "lambda" / STREAM_POSITIONS_FILE).write_text(json.dumps(stream_mapping.positions(workers)))
         for service in services.values():
@@ -445,7 +447,8 @@ def _rebuild_event_routing(provider) -> None:
     target senders it holds only in memory (the provider builds them on PutRule and
     PutTargets): rebuild them from the loaded rules, or every event after a restart (the S3
     events that reach the image processor and the storage counter among them) would fail
-    with a KeyError. Scheduled rules are not re-armed (nothing in this project schedules)."""
+    with a KeyError. Scheduled rules are not re-armed (nothing in this project schedules).
+    The provider's stores and the service classes are seam.py targets."""
     from localstack.services.events.event_bus import EventBusService
     from localstack.services.events.models import events_stores
     from localstack.services.events.rule import RuleService

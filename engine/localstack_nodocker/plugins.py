@@ -1,5 +1,14 @@
+import logging
+import time
+
+from localstack.runtime import hooks
+from localstack.runtime.exceptions import LocalstackExit
 from localstack.runtime.server.core import RuntimeServerPlugin
 from localstack.services.lambda_.invocation.plugins import RuntimeExecutorPlugin
+
+from localstack_nodocker import seam
+
+LOG = logging.getLogger(__name__)
 
 
 class LocalProcessExecutorPlugin(RuntimeExecutorPlugin):
@@ -21,3 +30,17 @@ class HostBoundTwistedServerPlugin(RuntimeServerPlugin):
         from localstack_nodocker.listening import HostBoundTwistedServer
 
         return HostBoundTwistedServer()
+
+
+# After LocalStack's own start-up patches (priority 100), before every other hook of the engine.
+@hooks.on_infra_start(priority=50)
+def check_engine_seam():
+    """Refuse to start when an internal the engine patches or reads is missing or changed
+    (seam.py), or one of its plugins cannot be loaded, rather than run without the feature."""
+    started = time.perf_counter()
+    problems = seam.unloadable_plugins() + seam.check()
+    if problems:
+        message = seam.refusal(problems)
+        LOG.error(message)
+        raise LocalstackExit(message, code=1)
+    LOG.info("the engine's %d seam targets checked in %.1f s", len(seam.TARGETS), time.perf_counter() - started)

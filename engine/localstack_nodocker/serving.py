@@ -27,6 +27,8 @@ import time
 
 from localstack.runtime import hooks
 
+from localstack_nodocker import seam
+
 LOG = logging.getLogger(__name__)
 
 FREEZE_INTERVAL = 10.0
@@ -80,9 +82,8 @@ class _MetricsStoreSqlite:
 @hooks.on_infra_start()
 def serve_steadily():
     from localstack.aws.handlers import run_custom_response_handlers
-    from localstack.services.cloudwatch import cloudwatch_database_helper
 
-    cloudwatch_database_helper.sqlite3 = _MetricsStoreSqlite()
+    seam.replace(seam.METRICS_SQLITE, _MetricsStoreSqlite())
 
     run_custom_response_handlers.append(_count_request)
     threading.Thread(target=_keep_heap_frozen, name="heap-freezer", daemon=True).start()

@@ -18,7 +18,6 @@ import copy
 import logging
 
 from localstack.runtime import hooks
-from localstack.services.lambda_.event_source_mapping import esm_worker_factory
 from localstack.services.lambda_.event_source_mapping.event_processor import (
     BatchFailureError,
     PartialBatchFailureError,
@@ -26,7 +25,7 @@ from localstack.services.lambda_.event_source_mapping.event_processor import (
 from localstack.services.lambda_.event_source_mapping.pollers.dynamodb_poller import DynamoDBPoller
 from localstack.services.lambda_.event_source_mapping.pollers.poller import get_batch_item_failures
 
-from localstack_nodocker import streams
+from localstack_nodocker import seam, streams
 
 LOG = logging.getLogger(__name__)
 # mapping UUID -> {shard id: next sequence number}, from a loaded snapshot, taken by the
@@ -81,8 +80,8 @@ class BisectingDynamoDBPoller(DynamoDBPoller):
 def bisect_stream_batches_on_function_error() -> None:
     """Stream mappings are built by EsmWorkerFactory; it gets the bisecting poller and
     hands it the mapping's setting (also after UpdateEventSourceMapping, which rebuilds)."""
-    esm_worker_factory.DynamoDBPoller = BisectingDynamoDBPoller
-    get_esm_worker = esm_worker_factory.EsmWorkerFactory.get_esm_worker
+    seam.replace(seam.ESM_DYNAMODB_POLLER, BisectingDynamoDBPoller)
+    get_esm_worker = seam.original(seam.GET_ESM_WORKER)
 
     def get_esm_worker_with_bisect(self):
         worker = get_esm_worker(self)
@@ -90,7 +89,7 @@ def bisect_stream_batches_on_function_error() -> None:
             worker.poller.bisect_on_function_error = bool(self.esm_config.get("BisectBatchOnFunctionError"))
         return worker
 
-    esm_worker_factory.EsmWorkerFactory.get_esm_worker = get_esm_worker_with_bisect
+    seam.replace(seam.GET_ESM_WORKER, get_esm_worker_with_bisect)
 
 
 def positions(esm_workers: dict) -> dict[str, dict[str, int]]:

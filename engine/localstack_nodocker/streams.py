@@ -30,6 +30,8 @@ from localstack.aws.api.dynamodbstreams import (
 from localstack.runtime import hooks
 from localstack.services.plugins import Service, aws_provider
 
+from localstack_nodocker import seam
+
 ITERATOR_LIFETIME_S = 15 * 60
 MAX_RECORDS_PER_CALL = 1000
 
@@ -193,7 +195,7 @@ def _record_writes_as_dynamodb_does() -> None:
     - the record carries the table's region and its creation time to the second, as a timestamp;
     - an INSERT has no OldImage and a REMOVE no NewImage (moto wrote empty ones);
     - moto's own Lambda (unused here: LocalStack polls the stream) is not called."""
-    from moto.dynamodb.models.table import StreamRecord, StreamShard
+    from moto.dynamodb.models.table import StreamRecord
 
     def add(self, old, new):
         table = self.table
@@ -216,7 +218,7 @@ def _record_writes_as_dynamodb_does() -> None:
         record.record["dynamodb"]["ApproximateCreationDateTime"] = datetime.now(timezone.utc).replace(microsecond=0)
         self.items.append(record)
 
-    StreamShard.add = add
+    seam.replace(seam.STREAM_SHARD_ADD, add)
 
 
 @hooks.on_infra_start()

@@ -1,0 +1,167 @@
+"""The seam (engine/localstack_nodocker/seam.py): a LocalStack or moto internal the engine patches
+or reads that is missing or changed stops the engine's start, naming the target, the versions and
+the feature, instead of a patch that silently no longer applies."""
+
+import importlib.util
+import json
+import os
+import re
+import subprocess
+import sys
+import textwrap
+import urllib.parse
+from pathlib import Path
+
+import pytest
+
+from tests.support.engine import ROOT, ctl, endpoint, health
+
+ENGINE_PYTHON = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstack")) / "venv" / "bin" / "python"
+PORT = int(os.environ.get("ROXS_SECOND_ENGINE_PORT", (urllib.parse.urlparse(endpoint()).port or 4566) + 33))
+VERSIONS = re.compile(r"localstack-core \d+\.\d+\.\d+, moto-ext \S+ \(moto \S+\), Python 3\.\d+")
+
+
+def load_module(name: str, path: Path):
+    """A standard-library-only module of the engine, loaded alone."""
+    spec = importlib.util.spec_from_file_location(f"{name}_under_test", path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up
+    spec.loader.exec_module(module)
+    return module
+
+
+def load_seam():
+    """seam.py as the engine's start hook uses it."""
+    return load_module("seam", ROOT / "engine" / "localstack_nodocker" / "seam.py")
+
+
+# An upstream module as the engine expects it, and, per case, the same module after a release
+# changed one thing the engine depends on. Each case is (what changed, the target it breaks).
+FITTING = """
+class Store:
+    def __init__(self):
+        self.items = {}
+
+    def query(self, hash_key, limit, index_name=None, **filter_kwargs):
+        return self.all_items()[:limit]
+
+    def all_items(self):
+        return list(self.items.values())
+
+    @property
+    def size(self):
+        return len(self.items)
+
+def connect(path):
+    return sqlite3.connect(path)
+
+import sqlite3
+"""
+CHANGES = {
+    "a method removed": ("def all_items(self):", "def every_item(self):", "upstream:Store.all_items"),
+    "a parameter renamed": ("def query(self, hash_key,", "def query(self, partition_key,", "upstream:Store.query"),
+    "a parameter dropped": (", index_name=None", "", "upstream:Store.query"),
+    "a property made a method": ("@property\n    def size", "def size", "upstream:Store.size"),
+    "an instance attribute renamed": ("self.items = {}", "self._items = {}", "upstream:Store"),
+    "the call a replacement relies on gone": (
+        "return self.all_items()[:limit]",
+        "return list(self.items.values())[:limit]",
+        "upstream:Store.query",
+    ),
+    "a module replaced by a name": ("import sqlite3", "sqlite3 = None", "upstream:sqlite3"),
+    "the module's own call changed": ("sqlite3.connect(path)", "sqlite3.Connection(path)", "upstream"),
+}
+
+
+def targets(seam, feature: str):
+    return [
+        seam.Target("upstream:Store.query", seam.WRAPPED, feature, "test", (
+            seam.Parameters("self", "hash_key", named=("limit", "index_name", "filter_kwargs")),
+            seam.Mentions("self.all_items()"),
+        )),
+        seam.Target("upstream:Store.all_items", seam.REPLACED, feature, "test", (seam.Parameters("self"),)),
+        seam.Target("upstream:Store.size", seam.READ, feature, "test", (seam.Property(),)),
+        seam.Target("upstream:Store", seam.READ, feature, "test", (seam.Assigns("items"),)),
+        seam.Target("upstream:sqlite3", seam.REPLACED, feature, "test", (seam.Module(),)),
+        seam.Target("upstream", seam.READ, feature, "test", (seam.Mentions("sqlite3.connect("),)),
+    ]  # fmt: skip
+
+
+def check_module(seam, tmp_path, monkeypatch, source: str, feature: str) -> list[str]:
+    folder = tmp_path / f"release{len(list(tmp_path.iterdir()))}"
+    folder.mkdir()
+    (folder / "upstream.py").write_text(textwrap.dedent(source))
+    monkeypatch.syspath_prepend(str(folder))
+    monkeypatch.delitem(sys.modules, "upstream", raising=False)
+    return seam.check(targets(seam, feature))
+
+
+@pytest.mark.parametrize("change", sorted(CHANGES))
+def test_a_changed_target_is_refused_with_its_name_and_feature(change, tmp_path, monkeypatch):
+    seam = load_seam()
+    before, after, broken = CHANGES[change]
+    assert before in FITTING
+    assert check_module(seam, tmp_path, monkeypatch, FITTING, "the feature") == []
+
+    problems = check_module(seam, tmp_path, monkeypatch, FITTING.replace(before, after), f"feature for {change}")
+
+    assert len(problems) == 1, problems
+    assert problems[0].startswith(f"{broken} "), problems
+    assert f"feature for {change}" in problems[0]
+    message = seam.refusal(problems)
+    assert problems[0] in message and "localstack-core" in message and "moto-ext" in message
+
+
+def test_a_missing_module_is_refused(tmp_path, monkeypatch):
+    seam = load_seam()
+    target = seam.Target("upstream_moved.models:Store.query", seam.WRAPPED, "paged queries", "dynamodb.py")
+
+    problems = seam.check([target])
+
+    assert len(problems) == 1 and problems[0].startswith("upstream_moved.models:Store.query cannot be imported")
+    assert "paged queries" in problems[0] and "dynamodb.py" in problems[0]
+
+
+def test_the_installed_engine_fits_its_seam():
+    """Every registered target is there with its shape, and every plugin of the engine loads."""
+    script = (
+        "import json; from localstack_nodocker import seam; "
+        "print(json.dumps([len(seam.TARGETS), seam.check() + seam.unloadable_plugins(), seam.versions()]))"
+    )
+    result = subprocess.run([str(ENGINE_PYTHON), "-c", script], capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    count, problems, versions = json.loads(result.stdout.splitlines()[-1])
+    assert problems == []
+    assert count >= 60 and VERSIONS.fullmatch(versions), (count, versions)
+
+
+# The engine with one target removed before LocalStack starts, as a release that dropped it would
+# be: the installed engine's interpreter, behind a wrapper that adds a sitecustomize doing that.
+REMOVE_STREAM_SHARD_ADD = "from moto.dynamodb.models.table import StreamShard\ndel StreamShard.add\n"
+
+
+def test_an_engine_missing_a_target_refuses_to_start(tmp_path):
+    site, install = tmp_path / "site", tmp_path / "install"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text(REMOVE_STREAM_SHARD_ADD)
+    (install / "venv" / "bin").mkdir(parents=True)
+    wrapper = install / "venv" / "bin" / "python"
+    wrapper.write_text(f'#!/bin/sh\nPYTHONPATH={site} exec {ENGINE_PYTHON} "$@"\n')
+    wrapper.chmod(0o755)
+    # stamped as installed from this checkout, so that ctl.py does not install a fresh engine here
+    (install / "install.sha256").write_text(load_module("ctl", ROOT / "engine" / "ctl.py")._install_inputs_hash())
+    url = f"http://localhost:{PORT}"
+    env = {"AWS_ENDPOINT_URL": url, "LOCALSTACK_INSTALL_DIR": str(install), "LOCALSTACK_STATE_DIR": str(tmp_path)}
+
+    try:
+        result = ctl("up", env=env, check=False)
+    finally:
+        ctl("down", env=env, check=False)  # an engine that did not refuse is not left running
+
+    assert result.returncode == 1, result.stdout + result.stderr
+    refusal = result.stderr
+    assert "LocalStack refused to start: the engine's plugins do not fit this LocalStack" in refusal, refusal
+    assert "moto.dynamodb.models.table:StreamShard.add is missing" in refusal
+    assert "DynamoDB Streams records" in refusal and VERSIONS.search(refusal), refusal
+    assert "Traceback" not in refusal
+    assert health(url) is None
