@@ -1,40 +1,35 @@
 """The engine's state survives `down`/`up` and a crash, on a second engine (own port and state
 folder) so the session's engine is left alone. Everything is checked over HTTP."""
 
-import io
 import json
 import os
 import signal
 import time
-import urllib.parse
 import urllib.request
 import uuid
-import zipfile
 
-import boto3
 import pytest
 
-from tests.support.engine import ctl, endpoint, health
-
-PORT = int(os.environ.get("ROXS_SECOND_ENGINE_PORT", (urllib.parse.urlparse(endpoint()).port or 4566) + 33))
-URL = f"http://localhost:{PORT}"
-STATE_ROUTE = "/_localstack/nodocker/state"
+from tests.support.engine import health
+from tests.support.second_engine import (
+    STATE_ROUTE,
+    URL,
+    answer,
+    client,
+    create_function,
+    get_json,
+    second_engine_at,
+    started,
+    state_document,
+    zipped,
+)
 
 
 @pytest.fixture
 def second_engine(tmp_path, engine):
-    """ctl.py bound to PORT and a private state folder, saving every second; stopped at the end."""
-    env = {"AWS_ENDPOINT_URL": URL, "LOCALSTACK_STATE_DIR": str(tmp_path / "state"), "SNAPSHOT_FLUSH_INTERVAL": "1"}
-    yield lambda *args: ctl(*args, env=env, check=False)
-    ctl("down", env=env, check=False)
-
-
-def client(service: str):
-    return boto3.client(service, endpoint_url=URL, region_name="us-east-1")
-
-
-def started(result) -> None:
-    assert result.returncode == 0, result.stdout + result.stderr
+    """ctl.py bound to the second engine's port and a private state folder, saving every second."""
+    with second_engine_at(tmp_path / "state", SNAPSHOT_FLUSH_INTERVAL="1") as run:
+        yield run
 
 
 def handler_zip(answer: str) -> bytes:
@@ -44,10 +39,7 @@ def handler_zip(answer: str) -> bytes:
         f"    body = {{'answer': {answer!r}, 'path': event.get('path')}}\n"
         "    return {'statusCode': 200, 'body': json.dumps(body)} if 'httpMethod' in event else body\n"
     )
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("probe.py", source)
-    return buffer.getvalue()
+    return zipped({"probe.py": source})
 
 
 def deploy_function_behind_api(name: str, answer: str) -> str:
@@ -77,15 +69,6 @@ def deploy_function_behind_api(name: str, answer: str) -> str:
     )
     apigateway.create_deployment(restApiId=api, stageName="test")
     return f"{URL}/restapis/{api}/test/_user_request_/hello"
-
-
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=30) as response:
-        return json.loads(response.read())
-
-
-def state_document() -> dict:
-    return get_json(f"{URL}{STATE_ROUTE}")
 
 
 def save_now() -> dict:
@@ -194,34 +177,6 @@ RECORDER = (
     "    keys = [record['dynamodb']['Keys']['pk']['S'] for record in event['Records']]\n"
     "    boto3.client('sqs').send_message(QueueUrl=os.environ['QUEUE_URL'], MessageBody=json.dumps(keys))\n"
 )
-ROLE = "arn:aws:iam::000000000000:role/keep"
-
-
-def zipped(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
-
-
-def create_function(name: str, runtime: str, handler: str, files: dict[str, str], **options) -> None:
-    client("lambda").create_function(
-        FunctionName=name,
-        Runtime=runtime,
-        Handler=handler,
-        Role=ROLE,
-        Code={"ZipFile": zipped(files)},
-        Timeout=20,
-        **options,
-    )
-    client("lambda").get_waiter("function_active_v2").wait(FunctionName=name)
-
-
-def answer(name: str) -> dict:
-    response = client("lambda").invoke(FunctionName=name)
-    assert "FunctionError" not in response, response["Payload"].read()
-    return json.loads(response["Payload"].read())
 
 
 def delivered_keys(queue_url: str, until: str, timeout: float = 60) -> list[str]:
