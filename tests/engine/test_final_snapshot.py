@@ -1,0 +1,157 @@
+"""`down` while requests keep coming: what the engine acknowledged is in the snapshot, what it
+did not take it refused (503), and the work it owed (S3 events through EventBridge to a
+function) is done before or after the restart. On a second engine (own port and state
+folder); everything is checked over HTTP."""
+
+import json
+import threading
+import time
+import uuid
+
+import pytest
+from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
+
+from tests.support.second_engine import client, create_function, second_engine_at, started
+from tests.support.waiting import scan_all, wait_for
+
+# Writes its id as an item and as an object (a request answered only after both).
+WRITER = (
+    "import os, boto3\n\n"
+    "def handler(event, context):\n"
+    "    boto3.client('dynamodb').put_item(TableName=os.environ['TABLE'], Item={'pk': {'S': event['id']}})\n"
+    "    boto3.client('s3').put_object(Bucket=os.environ['BUCKET'], Key=event['id'], Body=event['id'].encode())\n"
+    "    return {'id': event['id']}\n"
+)
+# Records each uploaded object (an EventBridge "Object Created" event) as a row.
+INDEXER = (
+    "import os, boto3\n\n"
+    "def handler(event, context):\n"
+    "    key = event['detail']['object']['key']\n"
+    "    boto3.client('dynamodb').put_item(TableName=os.environ['TABLE'], Item={'pk': {'S': 'row#' + key}})\n"
+)
+# How much traffic each writer has had acknowledged before `down` starts.
+ACKNOWLEDGED_BEFORE_DOWN = 10
+# Failures a refused request may show: the engine's 503, or no engine any more.
+REFUSALS = {503, "EndpointConnectionError", "ConnectionClosedError"}
+
+
+@pytest.fixture
+def second_engine(tmp_path, engine):
+    with second_engine_at(tmp_path / "state") as run:
+        yield run
+
+
+class Traffic:
+    """Writers running until stopped; what the engine acknowledged, and how it refused."""
+
+    def __init__(self, writers: dict):
+        self.writers = writers
+        self.acknowledged = {name: [] for name in writers}
+        self.refused: dict = {}
+        self.stop = threading.Event()
+        self.threads = [threading.Thread(target=self._run, args=(name,)) for name in writers]
+
+    def _run(self, name: str) -> None:
+        write = self.writers[name]()
+        for number in range(1_000_000):
+            if self.stop.is_set():
+                return
+            token = f"{name}-{number}"
+            try:
+                write(token)
+            except ClientError as exc:
+                self._refused(exc.response["ResponseMetadata"]["HTTPStatusCode"])
+            except (EndpointConnectionError, ConnectionClosedError) as exc:
+                self._refused(type(exc).__name__)
+                time.sleep(0.05)  # the engine is gone: no busy loop
+            else:
+                self.acknowledged[name].append(token)
+
+    def _refused(self, kind) -> None:
+        self.refused[kind] = self.refused.get(kind, 0) + 1
+
+    def __enter__(self):
+        for thread in self.threads:
+            thread.start()
+        return self
+
+    def __exit__(self, *exc_info):
+        self.stop.set()
+        for thread in self.threads:
+            thread.join()
+
+
+def test_what_was_acknowledged_while_down_ran_is_there_after_up(second_engine):
+    started(second_engine("up"))
+    token = uuid.uuid4().hex[:8]
+    table, uploads, written = f"acks-{token}", f"uploads-{token}", f"written-{token}"
+    dynamodb, s3, events = client("dynamodb"), client("s3"), client("events")
+    dynamodb.create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+    )
+    for bucket in (uploads, written):
+        s3.create_bucket(Bucket=bucket)
+    environment = {"Variables": {"TABLE": table, "BUCKET": written}}
+    create_function(f"writer-{token}", "python3.11", "index.handler", {"index.py": WRITER}, Environment=environment)
+    indexer = create_function(
+        f"indexer-{token}", "python3.11", "index.handler", {"index.py": INDEXER}, Environment=environment
+    )
+    s3.put_bucket_notification_configuration(Bucket=uploads, NotificationConfiguration={"EventBridgeConfiguration": {}})
+    pattern = {"source": ["aws.s3"], "detail-type": ["Object Created"], "detail": {"bucket": {"name": [uploads]}}}
+    events.put_rule(Name=f"uploads-{token}", EventPattern=json.dumps(pattern))
+    events.put_targets(Rule=f"uploads-{token}", Targets=[{"Id": "indexer", "Arn": indexer}])
+
+    def upload():
+        s3 = client("s3", attempts=1)
+        return lambda key: s3.put_object(Bucket=uploads, Key=key, Body=key.encode())
+
+    def put_item():
+        dynamodb = client("dynamodb", attempts=1)
+        return lambda key: dynamodb.put_item(TableName=table, Item={"pk": {"S": key}})
+
+    def invoke():
+        lambda_ = client("lambda", attempts=1)
+
+        def call(key):
+            response = lambda_.invoke(FunctionName=f"writer-{token}", Payload=json.dumps({"id": key}))
+            assert "FunctionError" not in response, response["Payload"].read()
+
+        return call
+
+    with Traffic({"upload": upload, "item": put_item, "invoke": invoke}) as traffic:
+        wait_for(
+            lambda: all(len(done) >= ACKNOWLEDGED_BEFORE_DOWN for done in traffic.acknowledged.values()),
+            timeout=120,
+            interval=0.1,
+            what="traffic acknowledged before down",
+        )
+        stopped = second_engine("down")
+    started(stopped)
+    assert "requests refused from now on" in stopped.stdout and "state saved" in stopped.stdout, stopped.stdout
+    assert set(traffic.refused) <= REFUSALS, traffic.refused
+
+    started(second_engine("up"))
+    items = {item["pk"]["S"] for item in scan_all(client("dynamodb"), table)}
+    lost_items = set(traffic.acknowledged["item"] + traffic.acknowledged["invoke"]) - items
+    assert not lost_items, f"{len(lost_items)} acknowledged items lost: {sorted(lost_items)[:5]}"
+    for bucket, writer in ((uploads, "upload"), (written, "invoke")):
+        lost = set(traffic.acknowledged[writer]) - object_keys(bucket)
+        assert not lost, f"{len(lost)} acknowledged objects lost from {bucket}: {sorted(lost)[:5]}"
+    # Every upload the engine kept gets its row (before the final snapshot, or queued in it
+    # and indexed after the restart), and no row is without its upload.
+    uploaded = object_keys(uploads)
+    wait_for(lambda: row_keys(table) >= uploaded, timeout=120, what="a row for every upload")
+    assert row_keys(table) == uploaded
+
+
+def object_keys(bucket: str) -> set[str]:
+    pages = client("s3").get_paginator("list_objects_v2").paginate(Bucket=bucket)
+    return {item["Key"] for page in pages for item in page.get("Contents", [])}
+
+
+def row_keys(table: str) -> set[str]:
+    pks = {item["pk"]["S"] for item in scan_all(client("dynamodb"), table)}
+    return {pk.removeprefix("row#") for pk in pks if pk.startswith("row#")}
