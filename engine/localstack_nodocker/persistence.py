@@ -212,7 +212,7 @@ def _load_s3_objects(folder: Path, report) -> None:
     for bucket, s3_object in list(_s3_objects()):
         number = saved.get((bucket.name, s3_object.key, s3_object.version_id))
         problem = None
-        if number is None:
+        if number is None or not (folder / str(number)).exists():
             problem = "the snapshot has no data for this object"
         elif (size := (folder / str(number)).stat().st_size) != s3_object.size:
             problem = f"the snapshot holds {size} bytes for it, its metadata says {s3_object.size}"
