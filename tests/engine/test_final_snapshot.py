@@ -155,3 +155,50 @@ def object_keys(bucket: str) -> set[str]:
 def row_keys(table: str) -> set[str]:
     pks = {item["pk"]["S"] for item in scan_all(client("dynamodb"), table)}
     return {pk.removeprefix("row#") for pk in pks if pk.startswith("row#")}
+
+
+# Fails until the bucket holds an object named `allow`; tells the queue RESULTS either way.
+FAILS_UNTIL_ALLOWED = (
+    "import os, boto3\n\n"
+    "def handler(event, context):\n"
+    "    listed = boto3.client('s3').list_objects_v2(Bucket=os.environ['BUCKET'], Prefix='allow')\n"
+    "    outcome = 'succeeded' if listed.get('KeyCount') else 'failed'\n"
+    "    boto3.client('sqs').send_message(QueueUrl=os.environ['RESULTS'], MessageBody=f\"{outcome} {event['id']}\")\n"
+    "    if outcome == 'failed':\n"
+    "        raise RuntimeError('not allowed yet')\n"
+)
+
+
+def test_an_asynchronous_invocation_waiting_for_its_retry_survives_down_and_up(second_engine):
+    """Lambda retries a failed asynchronous invocation after a delay (a minute); its event
+    queue is in memory only, so the retry waiting at `down` is saved with the snapshot."""
+    started(second_engine("up"))
+    token = uuid.uuid4().hex[:8]
+    sqs, s3 = client("sqs"), client("s3")
+    results = sqs.create_queue(QueueName=f"results-{token}")["QueueUrl"]
+    s3.create_bucket(Bucket=f"switch-{token}")
+    environment = {"Variables": {"BUCKET": f"switch-{token}", "RESULTS": results}}
+    create_function(
+        f"retried-{token}", "python3.11", "index.handler", {"index.py": FAILS_UNTIL_ALLOWED}, Environment=environment
+    )
+    client("lambda").invoke(FunctionName=f"retried-{token}", InvocationType="Event", Payload=json.dumps({"id": token}))
+    assert next_result(results) == f"failed {token}"
+    s3.put_object(Bucket=f"switch-{token}", Key="allow", Body=b"")
+
+    started(second_engine("down"))
+    started(second_engine("up"))
+
+    assert next_result(client("sqs").get_queue_url(QueueName=f"results-{token}")["QueueUrl"]) == f"succeeded {token}"
+
+
+def next_result(queue_url: str) -> str:
+    """The next message's body (a retry comes a minute or two after its failure)."""
+    sqs = client("sqs")
+
+    def probe():
+        messages = sqs.receive_message(QueueUrl=queue_url, WaitTimeSeconds=5).get("Messages", [])
+        for message in messages:
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return messages and messages[0]["Body"]
+
+    return wait_for(probe, timeout=180, interval=0, what=f"a result on {queue_url}")
