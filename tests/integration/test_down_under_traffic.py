@@ -33,7 +33,7 @@ RUN = uuid.uuid4().hex[:8]
 ACKNOWLEDGED_BEFORE_DOWN = 5
 # Failures a write refused at `down` may show: the engine's 503, API Gateway's throttling,
 # or no engine any more.
-REFUSALS = {503, 429, "EndpointConnectionError", "ConnectionClosedError", "URLError", "ConnectionRefusedError"}
+REFUSALS = {503, 429, "EndpointConnectionError", "ConnectionClosedError", "URLError", "RemoteDisconnected"}
 # The notifications queued and the images uploaded before `down` are worked off after `up`.
 CARRIED_THROUGH_S = 240
 # Writers still at work (an upload's storage count) settle within this.

@@ -46,12 +46,12 @@ class Traffic:
                 self._refused(exc.kind)
             except NO_ENGINE as exc:
                 self._refused(type(exc).__name__)
-                time.sleep(0.05)  # the engine is gone: no busy loop
             else:
                 self.acknowledged[name].append(token)
 
     def _refused(self, kind) -> None:
         self.refused[kind] = self.refused.get(kind, 0) + 1
+        time.sleep(0.05)  # refused, or no engine any more: no busy loop
 
     def __enter__(self):
         for thread in self._threads:
