@@ -261,7 +261,11 @@ class Snapshots:
         self.stop.set()  # no periodic save after this one
         INTAKE.refuse(*STOPPING)
         started = time.monotonic()
-        left = drain.settle(started + DRAIN_TIMEOUT_S)
+        try:
+            left = drain.settle(started + DRAIN_TIMEOUT_S)
+        except Exception as exc:  # the state is saved all the same: the previous one is older still
+            LOG.exception("waiting for the work under way failed; saving the state as it is")
+            left = {f"unknown (the wait failed: {type(exc).__name__}: {exc})": 1}
         report = {"drain_seconds": round(time.monotonic() - started, 3), "still_under_way": left}
         if not self.saving_enabled:
             report["not_saved"] = f"saving is disabled: {self.detail or 'the engine is not ready'}"

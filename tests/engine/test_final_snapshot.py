@@ -4,6 +4,7 @@ function) is done before or after the restart. On a second engine (own port and 
 folder); everything is checked over HTTP."""
 
 import json
+import threading
 import uuid
 
 import pytest
@@ -161,3 +162,50 @@ def next_result(queue_url: str) -> str:
         return messages and messages[0]["Body"]
 
     return wait_for(probe, timeout=180, interval=0, what=f"a result on {queue_url}")
+
+
+# Says it started, takes a while, then writes its id as an item: an invocation in flight when
+# intake stops, whose own calls must still be let in.
+SLOW_WRITER = (
+    "import os, time, boto3\n\n"
+    "def handler(event, context):\n"
+    "    boto3.client('sqs').send_message(QueueUrl=os.environ['STARTED'], MessageBody=event['id'])\n"
+    "    time.sleep(3)\n"
+    "    boto3.client('dynamodb').put_item(TableName=os.environ['TABLE'], Item={'pk': {'S': event['id']}})\n"
+    "    return {'id': event['id']}\n"
+)
+
+
+def test_an_invocation_in_flight_when_down_starts_finishes_and_is_kept(second_engine):
+    started(second_engine("up"))
+    token = uuid.uuid4().hex[:8]
+    client("dynamodb").create_table(
+        TableName=f"slow-{token}",
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+    )
+    started_url = client("sqs").create_queue(QueueName=f"started-{token}")["QueueUrl"]
+    environment = {"Variables": {"TABLE": f"slow-{token}", "STARTED": started_url}}
+    create_function(f"slow-{token}", "python3.11", "index.handler", {"index.py": SLOW_WRITER}, Environment=environment)
+    answers = []
+
+    def invoke():
+        response = client("lambda", attempts=1).invoke(FunctionName=f"slow-{token}", Payload=json.dumps({"id": token}))
+        answers.append((response.get("FunctionError"), json.loads(response["Payload"].read())))
+
+    caller = threading.Thread(target=invoke)
+    caller.start()
+    wait_for(
+        lambda: client("sqs").receive_message(QueueUrl=started_url, WaitTimeSeconds=1).get("Messages"),
+        timeout=60,
+        interval=0,
+        what="the invocation to start",
+    )
+    stopped = second_engine("down")
+    caller.join()
+
+    started(stopped)
+    assert answers == [(None, {"id": token})]
+    started(second_engine("up"))
+    assert client("dynamodb").get_item(TableName=f"slow-{token}", Key={"pk": {"S": token}}).get("Item")
