@@ -65,8 +65,8 @@ STATE_ROUTE = "/_localstack/nodocker/state"
 FINAL_SNAPSHOT_ROUTE = STATE_ROUTE + "/final"
 ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://localhost:4566")
 START_TIMEOUT_S = 60
-# Loading a large saved state, and the final snapshot (a drain of up to a minute, then the
-# save), may take minutes; the engine reports its progress meanwhile.
+# Loading a large saved state, and the final snapshot (a wait of up to a minute for what
+# the engine accepted, then the save), may take minutes; the engine's log shows its progress.
 LOAD_TIMEOUT_S = 600
 FINAL_SNAPSHOT_TIMEOUT_S = 900
 STOP_TIMEOUT_S = 15

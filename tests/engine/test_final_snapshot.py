@@ -82,12 +82,7 @@ def test_what_was_acknowledged_while_down_ran_is_there_after_up(second_engine):
         return call
 
     with Traffic({"upload": upload, "item": put_item, "invoke": invoke}) as traffic:
-        wait_for(
-            lambda: all(len(done) >= ACKNOWLEDGED_BEFORE_DOWN for done in traffic.acknowledged.values()),
-            timeout=120,
-            interval=0.1,
-            what="traffic acknowledged before down",
-        )
+        traffic.wait_for_each(ACKNOWLEDGED_BEFORE_DOWN)
         stopped = second_engine("down")
     started(stopped)
     assert "requests refused from now on" in stopped.stdout and "state saved" in stopped.stdout, stopped.stdout

@@ -21,8 +21,10 @@ from tests.support.second_engine import (
     second_engine_at,
     started,
     state_document,
+    stream_table,
     zipped,
 )
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture
@@ -214,13 +216,7 @@ def test_down_and_up_keep_layers_node_functions_and_a_stream_mapping(second_engi
         {"index.js": NODE_HANDLER},
         Environment={"Variables": {"ANSWER": token}},
     )
-    table = client("dynamodb").create_table(
-        TableName=f"keep-stream-{token}",
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
-    )["TableDescription"]
+    table = stream_table(f"keep-stream-{token}")
     queue_url = client("sqs").create_queue(QueueName=f"keep-stream-{token}")["QueueUrl"]
     create_function(
         f"keep-recorder-{token}",
@@ -267,17 +263,18 @@ FAILS_UNTIL_ALLOWED = (
 
 def next_delivery(queue_url: str, allowed: bool) -> list[str]:
     """The keys of the next delivery the function reports as `allowed` (others are skipped)."""
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        sqs = client("sqs")
+    sqs = client("sqs")
+
+    def probe():
         for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
             "Messages", []
         ):
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
-            body = json.loads(message["Body"])
-            if body["allowed"] == allowed:
+            if (body := json.loads(message["Body"]))["allowed"] == allowed:
                 return body["keys"]
-    raise AssertionError(f"no delivery with allowed={allowed} within 90 s")
+        return None
+
+    return wait_for(probe, timeout=90, interval=0, what=f"a delivery with allowed={allowed}")
 
 
 def test_a_stream_batch_failing_when_the_state_is_saved_is_delivered_after_a_crash(second_engine, tmp_path):
@@ -287,13 +284,7 @@ def test_a_stream_batch_failing_when_the_state_is_saved_is_delivered_after_a_cra
     token = uuid.uuid4().hex[:8]
     client("s3").create_bucket(Bucket=f"switch-{token}")
     results = client("sqs").create_queue(QueueName=f"results-{token}")["QueueUrl"]
-    stream = client("dynamodb").create_table(
-        TableName=f"retried-{token}",
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
-    )["TableDescription"]["LatestStreamArn"]
+    stream = stream_table(f"retried-{token}")["LatestStreamArn"]
     environment = {"Variables": {"BUCKET": f"switch-{token}", "RESULTS": results}}
     create_function(
         f"retried-{token}", "python3.11", "index.handler", {"index.py": FAILS_UNTIL_ALLOWED}, Environment=environment
@@ -304,14 +295,9 @@ def test_a_stream_batch_failing_when_the_state_is_saved_is_delivered_after_a_cra
     )
     assert next_delivery(results, allowed=False) == ["failing"]  # and retried from now on
     failing_since = time.time()
-    deadline = time.monotonic() + 20
-    while not (state_document()["last_save"].get("at", 0) > failing_since):
-        assert time.monotonic() < deadline, f"no periodic save within 20 s: {state_document()}"
-        time.sleep(0.2)
+    wait_for(lambda: state_document()["last_save"].get("at", 0) > failing_since, timeout=20, what="a periodic save")
     os.killpg(int((tmp_path / "state" / "localstack.pid").read_text()), signal.SIGKILL)
-    deadline = time.monotonic() + 10
-    while health(URL) is not None and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for(lambda: health(URL) is None, timeout=10, interval=0.1, what="the engine to be gone")
 
     started(second_engine("up"))
     client("s3").put_object(Bucket=f"switch-{token}", Key="allow", Body=b"")

@@ -16,6 +16,7 @@ from tests.support.second_engine import (
     second_engine_at,
     started,
     state_document,
+    stream_table,
     zipped,
 )
 from tests.support.waiting import wait_for
@@ -61,16 +62,6 @@ def recorder(name: str, results_url: str) -> str:
     )
 
 
-def stream_table(name: str) -> str:
-    return client("dynamodb").create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
-    )["TableDescription"]["LatestStreamArn"]
-
-
 def test_dangling_references_of_every_kind_leave_the_rest_restored(second_engine):
     started(second_engine("up"))
     token = uuid.uuid4().hex[:8]
@@ -83,7 +74,10 @@ def test_dangling_references_of_every_kind_leave_the_rest_restored(second_engine
     # SQS queue and from a DynamoDB stream, and one whose queue is deleted: LocalStack cannot
     # start them again; one that stays whole
     doomed = {}
-    for kind, source_arn in (("sqs", queue(f"orphan-{token}")[1]), ("stream", stream_table(f"orphan-{token}"))):
+    for kind, source_arn in (
+        ("sqs", queue(f"orphan-{token}")[1]),
+        ("stream", stream_table(f"orphan-{token}")["LatestStreamArn"]),
+    ):
         name = f"doomed-{kind}-{token}"
         recorder(name, results_url)
         options = {"StartingPosition": "TRIM_HORIZON"} if kind == "stream" else {}

@@ -96,12 +96,7 @@ def test_every_write_acknowledged_while_down_runs_is_there_after_up(aws, deploye
         pytest.skip("the engine at AWS_ENDPOINT_URL was not started by engine/ctl.py (a container?): not restarting it")
     writing, notifications, batches = writers(deployed)
     with Traffic(writing) as traffic:
-        wait_for(
-            lambda: all(len(done) >= ACKNOWLEDGED_BEFORE_DOWN for done in traffic.acknowledged.values()),
-            timeout=120,
-            interval=0.2,
-            what="traffic acknowledged before down",
-        )
+        traffic.wait_for_each(ACKNOWLEDGED_BEFORE_DOWN)
         stopped = ctl("down")
     assert health() is None
     assert "requests refused from now on" in stopped.stdout and "state saved" in stopped.stdout, stopped.stdout

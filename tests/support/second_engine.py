@@ -73,6 +73,17 @@ def create_function(name: str, runtime: str, handler: str, files: dict[str, str]
     return arn
 
 
+def stream_table(name: str) -> dict:
+    """A table keyed by `pk` with a KEYS_ONLY stream; its description."""
+    return client("dynamodb").create_table(
+        TableName=name,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
+        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
+    )["TableDescription"]
+
+
 def answer(name: str) -> dict:
     response = client("lambda").invoke(FunctionName=name)
     assert "FunctionError" not in response, response["Payload"].read()

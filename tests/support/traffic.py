@@ -7,6 +7,8 @@ import urllib.error
 
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
+from tests.support.waiting import wait_for
+
 # Failures that say the engine did not take the write: its 503, or no engine any more.
 NO_ENGINE = (EndpointConnectionError, ConnectionClosedError, urllib.error.URLError, ConnectionError)
 
@@ -48,6 +50,15 @@ class Traffic:
                 self._refused(type(exc).__name__)
             else:
                 self.acknowledged[name].append(token)
+
+    def wait_for_each(self, count: int, timeout: float = 120) -> None:
+        """Until every writer has had `count` writes acknowledged."""
+        wait_for(
+            lambda: all(len(done) >= count for done in self.acknowledged.values()),
+            timeout=timeout,
+            interval=0.1,
+            what=f"{count} acknowledged writes of each writer",
+        )
 
     def _refused(self, kind) -> None:
         self.refused[kind] = self.refused.get(kind, 0) + 1
