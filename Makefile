@@ -88,7 +88,7 @@ destroy: $(VENV)/.installed ## Destroy every resource of the stack
 	  $(MAKE) --no-print-directory build init && $(STYLE) $(TFLOCAL) destroy -input=false -auto-approve $$nocolor; \
 	else echo "[destroy] no engine answers: nothing to destroy"; fi
 
-recount: $(VENV)/.installed ## Recount every counter from the rows and objects, print the drift (FIX=1 writes the true values)
+recount: $(VENV)/.installed ## Audit image rows against originals and recount every counter; print the drift (FIX=1 repairs it; scans)
 	@$(ENV) $(PY) -m tools.recount $(if $(filter 1,$(FIX)),--fix)
 
 redrive: $(VENV)/.installed ## Move dead letters back: make redrive QUEUE=notifications|images

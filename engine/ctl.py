@@ -64,8 +64,14 @@ UV_DIR = INSTALL_DIR / "uv"
 SNAPSHOT_DIR = STATE / "snapshot"
 # Served by the engine's persistence plugin (localstack_nodocker/persistence.py, ROUTE).
 STATE_ROUTE = "/_localstack/nodocker/state"
+FINAL_SNAPSHOT_ROUTE = STATE_ROUTE + "/final"
 ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://localhost:4566")
 START_TIMEOUT_S = 60
+# Loading a large saved state, and the final snapshot (a wait of up to a minute for what
+# the engine accepted, then the save), may take minutes; the engine's log shows its progress.
+LOAD_TIMEOUT_S = 600
+FINAL_SNAPSHOT_TIMEOUT_S = 900
+STOP_TIMEOUT_S = 15
 
 
 class EngineError(Exception):
@@ -489,8 +495,13 @@ def _exit_reason() -> str | None:
 def up() -> None:
     pid = _our_pid()
     if pid and _health():
-        say(f"already running (PID {pid}) at {ENDPOINT}")
-        return
+        document = _state_document()
+        if not (document and document["status"] == "stopped"):
+            say(f"already running (PID {pid}) at {ENDPOINT}")
+            return
+        say("the engine took its final snapshot and takes no requests: stopping it to start it again")
+        down()
+        pid = None
     if not pid and _health():
         say(f"a LocalStack already answers at {ENDPOINT}: using it, starting nothing")
         return
@@ -554,9 +565,10 @@ def _state_document(timeout: float = 2.0):
 
 
 def _wait_for_state(pid: int, started: float) -> None:
-    """The saved state is loaded after the gateway is up: wait for it, and refuse to serve a
-    half-loaded or foreign state (the engine is stopped, the snapshot kept)."""
-    while time.monotonic() - started < START_TIMEOUT_S:
+    """The saved state is loaded after the gateway is up (the engine refuses other requests
+    until then): wait for it, and refuse to serve a foreign state or one that could not be
+    read (the engine is stopped, the snapshot kept)."""
+    while time.monotonic() - started < LOAD_TIMEOUT_S:
         try:
             document = _state_document()
         except OSError:  # slow to answer while services start: ask again
@@ -565,6 +577,7 @@ def _wait_for_state(pid: int, started: float) -> None:
             return
         if document["status"] == "ready":
             say(f"state: {document['detail']} ({document['directory']})")
+            _say_not_restored(document)
             return
         if document["status"] in ("refused", "failed"):
             down(save_state=False)
@@ -572,7 +585,15 @@ def _wait_for_state(pid: int, started: float) -> None:
         if _process_exited(pid):
             raise EngineError(f"LocalStack exited while loading its saved state. Log tail:\n{_log_tail()}")
         time.sleep(0.1)
-    raise EngineError(f"the saved state was not loaded after {START_TIMEOUT_S} s. Log tail:\n{_log_tail()}")
+    raise EngineError(f"the saved state was not loaded after {LOAD_TIMEOUT_S} s. Log tail:\n{_log_tail()}")
+
+
+def _say_not_restored(document: dict) -> None:
+    problems = document.get("not_restored", [])
+    if problems:
+        say(f"warning: {len(problems)} resource(s) of the saved state could not be restored (the rest was):")
+        for problem in problems:
+            say(f"  {problem['resource']}: {problem['reason']}")
 
 
 def save() -> None:
@@ -596,28 +617,61 @@ def _process_exited(pid: int) -> bool:
         return not Path(f"/proc/{pid}").exists()
 
 
+def final_snapshot() -> bool:
+    """The engine stops taking requests, finishes what it accepted and saves; True once the
+    final snapshot is taken."""
+    request = urllib.request.Request(f"{ENDPOINT}{FINAL_SNAPSHOT_ROUTE}", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=FINAL_SNAPSHOT_TIMEOUT_S) as response:
+            report = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        error = json.loads(exc.read() or b"{}").get("error", f"HTTP {exc.code}")
+        say(f"warning: {error}; the engine tries again as it stops")
+        return False
+    except (OSError, ValueError) as exc:
+        say(f"warning: no final snapshot ({exc}); the engine tries again as it stops")
+        return False
+    left = ", ".join(f"{count} {kind}" for kind, count in report["still_under_way"].items())
+    say(
+        f"requests refused from now on; what was accepted finished in {report['drain_seconds']:.1f} s"
+        + (f", except {left} (saved as they were)" if left else "")
+    )
+    if "save" in report:
+        saved = report["save"]
+        say(
+            f"state saved: {len(saved['services'])} services, {saved['bytes'] / 1e6:.1f} MB in {saved['seconds']:.2f} s"
+        )
+    else:
+        say(f"warning: the state was not saved ({report['not_saved']}); the previous snapshot is kept")
+    return True
+
+
 def down(save_state: bool = True) -> None:
     pid = _our_pid()
     if not pid:
         say("not running (nothing started by this project)")
         return
+    taken = False
     if save_state:
         try:
             document = _health() and _state_document()
-            if document and document["status"] == "ready":
-                save()
         except (EngineError, OSError, ValueError) as exc:
-            say(f"warning: the state was not saved ({exc}); the last periodic save is kept")
+            document = None
+            say(f"warning: the engine does not answer ({exc}); the last periodic save is kept")
+        if document and document["status"] in ("ready", "stopped"):
+            taken = final_snapshot()
     say(f"stopping LocalStack (PID {pid})")
     try:
         os.killpg(pid, signal.SIGTERM)
     except ProcessLookupError:
         pass
-    deadline = time.monotonic() + 15
+    # without a final snapshot yet, the engine takes it on SIGTERM before it exits
+    wait_s = STOP_TIMEOUT_S if taken or not save_state else FINAL_SNAPSHOT_TIMEOUT_S
+    deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline and Path(f"/proc/{pid}").exists() and not _is_zombie(pid):
         time.sleep(0.1)
     if Path(f"/proc/{pid}").exists() and not _is_zombie(pid):
-        say("still running after 15 s: killing it")
+        say(f"still running after {wait_s} s: killing it")
         os.killpg(pid, signal.SIGKILL)
     PID_FILE.unlink(missing_ok=True)
     say("stopped")
@@ -698,6 +752,10 @@ def status() -> int:
     running = sorted(name for name, state in services.items() if state in ("running", "available"))
     say(f"LocalStack {health.get('version', '?')} at {ENDPOINT} ({owner})")
     say(f"services available: {', '.join(running)}")
+    document = _state_document()
+    if document:
+        say(f"state: {document['status']}: {document['detail']} ({document['directory']})")
+        _say_not_restored(document)
     if pid and TLS_FILES["ca_cert"].exists():  # a LocalStack we did not start has its own certificate
         port = urllib.parse.urlparse(ENDPOINT).port or 4566
         say(

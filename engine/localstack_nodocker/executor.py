@@ -24,6 +24,7 @@ from localstack.services.lambda_.invocation.runtime_executor import (
 
 from localstack_nodocker import hostruntimes, layers
 from localstack_nodocker.hot_reload import CodeWatch
+from localstack_nodocker.intake import INTAKE
 from localstack_nodocker.names import worker_environment
 from localstack_nodocker.protocol import GarbledFrame, Worker, WorkerDied, WorkerOutOfMemory, WorkerTimedOut
 from localstack_nodocker.runtimes import resolve, runtime_library_dir
@@ -63,6 +64,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         self.init_duration_ms: float | None = None
         self._pending_init_logs = ""
         self._init_failure: Exception | None = None
+        self._access_key_id: str | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -88,6 +90,10 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         )
         self.code_watch = CodeWatch(config_.code, code_dir)
         self.env.update(worker_environment(self.env))
+        # the function's own calls are let in while the engine stops, so its invocation finishes
+        self._access_key_id = self.env.get("AWS_ACCESS_KEY_ID")
+        if self._access_key_id:
+            INTAKE.function_started(self._access_key_id)
         self._spawn()
 
     def _launch(self) -> Worker:
@@ -144,6 +150,9 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         if self.worker:
             self.worker.kill()
             self.worker = None
+        if self._access_key_id:
+            INTAKE.function_stopped(self._access_key_id)
+            self._access_key_id = None
         if self.tmp_dir:
             shutil.rmtree(self.tmp_dir, ignore_errors=True)
             self.tmp_dir = None

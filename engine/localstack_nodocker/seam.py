@@ -700,21 +700,21 @@ _target(
     "localstack.services.events.provider:EventsProvider",
     READ,
     EVENTS_RESTART,
-    "persistence.py",
+    "restore.py",
     Assigns("_event_bus_services_store", "_rule_services_store"),
 )
 _target(
     "localstack.services.events.provider:EventsProvider.create_target_sender",
     READ,
     EVENTS_RESTART,
-    "persistence.py",
+    "restore.py",
     Parameters("self", "target", "rule_arn", "rule_name", "region", "account_id"),
 )
 _target(
     "localstack.services.events.event_bus:EventBusService",
     READ,
     EVENTS_RESTART,
-    "persistence.py",
+    "restore.py",
     Parameters("event_bus"),
 )
 _target("localstack.services.events.rule:RuleService", READ, EVENTS_RESTART, "persistence.py", Parameters("rule"))
