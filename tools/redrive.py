@@ -209,6 +209,9 @@ def image_event_problem(body: str) -> str | None:
     decides), or None."""
     try:
         event = parse_json(body)
+    except ValueError as exc:
+        return f"body is not I-JSON (RFC 7493): {exc}"
+    try:
         objects, _ = objects_from_event(event)
     except ValueError as exc:
         return str(exc)
