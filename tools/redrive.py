@@ -31,7 +31,7 @@ notification id, and the image processor derives the image id from bucket, key a
 
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,14 +156,12 @@ def received(sqs, url: str, left: dict[str, str]) -> Iterator[dict]:
             yield message
 
 
-def deleted(sqs, url: str, message: dict, left: dict[str, str]) -> str | None:
-    """Delete a message whose copy was accepted; None, or why it is still in the queue."""
-    try:
-        sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-    except (ClientError, BotoCoreError) as exc:
-        return f"its copy was accepted, but it was not deleted ({exc}); a later run sends it again, which the consumer absorbs"
-    del left[message["MessageId"]]
-    return None
+class NotRedrivable(ValueError):
+    """The message can never succeed where it would go back: it stays, with this reason."""
+
+
+class CopyRefused(RuntimeError):
+    """Where the message goes back did not accept it now: the next run tries again."""
 
 
 def release(sqs, url: str, left: dict[str, str], done: Redrive) -> None:
@@ -175,33 +173,54 @@ def release(sqs, url: str, left: dict[str, str], done: Redrive) -> None:
             done.lines.append(f"{message_id} stays invisible for up to {VISIBILITY_S} s ({exc})")
 
 
-def receive_and_send(sqs, dlq_url: str, queue_url: str) -> Redrive:
-    done, left = Redrive("receive-and-send"), {}
+def redrive_each(sqs, dlq_url: str, done: Redrive, hand_back: Callable[[dict], str]) -> Redrive:
+    """Each message of the dead-letter queue on its own: `hand_back` copies it to where it is
+    processed (a line saying where) or raises NotRedrivable / CopyRefused; the message is
+    deleted only after its copy was accepted. What is left is visible again at the end."""
+    left: dict[str, str] = {}
     try:
         for message in received(sqs, dlq_url, left):
-            attributes = {
-                name: {part: value[part] for part in ATTRIBUTE_PARTS if part in value}
-                for name, value in message.get("MessageAttributes", {}).items()
-            }
             try:
-                sent = sqs.send_message(
-                    QueueUrl=queue_url,
-                    MessageBody=message["Body"],
-                    **({"MessageAttributes": attributes} if attributes else {}),
-                )
+                line = hand_back(message)
+            except NotRedrivable as exc:
+                done.keep(message, str(exc))
+                continue
+            except CopyRefused as exc:
+                done.fail(message, str(exc))
+                continue
+            try:
+                sqs.delete_message(QueueUrl=dlq_url, ReceiptHandle=message["ReceiptHandle"])
             except (ClientError, BotoCoreError) as exc:
-                done.fail(message, f"the queue did not accept it: {exc}")
+                done.fail(
+                    message, f"copied, but not deleted ({exc}); a later run copies it again, which the consumer absorbs"
+                )
                 continue
-            problem = deleted(sqs, dlq_url, message, left)
-            if problem:
-                done.fail(message, problem)
-                continue
-            done.move(f"{message['MessageId']} -> {sent['MessageId']} ({len(message['Body'])} characters)")
+            del left[message["MessageId"]]
+            done.move(line)
     except (ClientError, BotoCoreError) as exc:
         done.stopped = f"receiving from the dead-letter queue failed: {exc}"
     finally:
         release(sqs, dlq_url, left, done)
     return done
+
+
+def receive_and_send(sqs, dlq_url: str, queue_url: str) -> Redrive:
+    def send(message: dict) -> str:
+        attributes = {
+            name: {part: value[part] for part in ATTRIBUTE_PARTS if part in value}
+            for name, value in message.get("MessageAttributes", {}).items()
+        }
+        try:
+            sent = sqs.send_message(
+                QueueUrl=queue_url,
+                MessageBody=message["Body"],
+                **({"MessageAttributes": attributes} if attributes else {}),
+            )
+        except (ClientError, BotoCoreError) as exc:
+            raise CopyRefused(f"the queue did not accept it: {exc}") from exc
+        return f"{message['MessageId']} -> {sent['MessageId']} ({len(message['Body'])} characters)"
+
+    return redrive_each(sqs, dlq_url, Redrive("receive-and-send"), send)
 
 
 def image_event_problem(body: str) -> str | None:
@@ -224,31 +243,19 @@ def image_event_problem(body: str) -> str | None:
 
 
 def reinvoke(sqs, lam, dlq_url: str, function: str) -> Redrive:
-    done, left = Redrive(f"asynchronous Invoke of {function}"), {}
-    try:
-        for message in received(sqs, dlq_url, left):
-            problem = image_event_problem(message["Body"])
-            if problem:
-                done.keep(message, problem)
-                continue
-            try:
-                answer = lam.invoke(FunctionName=function, InvocationType="Event", Payload=message["Body"].encode())
-            except (ClientError, BotoCoreError) as exc:
-                done.fail(message, f"{function} did not accept it: {exc}")
-                continue
-            if answer["StatusCode"] != 202:
-                done.fail(message, f"{function} did not accept it: HTTP {answer['StatusCode']}")
-                continue
-            problem = deleted(sqs, dlq_url, message, left)
-            if problem:
-                done.fail(message, problem)
-                continue
-            done.move(f"{message['MessageId']} -> {function} (request {answer['ResponseMetadata']['RequestId']})")
-    except (ClientError, BotoCoreError) as exc:
-        done.stopped = f"receiving from the dead-letter queue failed: {exc}"
-    finally:
-        release(sqs, dlq_url, left, done)
-    return done
+    def invoke(message: dict) -> str:
+        problem = image_event_problem(message["Body"])
+        if problem:
+            raise NotRedrivable(problem)
+        try:
+            answer = lam.invoke(FunctionName=function, InvocationType="Event", Payload=message["Body"].encode())
+        except (ClientError, BotoCoreError) as exc:
+            raise CopyRefused(f"{function} did not accept it: {exc}") from exc
+        if answer["StatusCode"] != 202:
+            raise CopyRefused(f"{function} did not accept it: HTTP {answer['StatusCode']}")
+        return f"{message['MessageId']} -> {function} (request {answer['ResponseMetadata']['RequestId']})"
+
+    return redrive_each(sqs, dlq_url, Redrive(f"asynchronous Invoke of {function}"), invoke)
 
 
 def redrive(queue: str) -> Redrive:

@@ -27,6 +27,18 @@ from tools.stack import ROOT
 RUN = uuid.uuid4().hex[:8]
 
 
+def make_redrive(queue: str) -> subprocess.CompletedProcess:
+    """`make redrive QUEUE=<queue>` as an operator runs it."""
+    return subprocess.run(
+        ["make", "--no-print-directory", "redrive", f"QUEUE={queue}"],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
 def in_dead_letter_queue(aws, deployed, message_id: str) -> bool:
     """Is the message in the DLQ? (received, then made visible again at once)."""
     dlq = deployed["notifications_dlq_url"]
@@ -56,14 +68,7 @@ def test_a_dead_letter_is_redriven_and_processed_once(aws, deployed, fast_redeli
         assert not history_rows(aws, deployed, nid)
     # The fault is gone (the topic restored); the operator's command:
     started = time.monotonic()
-    result = subprocess.run(
-        ["make", "--no-print-directory", "redrive", "QUEUE=notifications"],
-        cwd=ROOT,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    result = make_redrive("notifications")
     assert result.returncode == 0, result.stdout + result.stderr
     print(f"\n{result.stdout}")
     assert "[redrive] notifications:" in result.stdout and "moved back" in result.stdout
@@ -83,14 +88,7 @@ def test_a_dead_letter_is_redriven_and_processed_once(aws, deployed, fast_redeli
 
 
 def test_redrive_refuses_an_unknown_queue():
-    result = subprocess.run(
-        ["make", "--no-print-directory", "redrive", "QUEUE=everything"],
-        cwd=ROOT,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = make_redrive("everything")
     assert result.returncode != 0 and "usage: make redrive QUEUE=notifications|images" in result.stderr
 
 
@@ -118,14 +116,7 @@ def test_images_redrive_keeps_what_cannot_go_back_and_moves_the_rest(aws, deploy
     ids = {}
     for body in [*list(bad)[:2], good, *list(bad)[2:]]:
         ids[body] = aws["sqs"].send_message(QueueUrl=dlq, MessageBody=body)["MessageId"]
-    result = subprocess.run(
-        ["make", "--no-print-directory", "redrive", "QUEUE=images"],
-        cwd=ROOT,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    result = make_redrive("images")
     print(f"\n{result.stdout}{result.stderr}")
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"{ids[good]} -> {deployed['functions']['image_processor']}" in result.stdout

@@ -250,7 +250,7 @@ def test_a_copy_that_was_accepted_but_not_deleted_is_a_failure_of_that_message_o
         aws.sqs.send_message(QueueUrl=dlq, MessageBody=s3_event(key))
     done = redrive.reinvoke(FaultySqs(aws.sqs, fail_delete="stuck.jpg"), FakeLambda(), dlq, "roxs-image-processor")
     assert (done.moved, done.failed, done.complete) == (2, 1, False)
-    assert any("was not deleted" in line and "InternalError" in line for line in done.lines)
+    assert any("copied, but not deleted" in line and "InternalError" in line for line in done.lines)
     assert bodies_left(aws.sqs, dlq) == [s3_event("stuck.jpg")]
 
 
