@@ -26,9 +26,9 @@ A body is parsed as I-JSON (roxs_common.untrusted.parse_json): whatever it holds
 huge numbers, NaN, lone surrogates, duplicate names, not JSON at all) it is either a
 notification or answered by its `rejected` row, never an error that fails the record.
 
-Deadlines: a batch starts a record only while RECORD_RESERVE_MS of the invocation remains;
-the records it did not start are reported in batchItemFailures, so SQS delivers them again.
-An invocation that still ends between claim and final status (killed at its timeout, out of
+Deadlines: a batch starts a record only while more than RECORD_RESERVE_MS remains (a quarter
+of a shorter invocation); the records it did not start are reported in batchItemFailures,
+so SQS delivers them again. An invocation that still ends between claim and final status (killed at its timeout, out of
 memory) leaves a claim that expires. The next delivery of an SQS message takes it over; a
 direct invoke has none, so the claim sweep (a schedule, modules/notifications) finishes every
 expired claim: it delivers the notification again (published again if it had been; the
@@ -82,9 +82,11 @@ DEFAULT_REMAINING_MS = 60_000
 CLAIM_MARGIN_MS = 10_000
 # The raw body kept in a rejected row (SQS allows 256 KiB; a row at most 400 KB).
 REJECTED_BODY_MAX_CHARS = 64_000
-# A record is started only while this much of the invocation remains: one record is a few
-# calls (well under a second here); the rest covers the SDK's retries of a slow one.
+# A record is started only while more than this remains of the invocation: one record is a
+# few calls (well under a second here); the rest covers the SDK's retries of a slow one. A
+# short invocation keeps a quarter of its time instead, so it still gets work done.
 RECORD_RESERVE_MS = 3_000
+RESERVE_SHARE = 4
 # The sparse GSI of rows being delivered (Status in_progress, by ClaimExpiresMs), read by the sweep.
 CLAIM_INDEX = "ByClaimExpiry"
 SWEEP_PAGE = 25
@@ -372,6 +374,13 @@ def _remaining_ms(context: Any) -> Callable[[], int]:
     return remaining if callable(remaining) else lambda: DEFAULT_REMAINING_MS
 
 
+def time_left(remaining_ms: Callable[[], int]) -> Callable[[], bool]:
+    """Whether another record may be started: more than the reserve (of this invocation's
+    time when it starts) remains."""
+    reserve = min(RECORD_RESERVE_MS, remaining_ms() // RESERVE_SHARE)
+    return lambda: remaining_ms() > reserve
+
+
 def check_sqs_records(records: Any) -> list[dict[str, Any]]:
     """`records` if every one is an SQS record this handler can answer; ValueError naming the first that is not."""
     if not isinstance(records, list):
@@ -393,10 +402,10 @@ def check_sqs_records(records: Any) -> list[dict[str, Any]]:
 
 
 def handle_sqs(records: list[dict[str, Any]], remaining_ms: Callable[[], int]) -> dict[str, list[dict[str, str]]]:
-    failures = []
+    failures, may_start = [], time_left(remaining_ms)
     for index, record in enumerate(records):
         message_id = record["messageId"]
-        if remaining_ms() < RECORD_RESERVE_MS:
+        if not may_start():
             # Not started: SQS delivers these again (a direct caller sees them listed).
             failures += [{"itemIdentifier": left["messageId"]} for left in records[index:]]
             logger.warning("deadline near: records left for redelivery", extra={"records_left": len(records) - index})
@@ -479,9 +488,9 @@ def _row_notification(row: dict[str, Any]) -> Notification:
 
 def sweep_expired_claims(remaining_ms: Callable[[], int]) -> dict[str, int]:
     """Deliver again every notification whose claim expired (see the module docstring)."""
-    outcome = {"finished": 0, "failed": 0}
+    outcome, may_start = {"finished": 0, "failed": 0}, time_left(remaining_ms)
     for row in expired_claims(now_ms()):
-        if remaining_ms() < RECORD_RESERVE_MS:
+        if not may_start():
             logger.warning("sweep stopped at its deadline; the next one continues", extra=outcome)
             break
         log_data = {"notification_id": row["NotificationId"], "claim_expired_ms": int(row["ClaimExpiresMs"])}

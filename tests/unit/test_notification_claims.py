@@ -53,22 +53,27 @@ def body(notification_id: str) -> dict:
     return {**API_BODY, "notification_id": notification_id}
 
 
+def reserve_of(budget_ms: int) -> int:
+    return min(notification_processor.RECORD_RESERVE_MS, budget_ms // 4)
+
+
 @settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(records=st.integers(1, 12), per_publish_ms=st.integers(1, 5_000), spare_ms=st.integers(-2_000, 20_000))
-def test_a_batch_starts_no_record_inside_the_reserve_and_reports_the_rest(aws, records, per_publish_ms, spare_ms):
-    """Started records end `sent`; exactly the unstarted suffix is reported (in order), and no
-    row is left in progress. SQS's redelivery of the reported ones sends each once."""
+@given(records=st.integers(1, 12), per_publish_ms=st.integers(1, 5_000), budget_ms=st.integers(0, 30_000))
+def test_a_batch_starts_no_record_inside_the_reserve_and_reports_the_rest(aws, records, per_publish_ms, budget_ms):
+    """Records are started while more than the reserve (3 s, or a quarter of a shorter
+    invocation) remains; started ones end `sent`, exactly the unstarted suffix is reported
+    (in order), and no row is left in progress. SQS's redelivery of the rest sends each once."""
     batch = uuid.uuid4().hex  # the examples share the table
     ids = [f"{batch}-{i}" for i in range(records)]
     event = {"Records": [sqs_record(f"{batch}-m{i}", body(nid)) for i, nid in enumerate(ids)]}
-    context = ClockedContext(notification_processor.RECORD_RESERVE_MS + spare_ms, per_publish_ms)
-    answer = notification_processor.lambda_handler(event, context)
+    answer = notification_processor.lambda_handler(event, ClockedContext(budget_ms, per_publish_ms))
 
     reported = [failure["itemIdentifier"] for failure in answer["batchItemFailures"]]
     started = records - len(reported)
     assert reported == [record["messageId"] for record in event["Records"][started:]]
-    if spare_ms < 0:
-        assert started == 0
+    spare = budget_ms - reserve_of(budget_ms)  # started at budget, budget - per_publish, ... while > reserve
+    assert started == (min(records, (spare - 1) // per_publish_ms + 1) if spare > 0 else 0)
+    assert started or budget_ms == 0  # any invocation with time left gets work done
     rows = {row["NotificationId"]: row["Status"] for row in history(aws) if row["NotificationId"].startswith(batch)}
     assert rows == dict.fromkeys(ids[:started], "sent")
 
@@ -84,8 +89,8 @@ def test_the_issue_case_a_long_direct_batch_returns_before_its_timeout(aws, publ
     answer = notification_processor.lambda_handler(event, ClockedContext(30_000, 500))
     reported = {failure["itemIdentifier"] for failure in answer["batchItemFailures"]}
     rows = history(aws)
-    # Started at 30 s, 29.5 s, ... down to the reserve itself.
-    assert len(rows) == (30_000 - notification_processor.RECORD_RESERVE_MS) // 500 + 1
+    # Started at 30 s, 29.5 s, ... while more than the 3 s reserve remains.
+    assert len(rows) == (30_000 - notification_processor.RECORD_RESERVE_MS) // 500
     assert len(rows) + len(reported) == 4000
     assert {row["Status"] for row in rows} == {"sent"} and len(published()) == len(rows)
     assert counters(aws)["Total"] == len(rows) == recount_notifications()["Total"]
@@ -177,10 +182,10 @@ def test_the_sweep_stops_before_its_deadline_and_the_next_one_continues(
     first = notification_processor.lambda_handler(
         SCHEDULED, ClockedContext(notification_processor.RECORD_RESERVE_MS + 10_000, 1_000)
     )
-    # Rows are started while the reserve is left: at 10, 9, ... 0 s past it.
-    assert first == {"finished": 11, "failed": 0}
-    assert [row["Status"] for row in history(aws)].count("sent") == 11
-    assert notification_processor.lambda_handler(SCHEDULED, context) == {"finished": 19, "failed": 0}
+    # Rows are started while more than the reserve is left: at 10, 9, ... 1 s past it.
+    assert first == {"finished": 10, "failed": 0}
+    assert [row["Status"] for row in history(aws)].count("sent") == 10
+    assert notification_processor.lambda_handler(SCHEDULED, context) == {"finished": 20, "failed": 0}
     assert {row["Status"] for row in history(aws)} == {"sent"} and len(published()) == 30
     assert counters(aws)["Total"] == 30
 
