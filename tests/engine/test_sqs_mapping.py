@@ -18,8 +18,8 @@ from tests.support.waiting import wait_for
 
 ENGINE_PYTHON = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstack")) / "venv" / "bin" / "python"
 
-# Each batch's message ids with the MD5 of the body the function got, to a queue named after
-# the source queue (+ "-seen").
+# Each invocation's payload size and its messages (id, MD5 of the body the function got), to
+# a queue named after the source queue (+ "-seen").
 RECORDER_SOURCE = """
 import hashlib
 import json
@@ -33,7 +33,9 @@ def handler(event, context):
     source = records[0]["eventSourceARN"].split(":")[-1]
     seen = [{"id": r["messageId"], "md5": hashlib.md5(r["body"].encode()).hexdigest(), "chars": len(r["body"])}
             for r in records]
-    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=source + "-seen")["QueueUrl"], MessageBody=json.dumps(seen))
+    invocation = {"payload_bytes": len(json.dumps(event)), "records": seen}
+    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=source + "-seen")["QueueUrl"],
+                     MessageBody=json.dumps(invocation))
     return {"batchItemFailures": []}
 """
 
@@ -77,7 +79,7 @@ class MappedQueue:
         self.url = sqs.create_queue(
             QueueName=name,
             Attributes={
-                "VisibilityTimeout": "5",
+                "VisibilityTimeout": "60",
                 "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": "1"}),
             },
         )["QueueUrl"]
@@ -96,6 +98,7 @@ class MappedQueue:
             what="the mapping to be enabled",
         )
         self.seen: dict[str, dict] = {}
+        self.payload_sizes: list[int] = []
 
     def send(self, bodies: dict[str, str]) -> dict[str, dict]:
         """SendMessageBatch of {entry id: body}; {entry id: the successful entry}."""
@@ -110,7 +113,9 @@ class MappedQueue:
         for message in sqs.receive_message(QueueUrl=self.seen_queue, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
             "Messages", []
         ):
-            self.seen.update((record["id"], record) for record in json.loads(message["Body"]))
+            invocation = json.loads(message["Body"])
+            self.payload_sizes.append(invocation["payload_bytes"])
+            self.seen.update((record["id"], record) for record in invocation["records"])
             sqs.delete_message(QueueUrl=self.seen_queue, ReceiptHandle=message["ReceiptHandle"])
         return self.seen
 
@@ -181,6 +186,23 @@ def test_a_filter_drops_what_it_does_not_match_and_nothing_else(mapped):
     assert seen[wanted_id]["md5"] == sent["wanted"]["MD5OfMessageBody"]
     wait_for(lambda: queue.depth(queue.url) == 0, timeout=30, what="the filtered-out messages deleted")
     assert set(queue.collect()) == {wanted_id} and queue.depth(queue.dlq) == 0
+
+
+def test_a_batch_over_lambdas_payload_limit_is_split_and_every_message_arrives(mapped):
+    """Ten messages of 900 KB of 'é' (SQS takes 1 MiB), each 2.7 MB once JSON escapes it in
+    the event: 27 MB in one batch of ten. Every invocation stays within 6 MB, every body
+    arrives intact, and the queue is emptied."""
+    queue = mapped(MaximumBatchingWindowInSeconds=10)  # the ten are received as one batch
+    sent = {}
+    for i in range(10):
+        body = str(i) + "é" * 450_000
+        entry = queue.aws["sqs"].send_message(QueueUrl=queue.url, MessageBody=body)
+        sent[entry["MessageId"]] = entry["MD5OfMessageBody"]
+    seen = wait_for(lambda: set(sent) <= set(queue.collect()) and queue.seen, timeout=90, what="all 10 messages")
+    assert {message_id: seen[message_id]["md5"] for message_id in sent} == sent
+    assert len(queue.payload_sizes) > 1 and max(queue.payload_sizes) <= 6 * 1024 * 1024, queue.payload_sizes
+    wait_for(lambda: queue.depth(queue.url) == 0, timeout=30, what="the batch deleted")
+    assert queue.depth(queue.dlq) == 0
 
 
 # The hook against a LocalStack whose poller lacks what the replacement relies on.
