@@ -18,7 +18,7 @@ discard upstream's ``filter_events`` TODO names). Deletion and ``ReportBatchItem
 keep LocalStack's behaviour.
 
 Size: SQS takes messages of up to 1 MiB, and JSON escapes can triple a body in the event
-(``é`` is ``\u00e9``), so ten messages can exceed Lambda's 6 MB payload, which AWS's poller
+(``é`` is ``\\u00e9``), so ten messages can exceed Lambda's 6 MB payload, which AWS's poller
 never sends (a batch stops where the next record would pass it; upstream's TODO "implement
 invocation payload size quota"). The batch is cut into invocations of at most 6 MB; each
 one's outcome deletes its own messages, so one invocation that fails does not hold back
