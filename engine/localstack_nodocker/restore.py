@@ -82,7 +82,8 @@ def rebuild_event_routing(provider, report) -> None:
     target senders it holds only in memory (the provider builds them on PutRule and
     PutTargets): rebuild them from the loaded rules, or every event after a restart (the S3
     events that reach the image processor and the storage counter among them) would fail
-    with a KeyError. Scheduled rules are not re-armed (nothing in this project schedules)."""
+    with a KeyError. A scheduled rule with targets gets its schedule job again, as PutTargets
+    arms it (the notification claim sweep runs on one)."""
     from localstack.services.events.event_bus import EventBusService
     from localstack.services.events.models import events_stores
     from localstack.services.events.rule import RuleService
@@ -91,9 +92,15 @@ def rebuild_event_routing(provider, report) -> None:
         for bus in store.event_buses.values():
             provider._event_bus_services_store[bus.arn] = EventBusService(bus)
             for rule in bus.rules.values():
-                provider._rule_services_store[rule.arn] = RuleService(rule)
+                rule_service = provider._rule_services_store[rule.arn] = RuleService(rule)
                 for target in rule.targets.values():
                     try:
                         provider.create_target_sender(target, rule.arn, rule.name, region, account_id)
                     except Exception as exc:
                         report(f"target {target.get('Id')} of rule {rule.arn}", f"{type(exc).__name__}: {exc}")
+                if rule_service.schedule_cron and rule.targets:
+                    try:
+                        job = provider._get_scheduled_rule_job_function(account_id, region, rule)
+                        rule_service.create_schedule_job(job)
+                    except Exception as exc:
+                        report(f"schedule of rule {rule.arn}", f"{type(exc).__name__}: {exc}")

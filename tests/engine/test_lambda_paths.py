@@ -95,6 +95,26 @@ def wait_active(lam, name: str) -> dict:
     raise AssertionError(f"{name} stayed Pending")
 
 
+@contextlib.contextmanager
+def recorder_function(lam, prefix: str, source: str):
+    """A Python 3.11 function `<prefix>-<random>` whose module `recorder` is `source`, active
+    for the block, then deleted."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Handler="recorder.handler",
+        Timeout=10,
+        Role="arn:aws:iam::000000000000:role/recorder",
+        Code={"ZipFile": zipped(source, "recorder.py")},
+    )
+    assert wait_active(lam, name)["State"] == "Active"
+    try:
+        yield name
+    finally:
+        lam.delete_function(FunctionName=name)
+
+
 def receive(sqs, queue_url: str, predicate, timeout: float = 30) -> dict:
     """First message on the queue for which predicate(body) holds."""
     deadline = time.monotonic() + timeout

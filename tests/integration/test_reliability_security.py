@@ -79,7 +79,13 @@ def own_resources(arns, role: str) -> set[str]:
             arns["storage_dlq"],
         },
         "log_processor": {t["logs"], t["log_hours"], f"{b['logs']}/logs/*"},
-        "notification_processor": {arns["topic"], t["notifications"], t["notification_days"], arns["queue"]},
+        "notification_processor": {
+            arns["topic"],
+            t["notifications"],
+            f"{t['notifications']}/index/ByClaimExpiry",  # the claim sweep's expired claims
+            t["notification_days"],
+            arns["queue"],
+        },
         "api_handler": {
             # every list is a Query of a table or its indexes, walking the directory tables
             *(

@@ -1,5 +1,6 @@
 """Unit tests: handlers run in-process against moto (no engine, no network)."""
 
+import json
 import os
 import sys
 from pathlib import Path
@@ -47,9 +48,12 @@ TABLE_KEYS = {
 # GSIs as in modules/log_pipeline and modules/notifications: (name, hash key, range key).
 TABLE_INDEXES = {
     LOG_INDEX_TABLE: (("ByLevelHour", "LevelHour", ("Timestamp", "N")), ("ByHour", "Hour", ("Timestamp", "N"))),
-    HISTORY_TABLE: tuple(
-        (name, attribute, ("CreatedAt", "N"))
-        for name, attribute in (("ByDay", "Day"), ("ByPriorityDay", "PriorityDay"), ("ByStatusDay", "StatusDay"))
+    HISTORY_TABLE: (
+        *(
+            (name, attribute, ("CreatedAt", "N"))
+            for name, attribute in (("ByDay", "Day"), ("ByPriorityDay", "PriorityDay"), ("ByStatusDay", "StatusDay"))
+        ),
+        ("ByClaimExpiry", "Status", ("ClaimExpiresMs", "N")),
     ),
 }
 ALLOW_ORIGIN = "https://dashboard.example.test"
@@ -187,6 +191,24 @@ def create_image_tables(ddb):
             AttributeDefinitions=[{"AttributeName": "ObjectRef", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
+
+
+@pytest.fixture
+def published(aws):
+    """Messages SNS delivered (through an SQS subscription), read back as SNS envelopes."""
+    url = aws.sqs.create_queue(QueueName="sns-tap")["QueueUrl"]
+    arn = aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws.sns.subscribe(TopicArn=aws.topic_arn, Protocol="sqs", Endpoint=arn)
+
+    def read():
+        messages = []
+        while batch := aws.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            messages += batch
+            for message in batch:
+                aws.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return [json.loads(message["Body"]) for message in messages]
+
+    return read
 
 
 class FakeContext:
