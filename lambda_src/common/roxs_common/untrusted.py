@@ -9,14 +9,15 @@ then retries), and a string Python cannot encode fails inside the SDK instead.
   mark; json.loads would guess UTF-16 or UTF-32 from bytes), no surrogates or
   noncharacters in any string, no NaN/Infinity, unique member names, bounded depth.
   Numbers are kept exactly: an integer as int (within +-max_integer, checked on the literal
-  so Python's int-string limit is never reached), any other number as the Decimal its
-  literal says, never rounded through a double.
+  so Python's int-string limit is never reached), any other number within a double's
+  magnitude as the Decimal its literal says, never rounded through a double.
 - `text_problem`: what no service and no UTF-8 encoder takes anywhere (lone surrogates,
   noncharacters), for paths, query strings and every string of a body.
 """
 
 import codecs
 import json
+import math
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -56,6 +57,13 @@ def _integer_within(max_integer: int) -> Callable[[str], int]:
         return int(literal)
 
     return integer
+
+
+def _exact_number(literal: str) -> Decimal:
+    number = Decimal(literal)  # exact: a Decimal from text is never rounded
+    if not math.isfinite(float(number)):
+        raise ValueError(f"the number {_shown(literal)} does not fit a double")
+    return number
 
 
 def _constant(literal: str) -> Any:
@@ -119,7 +127,7 @@ def parse_json(text: str | bytes, *, max_depth: int = MAX_JSON_DEPTH, max_intege
         value = json.loads(
             text,
             parse_int=_integer_within(max_integer),
-            parse_float=Decimal,
+            parse_float=_exact_number,
             parse_constant=_constant,
             object_pairs_hook=_unique_members,
         )
