@@ -38,8 +38,10 @@ module "function" {
     ORIGINALS_BUCKET        = var.originals_bucket.name
     DASHBOARD_FUNCTION_NAME = var.dashboard_function.name
     CORS_ALLOW_ORIGIN       = var.cors_allow_origin
-    # The version's ARN (the secret's): the function is created once the key is written.
-    TOKEN_KEY_SECRET_ARN = aws_secretsmanager_secret_version.token_key.arn
+    # The key the function reads: a new key is a new version id, so the function's
+    # configuration changes with it and no warm environment keeps signing with the old one.
+    TOKEN_KEY_SECRET_ARN = aws_secretsmanager_secret.token_key.arn
+    TOKEN_KEY_VERSION_ID = aws_secretsmanager_secret_version.token_key.version_id
   }
 
   policy_statements = [
@@ -86,11 +88,11 @@ module "function" {
 # Terraform's plan or state either. Two uuid() values are 256 bits from the operating
 # system's cryptographic source (Terraform's uuid() is 16 bytes of crypto/rand); unlike an
 # ephemeral random password resource, this also plans offline against a mocked provider
-# (tests/static/terraform). Only the API handler may read it. Raising token_key_version
+# (tests/static/terraform). Only the API handler may read it. Raising api_token_key_version
 # writes a new key: tokens signed with the old one are then refused (400, start again).
 resource "aws_secretsmanager_secret" "token_key" {
   #checkov:skip=CKV_AWS_149:Encrypted with the AWS-managed key (aws/secretsmanager); a customer-managed KMS key adds a key policy and a monthly cost for a key that only signs paging tokens.
-  #checkov:skip=CKV2_AWS_57:Rotation means raising token_key_version (a new key, old tokens refused with a 400); a rotation Lambda would add a function for a key whose leak only lets a client forge positions the lists check anyway.
+  #checkov:skip=CKV2_AWS_57:Rotation means raising api_token_key_version (a new key, old tokens refused with a 400); a rotation Lambda would add a function for a key whose leak only lets a client forge positions the lists check anyway.
   name        = "${var.name_prefix}-api-token-key"
   description = "Signs the next_token of ${local.api_name}'s lists (read by ${local.function_name})."
   # Deleted at once on destroy, so the next apply can create the name again.

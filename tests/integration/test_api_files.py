@@ -10,35 +10,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.s3_keys import EDGE_KEYS, KEYS, in_s3_order
 from tools.http import call
 
 RUN = f"files-{uuid.uuid4().hex[:8]}/"
-# The keys LocalStack listed again (%, \r), skipped (a+b after a%2Bb) or whose token the
-# API refused (NUL, controls, noncharacters, the last code point), and their neighbours.
-EDGE_KEYS = [
-    "100%.png",
-    "100%25.png",
-    "a+b.png",
-    "a%2Bb.png",
-    "a b.png",
-    "x\ry",
-    "\x00nul",
-    "\x01",
-    "tab\there",
-    "del\x7f",
-    "\ufdd0k",
-    "\ufffe",
-    "\U0010ffff",
-    "é",
-    "dir/100%/a",
-    " ",
-]
-# Keys made only of "/" are left out: LocalStack routes `PUT /bucket//` as a bucket request.
-KEYS = st.text(st.characters(exclude_categories=["Cs"]), min_size=1, max_size=10).filter(lambda key: key.strip("/"))
-
-
-def in_s3_order(keys) -> list[str]:
-    return sorted(keys, key=lambda key: key.encode("utf-8"))
 
 
 @pytest.fixture(scope="module")

@@ -115,6 +115,7 @@ def aws(aws_env, monkeypatch):
             Name="roxs-api-token-key", SecretString=secrets.token_urlsafe(48)
         )
         monkeypatch.setenv("TOKEN_KEY_SECRET_ARN", secret["ARN"])
+        monkeypatch.setenv("TOKEN_KEY_VERSION_ID", secret["VersionId"])
         s3 = boto3.client("s3", region_name=REGION)
         for bucket in (ORIGINALS, PROCESSED, THUMBNAILS, LOGS):
             s3.create_bucket(Bucket=bucket)

@@ -18,6 +18,7 @@ from hypothesis import strategies as st
 from roxs_common import NOTIFICATION_PRIORITIES, cursor
 from roxs_common.image_index import STATUSES
 from roxs_common.notifications import FINAL_STATUSES
+from tests.support.s3_keys import EDGE_KEYS, in_s3_order
 from tests.unit.conftest import LOG_INDEX_TABLE, ORIGINALS
 from tests.unit.test_api_handler import call, signed_token
 from tests.unit.test_api_reads import put_image_rows
@@ -242,24 +243,25 @@ def test_a_token_holds_any_key_s3_stores(key):
     assert cursor.decode(b"k" * 32, token, "GET /files", {"prefix": None}, lambda position: None) == {"after": key}
 
 
-# moto answers 500 to a StartAfter holding NUL, other controls or U+FFFE: those keys are listed through the
-# engine (tests/integration/test_api_files.py); the token and the checks take them (above).
-EDGE_KEYS = ["100%.png", "a+b.png", "a%2Bb.png", "x\ry", "tab\there", "\ufdd0k", "\U0010ffff", "é", " "]
+# moto answers 500 to a StartAfter holding a control character (but tab and CR) or U+FFFE:
+# those keys are listed through the engine (tests/integration/test_api_files.py); the token
+# and the checks take them (above).
+MOTO_KEYS = [key for key in EDGE_KEYS if all(c in "\t\r" or (" " <= c != "\x7f" and c != "\ufffe") for c in key)]
 
 
-@pytest.mark.parametrize("limit", [1, 2, 3, len(EDGE_KEYS)])
+@pytest.mark.parametrize("limit", [1, 2, 3, len(MOTO_KEYS)])
 def test_every_key_s3_stores_is_listed_once_through_files(aws, context, limit):
-    for key in EDGE_KEYS:
+    for key in MOTO_KEYS:
         aws.s3.put_object(Bucket=ORIGINALS, Key=key, Body=b"x")
     listed, query = [], {"limit": str(limit)}
-    for _ in range(len(EDGE_KEYS)):
+    for _ in range(len(MOTO_KEYS)):
         status, body, _ = call(context, "GET", "/files", query)
         assert status == 200, body
         listed += [entry["key"] for entry in body["files"]]
         if "next_token" not in body:
             break
         query = {**query, "next_token": body["next_token"]}
-    assert listed == sorted(EDGE_KEYS, key=lambda key: key.encode("utf-8"))
+    assert listed == in_s3_order(MOTO_KEYS)
 
 
 @pytest.mark.parametrize("prefix", ["\x00", "\ufffe", "\ufdd0", "\U0010ffff", " ", "100%", "a+"])

@@ -52,9 +52,12 @@ class CursorError(ValueError):
 
 @functools.cache
 def token_key() -> bytes:
-    """The deployment's token key, from the secret TOKEN_KEY_SECRET_ARN names (one read per
-    execution environment). A missing or short key is the deployment's fault: RuntimeError."""
-    secret = client("secretsmanager").get_secret_value(SecretId=require_env("TOKEN_KEY_SECRET_ARN"))
+    """The deployment's token key: the version TOKEN_KEY_VERSION_ID of the secret
+    TOKEN_KEY_SECRET_ARN (one read per execution environment; a new key comes with a new
+    version id, hence new environments). A short key is the deployment's fault: RuntimeError."""
+    secret = client("secretsmanager").get_secret_value(
+        SecretId=require_env("TOKEN_KEY_SECRET_ARN"), VersionId=require_env("TOKEN_KEY_VERSION_ID")
+    )
     value = secret.get("SecretString") or ""
     if len(value) < MIN_KEY_CHARS:
         raise RuntimeError(f"the token key secret holds {len(value)} characters, at least {MIN_KEY_CHARS} are needed")
