@@ -24,6 +24,11 @@ output "api_key" {
   sensitive   = true
 }
 
+output "api_token_key_secret_arn" {
+  description = "ARN of the Secrets Manager secret holding the key that signs the API's next_token (generated per stack; its value is in neither plan nor state)."
+  value       = module.api.token_key_secret_arn
+}
+
 output "api_writer_policy_arn" {
   description = "With api_auth = \"iam\": ARN of the IAM policy to attach to a caller that may write (null otherwise)."
   value       = module.api.writer_policy_arn

@@ -149,6 +149,17 @@ variable "api_key_quota_per_day" {
   }
 }
 
+variable "api_token_key_version" {
+  description = "Version of the key that signs the API's next_token (a secret generated per stack). Raise it to generate a new key: every token issued before is then refused (400)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.api_token_key_version >= 1 && floor(var.api_token_key_version) == var.api_token_key_version
+    error_message = "api_token_key_version must be a whole number of at least 1."
+  }
+}
+
 variable "force_destroy_buckets" {
   description = "Whether destroy deletes the buckets even when they hold objects (true keeps `make destroy` clean; set false for data worth keeping)."
   type        = bool

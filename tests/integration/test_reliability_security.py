@@ -53,6 +53,7 @@ def arns(aws, deployed):
             for role, name in deployed["state_tables"].items()
         },
         "storage_dlq": queue(deployed["storage_counter_dlq_url"]),
+        "token_key": deployed["api_token_key_secret_arn"],
         "log_group": lambda role: (
             f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{deployed['functions'][role]}:*"
         ),
@@ -96,6 +97,7 @@ def own_resources(arns, role: str) -> set[str]:
             b["original"],
             arns["queue"],
             arns["functions"]["dashboard"],
+            arns["token_key"],  # the key that signs next_token, read once per environment
         },
         "dashboard": {
             t["images"],

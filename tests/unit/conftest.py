@@ -2,6 +2,7 @@
 
 import json
 import os
+import secrets
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -23,6 +24,7 @@ import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 import roxs_common.aws  # noqa: E402
+import roxs_common.cursor  # noqa: E402
 
 REGION = "us-east-1"
 ORIGINALS = "roxs-images-original"
@@ -99,16 +101,25 @@ def aws_env(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
     for name, value in HANDLER_ENV.items():
         monkeypatch.setenv(name, value)
-    # Clients are cached per process like in a warm Lambda; each test gets fresh ones.
+    # Clients and the token key are cached per process like in a warm Lambda; each test
+    # gets fresh ones.
     roxs_common.aws.client.cache_clear()
+    roxs_common.cursor.token_key.cache_clear()
     yield
     roxs_common.aws.client.cache_clear()
+    roxs_common.cursor.token_key.cache_clear()
 
 
 @pytest.fixture
-def aws(aws_env):
-    """moto with the project's buckets, tables, queue and topic."""
+def aws(aws_env, monkeypatch):
+    """moto with the project's buckets, tables, queue, topic and token key (a new one per test,
+    as each stack generates its own)."""
     with mock_aws():
+        secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
+            Name="roxs-api-token-key", SecretString=secrets.token_urlsafe(48)
+        )
+        monkeypatch.setenv("TOKEN_KEY_SECRET_ARN", secret["ARN"])
+        monkeypatch.setenv("TOKEN_KEY_VERSION_ID", secret["VersionId"])
         s3 = boto3.client("s3", region_name=REGION)
         for bucket in (ORIGINALS, PROCESSED, THUMBNAILS, LOGS):
             s3.create_bucket(Bucket=bucket)
