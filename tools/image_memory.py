@@ -129,8 +129,15 @@ def encoded(image: Image.Image, image_format: str, options: dict) -> bytes:
 
 
 def sample(image_format: str, mode: str, size: tuple[int, int], variant: str) -> bytes:
-    """A sample that Pillow opens as `image_format` in `mode` (the keys of the costs)."""
-    data = encoded(noise_picture(mode, size), image_format, SAMPLES[(image_format, mode)][variant])
+    """A sample that Pillow opens as `image_format` in `mode` (the keys of the costs). A
+    run-length BMP is noise in runs of 16 pixels: in 1-pixel runs (2 bytes a pixel) one of
+    a few megapixels is over `rle_bmp_max_bytes` already."""
+    options = SAMPLES[(image_format, mode)][variant]
+    if options.get("rle8"):
+        picture = noise_picture(mode, (max(1, size[0] // 16), size[1])).resize(size, Image.Resampling.NEAREST)
+    else:
+        picture = noise_picture(mode, size)
+    data = encoded(picture, image_format, options)
     opened = Image.open(io.BytesIO(data))
     if (opened.format, opened.mode) != (image_format, mode):
         raise ValueError(f"the {image_format} {mode} sample ({variant}) opens as {opened.format} {opened.mode}")

@@ -102,7 +102,7 @@ def test_outputs_are_the_pixels_alone_whatever_metadata_came_with_them(case, fra
 def test_a_colour_profile_is_applied_to_the_pixels_then_dropped(image_format, mode):
     """A profile whose red and blue primaries are swapped: the outputs are converted to sRGB
     (red becomes blue) and carry no profile."""
-    picture = Image.new(mode, (64, 48), (220, 20, 10, 255)[: len(mode)])
+    picture = Image.new(mode, (64, 48), (220, 20, 10, 77)[: len(mode)])
     rendered = rendering.render_image(
         saved(picture, image_format, icc_profile=icc_profile(600, swap_red_and_blue=True))
     )
@@ -111,6 +111,7 @@ def test_a_colour_profile_is_applied_to_the_pixels_then_dropped(image_format, mo
         assert "icc_profile" not in output.info
         red, _, blue = output.convert("RGB").getpixel((10, 10))
         assert blue > 150 and red < 60, (red, blue)
+        assert output.mode != "RGBA" or output.getpixel((10, 10))[3] == 77  # alpha as it was
 
 
 @pytest.mark.parametrize(
