@@ -1,9 +1,10 @@
 """Rendering of one original into its processed copy and thumbnail (Pillow only, no AWS).
 
 What is decided from the header, before any pixel is decoded:
-- the bounds (limits.json): the decoded size (MAX_IMAGE_PIXELS), and the memory the render
-  needs for this format and mode (measured peaks, `render_memory`), within the function's
-  memory; over either: ImageRejected;
+- the bounds (limits.json): the decoded size (MAX_IMAGE_PIXELS), the memory the render needs
+  for this format and mode (measured peaks, `render_memory`) within the function's memory,
+  and the work of Pillow's Python parts (run-length BMP bytes, GIF extension blocks); over
+  any: ImageRejected;
 - the output format: lossy originals (JPEG, MPO, JPEG-compressed TIFF) stay JPEG, WEBP stays
   WEBP, lossless ones (PNG, GIF, BMP, TIFF) become PNG, so an uncompressed or run-length
   original never gives an uncompressed copy.
@@ -107,9 +108,11 @@ class RenderedImage:
 # --- settings ---------------------------------------------------------------------------------
 
 
-def _bounded_env(name: str, setting: str, default: int) -> int:
+def _bounded_env(name: str, setting: str, default: int | None = None) -> int:
     low, high = LIMITS[setting]["min"], LIMITS[setting]["max"]
-    raw = os.environ.get(name, str(default))
+    raw = os.environ.get(name, None if default is None else str(default))
+    if raw is None:
+        raise ConfigError(f"{name} is not set")
     if not raw.isdigit() or not low <= int(raw) <= high:
         raise ConfigError(f"{name} must be an integer between {low} and {high}, got {raw!r}")
     return int(raw)
@@ -125,9 +128,7 @@ def max_image_pixels() -> int:
 
 def function_memory_mb() -> int:
     """The function's MemorySize, which Lambda sets in every environment."""
-    if "AWS_LAMBDA_FUNCTION_MEMORY_SIZE" not in os.environ:
-        raise ConfigError("AWS_LAMBDA_FUNCTION_MEMORY_SIZE is not set: the render's memory bound needs it")
-    return _bounded_env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "function_memory_mb", 0)
+    return _bounded_env("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "function_memory_mb")
 
 
 # --- bounds, from the header --------------------------------------------------------------------
@@ -163,8 +164,8 @@ def _check_bounds(image: ImageFile.ImageFile, object_bytes: int, max_pixels: int
         )
     needed, usable = render_memory_mb(image.format, image.mode, pixels, object_bytes), usable_memory_mb(memory_mb)
     if needed > usable:
-        fitting = render_memory_mb(image.format, image.mode, 0, object_bytes)
-        fitting = max(0, int((usable - fitting) * MIB / costs[image.mode]))
+        fixed = render_memory_mb(image.format, image.mode, 0, object_bytes)
+        fitting = max(0, int((usable - fixed) * MIB / costs[image.mode]))
         raise ImageRejected(
             f"{size}; a {image.format} image of mode {image.mode} needs about {needed:,.0f} MB to process, over "
             f"the {usable:,.0f} MB usable of the function's {memory_mb} MB (about {fitting:,} pixels fit)"
