@@ -1,4 +1,4 @@
-"""The seam: every LocalStack and moto internal the engine replaces or reads, and what needs it.
+"""The seam: every LocalStack, moto and Twisted internal the engine replaces or reads, and what needs it.
 
 The engine uses LocalStack's extension points where they exist (runtime executor, service
 providers, CloudFormation resource providers, hooks, state visitors). Where upstream lacks
