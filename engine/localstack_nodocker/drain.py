@@ -26,6 +26,7 @@ import time
 
 from localstack.services.plugins import SERVICE_PLUGINS
 
+from localstack_nodocker import seam
 from localstack_nodocker.intake import INTAKE
 
 LOG = logging.getLogger(__name__)
@@ -70,11 +71,9 @@ class _CountedNotifier:
 
 def count_s3_notifications() -> None:
     """Count S3's notifications from queued to sent. LocalStack queues every one of them in
-    NotificationDispatcher._submit_notification (kept apart upstream so it can be patched);
-    if it is gone, this fails at start rather than letting `down` cut notifications short."""
-    from localstack.services.s3.notifications import NotificationDispatcher
-
-    submit = NotificationDispatcher._submit_notification
+    NotificationDispatcher._submit_notification (kept apart upstream so it can be patched), a
+    seam.py target: if it is gone, the start fails rather than `down` cutting notifications short."""
+    submit = seam.original(seam.S3_SUBMIT_NOTIFICATION)
 
     def submit_counted(self, notifier, ctx, config):
         _S3_NOTIFICATIONS.add(1)
@@ -84,7 +83,7 @@ def count_s3_notifications() -> None:
             _S3_NOTIFICATIONS.add(-1)
             raise
 
-    NotificationDispatcher._submit_notification = submit_counted
+    seam.replace(seam.S3_SUBMIT_NOTIFICATION, submit_counted)
 
 
 def _lambda_provider():

@@ -20,23 +20,14 @@ most, so that a client that writes its whole request before reading gets the ans
 a connection reset (RFC 9112, section 9.6).
 
 ``_respondToBadRequestAndDisconnect`` and the ``_received*`` counters are Twisted internals
-(the channel has no public hook for these refusals): they are checked at import, so a
-Twisted without them stops the engine's start with this module's name, instead of the
-engine silently dropping connections again.
+(the channel has no public hook for these refusals): they are seam.py targets, so a Twisted
+without them stops the engine's start naming them, instead of the engine silently dropping
+connections again.
 """
 
 from rolo.serving.twisted import HeaderPreservingHTTPChannel, PriorKnowledgeHTTPChannelProtocol
-from twisted.web.http import HTTPChannel
 
 LINGER_S = 5.0
-
-_TWISTED_INTERNALS = ("_respondToBadRequestAndDisconnect", "_receivedHeaderSize", "_receivedHeaderCount")
-_missing = [name for name in _TWISTED_INTERNALS if not hasattr(HTTPChannel, name)]
-if _missing:
-    raise ImportError(
-        f"twisted.web.http.HTTPChannel has no {', '.join(_missing)}: engine/localstack_nodocker/http_limits.py "
-        "answers oversized and malformed requests through them and must be updated for this Twisted version"
-    )
 
 _PHRASES = {400: b"Bad Request", 414: b"URI Too Long", 431: b"Request Header Fields Too Large"}
 

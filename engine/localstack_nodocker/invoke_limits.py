@@ -22,6 +22,8 @@ from localstack.aws.handlers import serve_custom_service_request_handlers
 from localstack.runtime import hooks
 from localstack.services.lambda_.invocation.lambda_models import RequestEntityTooLargeException
 
+from localstack_nodocker import seam
+
 SYNC_PAYLOAD_LIMIT = 6 * 1024 * 1024
 ASYNC_PAYLOAD_LIMIT = 1024 * 1024
 
@@ -57,20 +59,17 @@ def refuse_oversized_payloads(chain, context, response) -> None:
 def _answer_api_requests_too_large_for_lambda() -> None:
     """A patch of LocalStack's API Gateway exception handler (no extension point turns an
     integration failure into another gateway response): its Lambda integration raises
-    IntegrationFailureError from Lambda's ClientError. Imported here, when the hook runs, so
-    that a LocalStack without these names stops the start with the reason."""
+    IntegrationFailureError from Lambda's ClientError (both seam.py targets). Imported here,
+    when the hook runs, so that a LocalStack without these names stops the start with the reason."""
     from botocore.exceptions import ClientError
     from localstack.services.apigateway.next_gen.execute_api.gateway_response import (
         IntegrationFailureError,
         RequestTooLargeError,
     )
-    from localstack.services.apigateway.next_gen.execute_api.handlers.gateway_exception import (
-        GatewayExceptionHandler,
-    )
-    from localstack.utils.patch import patch
 
-    @patch(GatewayExceptionHandler.__call__)
-    def answer(handle, self, chain, exception, context, response):
+    handle = seam.original(seam.GATEWAY_EXCEPTION_HANDLER)
+
+    def answer(self, chain, exception, context, response):
         cause = exception.__cause__
         if (
             isinstance(exception, IntegrationFailureError)
@@ -79,6 +78,8 @@ def _answer_api_requests_too_large_for_lambda() -> None:
         ):
             exception = RequestTooLargeError("Request Too Long")
         return handle(self, chain, exception, context, response)
+
+    seam.replace(seam.GATEWAY_EXCEPTION_HANDLER, answer)
 
 
 @hooks.on_infra_start()

@@ -90,15 +90,7 @@ class QueueMetricsPublishWorker(CloudwatchPublishWorker):
 
 
 class NodockerSqsProvider(SqsProvider):
-    def __init__(self):
-        super().__init__()
-        # _init_cloudwatch_metrics_reporting is LocalStack's internal: say so if it moved.
-        if not self.cloudwatch_disabled and not isinstance(self._cloudwatch_publish_worker, QueueMetricsPublishWorker):
-            raise RuntimeError(
-                "LocalStack's SqsProvider no longer creates its metrics worker in _init_cloudwatch_metrics_reporting:"
-                f" {AGE_METRIC} would not be published (engine/localstack_nodocker/sqs.py)"
-            )
-
+    # LocalStack's internal, which its __init__ calls and whose worker it starts (seam.py targets)
     def _init_cloudwatch_metrics_reporting(self):
         super()._init_cloudwatch_metrics_reporting()
         if not self.cloudwatch_disabled:

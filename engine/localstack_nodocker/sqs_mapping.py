@@ -25,13 +25,16 @@ one's outcome deletes its own messages, so one invocation that fails does not ho
 another.
 
 The replacement is installed where the mapping factory builds pollers
-(``esm_worker_factory.SqsPoller``); start fails if LocalStack no longer has what it replaces.
+(``esm_worker_factory.SqsPoller``). What it replaces and reads of LocalStack's poller are
+targets in seam.py: the engine refuses to start if one of them moved or changed.
 """
 
 import json
 import logging
 
 from localstack.runtime import hooks
+
+from localstack_nodocker import seam
 
 LOG = logging.getLogger(__name__)
 # Lambda's payload limit for a synchronous invocation (bytes of the JSON event).
@@ -103,33 +106,12 @@ def _poller_delivering_bodies_as_sent(sqs_poller, matches_event, to_json_str):
     return SqsPollerDeliveringBodiesAsSent
 
 
-def _require(owner, names: tuple[str, ...]) -> None:
-    missing = [name for name in names if not hasattr(owner, name)]
-    if missing:
-        raise RuntimeError(
-            f"localstack_nodocker.sqs_mapping: {getattr(owner, '__name__', owner)} has no {', '.join(missing)}; "
-            "LocalStack's SQS event source poller changed, so the replacement that delivers message bodies "
-            "unchanged (and survives bodies Python's json cannot parse) must be reviewed against it"
-        )
-
-
 @hooks.on_infra_start()
 def deliver_sqs_bodies_as_sent() -> None:
     # Imported here, not at module level: a failed import would make LocalStack skip this
     # hook silently instead of failing the start.
-    from localstack.services.lambda_.event_source_mapping import esm_worker_factory
     from localstack.services.lambda_.event_source_mapping.pipe_utils import to_json_str
     from localstack.services.lambda_.event_source_mapping.pollers import sqs_poller
     from localstack.utils.event_matcher import matches_event
 
-    _require(
-        sqs_poller, ("SqsPoller", "transform_into_events", "PartialBatchFailureError", "parse_batch_item_failures")
-    )
-    _require(sqs_poller.SqsPoller, ("handle_messages", "delete_messages", "add_source_metadata"))
-    _require(esm_worker_factory, ("SqsPoller",))
-    if esm_worker_factory.SqsPoller is not sqs_poller.SqsPoller:
-        raise RuntimeError(
-            "localstack_nodocker.sqs_mapping: the mapping factory no longer builds LocalStack's SqsPoller "
-            f"(it builds {esm_worker_factory.SqsPoller!r}); review the replacement against it"
-        )
-    esm_worker_factory.SqsPoller = _poller_delivering_bodies_as_sent(sqs_poller, matches_event, to_json_str)
+    seam.replace(seam.ESM_SQS_POLLER, _poller_delivering_bodies_as_sent(sqs_poller, matches_event, to_json_str))

@@ -205,27 +205,39 @@ def test_a_batch_over_lambdas_payload_limit_is_split_and_every_message_arrives(m
     assert queue.depth(queue.dlq) == 0
 
 
-# The hook against a LocalStack whose poller lacks what the replacement relies on.
+# LocalStack with one thing the replacement relies on changed: (the change, the seam target it breaks).
+_ESM = "localstack.services.lambda_.event_source_mapping"
 CHANGED_UPSTREAM = {
-    "the poller's batch method": "del sqs_poller.SqsPoller.handle_messages",
-    "the module's event transform": "del sqs_poller.transform_into_events",
-    "the factory's poller": "esm_worker_factory.SqsPoller = type('OtherPoller', (), {})",
+    "the poller's batch method": (
+        "del sqs_poller.SqsPoller.handle_messages",
+        f"{_ESM}.pollers.sqs_poller:SqsPoller.handle_messages",
+    ),
+    "the module's event transform": (
+        "del sqs_poller.transform_into_events",
+        f"{_ESM}.pollers.sqs_poller:transform_into_events",
+    ),
+    "the factory's poller": (
+        "esm_worker_factory.SqsPoller = type('OtherPoller', (), {})",
+        f"{_ESM}.esm_worker_factory:SqsPoller",
+    ),
 }
 
 
 @pytest.mark.parametrize("change", sorted(CHANGED_UPSTREAM))
 def test_the_engine_refuses_to_start_when_the_replaced_poller_changed(change):
+    """The seam's check, as the engine's first start hook runs it, over the targets of this
+    feature (the whole check is tests/engine/test_seam.py's)."""
+    edit, broken = CHANGED_UPSTREAM[change]
     script = f"""
+import json
 from localstack.services.lambda_.event_source_mapping import esm_worker_factory
 from localstack.services.lambda_.event_source_mapping.pollers import sqs_poller
-from localstack_nodocker import sqs_mapping
-{CHANGED_UPSTREAM[change]}
-try:
-    sqs_mapping.deliver_sqs_bodies_as_sent()
-except RuntimeError as error:
-    print("refused:", error)
-else:
-    print("installed")
+from localstack_nodocker import seam
+{edit}
+print(json.dumps(seam.check([target for target in seam.TARGETS if seam.SQS_BODIES in target.feature])))
 """
     result = subprocess.run([str(ENGINE_PYTHON), "-c", script], capture_output=True, text=True, timeout=120)
-    assert result.stdout.startswith("refused: localstack_nodocker.sqs_mapping:"), result.stdout + result.stderr
+    assert result.returncode == 0, result.stderr
+    problems = json.loads(result.stdout.splitlines()[-1])
+    assert len(problems) == 1 and problems[0].startswith(f"{broken} "), problems
+    assert "by sqs_mapping.py for: SQS event source mappings delivering bodies as sent" in problems[0]
