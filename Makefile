@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 STYLE = if [ -t 1 ] && [ -z "$${NO_COLOR:-}" ]; then bold=$$'\033[1m' plain=$$'\033[0m' nocolor=; \
         else bold= plain= nocolor=-no-color; fi;
 
-.PHONY: help install up down save reset status logs build init plan apply outputs recount demo dev destroy redrive \
+.PHONY: help install install-runtimes up down save reset status logs build init plan apply outputs recount demo dev destroy redrive \
         test test-unit test-static test-engine test-integration bench fmt lint lock lock-checkov clean
 
 help: ## This list
@@ -30,6 +30,9 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed ## Install the project's tools and the engine (idempotent)
 	@$(PYTHON) engine/ctl.py install
+
+install-runtimes: ## Install every Lambda runtime now, in parallel (else each when its first function is created)
+	@$(PYTHON) engine/ctl.py install-runtimes
 
 lock: ## Re-resolve requirements.in into requirements.txt
 	@rm -rf /tmp/roxs-lock && $(PYTHON) -m venv /tmp/roxs-lock

@@ -10,6 +10,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CTL = ROOT / "engine" / "ctl.py"
+sys.path.insert(0, str(ROOT / "engine"))
+from localstack_nodocker.hostruntimes import INSTALL_TIMEOUT_S as RUNTIME_INSTALL_TIMEOUT_S  # noqa: E402, F401
 
 
 def endpoint() -> str:
