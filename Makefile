@@ -122,8 +122,8 @@ test-engine: $(VENV)/.installed ## The embedded engine's own tests
 test-integration: $(VENV)/.installed ## The deployed stack, end to end
 	@$(ENV) $(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed ## Benchmarks: prints figures, writes bench/results.json
-	@$(ENV) $(PY) bench/run.py
+bench: $(VENV)/.installed ## Benchmarks, ~25 min (ONLY=build,lambda: some groups); own engine on BENCH_PORT (4631) and copy of the stack, yours untouched
+	@$(ENV) $(PY) bench/run.py $(if $(ONLY),--only $(ONLY))
 
 fmt: $(VENV)/.installed ## terraform fmt, ruff format and ruff check --fix (rules in pyproject.toml)
 	@$(ENV) terraform fmt -recursive
