@@ -80,7 +80,7 @@ plan: up build init ## tflocal plan against the engine
 
 apply: up build init ## Start the engine, build, tflocal init + apply
 	@$(ENV) $(PY) -m tools.stack check-state
-	@$(STYLE) $(TFLOCAL) apply -input=false -auto-approve $$nocolor $$($(ENV) $(PY) -m tools.stack kept-vars)
+	@$(STYLE) $(TFLOCAL) apply -input=false -auto-approve $$nocolor $$($(ENV) $(PY) -m tools.stack apply-vars)
 	@$(MAKE) --no-print-directory outputs
 
 outputs: ## API URL (LocalStack form), bucket, table and queue names
