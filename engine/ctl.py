@@ -576,6 +576,11 @@ def status() -> int:
             f"started by this project, PID {pid}, RSS {engine_mb + workers_mb:.0f} MB: engine {engine_mb:.0f} MB"
             f" + {workers} Lambda worker{'s' if workers != 1 else ''} {workers_mb:.0f} MB"
         )
+        if workers:  # the total grows with the functions used lately, not with the data
+            keepalive_s = int(os.environ.get("LAMBDA_KEEPALIVE_MS", "600000")) // 1000
+            owner += (
+                f"; a worker is one warm function environment, stopped after {keepalive_s} s idle (LAMBDA_KEEPALIVE_MS)"
+            )
     else:
         owner = "not started by this project"
     services = health.get("services", {})

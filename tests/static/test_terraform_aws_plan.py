@@ -259,6 +259,8 @@ def test_the_deploy_guides_facts_about_state_and_packages_hold():
     assert "no `backend` block" in guide
     assert not re.search(r"^\s*backend\s", "".join(path.read_text() for path in ROOT.glob("*.tf")), re.MULTILINE)
     # the plan's message without the zips, as quoted
-    quoted = " ".join(re.search(r"`(Deployment package \./build/<function>\.zip does not exist: [^`]*)`", guide)[1].split())
+    quoted = " ".join(
+        re.search(r"`(Deployment package \./build/<function>\.zip does not exist: [^`]*)`", guide)[1].split()
+    )
     module = (ROOT / "modules" / "lambda_function" / "main.tf").read_text()
     assert quoted.replace("./build/<function>.zip", "${var.filename}") in module
