@@ -98,7 +98,11 @@ recount: $(VENV)/.installed ## Recount every counter from the rows and objects, 
 redrive: $(VENV)/.installed ## Move dead letters back: make redrive QUEUE=notifications|images
 	@$(ENV) $(PY) -m tools.redrive $(QUEUE)
 
-demo: up build ## Everything (progress and a summary, not the plan), then the end-to-end demo
+# The engine's install and start, and the tools' install and the build, side by side (a first
+# run waits for the longer of the two, not their sum); uv first, which both install with.
+demo: ## Everything (progress and a summary, not the plan), then the end-to-end demo
+	@$(PYTHON) engine/ctl.py uv --version | sed '/^uv /d'
+	@$(MAKE) --no-print-directory -j2 up build
 	@$(ENV) $(PY) -m tools.stack deploy
 	@$(ENV) $(PY) -m tools.demo
 
