@@ -7,8 +7,8 @@
 State lives in .localstack/ (ignored by git): the engine's virtualenv, its data, logs,
 PID file, the Lambda runtimes' SDKs (boto3 per Python version, AWS SDK v3 for Node.js) and
 pinned Node binaries (each installed by the engine when the first function of its runtime
-is created, or all by `install-runtimes`), and the saved state (snapshot/), which `up` restores and `down` writes
-(PERSISTENCE=0 runs in memory only; `reset` deletes it). If a LocalStack already answers at
+is created, or all by `install-runtimes`), and the saved state (snapshot/), which `up`
+restores and `down` writes (PERSISTENCE=0 runs in memory only; `reset` deletes it). If a LocalStack already answers at
 AWS_ENDPOINT_URL (default http://localhost:4566), for example a Docker container, `up`
 uses it and starts nothing.
 """
