@@ -4,6 +4,7 @@ session's engine is left alone."""
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import threading
@@ -128,13 +129,15 @@ def test_the_first_function_of_a_runtime_installs_it_with_the_users_settings(sec
     answer = lam.invoke(FunctionName="first-python312")["Payload"].read().decode()
     assert f"boto3=={json.loads(answer)}" == json.loads((ENGINE_RUNTIMES).read_text())["python"]["3.12"]
     node = wait_active(lam, "first-nodejs22x")
-    assert node["State"] == "Failed"
-    assert "Runtime nodejs22.x could not be installed" in node["StateReason"]
-    assert "ENOTCACHED" in node["StateReason"] and "make install-runtimes" in node["StateReason"]
+    assert node["State"] == "Failed" and "make install-runtimes" in node["StateReason"]
+    # npm's own reason, as the engine's log has it with the function's name; a host without
+    # npm says that instead
+    reason = "ENOTCACHED" if shutil.which("npm") else "install npm"
+    assert reason in node["StateReason"]
     log = (tmp_path / "state" / "logs" / "localstack.log").read_text()
+    assert "function first-nodejs22x: Runtime nodejs22.x" in log and reason in log
     assert "runtime python3.12 is not installed yet; installing it for function first-python312" in log
     assert re.search(r"installed boto3==[\d.]+ for python3\.12 handlers in [\d.]+ s", log)
-    assert "ENOTCACHED" in log  # the failure is in the engine's log too, with the function's name
     status = second_engine("status").stdout
     assert re.search(r"Lambda runtimes ready: .*python3\.12", status), status
-    assert re.search(r"installed when their first function is created .*nodejs22\.x", status), status
+    assert "nodejs22.x" not in status.split("Lambda runtimes ready:")[1].splitlines()[0], status
