@@ -14,7 +14,7 @@ PYTEST_ARGS ?=
 STYLE = if [ -t 1 ] && [ -z "$${NO_COLOR:-}" ]; then bold=$$'\033[1m' plain=$$'\033[0m' nocolor=; \
         else bold= plain= nocolor=-no-color; fi;
 
-.PHONY: help install up down save reset status logs build init plan apply outputs recount demo dev destroy redrive \
+.PHONY: help install install-runtimes up down save reset status logs build init plan apply outputs recount demo dev destroy redrive \
         test test-unit test-static test-engine test-integration bench fmt lint lock lock-checkov clean
 
 help: ## This list
@@ -30,6 +30,9 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed ## Install the project's tools and the engine (idempotent)
 	@$(PYTHON) engine/ctl.py install
+
+install-runtimes: ## Install every Lambda runtime now, in parallel (else each when its first function is created)
+	@$(PYTHON) engine/ctl.py install-runtimes
 
 lock: ## Re-resolve requirements.in into requirements.txt
 	@rm -rf /tmp/roxs-lock && $(PYTHON) -m venv /tmp/roxs-lock
@@ -77,7 +80,7 @@ plan: up build init ## tflocal plan against the engine
 
 apply: up build init ## Start the engine, build, tflocal init + apply
 	@$(ENV) $(PY) -m tools.stack check-state
-	@$(STYLE) $(TFLOCAL) apply -input=false -auto-approve $$nocolor $$($(ENV) $(PY) -m tools.stack kept-vars)
+	@$(STYLE) $(TFLOCAL) apply -input=false -auto-approve $$nocolor $$($(ENV) $(PY) -m tools.stack apply-vars)
 	@$(MAKE) --no-print-directory outputs
 
 outputs: ## API URL (LocalStack form), bucket, table and queue names
@@ -88,13 +91,18 @@ destroy: $(VENV)/.installed ## Destroy every resource of the stack
 	  $(MAKE) --no-print-directory build init && $(STYLE) $(TFLOCAL) destroy -input=false -auto-approve $$nocolor; \
 	else echo "[destroy] no engine answers: nothing to destroy"; fi
 
+# Drift is the report's answer, not make's failure (scripts: python -m tools.recount exits 1 on drift).
 recount: $(VENV)/.installed ## Audit image rows against originals and recount every counter; print the drift (FIX=1 repairs it; scans)
-	@$(ENV) $(PY) -m tools.recount $(if $(filter 1,$(FIX)),--fix)
+	@$(ENV) $(PY) -m tools.recount $(if $(filter 1,$(FIX)),--fix) || [ $$? -eq 1 ]
 
 redrive: $(VENV)/.installed ## Move dead letters back: make redrive QUEUE=notifications|images
 	@$(ENV) $(PY) -m tools.redrive $(QUEUE)
 
-demo: up build ## Everything (progress and a summary, not the plan), then the end-to-end demo
+# The engine's install and start, and the tools' install and the build, side by side (a first
+# run waits for the longer of the two, not their sum); uv first, which both install with.
+demo: ## Everything (progress and a summary, not the plan), then the end-to-end demo
+	@$(PYTHON) engine/ctl.py uv --version | sed '/^uv /d'
+	@$(MAKE) --no-print-directory -j2 up build
 	@$(ENV) $(PY) -m tools.stack deploy
 	@$(ENV) $(PY) -m tools.demo
 
@@ -119,8 +127,8 @@ test-engine: $(VENV)/.installed ## The embedded engine's own tests
 test-integration: $(VENV)/.installed ## The deployed stack, end to end
 	@$(ENV) $(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed ## Benchmarks: prints figures, writes bench/results.json
-	@$(ENV) $(PY) bench/run.py
+bench: $(VENV)/.installed ## Benchmarks, ~25 min (ONLY=build,lambda: some groups); own engine on BENCH_PORT (4631) and copy of the stack, yours untouched
+	@$(ENV) $(PY) bench/run.py $(if $(ONLY),--only $(ONLY))
 
 fmt: $(VENV)/.installed ## terraform fmt, ruff format and ruff check --fix (rules in pyproject.toml)
 	@$(ENV) terraform fmt -recursive

@@ -95,7 +95,7 @@ variable "notifications_batch_size" {
 }
 
 variable "cors_allow_origin" {
-  description = "Access-Control-Allow-Origin of API responses: the origin allowed to call the API from a browser (default: the local dashboard), or \"*\"."
+  description = "Access-Control-Allow-Origin of API responses: the origin allowed to call the API from a browser, or \"*\". Default: the local dashboard on LocalStack's usual port (make apply and make demo set the engine's own origin, whatever its port). On AWS: your dashboard's origin (docs/deploy-to-aws.md)."
   type        = string
   default     = "http://localhost:4566"
 

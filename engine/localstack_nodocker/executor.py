@@ -27,7 +27,7 @@ from localstack_nodocker.hot_reload import CodeWatch
 from localstack_nodocker.intake import INTAKE
 from localstack_nodocker.names import worker_environment
 from localstack_nodocker.protocol import GarbledFrame, Worker, WorkerDied, WorkerOutOfMemory, WorkerTimedOut
-from localstack_nodocker.runtimes import resolve, runtime_library_dir
+from localstack_nodocker.runtimes import ensure_installed, resolve, runtime_library_dir
 from localstack_nodocker.worker import EXIT_OUT_OF_MEMORY
 
 LOG = logging.getLogger(__name__)
@@ -289,7 +289,9 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 "The local-process executor runs only Zip-packaged functions; "
                 "use a LocalStack container with Docker for image functions."
             )
-        resolve(config_.runtime)  # fail now, with the reason, rather than at the first invoke
+        # the first function of a runtime installs it (Pending meanwhile); a runtime that cannot
+        # run here fails now, with the reason, rather than at the first invoke
+        ensure_installed(config_.runtime, function_version.id.function_name)
         config_.code.prepare_for_execution()
         for layer in config_.layers:
             layer.code.prepare_for_execution()

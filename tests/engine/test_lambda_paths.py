@@ -16,7 +16,8 @@ from pathlib import Path
 import boto3
 import pytest
 
-from tests.support.engine import ROOT
+from tests.support.engine import ROOT, RUNTIME_INSTALL_TIMEOUT_S
+from tests.support.waiting import wait_for
 
 PROBE_SOURCE = """
 import json, os, time
@@ -87,12 +88,14 @@ def zipped(source: str, name: str = "probe.py") -> bytes:
 
 
 def wait_active(lam, name: str) -> dict:
-    for _ in range(100):
+    """The function's configuration once it left Pending. The first function of a runtime
+    waits while the engine installs that runtime (bounded by its install timeout)."""
+
+    def settled():
         config = lam.get_function_configuration(FunctionName=name)
-        if config["State"] != "Pending":
-            return config
-        time.sleep(0.1)
-    raise AssertionError(f"{name} stayed Pending")
+        return config if config["State"] != "Pending" else None
+
+    return wait_for(settled, timeout=RUNTIME_INSTALL_TIMEOUT_S + 30, interval=0.1, what=f"{name} to leave Pending")
 
 
 @contextlib.contextmanager

@@ -20,6 +20,7 @@ import pytest
 from botocore.credentials import Credentials
 
 from tests.support.apis import send
+from tests.support.engine import origin
 from tools import stack
 from tools.http import SIGN_ENV, call, use_credentials_of
 
@@ -119,7 +120,7 @@ def test_api_key_lets_the_keyed_caller_write_and_everyone_read(stack_in):
         outputs,
         "OPTIONS",
         "/notifications",
-        headers={"Origin": "http://localhost:4566", "Access-Control-Request-Method": "POST"},
+        headers={"Origin": origin(), "Access-Control-Request-Method": "POST"},
     )
     assert preflight.status == 204
 

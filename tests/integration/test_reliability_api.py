@@ -22,11 +22,12 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tests.support.engine import origin
 from tools.http import API_KEY_ENV, SIGN_ENV, call
 from tools.stack import ROOT
 
 OPENAPI = ROOT / "docs" / "openapi.yaml"
-DEFAULT_ORIGIN = "http://localhost:4566"  # variables.tf: cors_allow_origin's default
+ENGINE_ORIGIN = origin()  # cors_allow_origin as tools.stack applies it: the engine's own origin
 KNOWN_ROUTES = {
     "/health": {"GET"},
     "/images": {"GET"},
@@ -54,7 +55,7 @@ def assert_client_error(reply, status: int | None = None):
     if status is not None:
         assert reply.status == status, (reply.status, reply.body)
     assert isinstance(reply.body, dict) and isinstance(reply.body.get("error"), str) and reply.body["error"], reply.body
-    assert reply.headers.get("access-control-allow-origin") == DEFAULT_ORIGIN
+    assert reply.headers.get("access-control-allow-origin") == ENGINE_ORIGIN
 
 
 def test_schemathesis_finds_no_server_error_and_no_contract_violation(deployed):
@@ -124,7 +125,7 @@ def test_methods_a_path_does_not_support_are_405_with_allow(api, route, method):
     assert reply.status == 405, (method, route, reply.status, reply.body)
     allowed = {m.strip() for m in reply.headers["allow"].split(",")}
     assert allowed == KNOWN_ROUTES[route] | {"OPTIONS"}
-    assert reply.headers.get("access-control-allow-origin") == DEFAULT_ORIGIN
+    assert reply.headers.get("access-control-allow-origin") == ENGINE_ORIGIN
     if method != "HEAD":  # a HEAD answer has no body
         assert method in reply.body["reason"] and reply.body["error"]
 
@@ -221,7 +222,7 @@ def test_other_bad_queries_are_400_with_the_reason(api, query, reason):
 
 def test_cors_origin_is_the_configured_one_on_every_kind_of_answer(api, aws, deployed):
     env = aws["lambda"].get_function_configuration(FunctionName=deployed["functions"]["api_handler"])
-    assert env["Environment"]["Variables"]["CORS_ALLOW_ORIGIN"] == DEFAULT_ORIGIN != "*"
+    assert env["Environment"]["Variables"]["CORS_ALLOW_ORIGIN"] == ENGINE_ORIGIN != "*"
     for method, path, status in [
         ("GET", "/health", 200),
         ("OPTIONS", "/images", 204),
@@ -231,7 +232,7 @@ def test_cors_origin_is_the_configured_one_on_every_kind_of_answer(api, aws, dep
     ]:
         reply = api(method, path)
         assert reply.status == status
-        assert reply.headers["access-control-allow-origin"] == DEFAULT_ORIGIN
+        assert reply.headers["access-control-allow-origin"] == ENGINE_ORIGIN
 
 
 # --- issue 10: input the services downstream refuse, through API Gateway --------------------------

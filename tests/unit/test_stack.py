@@ -50,6 +50,27 @@ def test_the_environment_or_a_tfvars_file_wins(deployed_with, monkeypatch):
     assert stack.kept_variables() == {}
 
 
+@pytest.mark.parametrize(
+    "endpoint, expected",
+    [
+        ("http://localhost:4566", "http://localhost:4566"),
+        ("http://localhost:4630", "http://localhost:4630"),
+        ("http://127.0.0.1:5500/", "http://127.0.0.1:5500"),
+        ("https://localhost.localstack.cloud:4566", "https://localhost.localstack.cloud:4566"),
+        ("http://localhost", "http://localhost"),
+    ],
+)
+def test_the_cors_origin_is_the_engines_own(deployed_with, monkeypatch, endpoint, expected):
+    deployed_with("none")
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.delenv("TF_VAR_cors_allow_origin", raising=False)
+    assert stack.applied_variables()["cors_allow_origin"] == expected
+    assert stack.applied_variables({"cors_allow_origin": "https://x.example"}).get("cors_allow_origin") is None
+    assert "cors_allow_origin" not in stack.applied_variables(terraform_args=["-var=cors_allow_origin=*"])
+    monkeypatch.setenv("TF_VAR_cors_allow_origin", "https://dashboard.example.com")
+    assert "cors_allow_origin" not in stack.applied_variables()
+
+
 def test_nothing_deployed_keeps_nothing(tmp_path, monkeypatch):
     monkeypatch.setattr(stack, "STATE_FILE", tmp_path / "missing.tfstate")
     assert stack.kept_variables() == {}
