@@ -15,7 +15,7 @@ STYLE = if [ -t 1 ] && [ -z "$${NO_COLOR:-}" ]; then bold=$$'\033[1m' plain=$$'\
         else bold= plain= nocolor=-no-color; fi;
 
 .PHONY: help install install-runtimes up down save reset status logs build init plan apply outputs recount demo dev destroy redrive \
-        test test-unit test-static test-engine test-integration bench fmt lint lock lock-checkov clean
+        test test-exhaustive test-unit test-static test-engine test-integration bench fmt lint lock lock-checkov clean
 
 help: ## This list
 	@$(STYLE) awk -v bold="$$bold" -v plain="$$plain" 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %s%-18s%s %s\n", bold, $$1, plain, $$2}' $(MAKEFILE_LIST)
@@ -114,6 +114,9 @@ dev: up build ## Hot reload: deploy the functions from build/hot-reload/ and syn
 ## --- checks ------------------------------------------------------------------------------
 test: $(VENV)/.installed ## All tests: unit, engine, integration (starts and stops the engine)
 	@$(ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+test-exhaustive: $(VENV)/.installed ## The cases make test leaves out: every variant of an exhaustive class (~4 min)
+	@$(ENV) $(PY) -m pytest -m exhaustive $(PYTEST_ARGS)
 
 test-unit: $(VENV)/.installed ## Unit tests only (no engine)
 	@$(ENV) $(PY) -m pytest tests/unit $(PYTEST_ARGS)
