@@ -76,11 +76,13 @@ init: $(VENV)/.installed
 	@rm -f .terraform-init.log
 
 plan: up build init ## tflocal plan against the engine
-	@$(STYLE) $(TFLOCAL) plan -input=false $$nocolor
+	@$(STYLE) vars="$$($(ENV) $(PY) -m tools.stack apply-vars)"; $(TFLOCAL) plan -input=false $$nocolor $$vars
 
+# The variables apply-vars adds are assigned first: if it fails, the recipe stops there
+# instead of applying the defaults (which would drop a kept api_auth).
 apply: up build init ## Start the engine, build, tflocal init + apply
 	@$(ENV) $(PY) -m tools.stack check-state
-	@$(STYLE) $(TFLOCAL) apply -input=false -auto-approve $$nocolor $$($(ENV) $(PY) -m tools.stack apply-vars)
+	@$(STYLE) vars="$$($(ENV) $(PY) -m tools.stack apply-vars)"; $(TFLOCAL) apply -input=false -auto-approve $$nocolor $$vars
 	@$(MAKE) --no-print-directory outputs
 
 outputs: ## API URL (LocalStack form), bucket, table and queue names

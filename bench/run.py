@@ -913,10 +913,9 @@ def check_load_test_limits(outputs) -> None:
     rate = stage.get("methodSettings", {}).get("*/*", {}).get("throttlingRateLimit", 0)
     wanted = float(stack.LOAD_TEST_VARIABLES["api_throttle_rate_limit"])
     if rate < wanted:
-        variables = " ".join(f"{name}={value}" for name, value in stack.load_test_environment().items())
         raise SystemExit(
-            f"the deployed stage is throttled at {rate:g} requests/s: apply the load-test limits first "
-            f"({variables} make apply)"
+            f"the bench's stack is throttled at {rate:g} requests/s: deploy it again with the load-test "
+            "limits (python bench/run.py --only stack,api-scale; your own stack is not touched)"
         )
 
 

@@ -8,9 +8,9 @@ State lives in .localstack/ (ignored by git): the engine's virtualenv, its data,
 PID file, the Lambda runtimes' SDKs (boto3 per Python version, AWS SDK v3 for Node.js) and
 pinned Node binaries (each installed by the engine when the first function of its runtime
 is created, or all by `install-runtimes`), and the saved state (snapshot/), which `up`
-restores and `down` writes (PERSISTENCE=0 runs in memory only; `reset` deletes it). If a LocalStack already answers at
-AWS_ENDPOINT_URL (default http://localhost:4566), for example a Docker container, `up`
-uses it and starts nothing. The engine listens on 127.0.0.1 only; GATEWAY_LISTEN in the
+restores and `down` writes (PERSISTENCE=0 runs in memory only; `reset` deletes it). If a
+LocalStack already answers at AWS_ENDPOINT_URL (default http://localhost:4566), for example
+a Docker container, `up` uses it and starts nothing. The engine listens on 127.0.0.1 only; GATEWAY_LISTEN in the
 shell (e.g. 0.0.0.0:4566) opts in to more, with a warning: see docs/reliability-and-security.md.
 """
 
@@ -595,7 +595,9 @@ def down(save_state: bool = True) -> None:
             taken = final_snapshot()
     say(f"stopping LocalStack (PID {pid})")
     try:
-        os.killpg(pid, signal.SIGTERM)
+        # SIGTERM makes the engine take its final snapshot; a stop that discards the state
+        # (reset, a refused load) must neither wait for one nor write it over the saved one
+        os.killpg(pid, signal.SIGTERM if save_state else signal.SIGKILL)
     except ProcessLookupError:
         pass
     # without a final snapshot yet, the engine takes it on SIGTERM before it exits

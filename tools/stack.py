@@ -142,8 +142,12 @@ def print_applied_variables() -> None:
 
 
 def plan_changes() -> tuple[bool, str]:
-    """(changes pending?, plan output), from `plan -detailed-exitcode`."""
-    code, out, err = terraform().plan(input=False, detailed_exitcode=True, capture_output=True)
+    """(changes pending?, plan output), from `plan -detailed-exitcode`, with the variables an
+    apply adds (the engine's origin, the kept choices): otherwise a stack applied on another
+    port, or with api_auth kept, would always show changes."""
+    code, out, err = terraform().plan(
+        input=False, detailed_exitcode=True, capture_output=True, var=applied_variables() or None
+    )
     if code not in (0, 2):
         raise StackError(f"tflocal plan failed (exit {code}):\n{out[-3000:]}\n{err[-3000:]}")
     return code == 2, out

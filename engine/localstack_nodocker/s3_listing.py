@@ -15,10 +15,11 @@ NextKeyMarker, keys and common prefixes). Here each listing runs unencoded, whic
 LocalStack gets right, and its answer is encoded afterwards with LocalStack's own encoding.
 """
 
-import inspect
 from urllib.parse import quote
 
 from localstack.runtime import hooks
+
+from localstack_nodocker import seam
 
 # operation -> (top-level fields of the answer, (list, field) pairs): what S3 encodes.
 ENCODED_FIELDS = {
@@ -63,12 +64,8 @@ def _listing_encoded_after(operation: str, list_unencoded):
 @hooks.on_infra_start()
 def page_s3_listings_by_key() -> None:
     """Before the S3 provider is loaded (its dispatch table binds the methods found then)."""
-    from localstack.services.s3.provider import S3Provider
-
     for operation in ENCODED_FIELDS:
-        # A loud failure if LocalStack moved the method or renamed the parameter: a silent
-        # no-op would bring the repeated and skipped keys back.
-        original = getattr(S3Provider, operation)
-        if "encoding_type" not in inspect.signature(original).parameters:
-            raise RuntimeError(f"S3Provider.{operation} has no encoding_type parameter: s3_listing.py needs updating")
-        setattr(S3Provider, operation, _listing_encoded_after(operation, original))
+        # through the seam: a moved method or a renamed parameter stops the start, where a
+        # silent no-op would bring the repeated and skipped keys back
+        target = seam.S3_LISTING_OPERATIONS[operation]
+        seam.replace(target, _listing_encoded_after(operation, seam.original(target)))

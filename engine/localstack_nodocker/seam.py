@@ -374,6 +374,7 @@ DRAIN = "the final snapshot taken once what the engine accepted is finished"
 QUEUED_INVOCATIONS = "asynchronous Lambda invocations still queued saved with the state and queued again"
 FINAL_ON_SIGNALS = "the final snapshot on SIGTERM and SIGINT"
 LAMBDA_RESTORE = "Lambda's event source mappings restarted one by one after a load (one that cannot is reported)"
+S3_LISTINGS = "S3 listings paged by raw key with EncodingType=url (no key listed again or skipped)"
 
 _DDB_TABLE = "moto.dynamodb.models.table"
 _DDB_BACKEND = "moto.dynamodb.models:DynamoDBBackend"
@@ -1286,6 +1287,18 @@ _target(
     Mentions("signal.signal(signal.SIGINT", "runtime.run()", in_order=True),
     Mentions("signal.signal(signal.SIGTERM", "runtime.run()", in_order=True),
 )
+# s3_listing.py: each listing runs unencoded and only its answer is encoded. Installed before
+# the provider is loaded: its dispatch table binds the methods it finds then.
+S3_LISTING_OPERATIONS = {
+    operation: _target(
+        f"localstack.services.s3.provider:S3Provider.{operation}",
+        WRAPPED,
+        S3_LISTINGS,
+        "s3_listing.py",
+        Parameters("self", "context", named=("encoding_type",)),
+    )
+    for operation in ("list_objects", "list_objects_v2", "list_object_versions")
+}
 S3_SUBMIT_NOTIFICATION = _target(
     "localstack.services.s3.notifications:NotificationDispatcher._submit_notification",
     WRAPPED,
