@@ -224,26 +224,16 @@ def test_a_function_that_cannot_start_is_named_in_the_engines_log(aws):
     engine_log = Path(os.environ.get("LOCALSTACK_STATE_DIR", ROOT / ".localstack")) / "logs" / "localstack.log"
     if not engine_log.exists():
         pytest.skip(f"no engine log at {engine_log}: the engine was not started from this checkout")
-    name = f"probe-broken-{uuid.uuid4().hex[:6]}"
-    aws["lambda"].create_function(
-        FunctionName=name,
-        Runtime="python3.11",
-        Handler="broken.handler",
-        Role="arn:aws:iam::000000000000:role/probe",
-        Code={"ZipFile": zipped("def handler(event, context)\n    return 1\n", "broken.py")},
-    )
-    try:
-        wait_active(aws["lambda"], name)
+    broken = "def handler(event, context)\n    return 1\n"
+    with recorder_function(aws["lambda"], "probe-broken", broken) as name:
         response = aws["lambda"].invoke(FunctionName=name, Payload=b"{}")
         assert json.loads(response["Payload"].read())["errorType"] == "Runtime.ImportModuleError"
-        deadline = time.monotonic() + 10
-        while not any(name in line and "Runtime.ImportModuleError" in line for line in engine_log.open()):
-            assert time.monotonic() < deadline, f"no line about {name} in {engine_log}"
-            time.sleep(0.2)
-        line = next(line for line in engine_log.open() if name in line and "ImportModuleError" in line)
-        assert f"/aws/lambda/{name}" in line and "broken.py, line 1" in line
-    finally:
-        aws["lambda"].delete_function(FunctionName=name)
+
+        def logged_line():
+            return next((line for line in engine_log.open() if name in line and "ImportModuleError" in line), None)
+
+        line = wait_for(logged_line, timeout=10, interval=0.2, what=f"a line about {name} in {engine_log}")
+        assert f"/aws/lambda/{name}" in line and "recorder.py, line 1" in line
 
 
 def test_logs_reach_tail_and_the_functions_log_group(aws, probe):
