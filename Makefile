@@ -9,12 +9,16 @@ PY := $(VENV)/bin/python
 ENV := source ./.envrc &&
 TFLOCAL := $(ENV) tflocal
 PYTEST_ARGS ?=
+# Colour only on a terminal: piped logs get plain text (also NO_COLOR=1). Sets $$bold, $$plain
+# and $$nocolor (terraform's -no-color) for the rest of the recipe line.
+STYLE = if [ -t 1 ] && [ -z "$${NO_COLOR:-}" ]; then bold=$$'\033[1m' plain=$$'\033[0m' nocolor=; \
+        else bold= plain= nocolor=-no-color; fi;
 
-.PHONY: help install up down save reset status logs build init plan apply outputs recount demo dev destroy redrive \
-        test test-unit test-static test-engine test-integration bench fmt lint lock lock-checkov clean
+.PHONY: help install install-runtimes up down save reset status logs build init plan apply outputs recount demo dev destroy redrive \
+        test test-exhaustive test-unit test-static test-engine test-integration bench fmt lint lock lock-checkov clean
 
 help: ## This list
-	@awk 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  \033[1m%-18s\033[0m %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+	@$(STYLE) awk -v bold="$$bold" -v plain="$$plain" 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %s%-18s%s %s\n", bold, $$1, plain, $$2}' $(MAKEFILE_LIST)
 
 ## --- setup -------------------------------------------------------------------------------
 $(VENV)/.installed: requirements.txt
@@ -26,6 +30,9 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed ## Install the project's tools and the engine (idempotent)
 	@$(PYTHON) engine/ctl.py install
+
+install-runtimes: ## Install every Lambda runtime now, in parallel (else each when its first function is created)
+	@$(PYTHON) engine/ctl.py install-runtimes
 
 lock: ## Re-resolve requirements.in into requirements.txt
 	@rm -rf /tmp/roxs-lock && $(PYTHON) -m venv /tmp/roxs-lock
@@ -69,11 +76,13 @@ init: $(VENV)/.installed
 	@rm -f .terraform-init.log
 
 plan: up build init ## tflocal plan against the engine
-	@$(TFLOCAL) plan -input=false
+	@$(STYLE) vars="$$($(ENV) $(PY) -m tools.stack apply-vars)"; $(TFLOCAL) plan -input=false $$nocolor $$vars
 
+# The variables apply-vars adds are assigned first: if it fails, the recipe stops there
+# instead of applying the defaults (which would drop a kept api_auth).
 apply: up build init ## Start the engine, build, tflocal init + apply
 	@$(ENV) $(PY) -m tools.stack check-state
-	@$(TFLOCAL) apply -input=false -auto-approve
+	@$(STYLE) vars="$$($(ENV) $(PY) -m tools.stack apply-vars)"; $(TFLOCAL) apply -input=false -auto-approve $$nocolor $$vars
 	@$(MAKE) --no-print-directory outputs
 
 outputs: ## API URL (LocalStack form), bucket, table and queue names
@@ -81,16 +90,21 @@ outputs: ## API URL (LocalStack form), bucket, table and queue names
 
 destroy: $(VENV)/.installed ## Destroy every resource of the stack
 	@if $(ENV) $(PYTHON) engine/ctl.py status > /dev/null 2>&1; then \
-	  $(MAKE) --no-print-directory build init && $(TFLOCAL) destroy -input=false -auto-approve; \
+	  $(MAKE) --no-print-directory build init && $(STYLE) $(TFLOCAL) destroy -input=false -auto-approve $$nocolor; \
 	else echo "[destroy] no engine answers: nothing to destroy"; fi
 
-recount: $(VENV)/.installed ## Recount every counter from the rows and objects, print the drift (FIX=1 writes the true values)
-	@$(ENV) $(PY) -m tools.recount $(if $(filter 1,$(FIX)),--fix)
+# Drift is the report's answer, not make's failure (scripts: python -m tools.recount exits 1 on drift).
+recount: $(VENV)/.installed ## Audit image rows against originals and recount every counter; print the drift (FIX=1 repairs it; scans)
+	@$(ENV) $(PY) -m tools.recount $(if $(filter 1,$(FIX)),--fix) || [ $$? -eq 1 ]
 
 redrive: $(VENV)/.installed ## Move dead letters back: make redrive QUEUE=notifications|images
 	@$(ENV) $(PY) -m tools.redrive $(QUEUE)
 
-demo: up build ## Everything (progress and a summary, not the plan), then the end-to-end demo
+# The engine's install and start, and the tools' install and the build, side by side (a first
+# run waits for the longer of the two, not their sum); uv first, which both install with.
+demo: ## Everything (progress and a summary, not the plan), then the end-to-end demo
+	@$(PYTHON) engine/ctl.py uv --version | sed '/^uv /d'
+	@$(MAKE) --no-print-directory -j2 up build
 	@$(ENV) $(PY) -m tools.stack deploy
 	@$(ENV) $(PY) -m tools.demo
 
@@ -102,6 +116,9 @@ dev: up build ## Hot reload: deploy the functions from build/hot-reload/ and syn
 ## --- checks ------------------------------------------------------------------------------
 test: $(VENV)/.installed ## All tests: unit, engine, integration (starts and stops the engine)
 	@$(ENV) $(PY) -m pytest $(PYTEST_ARGS)
+
+test-exhaustive: $(VENV)/.installed ## The cases make test leaves out: every variant of an exhaustive class (~4 min)
+	@$(ENV) $(PY) -m pytest -m exhaustive $(PYTEST_ARGS)
 
 test-unit: $(VENV)/.installed ## Unit tests only (no engine)
 	@$(ENV) $(PY) -m pytest tests/unit $(PYTEST_ARGS)
@@ -115,8 +132,8 @@ test-engine: $(VENV)/.installed ## The embedded engine's own tests
 test-integration: $(VENV)/.installed ## The deployed stack, end to end
 	@$(ENV) $(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
-bench: $(VENV)/.installed ## Benchmarks: prints figures, writes bench/results.json
-	@$(ENV) $(PY) bench/run.py
+bench: $(VENV)/.installed ## Benchmarks, ~25 min (ONLY=build,lambda: some groups); own engine on BENCH_PORT (4631) and copy of the stack, yours untouched
+	@$(ENV) $(PY) bench/run.py $(if $(ONLY),--only $(ONLY))
 
 fmt: $(VENV)/.installed ## terraform fmt, ruff format and ruff check --fix (rules in pyproject.toml)
 	@$(ENV) terraform fmt -recursive

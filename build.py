@@ -209,6 +209,20 @@ def source_fingerprint() -> tuple:
     )
 
 
+def syntax_errors(folder: Path, names: list[str]) -> list[str]:
+    """The synced Python files that do not compile: the function would fail at its next
+    invocation with only a 502 to show for it, so the watcher says which line is wrong."""
+    errors = []
+    for name in names:
+        path = folder / name
+        if path.suffix == ".py" and path.is_file():
+            try:
+                compile(path.read_bytes(), str(path), "exec")
+            except SyntaxError as exc:
+                errors.append(f"{name}{f':{exc.lineno}' if exc.lineno else ''}: {exc.msg}")
+    return errors
+
+
 def sync_all(python_version: str, quiet: bool = False) -> None:
     for package in packages():
         changed = sync_hot_reload(package, python_version)
@@ -216,6 +230,12 @@ def sync_all(python_version: str, quiet: bool = False) -> None:
             shown = ", ".join(changed[:5]) + (f" and {len(changed) - 5} more" if len(changed) > 5 else "")
             print(
                 f"[hot-reload] {package.name:<24} {len(changed)} file(s) synced{': ' + shown if changed else ''}",
+                flush=True,
+            )
+        for error in syntax_errors(HOT_RELOAD_DIR / package.name, changed):
+            print(
+                f"[hot-reload] {package.name:<24} error: {error} (its functions fail until this is fixed)",
+                file=sys.stderr,
                 flush=True,
             )
 

@@ -161,4 +161,5 @@ module "api" {
   throttle_rate_limit   = var.api_throttle_rate_limit
   throttle_burst_limit  = var.api_throttle_burst_limit
   api_key_quota_per_day = var.api_key_quota_per_day
+  token_key_version     = var.api_token_key_version
 }

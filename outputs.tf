@@ -9,7 +9,7 @@ output "api_stage" {
 }
 
 output "api_invoke_url" {
-  description = "Invoke URL of the API stage on AWS (https://<api_id>.execute-api.<region>.amazonaws.com/prod). On LocalStack use http://localhost:4566/restapis/<api_id>/<stage>/_user_request_/."
+  description = "Invoke URL of the API stage on AWS (https://<api_id>.execute-api.<region>.amazonaws.com/prod). On LocalStack use <AWS_ENDPOINT_URL>/_aws/execute-api/<api_id>/<stage>/ (make outputs prints it)."
   value       = module.api.invoke_url
 }
 
@@ -22,6 +22,11 @@ output "api_key" {
   description = "With api_auth = \"api_key\": the value to send as the x-api-key header on write requests (null otherwise). Read it with `terraform output -raw api_key`."
   value       = module.api.api_key
   sensitive   = true
+}
+
+output "api_token_key_secret_arn" {
+  description = "ARN of the Secrets Manager secret holding the key that signs the API's next_token (generated per stack; its value is in neither plan nor state)."
+  value       = module.api.token_key_secret_arn
 }
 
 output "api_writer_policy_arn" {

@@ -95,7 +95,7 @@ variable "notifications_batch_size" {
 }
 
 variable "cors_allow_origin" {
-  description = "Access-Control-Allow-Origin of API responses: the origin allowed to call the API from a browser (default: the local dashboard), or \"*\"."
+  description = "Access-Control-Allow-Origin of API responses: the origin allowed to call the API from a browser, or \"*\". Default: the local dashboard on LocalStack's usual port (make apply and make demo set the engine's own origin, whatever its port). On AWS: your dashboard's origin (docs/deploy-to-aws.md)."
   type        = string
   default     = "http://localhost:4566"
 
@@ -146,6 +146,17 @@ variable "api_key_quota_per_day" {
   validation {
     condition     = var.api_key_quota_per_day >= 1 && floor(var.api_key_quota_per_day) == var.api_key_quota_per_day
     error_message = "api_key_quota_per_day must be a whole number of at least 1."
+  }
+}
+
+variable "api_token_key_version" {
+  description = "Version of the key that signs the API's next_token (a secret generated per stack). Raise it to generate a new key: every token issued before is then refused (400)."
+  type        = number
+  default     = 1
+
+  validation {
+    condition     = var.api_token_key_version >= 1 && floor(var.api_token_key_version) == var.api_token_key_version
+    error_message = "api_token_key_version must be a whole number of at least 1."
   }
 }
 

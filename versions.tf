@@ -1,5 +1,6 @@
 terraform {
-  required_version = ">= 1.5"
+  # 1.11: modules/api writes its token key write-only.
+  required_version = ">= 1.11"
 
   required_providers {
     aws = {

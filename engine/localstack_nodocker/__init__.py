@@ -7,6 +7,7 @@
 - ``dynamodbstreams:moto`` provider (``PROVIDER_OVERRIDE_DYNAMODBSTREAMS=moto``): the
   streams of those tables, for LocalStack's event source mappings (streams.py, and
   stream_mapping.py for BisectBatchOnFunctionError).
+- SQS event source mappings deliver every body as sent, whatever it holds (sqs_mapping.py).
 - ``AWS::CloudFormation::CustomResource`` resource provider: Lambda-backed custom
   resources (custom_resources.py); failed stack creations roll back
   (cloudformation_rollback.py).

@@ -24,9 +24,10 @@ from localstack.services.lambda_.invocation.runtime_executor import (
 
 from localstack_nodocker import hostruntimes, layers
 from localstack_nodocker.hot_reload import CodeWatch
+from localstack_nodocker.intake import INTAKE
 from localstack_nodocker.names import worker_environment
 from localstack_nodocker.protocol import GarbledFrame, Worker, WorkerDied, WorkerOutOfMemory, WorkerTimedOut
-from localstack_nodocker.runtimes import resolve, runtime_library_dir
+from localstack_nodocker.runtimes import ensure_installed, resolve, runtime_library_dir
 from localstack_nodocker.worker import EXIT_OUT_OF_MEMORY
 
 LOG = logging.getLogger(__name__)
@@ -63,6 +64,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         self.init_duration_ms: float | None = None
         self._pending_init_logs = ""
         self._init_failure: Exception | None = None
+        self._access_key_id: str | None = None
 
     # --- lifecycle -------------------------------------------------------------------------
 
@@ -88,6 +90,10 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         )
         self.code_watch = CodeWatch(config_.code, code_dir)
         self.env.update(worker_environment(self.env))
+        # the function's own calls are let in while the engine stops, so its invocation finishes
+        self._access_key_id = self.env.get("AWS_ACCESS_KEY_ID")
+        if self._access_key_id:
+            INTAKE.function_started(self._access_key_id)
         self._spawn()
 
     def _launch(self) -> Worker:
@@ -144,6 +150,9 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         if self.worker:
             self.worker.kill()
             self.worker = None
+        if self._access_key_id:
+            INTAKE.function_stopped(self._access_key_id)
+            self._access_key_id = None
         if self.tmp_dir:
             shutil.rmtree(self.tmp_dir, ignore_errors=True)
             self.tmp_dir = None
@@ -181,6 +190,8 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         started = time.perf_counter()
         is_error, result, status, max_rss_mb = self._run(request_id, payload, timeout_s, logs)
         duration_ms = (time.perf_counter() - started) * 1000
+        if is_error:
+            self._report_runtime_error(result)
         logs.append(f"END RequestId: {request_id}\n")
         logs.append(
             f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
@@ -189,6 +200,25 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             f"Max Memory Used: {max_rss_mb} MB{init_report}{status}\n"
         )
         return InvocationResult(request_id=request_id, payload=result.encode(), is_error=is_error, logs="".join(logs))
+
+    def _report_runtime_error(self, result: str) -> None:
+        """A function that cannot run at all (its module does not import, it timed out, ran out
+        of memory or exited) says so in the engine's log, with where its traceback is: through
+        API Gateway the caller sees only a 502. Errors the handler raised are its own business."""
+        try:
+            error = json.loads(result)
+            error_type = str(error.get("errorType", ""))
+        except (ValueError, AttributeError):
+            return
+        if error_type.startswith(("Runtime.", "Sandbox.")):
+            name = self.function_version.id.function_name
+            LOG.warning(
+                "function %s failed: %s: %s (its log group: /aws/lambda/%s)",
+                name,
+                error_type,
+                str(error.get("errorMessage", ""))[:500],
+                name,
+            )
 
     def _ready_worker(self) -> str:
         """A live worker for the next invoke (a cold start inside this environment after a
@@ -259,7 +289,9 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 "The local-process executor runs only Zip-packaged functions; "
                 "use a LocalStack container with Docker for image functions."
             )
-        resolve(config_.runtime)  # fail now, with the reason, rather than at the first invoke
+        # the first function of a runtime installs it (Pending meanwhile); a runtime that cannot
+        # run here fails now, with the reason, rather than at the first invoke
+        ensure_installed(config_.runtime, function_version.id.function_name)
         config_.code.prepare_for_execution()
         for layer in config_.layers:
             layer.code.prepare_for_execution()

@@ -9,9 +9,16 @@ embedded engine. Enabled with LocalStack's own ``PERSISTENCE=1``:
 
 - load on start (``SNAPSHOT_LOAD_STRATEGY`` empty or ``ON_STARTUP``), after the gateway is up
   (Lambda fetches its code from S3 through it), services in dependency order;
+- requests from outside are refused (503, intake.py) until the state is loaded and the
+  services restored; a resource that cannot be restored (a mapping whose function was
+  deleted) is reported and the rest start (restore.py);
 - save every ``SNAPSHOT_FLUSH_INTERVAL`` seconds when something changed (``SCHEDULED``, the
-  default) and on shutdown (``SCHEDULED`` and ``ON_SHUTDOWN``);
-- ``GET /_localstack/nodocker/state`` reports the status, ``POST`` saves now.
+  default), from a forked copy while the engine serves on;
+- at shutdown (``make down``, SIGTERM, SIGINT; ``SCHEDULED`` and ``ON_SHUTDOWN``) the final
+  snapshot: intake stops, what was accepted is finished (drain.py), then one cut of every
+  service is saved - nothing acknowledged is left out of it;
+- ``GET /_localstack/nodocker/state`` reports the status and what was not restored, ``POST``
+  saves now, ``POST .../final`` takes the final snapshot (`make down` then stops the process).
 
 A snapshot is written beside the previous one and swapped in by renames, so a crash while
 saving leaves the previous snapshot whole. It records the versions that wrote it (pickles
@@ -43,7 +50,8 @@ from localstack.state import AssetDirectory, StateVisitor
 from localstack.state import pickle as state_pickle
 from moto.core.base_backend import BackendDict
 
-from localstack_nodocker import dynamodb, stream_mapping
+from localstack_nodocker import drain, dynamodb, intake, restore, stream_mapping
+from localstack_nodocker.intake import INTAKE
 
 LOG = logging.getLogger(__name__)
 
@@ -52,7 +60,14 @@ SNAPSHOT_FORMAT = 1
 STAMP_FILE = "engine.json"
 # Where Lambda's DynamoDB stream mappings read next: held by their pollers, not in a store.
 STREAM_POSITIONS_FILE = "stream-positions.json"
+# Lambda's asynchronous invocations still queued (its event queues are in memory only).
+QUEUED_INVOCATIONS_FILE = "queued-invocations.json"
 ROUTE = "/_localstack/nodocker/state"
+FINAL_ROUTE = ROUTE + "/final"
+# How long the final snapshot waits for what the engine accepted to finish (drain.py).
+DRAIN_TIMEOUT_S = 60
+LOADING = ("the engine is loading its saved state: try again in a moment", 1)
+STOPPING = ("the engine is stopping (make down): it takes no new requests while it saves its state", 5)
 # Services whose loading needs others already loaded: Lambda reads its code from S3 and
 # restarts event source mappings on SQS; everything else loads in any order before them.
 LOAD_LAST = ("lambda",)
@@ -135,8 +150,8 @@ class _SaveVisitor(StateVisitor):
 
 
 class _LoadVisitor(StateVisitor):
-    def __init__(self, service_name: str, folder: Path):
-        self.service_name, self.folder = service_name, folder
+    def __init__(self, service_name: str, folder: Path, report):
+        self.service_name, self.folder, self.report = service_name, folder, report
 
     def visit(self, state_container):
         if isinstance(state_container, (AccountRegionBundle, BackendDict)):
@@ -152,7 +167,7 @@ class _LoadVisitor(StateVisitor):
             state_container.__dict__.update(loaded.__dict__)
         elif isinstance(state_container, AssetDirectory):
             if self.service_name == "s3":
-                _load_s3_objects(self.folder / "objects")
+                _load_s3_objects(self.folder / "objects", self.report)
             elif (saved := self.folder / "assets" / state_container.path.name).is_dir():
                 shutil.copytree(saved, state_container.path, dirs_exist_ok=True)
         else:
@@ -160,7 +175,7 @@ class _LoadVisitor(StateVisitor):
 
 
 def _s3_objects():
-    """(bucket name, S3Object) of every stored object version (delete markers hold no data)."""
+    """(bucket, S3Object) of every stored object version (delete markers hold no data)."""
     from localstack.services.s3.models import S3DeleteMarker, s3_stores
 
     seen = set()
@@ -171,7 +186,7 @@ def _s3_objects():
             seen.add(bucket.name)
             for s3_object in bucket.objects.values(with_versions=True):
                 if not isinstance(s3_object, S3DeleteMarker):
-                    yield bucket.name, s3_object
+                    yield bucket, s3_object
 
 
 # LocalStack keeps object bytes in temporary files keyed by a per-process hash, not in a
@@ -181,24 +196,40 @@ def _save_s3_objects(folder: Path) -> None:
     folder.mkdir()
     index = []
     for number, (bucket, s3_object) in enumerate(_s3_objects()):
-        with storage.open(bucket, s3_object, mode="r") as stored, open(folder / str(number), "wb") as file:
+        with storage.open(bucket.name, s3_object, mode="r") as stored, open(folder / str(number), "wb") as file:
             file.writelines(stored)
-        index.append([bucket, s3_object.key, s3_object.version_id])
+        index.append([bucket.name, s3_object.key, s3_object.version_id])
     (folder / "index.json").write_text(json.dumps(index))
 
 
-def _load_s3_objects(folder: Path) -> None:
+def _load_s3_objects(folder: Path, report) -> None:
+    """Each object's bytes back into S3's storage. A periodic save reads the objects a moment
+    after the store (the engine serves on meanwhile): an object deleted or overwritten in
+    between has no bytes, or other bytes, in the snapshot. It is left out and reported; the
+    others load."""
+    from localstack.services.s3.models import VersionedKeyStore
+
     storage = _s3_storage(SERVICE_PLUGINS.get_service("s3"))
     saved = {tuple(entry): number for number, entry in enumerate(json.loads((folder / "index.json").read_text()))}
     created = set()
-    for bucket, s3_object in _s3_objects():
-        number = saved.get((bucket, s3_object.key, s3_object.version_id))
-        if number is None:
-            raise SnapshotRefused(f"s3://{bucket}/{s3_object.key}: the snapshot has no data for this object")
-        if bucket not in created:
-            os.makedirs(os.path.join(storage.root_directory, bucket), exist_ok=True)
-            created.add(bucket)
-        with storage.open(bucket, s3_object, mode="w") as stored, open(folder / str(number), "rb") as file:
+    for bucket, s3_object in list(_s3_objects()):
+        number = saved.get((bucket.name, s3_object.key, s3_object.version_id))
+        problem = None
+        if number is None or not (folder / str(number)).exists():
+            problem = "the snapshot has no data for this object"
+        elif (size := (folder / str(number)).stat().st_size) != s3_object.size:
+            problem = f"the snapshot holds {size} bytes for it, its metadata says {s3_object.size}"
+        if problem:
+            if isinstance(bucket.objects, VersionedKeyStore):
+                bucket.objects.pop(s3_object.key, s3_object.version_id)
+            else:
+                bucket.objects.pop(s3_object.key)
+            report(f"s3://{bucket.name}/{s3_object.key} (version {s3_object.version_id})", f"{problem}; left out")
+            continue
+        if bucket.name not in created:
+            os.makedirs(os.path.join(storage.root_directory, bucket.name), exist_ok=True)
+            created.add(bucket.name)
+        with storage.open(bucket.name, s3_object, mode="w") as stored, open(folder / str(number), "rb") as file:
             stored.write(file)
 
 
@@ -208,13 +239,47 @@ def _load_s3_objects(folder: Path) -> None:
 class Snapshots:
     def __init__(self):
         self.lock = threading.Lock()
-        self.status = "starting"  # starting | loading | ready | refused | failed
+        self.status = "starting"  # starting | loading | ready | refused | failed | stopped
         self.detail = ""
+        self.not_restored: list[dict] = []  # {"resource", "reason"} of the last load
         self.dirty: set[str] = set()  # services changed since the last save (EVERY_SERVICE: all)
         self.dirty_lock = threading.Lock()
         self.saving_enabled = False
         self.last_save: dict = {}
         self.stop = threading.Event()
+        self.final_lock = threading.Lock()
+        self.final_report: dict | None = None
+
+    # -- final snapshot --
+
+    def final(self) -> dict:
+        """Stop intake, finish what was accepted, then save one cut of every service: the
+        snapshot the engine stops on. Once taken, it is not taken again."""
+        with self.final_lock:
+            if self.final_report is None:
+                self.final_report = self._take_final()
+            return self.final_report
+
+    def _take_final(self) -> dict:
+        self.stop.set()  # no periodic save after this one
+        INTAKE.refuse(*STOPPING)
+        started = time.monotonic()
+        try:
+            left = drain.settle(started + DRAIN_TIMEOUT_S)
+        except Exception as exc:  # the state is saved all the same: the previous one is older still
+            LOG.exception("waiting for the work under way failed; saving the state as it is")
+            left = {f"unknown (the wait failed: {type(exc).__name__}: {exc})": 1}
+        report = {"drain_seconds": round(time.monotonic() - started, 3), "still_under_way": left}
+        if not self.saving_enabled:
+            report["not_saved"] = f"saving is disabled: {self.detail or 'the engine is not ready'}"
+            LOG.warning("final snapshot not taken: %s", report["not_saved"])
+        else:
+            self.mark_changed("lambda")  # its queued invocations and stream positions as they are now
+            report["save"] = self.save()
+            self.saving_enabled = False  # this is the state the engine stops with
+        self.status, self.detail = "stopped", "the final snapshot is taken: the engine takes no new requests"
+        LOG.info("final snapshot: %s", report)
+        return report
 
     # -- save --
 
@@ -312,6 +377,7 @@ class Snapshots:
             workers = dict(services["lambda"].lifecycle_hook.esm_workers)
             (fresh / "lambda").mkdir(parents=True, exist_ok=True)
             (fresh / "lambda" / STREAM_POSITIONS_FILE).write_text(json.dumps(stream_mapping.positions(workers)))
+            (fresh / "lambda" / QUEUED_INVOCATIONS_FILE).write_text(json.dumps(drain.queued_invocations()))
         for service in services.values():
             service.lifecycle_hook.on_after_state_save()
         return paused_ms
@@ -368,19 +434,41 @@ class Snapshots:
             service = SERVICE_PLUGINS.require(name)
             lifecycle = service.lifecycle_hook
             lifecycle.on_before_state_load()
-            service.accept_state_visitor(_LoadVisitor(name, target / name))
-            if (target / name / STREAM_POSITIONS_FILE).exists():  # before Lambda restarts the mappings
-                stream_mapping.resume_at(json.loads((target / name / STREAM_POSITIONS_FILE).read_text()))
+            # A store that cannot be read fails the whole load (the snapshot is kept as it is).
+            service.accept_state_visitor(_LoadVisitor(name, target / name, self.report))
+            try:
+                self._restore(name, lifecycle, target / name)
+            except Exception as exc:
+                LOG.exception("restoring %s after loading its state failed", name)
+                self.report(f"service {name}", f"restoring it after loading failed: {type(exc).__name__}: {exc}")
+        self.detail = f"loaded {len(names)} services in {time.monotonic() - started:.2f} s" + (
+            f"; {len(self.not_restored)} resource(s) not restored" if self.not_restored else ""
+        )
+        LOG.info("state %s", self.detail)
+
+    def _restore(self, name: str, lifecycle, folder: Path) -> None:
+        """What the service rebuilds from its loaded store, each resource on its own (restore.py)."""
+        if name != "lambda":
             lifecycle.on_after_state_load()
             if name == "events":
-                _rebuild_event_routing(lifecycle)
-        self.detail = f"loaded {len(names)} services in {time.monotonic() - started:.2f} s"
-        LOG.info("state %s", self.detail)
+                restore.rebuild_event_routing(lifecycle, self.report)
+            return
+        if (folder / STREAM_POSITIONS_FILE).exists():  # before Lambda restarts the mappings
+            stream_mapping.resume_at(json.loads((folder / STREAM_POSITIONS_FILE).read_text()))
+        restore.restore_lambda(lifecycle, self.report)
+        if (folder / QUEUED_INVOCATIONS_FILE).exists():
+            drain.requeue(json.loads((folder / QUEUED_INVOCATIONS_FILE).read_text()), self.report)
+
+    def report(self, resource: str, reason: str) -> None:
+        """A resource of the snapshot that could not be restored, and why."""
+        LOG.warning("not restored: %s: %s", resource, reason)
+        self.not_restored.append({"resource": resource, "reason": reason})
 
     def document(self) -> dict:
         return {
             "status": self.status,
             "detail": self.detail,
+            "not_restored": self.not_restored,
             "dirty": sorted(self.dirty),
             "last_save": self.last_save,
             "directory": str(snapshot_dir()),
@@ -444,26 +532,6 @@ def _end_with(engine: int) -> None:
 SNAPSHOTS = Snapshots()
 
 
-def _rebuild_event_routing(provider) -> None:
-    """EventBridge keeps buses and rules in its store, but routes events through services and
-    target senders it holds only in memory (the provider builds them on PutRule and
-    PutTargets): rebuild them from the loaded rules, or every event after a restart (the S3
-    events that reach the image processor and the storage counter among them) would fail
-    with a KeyError. Scheduled rules are not re-armed (nothing in this project schedules).
-    The provider's stores and the service classes are seam.py targets."""
-    from localstack.services.events.event_bus import EventBusService
-    from localstack.services.events.models import events_stores
-    from localstack.services.events.rule import RuleService
-
-    for account_id, region, store in events_stores.iter_stores():
-        for bus in store.event_buses.values():
-            provider._event_bus_services_store[bus.arn] = EventBusService(bus)
-            for rule in bus.rules.values():
-                provider._rule_services_store[rule.arn] = RuleService(rule)
-                for target in rule.targets.values():
-                    provider.create_target_sender(target, rule.arn, rule.name, region, account_id)
-
-
 def _enabled() -> bool:
     return config.PERSISTENCE and "NODOCKER_SNAPSHOT_DIR" in os.environ
 
@@ -480,6 +548,18 @@ class StateResource:
         except Exception as exc:
             LOG.exception("saving the state failed")
             return Response(json.dumps({"error": f"saving failed: {exc}"}), mimetype="application/json", status=500)
+
+
+class FinalSnapshotResource:
+    """`make down`: the final snapshot, then the process may be stopped."""
+
+    def on_post(self, request: Request):
+        try:
+            return SNAPSHOTS.final()
+        except Exception as exc:
+            LOG.exception("the final snapshot failed")
+            error = f"the final snapshot failed: {type(exc).__name__}: {exc}"
+            return Response(json.dumps({"error": error}), mimetype="application/json", status=500)
 
 
 def _mark_dirty(chain, context, response) -> None:
@@ -501,7 +581,34 @@ def register_state_routes():
     from localstack.services.internal import get_internal_apis
 
     get_internal_apis().add(Resource(ROUTE, StateResource()))
+    get_internal_apis().add(Resource(FINAL_ROUTE, FinalSnapshotResource()))
     run_custom_response_handlers.append(_mark_dirty)
+    INTAKE.refuse(*LOADING)  # until load_state is done
+    intake.install()
+    drain.count_s3_notifications()
+    _final_snapshot_on_signals()
+
+
+def _final_snapshot_on_signals() -> None:
+    """`kill` (SIGTERM) and Ctrl-C (SIGINT) stop the engine as `make down` does: the final
+    snapshot first, then LocalStack's own handler, which stops the runtime. (Once that has
+    begun, LocalStack refuses the functions' own calls, so the drain could not finish them.)
+    Hooks at start run on the main thread, the only one that may set signal handlers; LocalStack
+    sets its own before (a seam.py target)."""
+    for signal_number in (signal.SIGTERM, signal.SIGINT):
+        stop_runtime = signal.getsignal(signal_number)
+
+        def final_snapshot_then_stop(number, frame, stop_runtime=stop_runtime):
+            def run():
+                try:
+                    SNAPSHOTS.final()
+                except Exception:
+                    LOG.exception("the final snapshot failed; the previous snapshot is kept")
+                stop_runtime(number, frame)
+
+            threading.Thread(target=run, name="state-final-snapshot").start()
+
+        signal.signal(signal_number, final_snapshot_then_stop)
 
 
 @hooks.on_infra_ready()
@@ -524,27 +631,32 @@ def load_state():
                 f"(save: {'/'.join(SAVE_STRATEGIES[1:])}, load: {'/'.join(LOAD_STRATEGIES[1:])})"
             ),
         )
-        return
-    SNAPSHOTS.status = "loading"
-    try:
-        SNAPSHOTS.load()
-    except SnapshotRefused as exc:
-        SNAPSHOTS.status, SNAPSHOTS.detail = "refused", str(exc)
-        LOG.error("state not loaded: %s", exc)
-        return
-    except Exception as exc:
-        SNAPSHOTS.status, SNAPSHOTS.detail = "failed", f"loading the saved state failed: {type(exc).__name__}: {exc}"
-        LOG.exception("loading the saved state failed")
+    else:
+        SNAPSHOTS.status = "loading"
+        try:
+            SNAPSHOTS.load()
+        except SnapshotRefused as exc:
+            SNAPSHOTS.status, SNAPSHOTS.detail = "refused", str(exc)
+            LOG.error("state not loaded: %s", exc)
+        except Exception as exc:
+            SNAPSHOTS.status = "failed"
+            SNAPSHOTS.detail = f"loading the saved state failed: {type(exc).__name__}: {exc}"
+            LOG.exception("loading the saved state failed")
+    if SNAPSHOTS.status != "loading":
+        # refused or failed: nothing is served on a state that is not the saved one (ctl.py
+        # stops the engine and keeps the snapshot)
+        INTAKE.refuse(f"the engine did not load its saved state: {SNAPSHOTS.detail}", 60)
         return
     SNAPSHOTS.saving_enabled = True
     SNAPSHOTS.status = "ready"
+    INTAKE.open()
     if config.SNAPSHOT_SAVE_STRATEGY in ("", "SCHEDULED"):
         threading.Thread(target=SNAPSHOTS.run_schedule, name="state-snapshots", daemon=True).start()
 
 
 @hooks.on_infra_shutdown(priority=10)  # before the services stop (they shut down at -10)
 def save_state_on_shutdown():
+    """The final snapshot, if the shutdown came another way than `make down` or a signal."""
     if not _enabled():
         return
-    SNAPSHOTS.stop.set()
-    SNAPSHOTS.save_if_changed()
+    SNAPSHOTS.final()

@@ -3,6 +3,7 @@ import time
 
 from localstack.runtime import hooks
 from localstack.runtime.exceptions import LocalstackExit
+from localstack.runtime.server.core import RuntimeServerPlugin
 from localstack.services.lambda_.invocation.plugins import RuntimeExecutorPlugin
 
 from localstack_nodocker import seam
@@ -17,6 +18,18 @@ class LocalProcessExecutorPlugin(RuntimeExecutorPlugin):
         from localstack_nodocker.executor import LocalProcessRuntimeExecutor
 
         return LocalProcessRuntimeExecutor
+
+
+class HostBoundTwistedServerPlugin(RuntimeServerPlugin):
+    """GATEWAY_SERVER=twisted-host-bound: LocalStack's Twisted server, each GATEWAY_LISTEN
+    entry bound to its own host (listening.py)."""
+
+    name = "twisted-host-bound"
+
+    def load(self, *args, **kwargs):
+        from localstack_nodocker.listening import HostBoundTwistedServer
+
+        return HostBoundTwistedServer()
 
 
 # After LocalStack's own start-up patches (priority 100), before every other hook of the engine.

@@ -17,7 +17,9 @@ import time
 
 # How often the executor samples the worker's memory while it waits for a frame.
 MEMORY_POLL_S = 0.05
-# A frame larger than this is refused (a result is at most 6 MB on AWS; logs come in pieces).
+# A frame larger than this is refused. The workers never write one: a result or an error over
+# AWS's 6 MiB (+ 100 bytes) becomes Function.ResponseSizeTooLarge, whose JSON escaping at most
+# doubles it, and output goes in 64 KiB pieces.
 MAX_FRAME_BYTES = 16 * 1024 * 1024
 PROTOCOL_FD_VARIABLE = "_LAMBDA_WORKER_PROTOCOL_FD"
 

@@ -1,4 +1,4 @@
-"""The seam: every LocalStack and moto internal the engine replaces or reads, and what needs it.
+"""The seam: every LocalStack, moto and Twisted internal the engine replaces or reads, and what needs it.
 
 The engine uses LocalStack's extension points where they exist (runtime executor, service
 providers, CloudFormation resource providers, hooks, state visitors). Where upstream lacks
@@ -137,20 +137,50 @@ class HasAttributes:
 
 class Mentions:
     """The source of the target (a function, class or module) contains each text: the call that
-    makes a replacement or an override take effect."""
+    makes a replacement or an override take effect. ``in_order``: the texts follow one another
+    in this order (handlers of a chain, a signal handler set before the runtime runs)."""
 
-    def __init__(self, *texts: str):
-        self.texts = texts
+    def __init__(self, *texts: str, in_order: bool = False):
+        self.texts, self.in_order = texts, in_order
 
     def problem(self, value) -> str | None:
         source = _source(value)
         if source is None:
             return "has no readable source to check"
         missing = [text for text in self.texts if text not in source]
-        return f"no longer contains {', '.join(repr(text) for text in missing)}" if missing else None
+        if missing:
+            return f"no longer contains {', '.join(repr(text) for text in missing)}"
+        if self.in_order:
+            position = 0
+            for text in self.texts:
+                found = source.find(text, position)
+                if found < 0:
+                    return f"no longer has {', '.join(repr(text) for text in self.texts)} in this order"
+                position = found + len(text)
+        return None
 
     def __str__(self):
-        return f"containing {', '.join(repr(text) for text in self.texts)}"
+        return f"containing {', '.join(repr(text) for text in self.texts)}" + (
+            " in this order" if self.in_order else ""
+        )
+
+
+class SameAs:
+    """The same object as another ``module:attribute``: a name the engine replaces still holds
+    the upstream class its replacement extends."""
+
+    def __init__(self, path: str):
+        self.path = path
+
+    def problem(self, value) -> str | None:
+        try:
+            _, _, other = Target(self.path, READ, "", "").resolve()
+        except SeamBroken:
+            return f"cannot be compared with {self.path}, which is missing"
+        return None if value is other else f"is {value!r}, not {self.path}"
+
+    def __str__(self):
+        return f"the same as {self.path}"
 
 
 class Assigns:
@@ -327,9 +357,24 @@ ROLLBACK = "failed CloudFormation stack creations rolled back"
 METRICS_NO_FSYNC = "CloudWatch metrics stored without an fsync per datapoint"
 REQUEST_HOOKS = "counting requests (heap freezing) and marking changed services (persistence)"
 S3_STATE = "S3 objects saved and loaded with the engine's state"
-EVENTS_RESTART = "EventBridge rules routing events after a restart"
+EVENTS_RESTART = "EventBridge rules routing events, and scheduled rules running, after a restart"
 LOCKS_RESTORED = "locks in saved state restored free"
 SERVICE_STATE = "the engine's state saved and loaded per service"
+LISTEN_HOSTS = "the engine listening only on the hosts GATEWAY_LISTEN names (the loopback by default)"
+HTTP_REFUSALS = "HTTP requests the engine will not read answered 400, 414 or 431 with the reason"
+INVOKE_LIMITS = "Lambda's request payload limits (6 MiB synchronous, 1 MiB asynchronous; 413 through API Gateway)"
+RESPONSE_LIMIT = "a function response over Lambda's limit answered Function.ResponseSizeTooLarge"
+API_IAM = "API Gateway AWS_IAM authorization (the SigV4 signature and the caller's IAM policies)"
+API_LIMITS = "API Gateway stage, method and usage plan throttling and quotas"
+CW_STATISTICS = "CloudWatch statistics from one indexed read per series, with percentiles and exact dimensions"
+SQS_AGE = "SQS ApproximateAgeOfOldestMessage published with the queue metrics"
+SQS_BODIES = "SQS event source mappings delivering bodies as sent, in invocations of at most 6 MB"
+INTAKE = "no outside request served while the state loads, nor once the final snapshot has begun"
+DRAIN = "the final snapshot taken once what the engine accepted is finished"
+QUEUED_INVOCATIONS = "asynchronous Lambda invocations still queued saved with the state and queued again"
+FINAL_ON_SIGNALS = "the final snapshot on SIGTERM and SIGINT"
+LAMBDA_RESTORE = "Lambda's event source mappings restarted one by one after a load (one that cannot is reported)"
+S3_LISTINGS = "S3 listings paged by raw key with EncodingType=url (no key listed again or skipped)"
 
 _DDB_TABLE = "moto.dynamodb.models.table"
 _DDB_BACKEND = "moto.dynamodb.models:DynamoDBBackend"
@@ -492,7 +537,14 @@ GET_ESM_WORKER = _target(
     # the factory builds stream pollers from its module's name, which is replaced
     Mentions("DynamoDBPoller("),
 )
-_target(f"{_ESM}.esm_worker_factory:EsmWorkerFactory", READ, BISECT, "stream_mapping.py", Assigns("esm_config"))
+_target(
+    f"{_ESM}.esm_worker_factory:EsmWorkerFactory",
+    READ,
+    f"{BISECT}; {LAMBDA_RESTORE}",
+    "stream_mapping.py, restore.py",
+    Parameters("esm_config", "function_role", "enabled"),
+    Assigns("esm_config"),
+)
 _target(
     f"{_ESM}.pollers.stream_poller:StreamPoller",
     READ,
@@ -557,16 +609,16 @@ _target(
 _target(
     "localstack.services.lambda_.provider:LambdaProvider",
     READ,
-    STREAM_POSITIONS,
-    "persistence.py",
-    Assigns("esm_workers"),
+    f"{STREAM_POSITIONS}; {DRAIN}; {LAMBDA_RESTORE}",
+    "persistence.py, drain.py, restore.py",
+    Assigns("esm_workers", "lambda_service"),
 )
 _target(
     f"{_ESM}.esm_worker:EsmWorker",
     READ,
-    f"{BISECT}; {STREAM_POSITIONS}",
-    "stream_mapping.py",
-    Assigns("poller"),
+    f"{BISECT}; {STREAM_POSITIONS}; {DRAIN}; {LAMBDA_RESTORE}",
+    "stream_mapping.py, drain.py, restore.py",
+    Assigns("poller", "_poller_thread", "uuid"),
 )
 
 FAILED_DELETE = "deleting a function whose creation failed"
@@ -668,17 +720,18 @@ _target(
 _target(
     "localstack.aws.handlers:run_custom_response_handlers",
     READ,
-    REQUEST_HOOKS,
-    "serving.py, persistence.py",
+    f"{REQUEST_HOOKS}; {API_IAM}; {API_LIMITS}",
+    "serving.py, persistence.py, execute_api.py",
     HasAttributes("append"),
 )
 _target(
     "localstack.aws.api.core:RequestContext",
     READ,
-    REQUEST_HOOKS,
-    "persistence.py",
+    f"{REQUEST_HOOKS}; {INTAKE}; {INVOKE_LIMITS}; {API_LIMITS}",
+    "persistence.py, intake.py, invoke_limits.py, apigateway_limits.py, execute_api.py",
     # a response handler that fails is only logged: the change marks would stop without a word
-    Assigns("operation", "service", "is_internal_call"),
+    Assigns("operation", "service", "is_internal_call", "request", "service_request"),
+    HasAttributes("get"),
 )
 
 _target(
@@ -716,26 +769,679 @@ _target(
     "localstack.services.events.provider:EventsProvider",
     READ,
     EVENTS_RESTART,
-    "persistence.py",
+    "restore.py",
     Assigns("_event_bus_services_store", "_rule_services_store"),
 )
 _target(
     "localstack.services.events.provider:EventsProvider.create_target_sender",
     READ,
     EVENTS_RESTART,
-    "persistence.py",
+    "restore.py",
     Parameters("self", "target", "rule_arn", "rule_name", "region", "account_id"),
 )
 _target(
     "localstack.services.events.event_bus:EventBusService",
     READ,
     EVENTS_RESTART,
-    "persistence.py",
+    "restore.py",
     Parameters("event_bus"),
 )
-_target("localstack.services.events.rule:RuleService", READ, EVENTS_RESTART, "persistence.py", Parameters("rule"))
-_target("localstack.services.events.models:EventBus", READ, EVENTS_RESTART, "persistence.py", Assigns("arn", "rules"))
 _target(
-    "localstack.services.events.models:Rule", READ, EVENTS_RESTART, "persistence.py", Assigns("arn", "name", "targets")
+    "localstack.services.events.rule:RuleService",
+    READ,
+    EVENTS_RESTART,
+    "restore.py",
+    Parameters("rule"),
+    Assigns("schedule_cron"),
 )
+_target(
+    "localstack.services.events.rule:RuleService.create_schedule_job",
+    READ,
+    EVENTS_RESTART,
+    "restore.py",
+    Parameters("self", "schedule_job_sender_func"),
+)
+_target(
+    "localstack.services.events.provider:EventsProvider._get_scheduled_rule_job_function",
+    READ,
+    EVENTS_RESTART,
+    "restore.py",
+    Parameters("self", "account_id", "region", "rule"),
+)
+_target("localstack.services.events.models:EventsStore", READ, EVENTS_RESTART, "restore.py", Assigns("event_buses"))
+_target("localstack.services.events.models:EventBus", READ, EVENTS_RESTART, "restore.py", Assigns("arn", "rules"))
+_target("localstack.services.events.models:Rule", READ, EVENTS_RESTART, "restore.py", Assigns("arn", "name", "targets"))
 _target("localstack.state.pickle:reducer", READ, LOCKS_RESTORED, "persistence.py", Parameters("cls", "restore"))
+
+# --- the gateway and its handler chains ----------------------------------------------------------
+
+_target(
+    "localstack.runtime.server.twisted:TwistedRuntimeServer.register",
+    OVERRIDDEN,
+    LISTEN_HOSTS,
+    "listening.py",
+    Parameters("self", "gateway", "listen", "ssl_creds"),
+    # what the override does as upstream does it, besides binding each host
+    Mentions(
+        "TwistedGateway(gateway)", "use_certificate_chain_file(", "TLSMultiplexerFactory(context_factory, False, site)"
+    ),
+)
+_target(
+    "localstack.runtime.runtime:LocalstackRuntime._init_gateway_server",
+    READ,
+    LISTEN_HOSTS,
+    "listening.py",
+    # the runtime server's register is where the engine binds: it must still be called
+    Mentions("runtime_server.register("),
+)
+_target(
+    "rolo.serving.twisted:TwistedGateway",
+    READ,
+    HTTP_REFUSALS,
+    "listening.py",
+    # the channel the engine's extends is the one upstream serves with
+    Mentions("self.protocol = HeaderPreservingHTTPChannel.protocol_factory"),
+)
+_target(
+    "rolo.serving.twisted:HeaderPreservingHTTPChannel.protocol_factory",
+    READ,
+    HTTP_REFUSALS,
+    "http_limits.py",
+    # AnsweringHTTPChannel.protocol_factory builds its channel the same way
+    Mentions("PriorKnowledgeHTTPChannelProtocol(HeaderPreservingHTTPChannel())"),
+)
+_target(
+    "twisted.web.http:HTTPChannel._respondToBadRequestAndDisconnect",
+    OVERRIDDEN,
+    HTTP_REFUSALS,
+    "http_limits.py",
+    Parameters("self"),
+)
+_target(
+    "twisted.web.http:HTTPChannel.headerReceived",
+    OVERRIDDEN,
+    HTTP_REFUSALS,
+    "http_limits.py",
+    Parameters("self", "line"),
+)
+_target(
+    "twisted.web.http:HTTPChannel",
+    READ,
+    HTTP_REFUSALS,
+    "http_limits.py",
+    Assigns("_receivedHeaderSize", "_receivedHeaderCount", "MAX_LENGTH", "totalHeadersSize", "maxHeaders"),
+    # Twisted refuses a malformed head through these, which the engine's channel answers
+    Mentions("self._respondToBadRequestAndDisconnect()", "self.headerReceived("),
+)
+_target(
+    "localstack.aws.app:LocalstackAwsGateway.__init__",
+    READ,
+    f"{INTAKE}; {API_IAM}; {INVOKE_LIMITS}; {API_LIMITS}; {REQUEST_HOOKS}",
+    "intake.py, apigateway_iam.py, invoke_limits.py, apigateway_limits.py, persistence.py, serving.py",
+    # the gate and the kept form bodies before the edge routes (API Gateway, function URLs) and
+    # any reader of the body; the service request handlers after the request is parsed
+    Mentions(
+        "handlers.preprocess_request",
+        "handlers.serve_edge_router_rules",
+        "handlers.parse_service_request",
+        "handlers.serve_custom_service_request_handlers",
+        "handlers.run_custom_response_handlers",
+        "handlers.run_custom_finalizers",
+        in_order=True,
+    ),
+)
+_target(
+    "localstack.aws.handlers:preprocess_request",
+    READ,
+    f"{INTAKE}; {API_IAM}",
+    "intake.py, execute_api.py",
+    HasAttributes("append", "handlers"),
+)
+_target(
+    "localstack.aws.handlers:serve_custom_service_request_handlers",
+    READ,
+    f"{INVOKE_LIMITS}; {API_LIMITS}",
+    "invoke_limits.py, execute_api.py",
+    HasAttributes("append"),
+)
+_target("localstack.aws.handlers:run_custom_finalizers", READ, INTAKE, "intake.py", HasAttributes("append"))
+
+# --- API Gateway ---------------------------------------------------------------------------------
+
+_NEXT_GEN = "localstack.services.apigateway.next_gen.execute_api"
+_target(
+    f"{_NEXT_GEN}.gateway:RestApiGateway.__init__",
+    READ,
+    f"{API_IAM}; {API_LIMITS}",
+    "execute_api.py",
+    # the engine's handlers need the routed method and run before the API key check
+    Mentions(
+        "handlers.route_request,",
+        "handlers.preprocess_request,",
+        "handlers.api_key_validation_handler,",
+        in_order=True,
+    ),
+)
+_target(
+    f"{_NEXT_GEN}.handlers:preprocess_request",
+    READ,
+    f"{API_IAM}; {API_LIMITS}",
+    "execute_api.py",
+    HasAttributes("append", "handlers"),
+)
+_target(
+    f"{_NEXT_GEN}.context:RestApiInvocationContext",
+    READ,
+    f"{API_IAM}; {API_LIMITS}",
+    "apigateway_iam.py, apigateway_limits.py",
+    Assigns(
+        "request",
+        "region",
+        "account_id",
+        "api_id",
+        "stage",
+        "deployment",
+        "resource",
+        "resource_method",
+        "stage_configuration",
+        "context_variables",
+        "invocation_request",
+    ),
+)
+_target(
+    f"{_NEXT_GEN}.context:InvocationRequest",
+    READ,
+    f"{API_IAM}; {API_LIMITS}",
+    "apigateway_iam.py, apigateway_limits.py",
+    Assigns("http_method", "path", "headers", "body"),
+)
+_target(
+    "localstack.services.apigateway.models:RestApiDeployment",
+    READ,
+    f"{API_IAM}; {API_LIMITS}",
+    "apigateway_iam.py, apigateway_limits.py",
+    Assigns("rest_api"),
+)
+_target(
+    "localstack.services.apigateway.models:RestApiContainer",
+    READ,
+    f"{API_IAM}; {API_LIMITS}",
+    "apigateway_iam.py, apigateway_limits.py",
+    Assigns("rest_api"),
+)
+GATEWAY_EXCEPTION_HANDLER = _target(
+    f"{_NEXT_GEN}.handlers.gateway_exception:GatewayExceptionHandler.__call__",
+    WRAPPED,
+    INVOKE_LIMITS,
+    "invoke_limits.py",
+    Parameters("self", "chain", "exception", "context", "response"),
+)
+_target(
+    f"{_NEXT_GEN}.integrations.aws:RestApiAwsProxyIntegration.invoke",
+    READ,
+    INVOKE_LIMITS,
+    "invoke_limits.py",
+    # Lambda's refusal is the cause of the integration failure the wrapped handler answers
+    Mentions("except ClientError as e", ") from e"),
+)
+_target(
+    "localstack.services.iam.provider:get_iam_backend",
+    READ,
+    API_IAM,
+    "apigateway_iam.py",
+    # users, roles, policies and access keys live in moto's IAM backend, where the engine finds callers
+    Mentions("iam_backends["),
+)
+_target(
+    "localstack.services.sts.provider:StsProvider.assume_role",
+    READ,
+    API_IAM,
+    "apigateway_iam.py",
+    # sessions live in moto's STS backend
+    Mentions("call_moto("),
+)
+_IAM = "moto.iam.models"
+_target(
+    f"{_IAM}:IAMBackend",
+    READ,
+    API_IAM,
+    "apigateway_iam.py",
+    Assigns("access_keys", "users", "roles", "managed_policies"),
+)
+_target(f"{_IAM}:IAMBackend.get_groups_for_user", READ, API_IAM, "apigateway_iam.py", Parameters("self", "user_name"))
+_target(
+    f"{_IAM}:AccessKey",
+    READ,
+    API_IAM,
+    "apigateway_iam.py",
+    Assigns("status", "role_arn", "user_name", "secret_access_key"),
+)
+_target(
+    f"{_IAM}:User",
+    READ,
+    API_IAM,
+    "apigateway_iam.py",
+    Assigns("name", "arn", "account_id", "id", "policies", "managed_policies"),
+)
+_target(f"{_IAM}:Group", READ, API_IAM, "apigateway_iam.py", Assigns("policies", "managed_policies"))
+_target(
+    f"{_IAM}:Role",
+    READ,
+    API_IAM,
+    "apigateway_iam.py",
+    Assigns("arn", "policies", "managed_policies", "permissions_boundary_arn"),
+)
+_target(f"{_IAM}:ManagedPolicy", READ, API_IAM, "apigateway_iam.py", Assigns("name", "versions"))
+_target(f"{_IAM}:PolicyVersion", READ, API_IAM, "apigateway_iam.py", Assigns("document", "is_default"))
+_target(
+    "localstack.services.iam.provider:IamProvider.put_user_permissions_boundary",
+    READ,
+    API_IAM,
+    "apigateway_iam.py",
+    # a user's boundary is kept in an attribute moto's User does not declare, read with a default
+    Mentions("user.permissions_boundary = "),
+)
+_target(
+    "moto.sts.models:STSBackend.get_assumed_role_from_access_key",
+    READ,
+    API_IAM,
+    "apigateway_iam.py",
+    Parameters("self", "access_key_id"),
+)
+_target(
+    "moto.sts.models:AssumedRole",
+    READ,
+    API_IAM,
+    "apigateway_iam.py",
+    Assigns("arn", "account_id", "user_id", "role_arn", "policy", "expiration", "secret_access_key", "session_token"),
+)
+for _operation in ("create_usage_plan", "create_api_key"):
+    _target(
+        f"localstack.services.apigateway.legacy.provider:ApigatewayProvider.{_operation}",
+        READ,
+        API_LIMITS,
+        "apigateway_limits.py",
+        # usage plans and API keys live in moto's API Gateway backend, where the engine reads them
+        Mentions("call_moto("),
+    )
+_APIGW = "moto.apigateway.models"
+_target(
+    f"{_APIGW}:APIGatewayBackend",
+    READ,
+    API_LIMITS,
+    "apigateway_limits.py",
+    Assigns("usage_plans", "usage_plan_keys", "keys"),
+)
+_target(
+    f"{_APIGW}:UsagePlan", READ, API_LIMITS, "apigateway_limits.py", Assigns("id", "throttle", "quota", "api_stages")
+)
+_target(f"{_APIGW}:UsagePlanKey", READ, API_LIMITS, "apigateway_limits.py", Assigns("id"))
+_target(f"{_APIGW}:ApiKey", READ, API_LIMITS, "apigateway_limits.py", Assigns("id", "value", "enabled"))
+
+# --- CloudWatch and SQS providers -----------------------------------------------------------------
+
+_CW = "localstack.services.cloudwatch"
+_target(f"{_CW}.provider_v2:CloudwatchProvider", READ, CW_STATISTICS, "cloudwatch.py", Assigns("cloudwatch_database"))
+_target(
+    f"{_CW}.provider_v2:CloudwatchProvider.get_metric_data",
+    OVERRIDDEN,
+    CW_STATISTICS,
+    "cloudwatch.py",
+    Parameters("self", "context", "metric_data_queries", "start_time", "end_time"),
+    # the store answers each query, with its messages
+    Mentions("self.cloudwatch_database.get_metric_data_stat(", 'query_result.get("messages")'),
+)
+_target(
+    f"{_CW}.provider_v2:CloudwatchProvider.get_metric_statistics",
+    OVERRIDDEN,
+    CW_STATISTICS,
+    "cloudwatch.py",
+    Parameters(
+        "self",
+        "context",
+        "namespace",
+        "metric_name",
+        "start_time",
+        "end_time",
+        "period",
+        "dimensions",
+        "statistics",
+        "extended_statistics",
+        "unit",
+    ),
+)
+_target(
+    f"{_CW}.cloudwatch_database_helper:CloudwatchDatabase",
+    READ,
+    CW_STATISTICS,
+    "cloudwatch.py",
+    Assigns("DATABASE_LOCK", "METRICS_DB", "METRICS_DB_READ_ONLY", "TABLE_SINGLE_METRICS", "TABLE_AGGREGATED_METRICS"),
+    # the columns the engine's queries read
+    Mentions('"timestamp"', '"dimensions"', '"unit"', '"value"', '"sample_count"', '"sum"', '"min"', '"max"'),
+)
+_target(
+    f"{_CW}.cloudwatch_database_helper:CloudwatchDatabase.get_metric_data_stat",
+    OVERRIDDEN,
+    CW_STATISTICS,
+    "cloudwatch.py",
+    Parameters("self", "account_id", "region", "query", "start_time", "end_time", "scan_by"),
+)
+_target(
+    f"{_CW}.cloudwatch_database_helper:CloudwatchDatabase.get_units_for_metric_data_stat",
+    READ,
+    CW_STATISTICS,
+    "cloudwatch.py",
+    Parameters("self", "account_id", "region", "start_time", "end_time", "metric_name", "namespace"),
+)
+_target(
+    f"{_CW}.cloudwatch_database_helper:CloudwatchDatabase._get_ordered_dimensions_with_separator",
+    READ,
+    CW_STATISTICS,
+    "cloudwatch.py",
+    Parameters("self", "dims"),
+)
+_target(
+    f"{_CW}.cloudwatch_database_helper:CloudwatchDatabase._convert_timestamp_to_unix",
+    READ,
+    CW_STATISTICS,
+    "cloudwatch.py",
+    Parameters("self", "timestamp"),
+)
+
+_SQS = "localstack.services.sqs"
+_target(
+    f"{_SQS}.provider:SqsProvider.__init__",
+    READ,
+    SQS_AGE,
+    "sqs.py",
+    Mentions("self._init_cloudwatch_metrics_reporting()"),
+)
+_target(
+    f"{_SQS}.provider:SqsProvider._init_cloudwatch_metrics_reporting",
+    OVERRIDDEN,
+    SQS_AGE,
+    "sqs.py",
+    Parameters("self"),
+)
+_target(
+    f"{_SQS}.provider:SqsProvider",
+    READ,
+    SQS_AGE,
+    "sqs.py",
+    Assigns("cloudwatch_disabled", "_cloudwatch_publish_worker"),
+    # the worker started is the one the override put there
+    Mentions("self._cloudwatch_publish_worker.start()"),
+)
+_target(
+    f"{_SQS}.provider:CloudwatchPublishWorker.publish_approximate_cloudwatch_metrics",
+    OVERRIDDEN,
+    SQS_AGE,
+    "sqs.py",
+    Parameters("self"),
+)
+_target(
+    f"{_SQS}.provider:CloudwatchPublishWorker",
+    READ,
+    SQS_AGE,
+    "sqs.py",
+    Mentions("self.publish_approximate_cloudwatch_metrics"),
+)
+_target(
+    "localstack.utils.cloudwatch.cloudwatch_util:publish_sqs_metric_batch",
+    READ,
+    SQS_AGE,
+    "sqs.py",
+    Parameters("account_id", "region", "sqs_metric_batch_data"),
+)
+_target(f"{_SQS}.models:SqsStore", READ, SQS_AGE, "sqs.py", Assigns("queues"))
+_target(
+    f"{_SQS}.models:SqsQueue",
+    READ,
+    f"{SQS_AGE}; {DRAIN}; {QUEUED_INVOCATIONS}",
+    "sqs.py, drain.py",
+    Assigns("name", "mutex", "inflight", "delayed"),
+)
+_target(f"{_SQS}.models:StandardQueue.approx_number_of_messages", READ, DRAIN, "drain.py", Property())
+_target(
+    f"{_SQS}.models:StandardQueue",
+    READ,
+    f"{SQS_AGE}; {QUEUED_INVOCATIONS}",
+    "sqs.py, drain.py",
+    Assigns("visible"),
+)
+_target(f"{_SQS}.models:FifoQueue", READ, SQS_AGE, "sqs.py", Assigns("message_groups"))
+_target(f"{_SQS}.models:MessageGroup", READ, SQS_AGE, "sqs.py", Assigns("messages"))
+_target(
+    f"{_SQS}.models:SqsMessage",
+    READ,
+    f"{SQS_AGE}; {QUEUED_INVOCATIONS}",
+    "sqs.py, drain.py",
+    Assigns("priority", "created", "deleted", "receive_count", "delay_seconds", "message"),
+)
+
+# --- SQS event source mappings ---------------------------------------------------------------------
+
+_SQS_POLLER = f"{_ESM}.pollers.sqs_poller"
+ESM_SQS_POLLER = _target(
+    f"{_ESM}.esm_worker_factory:SqsPoller",
+    REPLACED,
+    SQS_BODIES,
+    "sqs_mapping.py",
+    Class(),
+    # the replacement extends LocalStack's own poller
+    SameAs(f"{_SQS_POLLER}:SqsPoller"),
+)
+_target(
+    f"{_ESM}.esm_worker_factory:EsmWorkerFactory.get_esm_worker",
+    READ,
+    SQS_BODIES,
+    "sqs_mapping.py",
+    # the factory builds queue pollers from its module's name, which is replaced
+    Mentions("SqsPoller("),
+)
+_target(
+    f"{_SQS_POLLER}:SqsPoller.handle_messages", OVERRIDDEN, SQS_BODIES, "sqs_mapping.py", Parameters("self", "messages")
+)
+_target(f"{_SQS_POLLER}:SqsPoller.poll_events", READ, SQS_BODIES, "sqs_mapping.py", Mentions("self.handle_messages("))
+_target(
+    f"{_SQS_POLLER}:SqsPoller.delete_messages",
+    READ,
+    SQS_BODIES,
+    "sqs_mapping.py",
+    Parameters("self", "messages", "message_ids_to_delete"),
+)
+_target(
+    f"{_SQS_POLLER}:SqsPoller.add_source_metadata", READ, SQS_BODIES, "sqs_mapping.py", Parameters("self", "events")
+)
+_target(
+    f"{_SQS_POLLER}:SqsPoller",
+    READ,
+    SQS_BODIES,
+    "sqs_mapping.py",
+    Assigns("filter_patterns", "source_arn", "processor"),
+)
+_target(f"{_SQS_POLLER}:transform_into_events", READ, SQS_BODIES, "sqs_mapping.py", Parameters("messages"))
+_target(
+    f"{_SQS_POLLER}:parse_batch_item_failures",
+    READ,
+    SQS_BODIES,
+    "sqs_mapping.py",
+    Parameters("result", "valid_item_ids"),
+)
+_target(
+    f"{_SQS_POLLER}:PartialBatchFailureError",
+    READ,
+    SQS_BODIES,
+    "sqs_mapping.py",
+    Class(),
+    Assigns("partial_failure_payload"),
+)
+_target(
+    f"{_ESM}.event_processor:EventProcessor.process_events_batch",
+    READ,
+    f"{SQS_BODIES}; {BISECT}",
+    "sqs_mapping.py, stream_mapping.py",
+    Parameters("self", "input_events"),
+)
+_target(f"{_ESM}.pipe_utils:to_json_str", READ, SQS_BODIES, "sqs_mapping.py", Parameters("obj"))
+_target(
+    "localstack.utils.event_matcher:matches_event",
+    READ,
+    SQS_BODIES,
+    "sqs_mapping.py",
+    Parameters("event_pattern", "event"),
+)
+
+# --- stopping and restarting ---------------------------------------------------------------------
+
+_target(
+    "localstack.runtime.main:main",
+    READ,
+    FINAL_ON_SIGNALS,
+    "persistence.py",
+    # LocalStack's handlers are set before the runtime (and its start hooks) runs: the engine's run them after
+    Mentions("signal.signal(signal.SIGINT", "runtime.run()", in_order=True),
+    Mentions("signal.signal(signal.SIGTERM", "runtime.run()", in_order=True),
+)
+# s3_listing.py: each listing runs unencoded and only its answer is encoded. Installed before
+# the provider is loaded: its dispatch table binds the methods it finds then.
+S3_LISTING_OPERATIONS = {
+    operation: _target(
+        f"localstack.services.s3.provider:S3Provider.{operation}",
+        WRAPPED,
+        S3_LISTINGS,
+        "s3_listing.py",
+        Parameters("self", "context", named=("encoding_type",)),
+    )
+    for operation in ("list_objects", "list_objects_v2", "list_object_versions")
+}
+S3_SUBMIT_NOTIFICATION = _target(
+    "localstack.services.s3.notifications:NotificationDispatcher._submit_notification",
+    WRAPPED,
+    DRAIN,
+    "drain.py",
+    Parameters("self", "notifier", "ctx", "config"),
+    # the counted notifier stands in for the notifier: only its notify is called
+    Mentions("notifier.notify"),
+)
+_target(
+    "localstack.services.s3.notifications:NotificationDispatcher.send_notifications",
+    READ,
+    DRAIN,
+    "drain.py",
+    Mentions("self._submit_notification("),
+)
+_LAMBDA = "localstack.services.lambda_"
+_target(
+    f"{_LAMBDA}.invocation.lambda_service:LambdaService",
+    READ,
+    f"{DRAIN}; {QUEUED_INVOCATIONS}",
+    "drain.py",
+    Assigns("event_managers", "lambda_running_versions"),
+)
+_target(
+    f"{_LAMBDA}.invocation.event_manager:LambdaEventManager",
+    READ,
+    f"{DRAIN}; {QUEUED_INVOCATIONS}",
+    "drain.py",
+    Assigns("event_queue_url", "poller", "poller_thread"),
+)
+_target(f"{_LAMBDA}.invocation.event_manager:Poller.stop", READ, QUEUED_INVOCATIONS, "drain.py", Parameters("self"))
+_target(f"{_LAMBDA}.invocation.version_manager:LambdaVersionManager", READ, DRAIN, "drain.py", Assigns("log_handler"))
+_target(f"{_LAMBDA}.invocation.logs:LogHandler", READ, DRAIN, "drain.py", Assigns("log_queue"))
+_target(
+    f"{_LAMBDA}.invocation.internal_sqs_queue:get_fake_sqs_client",
+    READ,
+    f"{DRAIN}; {QUEUED_INVOCATIONS}",
+    "drain.py",
+    Parameters(),
+)
+_target(
+    f"{_LAMBDA}.invocation.internal_sqs_queue:FakeSqsClient",
+    READ,
+    f"{DRAIN}; {QUEUED_INVOCATIONS}",
+    "drain.py",
+    Assigns("queue_manager"),
+)
+_target(
+    f"{_LAMBDA}.invocation.internal_sqs_queue:FakeSqsClient.send_message",
+    READ,
+    QUEUED_INVOCATIONS,
+    "drain.py",
+    Parameters("self", "QueueUrl", "MessageBody", "DelaySeconds"),
+)
+_target(
+    f"{_LAMBDA}.invocation.internal_sqs_queue:QueueManager",
+    READ,
+    f"{DRAIN}; {QUEUED_INVOCATIONS}",
+    "drain.py",
+    Assigns("queues"),
+)
+_target(f"{_ESM}.esm_worker:EsmWorker.stop_for_shutdown", READ, DRAIN, "drain.py", Parameters("self"))
+_target(
+    f"{_LAMBDA}.invocation.execution_environment:ExecutionEnvironment.get_environment_variables",
+    READ,
+    f"{DRAIN}; {RESPONSE_LIMIT}",
+    "executor.py, worker.py",
+    # a function's own calls are let in while the engine stops by its access key; the worker
+    # reads the response limit LocalStack configures
+    Mentions('"AWS_ACCESS_KEY_ID"', '"LOCALSTACK_MAX_PAYLOAD_SIZE"'),
+)
+_target(
+    f"{_LAMBDA}.provider_utils:get_function_version_from_arn",
+    READ,
+    f"{QUEUED_INVOCATIONS}; {LAMBDA_RESTORE}",
+    "drain.py, restore.py",
+    Parameters("function_arn"),
+)
+_target(
+    f"{_LAMBDA}.provider:LambdaProvider.on_after_state_load",
+    READ,
+    LAMBDA_RESTORE,
+    "restore.py",
+    # the loop restore.py empties the stores for and does one mapping at a time
+    Mentions(
+        "state.event_source_mappings.values()",
+        "EsmWorkerFactory(",
+        "esm_worker.create()",
+        "self.esm_workers[esm_worker.uuid] = esm_worker",
+    ),
+)
+_target(
+    f"{_LAMBDA}.invocation.models:LambdaStore",
+    READ,
+    LAMBDA_RESTORE,
+    "restore.py",
+    Assigns("functions", "event_source_mappings"),
+)
+_target(f"{_LAMBDA}.invocation.lambda_models:Function", READ, LAMBDA_RESTORE, "restore.py", Assigns("versions"))
+_target(
+    f"{_LAMBDA}.invocation.lambda_models:FunctionVersion",
+    READ,
+    f"{QUEUED_INVOCATIONS}; {LAMBDA_RESTORE}",
+    "drain.py, restore.py",
+    Assigns("id", "config"),
+)
+_target(
+    f"{_LAMBDA}.invocation.lambda_models:VersionFunctionConfiguration",
+    READ,
+    f"{QUEUED_INVOCATIONS}; {LAMBDA_RESTORE}",
+    "drain.py, restore.py",
+    Assigns("state", "role"),
+)
+_target(
+    f"{_LAMBDA}.invocation.lambda_models:VersionState",
+    READ,
+    f"{QUEUED_INVOCATIONS}; {LAMBDA_RESTORE}",
+    "drain.py, restore.py",
+    Assigns("state", "reason"),
+)
+_target(
+    f"{_LAMBDA}.invocation.lambda_models:VersionIdentifier.qualified_arn",
+    READ,
+    LAMBDA_RESTORE,
+    "restore.py",
+    Parameters("self"),
+)
+_target(f"{_ESM}.esm_worker:EsmWorker.create", READ, LAMBDA_RESTORE, "restore.py", Parameters("self"))
+_target(f"{_ESM}.esm_worker:EsmState", READ, LAMBDA_RESTORE, "restore.py", HasAttributes("DISABLED", "DISABLING"))

@@ -11,7 +11,10 @@ Positions across a restart: LocalStack's poller keeps where it is in memory only
 starts again from the mapping's ``StartingPosition``, so after ``down``/``up`` a
 ``TRIM_HORIZON`` mapping delivered the whole stream again. AWS keeps each mapping's
 position; here the state snapshot does (``positions``/``resume_at``, called by
-persistence.py) and the restarted poller continues from it.
+persistence.py) and the restarted poller continues from it. The poller moves its iterator
+past a batch before delivering it: a batch still being delivered when a snapshot is taken
+(a failing function retried past a periodic save, or past `down`'s wait) is saved at its
+first record, so it is delivered again after loading rather than skipped.
 """
 
 import copy
@@ -36,6 +39,10 @@ _RESUME_AT: dict[str, dict[str, int]] = {}
 class BisectingDynamoDBPoller(DynamoDBPoller):
     bisect_on_function_error = False  # set from the mapping's configuration by the factory
 
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.delivering: dict[str, int] = {}  # shard id -> first sequence number of the batch under way
+
     def initialize_shards(self):
         shards = super().initialize_shards()
         for shard_id, position in _RESUME_AT.pop(self.esm_uuid, {}).items():
@@ -44,6 +51,15 @@ class BisectingDynamoDBPoller(DynamoDBPoller):
         return shards
 
     def forward_events_to_target(self, shard_id, records):
+        if shard_id in self.delivering or not records:  # a half of a bisected batch
+            return self._forward(shard_id, records)
+        self.delivering[shard_id] = int(self.get_sequence_number(records[0]))
+        try:
+            return self._forward(shard_id, records)
+        finally:
+            del self.delivering[shard_id]
+
+    def _forward(self, shard_id, records):
         if not self.bisect_on_function_error or len(records) <= 1:
             return super().forward_events_to_target(shard_id, records)
         remaining = self._attempt_once(records)
@@ -100,6 +116,7 @@ def positions(esm_workers: dict) -> dict[str, dict[str, int]]:
             shards = {
                 shard_id: streams.iterator_position(iterator) for shard_id, iterator in worker.poller.shards.items()
             }
+            shards.update(worker.poller.delivering if isinstance(worker.poller, BisectingDynamoDBPoller) else {})
             saved[uuid] = {shard_id: position for shard_id, position in shards.items() if position is not None}
     return saved
 

@@ -6,7 +6,9 @@
 // ("fatal": true when the runtime must be replaced after it, as after an uncaught exception).
 // stdout and stderr of anything below JavaScript (native code, child processes) go to the
 // environment's own log; console.* and process.stdout/stderr writes become log frames, in
-// the format of AWS's Node.js runtime.
+// the format of AWS's Node.js runtime, in log frames of at most LOG_PIECE_UNITS UTF-16 code
+// units. A result or error over LOCALSTACK_MAX_PAYLOAD_SIZE bytes (as worker.py) is replaced
+// by Lambda's own error, Function.ResponseSizeTooLarge.
 "use strict";
 
 const fs = require("fs");
@@ -17,6 +19,10 @@ const { pathToFileURL } = require("url");
 const PROTOCOL_FD = Number(process.env._LAMBDA_WORKER_PROTOCOL_FD);
 delete process.env._LAMBDA_WORKER_PROTOCOL_FD;
 const CODE_DIR = process.argv[2];
+// Handler output is sent in pieces: a frame stays small whatever one write holds.
+const LOG_PIECE_UNITS = 64 * 1024;
+// AWS's limit for a function's response (6 MiB + 100 bytes); LocalStack sets the variable.
+const MAX_RESPONSE_BYTES = Number(process.env.LOCALSTACK_MAX_PAYLOAD_SIZE) || 6 * 1024 * 1024 + 100;
 
 function send(frame) {
   const line = Buffer.from(JSON.stringify(frame) + "\n");
@@ -26,11 +32,20 @@ function send(frame) {
   }
 }
 
+function sendLog(text) {
+  for (let start = 0; start < text.length; ) {
+    let end = Math.min(start + LOG_PIECE_UNITS, text.length);
+    const last = text.charCodeAt(end - 1);
+    if (end < text.length && last >= 0xd800 && last <= 0xdbff) end -= 1; // keep a surrogate pair whole
+    send({ log: text.slice(start, end) });
+    start = end;
+  }
+}
+
 let currentRequestId;
 
 function log(level, text) {
-  const line = `${new Date().toISOString()}\t${currentRequestId || "undefined"}\t${level}\t${text}\n`;
-  send({ log: line });
+  sendLog(`${new Date().toISOString()}\t${currentRequestId || "undefined"}\t${level}\t${text}\n`);
 }
 
 for (const [method, level] of [["log", "INFO"], ["info", "INFO"], ["warn", "WARN"], ["error", "ERROR"],
@@ -39,7 +54,7 @@ for (const [method, level] of [["log", "INFO"], ["info", "INFO"], ["warn", "WARN
 }
 for (const stream of [process.stdout, process.stderr]) {
   stream.write = (chunk, encoding, callback) => {
-    send({ log: typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8") });
+    sendLog(typeof chunk === "string" ? chunk : Buffer.from(chunk).toString("utf8"));
     const done = typeof encoding === "function" ? encoding : callback;
     if (done) process.nextTick(done);
     return true;
@@ -190,7 +205,8 @@ function finish(outcome) {
   let result;
   if (error == null) {
     try {
-      result = JSON.stringify(outcome.result === undefined ? null : outcome.result);
+      // a function or a symbol stringifies to undefined: null, as for undefined
+      result = JSON.stringify(outcome.result === undefined ? null : outcome.result) ?? "null";
     } catch (marshal) {
       error = new RuntimeError("Runtime.MarshalError", `Unable to stringify response body: ${marshal.message}`);
     }
@@ -200,7 +216,15 @@ function finish(outcome) {
     log("ERROR", `Invoke Error \t${JSON.stringify(shape)}`);
     result = JSON.stringify(shape);
   }
-  send({ result, error: error != null, max_rss_kb: peakRssKb(), ...(outcome.fatal ? { fatal: true } : {}) });
+  let failed = error != null;
+  if (Buffer.byteLength(result) > MAX_RESPONSE_BYTES) { // an error too: AWS refuses the size, whatever it holds
+    failed = true;
+    result = JSON.stringify({
+      errorMessage: `Response payload size exceeded maximum allowed payload size (${MAX_RESPONSE_BYTES} bytes).`,
+      errorType: "Function.ResponseSizeTooLarge",
+    });
+  }
+  send({ result, error: failed, max_rss_kb: peakRssKb(), ...(outcome.fatal ? { fatal: true } : {}) });
 }
 
 function onUncaught(errorType) {

@@ -11,7 +11,11 @@ object per line:
            {"result": "...", "error": false, "max_rss_kb": n}   end of the invocation
 
 A request or payload that cannot be read fails that one invocation; handler threads may
-write concurrently (frames are written under a lock, whole).
+write concurrently (frames are written under a lock, whole). Output comes in log frames of
+at most LOG_PIECE_CHARS characters, however much one write holds. A result or error over
+LOCALSTACK_MAX_PAYLOAD_SIZE bytes (LocalStack's LAMBDA_LIMITS_MAX_FUNCTION_PAYLOAD_SIZE_BYTES,
+which its Lambda init enforces the same way) is replaced by Lambda's own error,
+Function.ResponseSizeTooLarge.
 
 Anything written at file-descriptor level (C extensions, subprocesses) goes to stderr,
 which the executor keeps as the environment's own log.
@@ -28,6 +32,10 @@ import traceback
 
 _protocol_out = None  # the original stdout, kept for frames by main()
 _send_lock = threading.Lock()
+# Handler output is sent in pieces: a frame stays small whatever one write holds.
+LOG_PIECE_CHARS = 64 * 1024
+# AWS's limit for a function's response (6 MiB + 100 bytes); LocalStack sets the variable.
+MAX_RESPONSE_BYTES = int(os.environ.get("LOCALSTACK_MAX_PAYLOAD_SIZE") or 6 * 1024 * 1024 + 100)
 # Exit status that tells the executor the handler ran out of memory (the address-space
 # limit, set by main, refused an allocation), so it reports Runtime.OutOfMemory as AWS does.
 EXIT_OUT_OF_MEMORY = 86
@@ -49,8 +57,8 @@ class _LogStream:
     def write(self, text):
         if not isinstance(text, str):
             raise TypeError(f"write() argument must be str, not {type(text).__name__}")
-        if text:
-            _send({"log": text})
+        for start in range(0, len(text), LOG_PIECE_CHARS):
+            _send({"log": text[start : start + LOG_PIECE_CHARS]})
         return len(text)
 
     def flush(self):
@@ -165,7 +173,17 @@ def _handle(handler, init_error, line):
         )
     if is_error:
         result = json.dumps(result)
+    if len(result.encode()) > MAX_RESPONSE_BYTES:  # an error too: AWS refuses the size, whatever it holds
+        is_error, result = True, json.dumps(_response_too_large())
     return {"result": result, "error": is_error, "max_rss_kb": _peak_rss_kb()}
+
+
+def _response_too_large():
+    """Lambda's answer to a response over the limit (its exact words)."""
+    return {
+        "errorMessage": f"Response payload size exceeded maximum allowed payload size ({MAX_RESPONSE_BYTES} bytes).",
+        "errorType": "Function.ResponseSizeTooLarge",
+    }
 
 
 def main():

@@ -32,7 +32,7 @@ from roxs_common import (
 from roxs_common.clock import now_iso
 from roxs_common.log_index import log_summary
 from roxs_common.notifications import API_DEFAULTS, check_notification_id, notification_fields
-from roxs_common.untrusted import check_text
+from roxs_common.storable import check_s3_key
 
 logger = get_logger(__name__)
 
@@ -40,8 +40,6 @@ router = Router(allow_origin=lambda: require_env("CORS_ALLOW_ORIGIN"))
 
 PAGE_LIMITS = {"default": 50, "minimum": 1, "maximum": 100}
 LOG_LIMITS = {"default": 20, "minimum": 1, "maximum": 100}
-# S3 keys are at most 1,024 bytes of UTF-8; a prefix is the start of one.
-S3_KEY_MAX_BYTES = 1024
 
 
 # --- pages ------------------------------------------------------------------------------------
@@ -59,7 +57,7 @@ def _start_position(
     if not token:
         raise HttpError(400, "next_token is not valid: it is empty (leave it out for the first page)")
     try:
-        return cursor.decode(token, route, filters, check_position)
+        return cursor.decode(cursor.token_key(), token, route, filters, check_position)
     except cursor.CursorError as exc:
         raise HttpError(400, f"next_token is not valid: {exc}") from exc
 
@@ -70,7 +68,7 @@ def _page(
     body: dict[str, Any] = {name: items, "count": len(items)}
     body.update({filter_name: value for filter_name, value in filters.items() if value is not None})
     if position is not None:
-        body["next_token"] = cursor.encode(route, filters, position)
+        body["next_token"] = cursor.encode(cursor.token_key(), route, filters, position)
     return body
 
 
@@ -139,7 +137,7 @@ def list_logs(request: Request) -> Reply:
     route, limit = "GET /logs", request.int_param("limit", **LOG_LIMITS)
     level = _choice(request, "level", LOG_LEVELS, str.upper)
     filters = {"level": level}
-    after = _start_position(request, route, filters, check_log_position)
+    after = _start_position(request, route, filters, lambda position: check_log_position(position, level))
     rows, position = list_rows(level, limit, after)
     body = _page(route, filters, "logs", [log_summary(row) for row in rows], position)
     body["levels"] = [level] if level else list(LOG_LEVELS)
@@ -231,18 +229,13 @@ def get_notification(request: Request) -> Reply:
 # --- GET /files -------------------------------------------------------------------------------
 
 
-def _s3_key_text(value: Any, name: str, *, blank: bool) -> str:
-    return check_text(value, name, max_chars=S3_KEY_MAX_BYTES, max_bytes=S3_KEY_MAX_BYTES, blank=blank)
-
-
 def file_position_checker(prefix: str) -> Callable[[Any], None]:
-    """check_*_position for /files: {"after": the last key listed}, a key under `prefix`."""
+    """check_*_position for /files: {"after": the last key listed}, a key S3 can store, under `prefix`."""
 
     def check(position: Any) -> None:
         if not isinstance(position, dict) or set(position) != {"after"}:
             raise ValueError("a files position is an object with exactly the key 'after'")
-        key = _s3_key_text(position["after"], "after", blank=False)
-        if not key.startswith(prefix):
+        if not check_s3_key(position["after"], "after").startswith(prefix):
             raise ValueError("its key is not under the prefix")
 
     return check
@@ -252,7 +245,8 @@ def file_position_checker(prefix: str) -> Callable[[Any], None]:
 def list_files(request: Request) -> Reply:
     route, limit = "GET /files", request.int_param("limit", **PAGE_LIMITS)
     try:
-        prefix = _s3_key_text(request.query.get("prefix", ""), "prefix", blank=True)
+        # Any text S3 takes in a key: every key the bucket holds can be listed by its prefix.
+        prefix = check_s3_key(request.query.get("prefix", ""), "prefix", empty=True)
     except ValueError as exc:
         raise HttpError(400, str(exc)) from exc
     filters = {"prefix": prefix or None}

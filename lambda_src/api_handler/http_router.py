@@ -75,11 +75,12 @@ class Request:
         query = {key: value for key, value in (event.get("queryStringParameters") or {}).items() if value is not None}
         path = event.get("path") or "/"
         # Strings no service or JSON encoder takes (lone surrogates, noncharacters) stop here,
-        # before a route echoes them or sends them on.
-        texts = [("the path", path), *(("a query parameter name", key) for key in query)]
-        texts += [(f"query parameter {key[:40]!r}", value) for key, value in query.items()]
-        for name, text in texts:
-            problem = text_problem(text, name)
+        # before a route echoes them or sends them on. A value may hold noncharacters: S3
+        # keys do, so /files takes them in a prefix; every other parameter has a fixed form.
+        texts = [("the path", path, False), *(("a query parameter name", key, False) for key in query)]
+        texts += [(f"query parameter {key[:40]!r}", value, True) for key, value in query.items()]
+        for name, text, noncharacters in texts:
+            problem = text_problem(text, name, noncharacters=noncharacters)
             if problem:
                 raise HttpError(400, problem)
         # queryStringParameters keeps only the last of repeated parameters (?limit=5&limit=500):

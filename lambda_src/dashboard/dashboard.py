@@ -4,7 +4,8 @@ Every section costs a fixed number of reads, whatever the size of the data:
 - totals and the last 60 minutes: one BatchGetItem of counter items (roxs_common.aggregates);
 - recent errors: bounded, newest-first queries (one per error level, LIMIT RECENT_ERRORS);
 - the latest images: a Scan for now, until the images table's newest-first list
-  (roxs_common list_images, app-images) exists; thumbnails: one GetObject each, once per environment;
+  (roxs_common list_images, app-images) exists; thumbnails: one GetObject each, once per environment,
+  inlined up to THUMBNAIL_INLINE_MAX_BYTES each (the answer's size does not grow with uploads);
 - queues: one GetQueueAttributes per queue;
 - functions: ListFunctions (one page per 50 functions), then two GetMetricData requests.
 Nothing else scans a table, and nothing lists a bucket.
@@ -135,32 +136,51 @@ def activity(counters: dict[str, dict[str, int]], minutes: list[dt.datetime]) ->
 # --- lists (bounded, newest first) ---------------------------------------------------------------
 
 
+# The answer must stay far below Lambda's 6 MB response limit whatever was uploaded: each of
+# the LATEST_IMAGES thumbnails is inlined only up to this size (the default 128 px thumbnail is
+# at most 64 KiB), so the images section stays under 6 x (256 KiB in base64 + a 1,024-byte key
+# escaped) = about 2.1 MB. A larger thumbnail is left out with the reason.
+THUMBNAIL_INLINE_MAX_BYTES = 256 * 1024
+# The types the page shows inline (the processor writes only these).
+INLINE_TYPES = ("image/png", "image/jpeg", "image/gif", "image/webp")
 # Thumbnails found, by (bucket, key), kept by the warm environment: a key names one image
 # version (the image id is derived from bucket, key and ETag), so its bytes never change.
-_thumbnails: dict[tuple[str, str], str] = {}
+_thumbnails: dict[tuple[str, str], dict[str, str | None]] = {}
 THUMBNAIL_CACHE_SIZE = 4 * LATEST_IMAGES
 
 
-def thumbnail_data_uri(bucket: str, key: str | None) -> str | None:
-    """The thumbnail as a data: URI, or None when the row has none or the object is gone."""
+def inline_thumbnail(bucket: str, key: str | None) -> dict[str, str | None]:
+    """{"thumbnail": a data: URI or None}, and "thumbnail_omitted": the reason when the object
+    is over THUMBNAIL_INLINE_MAX_BYTES. None when the row has none or the object is gone."""
     if not key:
-        return None
+        return {"thumbnail": None}
     if (bucket, key) in _thumbnails:
         return _thumbnails[(bucket, key)]
     try:
-        obj = client("s3").get_object(Bucket=bucket, Key=key)
+        # One more byte than inlined: enough to tell a thumbnail over the limit, whatever its size.
+        obj = client("s3").get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{THUMBNAIL_INLINE_MAX_BYTES}")
     except ClientError as exc:
-        if _error_code(exc) not in ("NoSuchKey", "404"):
+        if _error_code(exc) not in ("NoSuchKey", "404", "InvalidRange"):
             raise
-        # An image without its thumbnail still belongs on the dashboard.
-        logger.warning("thumbnail missing", extra={"bucket": bucket, "key": key})
-        return None
-    content_type = obj.get("ContentType") or "application/octet-stream"
-    uri = f"data:{content_type};base64,{base64.b64encode(obj['Body'].read()).decode('ascii')}"
+        # An image without its thumbnail (gone, or empty) still belongs on the dashboard.
+        logger.warning("thumbnail missing", extra={"bucket": bucket, "key": key, "reason": _error_code(exc)})
+        return {"thumbnail": None}
+    body, content_type = obj["Body"].read(), obj.get("ContentType")
+    if len(body) > THUMBNAIL_INLINE_MAX_BYTES:
+        size = obj.get("ContentRange", "").rpartition("/")[2] or f"over {THUMBNAIL_INLINE_MAX_BYTES}"
+        omitted = f"thumbnail is {size} bytes, over the {THUMBNAIL_INLINE_MAX_BYTES} the dashboard inlines"
+        found = {"thumbnail": None, "thumbnail_omitted": omitted}
+    elif content_type not in INLINE_TYPES:
+        found = {
+            "thumbnail": None,
+            "thumbnail_omitted": f"thumbnail type {str(content_type)[:100]!r} is not shown inline",
+        }
+    else:
+        found = {"thumbnail": f"data:{content_type};base64,{base64.b64encode(body).decode('ascii')}"}
     if len(_thumbnails) >= THUMBNAIL_CACHE_SIZE:
         del _thumbnails[next(iter(_thumbnails))]  # the oldest entry
-    _thumbnails[(bucket, key)] = uri
-    return uri
+    _thumbnails[(bucket, key)] = found
+    return found
 
 
 def latest_images() -> list[dict[str, Any]]:
@@ -173,7 +193,7 @@ def latest_images() -> list[dict[str, Any]]:
             "processed_at": row.get("ProcessedAt"),
             "width": row.get("Width"),
             "height": row.get("Height"),
-            "thumbnail": thumbnail_data_uri(bucket, row.get("ThumbnailKey")),
+            **inline_thumbnail(bucket, row.get("ThumbnailKey")),
         }
         for row in rows
     ]
@@ -350,7 +370,7 @@ def metrics(functions: list[str], queue_names: list[str], now: dt.datetime) -> t
         try:
             percentiles = fetch_metrics(percentile_queries(functions, namespace), start, end)
         except ClientError as exc:
-            # LocalStack 4.8 computes Sum/Average/Minimum/Maximum/SampleCount only: say so.
+            # An engine without percentiles (LocalStack's own CloudWatch answers InternalError): say so.
             _percentiles_refused = (
                 f"CloudWatch did not compute {'/'.join(PERCENTILES)}: {_error_code(exc)}: "
                 + str(exc.response.get("Error", {}).get("Message", ""))[:200]

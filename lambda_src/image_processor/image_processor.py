@@ -15,28 +15,34 @@ in between is finished by the next event for the key.
 
 Outcomes per object:
 - completed: both outputs written, then the row with Status `completed`;
-- rejected: over a configured bound (MAX_IMAGE_PIXELS decoded pixels, checked from the
-  header before any decoding; MAX_OBJECT_BYTES): row with the reason, no outputs;
+- rejected: over a bound of limits.json (the decoded pixels, the memory the render would need
+  in this function, both checked from the header before any decoding; the object's bytes; the
+  processed copy's bytes): row with the reason, no outputs;
 - error: not a usable image (empty, not an image, truncated, unsupported): row with the reason;
 - removed: the object is gone, its row and derived objects are deleted.
 Rejected and error are deterministic, so the invocation succeeds (a retry cannot help);
 transient AWS errors propagate and Lambda's asynchronous retry runs the event again.
 """
 
-import io
-import json
 import os
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
-from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
+from rendering import (
+    MAX_OBJECT_BYTES,
+    ImageRejected,
+    ImageUnusable,
+    RenderedImage,
+    function_memory_mb,
+    max_image_pixels,
+    render_image,
+    thumbnail_max_px,
+)
 
 from roxs_common import (
-    ConfigError,
     client,
     dumps,
     get_logger,
@@ -52,19 +58,6 @@ from roxs_common.storage import s3_event_objects, version_guard
 
 logger = get_logger(__name__)
 
-# Bounds of the settings, shared with Terraform's variable validation (one source).
-LIMITS = json.loads((Path(__file__).with_name("limits.json")).read_text())
-# The pixel bound is checked on the header, before decoding, for every format; Pillow's own
-# check (a warning, an error only at twice its limit) is not relied on.
-Image.MAX_IMAGE_PIXELS = None
-DEFAULT_MAX_IMAGE_PIXELS = 45_000_000
-# Bigger objects are rejected before download: the whole object is held in memory.
-MAX_OBJECT_BYTES = 100 * 1024 * 1024
-# PNG `optimize` (zlib level 9) takes tens of seconds on a 40 MP image; above this size
-# the default level keeps the processor inside its timeout.
-PNG_OPTIMIZE_MAX_PIXELS = 4_000_000
-DEFAULT_THUMBNAIL_MAX_PX = 128
-JPEG_QUALITY = 85
 # S3's limit on a key's UTF-8 length; derived keys are cut to fit.
 MAX_KEY_BYTES = 1024
 # The original key goes into the outputs' user metadata (2 KB in all on S3) only when its
@@ -73,163 +66,9 @@ MAX_METADATA_KEY_BYTES = 1024
 # Reconcile rounds when another invocation moves the same key at the same time.
 MAX_ROUNDS = 4
 
-# Format Pillow detects -> format the outputs are written in (MPO is a multi-frame JPEG).
-OUTPUT_FORMATS = {
-    "JPEG": "JPEG",
-    "MPO": "JPEG",
-    "PNG": "PNG",
-    "GIF": "GIF",
-    "WEBP": "WEBP",
-    "BMP": "BMP",
-    "TIFF": "TIFF",
-}
-# Modes each output format can store as they are; anything else is converted.
-WRITABLE_MODES = {
-    "JPEG": {"L", "RGB", "CMYK"},
-    "PNG": {"1", "L", "LA", "I", "I;16", "P", "RGB", "RGBA"},
-    "GIF": {"1", "L", "P", "RGB", "RGBA"},
-    "WEBP": {"RGB", "RGBA"},
-    "BMP": {"1", "L", "P", "RGB", "RGBA"},
-    "TIFF": {"1", "L", "LA", "I", "I;16", "F", "P", "RGB", "RGBA", "CMYK"},
-}
-
-
-class ImageUnusable(Exception):
-    """The object is not a usable image (Status `error`); retrying will not change that."""
-
-    status = "error"
-
-
-class ImageRejected(ImageUnusable):
-    """The object is over a configured bound (Status `rejected`); retrying will not change that."""
-
-    status = "rejected"
-
 
 class KeyMoved(Exception):
     """Another invocation changed the key's state (or S3's object) while this one worked."""
-
-
-@dataclass(frozen=True)
-class Rendition:
-    body: bytes
-    width: int
-    height: int
-    content_type: str
-
-
-@dataclass(frozen=True)
-class RenderedImage:
-    format: str
-    width: int
-    height: int
-    processed: Rendition
-    thumbnail: Rendition
-
-
-# --- settings ---------------------------------------------------------------------------------
-
-
-def _bounded_env(name: str, setting: str, default: int) -> int:
-    low, high = LIMITS[setting]["min"], LIMITS[setting]["max"]
-    raw = os.environ.get(name, str(default))
-    if not raw.isdigit() or not low <= int(raw) <= high:
-        raise ConfigError(f"{name} must be an integer between {low} and {high}, got {raw!r}")
-    return int(raw)
-
-
-def thumbnail_max_px() -> int:
-    return _bounded_env("THUMBNAIL_MAX_PX", "thumbnail_max_px", DEFAULT_THUMBNAIL_MAX_PX)
-
-
-def max_image_pixels() -> int:
-    return _bounded_env("MAX_IMAGE_PIXELS", "max_image_pixels", DEFAULT_MAX_IMAGE_PIXELS)
-
-
-# --- image work (no AWS) ----------------------------------------------------------------------
-
-
-def _open_image(data: bytes, max_pixels: int) -> ImageFile.ImageFile:
-    """The image with only its header read; rejected when its decoded size would exceed
-    `max_pixels`, whatever the format."""
-    if not data:
-        raise ImageUnusable("object is empty (0 bytes)")
-    try:
-        image = Image.open(io.BytesIO(data))
-    except UnidentifiedImageError as exc:
-        raise ImageUnusable("object is not a recognised image format") from exc
-    if image.format not in OUTPUT_FORMATS:
-        raise ImageUnusable(f"unsupported image format {image.format}; supported: {', '.join(sorted(OUTPUT_FORMATS))}")
-    width, height = image.size
-    if width * height > max_pixels:
-        raise ImageRejected(
-            f"image is {width} x {height} = {width * height:,} pixels decoded, over the limit of {max_pixels:,}"
-        )
-    return image
-
-
-def _writable(image: Image.Image, output_format: str) -> Image.Image:
-    if image.mode in WRITABLE_MODES[output_format]:
-        return image
-    has_alpha = "A" in image.getbands() or "transparency" in image.info
-    if has_alpha and "RGBA" in WRITABLE_MODES[output_format]:
-        return image.convert("RGBA")
-    if has_alpha:
-        # JPEG has no alpha channel: flatten onto white rather than letting transparent
-        # pixels turn black.
-        rgba = image.convert("RGBA")
-        background = Image.new("RGB", rgba.size, (255, 255, 255))
-        background.paste(rgba, mask=rgba.getchannel("A"))
-        return background
-    return image.convert("RGB")
-
-
-def _encode(image: Image.Image, output_format: str) -> Rendition:
-    image = _writable(image, output_format)
-    options: dict[str, Any] = {}
-    # The ICC profile keeps colours right; EXIF is not copied (orientation is already
-    # applied to the pixels, and camera metadata such as GPS should not be republished).
-    if image.info.get("icc_profile"):
-        options["icc_profile"] = image.info["icc_profile"]
-    if output_format == "JPEG":
-        options.update(quality=JPEG_QUALITY, optimize=True)
-    elif output_format == "PNG":
-        options["optimize"] = image.width * image.height <= PNG_OPTIMIZE_MAX_PIXELS
-    buffer = io.BytesIO()
-    image.save(buffer, output_format, **options)
-    return Rendition(buffer.getvalue(), image.width, image.height, Image.MIME[output_format])
-
-
-def render_image(
-    data: bytes,
-    thumbnail_max_px: int = DEFAULT_THUMBNAIL_MAX_PX,
-    max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
-) -> RenderedImage:
-    """The processed copy (full size, upright, re-encoded in the original format) and a
-    thumbnail whose longest side is `thumbnail_max_px`. Raises ImageRejected over
-    `max_pixels`, ImageUnusable for input that is not a usable image."""
-    try:
-        image = _open_image(data, max_pixels)
-        source_format = image.format
-        output_format = OUTPUT_FORMATS[source_format]
-        ImageOps.exif_transpose(image, in_place=True)
-        processed = _encode(image, output_format)
-        del image  # free the full-size pixels before decoding again for the thumbnail
-
-        thumbnail = _open_image(data, max_pixels)
-        # For JPEG, draft() makes the decoder scale down by up to 8x while decoding, so a
-        # 40 MP photo never exists in memory at full size for the thumbnail.
-        thumbnail.draft(None, (thumbnail_max_px, thumbnail_max_px))
-        ImageOps.exif_transpose(thumbnail, in_place=True)
-        thumbnail.thumbnail((thumbnail_max_px, thumbnail_max_px), Image.Resampling.LANCZOS)
-        thumbnail_rendition = _encode(thumbnail, output_format)
-    except ImageUnusable:
-        raise
-    except MemoryError:
-        raise  # the pixel bound is too high for the function's memory: a configuration error
-    except Exception as exc:
-        raise ImageUnusable(f"image data could not be decoded: {type(exc).__name__}: {exc}") from exc
-    return RenderedImage(source_format, processed.width, processed.height, processed, thumbnail_rendition)
 
 
 # --- identity, keys and event parsing (no AWS) ------------------------------------------------
@@ -359,6 +198,7 @@ def base_row(bucket: str, key: str, head: dict[str, Any]) -> dict[str, Any]:
 def render_original(bucket: str, key: str, head: dict[str, Any]) -> RenderedImage:
     """Download (pinned to the version HEAD saw) and render; ImageUnusable/ImageRejected for
     deterministic failures, KeyMoved when the object changed since HEAD."""
+    settings = thumbnail_max_px(), max_image_pixels(), function_memory_mb()
     size = head["ContentLength"]
     if size > MAX_OBJECT_BYTES:
         raise ImageRejected(f"object is {size} bytes, over the {MAX_OBJECT_BYTES // (1024 * 1024)} MiB limit")
@@ -368,7 +208,7 @@ def render_original(bucket: str, key: str, head: dict[str, Any]) -> RenderedImag
         if _is_not_found(exc) or exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
             raise KeyMoved(f"s3://{bucket}/{key} changed while it was read") from exc
         raise
-    return render_image(data, thumbnail_max_px(), max_image_pixels())
+    return render_image(data, *settings)
 
 
 def store_outputs(row: dict[str, Any], rendered: RenderedImage) -> dict[str, Any]:

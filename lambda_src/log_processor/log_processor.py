@@ -1,5 +1,13 @@
 """Log processor: {"logs": [...]} or one log object -> gzip archive in S3 + index rows in DynamoDB.
 
+Numbers are kept exactly, in the index and in the archive. The Lambda runtime decodes an
+event's numbers with a fraction or an exponent as doubles before the handler runs (on AWS
+too), so such a number in an event object may already differ from what was sent: it is
+refused with a reason, not stored rounded. Sent as JSON text instead (the event a JSON
+string holding the same batch), every number is read exactly (int, Decimal) and archived
+as written; either way a number DynamoDB cannot hold (over 38 significant digits, beyond
+its range) is refused.
+
 Index key. RoxsLogIndex is keyed by (LogLevel, Timestamp). A plain millisecond Timestamp
 lets two logs of the same level in the same millisecond overwrite each other, so each
 row's Timestamp is a decimal number
@@ -55,9 +63,10 @@ from roxs_common import (
 from roxs_common.aggregates import LOGS, TRANSACTION_MAX_ITEMS, Deltas
 from roxs_common.aws import error_code
 from roxs_common.dynamo import cancellation_codes, transact_write
-from roxs_common.log_index import ALL_LEVELS, hour_of, list_keys
-from roxs_common.storable import check_json_value
+from roxs_common.log_index import ALL_LEVELS, TIMESTAMP_MAX_MS, hour_of, list_keys
+from roxs_common.storable import MAX_DEPTH, NUMBER_MAX_EXPONENT, check_json_value
 from roxs_common.timeline import directory_update
+from roxs_common.untrusted import parse_json
 
 logger = get_logger(__name__)
 
@@ -71,7 +80,10 @@ DEFAULT_USER_ID = "anonymous"
 # Per transaction: the `logs` counter, the minute's activity, the `*` hour and one hour
 # entry per level leave the rest of TransactWriteItems' 100 operations to rows.
 ROWS_PER_TRANSACTION = TRANSACTION_MAX_ITEMS - 3 - len(LOG_LEVELS)
-TIMESTAMP_MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+# The batch as JSON text: integers are read up to DynamoDB's largest magnitude (the digits
+# are then checked like any number), and logs nest MAX_DEPTH levels inside {"logs": [{...}]}.
+TEXT_MAX_INTEGER = 10 ** (NUMBER_MAX_EXPONENT + 1) - 1
+TEXT_MAX_DEPTH = MAX_DEPTH + 3
 
 
 @dataclass(frozen=True)
@@ -114,9 +126,18 @@ def caller_timestamp_ms(value: Any) -> int | None:
 
 
 def parse_logs(event: Any) -> list[LogEntry]:
-    """Validated log entries of an event; ValueError names the offending index and field."""
+    """Validated log entries of an event (the batch, or its JSON text); ValueError names the
+    offending index and field."""
+    if isinstance(event, str):
+        try:
+            event = parse_json(event, max_depth=TEXT_MAX_DEPTH, max_integer=TEXT_MAX_INTEGER)
+        except ValueError as exc:
+            raise ValueError(f"the event is text but not a JSON batch: {exc}") from None
     if not isinstance(event, dict):
-        raise ValueError(f"event must be an object with 'logs' or a single log object, got {type(event).__name__}")
+        raise ValueError(
+            "event must be an object with 'logs', a single log object, or the JSON text of either, "
+            f"got {type(event).__name__}"
+        )
     raw_logs = event.get("logs", [event])
     if not isinstance(raw_logs, list) or not raw_logs:
         raise ValueError("logs must be a non-empty list")

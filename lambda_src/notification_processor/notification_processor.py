@@ -21,13 +21,25 @@ API puts in the message; else derived from the SQS message) goes through:
 A failure before the publish releases the claim at once; a crash leaves it to expire. The
 one window left: a crash between 3 and 4 publishes again after the claim expires;
 subscribers drop the duplicate by notification_id.
+
+A body is parsed as I-JSON (roxs_common.untrusted.parse_json): whatever it holds (nesting,
+huge numbers, NaN, lone surrogates, duplicate names, not JSON at all) it is either a
+notification or answered by its `rejected` row, never an error that fails the record.
+
+Deadlines: a batch starts a record only while more than RECORD_RESERVE_MS remains (a quarter
+of a shorter invocation); the records it did not start are reported in batchItemFailures,
+so SQS delivers them again. An invocation that still ends between claim and final status (killed at its timeout, out of
+memory) leaves a claim that expires. The next delivery of an SQS message takes it over; a
+direct invoke has none, so the claim sweep (a schedule, modules/notifications) finishes every
+expired claim: it delivers the notification again (published again if it had been; the
+duplicate is dropped by notification_id) and marks it sent, or leaves it to the next sweep.
 """
 
 import datetime as dt
-import json
 import re
 import time
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -44,7 +56,7 @@ from roxs_common import (
 from roxs_common.aws import error_code
 from roxs_common.clock import now_iso
 from roxs_common.constants import NOTIFICATION_PRIORITIES
-from roxs_common.dynamo import cancellation_codes, from_item, transact_write
+from roxs_common.dynamo import cancellation_codes, from_item, query_items, transact_write
 from roxs_common.notifications import (
     IN_PROGRESS,
     REJECTED,
@@ -56,7 +68,8 @@ from roxs_common.notifications import (
     list_keys,
     parse_notification,
 )
-from roxs_common.storable import check_item_size
+from roxs_common.storable import check_item_size, check_text
+from roxs_common.untrusted import parse_json
 
 logger = get_logger(__name__)
 
@@ -69,6 +82,15 @@ DEFAULT_REMAINING_MS = 60_000
 CLAIM_MARGIN_MS = 10_000
 # The raw body kept in a rejected row (SQS allows 256 KiB; a row at most 400 KB).
 REJECTED_BODY_MAX_CHARS = 64_000
+# A record is started only while more than this remains of the invocation: one record is a
+# few calls (well under a second here); the rest covers the SDK's retries of a slow one. A
+# short invocation keeps a quarter of its time instead, so it still gets work done.
+RECORD_RESERVE_MS = 3_000
+RESERVE_SHARE = 4
+# The sparse GSI of rows being delivered (Status in_progress, by ClaimExpiresMs), read by the sweep.
+CLAIM_INDEX = "ByClaimExpiry"
+SWEEP_PAGE = 25
+_DIGITS = re.compile(r"[0-9]{1,16}")
 
 
 class ClaimHeld(RuntimeError):
@@ -218,17 +240,22 @@ def mark_sent(notification: Notification, held: Claim, message_id: str) -> None:
     transact_write(client("dynamodb"), operations, token=held.token)
 
 
-def deliver(notification: Notification, source: str, remaining_ms: int = DEFAULT_REMAINING_MS) -> str:
-    """Publish and record `notification` once; returns the SNS message id."""
+def deliver(
+    notification: Notification, source: str, remaining_ms: Callable[[], int], *, release_on_failure: bool = True
+) -> str:
+    """Publish and record `notification` once; returns the SNS message id. A failed publish
+    gives the claim back (`release_on_failure`), unless the row is all that is left of the
+    notification (the sweep's redelivery): then the claim expires and the next sweep retries."""
     log_data = {"notification_id": notification.notification_id, "source": source}
-    held = claim(notification, source, remaining_ms)
+    held = claim(notification, source, remaining_ms())
     if not isinstance(held, Claim):
         logger.info("notification already handled, not publishing again", extra={**log_data, "status": held["Status"]})
         return held.get("SNSMessageId", "")
     try:
         message_id = publish(notification)
     except Exception:
-        release(notification, held)
+        if release_on_failure:
+            release(notification, held)
         raise
     try:
         mark_sent(notification, held, message_id)
@@ -246,13 +273,18 @@ def deliver(notification: Notification, source: str, remaining_ms: int = DEFAULT
 # --- rejected messages --------------------------------------------------------------------------
 
 
+def _storable(text: str) -> str:
+    """`text` as DynamoDB can store it: lone surrogates (which UTF-8 cannot encode) as \\uXXXX."""
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
+
+
 def record_rejected(record: dict[str, Any], reason: str) -> None:
     """A `rejected` history row for an SQS message that can never be delivered, under its own
     notification_id when that is valid (GET /notifications/{id} answers the sender), else
     under the id derived from the SQS message. An existing row of that key stands."""
-    body_text = record.get("body", "")
+    body_text = record["body"]
     try:
-        body = json.loads(body_text)
+        body = parse_json(body_text)
     except ValueError:
         body = None
     body = body if isinstance(body, dict) else {}
@@ -269,8 +301,8 @@ def record_rejected(record: dict[str, Any], reason: str) -> None:
         "NotificationId": notification_id,
         "CreatedAt": created_at_ms,
         "Status": REJECTED,
-        "ErrorMessage": reason[:1000],
-        "Body": body_text[:REJECTED_BODY_MAX_CHARS],
+        "ErrorMessage": _storable(reason[:1000]),
+        "Body": _storable(body_text[:REJECTED_BODY_MAX_CHARS]),
         "BodyTruncated": len(body_text) > REJECTED_BODY_MAX_CHARS,
         "SQSMessageId": record.get("messageId", ""),
         "Source": "sqs",
@@ -328,24 +360,56 @@ def _created_at_ms(payload: Any, fallback_ms: int) -> int:
 
 def _sqs_record_notification(record: dict[str, Any]) -> Notification:
     try:
-        body = json.loads(record["body"])
+        body = parse_json(record["body"])
     except ValueError as exc:
-        raise ValueError(f"body is not JSON: {exc}") from exc
+        raise ValueError(f"body is not I-JSON (RFC 7493): {exc}") from exc
     # Defaults that are stable across redeliveries of the same SQS message.
     return parse_notification(
         body, default_id=_stable_id(record), default_created_at_ms=_created_at_ms(body, _sent_ms(record))
     )
 
 
-def _remaining_ms(context: Any) -> int:
+def _remaining_ms(context: Any) -> Callable[[], int]:
     remaining = getattr(context, "get_remaining_time_in_millis", None)
-    return remaining() if callable(remaining) else DEFAULT_REMAINING_MS
+    return remaining if callable(remaining) else lambda: DEFAULT_REMAINING_MS
 
 
-def handle_sqs(records: list[dict[str, Any]], remaining_ms: int) -> dict[str, list[dict[str, str]]]:
-    failures = []
-    for record in records:
-        message_id = record.get("messageId", "")
+def time_left(remaining_ms: Callable[[], int]) -> Callable[[], bool]:
+    """Whether another record may be started: more than the reserve (of this invocation's
+    time when it starts) remains."""
+    reserve = min(RECORD_RESERVE_MS, remaining_ms() // RESERVE_SHARE)
+    return lambda: remaining_ms() > reserve
+
+
+def check_sqs_records(records: Any) -> list[dict[str, Any]]:
+    """`records` if every one is an SQS record this handler can answer; ValueError naming the first that is not."""
+    if not isinstance(records, list):
+        raise ValueError("Records must be a list of SQS records (eventSource aws:sqs)")
+    for index, record in enumerate(records):
+        if not isinstance(record, dict) or record.get("eventSource") != "aws:sqs":
+            raise ValueError("Records must be a list of SQS records (eventSource aws:sqs)")
+        message_id = record.get("messageId")
+        if not isinstance(message_id, str) or not message_id:
+            raise ValueError(f"record {index} messageId must be a non-empty string")
+        check_text(message_id, f"record {index} messageId")
+        if not isinstance(record.get("body"), str):
+            raise ValueError(f"record {index} body must be a string")
+        attributes = record.get("attributes")
+        sent = attributes.get("SentTimestamp") if isinstance(attributes, dict) else None
+        if not isinstance(sent, str) or not _DIGITS.fullmatch(sent):
+            raise ValueError(f"record {index} attributes.SentTimestamp must be epoch milliseconds")
+    return records
+
+
+def handle_sqs(records: list[dict[str, Any]], remaining_ms: Callable[[], int]) -> dict[str, list[dict[str, str]]]:
+    failures, may_start = [], time_left(remaining_ms)
+    for index, record in enumerate(records):
+        message_id = record["messageId"]
+        if not may_start():
+            # Not started: SQS delivers these again (a direct caller sees them listed).
+            failures += [{"itemIdentifier": left["messageId"]} for left in records[index:]]
+            logger.warning("deadline near: records left for redelivery", extra={"records_left": len(records) - index})
+            break
         try:
             try:
                 notification = _sqs_record_notification(record)
@@ -363,7 +427,7 @@ def handle_sqs(records: list[dict[str, Any]], remaining_ms: int) -> dict[str, li
     return {"batchItemFailures": failures}
 
 
-def handle_direct(payload: Any, remaining_ms: int) -> dict[str, Any]:
+def handle_direct(payload: Any, remaining_ms: Callable[[], int]) -> dict[str, Any]:
     notification = parse_notification(
         payload, default_id=str(uuid.uuid4()), default_created_at_ms=_created_at_ms(payload, now_ms())
     )
@@ -382,13 +446,72 @@ def handle_direct(payload: Any, remaining_ms: int) -> dict[str, Any]:
     }
 
 
+# --- expired claims -----------------------------------------------------------------------------
+
+
+def is_claim_sweep(event: Any) -> bool:
+    """The schedule's event (EventBridge's Scheduled Event) asks for a sweep."""
+    return (
+        isinstance(event, dict)
+        and event.get("source") == "aws.events"
+        and event.get("detail-type") == "Scheduled Event"
+    )
+
+
+def expired_claims(now: int) -> Iterator[dict[str, Any]]:
+    """Rows still `in_progress` whose claim expired before `now`, oldest expiry first. Only
+    rows being delivered are in the index (a final row has no ClaimExpiresMs), so the read
+    grows with stuck deliveries, never with the history."""
+    return query_items(
+        client("dynamodb"),
+        TableName=require_env("HISTORY_TABLE"),
+        IndexName=CLAIM_INDEX,
+        KeyConditionExpression="#s = :claimed AND #exp < :now",
+        ExpressionAttributeNames={"#s": "Status", "#exp": "ClaimExpiresMs"},
+        ExpressionAttributeValues={":claimed": {"S": IN_PROGRESS}, ":now": {"N": str(now)}},
+        Limit=SWEEP_PAGE,
+    )
+
+
+def _row_notification(row: dict[str, Any]) -> Notification:
+    fields = {"type": "Type", "recipient": "Recipient", "title": "Title", "message": "Message", "priority": "Priority"}
+    return parse_notification(
+        {
+            "notification_id": row["NotificationId"],
+            "created_at_ms": int(row["CreatedAt"]),
+            **{name: row.get(attribute) for name, attribute in fields.items()},
+        },
+        default_id=row["NotificationId"],
+        default_created_at_ms=int(row["CreatedAt"]),
+    )
+
+
+def sweep_expired_claims(remaining_ms: Callable[[], int]) -> dict[str, int]:
+    """Deliver again every notification whose claim expired (see the module docstring)."""
+    outcome, may_start = {"finished": 0, "failed": 0}, time_left(remaining_ms)
+    for row in expired_claims(now_ms()):
+        if not may_start():
+            logger.warning("sweep stopped at its deadline; the next one continues", extra=outcome)
+            break
+        log_data = {"notification_id": row["NotificationId"], "claim_expired_ms": int(row["ClaimExpiresMs"])}
+        try:
+            deliver(_row_notification(row), row.get("Source", "sweep"), remaining_ms, release_on_failure=False)
+        except ClaimHeld:
+            continue  # another delivery took it over meanwhile and finishes it
+        except Exception:
+            logger.exception("expired claim not finished; the next sweep retries it", extra=log_data)
+            outcome["failed"] += 1
+            continue
+        logger.info("expired claim finished", extra=log_data)
+        outcome["finished"] += 1
+    return outcome
+
+
 @inject_lambda_context
 def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
+    remaining_ms = _remaining_ms(context)
+    if is_claim_sweep(event):
+        return sweep_expired_claims(remaining_ms)
     if isinstance(event, dict) and "Records" in event:
-        records = event["Records"]
-        if not isinstance(records, list) or not all(
-            isinstance(record, dict) and record.get("eventSource") == "aws:sqs" for record in records
-        ):
-            raise ValueError("Records must be a list of SQS records (eventSource aws:sqs)")
-        return handle_sqs(records, _remaining_ms(context))
-    return handle_direct(event, _remaining_ms(context))
+        return handle_sqs(check_sqs_records(event["Records"]), remaining_ms)
+    return handle_direct(event, remaining_ms)

@@ -38,6 +38,10 @@ module "function" {
     ORIGINALS_BUCKET        = var.originals_bucket.name
     DASHBOARD_FUNCTION_NAME = var.dashboard_function.name
     CORS_ALLOW_ORIGIN       = var.cors_allow_origin
+    # The key the function reads: a new key is a new version id, so the function's
+    # configuration changes with it and no warm environment keeps signing with the old one.
+    TOKEN_KEY_SECRET_ARN = aws_secretsmanager_secret.token_key.arn
+    TOKEN_KEY_VERSION_ID = aws_secretsmanager_secret_version.token_key.version_id
   }
 
   policy_statements = [
@@ -70,7 +74,36 @@ module "function" {
       actions   = ["lambda:InvokeFunction"]
       resources = [var.dashboard_function.arn]
     },
+    {
+      # Once per execution environment: the key that signs next_token (roxs_common.cursor).
+      sid       = "ReadTokenKey"
+      actions   = ["secretsmanager:GetSecretValue"]
+      resources = [aws_secretsmanager_secret.token_key.arn]
+    },
   ]
+}
+
+# The key that signs the API's paging tokens (next_token, roxs_common.cursor): generated
+# per stack at apply time, never in the repository, and, written write-only, never in
+# Terraform's plan or state either. Two uuid() values are 256 bits from the operating
+# system's cryptographic source (Terraform's uuid() is 16 bytes of crypto/rand); unlike an
+# ephemeral random password resource, this also plans offline against a mocked provider
+# (tests/static/terraform). Only the API handler may read it. Raising api_token_key_version
+# writes a new key: tokens signed with the old one are then refused (400, start again).
+resource "aws_secretsmanager_secret" "token_key" {
+  #checkov:skip=CKV_AWS_149:Encrypted with the AWS-managed key (aws/secretsmanager); a customer-managed KMS key adds a key policy and a monthly cost for a key that only signs paging tokens.
+  #checkov:skip=CKV2_AWS_57:Rotation means raising api_token_key_version (a new key, old tokens refused with a 400); a rotation Lambda would add a function for a key whose leak only lets a client forge positions the lists check anyway.
+  name        = "${var.name_prefix}-api-token-key"
+  description = "Signs the next_token of ${local.api_name}'s lists (read by ${local.function_name})."
+  # Deleted at once on destroy, so the next apply can create the name again.
+  recovery_window_in_days = 0
+  tags                    = var.tags
+}
+
+resource "aws_secretsmanager_secret_version" "token_key" {
+  secret_id                = aws_secretsmanager_secret.token_key.id
+  secret_string_wo         = "${uuid()}${uuid()}"
+  secret_string_wo_version = var.token_key_version
 }
 
 resource "aws_api_gateway_rest_api" "this" {

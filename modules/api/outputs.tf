@@ -43,3 +43,8 @@ output "writer_policy_arn" {
   description = "With api_auth = \"iam\": ARN of the policy that lets a caller sign write requests (null otherwise)."
   value       = one(aws_iam_policy.writer[*].arn)
 }
+
+output "token_key_secret_arn" {
+  description = "ARN of the secret holding the key that signs next_token (its value is in neither plan nor state)."
+  value       = aws_secretsmanager_secret.token_key.arn
+}

@@ -9,7 +9,8 @@ locals {
   function_name = "${var.name_prefix}-image-processor"
   dlq_name      = "${var.name_prefix}-image-processor-dlq"
 
-  # Bounds of thumbnail_max_px and max_image_pixels: the same file the handler checks against.
+  # Bounds of thumbnail_max_px, max_image_pixels and function_memory_size: the same file the
+  # handler checks against.
   limits = jsondecode(file("${path.module}/../../lambda_src/image_processor/limits.json"))
 }
 

@@ -43,13 +43,17 @@ variable "function_timeout" {
 }
 
 variable "function_memory_size" {
-  description = "Memory of the image processor in MB (image decoding needs room)."
+  description = "Memory of the image processor in MB. With max_image_pixels it bounds what is processed: an image whose render would need more (render_memory in limits.json, measured per format and mode) gets a `rejected` row before decoding."
   type        = number
   default     = 1024
 
+  # The bounds live in the handler's limits.json, which the handler checks too.
   validation {
-    condition     = var.function_memory_size >= 128 && var.function_memory_size <= 10240
-    error_message = "function_memory_size must be between 128 and 10240 MB."
+    condition = (
+      var.function_memory_size >= local.limits.function_memory_mb.min && var.function_memory_size <= local.limits.function_memory_mb.max
+      && floor(var.function_memory_size) == var.function_memory_size
+    )
+    error_message = "function_memory_size must be a whole number of MB between ${local.limits.function_memory_mb.min} and ${local.limits.function_memory_mb.max} (lambda_src/image_processor/limits.json)."
   }
 }
 
@@ -69,7 +73,7 @@ variable "thumbnail_max_px" {
 }
 
 variable "max_image_pixels" {
-  description = "Largest decoded image (width x height) the processor accepts (MAX_IMAGE_PIXELS), checked from the header before decoding; larger ones get a `rejected` row. Decoding needs about 4 bytes per pixel, several times over: keep it within function_memory_size."
+  description = "Largest decoded image (width x height) the processor accepts (MAX_IMAGE_PIXELS), checked from the header before decoding; larger ones get a `rejected` row. Formats and modes whose render needs more memory per pixel than function_memory_size allows for this many pixels are bounded lower (render_memory in limits.json; docs/reliability-and-security.md lists them)."
   type        = number
   default     = 45000000
 

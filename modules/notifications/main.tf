@@ -67,6 +67,27 @@ resource "aws_dynamodb_table" "history" {
     }
   }
 
+  # Deliveries in progress, by claim expiry: only a row being delivered has ClaimExpiresMs,
+  # so the index holds those alone. The claim sweep reads the expired ones (and what it needs
+  # to deliver them again).
+  attribute {
+    name = "Status"
+    type = "S"
+  }
+
+  attribute {
+    name = "ClaimExpiresMs"
+    type = "N"
+  }
+
+  global_secondary_index {
+    name               = "ByClaimExpiry"
+    hash_key           = "Status"
+    range_key          = "ClaimExpiresMs"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["Type", "Recipient", "Title", "Message", "Priority", "Source"]
+  }
+
   point_in_time_recovery {
     enabled = true
   }
@@ -166,11 +187,11 @@ module "function" {
     },
     {
       # The claim (PutItem), its release (DeleteItem), the final status (UpdateItem in a
-      # transaction), a rejected row (PutItem in a transaction), and the CreatedAt of an id
-      # sent again without one (Query).
+      # transaction), a rejected row (PutItem in a transaction), the CreatedAt of an id
+      # sent again without one (Query), and the sweep's expired claims (Query of the index).
       sid       = "RecordHistory"
       actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem", "dynamodb:DeleteItem", "dynamodb:Query"]
-      resources = [aws_dynamodb_table.history.arn]
+      resources = [aws_dynamodb_table.history.arn, "${aws_dynamodb_table.history.arn}/index/ByClaimExpiry"]
     },
     {
       sid       = "CountDays"
@@ -193,6 +214,30 @@ resource "aws_lambda_event_source_mapping" "notifications" {
   # The handler reports failed message ids; only those are retried (and reach the DLQ).
   function_response_types = ["ReportBatchItemFailures"]
   tags                    = var.tags
+}
+
+# --- The claim sweep: deliveries whose invocation ended before marking them are finished ----
+
+# A direct invoke that ends between claim and final status (killed at its timeout) has no
+# redelivery; the sweep delivers every expired claim again (notification_processor).
+resource "aws_cloudwatch_event_rule" "claim_sweep" {
+  name                = "${var.name_prefix}-notification-claim-sweep"
+  description         = "Finishes the deliveries of ${local.function_name} whose claim expired."
+  schedule_expression = "rate(${var.claim_sweep_minutes} ${var.claim_sweep_minutes == 1 ? "minute" : "minutes"})"
+  tags                = var.tags
+}
+
+resource "aws_cloudwatch_event_target" "claim_sweep" {
+  rule = aws_cloudwatch_event_rule.claim_sweep.name
+  arn  = module.function.function_arn
+}
+
+resource "aws_lambda_permission" "allow_claim_sweep" {
+  statement_id  = "AllowInvokeFromClaimSweep"
+  action        = "lambda:InvokeFunction"
+  function_name = module.function.function_name
+  principal     = "events.amazonaws.com"
+  source_arn    = aws_cloudwatch_event_rule.claim_sweep.arn
 }
 
 # --- Outbound: a queue subscribed to the topic, so deliveries can be observed ----------------

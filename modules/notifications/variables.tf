@@ -77,6 +77,17 @@ variable "batch_size" {
   }
 }
 
+variable "claim_sweep_minutes" {
+  description = "Minutes between claim sweeps, which finish the deliveries whose claim expired (their invocation ended first)."
+  type        = number
+  default     = 5
+
+  validation {
+    condition     = var.claim_sweep_minutes >= 1 && var.claim_sweep_minutes <= 1440 && floor(var.claim_sweep_minutes) == var.claim_sweep_minutes
+    error_message = "claim_sweep_minutes must be a whole number between 1 and 1440."
+  }
+}
+
 variable "log_retention_days" {
   description = "Retention of the function's log group in days (a CloudWatch value; 0 = never expire)."
   type        = number

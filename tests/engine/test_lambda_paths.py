@@ -4,15 +4,20 @@ with one small probe function against the real engine over HTTP."""
 import base64
 import io
 import json
+import os
 import time
 import urllib.parse
 import urllib.request
 import uuid
 import zipfile
+from pathlib import Path
 
 import boto3
 import pytest
 from botocore.config import Config
+
+from tests.support.engine import ROOT, RUNTIME_INSTALL_TIMEOUT_S
+from tests.support.waiting import wait_for
 
 PROBE_SOURCE = """
 import json, os, time
@@ -83,12 +88,34 @@ def zipped(source: str, name: str = "probe.py") -> bytes:
 
 
 def wait_active(lam, name: str) -> dict:
-    for _ in range(100):
+    """The function's configuration once it left Pending. The first function of a runtime
+    waits while the engine installs that runtime (bounded by its install timeout)."""
+
+    def settled():
         config = lam.get_function_configuration(FunctionName=name)
-        if config["State"] != "Pending":
-            return config
-        time.sleep(0.1)
-    raise AssertionError(f"{name} stayed Pending")
+        return config if config["State"] != "Pending" else None
+
+    return wait_for(settled, timeout=RUNTIME_INSTALL_TIMEOUT_S + 30, interval=0.1, what=f"{name} to leave Pending")
+
+
+@contextlib.contextmanager
+def recorder_function(lam, prefix: str, source: str):
+    """A Python 3.11 function `<prefix>-<random>` whose module `recorder` is `source`, active
+    for the block, then deleted."""
+    name = f"{prefix}-{uuid.uuid4().hex[:8]}"
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Handler="recorder.handler",
+        Timeout=10,
+        Role="arn:aws:iam::000000000000:role/recorder",
+        Code={"ZipFile": zipped(source, "recorder.py")},
+    )
+    assert wait_active(lam, name)["State"] == "Active"
+    try:
+        yield name
+    finally:
+        lam.delete_function(FunctionName=name)
 
 
 def receive(sqs, queue_url: str, predicate, timeout: float = 30) -> dict:
@@ -189,6 +216,24 @@ def test_timeout_kills_the_handler_and_the_next_invoke_works(aws, probe):
     assert "Task timed out" in base64.b64decode(response["LogResult"]).decode()
     response, result = invoke(aws, probe, {})
     assert "FunctionError" not in response and result["function_name"] == probe["name"]
+
+
+def test_a_function_that_cannot_start_is_named_in_the_engines_log(aws):
+    """Through API Gateway its caller sees only a 502: the engine's log (make logs) names the
+    function, the error and where its traceback is."""
+    engine_log = Path(os.environ.get("LOCALSTACK_STATE_DIR", ROOT / ".localstack")) / "logs" / "localstack.log"
+    if not engine_log.exists():
+        pytest.skip(f"no engine log at {engine_log}: the engine was not started from this checkout")
+    broken = "def handler(event, context)\n    return 1\n"
+    with recorder_function(aws["lambda"], "probe-broken", broken) as name:
+        response = aws["lambda"].invoke(FunctionName=name, Payload=b"{}")
+        assert json.loads(response["Payload"].read())["errorType"] == "Runtime.ImportModuleError"
+
+        def logged_line():
+            return next((line for line in engine_log.open() if name in line and "ImportModuleError" in line), None)
+
+        line = wait_for(logged_line, timeout=10, interval=0.2, what=f"a line about {name} in {engine_log}")
+        assert f"/aws/lambda/{name}" in line and "recorder.py, line 1" in line
 
 
 def test_logs_reach_tail_and_the_functions_log_group(aws, probe):
@@ -305,8 +350,9 @@ def test_sns_delivers_to_lambda_and_to_sqs_with_message_attributes(aws, probe):
     assert envelope["MessageAttributes"]["priority"]["Value"] == "high"
 
 
-def test_api_gateway_proxy_reaches_the_function(aws, probe, engine):
-    apigw = aws["apigateway"]
+def create_proxy_api(apigw, function_arn: str) -> str:
+    """A REST API whose every path goes to the function (Lambda proxy integration), deployed
+    as stage "test"; its id."""
     api = apigw.create_rest_api(name=f"probe-api-{uuid.uuid4().hex[:6]}")["id"]
     root = next(r["id"] for r in apigw.get_resources(restApiId=api)["items"] if r["path"] == "/")
     proxy = apigw.create_resource(restApiId=api, parentId=root, pathPart="{proxy+}")["id"]
@@ -317,13 +363,20 @@ def test_api_gateway_proxy_reaches_the_function(aws, probe, engine):
         httpMethod="ANY",
         type="AWS_PROXY",
         integrationHttpMethod="POST",
-        uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{probe['arn']}/invocations",
+        uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{function_arn}/invocations",
     )
     apigw.create_deployment(restApiId=api, stageName="test")
-    url = f"{engine}/restapis/{api}/test/_user_request_/hello/world?x=1"
-    with urllib.request.urlopen(url, timeout=30) as response:
-        body = json.loads(response.read())
-    assert body == {"path": "/hello/world", "query": {"x": "1"}, "method": "GET"}
+    return api
+
+
+def test_api_gateway_proxy_reaches_the_function(aws, probe, engine):
+    apigw = aws["apigateway"]
+    api = create_proxy_api(apigw, probe["arn"])
+    # the current path form, and the deprecated one that older projects still use
+    for base in (f"{engine}/_aws/execute-api/{api}/test", f"{engine}/restapis/{api}/test/_user_request_"):
+        with urllib.request.urlopen(f"{base}/hello/world?x=1", timeout=30) as response:
+            body = json.loads(response.read())
+        assert body == {"path": "/hello/world", "query": {"x": "1"}, "method": "GET"}, base
     apigw.delete_rest_api(restApiId=api)
 
 

@@ -1,7 +1,10 @@
 """engine/ctl.py start/stop behaviour, on a second engine (own port and state folder) so the
 session's engine is left alone."""
 
+import json
 import os
+import re
+import shutil
 import socket
 import subprocess
 import threading
@@ -15,6 +18,7 @@ from tests.support.engine import ROOT, ctl, endpoint, health
 # The session engine's port + 33, so parallel checkouts on other ports do not collide.
 PORT = int(os.environ.get("ROXS_SECOND_ENGINE_PORT", (urllib.parse.urlparse(endpoint()).port or 4566) + 33))
 ENGINE_PYTHON = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstack")) / "venv" / "bin" / "python"
+ENGINE_RUNTIMES = ROOT / "engine" / "localstack_nodocker" / "runtimes.json"
 
 
 @pytest.fixture
@@ -81,13 +85,59 @@ def test_a_port_taken_by_something_else_is_a_clear_error(second_engine):
     assert "Traceback" not in result.stderr
 
 
-def test_a_missing_interpreter_is_named(engine):
+def test_a_missing_interpreter_or_installer_is_named(engine):
     script = (
-        "from localstack_nodocker.runtimes import resolve\n"
+        "from localstack_nodocker.runtimes import ensure_installed\n"
         "for runtime in ('python3.12', 'nodejs18.x'):\n"
-        "    try:\n        resolve(runtime)\n    except Exception as exc:\n        print(exc)\n"
+        "    try:\n        ensure_installed(runtime, 'f')\n    except Exception as exc:\n        print(exc)\n"
     )
     env = {"PATH": "/nonexistent", "PYENV_ROOT": "/nonexistent", "LAMBDA_RUNTIME_LIBRARY": "/nonexistent"}
     out = subprocess.run([str(ENGINE_PYTHON), "-c", script], capture_output=True, text=True, env=env).stdout
     assert "No interpreter for runtime python3.12" in out and "pyenv install 3.12" in out
-    assert "No Node.js 18 for runtime nodejs18.x" in out and "make install" in out
+    assert "Runtime nodejs18.x needs the AWS SDK for JavaScript v3" in out and "install npm" in out
+
+
+def test_the_first_function_of_a_runtime_installs_it_with_the_users_settings(second_engine, tmp_path, monkeypatch):
+    """An engine with an empty runtime library: a python3.12 function waits (Pending) while
+    its boto3 is installed, with progress in the engine's log; a Node.js function fails with
+    npm's reason, since the user's npm settings (offline, an empty cache) reach the install."""
+    import boto3
+
+    from tests.engine.test_lambda_paths import wait_active, zipped
+
+    library = tmp_path / "runtimes"
+    monkeypatch.setenv("LAMBDA_RUNTIME_LIBRARY", str(library))
+    monkeypatch.setenv("npm_config_offline", "true")
+    monkeypatch.setenv("npm_config_cache", str(tmp_path / "empty-npm-cache"))
+    started = second_engine("up")
+    assert started.returncode == 0, started.stdout + started.stderr
+    lam = boto3.client("lambda", endpoint_url=f"http://localhost:{PORT}")
+    sources = {
+        "python3.12": ("index.py", "import boto3\ndef handler(event, context):\n    return boto3.__version__\n"),
+        "nodejs22.x": ("index.mjs", "export const handler = async () => process.version;"),
+    }
+    for runtime, (file, source) in sources.items():
+        lam.create_function(
+            FunctionName=f"first-{runtime.replace('.', '')}",
+            Runtime=runtime,
+            Handler="index.handler",
+            Role="arn:aws:iam::000000000000:role/first",
+            Code={"ZipFile": zipped(source, file)},
+        )
+    python = wait_active(lam, "first-python312")
+    assert python["State"] == "Active", python.get("StateReason")
+    answer = lam.invoke(FunctionName="first-python312")["Payload"].read().decode()
+    assert f"boto3=={json.loads(answer)}" == json.loads((ENGINE_RUNTIMES).read_text())["python"]["3.12"]
+    node = wait_active(lam, "first-nodejs22x")
+    assert node["State"] == "Failed" and "make install-runtimes" in node["StateReason"]
+    # npm's own reason, as the engine's log has it with the function's name; a host without
+    # npm says that instead
+    reason = "ENOTCACHED" if shutil.which("npm") else "install npm"
+    assert reason in node["StateReason"]
+    log = (tmp_path / "state" / "logs" / "localstack.log").read_text()
+    assert "function first-nodejs22x: Runtime nodejs22.x" in log and reason in log
+    assert "runtime python3.12 is not installed yet; installing it for function first-python312" in log
+    assert re.search(r"installed boto3==[\d.]+ for python3\.12 handlers in [\d.]+ s", log)
+    status = second_engine("status").stdout
+    assert re.search(r"Lambda runtimes ready: .*python3\.12", status), status
+    assert "nodejs22.x" not in status.split("Lambda runtimes ready:")[1].splitlines()[0], status

@@ -1,40 +1,37 @@
 """The engine's state survives `down`/`up` and a crash, on a second engine (own port and state
 folder) so the session's engine is left alone. Everything is checked over HTTP."""
 
-import io
 import json
 import os
 import signal
 import time
-import urllib.parse
 import urllib.request
 import uuid
-import zipfile
 
-import boto3
 import pytest
 
-from tests.support.engine import ctl, endpoint, health
-
-PORT = int(os.environ.get("ROXS_SECOND_ENGINE_PORT", (urllib.parse.urlparse(endpoint()).port or 4566) + 33))
-URL = f"http://localhost:{PORT}"
-STATE_ROUTE = "/_localstack/nodocker/state"
+from tests.support.engine import health
+from tests.support.second_engine import (
+    STATE_ROUTE,
+    URL,
+    answer,
+    client,
+    create_function,
+    get_json,
+    second_engine_at,
+    started,
+    state_document,
+    stream_table,
+    zipped,
+)
+from tests.support.waiting import wait_for
 
 
 @pytest.fixture
 def second_engine(tmp_path, engine):
-    """ctl.py bound to PORT and a private state folder, saving every second; stopped at the end."""
-    env = {"AWS_ENDPOINT_URL": URL, "LOCALSTACK_STATE_DIR": str(tmp_path / "state"), "SNAPSHOT_FLUSH_INTERVAL": "1"}
-    yield lambda *args: ctl(*args, env=env, check=False)
-    ctl("down", env=env, check=False)
-
-
-def client(service: str):
-    return boto3.client(service, endpoint_url=URL, region_name="us-east-1")
-
-
-def started(result) -> None:
-    assert result.returncode == 0, result.stdout + result.stderr
+    """ctl.py bound to the second engine's port and a private state folder, saving every second."""
+    with second_engine_at(tmp_path / "state", SNAPSHOT_FLUSH_INTERVAL="1") as run:
+        yield run
 
 
 def handler_zip(answer: str) -> bytes:
@@ -44,10 +41,7 @@ def handler_zip(answer: str) -> bytes:
         f"    body = {{'answer': {answer!r}, 'path': event.get('path')}}\n"
         "    return {'statusCode': 200, 'body': json.dumps(body)} if 'httpMethod' in event else body\n"
     )
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("probe.py", source)
-    return buffer.getvalue()
+    return zipped({"probe.py": source})
 
 
 def deploy_function_behind_api(name: str, answer: str) -> str:
@@ -76,16 +70,7 @@ def deploy_function_behind_api(name: str, answer: str) -> str:
         uri=f"arn:aws:apigateway:us-east-1:lambda:path/2015-03-31/functions/{arn}/invocations",
     )
     apigateway.create_deployment(restApiId=api, stageName="test")
-    return f"{URL}/restapis/{api}/test/_user_request_/hello"
-
-
-def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=30) as response:
-        return json.loads(response.read())
-
-
-def state_document() -> dict:
-    return get_json(f"{URL}{STATE_ROUTE}")
+    return f"{URL}/_aws/execute-api/{api}/test/hello"
 
 
 def save_now() -> dict:
@@ -210,34 +195,6 @@ RECORDER = (
     "    keys = [record['dynamodb']['Keys']['pk']['S'] for record in event['Records']]\n"
     "    boto3.client('sqs').send_message(QueueUrl=os.environ['QUEUE_URL'], MessageBody=json.dumps(keys))\n"
 )
-ROLE = "arn:aws:iam::000000000000:role/keep"
-
-
-def zipped(files: dict[str, str]) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-    return buffer.getvalue()
-
-
-def create_function(name: str, runtime: str, handler: str, files: dict[str, str], **options) -> None:
-    client("lambda").create_function(
-        FunctionName=name,
-        Runtime=runtime,
-        Handler=handler,
-        Role=ROLE,
-        Code={"ZipFile": zipped(files)},
-        Timeout=20,
-        **options,
-    )
-    client("lambda").get_waiter("function_active_v2").wait(FunctionName=name)
-
-
-def answer(name: str) -> dict:
-    response = client("lambda").invoke(FunctionName=name)
-    assert "FunctionError" not in response, response["Payload"].read()
-    return json.loads(response["Payload"].read())
 
 
 def delivered_keys(queue_url: str, until: str, timeout: float = 60) -> list[str]:
@@ -275,13 +232,7 @@ def test_down_and_up_keep_layers_node_functions_and_a_stream_mapping(second_engi
         {"index.js": NODE_HANDLER},
         Environment={"Variables": {"ANSWER": token}},
     )
-    table = client("dynamodb").create_table(
-        TableName=f"keep-stream-{token}",
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "pk", "AttributeType": "S"}],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "KEYS_ONLY"},
-    )["TableDescription"]
+    table = stream_table(f"keep-stream-{token}")
     queue_url = client("sqs").create_queue(QueueName=f"keep-stream-{token}")["QueueUrl"]
     create_function(
         f"keep-recorder-{token}",
@@ -310,3 +261,61 @@ def test_down_and_up_keep_layers_node_functions_and_a_stream_mapping(second_engi
     assert client("lambda").get_event_source_mapping(UUID=mapping)["State"] == "Enabled"
     client("dynamodb").put_item(TableName=table["TableName"], Item={"pk": {"S": "after"}})
     assert delivered_keys(queue_url, "after") == ["after"]
+
+
+# Tells RESULTS which stream keys it got and whether it may take them (the bucket holds an
+# object named `allow`); fails when it may not.
+FAILS_UNTIL_ALLOWED = (
+    "import json, os, boto3\n\n"
+    "def handler(event, context):\n"
+    "    allowed = bool(boto3.client('s3').list_objects_v2(Bucket=os.environ['BUCKET'], Prefix='allow').get('KeyCount'))\n"
+    "    keys = [record['dynamodb']['Keys']['pk']['S'] for record in event['Records']]\n"
+    "    message = json.dumps({'allowed': allowed, 'keys': keys})\n"
+    "    boto3.client('sqs').send_message(QueueUrl=os.environ['RESULTS'], MessageBody=message)\n"
+    "    if not allowed:\n"
+    "        raise RuntimeError('not allowed yet')\n"
+)
+
+
+def next_delivery(queue_url: str, allowed: bool) -> list[str]:
+    """The keys of the next delivery the function reports as `allowed` (others are skipped)."""
+    sqs = client("sqs")
+
+    def probe():
+        for message in sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1).get(
+            "Messages", []
+        ):
+            sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+            if (body := json.loads(message["Body"]))["allowed"] == allowed:
+                return body["keys"]
+        return None
+
+    return wait_for(probe, timeout=90, interval=0, what=f"a delivery with allowed={allowed}")
+
+
+def test_a_stream_batch_failing_when_the_state_is_saved_is_delivered_after_a_crash(second_engine, tmp_path):
+    """LocalStack's poller moves past a batch before delivering it; the snapshot keeps the
+    batch's first record as the position while it is being delivered (retried here)."""
+    started(second_engine("up"))
+    token = uuid.uuid4().hex[:8]
+    client("s3").create_bucket(Bucket=f"switch-{token}")
+    results = client("sqs").create_queue(QueueName=f"results-{token}")["QueueUrl"]
+    stream = stream_table(f"retried-{token}")["LatestStreamArn"]
+    environment = {"Variables": {"BUCKET": f"switch-{token}", "RESULTS": results}}
+    create_function(
+        f"retried-{token}", "python3.11", "index.handler", {"index.py": FAILS_UNTIL_ALLOWED}, Environment=environment
+    )
+    client("dynamodb").put_item(TableName=f"retried-{token}", Item={"pk": {"S": "failing"}})
+    client("lambda").create_event_source_mapping(
+        FunctionName=f"retried-{token}", EventSourceArn=stream, StartingPosition="TRIM_HORIZON", BatchSize=10
+    )
+    assert next_delivery(results, allowed=False) == ["failing"]  # and retried from now on
+    failing_since = time.time()
+    wait_for(lambda: state_document()["last_save"].get("at", 0) > failing_since, timeout=20, what="a periodic save")
+    os.killpg(int((tmp_path / "state" / "localstack.pid").read_text()), signal.SIGKILL)
+    wait_for(lambda: health(URL) is None, timeout=10, interval=0.1, what="the engine to be gone")
+
+    started(second_engine("up"))
+    client("s3").put_object(Bucket=f"switch-{token}", Key="allow", Body=b"")
+
+    assert next_delivery(results, allowed=True) == ["failing"]

@@ -9,7 +9,7 @@ import uuid
 import boto3
 import pytest
 
-from tests.engine.test_lambda_paths import wait_active, zipped
+from tests.engine.test_lambda_paths import recorder_function
 from tests.support.waiting import wait_for
 
 # Every batch the function sees goes, in order, to a FIFO queue named after the table.
@@ -45,18 +45,8 @@ def aws(engine):
 
 @pytest.fixture(scope="module")
 def recorder(aws):
-    name = f"stream-recorder-{uuid.uuid4().hex[:8]}"
-    aws["lambda"].create_function(
-        FunctionName=name,
-        Runtime="python3.11",
-        Handler="recorder.handler",
-        Timeout=10,
-        Role="arn:aws:iam::000000000000:role/recorder",
-        Code={"ZipFile": zipped(RECORDER_SOURCE, "recorder.py")},
-    )
-    assert wait_active(aws["lambda"], name)["State"] == "Active"
-    yield name
-    aws["lambda"].delete_function(FunctionName=name)
+    with recorder_function(aws["lambda"], "stream-recorder", RECORDER_SOURCE) as name:
+        yield name
 
 
 class Stream:

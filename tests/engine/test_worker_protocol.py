@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 ENGINE_PACKAGE = Path(__file__).resolve().parents[2] / "engine" / "localstack_nodocker"
 sys.path.insert(0, str(ENGINE_PACKAGE.parent))
@@ -41,6 +43,13 @@ def deep_result(event, context):
     for _ in range(100_000):
         result = [result]
     return result
+
+def sized(event, context):
+    if "log" in event:
+        print(event["text"] * event["log"], end="")
+    if "fail" in event:
+        raise ValueError("x" * event["fail"])
+    return "x" * (event.get("respond", 2) - 2)  # a JSON string of exactly `respond` bytes
 """
 
 NODE_HANDLERS = """
@@ -51,13 +60,18 @@ exports.chatty = async () => {
   }));
   return "done";
 };
+exports.sized = async (event) => {
+  if ("log" in event) process.stdout.write(event.text.repeat(event.log));
+  if ("fail" in event) throw new Error("x".repeat(event.fail));
+  return "x".repeat((event.respond ?? 2) - 2); // a JSON string of exactly `respond` bytes
+};
 """
 
 
 def start(tmp_path, language: str, handler: str, **options) -> protocol.Worker:
     code = tmp_path / "code"
     code.mkdir(exist_ok=True)
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "_HANDLER": handler}
+    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "_HANDLER": handler, **options.pop("env", {})}
     if language == "python":
         (code / "handlers.py").write_text(PYTHON_HANDLERS)
         argv = [
@@ -219,5 +233,92 @@ def test_a_handler_reading_stdin_does_not_take_the_next_request(tmp_path):
         assert frame == {"result": '""', "error": False, "max_rss_kb": frame["max_rss_kb"]}
         frame, _ = call(worker, "{}")
         assert frame["error"] is False
+    finally:
+        worker.kill()
+
+
+# --- sizes: what AWS refuses is answered as AWS does; nothing the handler does garbles a frame ---
+
+# LOCALSTACK_MAX_PAYLOAD_SIZE for the workers of the size properties: the class, at a size
+# cheap to cross many times (the engine's own 6 MiB + 100 is checked below and end to end).
+SMALL_LIMIT = 10_000
+# What an error holds besides its message (type, request id, the stack of a one-line handler).
+ERROR_OVERHEAD = 2_000
+SIZES = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+
+
+def too_large(limit: int) -> dict:
+    return {
+        "errorMessage": f"Response payload size exceeded maximum allowed payload size ({limit} bytes).",
+        "errorType": "Function.ResponseSizeTooLarge",
+    }
+
+
+@pytest.fixture
+def small_limit_worker(tmp_path, language):
+    worker = start(tmp_path, language, "handlers.sized", env={"LOCALSTACK_MAX_PAYLOAD_SIZE": str(SMALL_LIMIT)})
+    yield worker
+    worker.kill()
+
+
+@SIZES
+@given(size=st.integers(2, 3 * SMALL_LIMIT))
+def test_a_result_over_the_limit_is_lambdas_response_size_error(small_limit_worker, size):
+    frame, _ = call(small_limit_worker, json.dumps({"respond": size}))
+    if size <= SMALL_LIMIT:
+        assert frame["error"] is False and frame["result"] == json.dumps("x" * (size - 2))
+    else:
+        assert frame["error"] is True and json.loads(frame["result"]) == too_large(SMALL_LIMIT)
+    assert small_limit_worker.alive()
+
+
+@SIZES
+@given(size=st.integers(0, 3 * SMALL_LIMIT))
+def test_an_error_within_the_limit_is_the_functions_own_and_one_over_it_the_size_error(
+    small_limit_worker, language, size
+):
+    frame, _ = call(small_limit_worker, json.dumps({"fail": size}))
+    error = json.loads(frame["result"])
+    assert frame["error"] is True
+    # Node's error holds the message twice: errorMessage, and the stack's first line
+    held = size * {"python": 1, "node": 2}[language]
+    if held <= SMALL_LIMIT - ERROR_OVERHEAD:
+        assert error["errorMessage"] == "x" * size and error["errorType"] in ("ValueError", "Error")
+    elif held > SMALL_LIMIT:
+        assert error == too_large(SMALL_LIMIT)
+    if error != too_large(SMALL_LIMIT):
+        assert len(frame["result"].encode()) <= SMALL_LIMIT
+    assert small_limit_worker.alive()
+
+
+@SIZES
+@given(size=st.integers(1, 300_000), text=st.sampled_from(["y", "é", "😀", "\x00"]))
+def test_one_write_of_any_size_arrives_whole_in_bounded_log_frames(small_limit_worker, size, text):
+    frame, logs = call(small_limit_worker, json.dumps({"log": size, "text": text}))
+    assert frame["error"] is False
+    output = "".join(logs)
+    assert output.count(text) == size and output.replace(text, "") in ("", "\n")
+    assert max(len(log) for log in logs) <= 64 * 1024
+
+
+@pytest.mark.parametrize("event", [{"respond": 20_000_000}, {"fail": 20_000_000}, {"respond": 6_291_557}])
+def test_at_the_engines_limit_a_response_too_large_for_a_frame_is_the_size_error(tmp_path, language, event):
+    """Without the variable the limit is AWS's; 20 MB would have been a frame over the
+    reader's 16 MB (MAX_FRAME_BYTES), reported as Runtime.InvalidResponse."""
+    worker = start(tmp_path, language, "handlers.sized")
+    try:
+        frame, _ = call(worker, json.dumps(event))
+        assert frame["error"] is True and json.loads(frame["result"]) == too_large(6 * 1024 * 1024 + 100)
+        frame, _ = call(worker, json.dumps({"respond": 6 * 1024 * 1024 + 100}))
+        assert frame["error"] is False and len(frame["result"]) == 6 * 1024 * 1024 + 100
+    finally:
+        worker.kill()
+
+
+def test_output_longer_than_a_frame_may_be_does_not_garble_the_stream(tmp_path, language):
+    worker = start(tmp_path, language, "handlers.sized")
+    try:
+        frame, logs = call(worker, json.dumps({"log": protocol.MAX_FRAME_BYTES + 1, "text": "y"}))
+        assert frame["error"] is False and sum(map(len, logs)) == protocol.MAX_FRAME_BYTES + 1
     finally:
         worker.kill()

@@ -2,21 +2,25 @@
 stack in turn (only the API's methods, key, usage plan and policy change) and the session's
 own mode is applied again at the end.
 
-What LocalStack 4.8 community enforces, and therefore what is tested here:
-- api_key: enforced. Without the key, or with a wrong one, API Gateway answers 403 before
-  the handler runs; with it, the request reaches the handler.
-- iam: the write methods are deployed with AWS_IAM and signed requests pass, but the engine
-  does not check SigV4 signatures or IAM policies: an unsigned request reaches the handler
-  (the strict xfail below turns into a failure the day an engine enforces it).
-- Stage throttling and the usage plan's quota are deployed (read back here) but not
-  enforced: the engine never answers 429.
+The engine enforces what API Gateway does (engine/localstack_nodocker/execute_api.py):
+- api_key: without the key, or with a wrong one, 403 before the handler runs;
+- iam: unsigned requests get 403 Missing Authentication Token, callers whose IAM policies do
+  not allow execute-api:Invoke on the method get 403, before the handler runs; the session's
+  default credentials (LocalStack's root) and a caller with the stack's writer policy pass;
+- stage throttling and the usage plan's quota are deployed (read back here) and enforced:
+  the session applies limits no test reaches (tools/stack.py, LOAD_TEST_VARIABLES); the 429s
+  themselves are tested on APIs of their own (tests/engine/test_api_throttling.py).
 """
 
 import json
 import uuid
 
+import boto3
 import pytest
+from botocore.credentials import Credentials
 
+from tests.support.apis import send
+from tests.support.engine import origin
 from tools import stack
 from tools.http import SIGN_ENV, call, use_credentials_of
 
@@ -116,7 +120,7 @@ def test_api_key_lets_the_keyed_caller_write_and_everyone_read(stack_in):
         outputs,
         "OPTIONS",
         "/notifications",
-        headers={"Origin": "http://localhost:4566", "Access-Control-Request-Method": "POST"},
+        headers={"Origin": origin(), "Access-Control-Request-Method": "POST"},
     )
     assert preflight.status == 204
 
@@ -159,12 +163,67 @@ def test_iam_accepts_signed_writes(stack_in, monkeypatch):
     assert unauthenticated(outputs, "GET", "/health").status == 200
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="LocalStack community does not evaluate AWS_IAM authorization: an "
-    "unsigned request reaches the handler (on AWS: 403 Missing Authentication Token)",
-)
-def test_iam_rejects_unsigned_writes(stack_in):
+@pytest.fixture
+def caller(aws):
+    """caller(policy_arn=None, document=None) -> the ARN and credentials of a new IAM user with
+    that policy attached (or a new policy of that document); all deleted after the test."""
+    iam, users, policies = aws["iam"], [], []
+
+    def create(policy_arn=None, document=None):
+        name = f"api-caller-{RUN}-{len(users)}"
+        if document is not None:
+            policy_arn = iam.create_policy(PolicyName=name, PolicyDocument=json.dumps(document))["Policy"]["Arn"]
+            policies.append(policy_arn)
+        arn = iam.create_user(UserName=name)["User"]["Arn"]
+        users.append((name, policy_arn))
+        if policy_arn:
+            iam.attach_user_policy(UserName=name, PolicyArn=policy_arn)
+        key = iam.create_access_key(UserName=name)["AccessKey"]
+        return arn, Credentials(key["AccessKeyId"], key["SecretAccessKey"])
+
+    yield create
+    for name, policy_arn in users:
+        for key in iam.list_access_keys(UserName=name)["AccessKeyMetadata"]:
+            iam.delete_access_key(UserName=name, AccessKeyId=key["AccessKeyId"])
+        if policy_arn:
+            iam.detach_user_policy(UserName=name, PolicyArn=policy_arn)
+        iam.delete_user(UserName=name)
+    for policy_arn in policies:
+        iam.delete_policy(PolicyArn=policy_arn)
+
+
+def signed_write(outputs, credentials, path="/notifications"):
+    return send(
+        outputs.api_url + path, "POST", {"Content-Type": "application/json"}, json.dumps(WRITE).encode(), credentials
+    )
+
+
+def test_iam_rejects_unsigned_writes_before_the_handler(stack_in):
     outputs = stack_in("iam")
-    reply = unauthenticated(outputs, "POST", "/notifications", body=WRITE)
-    assert reply.status == 403, reply
+    for method, path in (("POST", "/notifications"), ("PUT", "/health"), ("DELETE", "/"), ("PATCH", "/images")):
+        reply = unauthenticated(outputs, method, path, body=WRITE)
+        assert (reply.status, reply.body) == (403, {"message": "Missing Authentication Token"}), (method, path, reply)
+        assert reply.headers["x-amzn-errortype"] == "MissingAuthenticationTokenException"
+        assert "access-control-allow-origin" not in reply.headers  # the handler never answered
+    assert unauthenticated(outputs, "GET", "/health").status == 200  # reads stay public
+
+
+def test_iam_refuses_a_caller_whose_policy_does_not_allow_the_write_and_admits_the_writer_policy(stack_in, caller, aws):
+    outputs = stack_in("iam")
+    api, stage = outputs["api_id"], outputs["api_stage"]
+    region, account = aws["apigateway"].meta.region_name, boto3.client("sts").get_caller_identity()["Account"]
+    resource = f"arn:aws:execute-api:{region}:{account}:{api}/{stage}/POST/notifications"
+    reads_only = {
+        "Version": "2012-10-17",
+        "Statement": [
+            {"Effect": "Allow", "Action": "execute-api:Invoke", "Resource": resource.replace("/POST/", "/GET/")}
+        ],
+    }
+    for arn, credentials in (caller(), caller(document=reads_only)):
+        reply = signed_write(outputs, credentials)
+        message = f"User: {arn} is not authorized to perform: execute-api:Invoke on resource: {resource}"
+        assert (reply.status, reply.body) == (403, {"Message": message}), reply
+        assert "access-control-allow-origin" not in reply.headers  # the handler never answered
+    _, writer = caller(outputs["api_writer_policy_arn"])
+    sent = signed_write(outputs, writer)
+    assert sent.status == 202 and sent.body["status"] == "queued", sent

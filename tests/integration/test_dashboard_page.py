@@ -10,6 +10,7 @@ Screenshots at 1280 and 400 px wide are kept in test-output/.
 import http.server
 import io
 import json
+import re
 import threading
 import uuid
 from html.parser import HTMLParser
@@ -95,17 +96,18 @@ def numbers(data: dict) -> dict[str, float]:
     found["functions.total"] = data["functions"]["total"]
     for queue in data["queues"]:
         found.update({f"queues.{queue['name']}.{k}": queue[k] for k in ("visible", "in_flight", "delayed")})
-        if queue["oldest_age_s"] is not None:
-            found[f"queues.{queue['name']}.oldest_age_s"] = queue["oldest_age_s"]
     found.update({f"alerts.{alert['queue']}.messages": alert["messages"] for alert in data["alerts"]})
     found.update({f"activity.{name}": sum(values) for name, values in data["activity"]["series"].items()})
     return {name: float(value) for name, value in found.items()}
 
 
-def function_numbers(data: dict) -> dict[str, float]:
-    """The functions panel's numbers. Loading the page invokes the API handler and the
-    dashboard, so these move with every look: compared within bounds, not for equality."""
-    found = {}
+def cloudwatch_numbers(data: dict) -> dict[str, float]:
+    """The numbers from CloudWatch: the functions panel and the queues' oldest-message ages.
+    Loading the page invokes the API handler and the dashboard, and ages grow every minute,
+    so these move with every look: compared within bounds, not for equality."""
+    found = {
+        f"queues.{q['name']}.oldest_age_s": q["oldest_age_s"] for q in data["queues"] if q["oldest_age_s"] is not None
+    }
     for name, metrics in data["functions"]["metrics"].items():
         found.update({f"functions.{name}.{k}": metrics[k] for k in ("invocations", "errors")})
         found.update(
@@ -204,12 +206,20 @@ def test_the_page_is_served_as_html_with_cors(api):
 
 def test_the_page_in_a_browser_shows_the_dashboard_data(browser, api, deployed, traffic, poison):  # noqa: F811
     url = f"{deployed.api_url}/dashboard"
-    # The traffic's invocation reaches the functions panel (CloudWatch, re-read every 30 s).
+    # The traffic's invocation reaches the functions panel with its duration percentiles, and
+    # the poison messages' age the queues panel (CloudWatch, re-read every 30 s; SQS publishes
+    # the age every minute).
     log_processor = deployed["functions"]["log_processor"]
+
+    def measured(data: dict) -> bool:
+        function = data["functions"]["metrics"][log_processor]
+        [dlq] = [queue for queue in data["queues"] if queue["name"] == poison["queue"]]
+        return function["invocations"] >= 1 and function["duration"]["p50_ms"] is not None and bool(dlq["oldest_age_s"])
+
     wait_for(
-        lambda: dashboard_data(api)["functions"]["metrics"][log_processor]["invocations"] >= 1,
-        timeout=90,
-        what="the log processor's invocation in the functions panel",
+        lambda: measured(dashboard_data(api)),
+        timeout=150,
+        what="the log processor's invocation and p50 in the functions panel, the dead letters' age in the queues panel",
     )
     # The system is live: if the numbers moved while the browser ran, look once more.
     for attempt in (1, 2):
@@ -222,14 +232,16 @@ def test_the_page_in_a_browser_shows_the_dashboard_data(browser, api, deployed, 
     else:
         pytest.fail("the dashboard data kept changing while the browser ran")
     data, data_numbers = before, numbers(before)
-    high = function_numbers(after)
+    high = cloudwatch_numbers(after)
 
     assert "shown" not in page.classes["banner"], "the page shows its error banner"
-    assert any(line.strip().startswith("updated at") for line in page.text)
+    # every time on the page is UTC, the refresh stamp too (not the browser's local 12-hour clock)
+    assert any(re.fullmatch(r"updated at \d\d:\d\d:\d\d UTC · every \d+ s", line.strip()) for line in page.text)
     panels = (
         *(f"storage.{b}.objects" for b in data["storage"]),
         *(f"queues.{q['name']}.{k}" for q in data["queues"] for k in ("visible", "in_flight", "delayed")),
         *(f"functions.{name}.invocations" for name in data["functions"]["names"]),
+        *(f"queues.{q['name']}.oldest_age_s" for q in data["queues"]),
         "activity.images_completed",
         "activity.logs_ERROR",
         "activity.notifications_sent",
@@ -242,18 +254,33 @@ def test_the_page_in_a_browser_shows_the_dashboard_data(browser, api, deployed, 
         metric: (shown, expected(data_numbers, metric))
         for metric, values in page.metrics.items()
         for shown in values
-        if not metric.startswith("functions.") or metric == "functions.total"
+        if (metric not in high and not metric.startswith("functions.")) or metric == "functions.total"
         if not shown.replace(".", "", 1).isdigit() or float(shown) != expected(data_numbers, metric)
     }
     assert not wrong, f"page vs JSON: {wrong}"
-    # Counts only grow, and each environment re-reads them at most 30 s late: what the page
-    # shows is at most what the second look saw.
+    # Counts and the ages of messages left in place only grow, and each environment re-reads
+    # them at most 30 s late: what the page shows is at most what the second look saw.
     for metric, values in page.metrics.items():
-        if metric.startswith("functions.") and metric != "functions.total":
+        if metric in high or (metric.startswith("functions.") and metric != "functions.total"):
             for shown in values:
                 assert shown.replace(".", "", 1).isdigit(), (metric, shown)
-                if metric.endswith((".invocations", ".errors")):
+                if metric.endswith((".invocations", ".errors", ".oldest_age_s")):
                     assert float(shown) <= high[metric], (metric, shown, high)
+    # Durations are CloudWatch's percentiles (GetMetricData p50/p95), not the average and
+    # maximum an engine without percentiles leaves the page to show.
+    durations = {name: m["duration"] for name, m in data["functions"]["metrics"].items() if m["duration"]["count"]}
+    assert log_processor in durations
+    for name, duration in durations.items():
+        assert "percentiles_unavailable" not in duration, duration
+        if duration["p50_ms"] is not None:  # a period without raw values has none
+            assert duration["p50_ms"] <= duration["p95_ms"], (name, duration)
+            assert {f"functions.{name}.p50_ms", f"functions.{name}.p95_ms"} <= set(page.metrics), name
+    assert durations[log_processor]["p50_ms"] is not None
+    assert not [metric for metric in page.metrics if metric.endswith((".avg_ms", ".max_ms"))], "the fallback is shown"
+    assert any("p50/p95 of each handler's own" in line for line in page.text)
+    # Every queue's age is published (0 when empty), the dead letters' above 0.
+    assert all(queue["oldest_age_s"] is not None for queue in data["queues"]), data["queues"]
+    assert high[f"queues.{poison['queue']}.oldest_age_s"] > 0
     # The queues panel and the alert at the top: the poison messages, with the redrive command.
     [alert] = [a for a in data["alerts"] if a["queue"] == poison["queue"]]
     assert alert["messages"] >= poison["count"] and alert["redrive"] == "make redrive QUEUE=notifications"

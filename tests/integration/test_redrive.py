@@ -27,6 +27,18 @@ from tools.stack import ROOT
 RUN = uuid.uuid4().hex[:8]
 
 
+def make_redrive(queue: str) -> subprocess.CompletedProcess:
+    """`make redrive QUEUE=<queue>` as an operator runs it."""
+    return subprocess.run(
+        ["make", "--no-print-directory", "redrive", f"QUEUE={queue}"],
+        cwd=ROOT,
+        check=False,
+        capture_output=True,
+        text=True,
+        timeout=180,
+    )
+
+
 def in_dead_letter_queue(aws, deployed, message_id: str) -> bool:
     """Is the message in the DLQ? (received, then made visible again at once)."""
     dlq = deployed["notifications_dlq_url"]
@@ -56,14 +68,7 @@ def test_a_dead_letter_is_redriven_and_processed_once(aws, deployed, fast_redeli
         assert not history_rows(aws, deployed, nid)
     # The fault is gone (the topic restored); the operator's command:
     started = time.monotonic()
-    result = subprocess.run(
-        ["make", "--no-print-directory", "redrive", "QUEUE=notifications"],
-        cwd=ROOT,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
+    result = make_redrive("notifications")
     assert result.returncode == 0, result.stdout + result.stderr
     print(f"\n{result.stdout}")
     assert "[redrive] notifications:" in result.stdout and "moved back" in result.stdout
@@ -83,12 +88,42 @@ def test_a_dead_letter_is_redriven_and_processed_once(aws, deployed, fast_redeli
 
 
 def test_redrive_refuses_an_unknown_queue():
-    result = subprocess.run(
-        ["make", "--no-print-directory", "redrive", "QUEUE=everything"],
-        cwd=ROOT,
-        check=False,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    result = make_redrive("everything")
     assert result.returncode != 0 and "usage: make redrive QUEUE=notifications|images" in result.stderr
+
+
+def dead_letters_of(aws, dlq: str) -> dict[str, dict]:
+    """The messages of a dead-letter queue by id (looked at, visible again)."""
+    found = {}
+    while messages := (
+        aws["sqs"]
+        .receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, WaitTimeSeconds=1, VisibilityTimeout=30)
+        .get("Messages", [])
+    ):
+        found.update((message["MessageId"], message) for message in messages)
+    for message in found.values():
+        aws["sqs"].change_message_visibility(QueueUrl=dlq, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0)
+    return found
+
+
+def test_images_redrive_keeps_what_cannot_go_back_and_moves_the_rest(aws, deployed):
+    """Dead letters of the image processor, a good event between bodies no processor can take:
+    `make redrive QUEUE=images` hands the good one back and deletes it, keeps each bad one in
+    the dead-letter queue with its reason, and exits 0 (every message handled)."""
+    dlq = deployed["image_processor_dlq_url"]
+    good = json.dumps({"bucket": deployed["buckets"]["original"], "key": f"{RUN}-redriven.jpg"})
+    bad = {"not json": "Expecting value", "[" * 3000: "nested more than 32 levels", '{"Records": "all"}': "Records"}
+    ids = {}
+    for body in [*list(bad)[:2], good, *list(bad)[2:]]:
+        ids[body] = aws["sqs"].send_message(QueueUrl=dlq, MessageBody=body)["MessageId"]
+    result = make_redrive("images")
+    print(f"\n{result.stdout}{result.stderr}")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert f"{ids[good]} -> {deployed['functions']['image_processor']}" in result.stdout
+    for body, reason in bad.items():
+        [line] = [line for line in result.stdout.splitlines() if ids[body] in line]
+        assert "KEPT in the dead-letter queue" in line and reason in line
+    left = dead_letters_of(aws, dlq)
+    assert ids[good] not in left and all(ids[body] in left for body in bad)
+    for body in bad:  # leave the queue as it was
+        aws["sqs"].delete_message(QueueUrl=dlq, ReceiptHandle=left[ids[body]]["ReceiptHandle"])

@@ -308,7 +308,7 @@ def test_a_batch_of_ten_with_two_poison_messages(aws, deployed, fast_redelivery,
     for nid in good:
         [row] = history_rows(aws, deployed, nid)
         assert row["Status"]["S"] == "sent"
-    assert bad_json["Status"]["S"] == "rejected" and "body is not JSON" in bad_json["ErrorMessage"]["S"]
+    assert bad_json["Status"]["S"] == "rejected" and "body is not I-JSON" in bad_json["ErrorMessage"]["S"]
     assert bad_json["Body"]["S"] == entries[3]["MessageBody"]
     assert bad_field["Status"]["S"] == "rejected" and "priority must be one of" in bad_field["ErrorMessage"]["S"]
     published = wait_for(

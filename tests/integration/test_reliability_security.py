@@ -53,6 +53,7 @@ def arns(aws, deployed):
             for role, name in deployed["state_tables"].items()
         },
         "storage_dlq": queue(deployed["storage_counter_dlq_url"]),
+        "token_key": deployed["api_token_key_secret_arn"],
         "log_group": lambda role: (
             f"arn:aws:logs:{region}:{account}:log-group:/aws/lambda/{deployed['functions'][role]}:*"
         ),
@@ -79,7 +80,13 @@ def own_resources(arns, role: str) -> set[str]:
             arns["storage_dlq"],
         },
         "log_processor": {t["logs"], t["log_hours"], f"{b['logs']}/logs/*"},
-        "notification_processor": {arns["topic"], t["notifications"], t["notification_days"], arns["queue"]},
+        "notification_processor": {
+            arns["topic"],
+            t["notifications"],
+            f"{t['notifications']}/index/ByClaimExpiry",  # the claim sweep's expired claims
+            t["notification_days"],
+            arns["queue"],
+        },
         "api_handler": {
             # every list is a Query of a table or its indexes, walking the directory tables
             *(
@@ -90,6 +97,7 @@ def own_resources(arns, role: str) -> set[str]:
             b["original"],
             arns["queue"],
             arns["functions"]["dashboard"],
+            arns["token_key"],  # the key that signs next_token, read once per environment
         },
         "dashboard": {
             t["images"],

@@ -20,6 +20,7 @@ from tests.support.terraform import copy_configuration
 from tools.stack import ROOT
 
 TEST_DIR = Path(__file__).parent / "terraform"
+DEPLOY_GUIDE = ROOT / "docs" / "deploy-to-aws.md"
 PREFIX = "acme-prod"
 CORS_ORIGIN = "https://dashboard.example.com"
 LOG_RETENTION_DAYS = 30
@@ -223,3 +224,43 @@ def test_the_api_key_has_a_daily_quota_and_iam_a_caller_policy(plans):
     [policy] = planned(plans["aws_with_iam"], "aws_iam_policy")
     assert policy["name"] == f"{PREFIX}-api-writer"
     assert planned(plans["aws_with_iam"], "aws_api_gateway_api_key") == []
+
+
+# --- docs/deploy-to-aws.md states what this plan checks ------------------------------------------
+
+
+def assignments(text: str) -> dict:
+    """name -> value of the `name = "string"` or `name = number` lines of an HCL snippet."""
+    return {
+        name: value.strip('"') if value.startswith('"') else int(value)
+        for name, value in re.findall(r'^\s*(\w+)\s*=\s*("[^"]*"|\d+)\s*$', text, re.MULTILINE)
+    }
+
+
+def test_the_deploy_guides_aws_tfvars_is_the_planned_configuration():
+    guide = DEPLOY_GUIDE.read_text()
+    tfvars = re.search(r"```hcl\n# aws\.tfvars\n(.*?)```", guide, re.DOTALL).group(1)
+    planned_variables = re.search(r"^variables \{\n(.*?)^\}", (TEST_DIR / "aws.tftest.hcl").read_text(), re.M | re.S)
+    expected = {name: value for name, value in assignments(planned_variables.group(1)).items() if name != "build_dir"}
+    assert assignments(tfvars) == expected
+    assert expected["prefix"] == PREFIX and expected["cors_allow_origin"] == CORS_ORIGIN
+
+
+def test_the_deploy_guides_bucket_names_are_the_planned_ones(plans):
+    guide = DEPLOY_GUIDE.read_text()
+    sentence = re.search(r"the buckets are(.*?);", guide, re.DOTALL).group(1)
+    named = {name.replace("<prefix>", PREFIX) for name in re.findall(r"`(<prefix>-[a-z-]+)`", sentence)}
+    assert named == {bucket["bucket"] for bucket in planned(plans["aws_with_api_key"], "aws_s3_bucket")}
+
+
+def test_the_deploy_guides_facts_about_state_and_packages_hold():
+    guide = DEPLOY_GUIDE.read_text()
+    # "the configuration has no `backend` block": the local state is this folder's terraform.tfstate
+    assert "no `backend` block" in guide
+    assert not re.search(r"^\s*backend\s", "".join(path.read_text() for path in ROOT.glob("*.tf")), re.MULTILINE)
+    # the plan's message without the zips, as quoted
+    quoted = " ".join(
+        re.search(r"`(Deployment package \./build/<function>\.zip does not exist: [^`]*)`", guide)[1].split()
+    )
+    module = (ROOT / "modules" / "lambda_function" / "main.tf").read_text()
+    assert quoted.replace("./build/<function>.zip", "${var.filename}") in module

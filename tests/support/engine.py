@@ -5,15 +5,23 @@ import json
 import os
 import subprocess
 import sys
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CTL = ROOT / "engine" / "ctl.py"
+sys.path.insert(0, str(ROOT / "engine"))
+from localstack_nodocker.hostruntimes import INSTALL_TIMEOUT_S as RUNTIME_INSTALL_TIMEOUT_S  # noqa: E402, F401
 
 
 def endpoint() -> str:
     return os.environ.get("AWS_ENDPOINT_URL", "http://localhost:4566")
+
+
+def origin() -> str:
+    """The engine's origin (scheme://host:port): the API's CORS origin once tools.stack applied it."""
+    return "{0.scheme}://{0.netloc}".format(urllib.parse.urlsplit(endpoint()))
 
 
 def health(url: str | None = None) -> dict | None:

@@ -1,6 +1,8 @@
 """Unit tests: handlers run in-process against moto (no engine, no network)."""
 
+import json
 import os
+import secrets
 import sys
 from pathlib import Path
 from types import SimpleNamespace
@@ -22,6 +24,7 @@ import boto3  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 import roxs_common.aws  # noqa: E402
+import roxs_common.cursor  # noqa: E402
 
 REGION = "us-east-1"
 ORIGINALS = "roxs-images-original"
@@ -47,9 +50,12 @@ TABLE_KEYS = {
 # GSIs as in modules/log_pipeline and modules/notifications: (name, hash key, range key).
 TABLE_INDEXES = {
     LOG_INDEX_TABLE: (("ByLevelHour", "LevelHour", ("Timestamp", "N")), ("ByHour", "Hour", ("Timestamp", "N"))),
-    HISTORY_TABLE: tuple(
-        (name, attribute, ("CreatedAt", "N"))
-        for name, attribute in (("ByDay", "Day"), ("ByPriorityDay", "PriorityDay"), ("ByStatusDay", "StatusDay"))
+    HISTORY_TABLE: (
+        *(
+            (name, attribute, ("CreatedAt", "N"))
+            for name, attribute in (("ByDay", "Day"), ("ByPriorityDay", "PriorityDay"), ("ByStatusDay", "StatusDay"))
+        ),
+        ("ByClaimExpiry", "Status", ("ClaimExpiresMs", "N")),
     ),
 }
 ALLOW_ORIGIN = "https://dashboard.example.test"
@@ -59,6 +65,7 @@ HANDLER_ENV = {
     "THUMBNAILS_BUCKET": THUMBNAILS,
     "METADATA_TABLE": METADATA_TABLE,
     "THUMBNAIL_MAX_PX": "128",
+    "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024",  # set by Lambda; the image processor's memory bound reads it
     "LOG_INDEX_TABLE": LOG_INDEX_TABLE,
     "LOG_BUCKET": LOGS,
     "HISTORY_TABLE": HISTORY_TABLE,
@@ -95,16 +102,25 @@ def aws_env(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
     for name, value in HANDLER_ENV.items():
         monkeypatch.setenv(name, value)
-    # Clients are cached per process like in a warm Lambda; each test gets fresh ones.
+    # Clients and the token key are cached per process like in a warm Lambda; each test
+    # gets fresh ones.
     roxs_common.aws.client.cache_clear()
+    roxs_common.cursor.token_key.cache_clear()
     yield
     roxs_common.aws.client.cache_clear()
+    roxs_common.cursor.token_key.cache_clear()
 
 
 @pytest.fixture
-def aws(aws_env):
-    """moto with the project's buckets, tables, queue and topic."""
+def aws(aws_env, monkeypatch):
+    """moto with the project's buckets, tables, queue, topic and token key (a new one per test,
+    as each stack generates its own)."""
     with mock_aws():
+        secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
+            Name="roxs-api-token-key", SecretString=secrets.token_urlsafe(48)
+        )
+        monkeypatch.setenv("TOKEN_KEY_SECRET_ARN", secret["ARN"])
+        monkeypatch.setenv("TOKEN_KEY_VERSION_ID", secret["VersionId"])
         s3 = boto3.client("s3", region_name=REGION)
         for bucket in (ORIGINALS, PROCESSED, THUMBNAILS, LOGS):
             s3.create_bucket(Bucket=bucket)
@@ -187,6 +203,24 @@ def create_image_tables(ddb):
             AttributeDefinitions=[{"AttributeName": "ObjectRef", "AttributeType": "S"}],
             BillingMode="PAY_PER_REQUEST",
         )
+
+
+@pytest.fixture
+def published(aws):
+    """Messages SNS delivered (through an SQS subscription), read back as SNS envelopes."""
+    url = aws.sqs.create_queue(QueueName="sns-tap")["QueueUrl"]
+    arn = aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    aws.sns.subscribe(TopicArn=aws.topic_arn, Protocol="sqs", Endpoint=arn)
+
+    def read():
+        messages = []
+        while batch := aws.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+            messages += batch
+            for message in batch:
+                aws.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+        return [json.loads(message["Body"]) for message in messages]
+
+    return read
 
 
 class FakeContext:

@@ -1,7 +1,7 @@
 """Stand-ins for the table owners' listings (APP.md's contract), for the API's own tests:
 
     list_*(*filters, limit, after) -> (rows newest first, position or None)
-    check_*_position(after) -> None, ValueError with the reason when malformed
+    check_*_position(after[, filter]) -> None, ValueError with the reason when malformed
 
 with the filters in the owners' order: images (status), logs (level), notifications
 (priority, status), and the statuses a filter may name.
@@ -41,7 +41,8 @@ class StandIn:
         self.filter_fields: dict[str, str] = {}  # filter name -> row attribute
         self.calls: list[dict[str, Any]] = []
 
-    def check(self, after: Any) -> None:
+    def check(self, after: Any, *filters: Any) -> None:
+        # The filters a real check takes (a log position's level) do not shape these positions.
         if not isinstance(after, dict) or set(after) != {"index"}:
             raise ValueError("a position is {'index': n}")
         if not isinstance(after["index"], int) or isinstance(after["index"], bool) or after["index"] < 1:

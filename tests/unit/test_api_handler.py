@@ -209,12 +209,13 @@ def test_notifications_list_by_priority_or_status(aws, context, listers):
         ({"next_token": "not base64 at all!"}, "next_token is not valid: it is not a token this API issued"),
         ({"next_token": "A" * 2049}, "next_token is not valid: it is 2049 characters long"),
         (
+            # a token of the format before issue 20 (a checksum keyed by a constant)
             {
-                "next_token": base64.urlsafe_b64encode(zlib.compress(b'{"kind":"images","value":{"ImageId":1}}'))
+                "next_token": base64.urlsafe_b64encode(zlib.compress(b'[1,"GET /images","0",{},"0"]'))
                 .decode()
                 .rstrip("=")
             },
-            "next_token is not valid: it is not a token this API issued (wrong shape)",
+            "next_token is not valid: it is not a token this API issues (an older format, or not a token)",
         ),
     ],
 )
@@ -228,14 +229,14 @@ def test_tokens_are_bound_to_their_route_and_checked_by_the_lister(aws, context,
     token = call(context, "GET", "/logs", {"limit": "1"})[1]["next_token"]
     status, body, _ = call(context, "GET", "/images", {"next_token": token})
     assert status == 400 and body["error"] == "next_token is not valid: it was issued by GET /logs, not GET /images"
-    # an edited token: its checksum no longer matches
-    raw = json.loads(zlib.decompress(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))))
-    raw[3] = {"index": 2}
-    edited = base64.urlsafe_b64encode(zlib.compress(json.dumps(raw).encode())).decode().rstrip("=")
+    # an edited token: its signature no longer matches
+    raw = bytearray(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    raw[-1] ^= 1
+    edited = base64.urlsafe_b64encode(raw).decode().rstrip("=")
     status, body, _ = call(context, "GET", "/logs", {"next_token": edited})
-    assert status == 400 and "checksum does not match" in body["error"]
-    # a well-formed token whose position the lister refuses (what a forger could build)
-    forged = cursor.encode("GET /logs", {"level": None}, {"index": -5})
+    assert status == 400 and "signature does not match" in body["error"]
+    # a token signed with the key whose position the lister refuses (a leaked key)
+    forged = signed_token("GET /logs", {"level": None}, {"index": -5})
     status, body, _ = call(context, "GET", "/logs", {"next_token": forged})
     assert status == 400 and body["error"] == (
         "next_token is not valid: its position is not valid: index must be a positive integer"
@@ -243,11 +244,13 @@ def test_tokens_are_bound_to_their_route_and_checked_by_the_lister(aws, context,
     assert len(listers["logs"].calls) == 1  # the refused ones never reached the lister
 
 
-def ascii_token(route, filters, position):
-    """A token as cursor.encode makes it, with \\u escapes, so a position may hold what UTF-8 cannot."""
-    body = [cursor.VERSION, route, cursor.filters_digest(filters), position]
-    checksum = cursor._digest(cursor._canonical(body), 12)
-    return base64.urlsafe_b64encode(zlib.compress(cursor._canonical([*body, checksum]))).decode().rstrip("=")
+def signed_token(route, filters, position, key=None):
+    """A token as cursor.encode makes it, signed with the deployment's key (or `key`), with \\u
+    escapes, so a position may hold what UTF-8 cannot: what a holder of a leaked key could send."""
+    body = json.dumps([route, cursor.filters_digest(filters), position]).encode()
+    signed = bytes([cursor.FORMAT]) + zlib.compress(body)
+    tag = cursor._tag(key or cursor.token_key(), signed)
+    return base64.urlsafe_b64encode(signed[:1] + tag + signed[1:]).decode().rstrip("=")
 
 
 def put_files(aws, keys):
@@ -279,10 +282,10 @@ def test_files_by_prefix_and_a_token_outside_the_prefix_is_refused(aws, context)
         ({"after": 7}, "after must be a string"),
         ({"token": "x"}, "exactly the key 'after'"),
     ]:
-        token = ascii_token("GET /files", {"prefix": "a/"}, position)
+        token = signed_token("GET /files", {"prefix": "a/"}, position)
         status, body, _ = call(context, "GET", "/files", {"prefix": "a/", "next_token": token})
         assert status == 400 and reason in body["error"], (position, body)
-    token = cursor.encode("GET /files", {"prefix": "a/"}, {"after": "a/" + "é" * 600})
+    token = signed_token("GET /files", {"prefix": "a/"}, {"after": "a/" + "é" * 600})
     status, body, _ = call(context, "GET", "/files", {"prefix": "a/", "next_token": token})
     assert status == 400 and "after is 1202 bytes in UTF-8, the maximum is 1024" in body["error"]
 

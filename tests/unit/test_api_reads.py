@@ -89,7 +89,9 @@ def test_images_newest_first_by_status_over_pages(aws, context):
     assert seen == [ids[n] for n in reversed(range(30)) if n % 3 == 1]
     status, body = get(context, "/images", {"limit": "3"})
     assert [image["id"] for image in body["images"]] == ids[:-4:-1]
-    forged = cursor.encode("GET /images", {"status": None}, {"month": "2023-11", "image_id": "", "upload_timestamp": 1})
+    forged = cursor.encode(
+        cursor.token_key(), "GET /images", {"status": None}, {"month": "2023-11", "image_id": "", "upload_timestamp": 1}
+    )
     status, body = get(context, "/images", {"next_token": forged})
     assert status == 400 and body["error"] == (
         "next_token is not valid: its position is not valid: position image_id must be a lowercase UUID"

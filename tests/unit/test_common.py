@@ -4,6 +4,8 @@ import logging
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from roxs_common import (
     dumps,
@@ -62,6 +64,20 @@ def test_dumps_and_to_plain_handle_decimal():
     plain = to_plain(value)
     assert plain == {"a": 3, "b": 1.5, "c": [10]} and type(plain["a"]) is int
     json.dumps(plain)  # the Lambda runtime's plain json must accept it
+
+
+@given(
+    numbers=st.lists(st.decimals(allow_nan=False, allow_infinity=False), max_size=5),
+    texts=st.lists(st.text(), max_size=3),
+)
+def test_dumps_writes_each_decimal_digit_for_digit_and_leaves_strings_alone(numbers, texts):
+    # Strings shaped like the placeholders dumps uses inside must come out as they went in.
+    texts = [*texts, "\x00" + "0" * 16 + "#0", "\x00#1"]
+    text = dumps({"numbers": numbers, "texts": texts, "nested": [{"n": number} for number in numbers]})
+    parsed = json.loads(text, parse_float=Decimal, parse_int=Decimal)
+    assert parsed["texts"] == texts
+    assert [str(number) for number in parsed["numbers"]] == [str(number) for number in numbers]
+    assert [str(entry["n"]) for entry in parsed["nested"]] == [str(number) for number in numbers]
 
 
 def test_logger_writes_one_json_object_per_line_with_request_id(context):

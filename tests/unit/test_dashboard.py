@@ -9,6 +9,8 @@ import zipfile
 import boto3
 import dashboard
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import roxs_common.aws
 from roxs_common import image_index, log_index, to_item
@@ -242,16 +244,84 @@ def test_dashboard_reports_every_section(aws, context, dlqs, monkeypatch):
 def test_thumbnails_are_read_once_per_environment(aws):
     aws.s3.put_object(Bucket=THUMBNAILS, Key="thumbnails/a.jpg", Body=b"a", ContentType="image/jpeg")
     with ReadCounter([roxs_common.aws.client("s3")]) as reads:
-        first = dashboard.thumbnail_data_uri(THUMBNAILS, "thumbnails/a.jpg")
-        assert dashboard.thumbnail_data_uri(THUMBNAILS, "thumbnails/a.jpg") == first == "data:image/jpeg;base64,YQ=="
-        assert dashboard.thumbnail_data_uri(THUMBNAILS, "thumbnails/missing.jpg") is None
-        assert dashboard.thumbnail_data_uri(THUMBNAILS, "thumbnails/missing.jpg") is None  # not remembered
+        first = dashboard.inline_thumbnail(THUMBNAILS, "thumbnails/a.jpg")
+        assert dashboard.inline_thumbnail(THUMBNAILS, "thumbnails/a.jpg") == first
+        assert first == {"thumbnail": "data:image/jpeg;base64,YQ=="}
+        assert dashboard.inline_thumbnail(THUMBNAILS, "thumbnails/missing.jpg") == {"thumbnail": None}
+        assert dashboard.inline_thumbnail(THUMBNAILS, "thumbnails/missing.jpg") == {"thumbnail": None}  # not kept
     assert reads.requests == {"s3.GetObject": 3}
     for i in range(dashboard.THUMBNAIL_CACHE_SIZE + 5):  # bounded: the oldest go first
         aws.s3.put_object(Bucket=THUMBNAILS, Key=f"thumbnails/{i}.jpg", Body=b"b", ContentType="image/jpeg")
-        dashboard.thumbnail_data_uri(THUMBNAILS, f"thumbnails/{i}.jpg")
+        dashboard.inline_thumbnail(THUMBNAILS, f"thumbnails/{i}.jpg")
     assert len(dashboard._thumbnails) == dashboard.THUMBNAIL_CACHE_SIZE
     assert (THUMBNAILS, "thumbnails/a.jpg") not in dashboard._thumbnails
+
+
+INLINE_MAX = dashboard.THUMBNAIL_INLINE_MAX_BYTES
+
+
+@pytest.mark.parametrize("size", [1, INLINE_MAX - 1, INLINE_MAX, INLINE_MAX + 1, 5 * 2**20, 12 * 2**20])
+def test_a_thumbnail_over_the_inline_limit_is_left_out_with_its_reason(aws, size):
+    """Inlined up to the limit; over it, left out with its size, after reading no more than
+    one byte past the limit (a 12 MB thumbnail is not downloaded)."""
+    aws.s3.put_object(Bucket=THUMBNAILS, Key="thumbnails/t.png", Body=b"\x89" * size, ContentType="image/png")
+    read = []
+    body_read = dashboard.client("s3").get_object
+    with pytest.MonkeyPatch.context() as patch:
+
+        def recording_get_object(**kwargs):
+            answer = body_read(**kwargs)
+            read.append(answer["ContentLength"])
+            return answer
+
+        patch.setattr(dashboard.client("s3"), "get_object", recording_get_object)
+        found = dashboard.inline_thumbnail(THUMBNAILS, "thumbnails/t.png")
+    assert read == [min(size, INLINE_MAX + 1)]
+    if size <= INLINE_MAX:
+        assert found == {"thumbnail": "data:image/png;base64," + base64.b64encode(b"\x89" * size).decode()}
+    else:
+        assert found == {
+            "thumbnail": None,
+            "thumbnail_omitted": f"thumbnail is {size} bytes, over the {INLINE_MAX} the dashboard inlines",
+        }
+
+
+@pytest.mark.parametrize("content_type", ["text/html", "image/svg+xml", "x" * 2000])
+def test_a_thumbnail_of_another_type_is_not_inlined(aws, content_type):
+    aws.s3.put_object(Bucket=THUMBNAILS, Key="thumbnails/t", Body=b"<svg/>", ContentType=content_type)
+    found = dashboard.inline_thumbnail(THUMBNAILS, "thumbnails/t")
+    assert found["thumbnail"] is None and "is not shown inline" in found["thumbnail_omitted"]
+    assert len(found["thumbnail_omitted"]) < 200
+
+
+# Keys S3 accepts that JSON escapes the most: 6 characters a byte (\u0001), 12 per 4 bytes.
+WORST_KEYS = ["\x01" * 1024, "\U0010ffff" * 256, "\u2028" * 341 + "a"]
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    sizes=st.lists(st.sampled_from([INLINE_MAX, INLINE_MAX + 1, 3 * 2**20]), min_size=6, max_size=6),
+    keys=st.lists(st.sampled_from(WORST_KEYS), min_size=6, max_size=6),
+)
+def test_the_latest_images_section_has_a_fixed_ceiling(aws, context, sizes, keys):
+    """Six newest images with the longest keys and thumbnails at and over the limit: the whole
+    answer stays far below Lambda's 6 MB response limit (the sections besides the images are
+    small and bounded on their own)."""
+    dashboard._thumbnails.clear()
+    rows = []
+    for i, (size, key) in enumerate(zip(sizes, keys, strict=True)):
+        row = {**image_row(i), "OriginalKey": key, "ThumbnailKey": f"thumbnails/img-{i}-{size}.png"}
+        rows.append(row)
+        aws.ddb.put_item(TableName=METADATA_TABLE, Item=to_item(row))
+        aws.s3.put_object(Bucket=THUMBNAILS, Key=row["ThumbnailKey"], Body=b"\0" * size, ContentType="image/png")
+    list_image_rows(aws, rows)
+
+    answer = json.dumps(dashboard.lambda_handler({}, context))
+
+    assert len(answer) < 2_300_000
+    latest = json.loads(answer)["images"]["latest"]
+    assert [image["filename"] for image in latest] == [row["OriginalKey"] for row in reversed(rows)]
+    assert [image["thumbnail"] is not None for image in latest] == [size <= INLINE_MAX for size in reversed(sizes)]
 
 
 def test_dashboard_on_an_empty_system(aws, context):
@@ -371,7 +441,8 @@ def test_metric_queries_name_each_function_and_queue():
 
 @pytest.fixture
 def percentiles_refused(monkeypatch):
-    """CloudWatch refusing p50/p95 as LocalStack 4.8 does (moto cannot compute them either)."""
+    """CloudWatch refusing p50/p95 as an engine without percentiles does (LocalStack's own
+    CloudWatch answers InternalError; the engine's computes them; moto cannot)."""
     real = dashboard.fetch_metrics
 
     def refusing(queries, start, end):
@@ -440,7 +511,7 @@ def test_function_metrics_from_cloudwatch(aws, monkeypatch, percentiles_refused)
 
 
 def test_percentiles_refused_by_cloudwatch_are_reported_with_the_reason(aws, monkeypatch, percentiles_refused):
-    """LocalStack 4.8 answers InternalError for p50/p95: the figures are null, with the reason."""
+    """An engine without percentiles answers InternalError for p50/p95: the figures are null, with the reason."""
     monkeypatch.setenv("METRICS_NAMESPACE", "Roxs/Functions")
     per_function, _ = dashboard.metrics(["roxs-api"], [], dt.datetime.now(dt.UTC))
     duration = per_function["roxs-api"]["duration"]
@@ -465,6 +536,42 @@ def test_percentiles_are_read_when_cloudwatch_computes_them(aws, monkeypatch):
     duration = dashboard.metrics(["roxs-api"], [], dt.datetime.now(dt.UTC))[0]["roxs-api"]["duration"]
     assert (duration["p50_ms"], duration["p95_ms"]) == (12.0, 49.0)
     assert "percentiles_unavailable" not in duration
+
+
+def test_a_function_without_percentiles_in_the_window_shows_none_without_a_refusal(aws, monkeypatch):
+    """CloudWatch computes percentiles but leaves a period out (its datapoints were StatisticSets
+    without raw values): no figure, and no claim that percentiles are unavailable."""
+    monkeypatch.setenv("METRICS_NAMESPACE", "Roxs/Functions")
+    monkeypatch.setattr(dashboard, "_percentiles_refused", None)
+    answers = {"f0_count": [4.0], "f0_avg": [20.0], "f0_max": [35.0]}
+    monkeypatch.setattr(
+        dashboard,
+        "fetch_metrics",
+        lambda queries, start, end: {query["Id"]: answers.get(query["Id"], []) for query in queries},
+    )
+    duration = dashboard.metrics(["roxs-api"], [], dt.datetime.now(dt.UTC))[0]["roxs-api"]["duration"]
+    assert (duration["count"], duration["p50_ms"], duration["p95_ms"]) == (4, None, None)
+    assert "percentiles_unavailable" not in duration
+
+
+def test_queue_ages_are_the_newest_published_maximum(aws):
+    """SQS publishes ApproximateAgeOfOldestMessage every minute: the newest five minutes' largest."""
+    now = dt.datetime.now(dt.UTC)
+    roxs_common.aws.client("cloudwatch").put_metric_data(
+        Namespace="AWS/SQS",
+        MetricData=[
+            {
+                "MetricName": "ApproximateAgeOfOldestMessage",
+                "Dimensions": [{"Name": "QueueName", "Value": "roxs-notifications-dlq"}],
+                "Value": age,
+                "Unit": "Seconds",
+                "Timestamp": now - dt.timedelta(minutes=minutes_ago),
+            }
+            for minutes_ago, age in ((1, 95.0), (2, 40.0), (20, 900.0))
+        ],
+    )
+    _, ages = dashboard.metrics([], ["roxs-notifications-dlq", "roxs-notifications-queue"], now)
+    assert ages == {"roxs-notifications-dlq": 95.0, "roxs-notifications-queue": None}
 
 
 def test_alerts_only_for_dead_letter_queues_with_messages():

@@ -8,6 +8,7 @@ from urllib.parse import quote_plus
 
 import image_processor
 import pytest
+import rendering
 from botocore.exceptions import ClientError
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -186,9 +187,9 @@ def test_pixel_bound_holds_for_any_decoded_size(width, height, bound):
     data = encoded("PNG", (width, height))
     if width * height > bound:
         with pytest.raises(image_processor.ImageRejected):
-            image_processor._open_image(data, bound)
+            rendering.open_image(data, bound, 1024)
     else:
-        assert image_processor._open_image(data, bound).size == (width, height)
+        assert rendering.open_image(data, bound, 1024).size == (width, height)
 
 
 def test_webp_bomb_gets_a_rejected_row_quickly_and_is_not_retried(aws, context, monkeypatch):
@@ -205,8 +206,33 @@ def test_webp_bomb_gets_a_rejected_row_quickly_and_is_not_retried(aws, context, 
     assert counters == {"Total": 1, "Rejected": 1, "OriginalBytes": row["OriginalSize"]}
 
 
+def test_the_memory_bound_depends_on_format_and_mode(aws, context, monkeypatch):
+    """At 512 MB, 16 MP: an RGB JPEG fits (8.25 bytes a pixel), an RGBA WEBP (40.75) gets a
+    `rejected` row with the figures, from its header."""
+    monkeypatch.setenv("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "512")
+    for key, image, image_format in (
+        ("big.jpg", Image.new("RGB", (4000, 4000), RED), "JPEG"),
+        ("big.webp", Image.new("RGBA", (4000, 4000), (1, 2, 3, 4)), "WEBP"),
+    ):
+        buffer = io.BytesIO()
+        image.save(buffer, image_format, lossless=True)
+        aws.s3.put_object(Bucket=ORIGINALS, Key=key, Body=buffer.getvalue())
+    summary = image_processor.lambda_handler(s3_event("big.jpg", "big.webp"), context)
+    assert [entry["key"] for entry in summary["processed"]] == ["big.jpg"]
+    [refused] = summary["failed"]
+    assert refused["key"] == "big.webp" and refused["status"] == "rejected"
+    assert "a WEBP image of mode RGBA needs about" in refused["error"]
+    assert "over the 435 MB usable of the function's 512 MB" in refused["error"]
+
+
 @pytest.mark.parametrize(
-    "name, value", [("THUMBNAIL_MAX_PX", "2048"), ("THUMBNAIL_MAX_PX", "15"), ("MAX_IMAGE_PIXELS", "x")]
+    "name, value",
+    [
+        ("THUMBNAIL_MAX_PX", "2048"),
+        ("THUMBNAIL_MAX_PX", "15"),
+        ("MAX_IMAGE_PIXELS", "x"),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", "256"),
+    ],
 )
 def test_settings_outside_the_shared_limits_are_a_config_error(aws, context, monkeypatch, name, value):
     limits = json.loads((LAMBDA_SRC / "image_processor" / "limits.json").read_text())

@@ -89,6 +89,7 @@ def test_log_summary_is_what_the_api_and_dashboard_show(logs):
         ({"hour": "2023-11-14T22", "timestamp": 1700000000000, "level": "INFO"}, "15 digits"),
         ({"hour": "2023-11-14T22", "timestamp": "1700000000000.000000007000001", "level": "LOUD"}, "level must be"),
         ({"hour": "2023-11-15T22", "timestamp": "1700000000000.000000007000001", "level": "INFO"}, "does not match"),
+        ({"hour": "2023-11-15T22", "timestamp": "999999999999999.000000007000001", "level": "INFO"}, "year 9999"),
     ],
 )
 def test_malformed_positions_are_refused_with_a_reason(after, reason):
@@ -98,5 +99,9 @@ def test_malformed_positions_are_refused_with_a_reason(after, reason):
 
 def test_a_position_of_another_level_is_refused(logs):
     _, after = list_logs("ERROR", 1, None)
-    with pytest.raises(ValueError, match="another level"):
+    with pytest.raises(ValueError, match="position is of level ERROR, the list of level WARN"):
+        check_log_position(after, "WARN")
+    with pytest.raises(ValueError, match="position is of level ERROR, the list of level WARN"):
         list_logs("WARN", 1, after)
+    check_log_position(after, "ERROR")
+    check_log_position(after, None)  # the list of all levels resumes after a row of any level

@@ -9,7 +9,7 @@ from botocore.exceptions import ClientError
 from hypothesis import given
 from hypothesis import strategies as st
 
-from roxs_common import LOG_LEVELS, client, scan_items
+from roxs_common import LOG_LEVELS, client, dumps, scan_items
 from roxs_common.aggregates import read_counters
 from roxs_common.log_index import recount_logs
 from tests.unit.conftest import LOG_INDEX_TABLE, LOGS, STATS_TABLE
@@ -20,6 +20,12 @@ def nested(depth):
     for _ in range(depth):
         value = [value]
     return value
+
+
+def archive_of(aws, answer_body: dict) -> list[dict]:
+    """The archived records, their numbers read exactly."""
+    key = answer_body["storage_location"].split("/", 3)[3]
+    return json.loads(gzip.decompress(aws.s3.get_object(Bucket=LOGS, Key=key)["Body"].read()), parse_float=Decimal)
 
 
 def entries(n, level="INFO"):
@@ -105,15 +111,15 @@ def test_the_archive_keeps_every_field_the_caller_sent(aws, context):
             "message": "a",
             "timestamp": "2026-11-28T10:00:00Z",
             "request_id": "r-1",
-            "context": {"attempt": 2, "tags": ["x", None, True], "ratio": 0.5},
+            "context": {"attempt": 2, "tags": ["x", None, True], "ratio": Decimal("0.5")},
         },
         {"message": "b", "timestamp": 1_795_860_000_123, "log_id": "the caller's own", "sent": "a field named sent"},
         {"message": "c", "timestamp": "yesterday-ish"},
         {"message": "d", "timestamp": "2026-11-28T10:00:00"},  # no offset: UTC
     ]
-    body = json.loads(log_processor.lambda_handler({"logs": sent}, context)["body"])
-    key = body["storage_location"].split("/", 3)[3]
-    archived = json.loads(gzip.decompress(aws.s3.get_object(Bucket=LOGS, Key=key)["Body"].read()))
+    # As JSON text: its numbers (the ratio) are read exactly.
+    body = json.loads(log_processor.lambda_handler(dumps({"logs": sent}), context)["body"])
+    archived = archive_of(aws, body)
 
     assert [record["sent"] for record in archived] == sent  # every field, as sent, caller's names kept
     received = archived[0]["received_ms"]
@@ -179,7 +185,7 @@ def test_archive_is_written_before_the_index_and_removed_when_indexing_fails(aws
             r"logs\[0\]\.n has 39 significant digits, the maximum is 38",
         ),
         ({"logs": [{"message": "m", "n": 10**126}]}, r"logs\[0\]\.n is outside DynamoDB's number range"),
-        ({"logs": [{"message": "m", "n": float("nan")}]}, r"logs\[0\]\.n must be a finite number"),
+        ({"logs": [{"message": "m", "n": float("nan")}]}, r"logs\[0\]\.n reached the function as the double nan"),
         ({"logs": [{"message": "m", "deep": nested(33)}]}, r"nested deeper than 32 levels"),
     ],
 )
@@ -216,3 +222,76 @@ def test_nesting_up_to_32_levels_is_archived_deeper_is_refused(depth):
     else:
         with pytest.raises(ValueError, match="nested deeper than 32"):
             log_processor.parse_logs(event)
+
+
+# --- numbers: kept exactly or refused (issue 20) ---------------------------------------------------
+
+# Numbers DynamoDB holds: up to 38 significant digits, magnitudes 1E-130 to 9.99E+125.
+storable_numbers = st.decimals(allow_nan=False, allow_infinity=False, places=None).filter(
+    lambda number: not number or (len(number.as_tuple().digits) <= 38 and -130 <= number.adjusted() <= 125)
+)
+
+
+@given(number=st.floats(allow_nan=True, allow_infinity=True), where=st.sampled_from(["top", "nested", "list"]))
+def test_a_number_the_runtime_decoded_as_a_double_is_refused_not_rounded(number, where):
+    log = {"message": "m"}
+    if where == "top":
+        log["amount"], path = number, r"logs\[0\]\.amount"
+    elif where == "nested":
+        log["context"], path = {"amount": number}, r"logs\[0\]\.context\.amount"
+    else:
+        log["amounts"], path = [1, number], r"logs\[0\]\.amounts\[1\]"
+    with pytest.raises(ValueError, match=rf"{path} reached the function as the double .*send the event as JSON text"):
+        log_processor.parse_logs({"logs": [log]})
+
+
+def test_a_25_digit_decimal_sent_as_json_text_is_archived_digit_for_digit(aws, context):
+    text = '{"logs": [{"message": "m", "amount": 1234567890.123456789012345, "user_id": 12345678901234567890123}]}'
+    answer = json.loads(log_processor.lambda_handler(text, context)["body"])
+    key = answer["storage_location"].split("/", 3)[3]
+    raw = gzip.decompress(aws.s3.get_object(Bucket=LOGS, Key=key)["Body"].read()).decode()
+    assert '"amount": 1234567890.123456789012345' in raw
+    (record,) = archive_of(aws, answer)
+    assert record["sent"]["amount"] == Decimal("1234567890.123456789012345")
+    (row,) = scan_items(aws.ddb, TableName=LOG_INDEX_TABLE)
+    assert row["UserId"] == record["user_id"] == "12345678901234567890123"  # an integer id, as text, whole
+
+
+@given(number=storable_numbers)
+def test_every_number_dynamodb_holds_is_archived_as_written(number):
+    literal = str(number)
+    entries = log_processor.parse_logs('{"message": "m", "n": ' + literal + "}")
+    archive, _ = log_processor.build_batch(entries, batch_id="b", received_ms=1, nonce=0, processed_at="t")
+    assert f'"n": {literal}}}' in dumps(archive)  # what store_archive writes: its own digits, not a double's
+
+
+@pytest.mark.parametrize(
+    "literal, reason",
+    [
+        ("1." + "1" * 38, "has 39 significant digits, the maximum is 38"),
+        ("1" * 39, "has 39 significant digits, the maximum is 38"),
+        ("1e126", "is outside DynamoDB's number range"),
+        ("-1e-131", "is outside DynamoDB's number range"),
+        ("1" + "0" * 126, "is outside"),
+        ("9" * 5000, "is outside"),
+        ("NaN", "NaN is not a JSON number"),
+    ],
+)
+def test_a_number_dynamodb_cannot_hold_is_refused_with_the_reason(literal, reason):
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        log_processor.parse_logs('{"logs": [{"message": "m", "n": ' + literal + "}]}")
+
+
+@pytest.mark.parametrize(
+    "text, reason",
+    [
+        ("not json", "the event is text but not a JSON batch: Expecting value"),
+        ('\ufeff{"message": "m"}', "the event is text but not a JSON batch: it starts with a byte order mark"),
+        ('{"message": "m", "message": "n"}', "member name 'message' appears more than once"),
+        ('{"message": "\\udc00"}', "contains U+DC00 (a lone surrogate)"),
+        ('"a string"', "event must be an object with 'logs', a single log object, or the JSON text of either"),
+    ],
+)
+def test_text_that_is_not_a_json_batch_is_refused_with_the_reason(text, reason):
+    with pytest.raises(ValueError, match=re.escape(reason)):
+        log_processor.parse_logs(text)

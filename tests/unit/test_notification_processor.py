@@ -13,24 +13,6 @@ from roxs_common.notifications import NOTIFICATION_ID_MAX_CHARS, recount_notific
 from tests.unit.conftest import HISTORY_TABLE, STATS_TABLE
 
 
-@pytest.fixture
-def published(aws):
-    """Messages SNS delivered (through an SQS subscription), read back as SNS envelopes."""
-    url = aws.sqs.create_queue(QueueName="sns-tap")["QueueUrl"]
-    arn = aws.sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    aws.sns.subscribe(TopicArn=aws.topic_arn, Protocol="sqs", Endpoint=arn)
-
-    def read():
-        messages = []
-        while batch := aws.sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
-            messages += batch
-            for message in batch:
-                aws.sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
-        return [json.loads(message["Body"]) for message in messages]
-
-    return read
-
-
 def sqs_record(message_id, body, sent_ms=1_700_000_000_000):
     return {
         "messageId": message_id,
@@ -87,7 +69,7 @@ def test_good_records_are_sent_and_bad_ones_rejected_once_without_retry(aws, con
     assert "Priority" not in other and json.loads(other["Body"])["priority"] == "urgent"
     # The rest have no usable id: rows under the id derived from the SQS message.
     assert {row["ErrorMessage"].split(":")[0] for row in rows.values()} == {
-        "body is not JSON",
+        "body is not I-JSON (RFC 7493)",
         "notification must be a JSON object, got list",
     }
     assert {row["SQSMessageId"] for row in rows.values()} == {"m-not-json", "m-not-object"}

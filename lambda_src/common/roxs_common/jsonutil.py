@@ -2,6 +2,8 @@
 
 import datetime as dt
 import json
+import re
+import secrets
 from decimal import Decimal
 from typing import Any
 
@@ -20,9 +22,33 @@ def _default(value: Any) -> Any:
     raise TypeError(f"Object of type {type(value).__name__} is not JSON serializable")
 
 
-def dumps(value: Any, **kwargs: Any) -> str:
-    """json.dumps that understands Decimal (as int or float), datetime and sets."""
-    return json.dumps(value, default=_default, ensure_ascii=False, **kwargs)
+def number_literal(value: Decimal) -> str:
+    """The JSON number a Decimal is, digit for digit (str() of a finite Decimal is one)."""
+    if not value.is_finite():
+        raise ValueError(f"{value} is not a JSON number")
+    return str(value)
+
+
+def dumps(value: Any) -> str:
+    """JSON text of `value`: a Decimal written exactly (its own digits, never through a
+    double), datetimes in ISO 8601, sets as sorted lists."""
+    literals: list[str] = []
+    # json writes a Decimal only through `default`, as some other value: here a placeholder
+    # string, swapped for the literal afterwards. NUL (always escaped) and 64 random bits
+    # per call: no string of the value can be mistaken for one.
+    tag = f"\x00{secrets.token_hex(8)}#"
+
+    def placeholder(item: Any) -> Any:
+        if isinstance(item, Decimal):
+            literals.append(number_literal(item))
+            return f"{tag}{len(literals) - 1}"
+        return _default(item)
+
+    text = json.dumps(value, default=placeholder, ensure_ascii=False)
+    if not literals:
+        return text
+    quoted = re.escape(json.dumps(tag)[:-1])
+    return re.sub(quoted + r'(\d+)"', lambda found: literals[int(found.group(1))], text)
 
 
 def to_plain(value: Any) -> Any:

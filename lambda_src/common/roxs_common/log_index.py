@@ -26,6 +26,7 @@ LIST_PAGE_MAX = 100
 _HOUR = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}")
 # "<epoch ms>.<9-digit batch nonce><6-digit position>" (see the log processor).
 _TIMESTAMP = re.compile(r"\d{1,15}\.\d{15}")
+TIMESTAMP_MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 
 def hour_of(epoch_ms: int) -> str:
@@ -56,8 +57,9 @@ def log_summary(row: dict[str, Any]) -> dict[str, Any]:
 _POSITION_KEYS = {"hour", "timestamp", "level"}
 
 
-def check_log_position(after: Any) -> None:
-    """ValueError with the reason when `after` is not a position list_logs returned."""
+def check_log_position(after: Any, level: str | None = None) -> None:
+    """ValueError with the reason when `after` is not a position list_logs returned for
+    `level` (one level, or None for all)."""
     if not isinstance(after, dict) or set(after) != _POSITION_KEYS:
         raise ValueError(f"position must be an object with exactly {sorted(_POSITION_KEYS)}")
     if not isinstance(after["hour"], str) or not _HOUR.fullmatch(after["hour"]):
@@ -66,8 +68,13 @@ def check_log_position(after: Any) -> None:
         raise ValueError("position timestamp must be a log index Timestamp (<ms>.<15 digits>)")
     if after["level"] not in LOG_LEVELS:
         raise ValueError(f"position level must be one of {', '.join(LOG_LEVELS)}")
-    if hour_of(int(after["timestamp"].split(".")[0])) != after["hour"]:
+    milliseconds = int(after["timestamp"].split(".")[0])
+    if milliseconds > TIMESTAMP_MAX_MS:
+        raise ValueError("position timestamp is after the year 9999")
+    if hour_of(milliseconds) != after["hour"]:
         raise ValueError("position hour does not match its timestamp")
+    if level is not None and after["level"] != level:
+        raise ValueError(f"position is of level {after['level']}, the list of level {level}")
 
 
 def list_logs(level: str | None, limit: int, after: dict | None) -> tuple[list[dict[str, Any]], dict | None]:
@@ -84,9 +91,7 @@ def list_logs(level: str | None, limit: int, after: dict | None) -> tuple[list[d
         timeline = Timeline(table, BY_HOUR, "Hour", directory, ALL_LEVELS, lambda hour: hour)
     start_key = None
     if after is not None:
-        check_log_position(after)
-        if level and after["level"] != level:
-            raise ValueError("position belongs to another level")
+        check_log_position(after, level)
         start_key = {
             timeline.partition_attribute: {"S": timeline.partition_of(after["hour"])},
             "Timestamp": {"N": after["timestamp"]},

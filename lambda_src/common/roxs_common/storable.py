@@ -5,7 +5,6 @@ everything first and answer a ValueError naming the field, instead of failing ha
 (published but not recorded, archived but not indexed).
 """
 
-import math
 import re
 from collections.abc import Mapping
 from decimal import Decimal
@@ -15,6 +14,8 @@ from typing import Any
 ITEM_MAX_BYTES = 400 * 1024
 PARTITION_KEY_MAX_BYTES = 2048
 SORT_KEY_MAX_BYTES = 1024
+# An S3 key is any Unicode text of at most this many bytes in UTF-8.
+S3_KEY_MAX_BYTES = 1024
 # DynamoDB keeps 38 significant digits of a number.
 NUMBER_MAX_DIGITS = 38
 NUMBER_MIN_EXPONENT, NUMBER_MAX_EXPONENT = -130, 125
@@ -58,13 +59,30 @@ def check_key(value: str, where: str, max_bytes: int) -> None:
         raise ValueError(f"{where} is {size} bytes in UTF-8, the maximum is {max_bytes}")
 
 
-def check_number(value: float | Decimal, where: str) -> None:
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValueError(f"{where} must be a finite number, got {value}")
+def check_s3_key(value: Any, where: str, *, empty: bool = False) -> str:
+    """`value` if S3 can store it as a key (`empty`: or the empty prefix); ValueError otherwise.
+    Control characters, NUL and noncharacters are keys S3 stores: only text with no UTF-8
+    form (a lone surrogate) or longer than S3_KEY_MAX_BYTES is refused."""
+    if not isinstance(value, str):
+        raise ValueError(f"{where} must be a string, got {type(value).__name__}")
+    try:
+        size = utf8_size(value)
+    except UnicodeEncodeError as exc:
+        raise ValueError(
+            f"{where} contains U+{ord(value[exc.start]):04X} (a lone surrogate) at position {exc.start}"
+        ) from None
+    if not size and not empty:
+        raise ValueError(f"{where} must not be empty")
+    if size > S3_KEY_MAX_BYTES:
+        raise ValueError(f"{where} is {size} bytes in UTF-8, the maximum is {S3_KEY_MAX_BYTES}")
+    return value
+
+
+def check_number(value: int | Decimal, where: str) -> None:
+    """A number DynamoDB stores exactly: 38 significant digits, magnitude 1E-130 to 9.99E+125."""
     if not value:
         return
-    # A float as JSON wrote it (repr), not its binary expansion; no context, so no rounding.
-    number = Decimal(repr(value)) if isinstance(value, float) else Decimal(value)
+    number = Decimal(value)  # exact: no context, so no rounding
     digits = len("".join(map(str, number.as_tuple().digits)).strip("0"))
     if digits > NUMBER_MAX_DIGITS:
         raise ValueError(f"{where} has {digits} significant digits, the maximum is {NUMBER_MAX_DIGITS}")
@@ -74,14 +92,23 @@ def check_number(value: float | Decimal, where: str) -> None:
 
 def check_json_value(value: Any, where: str, depth: int = 0) -> None:
     """A caller's JSON value that will be archived and may later be indexed: text with storable
-    characters (keys too), numbers DynamoDB can hold exactly, nesting at most MAX_DEPTH."""
+    characters (keys too), numbers kept exactly (int, Decimal) that DynamoDB can hold,
+    nesting at most MAX_DEPTH."""
     if depth > MAX_DEPTH:
         raise ValueError(f"{where} is nested deeper than {MAX_DEPTH} levels")
     if isinstance(value, str):
         check_text(value, where)
     elif isinstance(value, bool) or value is None:
         return
-    elif isinstance(value, (int, float, Decimal)):
+    elif isinstance(value, float):
+        # A float is a number already rounded to a double (the Lambda runtime decodes an
+        # event's numbers with a fraction or an exponent so): what was sent is unknown.
+        raise ValueError(
+            f"{where} reached the function as the double {value!r}, which may not be the number sent "
+            "(a number with a fraction or an exponent is decoded as a double); to keep it exactly, "
+            "send the event as JSON text (a string) or this value as a string"
+        )
+    elif isinstance(value, (int, Decimal)):
         check_number(value, where)
     elif isinstance(value, Mapping):
         for key, item in value.items():
