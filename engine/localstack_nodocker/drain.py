@@ -111,7 +111,7 @@ def under_way() -> dict[str, int]:
     provider = _lambda_provider()
     if provider is not None:
         counts["asynchronous invocations queued or running"] = sum(
-            queue.approx_number_of_messages + len(queue.inflight) for _, _, queue in _event_queues(provider)
+            queue.approximate_number_of_messages + len(queue.inflight) for _, _, queue in _event_queues(provider)
         )
         counts["event source mapping batches being delivered"] = sum(
             1

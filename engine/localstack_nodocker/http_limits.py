@@ -25,7 +25,8 @@ without them stops the engine's start naming them, instead of the engine silentl
 connections again.
 """
 
-from rolo.serving.twisted import HeaderPreservingHTTPChannel, PriorKnowledgeHTTPChannelProtocol
+from rolo.serving.twisted import HeaderPreservingHTTPChannel
+from twisted.web.http import _GenericHTTPChannelProtocol
 
 LINGER_S = 5.0
 
@@ -37,8 +38,8 @@ class AnsweringHTTPChannel(HeaderPreservingHTTPChannel):
 
     @staticmethod
     def protocol_factory():
-        """As ``HeaderPreservingHTTPChannel.protocol_factory`` (HTTP/2 by prior knowledge too)."""
-        return PriorKnowledgeHTTPChannelProtocol(AnsweringHTTPChannel())
+        """As ``HeaderPreservingHTTPChannel.protocol_factory`` (HTTP/2 when negotiated too)."""
+        return _GenericHTTPChannelProtocol(AnsweringHTTPChannel())
 
     def _reading_request_line(self) -> bool:
         # the count of head bytes is zero until the request line is read, and again after

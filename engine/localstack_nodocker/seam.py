@@ -848,7 +848,14 @@ _target(
     HTTP_REFUSALS,
     "http_limits.py",
     # AnsweringHTTPChannel.protocol_factory builds its channel the same way
-    Mentions("PriorKnowledgeHTTPChannelProtocol(HeaderPreservingHTTPChannel())"),
+    Mentions("_GenericHTTPChannelProtocol(HeaderPreservingHTTPChannel())"),
+)
+_target(
+    "twisted.web.http:_GenericHTTPChannelProtocol",
+    READ,
+    HTTP_REFUSALS,
+    "http_limits.py",
+    # wraps the engine's channel as rolo's factory wraps its own (HTTP/1.1, or HTTP/2 when negotiated)
 )
 _target(
     "twisted.web.http:HTTPChannel._respondToBadRequestAndDisconnect",
@@ -1201,7 +1208,7 @@ _target(
     "sqs.py, drain.py",
     Assigns("name", "mutex", "inflight", "delayed"),
 )
-_target(f"{_SQS}.models:StandardQueue.approx_number_of_messages", READ, DRAIN, "drain.py", Property())
+_target(f"{_SQS}.models:StandardQueue.approximate_number_of_messages", READ, DRAIN, "drain.py", Property())
 _target(
     f"{_SQS}.models:StandardQueue",
     READ,
