@@ -115,7 +115,9 @@ def delivery_limits(function_arn: str, mapping: str | None = None, maximum: int 
     # arn:aws:lambda:<region>:<account>:function:<name>[:<qualifier>]: reserved concurrency is
     # the function's, whatever version or alias a mapping names
     _, _, _, region, account, _, name, *_ = function_arn.split(":")
-    limits: dict[Hashable, Limit] = {("function", account, region, name): lambda: _reserved_concurrency(account, region, name)}
+    limits: dict[Hashable, Limit] = {
+        ("function", account, region, name): lambda: _reserved_concurrency(account, region, name)
+    }
     if mapping is not None:
         limits[("mapping", mapping)] = lambda: maximum
     return limits

@@ -1318,7 +1318,9 @@ _target(
 )
 for _operation in ("send_message", "send_message_batch"):
     # every message sent is put through the overridden method
-    _target(f"{_SQS}.provider:SqsProvider.{_operation}", READ, MAPPING_POLLING, "sqs.py", Mentions("self._put_message("))
+    _target(
+        f"{_SQS}.provider:SqsProvider.{_operation}", READ, MAPPING_POLLING, "sqs.py", Mentions("self._put_message(")
+    )
 _target(f"{_SQS}.models:SqsQueue", READ, MAPPING_POLLING, "sqs.py", HasAttributes("arn"))
 _target(f"{_SQS}.models:SqsStore", READ, MAPPING_POLLING, "sqs.py", Assigns("queues"))
 for _queue in ("StandardQueue", "FifoQueue"):

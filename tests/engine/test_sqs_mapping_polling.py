@@ -82,7 +82,9 @@ class Mapped:
             Attributes={
                 **fifo_attributes,
                 "VisibilityTimeout": str(visibility_s),
-                "RedrivePolicy": json.dumps({"deadLetterTargetArn": self.arn(self.dlq), "maxReceiveCount": max_receives}),
+                "RedrivePolicy": json.dumps(
+                    {"deadLetterTargetArn": self.arn(self.dlq), "maxReceiveCount": max_receives}
+                ),
             },
         )["QueueUrl"]
         self.seen_queue = sqs.create_queue(QueueName=f"{name}-seen")["QueueUrl"]
@@ -210,7 +212,7 @@ def test_a_fifo_queue_is_delivered_in_order_per_message_group(mapped, batch_size
     }
     every = [message_id for ids in sent.values() for message_id in ids]
     queue.wait_delivered(every, timeout=90)
-    for group, ids in sent.items():
+    for group in sent:
         got = [
             record["body"]["n"]
             for report in queue.reports

@@ -98,7 +98,8 @@ def test_concurrent_takers_never_exceed_the_limits():
 
 
 @pytest.mark.parametrize(
-    "value, bound", [(None, event_concurrency.DEFAULT_BOUND), ("", event_concurrency.DEFAULT_BOUND), (" 3 ", 3), ("1", 1)]
+    "value, bound",
+    [(None, event_concurrency.DEFAULT_BOUND), ("", event_concurrency.DEFAULT_BOUND), (" 3 ", 3), ("1", 1)],
 )
 def test_the_bound_from_the_environment(value, bound):
     environ = {} if value is None else {event_concurrency.VARIABLE: value}
