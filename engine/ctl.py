@@ -7,7 +7,7 @@
 State lives in .localstack/ (ignored by git): the engine's virtualenv, its data, logs,
 PID file, the Lambda runtimes' SDKs (boto3 per Python version, AWS SDK v3 for Node.js) and
 pinned Node binaries (each installed by the engine when the first function of its runtime
-is created, or all by `install-runtimes`), and the saved state (snapshot/), which `up`
+is created, or all by `install-runtimes`), and the saved state (snapshot/ and the journal/ after it), which `up`
 restores and `down` writes (PERSISTENCE=0 runs in memory only; `reset` deletes it). If a
 LocalStack already answers at AWS_ENDPOINT_URL (default http://localhost:4566), for example
 a Docker container, `up` uses it and starts nothing. The engine listens on 127.0.0.1 only; GATEWAY_LISTEN in the
@@ -74,6 +74,8 @@ ENGINE_LOCK_DATE = "2026-03-24"
 UV = "uv==0.13.9"
 UV_DIR = INSTALL_DIR / "uv"
 SNAPSHOT_DIR = STATE / "snapshot"
+# What changed since the snapshot, appended every second (localstack_nodocker/journal.py).
+JOURNAL_DIR = STATE / "journal"
 # Served by the engine's persistence plugin (localstack_nodocker/persistence.py, ROUTE).
 STATE_ROUTE = "/_localstack/nodocker/state"
 FINAL_SNAPSHOT_ROUTE = STATE_ROUTE + "/final"
@@ -644,9 +646,9 @@ def _process_exited(pid: int) -> bool:
         return not Path(f"/proc/{pid}").exists()
 
 
-def final_snapshot() -> bool:
-    """The engine stops taking requests, finishes what it accepted and saves; True once the
-    final snapshot is taken."""
+def final_snapshot() -> tuple[bool, list[str]]:
+    """The engine stops taking requests, finishes what it accepted and writes the last of its
+    state; (whether that was done, what could not be saved)."""
     request = urllib.request.Request(f"{ENDPOINT}{FINAL_SNAPSHOT_ROUTE}", method="POST")
     try:
         with urllib.request.urlopen(request, timeout=FINAL_SNAPSHOT_TIMEOUT_S) as response:
@@ -654,23 +656,25 @@ def final_snapshot() -> bool:
     except urllib.error.HTTPError as exc:
         error = json.loads(exc.read() or b"{}").get("error", f"HTTP {exc.code}")
         say(f"warning: {error}; the engine tries again as it stops")
-        return False
+        return False, []
     except (OSError, ValueError) as exc:
-        say(f"warning: no final snapshot ({exc}); the engine tries again as it stops")
-        return False
+        say(f"warning: no final state written ({exc}); the engine tries again as it stops")
+        return False, []
     left = ", ".join(f"{count} {kind}" for kind, count in report["still_under_way"].items())
     say(
         f"requests refused from now on; what was accepted finished in {report['drain_seconds']:.1f} s"
         + (f", except {left} (saved as they were)" if left else "")
     )
+    if "journal" in report:
+        written = report["journal"]
+        say(f"state saved: the last {written['records']} changes journaled in {written['seconds']:.2f} s")
     if "save" in report:
         saved = report["save"]
-        say(
-            f"state saved: {len(saved['services'])} services, {saved['bytes'] / 1e6:.1f} MB in {saved['seconds']:.2f} s"
-        )
-    else:
-        say(f"warning: the state was not saved ({report['not_saved']}); the previous snapshot is kept")
-    return True
+        say(f"state saved: {len(saved['services'])} services, {saved['bytes'] / 1e6:.1f} MB in {saved['seconds']:.2f} s")
+    problems = [f"{name}: {reason}" for name, reason in report.get("failed", {}).items()]
+    if "not_saved" in report:
+        problems.append(f"nothing saved ({report['not_saved']}); what was saved before is kept")
+    return True, problems
 
 
 def down(save_state: bool = True) -> None:
@@ -678,15 +682,15 @@ def down(save_state: bool = True) -> None:
     if not pid:
         say("not running (nothing started by this project)")
         return
-    taken = False
+    taken, problems = False, []
     if save_state:
         try:
             document = _health() and _state_document()
         except (EngineError, OSError, ValueError) as exc:
             document = None
-            say(f"warning: the engine does not answer ({exc}); the last periodic save is kept")
+            say(f"warning: the engine does not answer ({exc}); what it journaled last is kept")
         if document and document["status"] in ("ready", "stopped"):
-            taken = final_snapshot()
+            taken, problems = final_snapshot()
     say(f"stopping LocalStack (PID {pid})")
     try:
         # SIGTERM makes the engine take its final snapshot; a stop that discards the state
@@ -704,6 +708,11 @@ def down(save_state: bool = True) -> None:
         os.killpg(pid, signal.SIGKILL)
     PID_FILE.unlink(missing_ok=True)
     say("stopped")
+    if problems:
+        raise EngineError(
+            "the state of these services was not saved and will not be there after `make up`:\n  "
+            + "\n  ".join(problems)
+        )
 
 
 def reset() -> None:
@@ -713,6 +722,7 @@ def reset() -> None:
         SNAPSHOT_DIR,
         SNAPSHOT_DIR.with_name(SNAPSHOT_DIR.name + ".new"),
         SNAPSHOT_DIR.with_name(SNAPSHOT_DIR.name + ".old"),
+        JOURNAL_DIR,
         STATE / "data",
     ):
         shutil.rmtree(folder, ignore_errors=True)
@@ -800,6 +810,11 @@ def status() -> int:
     if document:
         say(f"state: {document['status']}: {document['detail']} ({document['directory']})")
         _say_not_restored(document)
+        journal = document.get("journal", {})
+        if journal.get("enabled"):
+            say(f"journal: changes written every {journal['interval_s']:g} s (a crash loses at most that)")
+        for name, reason in document.get("not_persisted", {}).items():
+            say(f"error: the state of {name} is not persisted (it will not survive a restart): {reason}")
     if pid:  # a LocalStack we did not start runs its own runtimes
         _say_runtimes()
     if pid and TLS_FILES["ca_cert"].exists():  # a LocalStack we did not start has its own certificate

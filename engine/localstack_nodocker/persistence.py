@@ -1,29 +1,40 @@
-"""State that survives a restart, saved and loaded through LocalStack's own state hooks.
+"""State that survives a restart and a crash, saved and loaded through LocalStack's own state hooks.
 
 LocalStack's community build defines the protocol: every service hands its state
 containers (``AccountRegionBundle`` stores, moto ``BackendDict`` backends, ``AssetDirectory``
 folders) to a ``StateVisitor`` and has ``on_before/after_state_save/load`` hooks (Lambda
 restarts its functions and event source mappings in ``on_after_state_load``). What walks the
-services and writes the snapshot is in LocalStack Pro only; this module is that part for the
-embedded engine. Enabled with LocalStack's own ``PERSISTENCE=1``:
+services and writes them is in LocalStack Pro only; this module is that part for the
+embedded engine. Enabled with LocalStack's own ``PERSISTENCE=1``. The state is kept as
+Redis keeps its own with AOF and RDB together:
 
-- load on start (``SNAPSHOT_LOAD_STRATEGY`` empty or ``ON_STARTUP``), after the gateway is up
-  (Lambda fetches its code from S3 through it), services in dependency order;
-- requests from outside are refused (503, intake.py) until the state is loaded and the
-  services restored; a resource that cannot be restored (a mapping whose function was
-  deleted) is reported and the rest start (restore.py);
-- save every ``SNAPSHOT_FLUSH_INTERVAL`` seconds when something changed (``SCHEDULED``, the
-  default), from a forked copy while the engine serves on;
-- at shutdown (``make down``, SIGTERM, SIGINT; ``SCHEDULED`` and ``ON_SHUTDOWN``) the final
-  snapshot: intake stops, what was accepted is finished (drain.py), then one cut of every
-  service is saved - nothing acknowledged is left out of it;
-- ``GET /_localstack/nodocker/state`` reports the status and what was not restored, ``POST``
-  saves now, ``POST .../final`` takes the final snapshot (`make down` then stops the process).
+- a **journal** (journal.py): every ``SNAPSHOT_FLUSH_INTERVAL`` seconds (1 by default) what
+  the requests of that interval changed is appended, as values (service_state.py), in one
+  frame, and fsynced. A crash (``kill -9``, power loss) loses at most that interval;
+- a **snapshot**: everything, written from a forked copy of the engine while it serves on
+  (as Redis's BGSAVE), when the journal has grown past the last snapshot's size (or
+  ``make save``). It starts a new journal segment, and the segments it covers are deleted
+  once it is in place. Services unchanged since the previous snapshot are carried over;
+- **start** (``SNAPSHOT_LOAD_STRATEGY`` empty or ``ON_STARTUP``), after the gateway is up
+  (Lambda fetches its code from S3 through it): the snapshot, then the journal after it,
+  services in dependency order. Requests from outside are refused (503, intake.py) until
+  the state is loaded and the services restored; a resource that cannot be restored (a
+  mapping whose function was deleted) is reported and the rest start (restore.py);
+- **stop** (``make down``, SIGTERM, SIGINT): intake stops, what was accepted is finished
+  (drain.py), then what it changed is journaled: one cut, nothing acknowledged left out,
+  and no snapshot to wait for. ``SNAPSHOT_SAVE_STRATEGY=ON_SHUTDOWN`` keeps no journal and
+  takes a whole snapshot there instead (the way before the journal);
+- a service whose state cannot be written is an error the user sees: ``make status``,
+  ``make down`` and the state route name it, with the reason (and it is written again
+  at the next interval);
+- ``GET /_localstack/nodocker/state`` reports all of this; ``POST`` takes a snapshot now,
+  ``POST .../final`` stops the engine's intake and writes the last of it (`make down` then
+  stops the process).
 
 A snapshot is written beside the previous one and swapped in by renames, so a crash while
-saving leaves the previous snapshot whole. It records the versions that wrote it (pickles
-hold LocalStack's and moto's classes): a snapshot from another engine version is refused,
-nothing of it is loaded and it is not overwritten.
+writing it leaves the previous one (and the journal after it) whole. It records the
+versions that wrote it (pickles hold LocalStack's and moto's classes): a snapshot from
+another engine version is refused, nothing of it is loaded and nothing is written over it.
 """
 
 import ctypes
@@ -31,12 +42,14 @@ import gc
 import json
 import logging
 import os
+import pickle
 import shutil
 import signal
 import sys
 import threading
 import time
 import traceback
+from collections import defaultdict
 from concurrent.futures import ThreadPoolExecutor
 from importlib import metadata
 from pathlib import Path
@@ -45,48 +58,43 @@ from localstack import config
 from localstack.http import Request, Resource, Response
 from localstack.runtime import hooks
 from localstack.services.plugins import SERVICE_PLUGINS
-from localstack.services.stores import AccountRegionBundle
-from localstack.state import AssetDirectory, StateVisitor
 from localstack.state import pickle as state_pickle
-from moto.core.base_backend import BackendDict
 
-from localstack_nodocker import drain, dynamodb, intake, restore, stream_mapping
+from localstack_nodocker import drain, dynamodb, intake, journal, restore, service_state, stream_mapping
 from localstack_nodocker.intake import INTAKE
 
 LOG = logging.getLogger(__name__)
 
-# Bump when the layout of a snapshot changes.
-SNAPSHOT_FORMAT = 1
+# Bump when the layout of a snapshot or of the journal changes.
+SNAPSHOT_FORMAT = 2
 STAMP_FILE = "engine.json"
-# Where Lambda's DynamoDB stream mappings read next: held by their pollers, not in a store.
-STREAM_POSITIONS_FILE = "stream-positions.json"
-# Lambda's asynchronous invocations still queued (its event queues are in memory only).
-QUEUED_INVOCATIONS_FILE = "queued-invocations.json"
+RECORDS_SUFFIX = ".records"
 ROUTE = "/_localstack/nodocker/state"
 FINAL_ROUTE = ROUTE + "/final"
-# How long the final snapshot waits for what the engine accepted to finish (drain.py).
+# How long the final write waits for what the engine accepted to finish (drain.py).
 DRAIN_TIMEOUT_S = 60
 LOADING = ("the engine is loading its saved state: try again in a moment", 1)
 STOPPING = ("the engine is stopping (make down): it takes no new requests while it saves its state", 5)
 # Services whose loading needs others already loaded: Lambda reads its code from S3 and
 # restarts event source mappings on SQS; everything else loads in any order before them.
 LOAD_LAST = ("lambda",)
-SAVE_STRATEGIES = ("", "SCHEDULED", "ON_SHUTDOWN")
+JOURNALED = ("", "SCHEDULED")
+SAVE_STRATEGIES = (*JOURNALED, "ON_SHUTDOWN")
 LOAD_STRATEGIES = ("", "ON_STARTUP")
-# Requests that only read state do not make a new snapshot necessary.
+# LocalStack's own default interval is 15 s; a journal written every second loses at most a second.
+DEFAULT_FLUSH_INTERVAL_S = 1.0
+# Requests that only read state change nothing to write.
 READ_ONLY_PREFIXES = ("Get", "List", "Describe", "Head", "Query", "Scan", "BatchGet", "Receive")
 # What the engine does by itself while idle: event source mappings assume the function's
-# role for every poll, SQS reports queue metrics every minute. Not worth a snapshot.
+# role for every poll, SQS reports queue metrics every minute. Nothing worth writing.
 INTERNAL_HOUSEKEEPING = {"AssumeRole", "PutMetricData"}
-# A save writes only the services changed since the last one (the others are carried over
-# from it), so its cost follows what changed, not all the data held. Saved whenever anything
-# changed: Lambda, whose stream pollers move their positions without a request that writes.
-SAVED_WITH_ANY_CHANGE = {"lambda"}
-# One state under two APIs: a change through either saves both.
-SAVED_TOGETHER = [{"dynamodb", "dynamodbstreams"}]
-EVERY_SERVICE = "*"
+# A snapshot is taken once the journal is as large as the last snapshot (so that a start
+# replays at most as much as it loads), and not below this (Redis: auto-aof-rewrite-min-size).
+SNAPSHOT_MIN_JOURNAL_BYTES = 32 * 1024 * 1024
+# Records per frame of a snapshot file: bounds the memory of writing and of reading one.
+SNAPSHOT_FRAME_RECORDS = 10_000
 PR_SET_PDEATHSIG = 1  # prctl(2)
-# A forked save that has not finished by then is stopped (and the previous snapshot kept).
+# A forked snapshot that has not finished by then is stopped (and the previous one kept).
 FORKED_SAVE_TIMEOUT = 600
 
 
@@ -95,18 +103,32 @@ FORKED_SAVE_TIMEOUT = 600
 # thread that will not exist after the restart. Every lock is restored free.
 state_pickle.reducer(type(threading.RLock()), threading.RLock)(lambda lock: ())
 state_pickle.reducer(type(threading.Lock()), threading.Lock)(lambda lock: ())
+service_state.register_reducers()
 
 
 class SnapshotRefused(Exception):
-    """The snapshot cannot be loaded into this engine; the message says why and what to do."""
+    """The saved state cannot be loaded into this engine; the message says why and what to do."""
 
 
 def snapshot_dir() -> Path:
     return Path(os.environ["NODOCKER_SNAPSHOT_DIR"])
 
 
+def journal_dir() -> Path:
+    return snapshot_dir().with_name("journal")
+
+
+def flush_interval() -> float:
+    value = os.environ.get("SNAPSHOT_FLUSH_INTERVAL")
+    return float(value) if value else DEFAULT_FLUSH_INTERVAL_S
+
+
+def journaling() -> bool:
+    return config.SNAPSHOT_SAVE_STRATEGY in JOURNALED
+
+
 def engine_versions() -> dict:
-    """What must match between the engine that saved a snapshot and the one loading it: the
+    """What must match between the engine that saved a state and the one loading it: the
     releases whose classes the pickles hold (moto-ext's own version: moto's __version__ stays the
     same across several moto-ext releases)."""
     from localstack.version import __version__ as localstack_version
@@ -119,279 +141,247 @@ def engine_versions() -> dict:
     }
 
 
-# --- visitors ------------------------------------------------------------------------------
+def _running_services() -> list[str]:
+    return sorted(name for name in SERVICE_PLUGINS.list_loaded_services() if SERVICE_PLUGINS.is_running(name))
 
 
-def _container_file(folder: Path, container) -> Path:
-    return folder / f"{type(container).__name__}-{container.service_name}.pickle"
+def _write_records(path: Path, records) -> None:
+    """A snapshot file: the records in frames of SNAPSHOT_FRAME_RECORDS."""
+    with open(path, "wb") as file:
+        batch = []
+        for record in records:
+            batch.append(record)
+            if len(batch) == SNAPSHOT_FRAME_RECORDS:
+                file.write(journal.frame(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)))
+                batch = []
+        if batch:
+            file.write(journal.frame(pickle.dumps(batch, protocol=pickle.HIGHEST_PROTOCOL)))
+        file.flush()
+        os.fsync(file.fileno())
 
 
-def _s3_storage(service):
-    # LocalStack's S3 keeps object bytes in its provider's storage (a seam.py target)
-    return service._provider._storage_backend
+# --- the state ----------------------------------------------------------------------------------
 
 
-class _SaveVisitor(StateVisitor):
-    def __init__(self, service_name: str, folder: Path):
-        self.service_name, self.folder = service_name, folder
-        folder.mkdir(parents=True)
-
-    def visit(self, state_container):
-        if isinstance(state_container, (AccountRegionBundle, BackendDict)):
-            with open(_container_file(self.folder, state_container), "wb") as file:
-                state_pickle.dump(state_container, file)
-        elif isinstance(state_container, AssetDirectory):
-            if self.service_name == "s3":
-                _save_s3_objects(self.folder / "objects")
-            elif state_container.path.is_dir():
-                shutil.copytree(state_container.path, self.folder / "assets" / state_container.path.name)
-        else:
-            raise TypeError(f"{self.service_name}: cannot save a state container of type {type(state_container)}")
-
-
-class _LoadVisitor(StateVisitor):
-    def __init__(self, service_name: str, folder: Path, report):
-        self.service_name, self.folder, self.report = service_name, folder, report
-
-    def visit(self, state_container):
-        if isinstance(state_container, (AccountRegionBundle, BackendDict)):
-            path = _container_file(self.folder, state_container)
-            if not path.exists():
-                return
-            with open(path, "rb") as file:
-                loaded = state_pickle.load(file)
-            # The module-level container stays the object everyone imported: fill it in place,
-            # with the lock and cross-account dict its loaded region bundles point to.
-            state_container.clear()
-            state_container.update(loaded)
-            state_container.__dict__.update(loaded.__dict__)
-        elif isinstance(state_container, AssetDirectory):
-            if self.service_name == "s3":
-                _load_s3_objects(self.folder / "objects", self.report)
-            elif (saved := self.folder / "assets" / state_container.path.name).is_dir():
-                shutil.copytree(saved, state_container.path, dirs_exist_ok=True)
-        else:
-            raise TypeError(f"{self.service_name}: cannot load a state container of type {type(state_container)}")
-
-
-def _s3_objects():
-    """(bucket, S3Object) of every stored object version (delete markers hold no data)."""
-    from localstack.services.s3.models import S3DeleteMarker, s3_stores
-
-    seen = set()
-    for _, _, store in s3_stores.iter_stores():
-        for bucket in store.buckets.values():
-            if bucket.name in seen:
-                continue
-            seen.add(bucket.name)
-            for s3_object in bucket.objects.values(with_versions=True):
-                if not isinstance(s3_object, S3DeleteMarker):
-                    yield bucket, s3_object
-
-
-# LocalStack keeps object bytes in temporary files keyed by a per-process hash, not in a
-# folder that could be copied: they are saved keyed by bucket, key and version instead.
-def _save_s3_objects(folder: Path) -> None:
-    storage = _s3_storage(SERVICE_PLUGINS.get_service("s3"))
-    folder.mkdir()
-    index = []
-    for number, (bucket, s3_object) in enumerate(_s3_objects()):
-        with storage.open(bucket.name, s3_object, mode="r") as stored, open(folder / str(number), "wb") as file:
-            file.writelines(stored)
-        index.append([bucket.name, s3_object.key, s3_object.version_id])
-    (folder / "index.json").write_text(json.dumps(index))
-
-
-def _load_s3_objects(folder: Path, report) -> None:
-    """Each object's bytes back into S3's storage. A periodic save reads the objects a moment
-    after the store (the engine serves on meanwhile): an object deleted or overwritten in
-    between has no bytes, or other bytes, in the snapshot. It is left out and reported; the
-    others load."""
-    from localstack.services.s3.models import VersionedKeyStore
-
-    storage = _s3_storage(SERVICE_PLUGINS.get_service("s3"))
-    saved = {tuple(entry): number for number, entry in enumerate(json.loads((folder / "index.json").read_text()))}
-    created = set()
-    for bucket, s3_object in list(_s3_objects()):
-        number = saved.get((bucket.name, s3_object.key, s3_object.version_id))
-        problem = None
-        if number is None or not (folder / str(number)).exists():
-            problem = "the snapshot has no data for this object"
-        elif (size := (folder / str(number)).stat().st_size) != s3_object.size:
-            problem = f"the snapshot holds {size} bytes for it, its metadata says {s3_object.size}"
-        if problem:
-            if isinstance(bucket.objects, VersionedKeyStore):
-                bucket.objects.pop(s3_object.key, s3_object.version_id)
-            else:
-                bucket.objects.pop(s3_object.key)
-            report(f"s3://{bucket.name}/{s3_object.key} (version {s3_object.version_id})", f"{problem}; left out")
-            continue
-        if bucket.name not in created:
-            os.makedirs(os.path.join(storage.root_directory, bucket.name), exist_ok=True)
-            created.add(bucket.name)
-        with storage.open(bucket.name, s3_object, mode="w") as stored, open(folder / str(number), "rb") as file:
-            stored.write(file)
-
-
-# --- snapshot ------------------------------------------------------------------------------
-
-
-class Snapshots:
+class Persistence:
     def __init__(self):
-        self.lock = threading.Lock()
         self.status = "starting"  # starting | loading | ready | refused | failed | stopped
         self.detail = ""
         self.not_restored: list[dict] = []  # {"resource", "reason"} of the last load
-        self.dirty: set[str] = set()  # services changed since the last save (EVERY_SERVICE: all)
-        self.dirty_lock = threading.Lock()
-        self.saving_enabled = False
+        self.states: dict[str, service_state.ServiceState] = {}
+        self.states_lock = threading.Lock()
+        self.enabled = False  # writing: once the saved state is loaded, until the final write
+        self.write_lock = threading.Lock()  # one journal write (or snapshot cut) at a time
+        self.snapshot_lock = threading.Lock()  # one snapshot at a time
+        self.journal: journal.Journal | None = None
+        self.replay_from: int | None = None  # the journal segment the snapshot in place continues with
+        self.journal_bytes = 0  # written since the last snapshot
+        self.journal_written_through = 0.0  # every change noted before this time is on disk
+        self.changed_since_snapshot: set[str] = set()
+        self.failures: dict[str, str] = {}  # service -> why its state could not be written
         self.last_save: dict = {}
         self.stop = threading.Event()
         self.final_lock = threading.Lock()
         self.final_report: dict | None = None
 
-    # -- final snapshot --
+    def state_of(self, name: str) -> service_state.ServiceState:
+        with self.states_lock:
+            if name not in self.states:
+                self.states[name] = service_state.state_of(name)
+            return self.states[name]
+
+    # -- noting changes (the request path) --
+
+    def note(self, context) -> None:
+        name = context.service.service_name.removesuffix("-query")  # sqs-query is SQS's query protocol
+        self.state_of(name).note(context)
+
+    # -- the journal --
+
+    def write_changes(self) -> dict:
+        """Append what changed since the last write to the journal, as one frame, and wait
+        until it is on disk. Returns {"records", "bytes", "seconds", "failed"}."""
+        if not self.enabled:
+            raise SnapshotRefused(f"saving is disabled: {self.detail or 'the engine is not ready'}")
+        with self.write_lock:
+            return self._write_changes()
+
+    def _write_changes(self) -> dict:
+        started, taken_at = time.monotonic(), time.time()
+        chunks, count, failed = [], 0, {}
+        for name in _running_services():
+            state = self.state_of(name)
+            taken = state.take()
+            try:
+                records = state.records(SERVICE_PLUGINS.get_service(name), taken)
+                if records:
+                    chunks.append(pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL))
+            except Exception as exc:
+                state.give_back(taken)
+                failed[name] = f"{type(exc).__name__}: {exc}"
+                continue
+            count += len(records)
+            if records:
+                self.changed_since_snapshot.add(name)
+        written = self.journal.append(pickle.dumps(chunks, protocol=pickle.HIGHEST_PROTOCOL)) if chunks else 0
+        self.journal_bytes += written
+        self.journal_written_through = taken_at
+        self._note_failures(failed, "journal")
+        return {"records": count, "bytes": written, "seconds": round(time.monotonic() - started, 3), "failed": failed}
+
+    def _note_failures(self, failed: dict, where: str) -> None:
+        for name, reason in failed.items():
+            if self.failures.get(name) != reason:
+                LOG.error("the state of %s could not be written to the %s: %s", name, where, reason)
+        for name in set(self.failures) - set(failed):
+            LOG.info("the state of %s is written again", name)
+        self.failures = dict(failed)
+
+    def run_journal(self) -> None:
+        interval = flush_interval()
+        while not self.stop.wait(interval):
+            try:
+                self.write_changes()
+            except Exception:
+                LOG.exception("writing the journal failed; the changes stay pending for the next interval")
+                continue
+            if self.journal_bytes >= max(SNAPSHOT_MIN_JOURNAL_BYTES, self.last_save.get("bytes", 0)):
+                threading.Thread(target=self._snapshot_in_background, name="state-snapshot", daemon=True).start()
+
+    def _snapshot_in_background(self) -> None:
+        if self.snapshot_lock.locked():
+            return
+        try:
+            self.snapshot()
+        except Exception:
+            LOG.exception("taking a snapshot failed; the previous one and the journal after it are kept")
+
+    # -- snapshots --
+
+    def snapshot(self) -> dict:
+        """Write a new snapshot of every running service and swap it in; the journal then
+        continues from it."""
+        if not self.enabled:
+            raise SnapshotRefused(f"saving is disabled: {self.detail or 'the engine is not ready'}")
+        with self.snapshot_lock:
+            started = time.monotonic()
+            with self.write_lock:
+                if not self.enabled:  # the final write came first
+                    raise SnapshotRefused(f"saving is disabled: {self.detail}")
+                # Everything the journal holds is older than what the snapshot reads from here
+                # on; what is written after this point is replayed on top of it.
+                if self.journal is not None:
+                    self._write_changes()
+                    replay_from = self.journal.start_segment()
+                else:
+                    replay_from = None
+                changed, self.changed_since_snapshot = self.changed_since_snapshot, set()
+                self.journal_bytes = 0
+            try:
+                report = self._write_snapshot(changed, replay_from)
+            except Exception:
+                self.changed_since_snapshot |= set(_running_services())
+                raise
+            self.replay_from = replay_from
+            if self.journal is not None:
+                self.journal.drop_before(replay_from)
+            self.last_save = {**report, "seconds": round(time.monotonic() - started, 3)}
+            LOG.info(
+                "snapshot taken: %d services (%s written), %.1f MB in %.2f s (the engine paused %.0f ms to fork)",
+                len(report["services"]),
+                ", ".join(report["written"]) or "none",
+                report["bytes"] / 1e6,
+                self.last_save["seconds"],
+                report["fork_ms"],
+            )
+            return self.last_save
+
+    def _write_snapshot(self, changed: set, replay_from: int | None) -> dict:
+        target = snapshot_dir()
+        fresh, previous = target.with_name(target.name + ".new"), target.with_name(target.name + ".old")
+        shutil.rmtree(fresh, ignore_errors=True)
+        fresh.mkdir(parents=True)
+        services = _running_services()
+        written = {name for name in services if name in changed or not (target / f"{name}{RECORDS_SUFFIX}").exists()}
+        try:
+            for name in set(services) - written:
+                os.link(target / f"{name}{RECORDS_SUFFIX}", fresh / f"{name}{RECORDS_SUFFIX}")
+            paused_ms = self._write_services(sorted(written), fresh)
+        except Exception:
+            shutil.rmtree(fresh, ignore_errors=True)
+            raise
+        stamp = {**engine_versions(), "services": services, "journal_from": replay_from, "saved_at": time.time()}
+        (fresh / STAMP_FILE).write_text(json.dumps(stamp, indent=1))
+        if target.exists():
+            shutil.rmtree(previous, ignore_errors=True)
+            target.rename(previous)
+        fresh.rename(target)
+        shutil.rmtree(previous, ignore_errors=True)
+        size = sum(path.stat().st_size for path in target.iterdir() if path.is_file())
+        return {
+            "bytes": size,
+            "services": services,
+            "written": sorted(written),
+            "fork_ms": round(paused_ms, 1),
+            "at": stamp["saved_at"],
+        }
+
+    def _write_services(self, names: list, fresh: Path) -> float:
+        services = {name: SERVICE_PLUGINS.get_service(name) for name in names}
+        for service in services.values():
+            service.lifecycle_hook.on_before_state_save()
+        try:
+            # S3's object bytes are read through the storage's thread locks, which a forked
+            # copy could find held for ever: written here, a moment before the others (a
+            # change in between is in the journal after the cut).
+            if "s3" in services:
+                _write_records(fresh / f"s3{RECORDS_SUFFIX}", self.state_of("s3").all_records(services["s3"]))
+            others = {name: service for name, service in services.items() if name != "s3"}
+            return _write_in_forked_copy(
+                {name: (self.state_of(name), service) for name, service in others.items()}, fresh
+            )
+        finally:
+            for service in services.values():
+                service.lifecycle_hook.on_after_state_save()
+
+    # -- the final write --
 
     def final(self) -> dict:
-        """Stop intake, finish what was accepted, then save one cut of every service: the
-        snapshot the engine stops on. Once taken, it is not taken again."""
+        """Stop intake, finish what was accepted, then write one cut of every service: the
+        state the engine stops with. Once written, it is not written again."""
         with self.final_lock:
             if self.final_report is None:
                 self.final_report = self._take_final()
             return self.final_report
 
     def _take_final(self) -> dict:
-        self.stop.set()  # no periodic save after this one
+        self.stop.set()  # no periodic write after this one
         INTAKE.refuse(*STOPPING)
         started = time.monotonic()
         try:
             left = drain.settle(started + DRAIN_TIMEOUT_S)
-        except Exception as exc:  # the state is saved all the same: the previous one is older still
-            LOG.exception("waiting for the work under way failed; saving the state as it is")
+        except Exception as exc:  # the state is written all the same: what was there before is older still
+            LOG.exception("waiting for the work under way failed; writing the state as it is")
             left = {f"unknown (the wait failed: {type(exc).__name__}: {exc})": 1}
         report = {"drain_seconds": round(time.monotonic() - started, 3), "still_under_way": left}
-        if not self.saving_enabled:
+        if not self.enabled:
             report["not_saved"] = f"saving is disabled: {self.detail or 'the engine is not ready'}"
-            LOG.warning("final snapshot not taken: %s", report["not_saved"])
+            LOG.warning("final state not written: %s", report["not_saved"])
         else:
-            self.mark_changed("lambda")  # its queued invocations and stream positions as they are now
-            report["save"] = self.save()
-            self.saving_enabled = False  # this is the state the engine stops with
-        self.status, self.detail = "stopped", "the final snapshot is taken: the engine takes no new requests"
-        LOG.info("final snapshot: %s", report)
+            try:
+                report["journal" if journaling() else "save"] = (
+                    self.write_changes() if journaling() else self.snapshot()
+                )
+            except Exception as exc:
+                LOG.exception("writing the final state failed")
+                report["not_saved"] = f"{type(exc).__name__}: {exc}"
+            report["failed"] = dict(self.failures)
+            self.enabled = False  # this is the state the engine stops with
+        self.status, self.detail = "stopped", "the final state is written: the engine takes no new requests"
+        if self.journal is not None:
+            self.journal.close()
+        LOG.info("final state: %s", report)
         return report
-
-    # -- save --
-
-    def save(self) -> dict:
-        """Write a new snapshot of every running service and swap it in."""
-        if not self.saving_enabled:
-            raise SnapshotRefused(f"saving is disabled: {self.detail or 'the engine is not ready'}")
-        with self.lock:
-            started = time.monotonic()
-            with self.dirty_lock:
-                changed, self.dirty = self.dirty, set()
-            target = snapshot_dir()
-            fresh, previous = target.with_name(target.name + ".new"), target.with_name(target.name + ".old")
-            shutil.rmtree(fresh, ignore_errors=True)
-            fresh.mkdir(parents=True)
-            services = sorted(
-                name for name in SERVICE_PLUGINS.list_loaded_services() if SERVICE_PLUGINS.is_running(name)
-            )
-            written = self._to_write(services, changed, target)
-            try:
-                for name in services:
-                    if name not in written:
-                        shutil.copytree(target / name, fresh / name, copy_function=os.link)
-                paused_ms = self._save_services(sorted(written), fresh)
-            except Exception:
-                self.mark_changed(EVERY_SERVICE)
-                shutil.rmtree(fresh, ignore_errors=True)
-                raise
-            stamp = {**engine_versions(), "services": services, "saved_at": time.time()}
-            (fresh / STAMP_FILE).write_text(json.dumps(stamp, indent=1))
-            if target.exists():
-                shutil.rmtree(previous, ignore_errors=True)
-                target.rename(previous)
-            fresh.rename(target)
-            shutil.rmtree(previous, ignore_errors=True)
-            size = sum(path.stat().st_size for path in target.rglob("*") if path.is_file())
-            self.last_save = {
-                "seconds": round(time.monotonic() - started, 3),
-                "bytes": size,
-                "services": services,
-                "written": sorted(written),
-                "fork_ms": round(paused_ms, 1),
-                "at": stamp["saved_at"],
-            }
-            LOG.info(
-                "state saved: %d services (%s written), %.1f MB in %.2f s (the engine paused %.0f ms to fork)",
-                len(services),
-                ", ".join(sorted(written)) or "none",
-                size / 1e6,
-                self.last_save["seconds"],
-                paused_ms,
-            )
-            return self.last_save
-
-    def mark_changed(self, service_name: str) -> None:
-        with self.dirty_lock:
-            self.dirty.add(service_name)
-
-    @staticmethod
-    def _to_write(services: list, changed: set, previous: Path) -> set:
-        """The services to pickle anew; the others are unchanged since the previous snapshot."""
-        missing = {name for name in services if not (previous / name).is_dir()}  # e.g. the first save
-        if not changed:
-            return missing
-        written = missing | (SAVED_WITH_ANY_CHANGE & set(services))
-        if EVERY_SERVICE in changed or not changed <= set(services):
-            LOG.info("saving every service: changed %s", ", ".join(sorted(changed - set(services))))
-            return set(services)
-        written |= changed
-        for group in SAVED_TOGETHER:
-            if group & written:
-                written |= group & set(services)
-        return written
-
-    @staticmethod
-    def _save_services(names: list, fresh: Path) -> float:
-        services = {name: SERVICE_PLUGINS.get_service(name) for name in names}
-        for service in services.values():
-            service.lifecycle_hook.on_before_state_save()
-        # S3's object bytes are read through the storage's thread locks: saved here. A request
-        # may change its store while it is pickled; pickling again sees a consistent moment in
-        # all but pathological cases.
-        if "s3" in services:
-            for attempt in range(3):
-                try:
-                    services["s3"].accept_state_visitor(_SaveVisitor("s3", fresh / "s3"))
-                    break
-                except RuntimeError as exc:  # "dictionary changed size during iteration"
-                    shutil.rmtree(fresh / "s3", ignore_errors=True)
-                    if attempt == 2:
-                        raise RuntimeError(f"saving s3: its state kept changing while it was saved ({exc})") from exc
-        paused_ms = _pickle_in_forked_copy({name: service for name, service in services.items() if name != "s3"}, fresh)
-        if "lambda" in services:
-            # the pollers are held by the Lambda provider (a seam.py target)
-            workers = dict(services["lambda"].lifecycle_hook.esm_workers)
-            (fresh / "lambda").mkdir(parents=True, exist_ok=True)
-            (fresh / "lambda" / STREAM_POSITIONS_FILE).write_text(json.dumps(stream_mapping.positions(workers)))
-            (fresh / "lambda" / QUEUED_INVOCATIONS_FILE).write_text(json.dumps(drain.queued_invocations()))
-        for service in services.values():
-            service.lifecycle_hook.on_after_state_save()
-        return paused_ms
-
-    def save_if_changed(self) -> None:
-        if self.dirty and self.saving_enabled:
-            try:
-                self.save()
-            except Exception:
-                LOG.exception("saving the state failed; the previous snapshot is kept")
-
-    def run_schedule(self) -> None:
-        while not self.stop.wait(config.SNAPSHOT_FLUSH_INTERVAL):
-            self.save_if_changed()
 
     # -- load --
 
@@ -418,49 +408,90 @@ class Snapshots:
     def load(self) -> None:
         target = snapshot_dir()
         previous = target.with_name(target.name + ".old")
-        if not target.exists() and previous.exists():  # killed between the two renames of a save
+        if not target.exists() and previous.exists():  # killed between the two renames of a snapshot
             previous.rename(target)
         if not target.exists():
+            if journal.segments(journal_dir()):
+                raise SnapshotRefused(
+                    f"{journal_dir()} holds a journal but {target} no snapshot to replay it on. It was not "
+                    "loaded; start empty with `make reset` (this deletes it)."
+                )
             self.detail = "no saved state: starting empty"
             return
         stamp = self.check_stamp(target)
         started = time.monotonic()
-        names = sorted(stamp["services"], key=lambda name: (name in LOAD_LAST, name))
+        records = defaultdict(list)
+        for name in stamp["services"]:
+            payloads, damage = journal.read_frames(target / f"{name}{RECORDS_SUFFIX}")
+            if damage is not None:  # written whole before it was renamed into place: the disk lost it
+                raise RuntimeError(f"the snapshot file of {name} is damaged: {damage}")
+            for payload in payloads:
+                records[name] += pickle.loads(payload)
+        frames, self.replay_from = 0, stamp.get("journal_from")
+        if self.replay_from is not None:
+            for payloads, damage in journal.frames_from(journal_dir(), self.replay_from):
+                for payload in payloads:
+                    for chunk in pickle.loads(payload):
+                        for record in pickle.loads(chunk):
+                            records[record[0]].append(record)
+                frames += len(payloads)
+                if damage is not None:
+                    self.report(f"journal {damage.segment}", str(damage))
+        names = sorted(records, key=lambda name: (name in LOAD_LAST, name))
         # Starting a service (imports, provider set-up) takes most of a load: side by side.
         with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(SERVICE_PLUGINS.require, names))
         for name in names:
             LOG.info("loading the state of %s", name)
             service = SERVICE_PLUGINS.require(name)
-            lifecycle = service.lifecycle_hook
+            lifecycle, state = service.lifecycle_hook, self.state_of(name)
             lifecycle.on_before_state_load()
-            # A store that cannot be read fails the whole load (the snapshot is kept as it is).
-            service.accept_state_visitor(_LoadVisitor(name, target / name, self.report))
+            # A record that cannot be read fails the whole load (the files are kept as they are).
             try:
-                self._restore(name, lifecycle, target / name)
+                state.apply(service, records.pop(name), self.report)
+            except Exception as exc:
+                raise RuntimeError(f"the saved state of {name} cannot be read: {type(exc).__name__}: {exc}") from exc
+            try:
+                self._restore(name, lifecycle, state)
             except Exception as exc:
                 LOG.exception("restoring %s after loading its state failed", name)
                 self.report(f"service {name}", f"restoring it after loading failed: {type(exc).__name__}: {exc}")
-        self.detail = f"loaded {len(names)} services in {time.monotonic() - started:.2f} s" + (
-            f"; {len(self.not_restored)} resource(s) not restored" if self.not_restored else ""
+        self.detail = (
+            f"loaded {len(names)} services (snapshot and {frames} journal writes) in {time.monotonic() - started:.2f} s"
+            + (f"; {len(self.not_restored)} resource(s) not restored" if self.not_restored else "")
         )
         LOG.info("state %s", self.detail)
 
-    def _restore(self, name: str, lifecycle, folder: Path) -> None:
+    def _restore(self, name: str, lifecycle, state) -> None:
         """What the service rebuilds from its loaded store, each resource on its own (restore.py)."""
         if name != "lambda":
             lifecycle.on_after_state_load()
             if name == "events":
                 restore.rebuild_event_routing(lifecycle, self.report)
             return
-        if (folder / STREAM_POSITIONS_FILE).exists():  # before Lambda restarts the mappings
-            stream_mapping.resume_at(json.loads((folder / STREAM_POSITIONS_FILE).read_text()))
+        runtime = state.loaded_runtime
+        stream_mapping.resume_at(runtime.get("stream_positions", {}))  # before Lambda restarts the mappings
         restore.restore_lambda(lifecycle, self.report)
-        if (folder / QUEUED_INVOCATIONS_FILE).exists():
-            drain.requeue(json.loads((folder / QUEUED_INVOCATIONS_FILE).read_text()), self.report)
+        drain.requeue(runtime.get("queued_invocations", []), self.report)
+
+    def start_writing(self) -> None:
+        """From the state just loaded on: note what changes, and journal it (or snapshot it at
+        the end only, ON_SHUTDOWN)."""
+        for name in _running_services():
+            self.state_of(name).after_load(SERVICE_PLUGINS.get_service(name))
+        self.enabled = True
+        if journaling():
+            first = max((journal.segment_number(path) for path in journal.segments(journal_dir())), default=0) + 1
+            self.journal = journal.Journal(journal_dir(), first)
+            if self.replay_from is None:
+                self.snapshot()  # the journal is replayed on a snapshot: an empty one to begin with
+            else:
+                self.journal.drop_before(self.replay_from)  # left by a crash before a snapshot's clean-up
+                self.journal_bytes = self.journal.size()
+            threading.Thread(target=self.run_journal, name="state-journal", daemon=True).start()
 
     def report(self, resource: str, reason: str) -> None:
-        """A resource of the snapshot that could not be restored, and why."""
+        """A resource of the saved state that could not be restored, and why."""
         LOG.warning("not restored: %s: %s", resource, reason)
         self.not_restored.append({"resource": resource, "reason": reason})
 
@@ -469,21 +500,31 @@ class Snapshots:
             "status": self.status,
             "detail": self.detail,
             "not_restored": self.not_restored,
-            "dirty": sorted(self.dirty),
+            "not_persisted": self.not_persisted(),
+            "journal": {
+                "enabled": self.journal is not None,
+                "interval_s": flush_interval(),
+                "bytes_since_snapshot": self.journal_bytes,
+                "written_through": self.journal_written_through,
+            },
             "last_save": self.last_save,
             "directory": str(snapshot_dir()),
         }
 
+    def not_persisted(self) -> dict[str, str]:
+        """Services whose state does not survive a restart, and why."""
+        return dict(self.failures)
 
-def _pickle_in_forked_copy(services: dict, fresh: Path) -> float:
-    """Write the services' state from a forked copy of the engine (as Redis's BGSAVE does).
+
+def _write_in_forked_copy(services: dict, fresh: Path) -> float:
+    """Write the services' snapshot files from a forked copy of the engine (as Redis's BGSAVE does).
 
     Pickling holds the interpreter lock for as long as it takes, which grows with the data
-    (seconds for a few thousand Lambda invocations' logs): in this process every request
-    would wait for it. The copy is one moment of all the services, taken while no DynamoDB
-    request is half done; the engine serves on while the copy writes. The child touches
-    nothing another thread may hold a lock on (no logging, no plugin manager). Returns the
-    milliseconds the engine stood still to fork."""
+    (seconds at 100,000 DynamoDB items): in this process every request would wait for it.
+    The copy is one moment of all the services, taken while no DynamoDB request is half
+    done; the engine serves on while the copy writes. The child touches nothing another
+    thread may hold a lock on (no logging, no plugin manager). `services`: name -> (its
+    ServiceState, the service). Returns the milliseconds the engine stood still to fork."""
     if not services:
         return 0.0
     error_file = fresh / "save-error.txt"
@@ -495,9 +536,9 @@ def _pickle_in_forked_copy(services: dict, fresh: Path) -> float:
         try:
             _end_with(engine)
             gc.disable()  # a collection would write to every page the child shares with the engine
-            os.nice(19)  # the engine's requests and its functions first: a save can wait
-            for name, service in services.items():
-                service.accept_state_visitor(_SaveVisitor(name, fresh / name))
+            os.nice(19)  # the engine's requests and its functions first: a snapshot can wait
+            for name, (state, service) in services.items():
+                _write_records(fresh / f"{name}{RECORDS_SUFFIX}", state.all_records(service))
             code = 0
         except BaseException:
             error_file.write_text(traceback.format_exc())
@@ -529,7 +570,7 @@ def _end_with(engine: int) -> None:
         os._exit(1)
 
 
-SNAPSHOTS = Snapshots()
+PERSISTENCE = Persistence()
 
 
 def _enabled() -> bool:
@@ -538,39 +579,41 @@ def _enabled() -> bool:
 
 class StateResource:
     def on_get(self, request: Request):
-        return SNAPSHOTS.document()
+        return PERSISTENCE.document()
 
     def on_post(self, request: Request):
         try:
-            return SNAPSHOTS.save()
+            return PERSISTENCE.snapshot()
         except SnapshotRefused as exc:
             return Response(json.dumps({"error": str(exc)}), mimetype="application/json", status=409)
         except Exception as exc:
-            LOG.exception("saving the state failed")
+            LOG.exception("taking a snapshot failed")
             return Response(json.dumps({"error": f"saving failed: {exc}"}), mimetype="application/json", status=500)
 
 
 class FinalSnapshotResource:
-    """`make down`: the final snapshot, then the process may be stopped."""
+    """`make down`: the final write, then the process may be stopped."""
 
     def on_post(self, request: Request):
         try:
-            return SNAPSHOTS.final()
+            return PERSISTENCE.final()
         except Exception as exc:
-            LOG.exception("the final snapshot failed")
-            error = f"the final snapshot failed: {type(exc).__name__}: {exc}"
+            LOG.exception("the final write failed")
+            error = f"the final write failed: {type(exc).__name__}: {exc}"
             return Response(json.dumps({"error": error}), mimetype="application/json", status=500)
 
 
-def _mark_dirty(chain, context, response) -> None:
+def _note_change(chain, context, response) -> None:
     operation = context.operation
     if operation is None or operation.name.startswith(READ_ONLY_PREFIXES):
         return
     if context.is_internal_call and operation.name in INTERNAL_HOUSEKEEPING:
         return
-    # the API's name (sqs-query is SQS's query protocol) is the service's
-    name = context.service.service_name.removesuffix("-query") if context.service else EVERY_SERVICE
-    SNAPSHOTS.mark_changed(name)
+    if context.service is None:
+        for name in _running_services():
+            PERSISTENCE.state_of(name).note_everything()
+        return
+    PERSISTENCE.note(context)
 
 
 @hooks.on_infra_start()
@@ -582,33 +625,33 @@ def register_state_routes():
 
     get_internal_apis().add(Resource(ROUTE, StateResource()))
     get_internal_apis().add(Resource(FINAL_ROUTE, FinalSnapshotResource()))
-    run_custom_response_handlers.append(_mark_dirty)
+    run_custom_response_handlers.append(_note_change)
     INTAKE.refuse(*LOADING)  # until load_state is done
     intake.install()
     drain.count_s3_notifications()
-    _final_snapshot_on_signals()
+    _final_write_on_signals()
 
 
-def _final_snapshot_on_signals() -> None:
+def _final_write_on_signals() -> None:
     """`kill` (SIGTERM) and Ctrl-C (SIGINT) stop the engine as `make down` does: the final
-    snapshot first, then LocalStack's own handler, which stops the runtime. (Once that has
+    write first, then LocalStack's own handler, which stops the runtime. (Once that has
     begun, LocalStack refuses the functions' own calls, so the drain could not finish them.)
     Hooks at start run on the main thread, the only one that may set signal handlers; LocalStack
     sets its own before (a seam.py target)."""
     for signal_number in (signal.SIGTERM, signal.SIGINT):
         stop_runtime = signal.getsignal(signal_number)
 
-        def final_snapshot_then_stop(number, frame, stop_runtime=stop_runtime):
+        def final_write_then_stop(number, frame, stop_runtime=stop_runtime):
             def run():
                 try:
-                    SNAPSHOTS.final()
+                    PERSISTENCE.final()
                 except Exception:
-                    LOG.exception("the final snapshot failed; the previous snapshot is kept")
+                    LOG.exception("the final write failed; what was written before is kept")
                 stop_runtime(number, frame)
 
-            threading.Thread(target=run, name="state-final-snapshot").start()
+            threading.Thread(target=run, name="state-final-write").start()
 
-        signal.signal(signal_number, final_snapshot_then_stop)
+        signal.signal(signal_number, final_write_then_stop)
 
 
 @hooks.on_infra_ready()
@@ -624,7 +667,7 @@ def load_state():
         if value not in allowed
     ]
     if unsupported:
-        SNAPSHOTS.status, SNAPSHOTS.detail = (
+        PERSISTENCE.status, PERSISTENCE.detail = (
             "refused",
             (
                 f"{', '.join(unsupported)} is not supported by this engine's persistence "
@@ -632,31 +675,29 @@ def load_state():
             ),
         )
     else:
-        SNAPSHOTS.status = "loading"
+        PERSISTENCE.status = "loading"
         try:
-            SNAPSHOTS.load()
+            PERSISTENCE.load()
         except SnapshotRefused as exc:
-            SNAPSHOTS.status, SNAPSHOTS.detail = "refused", str(exc)
+            PERSISTENCE.status, PERSISTENCE.detail = "refused", str(exc)
             LOG.error("state not loaded: %s", exc)
         except Exception as exc:
-            SNAPSHOTS.status = "failed"
-            SNAPSHOTS.detail = f"loading the saved state failed: {type(exc).__name__}: {exc}"
+            PERSISTENCE.status = "failed"
+            PERSISTENCE.detail = f"loading the saved state failed: {type(exc).__name__}: {exc}"
             LOG.exception("loading the saved state failed")
-    if SNAPSHOTS.status != "loading":
+    if PERSISTENCE.status != "loading":
         # refused or failed: nothing is served on a state that is not the saved one (ctl.py
         # stops the engine and keeps the snapshot)
-        INTAKE.refuse(f"the engine did not load its saved state: {SNAPSHOTS.detail}", 60)
+        INTAKE.refuse(f"the engine did not load its saved state: {PERSISTENCE.detail}", 60)
         return
-    SNAPSHOTS.saving_enabled = True
-    SNAPSHOTS.status = "ready"
+    PERSISTENCE.start_writing()
+    PERSISTENCE.status = "ready"
     INTAKE.open()
-    if config.SNAPSHOT_SAVE_STRATEGY in ("", "SCHEDULED"):
-        threading.Thread(target=SNAPSHOTS.run_schedule, name="state-snapshots", daemon=True).start()
 
 
 @hooks.on_infra_shutdown(priority=10)  # before the services stop (they shut down at -10)
 def save_state_on_shutdown():
-    """The final snapshot, if the shutdown came another way than `make down` or a signal."""
+    """The final write, if the shutdown came another way than `make down` or a signal."""
     if not _enabled():
         return
-    SNAPSHOTS.final()
+    PERSISTENCE.final()

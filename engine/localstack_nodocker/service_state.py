@@ -1,0 +1,1024 @@
+"""What each service's state is written as, in the journal and in the snapshot, and how it is read back.
+
+A record is ``(service, kind, key, value)`` and holds a *value as it is*, never the request
+that made it: replaying requests would not give the same state again (ids, timestamps,
+sequence numbers and receipt handles are drawn anew, Lambda functions would run again, S3
+would send its notifications again). Redis's AOF can replay commands because Redis first
+rewrites every non-deterministic command into a deterministic one; LocalStack's thirty
+services offer no such rewriting. Values are what SQLite's WAL holds too (pages, not SQL).
+
+- ``state``: the whole of a service's state containers (LocalStack stores, moto backends,
+  asset folders), pickled with LocalStack's own pickler. The last one of a service wins.
+  This is how most services are written: their state is small.
+- Where the state grows with the data, the service is cut finer, so that writing what one
+  second changed costs what changed, not what is held:
+  - DynamoDB: its ``state`` without the items and stream records; each ``item`` by table
+    and key (its attributes as DynamoDB's JSON, or None once deleted); a table's ``stream``
+    records from the position already written.
+  - S3: its ``state`` without the objects; each ``object`` key with all its versions and
+    their bytes (None once gone).
+  - CloudWatch Logs: its ``state`` without the log events; each stream's new ``events``.
+  An ``item`` or ``object`` record names its table's or bucket's *identity* (name and
+  creation time): one written for a table deleted and created again under the same name
+  is not applied to the new one.
+
+Replay of a service: its last ``state``, then the last record of each key, then what is
+appended (stream records, log events) in order. A record read a moment before another
+request changed the same key is followed by a later record of that key (the request marked
+it again), so the last record of each key is its value at the last interval written.
+
+What a request may have changed is noted on the request's way out (persistence.py's
+response handler): from the operation and its parameters, which name the table and key,
+bucket and key, log group and stream.
+"""
+
+import io
+import logging
+import os
+import threading
+from collections import defaultdict
+from pathlib import Path
+
+from localstack.services.stores import AccountRegionBundle
+from localstack.state import AssetDirectory, StateVisitor
+from localstack.state import pickle as state_pickle
+from moto.core.base_backend import BackendDict
+
+LOG = logging.getLogger(__name__)
+
+STATE = "state"
+EVERYTHING = "*"
+# A service whose containers keep changing while they are pickled (a request runs meanwhile)
+# is pickled again, up to this many times, before the interval's write gives up on it.
+PICKLE_ATTEMPTS = 3
+
+
+# --- containers --------------------------------------------------------------------------------
+
+
+class _Containers(StateVisitor):
+    def __init__(self):
+        self.found = []
+
+    def visit(self, state_container):
+        self.found.append(state_container)
+
+
+def containers(service) -> list:
+    visitor = _Containers()
+    service.accept_state_visitor(visitor)
+    return visitor.found
+
+
+def container_key(container) -> str:
+    if isinstance(container, AssetDirectory):
+        return f"assets-{Path(container.path).name}"
+    return f"{type(container).__name__}-{container.service_name}"
+
+
+def _pickled(container, pickler_class) -> bytes:
+    buffer = io.BytesIO()
+    pickler_class(buffer).dump(container)
+    return buffer.getvalue()
+
+
+def _asset_files(folder: Path) -> dict[str, bytes]:
+    if not folder.is_dir():
+        return {}
+    return {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
+
+
+def _fill_in_place(container, loaded) -> None:
+    """The module-level container stays the object everyone imported: filled in place, with
+    the lock and cross-account dict its loaded region bundles point to."""
+    container.clear()
+    container.update(loaded)
+    container.__dict__.update(loaded.__dict__)
+
+
+# --- pickling -----------------------------------------------------------------------------------
+
+
+def _same_object_with(obj, **replaced):
+    """Reduce `obj` to its class and a copy of its attributes with some replaced (the live
+    object is not touched)."""
+    import copyreg
+
+    state = obj.__dict__.copy()
+    state.update(replaced)
+    return copyreg.__newobj__, (type(obj),), state
+
+
+def _skeleton_pickler(strip: dict):
+    """LocalStack's pickler, with the collections a service writes record by record left out:
+    {class: function(obj) -> {attribute: empty value}}."""
+
+    class SkeletonPickler(state_pickle.Pickler):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            for cls, emptied in strip.items():
+                self.dispatch[cls] = self._stripped(emptied)
+
+        @staticmethod
+        def _stripped(emptied):
+            def save(pickler, obj):
+                function, arguments, state = _same_object_with(obj, **emptied(obj))
+                pickler.save_reduce(function, arguments, state=state, obj=obj)
+
+            return save
+
+    return SkeletonPickler
+
+
+def _client_again(service_name: str, region: str, access_key: str, secret_key: str, token: str | None):
+    from localstack.aws.connect import connect_to
+
+    return connect_to(
+        region_name=region, aws_access_key_id=access_key, aws_secret_access_key=secret_key, aws_session_token=token
+    ).get_client(service_name)
+
+
+def _save_client(pickler, client) -> None:
+    """A boto client in a store (Step Functions keeps one per execution that logs to CloudWatch
+    Logs) is saved as what it was made from and made again, for the engine's own gateway:
+    dill cannot pickle it (its request signer holds a weak proxy)."""
+    credentials = client._get_credentials().get_frozen_credentials()
+    pickler.save_reduce(
+        _client_again,
+        (
+            client.meta.service_model.service_name,
+            client.meta.region_name,
+            credentials.access_key,
+            credentials.secret_key,
+            credentials.token,
+        ),
+        obj=client,
+    )
+
+
+def register_reducers() -> None:
+    from botocore.client import BaseClient
+    from localstack.aws.connect import MetadataRequestInjector
+
+    state_pickle.register(BaseClient, subclasses=True)(_save_client)
+    # LocalStack's wrapper of such a client answers every attribute from the client it wraps,
+    # so unpickling it field by field recurses for ever: made again from what it wraps.
+    state_pickle.reducer(MetadataRequestInjector)(
+        lambda injector: (injector._client, injector._params, injector._custom_headers)
+    )
+
+
+# --- the default: a service written whole -----------------------------------------------------
+
+
+class ServiceState:
+    """A service written whole whenever a request changed it (or it changed by itself)."""
+
+    # classes whose collections this service writes record by record: {class: emptied attributes}
+    strip: dict = {}
+
+    def __init__(self, name: str):
+        self.name = name
+        self.lock = threading.Lock()
+        self.changed = False
+
+    # -- noting changes (on the request path: cheap) --
+
+    def note(self, context) -> None:
+        self.changed = True
+
+    def note_everything(self) -> None:
+        self.changed = True
+
+    # -- writing --
+
+    def take(self):
+        """What changed since the last write, handed to `records`; nothing is pending after."""
+        with self.lock:
+            changed, self.changed = self.changed, False
+        return changed
+
+    def give_back(self, taken) -> None:
+        """A write that failed: what it took is pending again."""
+        with self.lock:
+            self.changed = self.changed or bool(taken)
+
+    def records(self, service, taken) -> list:
+        """The records of what changed (`taken`), read now from the running service."""
+        return [self.state_record(service)] if taken else []
+
+    def all_records(self, service) -> list:
+        """Everything the service holds (a snapshot)."""
+        return [self.state_record(service)]
+
+    def state_record(self, service) -> tuple:
+        pickler = _skeleton_pickler(self.strip) if self.strip else state_pickle.Pickler
+        for attempt in range(PICKLE_ATTEMPTS):
+            try:
+                value = {}
+                for container in containers(service):
+                    if isinstance(container, (AccountRegionBundle, BackendDict)):
+                        value[container_key(container)] = _pickled(container, pickler)
+                    elif isinstance(container, AssetDirectory):
+                        if self.writes_assets(container):
+                            value[container_key(container)] = _asset_files(Path(container.path))
+                    else:
+                        raise TypeError(f"cannot save a state container of type {type(container).__name__}")
+                return (self.name, STATE, None, value)
+            except RuntimeError as exc:  # "dictionary changed size during iteration"
+                if attempt == PICKLE_ATTEMPTS - 1:
+                    raise RuntimeError(f"its state kept changing while it was pickled ({exc})") from exc
+        raise AssertionError("unreachable")
+
+    def writes_assets(self, container) -> bool:
+        return True
+
+    # -- reading back --
+
+    def apply(self, service, records: list, report) -> None:
+        """Records of this service, oldest first (snapshot, then journal)."""
+        state = None
+        for record in records:
+            if record[1] == STATE:
+                state = record
+        if state is not None:
+            self.apply_state(service, state[3])
+        self.apply_entities(service, [record for record in records if record[1] != STATE], report)
+
+    def apply_state(self, service, value: dict) -> None:
+        for container in containers(service):
+            saved = value.get(container_key(container))
+            if saved is None:
+                continue
+            if isinstance(container, (AccountRegionBundle, BackendDict)):
+                _fill_in_place(container, state_pickle.loads(saved))
+            elif isinstance(container, AssetDirectory):
+                for relative, data in saved.items():
+                    path = Path(container.path) / relative
+                    path.parent.mkdir(parents=True, exist_ok=True)
+                    path.write_bytes(data)
+
+    def apply_entities(self, service, records: list, report) -> None:
+        if records:
+            raise ValueError(f"{self.name}: records of kinds {sorted({r[1] for r in records})} it does not write")
+
+    def after_load(self, service) -> None:
+        """Start noting changes from the state just loaded."""
+
+
+# --- DynamoDB -----------------------------------------------------------------------------------
+
+ITEM_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
+PARTIQL_OPERATIONS = {"ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction"}
+
+
+def _table_name(name: str) -> str:
+    """A table's name from its name or ARN (``arn:aws:dynamodb:<region>:<account>:table/<name>``)."""
+    return name.split(":table/", 1)[1] if name.startswith("arn:") and ":table/" in name else name
+
+
+def _key_of(type_and_value) -> tuple:
+    """A key attribute's DynamoType as a hashable (type, value)."""
+    return (type_and_value.type, type_and_value.value)
+
+
+def _dynamo_type(attribute: dict):
+    """moto's DynamoType from DynamoDB's JSON, without moto's per-attribute checks (the
+    values were checked when first written): a tenth of the time, at 100,000 items."""
+    from moto.dynamodb.models.dynamo_type import DynamoType
+
+    ((kind, value),) = attribute.items()
+    if kind == "L":
+        value = [_dynamo_type(element) for element in value]
+    elif kind == "M":
+        value = {name: _dynamo_type(element) for name, element in value.items()}
+    made = DynamoType.__new__(DynamoType)
+    made.type, made.value = kind, value
+    return made
+
+
+def _item(table, attributes: dict):
+    from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
+
+    values = LimitedSizeDict()
+    dict.update(values, {name: _dynamo_type(value) for name, value in attributes.items()})
+    item = Item.__new__(Item)
+    item.hash_key = values[table.hash_key_attr]
+    item.range_key = values[table.range_key_attr] if table.range_key_attr else None
+    item.attrs = values
+    return item
+
+
+def _stored_items(table):
+    """Every item of a moto table as it stores them (by hash key, then range key), unsorted:
+    moto's ``all_items`` sorts them, seconds at 100,000 items."""
+    for stored in list(table.items.values()):
+        if table.range_key_attr:
+            yield from list(stored.values())
+        else:
+            yield stored
+
+
+def _table_identity(table) -> str:
+    return table.created_at.isoformat()
+
+
+class DynamoDBState(ServiceState):
+    """DynamoDB (moto's tables): items and stream records written record by record."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.keys: list[tuple] = []  # (account, region, table name, attributes naming the key)
+        self.tables: set[tuple] = set()  # (account, region, table name): every item of it
+        # What the journal holds already: table identities, and stream records per stream.
+        self.written_tables: set[tuple] = set()
+        self.written_stream_records: dict[tuple, int] = {}
+
+    @property
+    def strip(self):
+        from moto.dynamodb.models.table import StreamShard, Table
+
+        return {
+            Table: lambda table: {"items": defaultdict(dict)},
+            StreamShard: lambda shard: {"items": []},
+        }
+
+    def note(self, context) -> None:
+        operation, request = context.operation.name, context.service_request or {}
+        where = (context.account_id, context.region)
+        with self.lock:
+            if operation in ("PutItem", "UpdateItem", "DeleteItem"):
+                self.keys.append(
+                    (*where, request.get("TableName", ""), request.get("Item") or request.get("Key") or {})
+                )
+            elif operation == "BatchWriteItem":
+                for table, writes in (request.get("RequestItems") or {}).items():
+                    for write in writes:
+                        put, delete = write.get("PutRequest") or {}, write.get("DeleteRequest") or {}
+                        self.keys.append((*where, table, put.get("Item") or delete.get("Key") or {}))
+            elif operation == "TransactWriteItems":
+                for action in request.get("TransactItems") or []:
+                    for kind in ("Put", "Update", "Delete"):
+                        if kind in action:
+                            entry = action[kind]
+                            self.keys.append(
+                                (*where, entry.get("TableName", ""), entry.get("Item") or entry.get("Key") or {})
+                            )
+            elif operation in PARTIQL_OPERATIONS:
+                self.tables.update((*where, table) for table in _partiql_tables(request))
+            else:
+                self.changed = True  # the tables themselves (create, update, delete, TTL, tags, ...)
+
+    def note_everything(self) -> None:
+        with self.lock:
+            self.changed = True
+            self.written_tables.clear()  # every table's items again
+
+    def take(self):
+        with self.lock:
+            taken = (self.changed, self.keys, self.tables)
+            self.changed, self.keys, self.tables = False, [], set()
+        return taken
+
+    def give_back(self, taken) -> None:
+        changed, keys, tables = taken
+        with self.lock:
+            self.changed = self.changed or changed
+            self.keys = keys + self.keys
+            self.tables |= tables
+
+    def records(self, service, taken) -> list:
+        from localstack_nodocker.dynamodb import REQUEST_LOCK
+
+        changed, keys, tables = taken
+        records, streams = [], set()
+        if not (changed or keys or tables):
+            return records
+        with REQUEST_LOCK:  # every request's writes whole (transactions: all their items)
+            if changed:
+                records.append(self.state_record(service))
+                for account, region, table in self._tables():
+                    identity = (account, region, table.name, _table_identity(table))
+                    if identity not in self.written_tables:
+                        tables.add((account, region, table.name))
+                self.written_tables = {
+                    (account, region, table.name, _table_identity(table)) for account, region, table in self._tables()
+                }
+            for account, region, name in tables:
+                table = self._table(account, region, name)
+                if table is not None:
+                    records += self._whole_table(account, region, table)
+                    streams.add((account, region, table))
+            for account, region, name, attributes in keys:
+                table = self._table(account, region, _table_name(name))
+                record = self._key_record(account, region, table, attributes) if table is not None else None
+                if record is not None:
+                    records.append(record)
+                    streams.add((account, region, table))
+            for account, region, table in streams:
+                records += self._stream_records(account, region, table)
+        return records
+
+    def all_records(self, service) -> list:
+        records = [self.state_record(service)]
+        for account, region, table in self._tables():
+            records += [self._item_record(account, region, table, item) for item in _stored_items(table)]
+            records += self._stream_records(account, region, table, everything=True)
+        return records
+
+    # -- reading the tables --
+
+    @staticmethod
+    def _tables():
+        from moto.dynamodb.models import dynamodb_backends
+
+        for account, regions in list(dynamodb_backends.items()):
+            for region, backend in list(regions.items()):
+                for table in list(backend.tables.values()):
+                    yield account, region, table
+
+    @staticmethod
+    def _table(account: str, region: str, name: str):
+        from moto.dynamodb.models import dynamodb_backends
+
+        regions = dynamodb_backends.get(account)
+        backend = regions.get(region) if regions is not None else None
+        return backend.tables.get(name) if backend is not None else None
+
+    def _item_record(self, account, region, table, item) -> tuple:
+        key = (account, region, table.name, _table_identity(table), _key_of(item.hash_key))
+        key += (_key_of(item.range_key) if item.range_key is not None else None,)
+        return (self.name, "item", key, item.to_json()["Attributes"])
+
+    def _key_record(self, account, region, table, attributes: dict) -> tuple | None:
+        from moto.dynamodb.models.dynamo_type import DynamoType
+
+        try:
+            hash_key = DynamoType(attributes[table.hash_key_attr])
+            range_key = DynamoType(attributes[table.range_key_attr]) if table.range_key_attr else None
+            item = table.get_item(hash_key, range_key)
+        except Exception:  # a key moto refused: the request failed, nothing changed
+            return None
+        key = (account, region, table.name, _table_identity(table), _key_of(hash_key))
+        key += (_key_of(range_key) if range_key is not None else None,)
+        return (self.name, "item", key, item.to_json()["Attributes"] if item is not None else None)
+
+    def _whole_table(self, account, region, table) -> list:
+        """Every item of a table, after a ``table-items`` record that drops at load the items
+        written for it before (a PartiQL statement may have deleted any of them)."""
+        identity = (account, region, table.name, _table_identity(table))
+        return [(self.name, "table-items", identity, None)] + [
+            self._item_record(account, region, table, item) for item in _stored_items(table)
+        ]
+
+    def _stream_records(self, account, region, table, everything: bool = False) -> list:
+        """The stream's records after those written already (`everything`: all of them, for a
+        snapshot, which leaves the journal's count alone)."""
+        shard = table.stream_shard
+        if shard is None:
+            return []
+        stream = (account, region, table.name, _table_identity(table), table.latest_stream_label)
+        start = 0 if everything else self.written_stream_records.get(stream, 0)
+        added = [record.record for record in shard.items[start:]]
+        if not everything:
+            self.written_stream_records[stream] = start + len(added)
+        return [(self.name, "stream", stream, (start, added))] if added else []
+
+    # -- reading back --
+
+    def apply_entities(self, service, records: list, report) -> None:
+        from moto.dynamodb.models.table import StreamRecord
+
+        items = {}
+        for record in records:
+            if record[1] == "table-items":  # the items written before it are replaced
+                items = {key: value for key, value in items.items() if key[:4] != record[2]}
+            elif record[1] == "item":
+                items[record[2]] = record[3]
+        tables = {
+            (account, region, table.name, _table_identity(table)): table for account, region, table in self._tables()
+        }
+        for (account, region, name, identity, _, range_key), attributes in items.items():
+            table = tables.get((account, region, name, identity))
+            if table is None or attributes is None:
+                continue  # the table was deleted, or created again, after this record; or the item deleted
+            item = _item(table, attributes)
+            if range_key is None:
+                table.items[item.hash_key] = item
+            else:
+                table.items[item.hash_key][item.range_key] = item
+        for record in records:
+            if record[1] != "stream":
+                continue
+            account, region, name, identity, label = record[2]
+            table = tables.get((account, region, name, identity))
+            if table is None or table.stream_shard is None or table.latest_stream_label != label:
+                continue
+            start, added = record[3]
+            shard = table.stream_shard
+            if start > len(shard.items):
+                report(
+                    f"stream of table {name}", f"records {len(shard.items)} to {start} are missing; later ones left out"
+                )
+                continue
+            restored = []
+            for saved in added:
+                stream_record = StreamRecord.__new__(StreamRecord)
+                stream_record.record = saved
+                restored.append(stream_record)
+            shard.items[start : start + len(restored)] = restored
+
+    def after_load(self, service) -> None:
+        self.written_tables = {
+            (account, region, table.name, _table_identity(table)) for account, region, table in self._tables()
+        }
+        self.written_stream_records = {
+            (account, region, table.name, _table_identity(table), table.latest_stream_label): len(
+                table.stream_shard.items
+            )
+            for account, region, table in self._tables()
+            if table.stream_shard is not None
+        }
+
+
+def _partiql_tables(request: dict) -> set[str]:
+    """The tables a PartiQL request writes (reads change nothing); moto parses the statements
+    with the same parser, so a statement it cannot parse changed nothing either."""
+    from py_partiql_parser import DynamoDBStatementParser
+
+    statements = (
+        [request] if "Statement" in request else request.get("Statements") or request.get("TransactStatements") or []
+    )
+    names = set()
+    for statement in statements:
+        text = statement.get("Statement", "")
+        if text.lstrip()[:6].upper() == "SELECT":
+            continue
+        try:
+            names.update(DynamoDBStatementParser.get_query_metadata(text).get_table_names())
+        except Exception:
+            continue
+    return names
+
+
+# --- S3 -----------------------------------------------------------------------------------------
+
+# Object operations that change only the objects they name; every other operation naming a
+# bucket (its configuration, multipart uploads, the bucket itself) changes the bucket too.
+OBJECT_OPERATIONS = {
+    "PutObject",
+    "CopyObject",
+    "DeleteObject",
+    "DeleteObjects",
+    "PutObjectAcl",
+    "PutObjectTagging",
+    "DeleteObjectTagging",
+    "PutObjectRetention",
+    "PutObjectLegalHold",
+    "RestoreObject",
+}
+
+
+def _s3_storage():
+    from localstack.services.plugins import SERVICE_PLUGINS
+
+    # LocalStack's S3 keeps object bytes in its provider's storage (a seam.py target)
+    return SERVICE_PLUGINS.get_service("s3")._provider._storage_backend
+
+
+def _bucket_identity(bucket) -> tuple:
+    """A bucket's creation, and whether it is versioned: turning versioning on rewrites every
+    object's version id, so its objects are all written again."""
+    return (bucket.creation_date.isoformat(), type(bucket.objects).__name__)
+
+
+def _versions(bucket, key: str) -> list:
+    """Every stored version of a key, oldest first (one for a bucket never versioned)."""
+    from localstack.services.s3.models import VersionedKeyStore
+
+    if isinstance(bucket.objects, VersionedKeyStore):
+        return list(dict(bucket.objects._store.get(key) or {}).values())
+    current = bucket.objects.get(key)
+    return [current] if current is not None else []
+
+
+class S3State(ServiceState):
+    """S3: each object key written with its versions and their bytes."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.keys: set[tuple] = set()  # (account, region, bucket, key)
+        self.written_buckets: set[tuple] = set()  # (account, bucket, identity)
+
+    @property
+    def strip(self):
+        from localstack.services.s3.models import S3Bucket
+
+        return {S3Bucket: lambda bucket: {"objects": type(bucket.objects)()}}
+
+    def writes_assets(self, container) -> bool:
+        return False  # the objects' bytes are in the object records
+
+    def note(self, context) -> None:
+        operation, request = context.operation.name, context.service_request or {}
+        bucket, where = request.get("Bucket"), (context.account_id, context.region)
+        with self.lock:
+            if operation == "DeleteObjects":
+                for entry in (request.get("Delete") or {}).get("Objects") or []:
+                    self.keys.add((*where, bucket, entry.get("Key")))
+            elif bucket and request.get("Key") is not None:
+                self.keys.add((*where, bucket, request["Key"]))
+            if operation not in OBJECT_OPERATIONS:
+                self.changed = True
+
+    def note_everything(self) -> None:
+        with self.lock:
+            self.changed = True
+            self.written_buckets.clear()
+
+    def take(self):
+        with self.lock:
+            taken = (self.changed, self.keys)
+            self.changed, self.keys = False, set()
+        return taken
+
+    def give_back(self, taken) -> None:
+        changed, keys = taken
+        with self.lock:
+            self.changed = self.changed or changed
+            self.keys |= keys
+
+    def records(self, service, taken) -> list:
+        changed, keys = taken
+        records = []
+        if changed:
+            records.append(self.state_record(service))
+            buckets = {(account, bucket.name, _bucket_identity(bucket)): bucket for account, bucket in self._buckets()}
+            for identity, bucket in buckets.items():
+                if identity not in self.written_buckets:
+                    records += [self._object_record(identity[0], bucket, key) for key in self._keys(bucket)]
+            self.written_buckets = set(buckets)
+        for account, region, name, key in keys:
+            bucket = self._bucket(account, region, name)
+            if bucket is not None:
+                records.append(self._object_record(account, bucket, key))
+        return records
+
+    def all_records(self, service) -> list:
+        records = [self.state_record(service)]
+        for account, bucket in self._buckets():
+            records += [self._object_record(account, bucket, key) for key in self._keys(bucket)]
+        return records
+
+    @staticmethod
+    def _buckets():
+        from localstack.services.s3.models import s3_stores
+
+        seen = set()
+        for account, _, store in s3_stores.iter_stores():
+            for bucket in list(store.buckets.values()):
+                if (account, bucket.name) not in seen:  # the buckets are shared by an account's regions
+                    seen.add((account, bucket.name))
+                    yield account, bucket
+
+    @staticmethod
+    def _bucket(account: str, region: str, name: str):
+        from localstack.services.s3.models import s3_stores
+
+        return s3_stores[account][region].buckets.get(name)
+
+    @staticmethod
+    def _keys(bucket) -> list:
+        from localstack.services.s3.models import VersionedKeyStore
+
+        if isinstance(bucket.objects, VersionedKeyStore):
+            return list(dict(bucket.objects._store))
+        return [s3_object.key for s3_object in bucket.objects.values()]
+
+    def _object_record(self, account: str, bucket, key: str) -> tuple:
+        """The key's versions as they are, each with its bytes, read as S3's GetObject reads
+        them: under the object's read lock, with the metadata read again if a write came
+        between (LocalStack's own check, by the time of the last write)."""
+        from localstack.services.s3.models import S3DeleteMarker
+
+        storage, versions = _s3_storage(), []
+        for version in _versions(bucket, key):
+            data = None
+            if not isinstance(version, S3DeleteMarker):
+                with storage.open(bucket.name, version, mode="r") as stored:
+                    if stored.last_modified != version.internal_last_modified:
+                        version = next(
+                            (again for again in _versions(bucket, key) if again.version_id == version.version_id),
+                            version,
+                        )
+                    data = stored.read()
+            versions.append((state_pickle.dumps(version), data))
+        record_key = (account, bucket.name, _bucket_identity(bucket), key)
+        return (self.name, "object", record_key, versions or None)
+
+    def apply_entities(self, service, records: list, report) -> None:
+        from localstack.services.s3.models import S3DeleteMarker, VersionedKeyStore
+
+        storage = _s3_storage()
+        latest = {record[2]: record[3] for record in records if record[1] == "object"}
+        buckets = {(account, bucket.name, _bucket_identity(bucket)): bucket for account, bucket in self._buckets()}
+        for (account, name, identity, key), versions in latest.items():
+            bucket = buckets.get((account, name, identity))
+            if bucket is None or versions is None:
+                continue  # the bucket was deleted, created again or made versioned after it; or the key deleted
+            os.makedirs(os.path.join(storage.root_directory, bucket.name), exist_ok=True)
+            loaded = []
+            for pickled, data in versions:
+                version = state_pickle.loads(pickled)
+                if not isinstance(version, S3DeleteMarker):
+                    if len(data) != version.size:
+                        report(
+                            f"s3://{name}/{key} (version {version.version_id})",
+                            f"{len(data)} bytes saved, its metadata says {version.size}; left out",
+                        )
+                        continue
+                    with storage.open(bucket.name, version, mode="w") as stored:
+                        stored.write(io.BytesIO(data))
+                loaded.append(version)
+            if isinstance(bucket.objects, VersionedKeyStore):
+                for version in loaded:
+                    bucket.objects.set(key, version)
+            elif loaded:
+                bucket.objects.set(key, loaded[-1])
+
+    def after_load(self, service) -> None:
+        self.written_buckets = {(account, bucket.name, _bucket_identity(bucket)) for account, bucket in self._buckets()}
+
+
+# --- CloudWatch Logs ----------------------------------------------------------------------------
+
+
+def _stream_identity(stream) -> int:
+    return stream.creation_time
+
+
+def _stream_fields(stream) -> dict:
+    """What PutLogEvents changes on a stream besides its events (timestamps, sizes, token)."""
+    return {name: value for name, value in vars(stream).items() if name not in ("events", "log_group")}
+
+
+class LogsState(ServiceState):
+    """CloudWatch Logs (moto's log groups): each stream's new events written as they come."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.streams: set[tuple] = set()  # (account, region, group, stream)
+        self.written_events: dict[tuple, int] = {}  # stream identity -> last event id written
+
+    @property
+    def strip(self):
+        from moto.logs.models import LogStream
+
+        return {LogStream: lambda stream: {"events": []}}
+
+    def note(self, context) -> None:
+        request = context.service_request or {}
+        with self.lock:
+            if context.operation.name == "PutLogEvents":
+                self.streams.add(
+                    (context.account_id, context.region, request.get("logGroupName"), request.get("logStreamName"))
+                )
+            else:
+                self.changed = True
+
+    def note_everything(self) -> None:
+        with self.lock:
+            self.changed = True
+            self.written_events.clear()
+
+    def take(self):
+        with self.lock:
+            taken = (self.changed, self.streams)
+            self.changed, self.streams = False, set()
+        return taken
+
+    def give_back(self, taken) -> None:
+        changed, streams = taken
+        with self.lock:
+            self.changed = self.changed or changed
+            self.streams |= streams
+
+    def records(self, service, taken) -> list:
+        changed, streams = taken
+        records = []
+        if changed:
+            records.append(self.state_record(service))
+            current = {self._identity(account, region, stream): stream for account, region, stream in self._streams()}
+            for identity, stream in current.items():
+                if identity not in self.written_events:
+                    records += self._events_record(identity, stream)
+            self.written_events = {identity: self.written_events.get(identity, -1) for identity in current}
+        for account, region, group_name, stream_name in streams:
+            stream = self._stream(account, region, group_name, stream_name)
+            if stream is not None:
+                records += self._events_record(self._identity(account, region, stream), stream)
+        return records
+
+    def all_records(self, service) -> list:
+        records = [self.state_record(service)]
+        for account, region, stream in self._streams():
+            records += self._events_record(self._identity(account, region, stream), stream, everything=True)
+        return records
+
+    @staticmethod
+    def _identity(account, region, stream) -> tuple:
+        return (account, region, stream.log_group.name, stream.log_stream_name, _stream_identity(stream))
+
+    @staticmethod
+    def _streams():
+        from moto.logs.models import logs_backends
+
+        for account, regions in list(logs_backends.items()):
+            for region, backend in list(regions.items()):
+                for group in list(backend.groups.values()):
+                    for stream in list(group.streams.values()):
+                        yield account, region, stream
+
+    @staticmethod
+    def _stream(account, region, group_name, stream_name):
+        from moto.logs.models import logs_backends
+
+        regions = logs_backends.get(account)
+        backend = regions.get(region) if regions is not None else None
+        group = backend.groups.get(group_name) if backend is not None else None
+        return group.streams.get(stream_name) if group is not None else None
+
+    def _events_record(self, identity: tuple, stream, everything: bool = False) -> list:
+        """The stream's events after the last one written (events only ever come after;
+        `everything`: all of them, for a snapshot, which leaves the journal's mark alone)."""
+        last = -1 if everything else self.written_events.get(identity, -1)
+        events, added = list(stream.events), []
+        for event in reversed(events):
+            if event.event_id <= last:
+                break
+            added.append((event.event_id, event.ingestion_time, event.timestamp, event.message))
+        added.reverse()
+        if added and not everything:
+            self.written_events[identity] = added[-1][0]
+        return [(self.name, "events", identity, (added, _stream_fields(stream)))]
+
+    def apply_entities(self, service, records: list, report) -> None:
+        from moto.logs.models import LogEvent
+
+        streams = {self._identity(account, region, stream): stream for account, region, stream in self._streams()}
+        highest = -1
+        for record in records:
+            stream = streams.get(record[2])
+            if record[1] != "events" or stream is None:
+                continue  # the stream was deleted, or created again, after this record
+            added, fields = record[3]
+            last = stream.events[-1].event_id if stream.events else -1
+            for event_id, ingestion_time, timestamp, message in added:
+                if event_id > last:
+                    event = LogEvent.__new__(LogEvent)
+                    event.event_id, event.ingestion_time, event.timestamp, event.message = (
+                        event_id,
+                        ingestion_time,
+                        timestamp,
+                        message,
+                    )
+                    stream.events.append(event)
+            vars(stream).update(fields)
+            highest = max(highest, stream.events[-1].event_id if stream.events else -1)
+        # moto numbers events from a class-wide counter, which starts at 0 in a new process
+        LogEvent._event_id = max(LogEvent._event_id, highest + 1)
+
+    def after_load(self, service) -> None:
+        self.written_events = {
+            self._identity(account, region, stream): (stream.events[-1].event_id if stream.events else -1)
+            for account, region, stream in self._streams()
+        }
+
+
+# --- services that change by themselves -------------------------------------------------------
+
+
+class ChangingByItself(ServiceState):
+    """A service whose resources move on after the request that started them (a function
+    becomes Active, an execution ends, a stack's creation completes): written again whenever
+    what `signature` reads of them has changed."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.written_signature = None
+
+    def signature(self):
+        raise NotImplementedError
+
+    def take(self):
+        signature = self.signature()
+        with self.lock:
+            changed, self.changed = self.changed or signature != self.written_signature, False
+        self.written_signature = signature
+        return changed
+
+    def give_back(self, taken) -> None:
+        super().give_back(taken)
+        self.written_signature = None
+
+    def after_load(self, service) -> None:
+        self.written_signature = self.signature()
+
+
+def _lambda_versions():
+    from localstack.services.lambda_.invocation.models import lambda_stores
+
+    for _, _, store in lambda_stores.iter_stores():
+        for function in list(store.functions.values()):
+            yield from list(function.versions.values())
+
+
+class LambdaState(ChangingByItself):
+    """Lambda: its store whole, and what it holds outside the store (where each DynamoDB stream
+    mapping reads next, the asynchronous invocations queued) as a ``runtime`` record whenever
+    that changed. Invoking a function changes neither."""
+
+    INVOCATIONS = {"Invoke", "InvokeAsync", "InvokeWithResponseStream"}
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.written_runtime = None
+        self.loaded_runtime: dict = {}
+
+    def note(self, context) -> None:
+        if context.operation.name not in self.INVOCATIONS:
+            self.changed = True
+
+    def signature(self):
+        return tuple(
+            (
+                version.id.qualified_arn(),
+                version.config.state.state,
+                getattr(version.config.last_update, "status", None),
+            )
+            for version in _lambda_versions()
+        )
+
+    def runtime(self, service) -> dict:
+        from localstack_nodocker import drain, stream_mapping
+
+        # the pollers are held by the Lambda provider (a seam.py target)
+        workers = dict(service.lifecycle_hook.esm_workers)
+        return {"stream_positions": stream_mapping.positions(workers), "queued_invocations": drain.queued_invocations()}
+
+    def records(self, service, taken) -> list:
+        records = super().records(service, taken)
+        runtime = self.runtime(service)
+        if runtime != self.written_runtime:
+            records.append((self.name, "runtime", None, runtime))
+            self.written_runtime = runtime
+        return records
+
+    def all_records(self, service) -> list:
+        return [*super().all_records(service), (self.name, "runtime", None, self.runtime(service))]
+
+    def apply_entities(self, service, records: list, report) -> None:
+        runtime = [record for record in records if record[1] == "runtime"]
+        super().apply_entities(service, [record for record in records if record[1] != "runtime"], report)
+        self.loaded_runtime = runtime[-1][3] if runtime else {}
+
+    def after_load(self, service) -> None:
+        super().after_load(service)
+        self.written_runtime = self.runtime(service)
+
+
+class StepFunctionsState(ChangingByItself):
+    def signature(self):
+        from localstack.services.stepfunctions.backend.models import sfn_stores
+
+        return tuple(
+            (arn, execution.exec_status)
+            for _, _, store in sfn_stores.iter_stores()
+            for arn, execution in list(store.executions.items())
+        )
+
+
+class CloudFormationState(ChangingByItself):
+    def signature(self):
+        from localstack.services.cloudformation.models import cloudformation_stores
+
+        return tuple(
+            (identifier, resource.status)
+            for _, _, store in cloudformation_stores.iter_stores()
+            for resources in (store.stacks_v2, store.change_sets)
+            for identifier, resource in list(resources.items())
+        )
+
+
+ADAPTED = {
+    "dynamodb": DynamoDBState,
+    "s3": S3State,
+    "logs": LogsState,
+    "lambda": LambdaState,
+    "stepfunctions": StepFunctionsState,
+    "cloudformation": CloudFormationState,
+}
+
+
+def state_of(name: str) -> ServiceState:
+    return ADAPTED.get(name, ServiceState)(name)
