@@ -154,7 +154,9 @@ class AwsHostCertificates:
         """`day` makes a new certificate daily, long before one expires."""
         context = SSL.Context(SSL.TLS_SERVER_METHOD)
         context.use_privatekey(self._key)
-        context.use_certificate(_server_certificate([x509.DNSName(name)], self._key, self._authority, self._authority_key))
+        context.use_certificate(
+            _server_certificate([x509.DNSName(name)], self._key, self._authority, self._authority_key)
+        )
         context.add_extra_chain_cert(self._authority)
         # the engine's context offers its protocols (ALPN) per connection; this one must too
         context.set_alpn_select_callback(self._choose_protocol)

@@ -1,0 +1,263 @@
+"""Code that ignores AWS_ENDPOINT_URL reaches the engine from inside functions: the AWS SDK for
+JavaScript v2, a boto3 client built with a region and no endpoint, a v3 client in a process
+without the variable, plain HTTPS to an AWS host name. Their calls go to the real host names
+(dynamodb.eu-west-1.amazonaws.com, <bucket>.s3.amazonaws.com, sts.amazonaws.com); the workers
+resolve them to the engine, which answers TLS for each with a certificate from the checkout's
+CA, verified by the runtime's SDK. DISABLE_TRANSPARENT_ENDPOINT_INJECTION turns it off.
+Against the real engine over HTTP."""
+
+import contextlib
+import json
+import runpy
+import shutil
+import subprocess
+import sys
+import uuid
+
+import boto3
+import pytest
+
+from tests.engine.test_lambda_paths import wait_active, zipped
+from tests.support.engine import ROOT
+
+PRELOAD = ROOT / "engine" / "localstack_nodocker" / "preload"
+# us-east-1: the SDKs' global host forms (s3.amazonaws.com, <bucket>.s3.amazonaws.com); the
+# others: regional ones.
+REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
+
+# Each probe reads the item the test wrote in the engine (so the call reached the engine, not
+# AWS), writes an S3 object the test reads back, asks STS who it is, and says which host its
+# client used. `off` expects the calls to fail (the switch is on): it reports the error.
+NODE_V2 = """
+const AWS = require("aws-sdk");
+exports.handler = async ({ region, table, key, bucket, off }) => {
+  const options = { region, maxRetries: 0, httpOptions: { connectTimeout: 3000, timeout: 5000 } };
+  const dynamodb = new AWS.DynamoDB(options);
+  try {
+    const item = await dynamodb.getItem({ TableName: table, Key: { key: { S: key } } }).promise();
+    const s3 = new AWS.S3(options);
+    await s3.putObject({ Bucket: bucket, Key: `node-v2-${region}`, Body: "from the SDK v2" }).promise();
+    const who = await new AWS.STS(options).getCallerIdentity({}).promise();
+    return { sdk: `v2 ${AWS.VERSION}`, hosts: [dynamodb.endpoint.host, s3.endpoint.host], value: item.Item.value.S,
+             account: who.Account };
+  } catch (error) {
+    if (!off) throw error;
+    return { failed: error.code };
+  }
+};
+"""
+NODE_V3_WITHOUT_ENDPOINT = """
+delete process.env.AWS_ENDPOINT_URL; // as in a process that never had it
+const https = require("https");
+const { DynamoDBClient, GetItemCommand } = require("@aws-sdk/client-dynamodb");
+const { S3Client, PutObjectCommand } = require("@aws-sdk/client-s3");
+const { STSClient, GetCallerIdentityCommand } = require("@aws-sdk/client-sts");
+exports.handler = async ({ region, table, key, bucket }) => {
+  const dynamodb = new DynamoDBClient({ region });
+  const item = await dynamodb.send(new GetItemCommand({ TableName: table, Key: { key: { S: key } } }));
+  await new S3Client({ region }).send(new PutObjectCommand({ Bucket: bucket, Key: `node-v3-${region}`, Body: "from the SDK v3" }));
+  const who = await new STSClient({ region }).send(new GetCallerIdentityCommand({}));
+  // no SDK: https (LocalStack's health, verified) and fetch to AWS host names
+  const health = await new Promise((resolve, reject) => {
+    https.get(`https://s3.${region}.amazonaws.com/_localstack/health`, (response) => resolve(response.statusCode)).on("error", reject);
+  });
+  const fetched = await fetch("https://sts.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15");
+  const endpoint = await dynamodb.config.endpointProvider({ Region: region, UseDualStack: false, UseFIPS: false });
+  return { sdk: "v3", hosts: [endpoint.url.hostname], value: item.Item.value.S, account: who.Account,
+           health: [health, fetched.status] };
+};
+"""
+PYTHON_REGION_ONLY = """
+import os
+os.environ.pop("AWS_ENDPOINT_URL", None)  # as in code that predates the variable
+import boto3
+from botocore.config import Config
+from botocore.exceptions import EndpointConnectionError
+
+
+def handler(event, context):
+    region = event["region"]
+    options = {"region_name": region, "config": Config(retries={"max_attempts": 1}, connect_timeout=3,
+               s3={"addressing_style": "virtual"})}
+    dynamodb = boto3.client("dynamodb", **options)
+    try:
+        item = dynamodb.get_item(TableName=event["table"], Key={"key": {"S": event["key"]}})
+        s3 = boto3.client("s3", **options)
+        s3.put_object(Bucket=event["bucket"], Key="python-" + region, Body=b"from boto3")
+        account = boto3.client("sts", **options).get_caller_identity()["Account"]
+    except EndpointConnectionError as error:
+        if not event.get("off"):
+            raise
+        return {"failed": type(error).__name__}
+    return {"sdk": "boto3 " + boto3.__version__, "value": item["Item"]["value"]["S"], "account": account,
+            "hosts": [dynamodb.meta.endpoint_url.split("/")[2], s3.meta.endpoint_url.split("/")[2]]}
+"""
+PROBES = {
+    "nodejs16.x": ("index.js", NODE_V2),  # AWS's nodejs16.x and older runtimes provide the SDK v2
+    "nodejs20.x": ("index.js", NODE_V3_WITHOUT_ENDPOINT),
+    "python3.8": ("index.py", PYTHON_REGION_ONLY),
+    "python3.12": ("index.py", PYTHON_REGION_ONLY),
+}
+
+
+@pytest.fixture(scope="module")
+def data(engine):
+    """A table in each region holding one item, and a bucket."""
+    key, value, bucket = (
+        uuid.uuid4().hex,
+        f"written by the test {uuid.uuid4().hex[:8]}",
+        f"hosts-{uuid.uuid4().hex[:8]}",
+    )
+    tables = {}
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket=bucket)
+    for region in REGIONS:
+        dynamodb = boto3.client("dynamodb", region_name=region)
+        table = f"hosts-{uuid.uuid4().hex[:8]}"
+        dynamodb.create_table(
+            TableName=table,
+            KeySchema=[{"AttributeName": "key", "KeyType": "HASH"}],
+            AttributeDefinitions=[{"AttributeName": "key", "AttributeType": "S"}],
+            BillingMode="PAY_PER_REQUEST",
+        )
+        dynamodb.put_item(TableName=table, Item={"key": {"S": key}, "value": {"S": value}})
+        tables[region] = table
+    yield {"key": key, "value": value, "bucket": bucket, "tables": tables}
+    for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+        s3.delete_object(Bucket=bucket, Key=item["Key"])
+    s3.delete_bucket(Bucket=bucket)
+    for region, table in tables.items():
+        boto3.client("dynamodb", region_name=region).delete_table(TableName=table)
+
+
+@contextlib.contextmanager
+def function(runtime: str, variables: dict | None = None):
+    lam = boto3.client("lambda")
+    name = f"hosts-{runtime.replace('.', '')}-{uuid.uuid4().hex[:8]}"
+    lam.create_function(
+        FunctionName=name,
+        Runtime=runtime,
+        Handler="index.handler",
+        Role="arn:aws:iam::000000000000:role/hosts",
+        Code={"ZipFile": zipped(PROBES[runtime][1], PROBES[runtime][0])},
+        Timeout=30,
+        Environment={"Variables": variables or {}},
+    )
+    try:
+        config = wait_active(lam, name)
+        assert config["State"] == "Active", config.get("StateReason")
+        yield name
+    finally:
+        lam.delete_function(FunctionName=name)
+
+
+def invoke(name: str, event: dict) -> dict:
+    response = boto3.client("lambda").invoke(FunctionName=name, Payload=json.dumps(event))
+    result = json.loads(response["Payload"].read())
+    assert "FunctionError" not in response, result
+    return result
+
+
+@pytest.mark.parametrize("runtime", sorted(PROBES))
+def test_code_that_ignores_the_endpoint_reaches_the_engine_in_every_region(data, runtime):
+    s3 = boto3.client("s3")
+    with function(runtime) as name:
+        for region in REGIONS:
+            event = {"region": region, "table": data["tables"][region], "key": data["key"], "bucket": data["bucket"]}
+            found = invoke(name, event)
+            assert found["hosts"][0] == f"dynamodb.{region}.amazonaws.com", found  # AWS's host name ...
+            assert found["value"] == data["value"], found  # ... and the engine's item behind it
+            assert found["account"] == "000000000000"
+            assert found.get("health", [200, 200]) == [200, 200]
+    written = {item["Key"] for item in s3.list_objects_v2(Bucket=data["bucket"]).get("Contents", [])}
+    prefix = {"nodejs16.x": "node-v2-", "nodejs20.x": "node-v3-"}.get(runtime, "python-")
+    assert {f"{prefix}{region}" for region in REGIONS} <= written
+
+
+@pytest.mark.parametrize("runtime", ["nodejs16.x", "python3.12"])
+def test_the_switch_in_a_functions_environment_leaves_aws_host_names_alone(data, runtime):
+    region = REGIONS[1]
+    with function(runtime, {"DISABLE_TRANSPARENT_ENDPOINT_INJECTION": "1"}) as name:
+        event = {"region": region, "table": data["tables"][region], "key": data["key"], "bucket": data["bucket"]}
+        found = invoke(name, {**event, "off": True})
+    # the system resolver answers (offline here: no such host; online: AWS refuses the keys)
+    assert found.get("failed"), found
+
+
+# --- which names the workers' resolvers take ---------------------------------------------------
+
+NAME_CASES = {
+    "dynamodb.us-east-1.amazonaws.com": True,
+    "DYNAMODB.EU-WEST-1.AMAZONAWS.COM.": True,
+    "s3.amazonaws.com": True,
+    "my-bucket.s3.eu-west-1.amazonaws.com": True,
+    "abc123.execute-api.us-east-1.amazonaws.com": True,
+    "dynamodb.cn-north-1.amazonaws.com.cn": True,
+    "amazonaws.com": False,
+    "evilamazonaws.com": False,
+    "dynamodb.us-east-1.amazonaws.com.example.org": False,
+    "localhost": False,
+}
+
+
+def test_the_python_preload_takes_exactly_the_aws_host_names():
+    namespace = runpy.run_path(str(PRELOAD / "localstack_names.py"))
+    assert {name: namespace["is_aws_name"](name) for name in NAME_CASES} == NAME_CASES
+
+
+PYTHON_RESOLVES = """
+import json, socket, sys
+sys.path.insert(0, sys.argv[1])
+import localstack_names
+localstack_names.install()
+found = {}
+for name in json.loads(sys.argv[2]):  # the engine's port (4999 here), whatever port was asked
+    try:
+        found[name] = socket.getaddrinfo(name, 443, 0, socket.SOCK_STREAM)[0][4] == ("127.0.0.1", 4999)
+    except OSError:
+        found[name] = False
+print(json.dumps(found))
+"""
+NODE_CONNECTS = """
+const net = require("net"); const names = JSON.parse(process.argv[1]); const found = {}; let left = names.length;
+const server = net.createServer((socket) => socket.end()).listen(4999, "127.0.0.1", () => {
+  for (const name of names) {  // connected to this server (the engine's port) whatever port was asked
+    const socket = net.connect({ host: name, port: 443, timeout: 3000 }, () => {
+      found[name] = socket.remoteAddress === "127.0.0.1" && socket.remotePort === 4999; socket.destroy(); done(); });
+    socket.on("error", () => { found[name] = false; done(); });
+    socket.on("timeout", () => { found[name] = false; socket.destroy(); done(); });
+  }
+});
+function done() { if (--left === 0) { console.log(JSON.stringify(found)); server.close(); } }
+"""
+
+
+@pytest.mark.parametrize("port", ["4999", ""])
+def test_the_python_preload_sends_aws_host_names_to_the_engines_port_only_in_workers(port):
+    """With the variable (a worker): AWS names go to 127.0.0.1 on its port, whatever port was
+    asked; without it (a shell with `ctl.py env`): the system resolver's answer."""
+    names = [name for name, taken in NAME_CASES.items() if taken][:3] + ["evilamazonaws.com"]
+    result = subprocess.run(
+        [sys.executable, "-c", PYTHON_RESOLVES, str(PRELOAD), json.dumps(names)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"LOCALSTACK_NODOCKER_AWS_HOSTS_PORT": port, "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {name: bool(port) and name != "evilamazonaws.com" for name in names}
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed")
+@pytest.mark.parametrize("port", ["4999", ""])
+def test_the_node_preload_sends_aws_host_names_to_the_engines_port_only_in_workers(port):
+    names = [name.rstrip(".") for name, taken in NAME_CASES.items() if taken][:3] + ["evilamazonaws.com"]
+    result = subprocess.run(
+        ["node", "--require", str(PRELOAD / "localstack_names.js"), "-e", NODE_CONNECTS, json.dumps(names)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"LOCALSTACK_NODOCKER_AWS_HOSTS_PORT": port, "PATH": "/usr/bin:/bin"},
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {name: bool(port) and name != "evilamazonaws.com" for name in names}
