@@ -26,20 +26,32 @@ PRELOAD = ROOT / "engine" / "localstack_nodocker" / "preload"
 REGIONS = ("us-east-1", "eu-west-1", "ap-southeast-2")
 
 # Each probe reads the item the test wrote in the engine (so the call reached the engine, not
-# AWS), writes an S3 object the test reads back, asks STS who it is, and says which host its
-# client used. `off` expects the calls to fail (the switch is on): it reports the error.
+# AWS), writes an S3 object and an SQS message the test reads back, asks STS who it is, and
+# says which host its client used. `off` expects the calls to fail (the switch is on): it
+# reports the error.
 NODE_V2 = """
 const AWS = require("aws-sdk");
-exports.handler = async ({ region, table, key, bucket, off }) => {
+const https = require("https");
+const get = (url) => new Promise((resolve, reject) => https.get(url, (response) => {
+  let body = "";
+  response.on("data", (chunk) => { body += chunk; });
+  response.on("end", () => resolve(body));
+}).on("error", reject));
+exports.handler = async ({ region, table, key, bucket, queue, off }) => {
   const options = { region, maxRetries: 0, httpOptions: { connectTimeout: 3000, timeout: 5000 } };
   const dynamodb = new AWS.DynamoDB(options);
   try {
     const item = await dynamodb.getItem({ TableName: table, Key: { key: { S: key } } }).promise();
     const s3 = new AWS.S3(options);
     await s3.putObject({ Bucket: bucket, Key: `node-v2-${region}`, Body: "from the SDK v2" }).promise();
+    const sqs = new AWS.SQS(options);
+    const { QueueUrl } = await sqs.getQueueUrl({ QueueName: queue }).promise();
+    await sqs.sendMessage({ QueueUrl, MessageBody: `node-v2-${region}` }).promise();
     const who = await new AWS.STS(options).getCallerIdentity({}).promise();
+    // a presigned URL to the bucket's virtual host, fetched without the SDK
+    const presigned = await get(s3.getSignedUrl("getObject", { Bucket: bucket, Key: `node-v2-${region}` }));
     return { sdk: `v2 ${AWS.VERSION}`, hosts: [dynamodb.endpoint.host, s3.endpoint.host], value: item.Item.value.S,
-             account: who.Account };
+             account: who.Account, presigned };
   } catch (error) {
     if (!off) throw error;
     return { failed: error.code };
@@ -52,10 +64,14 @@ const https = require("https");
 const { DynamoDBClient, GetItemCommand } = require("@aws-sdk/client-dynamodb");
 const { S3Client, PutObjectCommand } = require("@aws-sdk/client-s3");
 const { STSClient, GetCallerIdentityCommand } = require("@aws-sdk/client-sts");
-exports.handler = async ({ region, table, key, bucket }) => {
+const { SQSClient, GetQueueUrlCommand, SendMessageCommand } = require("@aws-sdk/client-sqs");
+exports.handler = async ({ region, table, key, bucket, queue }) => {
   const dynamodb = new DynamoDBClient({ region });
   const item = await dynamodb.send(new GetItemCommand({ TableName: table, Key: { key: { S: key } } }));
   await new S3Client({ region }).send(new PutObjectCommand({ Bucket: bucket, Key: `node-v3-${region}`, Body: "from the SDK v3" }));
+  const sqs = new SQSClient({ region });
+  const { QueueUrl } = await sqs.send(new GetQueueUrlCommand({ QueueName: queue }));
+  await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: `node-v3-${region}` }));
   const who = await new STSClient({ region }).send(new GetCallerIdentityCommand({}));
   // no SDK: https (LocalStack's health, verified) and fetch to AWS host names
   const health = await new Promise((resolve, reject) => {
@@ -84,6 +100,9 @@ def handler(event, context):
         item = dynamodb.get_item(TableName=event["table"], Key={"key": {"S": event["key"]}})
         s3 = boto3.client("s3", **options)
         s3.put_object(Bucket=event["bucket"], Key="python-" + region, Body=b"from boto3")
+        sqs = boto3.client("sqs", **options)
+        queue_url = sqs.get_queue_url(QueueName=event["queue"])["QueueUrl"]
+        sqs.send_message(QueueUrl=queue_url, MessageBody="python-" + region)
         account = boto3.client("sts", **options).get_caller_identity()["Account"]
     except EndpointConnectionError as error:
         if not event.get("off"):
@@ -102,13 +121,13 @@ PROBES = {
 
 @pytest.fixture(scope="module")
 def data(engine):
-    """A table in each region holding one item, and a bucket."""
+    """A table holding one item and a queue in each region, and a bucket."""
     key, value, bucket = (
         uuid.uuid4().hex,
         f"written by the test {uuid.uuid4().hex[:8]}",
         f"hosts-{uuid.uuid4().hex[:8]}",
     )
-    tables = {}
+    tables, queues = {}, {}
     s3 = boto3.client("s3")
     s3.create_bucket(Bucket=bucket)
     for region in REGIONS:
@@ -122,12 +141,14 @@ def data(engine):
         )
         dynamodb.put_item(TableName=table, Item={"key": {"S": key}, "value": {"S": value}})
         tables[region] = table
-    yield {"key": key, "value": value, "bucket": bucket, "tables": tables}
+        queues[region] = boto3.client("sqs", region_name=region).create_queue(QueueName=table)["QueueUrl"]
+    yield {"key": key, "value": value, "bucket": bucket, "tables": tables, "queues": queues}
     for item in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
         s3.delete_object(Bucket=bucket, Key=item["Key"])
     s3.delete_bucket(Bucket=bucket)
     for region, table in tables.items():
         boto3.client("dynamodb", region_name=region).delete_table(TableName=table)
+        boto3.client("sqs", region_name=region).delete_queue(QueueUrl=queues[region])
 
 
 @contextlib.contextmanager
@@ -161,25 +182,38 @@ def invoke(name: str, event: dict) -> dict:
 @pytest.mark.parametrize("runtime", sorted(PROBES))
 def test_code_that_ignores_the_endpoint_reaches_the_engine_in_every_region(data, runtime):
     s3 = boto3.client("s3")
+    prefix = {"nodejs16.x": "node-v2-", "nodejs20.x": "node-v3-"}.get(runtime, "python-")
     with function(runtime) as name:
         for region in REGIONS:
-            event = {"region": region, "table": data["tables"][region], "key": data["key"], "bucket": data["bucket"]}
-            found = invoke(name, event)
+            found = invoke(name, event(data, region))
             assert found["hosts"][0] == f"dynamodb.{region}.amazonaws.com", found  # AWS's host name ...
             assert found["value"] == data["value"], found  # ... and the engine's item behind it
             assert found["account"] == "000000000000"
             assert found.get("health", [200, 200]) == [200, 200]
+            assert found.get("presigned", "from the SDK v2") == "from the SDK v2"
+            sqs = boto3.client("sqs", region_name=region)
+            messages = sqs.receive_message(QueueUrl=data["queues"][region], WaitTimeSeconds=1).get("Messages", [])
+            assert [message["Body"] for message in messages] == [f"{prefix}{region}"]
+            sqs.delete_message(QueueUrl=data["queues"][region], ReceiptHandle=messages[0]["ReceiptHandle"])
     written = {item["Key"] for item in s3.list_objects_v2(Bucket=data["bucket"]).get("Contents", [])}
-    prefix = {"nodejs16.x": "node-v2-", "nodejs20.x": "node-v3-"}.get(runtime, "python-")
     assert {f"{prefix}{region}" for region in REGIONS} <= written
+
+
+def event(data: dict, region: str) -> dict:
+    return {
+        "region": region,
+        "table": data["tables"][region],
+        "key": data["key"],
+        "bucket": data["bucket"],
+        "queue": data["tables"][region],  # each region's queue has its table's name
+    }
 
 
 @pytest.mark.parametrize("runtime", ["nodejs16.x", "python3.12"])
 def test_the_switch_in_a_functions_environment_leaves_aws_host_names_alone(data, runtime):
     region = REGIONS[1]
     with function(runtime, {"DISABLE_TRANSPARENT_ENDPOINT_INJECTION": "1"}) as name:
-        event = {"region": region, "table": data["tables"][region], "key": data["key"], "bucket": data["bucket"]}
-        found = invoke(name, {**event, "off": True})
+        found = invoke(name, {**event(data, region), "off": True})
     # the system resolver answers (offline here: no such host; online: AWS refuses the keys)
     assert found.get("failed"), found
 
