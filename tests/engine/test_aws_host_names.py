@@ -19,6 +19,7 @@ import pytest
 
 from tests.engine.test_lambda_paths import wait_active, zipped
 from tests.support.engine import ROOT
+from tests.support.second_engine import client, second_engine_at, started
 
 PRELOAD = ROOT / "engine" / "localstack_nodocker" / "preload"
 # us-east-1: the SDKs' global host forms (s3.amazonaws.com, <bucket>.s3.amazonaws.com); the
@@ -295,3 +296,29 @@ def test_the_preloads_send_aws_host_names_to_the_engines_port_only_in_workers(la
     )
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {name: bool(port) and name != "evilamazonaws.com" for name in names}
+
+
+@pytest.mark.exhaustive
+def test_the_switch_for_the_engine_leaves_every_functions_aws_host_names_alone(tmp_path, engine):
+    """A second engine (the session's port + 33) started with the switch: a function with a
+    region-only client fails to reach AWS's host name, as without this engine feature."""
+    with second_engine_at(tmp_path / "state", PERSISTENCE="0", DISABLE_TRANSPARENT_ENDPOINT_INJECTION="1") as ctl:
+        started(ctl("up"))
+        lam = client("lambda")
+        lam.create_function(
+            FunctionName="region-only",
+            Runtime="python3.12",
+            Handler="index.handler",
+            Role="arn:aws:iam::000000000000:role/hosts",
+            Code={"ZipFile": zipped(PYTHON_REGION_ONLY, "index.py")},
+            Timeout=30,
+        )
+        assert wait_active(lam, "region-only")["State"] == "Active"
+        response = lam.invoke(FunctionName="region-only", Payload=json.dumps({**event_off(), "off": True}))
+        found = json.loads(response["Payload"].read())
+    assert "FunctionError" not in response and found.get("failed"), found
+
+
+def event_off() -> dict:
+    """Names for a probe whose first call is expected to fail."""
+    return {"region": REGIONS[1], "table": "none", "key": "none", "bucket": "none", "queue": "none"}
