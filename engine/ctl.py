@@ -477,6 +477,8 @@ def _engine_environment(listen: str) -> dict:
         # https on the same port (LocalStack tells TLS from plain HTTP per connection)
         "CUSTOM_SSL_CERT_PATH": str(TLS_FILES["server"]),
         "LOCALSTACK_NODOCKER_CA_CERT": str(TLS_FILES["ca_cert"]),
+        # certificates for the AWS host names functions reach the engine under (tls.py)
+        "LOCALSTACK_NODOCKER_CA_KEY": str(TLS_FILES["ca_key"]),
         "LOCALSTACK_NODOCKER_CA_BUNDLE": str(TLS_FILES["bundle"]),
         # LocalStack serves each request on a thread; glibc's default of one malloc arena
         # per thread (up to 8 per core) leaves hundreds of MB fragmented after a busy run.
@@ -497,6 +499,7 @@ def _engine_environment(listen: str) -> dict:
         "SNAPSHOT_LOAD_STRATEGY",
         "NODOCKER_APIGATEWAY_THROTTLING",
         "NODOCKER_EVENT_CONCURRENCY",
+        "DISABLE_TRANSPARENT_ENDPOINT_INJECTION",
     ):
         if key in os.environ:
             env[key] = os.environ[key]

@@ -13,6 +13,7 @@
 - ``AWS::CloudFormation::CustomResource`` resource provider: Lambda-backed custom
   resources (custom_resources.py); failed stack creations roll back
   (cloudformation_rollback.py).
-- https://localhost.localstack.cloud inside workers: the checkout's CA and certificate
-  (tls.py), name resolution and trust for workers (names.py, preload/).
+- https://localhost.localstack.cloud, and AWS's own host names, inside workers: the
+  checkout's CA and certificates (tls.py), name resolution and trust for workers (names.py,
+  preload/).
 """

@@ -89,7 +89,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             }
         )
         self.code_watch = CodeWatch(config_.code, code_dir)
-        self.env.update(worker_environment(self.env))
+        self.env.update(worker_environment(self.env, config.GATEWAY_LISTEN[0].port))
         # the function's own calls are let in while the engine stops, so its invocation finishes
         self._access_key_id = self.env.get("AWS_ACCESS_KEY_ID")
         if self._access_key_id:

@@ -4,7 +4,12 @@ runtime lacks is installed.
 Standard library only: ``engine/ctl.py`` uses it (`install-runtimes`, `status`), and the
 executor to install what a runtime lacks when its first function is created, to find the
 interpreter, and to refuse a runtime with the reason and the fix. The pins (SDK per Python
-version, Node binary per major) are in runtimes.json, the Node SDK's lock file in node-sdk/.
+version, Node binary per major) are in runtimes.json, the Node SDKs' lock files in node-sdk/ (v3)
+and node-sdk-v2/.
+
+The runtimes are every Python and Node.js runtime LocalStack maps to an image, the deprecated
+ones included (python3.7, nodejs12.x to nodejs16.x): LocalStack in Docker runs them with a
+deprecation warning, and so does this engine.
 """
 
 # imported by engine/ctl.py, which any python3 may run
@@ -27,7 +32,11 @@ from pathlib import Path
 PINS = json.loads(Path(__file__).with_name("runtimes.json").read_text())
 PYTHON_VERSIONS = sorted(PINS["python"], key=lambda v: tuple(map(int, v.split("."))))
 NODE_MAJORS = sorted(PINS["nodejs"], key=int)
-NODE_SDK_SOURCE = Path(__file__).with_name("node-sdk")
+# AWS's nodejs18.x and later runtimes provide the AWS SDK for JavaScript v3, the older ones v2
+# (`require("aws-sdk")`).
+NODE_SDK_V3_SOURCE = Path(__file__).with_name("node-sdk")
+NODE_SDK_V2_SOURCE = Path(__file__).with_name("node-sdk-v2")
+FIRST_NODE_MAJOR_WITH_SDK_V3 = 18
 # Written in a runtime's folder once its install is complete, holding what it was installed
 # from (a pin or a lock file): a failed, interrupted or outdated install has no matching stamp.
 INSTALLED_STAMP = ".installed-from"
@@ -59,7 +68,8 @@ def check_supported(runtime: str) -> None:
     if runtime not in SUPPORTED:
         raise RuntimeUnavailable(
             f"Runtime '{runtime}' is not supported by the local-process Lambda executor, which runs "
-            f"{', '.join(SUPPORTED)}. Use a LocalStack container with Docker for other runtimes."
+            f"{', '.join(SUPPORTED)}. Change the function's runtime to one of these, or run it on "
+            "LocalStack in Docker (its Lambda runs every runtime in a container of AWS's image)."
         )
 
 
@@ -132,9 +142,14 @@ def find_node(library: Path, major: str) -> str | None:
     return str(pinned) if _node_binary_part(library, major).installed and pinned.exists() else None
 
 
-def node_sdk_dir(library: Path) -> Path:
-    """node_modules with the AWS SDK for JavaScript v3 (node-sdk/'s lock file)."""
-    return library / "node-sdk" / "node_modules"
+def node_sdk_source(major: str) -> Path:
+    """The package.json and lock file of the SDK AWS's runtime of that major provides."""
+    return NODE_SDK_V3_SOURCE if int(major) >= FIRST_NODE_MAJOR_WITH_SDK_V3 else NODE_SDK_V2_SOURCE
+
+
+def node_sdk_dir(library: Path, major: str) -> Path:
+    """node_modules with the runtime's AWS SDK for JavaScript (v3, or v2 up to Node 16)."""
+    return library / node_sdk_source(major).name / "node_modules"
 
 
 # --- what a runtime needs, and installing it -------------------------------------------------
@@ -164,15 +179,22 @@ def _python_sdk_part(library: Path, version: str, interpreter: str) -> Part:
     return Part(f"{requirement} for python{version} handlers", folder, requirement, "uv", arguments)
 
 
-def _node_sdk_part(library: Path) -> Part:
-    lock = NODE_SDK_SOURCE / "package-lock.json"
+def _node_sdk_part(library: Path, major: str) -> Part:
+    source = node_sdk_source(major)
+    lock = source / "package-lock.json"
+    first = f"nodejs{FIRST_NODE_MAJOR_WITH_SDK_V3}.x"
+    what = (
+        f"the AWS SDK for JavaScript v3 for {first} and later handlers (pinned)"
+        if source == NODE_SDK_V3_SOURCE
+        else f"the AWS SDK for JavaScript v2 for handlers of runtimes older than {first} (pinned)"
+    )
     return Part(
-        "the AWS SDK for JavaScript v3 for Node.js handlers (pinned)",
-        node_sdk_dir(library).parent,
+        what,
+        node_sdk_dir(library, major).parent,
         lock.read_text(),
         "npm",
         ("ci", "--ignore-scripts", "--no-audit", "--no-fund", "--omit=dev"),
-        files=(NODE_SDK_SOURCE / "package.json", lock),
+        files=(source / "package.json", lock),
     )
 
 
@@ -193,14 +215,14 @@ def missing_parts(runtime: str, library: Path) -> list[Part]:
         interpreter = find_python(version)
         if not interpreter:
             raise RuntimeUnavailable(
-                f"No interpreter for runtime {runtime}: python{version} was not found on PATH or under "
-                f"PYENV_ROOT. Install Python {version} (e.g. `pyenv install {version}`), then create or update "
-                "the function again: its boto3 is installed then (or by `make install-runtimes`)."
+                f"No interpreter for runtime {runtime} (install Python {version}, e.g. `pyenv install {version}`): "
+                f"python{version} was not found on PATH or under PYENV_ROOT. Once it is installed, create or "
+                "update the function again: its boto3 is installed then (or by `make install-runtimes`)."
             )
         part = _python_sdk_part(library, version, interpreter)
         return [] if part.installed else [part]
     major = runtime.removeprefix("nodejs").removesuffix(".x")
-    parts = [_node_sdk_part(library)]
+    parts = [_node_sdk_part(library, major)]
     if not find_node(library, major):
         parts.append(_node_binary_part(library, major))
     missing = [part for part in parts if not part.installed]
@@ -290,7 +312,8 @@ def library_entries(library: Path) -> set[str]:
     """The names the runtime library holds (folders and their lock files); anything else was
     left by an older layout."""
     folders = [python_sdk_dir(library, version) for version in PYTHON_VERSIONS]
-    folders += [pinned_node_dir(library, major) for major in NODE_MAJORS] + [node_sdk_dir(library).parent]
+    folders += [pinned_node_dir(library, major) for major in NODE_MAJORS]
+    folders += [library / source.name for source in (NODE_SDK_V3_SOURCE, NODE_SDK_V2_SOURCE)]
     return {folder.name for folder in folders} | {f".{folder.name}.lock" for folder in folders}
 
 
@@ -305,4 +328,5 @@ def resolve(runtime: str, library: Path) -> tuple[str, Path]:
     if language(runtime) == "python":
         version = runtime.removeprefix("python")
         return find_python(version), python_sdk_dir(library, version)
-    return find_node(library, runtime.removeprefix("nodejs").removesuffix(".x")), node_sdk_dir(library)
+    major = runtime.removeprefix("nodejs").removesuffix(".x")
+    return find_node(library, major), node_sdk_dir(library, major)

@@ -15,6 +15,8 @@ could create a Lambda function, which runs as a process of this user on this mac
   can listen on the network by default either. It fails the bind, loudly, with the reason.
 - An address other machines can reach is the user's explicit opt-in; it is logged as a
   warning naming the risk at every start (loopback.exposure_warning).
+- TLS answers AWS service host names with a certificate for each (tls.AwsHostCertificates),
+  for Lambda workers that reach the engine under them.
 """
 
 import logging
@@ -29,6 +31,7 @@ from twisted.internet import endpoints, reactor, ssl
 
 from localstack_nodocker.http_limits import AnsweringHTTPChannel
 from localstack_nodocker.loopback import exposure_warning, is_loopback
+from localstack_nodocker.tls import serve_aws_host_names
 
 LOG = logging.getLogger(__name__)
 
@@ -93,6 +96,7 @@ class HostBoundTwistedServer(TwistedRuntimeServer):
             cert_file_name, key_file_name = ssl_creds
             context_factory = ssl.DefaultOpenSSLContextFactory(key_file_name, cert_file_name)
             context_factory.getContext().use_certificate_chain_file(cert_file_name)
+            serve_aws_host_names(context_factory.getContext(), site.acceptableProtocols())
             protocol_factory = TLSMultiplexerFactory(context_factory, False, site)
         for address in listen:
             tcp = endpoints.TCP6ServerEndpoint if config.is_ipv6_address(address.host) else endpoints.TCP4ServerEndpoint

@@ -8,7 +8,8 @@
 // environment's own log; console.* and process.stdout/stderr writes become log frames, in
 // the format of AWS's Node.js runtime, in log frames of at most LOG_PIECE_UNITS UTF-16 code
 // units. A result or error over LOCALSTACK_MAX_PAYLOAD_SIZE bytes (as worker.py) is replaced
-// by Lambda's own error, Function.ResponseSizeTooLarge.
+// by Lambda's own error, Function.ResponseSizeTooLarge. It runs on every Node.js runtime,
+// nodejs12.x on: no syntax newer than Node 12's.
 "use strict";
 
 const fs = require("fs");
@@ -206,7 +207,8 @@ function finish(outcome) {
   if (error == null) {
     try {
       // a function or a symbol stringifies to undefined: null, as for undefined
-      result = JSON.stringify(outcome.result === undefined ? null : outcome.result) ?? "null";
+      result = JSON.stringify(outcome.result === undefined ? null : outcome.result);
+      if (result === undefined) result = "null";
     } catch (marshal) {
       error = new RuntimeError("Runtime.MarshalError", `Unable to stringify response body: ${marshal.message}`);
     }
@@ -246,7 +248,10 @@ function onUncaught(errorType) {
 }
 
 async function main() {
-  require("module").register(pathToFileURL(path.join(__dirname, "esm-paths.mjs")).href);
+  // ES modules find NODE_PATH's packages from nodejs18.x on, as on AWS (module.register is in
+  // Node 18.19 and later; AWS's older runtimes did not resolve them either)
+  const { register } = require("module");
+  if (register) register(pathToFileURL(path.join(__dirname, "esm-paths.mjs")).href);
   process.on("uncaughtException", onUncaught("uncaughtException"));
   process.on("unhandledRejection", onUncaught("Runtime.UnhandledPromiseRejection"));
   let handler;

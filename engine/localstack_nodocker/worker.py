@@ -150,12 +150,13 @@ def _peak_rss_kb():
 
 
 def _resolve_engine_names():
-    """localhost.localstack.cloud names reach the engine (preload/localstack_names.py;
-    the -S flag skips sitecustomize)."""
+    """localhost.localstack.cloud names, and AWS service host names, reach the engine
+    (preload/localstack_names.py; the -S flag skips sitecustomize)."""
     path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "preload", "localstack_names.py")
     spec = importlib.util.spec_from_file_location("localstack_names", path)
     sys.modules[spec.name] = module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
+    module.install()
 
 
 def _handle(handler, init_error, line):

@@ -10,9 +10,11 @@ import shutil
 import ssl
 import stat
 import subprocess
+import sys
 import urllib.parse
 import urllib.request
 import uuid
+from pathlib import Path
 
 import boto3
 import certifi
@@ -20,6 +22,9 @@ import pytest
 
 from tests.engine.test_lambda_paths import wait_active, zipped
 from tests.support.engine import ROOT, ctl, endpoint
+
+sys.path.insert(0, str(ROOT / "engine"))
+from localstack_nodocker import names
 
 DOMAIN = "localhost.localstack.cloud"
 
@@ -167,6 +172,16 @@ def test_the_certificate_verifies_only_through_the_checkouts_authority(https_url
     public_only = ssl.create_default_context(cafile=certifi.where())
     with pytest.raises(urllib.error.URLError, match="CERTIFICATE_VERIFY_FAILED"):
         urllib.request.urlopen(f"https://{host}:{port}/_localstack/health", context=public_only)
+
+
+def test_the_shells_bundle_is_the_machines_cas_plus_the_checkouts():
+    """`pip install` behind a corporate or mirror CA the machine trusts still works after
+    `eval "$(ctl.py env)"`: the bundle holds the machine's CAs, not a public list instead."""
+    environment = shell_environment()
+    bundle = Path(environment["SSL_CERT_FILE"])
+    machine = names.system_ca_bundle(bundle)
+    assert bundle.read_bytes().startswith(machine.read_bytes().rstrip(b"\n"))
+    assert bundle.read_bytes().endswith(Path(environment["NODE_EXTRA_CA_CERTS"]).read_bytes())
 
 
 def test_the_private_keys_stay_in_the_install_folder_and_private():

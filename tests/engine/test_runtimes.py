@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 import zipfile
 from pathlib import Path
@@ -108,6 +109,82 @@ def test_every_python_runtime_imports_its_own_boto3_and_calls_the_engine(aws, fu
     assert "FunctionError" not in response, result
     assert result["python"] == version and result["buckets"] is True
     assert "boto3==" + result["boto3"] == hostruntimes.python_sdk_requirement(version)
+
+
+# --- every Python and Node.js runtime LocalStack maps to an image, the deprecated included ------
+
+
+def test_every_python_and_node_runtime_localstack_knows_is_one_the_engine_runs(engine):
+    with urllib.request.urlopen(f"{engine}/_aws/lambda/runtimes?filter=all") as response:
+        listed = json.loads(response.read())["Runtimes"]
+    ours = {runtime for runtime in listed if hostruntimes.language(runtime)}
+    assert {"python3.7", "nodejs12.x", "nodejs16.x", "python3.13"} <= ours
+    assert ours <= set(hostruntimes.SUPPORTED)
+
+
+NODE_PROBE = """
+exports.handler = async (event, context) => {
+  const sdks = [];
+  for (const [name, module] of [["v2", "aws-sdk"], ["v3", "@aws-sdk/client-s3"]]) {
+    try { require(module); sdks.push(name); } catch (error) { /* not provided by this runtime */ }
+  }
+  return { version: process.version, sdks, echo: event, requestId: context.awsRequestId };
+};
+"""
+EXHAUSTIVE = pytest.mark.exhaustive
+
+
+@pytest.mark.parametrize(
+    "runtime",
+    [
+        pytest.param(f"nodejs{major}.x", marks=() if major in ("16", "20") else EXHAUSTIVE)
+        for major in hostruntimes.NODE_MAJORS
+    ],
+)
+def test_every_node_runtime_runs_on_its_node_with_the_sdk_aws_provides(aws, functions, runtime):
+    """nodejs16.x and older: the SDK v2 (require("aws-sdk")); nodejs18.x and later: v3."""
+    major = runtime.removeprefix("nodejs").removesuffix(".x")
+    name = functions(runtime, {"index.js": NODE_PROBE}, wait=False)
+    config = wait_active(aws["lambda"], name)
+    assert config["State"] == "Active", config.get("StateReason")
+    response, result = invoke(aws, name, {"deprecated": int(major) < 18})
+    assert "FunctionError" not in response, result
+    assert result["version"].startswith(f"v{major}.") and uuid.UUID(result["requestId"])
+    assert result["sdks"] == (["v3"] if int(major) >= hostruntimes.FIRST_NODE_MAJOR_WITH_SDK_V3 else ["v2"])
+    assert result["echo"] == {"deprecated": int(major) < 18}
+
+
+@pytest.mark.parametrize(
+    "runtime, handler",
+    [
+        ("java21", "example.Handler::handleRequest"),
+        ("provided.al2023", "bootstrap"),
+        pytest.param("go1.x", "main", marks=EXHAUSTIVE),
+        pytest.param("ruby3.3", "index.handler", marks=EXHAUSTIVE),
+        pytest.param("dotnet8", "Assembly::Type::Method", marks=EXHAUSTIVE),
+    ],
+)
+def test_a_runtime_of_another_language_is_refused_with_the_fix(aws, functions, runtime, handler):
+    name = functions(runtime, {"placeholder.txt": "code"}, handler=handler, wait=False)
+    config = wait_active(aws["lambda"], name)
+    assert config["State"] == "Failed"
+    assert f"Runtime '{runtime}' is not supported by the local-process Lambda executor" in config["StateReason"]
+    assert "Change the function's runtime" in config["StateReason"] and "LocalStack in Docker" in config["StateReason"]
+
+
+def test_status_names_every_runtime_ready_to_install_or_unavailable(aws, functions):
+    from tests.support.engine import ctl
+
+    functions("python3.11", {"index.py": "def handler(event, context):\n    return 1\n"})
+    out = ctl("status").stdout
+    if "started by this project" not in out:
+        pytest.skip("the engine answering was not started by this project: its runtimes are its own")
+    ready = re.search(r"Lambda runtimes ready: (.*)", out).group(1).split(", ")
+    later = re.search(r"installed when their first function is created \(or now: make install-runtimes\): (.*)", out)
+    unavailable = re.findall(r"(?i)unavailable: .*?runtime (\S+)", out)
+    assert "python3.11" in ready
+    named = ready + (later.group(1).split(", ") if later else []) + unavailable
+    assert sorted(named) == sorted(hostruntimes.SUPPORTED), out
 
 
 def fake_wheel(folder: Path) -> Path:

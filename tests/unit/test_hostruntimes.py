@@ -76,20 +76,35 @@ def test_a_runtime_without_its_interpreter_is_refused_with_the_fix(host, runtime
     assert f"pyenv install {version}" in str(refused.value)
 
 
-@pytest.mark.parametrize("runtime", ["nodejs18.x", "nodejs22.x"])
-def test_a_node_runtime_without_npm_names_what_it_needs_and_npm(host, runtime):
+@pytest.mark.parametrize(
+    "runtime, sdk", [("nodejs12.x", "v2"), ("nodejs16.x", "v2"), ("nodejs18.x", "v3"), ("nodejs24.x", "v3")]
+)
+def test_a_node_runtime_without_npm_names_what_it_needs_and_npm(host, runtime, sdk):
+    """nodejs16.x and older get the SDK v2, as AWS's runtimes provided it; the newer ones v3."""
     with pytest.raises(hostruntimes.RuntimeUnavailable) as refused:
         hostruntimes.missing_parts(runtime, host / "library")
     major = runtime.removeprefix("nodejs").removesuffix(".x")
     message = str(refused.value)
-    assert "AWS SDK for JavaScript v3" in message and f"Node.js {hostruntimes.PINS['nodejs'][major]}" in message
+    assert f"AWS SDK for JavaScript {sdk}" in message and f"Node.js {hostruntimes.PINS['nodejs'][major]}" in message
     assert "install npm" in message
 
 
-def test_unsupported_runtimes_are_refused(host):
-    for runtime in ("java21", "python2.7", "nodejs16.x", ""):
-        with pytest.raises(hostruntimes.RuntimeUnavailable, match="not supported"):
-            hostruntimes.missing_parts(runtime, host / "library")
+def test_runtimes_of_one_sdk_share_its_folder_and_the_two_sdks_do_not(tmp_path):
+    folders = {major: hostruntimes.node_sdk_dir(tmp_path, major) for major in hostruntimes.NODE_MAJORS}
+    assert folders["12"] == folders["14"] == folders["16"] != folders["18"] == folders["20"] == folders["24"]
+    assert {folder.parent.name for folder in folders.values()} <= hostruntimes.library_entries(tmp_path)
+
+
+def test_the_deprecated_runtimes_localstack_still_runs_are_supported():
+    assert {"python3.7", "nodejs12.x", "nodejs14.x", "nodejs16.x"} <= set(hostruntimes.SUPPORTED)
+
+
+@pytest.mark.parametrize("runtime", ["java21", "provided.al2023", "go1.x", "python2.7", "nodejs10.x", ""])
+def test_unsupported_runtimes_are_refused_with_the_fix(host, runtime):
+    with pytest.raises(hostruntimes.RuntimeUnavailable) as refused:
+        hostruntimes.missing_parts(runtime, host / "library")
+    assert f"Runtime '{runtime}' is not supported" in str(refused.value)
+    assert "Change the function's runtime" in str(refused.value) and "LocalStack in Docker" in str(refused.value)
 
 
 @pytest.mark.parametrize(

@@ -1,18 +1,39 @@
-// localhost.localstack.cloud and every name under it resolve to the engine, in this process.
+// localhost.localstack.cloud and every name under it resolve to the engine, in this process;
+// in a Lambda worker (LOCALSTACK_NODOCKER_AWS_HOSTS_PORT set), AWS service host names do too,
+// and connections to them go to the engine's port: code that ignores AWS_ENDPOINT_URL (the
+// AWS SDK for JavaScript v2, a client built with a region and no endpoint) reaches the
+// engine, which serves a certificate for each such name from the checkout's CA (tls.py).
 // Loaded before the function with `node --require <this file>` (NODE_OPTIONS): it wraps
-// dns.lookup, which net, tls, http(s) and fetch use; other names go to the system resolver
-// unchanged, and nothing outside the process (/etc/hosts, DNS) changes.
+// dns.lookup, which net, tls, http(s) and fetch use, and net.Socket's connect; other names go
+// to the system resolver unchanged, and nothing outside the process (/etc/hosts, DNS)
+// changes. Node 12 and later (no newer syntax): every Node.js runtime loads it.
 'use strict';
 
 const dns = require('dns');
+const net = require('net');
 
 const DOMAIN = 'localhost.localstack.cloud';
 const ENGINE_ADDRESS = '127.0.0.1'; // the engine listens on the loopback only (GATEWAY_LISTEN)
+// The DNS suffixes of AWS's service endpoints, as preload/localstack_names.py has them.
+const AWS_DOMAINS = ['amazonaws.com', 'amazonaws.com.cn'];
+const AWS_PORT = Number(process.env.LOCALSTACK_NODOCKER_AWS_HOSTS_PORT) || null;
+
+function nameOf(host) {
+  return typeof host === 'string' ? host.replace(/\.$/, '').toLowerCase() : '';
+}
 
 function isEngineName(host) {
-  if (typeof host !== 'string') return false;
-  const name = host.replace(/\.$/, '').toLowerCase();
+  const name = nameOf(host);
   return name === DOMAIN || name.endsWith(`.${DOMAIN}`);
+}
+
+function isAwsName(host) {
+  const name = nameOf(host);
+  return AWS_DOMAINS.some((domain) => name.endsWith(`.${domain}`));
+}
+
+function takenByEngine(host) {
+  return isEngineName(host) || (AWS_PORT !== null && isAwsName(host));
 }
 
 function normalise(options) {
@@ -33,7 +54,7 @@ function answer(hostname, options) {
 if (!dns.lookup.resolvesEngineNames) {
   const systemLookup = dns.lookup;
   dns.lookup = function lookup(hostname, options, callback) {
-    if (!isEngineName(hostname)) return systemLookup.apply(this, arguments);
+    if (!takenByEngine(hostname)) return systemLookup.apply(this, arguments);
     if (typeof options === 'function') {
       callback = options;
       options = {};
@@ -54,9 +75,24 @@ if (!dns.lookup.resolvesEngineNames) {
 
   const systemPromisesLookup = dns.promises.lookup;
   dns.promises.lookup = async function lookup(hostname, options) {
-    if (!isEngineName(hostname)) return systemPromisesLookup.apply(this, arguments);
+    if (!takenByEngine(hostname)) return systemPromisesLookup.apply(this, arguments);
     options = normalise(options);
     const result = answer(hostname, options);
     return options.all ? [result] : result;
   };
+
+  if (AWS_PORT !== null) {
+    // Whatever port the client asks for (443, 80): the engine serves both on its own. The
+    // host stays, so TLS still sends and verifies the AWS name.
+    const systemConnect = net.Socket.prototype.connect;
+    const toEngine = (options) => {
+      if (options && typeof options === 'object' && isAwsName(options.host)) options.port = AWS_PORT;
+    };
+    net.Socket.prototype.connect = function connect(...args) {
+      if (Array.isArray(args[0])) toEngine(args[0][0]); // [options, callback], as net and tls pass them
+      else if (args[0] && typeof args[0] === 'object') toEngine(args[0]);
+      else if (isAwsName(args[1])) args[0] = AWS_PORT; // connect(port, host[, callback])
+      return systemConnect.apply(this, args);
+    };
+  }
 }
