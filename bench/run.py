@@ -190,6 +190,7 @@ def ensure_stack() -> None:
     found, probed = stack.engine_has_state()
     if not probed or found < probed:
         say("deploying the stack on the bench's engine (the groups asked for need it)")
+        subprocess.run([sys.executable, str(ROOT / "build.py")], check=True, capture_output=True)  # its packages
         stack.init()
         stack.apply()
 
@@ -779,27 +780,30 @@ def bench_idle_queues(lam, queues: int = 20, idle_s: float = 60, before_measurin
     )
 
 
-def bench_demo_notification(runs: int = 5) -> list[float]:
+def bench_demo_notification(runs: int = 5) -> None:
     """`make demo`'s notification step (API POST → SQS → function → SNS → subscribed queue, then
-    the history row), `runs` times; its seconds. Baseline: the POST alone."""
+    the history row): the demo as `make demo` runs it, then the step `runs - 1` times more.
+    Baseline: one API request alone."""
     from tools.demo import Demo
 
-    demo, seconds = Demo(), []
-    for _ in range(runs):
-        demo.step("Send a notification through the API", demo.send_notification)
-        seconds.append(demo.steps[-1].seconds)
+    demo = Demo()
+    demo.run()
+    notification_steps = [step for step in demo.steps if step.title == "Send a notification through the API"]
+    for _ in range(runs - 1):
+        demo.step(notification_steps[0].title, demo.send_notification)
+        notification_steps.append(demo.steps[-1])
+    seconds = [step.seconds for step in notification_steps]
     failed = [step for step in demo.steps if not step.passed]
     api_ms = [timed(demo.api, "GET", "/notifications?limit=1")[0] * 1000 for _ in range(runs)]
     row(
         "make demo's notification step",
-        f"{seconds[0]:.2f} s on a queue idle since before, median of {runs} {statistics.median(seconds):.2f} s"
-        + (f" ({len(failed)} FAILED)" if failed else ""),
+        f"in the demo {seconds[0]:.2f} s, again: median {statistics.median(seconds[1:]):.2f} s"
+        + (f" ({len(failed)} steps FAILED)" if failed else ""),
         f"one API request alone (the step makes two): median {statistics.median(api_ms):.0f} ms",
         "< 2 s",
         not failed and max(seconds) < 2,
         seconds=seconds,
     )
-    return seconds
 
 
 # --- pipelines ----------------------------------------------------------------------------------
@@ -1111,7 +1115,7 @@ def group_pipelines(context: dict, args) -> None:
 def group_event_sources(context: dict, args) -> None:
     lam = boto3.client("lambda")
     bench_sqs_backlog(lam)
-    # the stack's notification queue is idle too while the row's queues wait
+    # the stack's notification queue is idle too while the row's queues wait: the demo runs then
     bench_idle_queues(lam, before_measuring=bench_demo_notification)
 
 

@@ -68,7 +68,29 @@ def recorder(aws):
         yield name
 
 
-class MappedQueue:
+class QueueMapping:
+    """A queue, its dead-letter queue and the queue its function reports to (`url`, `dlq`,
+    `seen_queue`), and its mapping (`mapping`), set by a subclass."""
+
+    aws: dict
+    url: str
+    dlq: str
+    seen_queue: str
+    mapping: str
+
+    def depth(self, url: str) -> int:
+        attributes = self.aws["sqs"].get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
+        return sum(int(value) for value in attributes.values())
+
+    def close(self):
+        self.aws["lambda"].delete_event_source_mapping(UUID=self.mapping)
+        for url in (self.url, self.dlq, self.seen_queue):
+            self.aws["sqs"].delete_queue(QueueUrl=url)
+
+
+class MappedQueue(QueueMapping):
     """A queue (one receive, then its dead-letter queue) mapped to the recorder."""
 
     def __init__(self, aws, recorder, **mapping):
@@ -118,17 +140,6 @@ class MappedQueue:
             self.seen.update((record["id"], record) for record in invocation["records"])
             sqs.delete_message(QueueUrl=self.seen_queue, ReceiptHandle=message["ReceiptHandle"])
         return self.seen
-
-    def depth(self, url: str) -> int:
-        attributes = self.aws["sqs"].get_queue_attributes(
-            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-        )["Attributes"]
-        return sum(int(value) for value in attributes.values())
-
-    def close(self):
-        self.aws["lambda"].delete_event_source_mapping(UUID=self.mapping)
-        for url in (self.url, self.dlq, self.seen_queue):
-            self.aws["sqs"].delete_queue(QueueUrl=url)
 
 
 @pytest.fixture
