@@ -29,15 +29,13 @@ The replacement is installed where LocalStack builds pollers (``event_manager.Po
 it overrides and reads are targets in seam.py.
 """
 
-import collections
 import datetime
 import logging
-import threading
 
 from localstack.runtime import hooks
 
 from localstack_nodocker import seam
-from localstack_nodocker.concurrency import WORKER_SLOTS
+from localstack_nodocker.concurrency import RUNNING, WORKER_SLOTS
 
 LOG = logging.getLogger(__name__)
 
@@ -66,36 +64,6 @@ def event_age_exceeded(invoke_time: datetime.datetime, now: datetime.datetime, m
 def exception_retry_delay_s(retries_so_far: int) -> int:
     """AWS's wait before the next attempt after a throttle or a service error."""
     return min(2**retries_so_far, MAX_EXCEPTION_RETRY_DELAY_S)
-
-
-class FunctionConcurrency:
-    """Invocations running per function (all its versions), within its reserved concurrency."""
-
-    def __init__(self):
-        self._running: collections.Counter = collections.Counter()
-        self._changed = threading.Condition()
-
-    def room(self, function_arn: str, reserved: int | None, timeout: float) -> int | None:
-        """How many more may start (None: no reservation), waiting up to `timeout` for one."""
-        if not reserved:  # None: unreserved; 0: every invocation fails as AWS's do, unthrottled
-            return None
-        with self._changed:
-            self._changed.wait_for(lambda: self._running[function_arn] < reserved, timeout)
-            return reserved - self._running[function_arn]
-
-    def started(self, function_arn: str) -> None:
-        with self._changed:
-            self._running[function_arn] += 1
-
-    def ended(self, function_arn: str) -> None:
-        with self._changed:
-            self._running[function_arn] -= 1
-            if not self._running[function_arn]:
-                del self._running[function_arn]
-            self._changed.notify_all()
-
-
-RUNNING = FunctionConcurrency()
 
 
 def _bounded_poller(event_manager, analytics):
@@ -220,7 +188,9 @@ def _bounded_poller(event_manager, analytics):
             throttled = isinstance(error, self.lambda_client.exceptions.TooManyRequestsException)
             delay_s = exception_retry_delay_s(sqs_invocation.exception_retries)
             sqs_invocation.exception_retries += 1
-            LOG.debug("asynchronous invocation of %s: %s; again in %d s", self.version_manager.function_arn, error, delay_s)
+            LOG.debug(
+                "asynchronous invocation of %s: %s; again in %d s", self.version_manager.function_arn, error, delay_s
+            )
             event_manager.get_sqs_client(self.version_manager.function_version).send_message(
                 QueueUrl=self.event_queue_url, MessageBody=sqs_invocation.encode(), DelaySeconds=delay_s
             )

@@ -12,6 +12,7 @@ LocalStack's own concurrency limits (``LAMBDA_LIMITS_CONCURRENT_EXECUTIONS``) ap
 Standard library only: the tests import it to know the bound the engine runs with.
 """
 
+import collections
 import os
 import threading
 
@@ -27,7 +28,9 @@ def max_concurrent_workers(environ=os.environ) -> int:
     try:
         bound = int(raw)
     except ValueError:
-        raise ValueError(f"{SETTING}={raw!r} is not a whole number (the most function workers to run at once)")
+        raise ValueError(
+            f"{SETTING}={raw!r} is not a whole number (the most function workers to run at once)"
+        ) from None
     if bound < 1:
         raise ValueError(f"{SETTING}={bound}: at least 1 function worker must be allowed to run")
     return bound
@@ -68,3 +71,33 @@ class WorkerSlots:
 
 
 WORKER_SLOTS = WorkerSlots(max_concurrent_workers())
+
+
+class FunctionConcurrency:
+    """Invocations running per function (all its versions), within its reserved concurrency."""
+
+    def __init__(self):
+        self._running: collections.Counter = collections.Counter()
+        self._changed = threading.Condition()
+
+    def room(self, function_arn: str, reserved: int | None, timeout: float) -> int | None:
+        """How many more may start (None: no reservation), waiting up to `timeout` for one."""
+        if not reserved:  # None: unreserved; 0: every invocation fails as AWS's do, unthrottled
+            return None
+        with self._changed:
+            self._changed.wait_for(lambda: self._running[function_arn] < reserved, timeout)
+            return reserved - self._running[function_arn]
+
+    def started(self, function_arn: str) -> None:
+        with self._changed:
+            self._running[function_arn] += 1
+
+    def ended(self, function_arn: str) -> None:
+        with self._changed:
+            self._running[function_arn] -= 1
+            if not self._running[function_arn]:
+                del self._running[function_arn]
+            self._changed.notify_all()
+
+
+RUNNING = FunctionConcurrency()

@@ -1504,7 +1504,13 @@ _target(
     "async_invocations.py",
     Assigns("version_manager", "event_queue_url", "_shutdown_event", "invoker_pool", "lambda_client"),
 )
-_target(f"{_EVENTS}:Poller.__init__", READ, ASYNC_INVOCATIONS, "async_invocations.py", Parameters("self", "version_manager", "event_queue_url"))
+_target(
+    f"{_EVENTS}:Poller.__init__",
+    READ,
+    ASYNC_INVOCATIONS,
+    "async_invocations.py",
+    Parameters("self", "version_manager", "event_queue_url"),
+)
 _target(f"{_EVENTS}:Poller.run", OVERRIDDEN, ASYNC_INVOCATIONS, "async_invocations.py", Parameters("self"))
 _target(
     f"{_EVENTS}:Poller.stop",
@@ -1521,7 +1527,7 @@ _target(
     "async_invocations.py",
     Parameters("self", "message"),
     # it invokes, then deletes the message whatever happened
-    Mentions("SQSInvocation.decode(message[\"Body\"])", "sqs_client.delete_message("),
+    Mentions('SQSInvocation.decode(message["Body"])', "sqs_client.delete_message("),
 )
 _target(
     f"{_EVENTS}:Poller.process_failure_destination",
@@ -1546,10 +1552,19 @@ _target(
     Parameters("self", "sqs_invocation", "error"),
 )
 for _caller, _calls in (
-    ("_handle_invoke_exception", ("self.process_failure_destination(", "self.process_dead_letter_queue(", "self.process_throttles_and_system_errors(")),
+    (
+        "_handle_invoke_exception",
+        (
+            "self.process_failure_destination(",
+            "self.process_dead_letter_queue(",
+            "self.process_throttles_and_system_errors(",
+        ),
+    ),
     ("_handle_function_error", ("self.process_failure_destination(", "self.process_dead_letter_queue(")),
 ):
-    _target(f"{_EVENTS}:Poller.{_caller}", READ, ASYNC_INVOCATIONS, "async_invocations.py", Mentions(*_calls, in_order=True))
+    _target(
+        f"{_EVENTS}:Poller.{_caller}", READ, ASYNC_INVOCATIONS, "async_invocations.py", Mentions(*_calls, in_order=True)
+    )
 _target(f"{_EVENTS}:get_sqs_client", READ, ASYNC_INVOCATIONS, "async_invocations.py", Parameters("function_version"))
 _target(
     f"{_EVENTS}:SQSInvocation",
@@ -1589,4 +1604,10 @@ _target(
     "async_invocations.py",
     Assigns("function", "function_version", "function_arn"),
 )
-_target(f"{_LAMBDA}.analytics:FunctionStatus", READ, ASYNC_INVOCATIONS, "async_invocations.py", HasAttributes("throttle_error", "system_error"))
+_target(
+    f"{_LAMBDA}.analytics:FunctionStatus",
+    READ,
+    ASYNC_INVOCATIONS,
+    "async_invocations.py",
+    HasAttributes("throttle_error", "system_error"),
+)
