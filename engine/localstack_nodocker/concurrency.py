@@ -3,7 +3,10 @@
 On AWS, Lambda runs an account's asynchronous invocations and event source mapping batches
 concurrently up to the account's concurrency (1,000 by default). Here each running
 invocation is a process on the host, so the engine has its own bound:
-``LAMBDA_MAX_CONCURRENT_WORKERS`` (default: 5 per CPU core, at least 10). Asynchronous
+``LAMBDA_MAX_CONCURRENT_WORKERS`` (default: 2 per CPU core, at least 4). Every AWS call a
+function makes is served by the engine on the same cores, so more workers than that make each
+invocation slower and start more environments (a cold start each, about a second of CPU):
+100 image uploads on two cores took 33 s with 10 workers, 22 s with 4. Asynchronous
 invocations (async_invocations.py) take a slot of ``WORKER_SLOTS`` for each invocation
 they run; a function's reserved concurrency bounds it further. Synchronous invokes (API
 Gateway, ``Invoke`` with ``RequestResponse``) take none: a caller waits for them, and
@@ -24,7 +27,7 @@ def max_concurrent_workers(environ=os.environ) -> int:
     number of at least 1."""
     raw = environ.get(SETTING, "").strip()
     if not raw:
-        return max(10, 5 * (os.cpu_count() or 1))
+        return max(4, 2 * (os.cpu_count() or 1))
     try:
         bound = int(raw)
     except ValueError:

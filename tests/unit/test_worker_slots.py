@@ -26,7 +26,7 @@ def test_the_bound_is_read_from_the_setting(value, bound):
 
 
 def test_the_default_bound_grows_with_the_cores(monkeypatch):
-    for cores, bound in ((1, 10), (2, 10), (4, 20), (16, 80)):
+    for cores, bound in ((1, 4), (2, 4), (4, 8), (16, 32)):
         monkeypatch.setattr("os.cpu_count", lambda cores=cores: cores)
         assert max_concurrent_workers({}) == bound
 
