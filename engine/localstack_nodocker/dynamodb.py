@@ -10,7 +10,9 @@ Each moto internal patched or read here is a target in seam.py, checked at start
 
 import bisect
 import copy
+import functools
 import inspect
+import json
 import threading
 import weakref
 from contextvars import ContextVar
@@ -153,6 +155,17 @@ def _restore(saved: list) -> None:
             _index_item(table, previous)
 
 
+def _parsed_condition(expression: str, names: dict | None, values: dict | None):
+    """moto's parsed condition: the same expression, names and values parse to the same
+    stateless tree, and a batch of conditional Puts (the log index's) repeats one expression."""
+    return _parse_condition(expression, json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True))
+
+
+@functools.lru_cache(maxsize=256)
+def _parse_condition(expression: str, names: str, values: str):
+    return get_filter_expression(expression, json.loads(names), json.loads(values))
+
+
 def _apply_transaction(self, transact_items: list[dict], saved: list) -> list:
     """moto's loop, with _save before each write. Returns the (code, message, item) of each
     action; raises (after which the caller restores) where moto rolls back and re-raises."""
@@ -185,19 +198,19 @@ def _apply_transaction(self, transact_items: list[dict], saved: list) -> list:
 
             current = self.get_item(table_name, key)
             if condition_expression is not None:
-                condition_op = get_filter_expression(condition_expression, names, values)
-                if not condition_op.expr(current):
+                if not _parsed_condition(condition_expression, names, values).expr(current):
                     if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
                         original_item = current.to_json()["Attributes"]
                     raise ConditionalCheckFailed(item=original_item)
 
             if op_type != "ConditionCheck":
                 _save(table, self.get_keys_value(table, key), saved)
+            # The condition was checked above, under the request lock: the write does not
+            # parse and check it a second time (the costliest part of a conditional Put).
             if op_type == "Put":
                 self.put_item(
                     table_name,
                     op["Item"],
-                    condition_expression=condition_expression,
                     expression_attribute_names=names,
                     expression_attribute_values=values,
                 )
@@ -205,7 +218,6 @@ def _apply_transaction(self, transact_items: list[dict], saved: list) -> list:
                 self.delete_item(
                     table_name,
                     key,
-                    condition_expression=condition_expression,
                     expression_attribute_names=names,
                     expression_attribute_values=values,
                 )
@@ -214,7 +226,6 @@ def _apply_transaction(self, transact_items: list[dict], saved: list) -> list:
                     table_name,
                     key,
                     update_expression=op["UpdateExpression"],
-                    condition_expression=condition_expression,
                     expression_attribute_names=names,
                     expression_attribute_values=values,
                 )

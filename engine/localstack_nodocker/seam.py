@@ -1596,3 +1596,133 @@ _target(
 )
 _target(f"{_ESM}.esm_worker:EsmWorker.create", READ, LAMBDA_RESTORE, "restore.py", Parameters("self"))
 _target(f"{_ESM}.esm_worker:EsmState", READ, LAMBDA_RESTORE, "restore.py", HasAttributes("DISABLED", "DISABLING"))
+
+# Asynchronous invocations within the engine's bound on workers (async_invocations.py).
+ASYNC_INVOCATIONS = (
+    "asynchronous Lambda invocations run concurrently within the engine's bound, once each, "
+    "with AWS's event age and retry rules"
+)
+_EVENTS = f"{_LAMBDA}.invocation.event_manager"
+EVENT_POLLER = _target(f"{_EVENTS}:Poller", REPLACED, ASYNC_INVOCATIONS, "async_invocations.py", Class())
+_target(
+    f"{_EVENTS}:LambdaEventManager.start",
+    READ,
+    ASYNC_INVOCATIONS,
+    "async_invocations.py",
+    # the module name the engine replaces, and its run as the poller thread
+    Mentions("Poller(self.version_manager, self.event_queue_url)", "self.poller.run"),
+)
+_target(
+    f"{_EVENTS}:Poller",
+    READ,
+    ASYNC_INVOCATIONS,
+    "async_invocations.py",
+    Assigns("version_manager", "event_queue_url", "_shutdown_event", "invoker_pool", "lambda_client"),
+)
+_target(
+    f"{_EVENTS}:Poller.__init__",
+    READ,
+    ASYNC_INVOCATIONS,
+    "async_invocations.py",
+    Parameters("self", "version_manager", "event_queue_url"),
+)
+_target(f"{_EVENTS}:Poller.run", OVERRIDDEN, ASYNC_INVOCATIONS, "async_invocations.py", Parameters("self"))
+_target(
+    f"{_EVENTS}:Poller.stop",
+    READ,
+    ASYNC_INVOCATIONS,
+    "async_invocations.py",
+    # the pool's queued invocations are cancelled (and given back by the engine)
+    Mentions("self._shutdown_event.set()", "self.invoker_pool.shutdown("),
+)
+_target(
+    f"{_EVENTS}:Poller.handle_message",
+    OVERRIDDEN,
+    ASYNC_INVOCATIONS,
+    "async_invocations.py",
+    Parameters("self", "message"),
+    # it invokes, then deletes the message whatever happened
+    Mentions('SQSInvocation.decode(message["Body"])', "sqs_client.delete_message("),
+)
+_target(
+    f"{_EVENTS}:Poller.process_failure_destination",
+    OVERRIDDEN,
+    ASYNC_INVOCATIONS,
+    "async_invocations.py",
+    Parameters("self", "sqs_invocation", "response_payload", "event_invoke_config", "failure_cause"),
+)
+_target(
+    f"{_EVENTS}:Poller.process_dead_letter_queue",
+    OVERRIDDEN,
+    ASYNC_INVOCATIONS,
+    "async_invocations.py",
+    Parameters("self", "sqs_invocation", "response_payload"),
+    Mentions('response_payload.get("errorMessage")'),
+)
+_target(
+    f"{_EVENTS}:Poller.process_throttles_and_system_errors",
+    OVERRIDDEN,
+    ASYNC_INVOCATIONS,
+    "async_invocations.py",
+    Parameters("self", "sqs_invocation", "error"),
+)
+for _caller, _calls in (
+    (
+        "_handle_invoke_exception",
+        (
+            "self.process_failure_destination(",
+            "self.process_dead_letter_queue(",
+            "self.process_throttles_and_system_errors(",
+        ),
+    ),
+    ("_handle_function_error", ("self.process_failure_destination(", "self.process_dead_letter_queue(")),
+):
+    _target(
+        f"{_EVENTS}:Poller.{_caller}", READ, ASYNC_INVOCATIONS, "async_invocations.py", Mentions(*_calls, in_order=True)
+    )
+_target(f"{_EVENTS}:get_sqs_client", READ, ASYNC_INVOCATIONS, "async_invocations.py", Parameters("function_version"))
+_target(
+    f"{_EVENTS}:SQSInvocation",
+    READ,
+    ASYNC_INVOCATIONS,
+    "async_invocations.py",
+    Assigns("invocation", "exception_retries"),
+    TakesAttributes(),
+)
+_target(f"{_EVENTS}:SQSInvocation.decode", READ, ASYNC_INVOCATIONS, "async_invocations.py", Parameters("message"))
+_target(f"{_EVENTS}:SQSInvocation.encode", READ, ASYNC_INVOCATIONS, "async_invocations.py", Parameters("self"))
+_target(
+    f"{_LAMBDA}.invocation.lambda_models:Invocation",
+    READ,
+    ASYNC_INVOCATIONS,
+    "async_invocations.py",
+    Assigns("invoke_time", "request_id"),
+)
+_target(
+    f"{_LAMBDA}.invocation.lambda_models:Function",
+    READ,
+    ASYNC_INVOCATIONS,
+    "async_invocations.py",
+    Assigns("event_invoke_configs", "reserved_concurrent_executions"),
+)
+_target(
+    f"{_LAMBDA}.invocation.lambda_models:EventInvokeConfig",
+    READ,
+    ASYNC_INVOCATIONS,
+    "async_invocations.py",
+    Assigns("maximum_event_age_in_seconds"),
+)
+_target(
+    f"{_LAMBDA}.invocation.version_manager:LambdaVersionManager",
+    READ,
+    ASYNC_INVOCATIONS,
+    "async_invocations.py",
+    Assigns("function", "function_version", "function_arn"),
+)
+_target(
+    f"{_LAMBDA}.analytics:FunctionStatus",
+    READ,
+    ASYNC_INVOCATIONS,
+    "async_invocations.py",
+    HasAttributes("throttle_error", "system_error"),
+)

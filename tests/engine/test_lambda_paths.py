@@ -100,7 +100,7 @@ def wait_active(lam, name: str) -> dict:
 
 
 @contextlib.contextmanager
-def recorder_function(lam, prefix: str, source: str):
+def recorder_function(lam, prefix: str, source: str, timeout: int = 10):
     """A Python 3.11 function `<prefix>-<random>` whose module `recorder` is `source`, active
     for the block, then deleted."""
     name = f"{prefix}-{uuid.uuid4().hex[:8]}"
@@ -108,7 +108,7 @@ def recorder_function(lam, prefix: str, source: str):
         FunctionName=name,
         Runtime="python3.11",
         Handler="recorder.handler",
-        Timeout=10,
+        Timeout=timeout,
         Role="arn:aws:iam::000000000000:role/recorder",
         Code={"ZipFile": zipped(source, "recorder.py")},
     )
