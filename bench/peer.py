@@ -3,23 +3,24 @@
 MiniStack (PyPI ``ministack``, MIT) is a single process on one port, like the engine, and
 runs Python functions without Docker too. Both start empty, side by side: the engine with
 ``ctl.py up`` on the bench's scratch port (its own state folder), MiniStack pinned and
-hash-locked (bench/ministack.txt, from bench/ministack.in) in its own virtualenv under the
-install folder (.localstack/ministack), on BENCH_PORT + 3, bound to the loopback. Each
+hash-locked (bench/ministack.txt, from bench/ministack.in; the command that locks it is at
+its top) in its own virtualenv under the install folder (.localstack/ministack), on
+BENCH_PORT + 3, bound to the loopback. Each
 operation is sampled round-robin (one call on one, then one on the other, the order swapped
 every sample, so a noisy moment of the shared machine falls on both) with one boto3 client
 configuration, and its p50/p99 on each and the ratio of the p50s are printed.
 """
 
+import io
 import json
 import os
-import random
-import shutil
 import statistics
 import subprocess
 import tempfile
 import time
 import urllib.request
 import uuid
+import zipfile
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -36,8 +37,15 @@ TRIVIAL = "def handler(event, context):\n    return {'echo': event.get('n')}\n"
 # Same client for both: no retries (a failure shows, not a slower sample), the default timeouts.
 CLIENT_CONFIG = Config(region_name="us-east-1", retries={"total_max_attempts": 1})
 # The calls whose p50 must not exceed MiniStack's (ratio <= 1.0); the others must stay ahead (< 1.0).
-PLAIN = ("S3 PutObject", "S3 GetObject", "DynamoDB PutItem", "DynamoDB GetItem", "SQS SendMessage",
-         "SQS ReceiveMessage", "SNS Publish → SQS")
+PLAIN = (
+    "S3 PutObject",
+    "S3 GetObject",
+    "DynamoDB PutItem",
+    "DynamoDB GetItem",
+    "SQS SendMessage",
+    "SQS ReceiveMessage",
+    "SNS Publish → SQS",
+)
 
 
 class Side:
@@ -86,8 +94,7 @@ def install_ministack(ctl: list, venv: Path, python: str) -> None:
     if not (venv / "bin" / "python").exists():
         subprocess.run([*ctl, "uv", "venv", "-q", "--python", python, str(venv)], check=True)
     subprocess.run(
-        [*ctl, "uv", "pip", "sync", "-q", "--python", str(venv / "bin" / "python"), "--require-hashes",
-         str(MINISTACK_LOCK)],
+        [*ctl, "uv", "pip", "sync", "-q", "--python", str(venv / "bin" / "python"), "--require-hashes", str(MINISTACK_LOCK)],
         check=True,
     )
     stamp.write_text(MINISTACK_LOCK.read_text())
@@ -152,9 +159,6 @@ def engine(ctl: list, port: int):
 
 
 def _zip(source: str) -> bytes:
-    import io
-    import zipfile
-
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("trivial.py", source)
