@@ -16,6 +16,8 @@ The copy's engine is stopped at the end, its state kept for the next run.
     python bench/run.py --only api-scale --api-sizes 1000 --api-requests 100
         the API rows alone (with the load-test limits of tools/stack.py: the run refuses
         a stage throttled below them), at a small size
+    python bench/run.py --only peer             the engine beside MiniStack, the same calls
+                                                round-robin (bench/peer.py)
 """
 
 import argparse
@@ -41,6 +43,7 @@ import boto3
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench import peer  # noqa: E402
 from tools import stack  # noqa: E402
 from tools.http import call  # noqa: E402
 
@@ -51,6 +54,8 @@ CTL = [sys.executable, str(ROOT / "engine" / "ctl.py")]
 BENCH_PORT = int(os.environ.get("BENCH_PORT", "4631"))
 # Engines started and stopped by a row (engine start, the fresh clone's) use the next port.
 SCRATCH_PORT = BENCH_PORT + 1
+# The peer group's MiniStack (bench/peer.py).
+PEER_PORT = BENCH_PORT + 3
 # Set in the bench's copy: where the checkout it was copied from keeps its results and install.
 IN_COPY = "BENCH_CHECKOUT" in os.environ
 CHECKOUT = Path(os.environ.get("BENCH_CHECKOUT", ROOT))
@@ -1214,6 +1219,12 @@ def group_lambda(context: dict, args) -> None:
     bench_lambda_runtimes(lam, samples=args.lambda_samples)
 
 
+def group_peer(context: dict, args) -> None:
+    require_free_port(SCRATCH_PORT)
+    require_free_port(PEER_PORT)
+    peer.run(CTL, INSTALL_DIR, SCRATCH_PORT, PEER_PORT, args.peer_samples, row)
+
+
 def group_fresh_clone(context: dict, args) -> None:
     bench_fresh_clone_demo(cold=False)
     bench_fresh_clone_demo(cold=True)
@@ -1231,6 +1242,7 @@ GROUPS = {
     "saved-state": (lambda context, args: bench_saved_state(context.get("apply_s")), 1, True),
     "edit-to-live": (lambda context, args: bench_edit_to_live(boto3.client("lambda"), stack.outputs()), 2, True),
     "fresh-clone": (group_fresh_clone, 6, False),
+    "peer": (group_peer, 8, False),
 }
 
 
@@ -1291,6 +1303,7 @@ def main() -> int:
     parser.add_argument("--api-sizes", default="1000,10000,100000", help="log table sizes of the api-scale rows")
     parser.add_argument("--api-requests", type=int, default=500, help="measured requests per route and size")
     parser.add_argument("--lambda-samples", type=int, default=200, help="warm invokes per runtime (lambda group)")
+    parser.add_argument("--peer-samples", type=int, default=200, help="calls per operation and engine (peer group)")
     args = parser.parse_args()
     chosen = [name.strip() for name in args.only.split(",") if name.strip()]
     unknown = sorted(set(chosen) - set(GROUPS))

@@ -7,8 +7,9 @@ could create a Lambda function, which runs as a process of this user on this mac
 
 - ``HostBoundTwistedServer`` is the engine's runtime server, through LocalStack's
   ``localstack.runtime.server`` plugin point (``GATEWAY_SERVER=twisted-host-bound``, set by
-  engine/ctl.py): LocalStack's Twisted server with each endpoint bound to its own host, and
-  an HTTP channel that answers the requests it will not read (http_limits.py).
+  engine/ctl.py): LocalStack's Twisted server with each endpoint bound to its own host, an
+  HTTP channel that answers the requests it will not read (http_limits.py), and a site
+  without the per-request work no answer needs (request_cost.py).
 - A guard refuses every other bind of the engine process to an address that is not the
   loopback and not named by GATEWAY_LISTEN (a Python audit hook on ``socket.bind``, PEP 578),
   so no other server in the engine (LocalStack's DNS server, a service's helper server)
@@ -26,11 +27,10 @@ import sys
 from localstack import config
 from localstack.aws.serving.twisted import TLSMultiplexerFactory
 from localstack.runtime.server.twisted import TwistedRuntimeServer
-from rolo.serving.twisted import TwistedGateway
 from twisted.internet import endpoints, reactor, ssl
 
-from localstack_nodocker.http_limits import AnsweringHTTPChannel
 from localstack_nodocker.loopback import exposure_warning, is_loopback
+from localstack_nodocker.request_cost import EngineSite
 from localstack_nodocker.tls import serve_aws_host_names
 
 LOG = logging.getLogger(__name__)
@@ -89,8 +89,7 @@ class HostBoundTwistedServer(TwistedRuntimeServer):
 
     def register(self, gateway, listen: list[config.HostAndPort], ssl_creds: tuple[str, str] | None = None):
         guard_binds()
-        site = TwistedGateway(gateway)
-        site.protocol = AnsweringHTTPChannel.protocol_factory
+        site = EngineSite(gateway)  # rolo's site, with the engine's HTTP channel (request_cost.py)
         protocol_factory = site
         if ssl_creds:  # as upstream: TLS and plain HTTP on the same port
             cert_file_name, key_file_name = ssl_creds

@@ -381,12 +381,15 @@ API_IAM = "API Gateway AWS_IAM authorization (the SigV4 signature and the caller
 API_LIMITS = "API Gateway stage, method and usage plan throttling and quotas"
 CW_STATISTICS = "CloudWatch statistics from one indexed read per series, with percentiles and exact dimensions"
 SQS_AGE = "SQS ApproximateAgeOfOldestMessage published with the queue metrics"
+SQS_REQUEST_METRICS = "SQS per-request metrics (NumberOfMessagesSent, ...) published together once a second"
 SQS_BODIES = "SQS event source mappings delivering bodies as sent, in invocations of at most 6 MB"
 MAPPING_POLLING = (
     "event source mappings polling as Lambda does (long polls, no sleep between polls, batches run concurrently "
     "within ScalingConfig, reserved concurrency and the engine's bound)"
 )
 INTAKE = "no outside request served while the state loads, nor once the final snapshot has begun"
+REQUEST_COST = "the per-request work no answer needs left out (access log, form parsing, thread switches, log copies)"
+MOTO_COST = "moto's per-request method listing and request id drawn at once"
 DRAIN = "the final snapshot taken once what the engine accepted is finished"
 QUEUED_INVOCATIONS = "asynchronous Lambda invocations still queued saved with the state and queued again"
 FINAL_ON_SIGNALS = "the final snapshot on SIGTERM and SIGINT"
@@ -889,6 +892,142 @@ _target(
     # the channel the engine's extends is the one upstream serves with
     Mentions("self.protocol = HeaderPreservingHTTPChannel.protocol_factory"),
 )
+# request_cost.py's EngineSite: rolo's site for the gateway, built as rolo builds it
+_target(
+    "rolo.serving.twisted:TwistedGateway.__init__",
+    READ,
+    REQUEST_COST,
+    "request_cost.py",
+    Mentions("GatewayResource(gateway, reactor, reactor.getThreadPool())", "requestFactory=TwistedRequestAdapter"),
+)
+_target(
+    "rolo.serving.twisted:GatewayResource.__init__",
+    READ,
+    REQUEST_COST,
+    "request_cost.py",
+    Mentions(
+        "WebsocketResourceDecorator(",
+        "HeaderPreservingWSGIResource(reactor, threadpool, WsgiGateway(gateway))",
+        "WebSocketRequest.listener(gateway.accept)",
+    ),
+)
+_target(
+    "rolo.serving.twisted:HeaderPreservingWSGIResource.render",
+    READ,
+    REQUEST_COST,
+    "request_cost.py",
+    # _EngineWSGIResource.render builds its own response the same way
+    Mentions("HeaderPreservingWSGIResponse(", "response.start()"),
+)
+_target("twisted.web.server:Site.__init__", READ, REQUEST_COST, "request_cost.py", Parameters("self", "resource", named=("requestFactory", "parsePOSTFormSubmission")))
+_target("twisted.web.http:HTTPFactory.log", OVERRIDDEN, REQUEST_COST, "request_cost.py", Parameters("self", "request"))
+_target(
+    "twisted.web.http:Request.finish",
+    READ,
+    REQUEST_COST,
+    "request_cost.py",
+    # where the access log line is written: the override above must be what it calls
+    Mentions("self.channel.factory.log(self)"),
+)
+_target(
+    "twisted.web.wsgi:_WSGIResponse.write",
+    OVERRIDDEN,
+    REQUEST_COST,
+    "request_cost.py",
+    Parameters("self", "data"),
+    Mentions("blockingCallFromThread(", "self._sendResponseHeaders()"),
+)
+_target(
+    "twisted.web.wsgi:_WSGIResponse.run",
+    READ,
+    REQUEST_COST,
+    "request_cost.py",
+    # every chunk through self.write, then the finish queued to the reactor after it
+    Mentions("self.write(elem)", "self.reactor.callFromThread(wsgiFinish, self.started)", in_order=True),
+)
+_target(
+    "twisted.web.wsgi:_WSGIResponse",
+    READ,
+    REQUEST_COST,
+    "request_cost.py",
+    Assigns("started", "reactor", "request", "headers", "_requestFinished"),
+)
+_target(
+    "rolo.gateway.wsgi:WsgiGateway.__call__",
+    READ,
+    REQUEST_COST,
+    "request_cost.py",
+    # the request's headers are set before the gateway (the engine's _IndexingGateway) processes it
+    Mentions("request.headers = Headers(", "self.gateway.process(request, response)", in_order=True),
+)
+_target("werkzeug.datastructures.headers:Headers", READ, REQUEST_COST, "request_cost.py", Assigns("_list"))
+_target(
+    "werkzeug.datastructures.headers:Headers._get_key",
+    OVERRIDDEN,
+    REQUEST_COST,
+    "request_cost.py",
+    Parameters("self", "key"),
+    # the first of a name, compared in lower case: what the index answers
+    Mentions("ikey = key.lower()", "for k, v in self._list:", "if k.lower() == ikey:"),
+)
+_target(
+    "werkzeug.datastructures.headers:Headers.get",
+    OVERRIDDEN,
+    REQUEST_COST,
+    "request_cost.py",
+    Parameters("self", "key", "default", "type"),
+    Mentions("self._get_key(key)"),
+)
+_target(
+    "werkzeug.datastructures.headers:Headers.__contains__",
+    OVERRIDDEN,
+    REQUEST_COST,
+    "request_cost.py",
+    Parameters("self", "key"),
+    Mentions("self._get_key(key)"),
+)
+RESPONSE_LOG = _target(
+    "localstack.aws.handlers.logging:ResponseLogger._log",
+    WRAPPED,
+    REQUEST_COST,
+    "request_cost.py",
+    Parameters("self", "context", "response"),
+    # the lines the replacement writes, as upstream writes them
+    Mentions('"AWS %s.%s => %d (%s)"', '"AWS %s.%s => %s"', '"%s %s => %d"', "self.internal_aws_logger"),
+)
+MEDIA_TYPE = _target(
+    "localstack.aws.protocol.serializer:ResponseSerializer._get_mime_type",
+    WRAPPED,
+    REQUEST_COST,
+    "request_cost.py",
+    Parameters("self", "headers"),
+    # a function of the Accept and Content-Type headers and the class's media types alone
+    Mentions('headers.get("Accept")', 'headers.get("Content-Type")', "self.SUPPORTED_MIME_TYPES"),
+)
+MOTO_METHOD_NAMES = _target(
+    "moto.core.responses:method_names_from_class",
+    WRAPPED,
+    MOTO_COST,
+    "request_cost.py",
+    Parameters("clazz"),
+)
+_target(
+    "moto.core.responses:BaseResponse.call_action",
+    READ,
+    MOTO_COST,
+    "request_cost.py",
+    # the listing is looked up by that module-level name, and only tested for membership
+    Mentions("method_names = method_names_from_class(self.__class__)", "if action in method_names:"),
+)
+MOTO_RANDOM_STRING = _target(
+    "moto.moto_api._internal.moto_random:MotoRandom.get_random_string",
+    REPLACED,
+    MOTO_COST,
+    "request_cost.py",
+    Parameters("self", "length", "include_digits", "lower_case"),
+    # the alphabet and the draw the replacement makes at once
+    Mentions("pool = string.ascii_letters", "pool += string.digits", "self.choice(pool) for i in range(length)"),
+)
 _target(
     "rolo.serving.twisted:HeaderPreservingHTTPChannel.protocol_factory",
     READ,
@@ -1255,6 +1394,32 @@ _target(
     SQS_AGE,
     "sqs.py",
     Mentions("self.publish_approximate_cloudwatch_metrics"),
+)
+_target(
+    f"{_SQS}.provider:SqsProvider",
+    READ,
+    SQS_REQUEST_METRICS,
+    "sqs.py",
+    Assigns("_cloudwatch_dispatcher"),
+    # the dispatcher the override put there is the one every request's metrics go to, and stopped
+    Mentions("self._cloudwatch_dispatcher.dispatch_metric_message_sent(", "self._cloudwatch_dispatcher.shutdown()"),
+)
+_target(
+    f"{_SQS}.provider:CloudwatchDispatcher.dispatch_sqs_metric",
+    OVERRIDDEN,
+    SQS_REQUEST_METRICS,
+    "sqs.py",
+    Parameters("self", "account_id", "region", "queue_name", "metric", "value", "unit"),
+)
+_target(f"{_SQS}.provider:CloudwatchDispatcher.shutdown", OVERRIDDEN, SQS_REQUEST_METRICS, "sqs.py", Parameters("self"))
+_target(
+    f"{_SQS}.provider:CloudwatchDispatcher",
+    READ,
+    SQS_REQUEST_METRICS,
+    "sqs.py",
+    Assigns("running"),
+    # each metric of a request goes through dispatch_sqs_metric
+    Mentions("self.dispatch_sqs_metric(", '"NumberOfMessagesSent"', '"SentMessageSize"', '"NumberOfEmptyReceives"'),
 )
 _target(
     "localstack.utils.cloudwatch.cloudwatch_util:publish_sqs_metric_batch",

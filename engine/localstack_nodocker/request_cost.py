@@ -1,0 +1,267 @@
+"""What one request costs the engine: the work Twisted, LocalStack and moto did on every
+request that no answer needs, left out. Each service shares one interpreter lock, so this is
+latency on every call and throughput for the calls functions make (profiled with yappi on
+the engine, CPU time per call: see docs/engine.md, "Per-call cost").
+
+The server (``EngineSite``, LocalStack's Twisted site as rolo builds it, with three changes):
+
+- no access log: Twisted formatted a Combined Log Format line for every request and handed
+  it to its own logger, which nothing reads (LocalStack logs requests itself);
+- no form parsing: Twisted parsed the ``Content-Type`` of every POST with the email package
+  and a form body into ``request.args``, which the WSGI gateway never reads (it reads the
+  body from ``request.content``, as before);
+- the chunk that completes a response with a ``Content-Length`` is handed to the reactor
+  without waiting for it: Twisted's WSGI bridge blocked the request thread for every chunk
+  until the reactor had written it, two more thread switches per request. Earlier chunks of a
+  longer body still wait (Twisted's back-pressure), and the response is finished after it,
+  in order, as before.
+
+In the gateway:
+
+- each request's headers are looked up through an index by lower-case name, kept until they
+  change (``IndexedHeaders``): werkzeug compared the name with every header, lower-casing
+  each, and raised and caught an exception for every absent one; a request's handlers and
+  parsers look up some fifty names (S3's parser alone asks for each header member of its
+  operation), most of them absent.
+
+In the gateway and moto (``cut_request_cost``, a start hook):
+
+- LocalStack's request log line (``AWS sqs.SendMessage => 200``) is written as before, but
+  the copies of both header sets and of the request and response it attached for a trace
+  formatter are only made when that formatter is there (``DEBUG``);
+- LocalStack's serializers chose the response's media type from the request's ``Accept``
+  (or ``Content-Type``) header by parsing and matching it for every response: the choice is
+  kept per serializer class and the two header values (``MEDIA_TYPE_CHOICES`` at most);
+- moto listed the methods of the handler class with ``inspect.getmembers`` on every request
+  (to check the action is one of them): the list is kept per class, and listed again when a
+  class in its hierarchy gains or loses an attribute;
+- moto drew each request id (52 characters) with one call to ``random.choice`` per
+  character: one ``choices`` call draws them all, from the same generator and alphabet.
+"""
+
+import functools
+import logging
+import string
+
+from localstack.runtime import hooks
+from rolo.gateway.wsgi import WsgiGateway
+from rolo.serving.twisted import (
+    HeaderPreservingWSGIResource,
+    HeaderPreservingWSGIResponse,
+    TwistedRequestAdapter,
+    WebsocketResourceDecorator,
+)
+from rolo.websocket import WebSocketRequest
+from twisted.internet import reactor
+from twisted.web.server import NOT_DONE_YET, Site
+from werkzeug.datastructures import Headers
+
+from localstack_nodocker import seam
+from localstack_nodocker.http_limits import AnsweringHTTPChannel
+
+
+class _VersionedList(list):
+    """A list that counts its changes."""
+
+    version = 0
+
+
+def _counting(method):
+    @functools.wraps(method)
+    def changing(self, *args):
+        self.version += 1
+        return method(self, *args)
+
+    return changing
+
+
+for _name in ("__setitem__", "__delitem__", "__iadd__", "__imul__", "append", "extend", "insert", "pop", "remove",
+              "clear", "sort", "reverse"):
+    setattr(_VersionedList, _name, _counting(getattr(list, _name)))
+
+
+class IndexedHeaders(Headers):
+    """werkzeug's Headers, looked up through an index by lower-case name (the first value of a
+    name, as werkzeug answers), rebuilt after any change of their list (werkzeug changes it in
+    place; a list put in its stead is taken over and indexed anew)."""
+
+    def __init__(self, defaults=None):
+        super().__init__()
+        self._list = _VersionedList()
+        self._indexed: tuple = (None, -1, {})  # (list, its version, lower-case name -> value)
+        if defaults is not None:
+            self.extend(defaults)
+
+    def _lookup(self) -> dict[str, str]:
+        items = self._list
+        if not isinstance(items, _VersionedList):
+            items = self._list = _VersionedList(items)
+        indexed, version, index = self._indexed
+        if indexed is not items or version != items.version:
+            index = {}
+            for name, value in items:
+                index.setdefault(name.lower(), value)
+            self._indexed = (items, items.version, index)
+        return index
+
+    def _get_key(self, key):
+        try:
+            return self._lookup()[key.lower()]
+        except (KeyError, AttributeError):  # AttributeError: not a str, which werkzeug refuses
+            return super()._get_key(key)
+
+    def get(self, key, default=None, type=None):
+        if type is None and isinstance(key, str):
+            return self._lookup().get(key.lower(), default)
+        return super().get(key, default, type)
+
+    def __contains__(self, key):
+        return key.lower() in self._lookup() if isinstance(key, str) else super().__contains__(key)
+
+
+class _IndexingGateway:
+    """The gateway as rolo's WSGI adapter calls it, with each request's headers indexed."""
+
+    def __init__(self, gateway):
+        self._gateway = gateway
+
+    def process(self, request, response):
+        request.headers = IndexedHeaders(request.headers)
+        self._gateway.process(request, response)
+
+
+class _CompletingChunkResponse(HeaderPreservingWSGIResponse):
+    """rolo's WSGI response, handing the chunk that completes the declared body to the reactor
+    without blocking the request thread on it."""
+
+    _written = 0
+
+    def _declared_length(self) -> int | None:
+        for name, value in self.headers:
+            if name.lower() == "content-length":
+                try:
+                    return int(value)
+                except ValueError:
+                    return None
+        return None
+
+    def write(self, data):
+        self._written += len(data)
+        if self._written != self._declared_length():
+            return super().write(data)
+        started, self.started = self.started, True
+
+        def write_last_chunk():
+            if self._requestFinished:  # the client went away meanwhile: nothing to write to
+                return
+            if not started:
+                self._sendResponseHeaders()
+            self.request.write(data)
+
+        # queued before the finish the request thread queues next: the reactor runs both in order
+        self.reactor.callFromThread(write_last_chunk)
+
+
+class _EngineWSGIResource(HeaderPreservingWSGIResource):
+    def render(self, request):
+        response = _CompletingChunkResponse(self._reactor, self._threadpool, self._application, request)
+        response.start()
+        return NOT_DONE_YET
+
+
+class EngineSite(Site):
+    """The gateway's Twisted site, built as rolo's ``TwistedGateway`` builds it (its resource,
+    request factory and websocket listener), with the engine's HTTP channel (http_limits.py)."""
+
+    def __init__(self, gateway):
+        resource = WebsocketResourceDecorator(
+            original=_EngineWSGIResource(reactor, reactor.getThreadPool(), WsgiGateway(_IndexingGateway(gateway))),
+            websocketListener=WebSocketRequest.listener(gateway.accept),
+        )
+        super().__init__(resource=resource, requestFactory=TwistedRequestAdapter, parsePOSTFormSubmission=False)
+        self.protocol = AnsweringHTTPChannel.protocol_factory
+
+    def log(self, request):
+        """No access log (see the module's docstring)."""
+
+
+# --- the gateway and moto -----------------------------------------------------------------------
+
+
+def _log_without_trace_copies() -> None:
+    log = seam.original(seam.RESPONSE_LOG)
+
+    def log_response(self, context, response):
+        internal = context.is_internal_call
+        if context.operation:
+            logger = self.internal_aws_logger if internal else self.aws_logger
+        else:
+            logger = self.internal_http_logger if internal else self.http_logger
+        if logger.isEnabledFor(logging.DEBUG):  # the trace formatter reads the copies
+            return log(self, context, response)
+        if not logger.isEnabledFor(logging.INFO):
+            return None
+        if not context.operation:
+            return logger.info("%s %s => %d", context.request.method, context.request.path, response.status_code)
+        service, operation = context.service.service_name, context.operation.name
+        if context.service_exception:
+            return logger.info(
+                "AWS %s.%s => %d (%s)", service, operation, response.status_code, context.service_exception.code
+            )
+        return logger.info("AWS %s.%s => %s", service, operation, response.status_code)
+
+    seam.replace(seam.RESPONSE_LOG, log_response)
+
+
+MEDIA_TYPE_CHOICES = 512  # kept at most (serializer class and header values); then chosen anew
+
+
+def _choose_media_types_once() -> None:
+    choose = seam.original(seam.MEDIA_TYPE)
+    chosen: dict[tuple, str] = {}
+
+    def get_mime_type(self, headers):
+        if not headers:
+            return choose(self, headers)
+        key = (type(self), headers.get("Accept"), headers.get("Content-Type"))
+        found = chosen.get(key)
+        if found is None:
+            if len(chosen) >= MEDIA_TYPE_CHOICES:
+                chosen.clear()
+            found = chosen[key] = choose(self, headers)
+        return found
+
+    seam.replace(seam.MEDIA_TYPE, get_mime_type)
+
+
+def _list_handler_methods_once() -> None:
+    list_methods = seam.original(seam.MOTO_METHOD_NAMES)
+
+    @functools.cache
+    def listed(clazz, shape: tuple) -> list[str]:
+        return list_methods(clazz)
+
+    def method_names_from_class(clazz) -> list[str]:
+        # the number of attributes along the hierarchy: a method added or removed lists again
+        return listed(clazz, tuple(len(vars(klass)) for klass in clazz.__mro__))
+
+    seam.replace(seam.MOTO_METHOD_NAMES, method_names_from_class)
+
+
+def _draw_random_strings_at_once() -> None:
+    seam.original(seam.MOTO_RANDOM_STRING)
+
+    def get_random_string(self, length: int = 20, include_digits: bool = True, lower_case: bool = False) -> str:
+        pool = string.ascii_letters + (string.digits if include_digits else "")
+        drawn = "".join(self.choices(pool, k=length))
+        return drawn.lower() if lower_case else drawn
+
+    seam.replace(seam.MOTO_RANDOM_STRING, get_random_string)
+
+
+@hooks.on_infra_start()
+def cut_request_cost():
+    _log_without_trace_copies()
+    _choose_media_types_once()
+    _list_handler_methods_once()
+    _draw_random_strings_at_once()

@@ -1,0 +1,311 @@
+"""What request_cost.py and sqs.py leave out per request changes no answer: bodies of every
+size and form arrive and leave as before, headers are found whatever their case, responses
+keep their media type, and SQS's per-request metrics add up to the requests made (published
+together once a second). Real requests against the engine; the header index also against
+werkzeug's own Headers, in the engine's interpreter."""
+
+import datetime as dt
+import hashlib
+import os
+import subprocess
+import urllib.parse
+import urllib.request
+import uuid
+from pathlib import Path
+
+import boto3
+import pytest
+
+from tests.support.cloudwatch import cloudwatch_client
+from tests.support.engine import ROOT, endpoint
+from tests.support.waiting import wait_for
+
+ENGINE_PYTHON = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstack")) / "venv" / "bin" / "python"
+
+# Random operations on werkzeug's Headers and on the engine's IndexedHeaders, side by side:
+# after each, every lookup (get, in, [], getlist) answers the same for names present, absent
+# and in other cases.
+COMPARE_HEADERS = r"""
+import copy, random, sys
+from werkzeug.datastructures import Headers
+from localstack_nodocker.request_cost import IndexedHeaders
+
+rng = random.Random(int(sys.argv[1]))
+NAMES = ["Content-Type", "content-type", "X-Amz-Date", "x-amz-date", "Host", "HOST", "X-Amz-Meta-A", "Accept"]
+compared = 0
+for _ in range(40):
+    start = [(rng.choice(NAMES), str(rng.randrange(5))) for _ in range(rng.randrange(6))]
+    plain, indexed = Headers(start), IndexedHeaders(Headers(start))
+    for _ in range(60):
+        name, value = rng.choice(NAMES), str(rng.randrange(5))
+        action = rng.randrange(11)
+        clear = rng.random() < 0.1
+        for headers in (plain, indexed):
+            if action == 0: headers.add(name, value)
+            elif action == 1: headers.set(name, value)
+            elif action == 2: headers[name] = value
+            elif action == 3: headers.remove(name)
+            elif action == 4: headers.extend({name: value})
+            elif action == 5: headers.update({name: value})
+            elif action == 6: headers.setdefault(name, value)
+            elif action == 7 and len(headers): headers.pop(0)
+            elif action == 8: headers.pop(name, None)
+            elif action == 9 and len(headers): headers[0] = (name, value)
+            elif action == 10 and clear: headers.clear()
+        if rng.random() < 0.1:
+            indexed = copy.deepcopy(indexed) if rng.random() < 0.5 else indexed.copy()
+        assert list(plain) == list(indexed), (list(plain), list(indexed))
+        for probe in NAMES + ["Missing"]:
+            assert plain.get(probe) == indexed.get(probe), probe
+            assert (probe in plain) == (probe in indexed), probe
+            assert plain.getlist(probe) == indexed.getlist(probe), probe
+            try:
+                expected = plain[probe]
+            except KeyError:
+                expected = KeyError
+            try:
+                got = indexed[probe]
+            except KeyError:
+                got = KeyError
+            assert expected == got, (probe, expected, got)
+            compared += 1
+print(compared)
+"""
+
+
+def client(service: str):
+    return boto3.client(service, endpoint_url=endpoint())
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_indexed_headers_answer_as_werkzeug_does(seed):
+    result = subprocess.run(
+        [str(ENGINE_PYTHON), "-c", COMPARE_HEADERS, str(seed)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "engine")},
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert int(result.stdout) > 10_000
+
+
+@pytest.fixture(scope="module")
+def bucket(engine):
+    name = f"request-cost-{uuid.uuid4().hex[:8]}"
+    s3 = client("s3")
+    s3.create_bucket(Bucket=name)
+    yield name
+    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=name):
+        for item in page.get("Contents", []):
+            s3.delete_object(Bucket=name, Key=item["Key"])
+    s3.delete_bucket(Bucket=name)
+
+
+@pytest.mark.parametrize("size", [0, 1, 64 * 1024 - 1, 64 * 1024 + 1, 5 * 1024 * 1024 + 3])
+def test_bodies_of_every_size_round_trip(bucket, size):
+    """One chunk or many (S3 streams large objects), empty included; and a range of it."""
+    s3 = client("s3")
+    body = os.urandom(size)
+    s3.put_object(Bucket=bucket, Key=f"size-{size}", Body=body)
+    got = s3.get_object(Bucket=bucket, Key=f"size-{size}")
+    assert int(got["ContentLength"]) == size
+    assert hashlib.sha256(got["Body"].read()).hexdigest() == hashlib.sha256(body).hexdigest()
+    if size:
+        ranged = s3.get_object(Bucket=bucket, Key=f"size-{size}", Range=f"bytes={size // 2}-")
+        assert ranged["Body"].read() == body[size // 2 :]
+
+
+def test_answers_without_a_body(bucket):
+    """HEAD, 304 and 204 answers: headers only, the connection ready for the next request."""
+    s3 = client("s3")
+    etag = s3.put_object(Bucket=bucket, Key="no-body", Body=b"payload")["ETag"]
+    assert s3.head_object(Bucket=bucket, Key="no-body")["ContentLength"] == 7
+    url = f"{endpoint()}/{bucket}/no-body"
+    request = urllib.request.Request(url, headers={"If-None-Match": etag})
+    with pytest.raises(urllib.error.HTTPError) as not_modified:
+        urllib.request.urlopen(request, timeout=10)
+    assert not_modified.value.code == 304
+    assert s3.delete_object(Bucket=bucket, Key="no-body")["ResponseMetadata"]["HTTPStatusCode"] == 204
+    assert s3.list_objects_v2(Bucket=bucket, Prefix="no-body")["KeyCount"] == 0
+
+
+@pytest.mark.parametrize("content", [b"plain text", "ünïcode & = + %".encode(), os.urandom(2048)])
+def test_form_uploads_reach_s3(bucket, content):
+    """Browser uploads (presigned POST, multipart/form-data): the engine no longer parses
+    form bodies in Twisted; S3 reads the fields and the file from the body as before."""
+    key = f"form/{uuid.uuid4().hex[:6]}"
+    post = client("s3").generate_presigned_post(bucket, key, Fields={"x-amz-meta-origin": "Form Test"})
+    boundary = uuid.uuid4().hex
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in post["fields"].items()
+    ]
+    parts.append(
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f.bin"\r\n'
+        "Content-Type: application/octet-stream\r\n\r\n".encode() + content + f"\r\n--{boundary}--\r\n".encode()
+    )
+    request = urllib.request.Request(
+        post["url"], data=b"".join(parts), headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
+    )
+    with urllib.request.urlopen(request, timeout=30) as response:
+        assert response.status == 204
+    got = client("s3").get_object(Bucket=bucket, Key=key)
+    assert got["Body"].read() == content
+    assert got["Metadata"] == {"origin": "Form Test"}
+
+
+@pytest.mark.parametrize("body", ["plain", "a=b&c=d", "ünïcode + %20 & ?", "x" * 200_000])
+def test_url_encoded_forms_reach_sqs(engine, body):
+    """SQS's query protocol (application/x-www-form-urlencoded POSTs), with bodies that look
+    like forms themselves, read and answered in the media type the request accepts."""
+    sqs = client("sqs")
+    queue = sqs.create_queue(QueueName=f"request-cost-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    try:
+        form = urllib.parse.urlencode({"Action": "SendMessage", "QueueUrl": queue, "MessageBody": body}).encode()
+        answers = {}
+        for accept in ("application/json", None, "application/json", "text/xml"):
+            headers = {"Content-Type": "application/x-www-form-urlencoded"} | ({"Accept": accept} if accept else {})
+            request = urllib.request.Request(f"{endpoint()}/", data=form, headers=headers)
+            with urllib.request.urlopen(request, timeout=30) as response:
+                answers.setdefault(accept, set()).add(response.headers.get_content_type())
+        assert answers == {"application/json": {"application/json"}, None: {"text/xml"}, "text/xml": {"text/xml"}}
+        received = []
+        while len(received) < 4:
+            messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)
+            received += [message["Body"] for message in messages.get("Messages", [])]
+        assert received == [body] * 4
+    finally:
+        sqs.delete_queue(QueueUrl=queue)
+
+
+@pytest.mark.parametrize("name", ["x-amz-meta-colour", "X-AMZ-META-COLOUR", "X-Amz-Meta-Colour"])
+def test_headers_found_whatever_their_case(bucket, name):
+    body = b"cased"
+    url = client("s3").generate_presigned_url("put_object", Params={"Bucket": bucket, "Key": f"cased-{name}"})
+    request = urllib.request.Request(url, data=body, method="PUT", headers={name: "teal", "CONTENT-TYPE": "text/x-x"})
+    with urllib.request.urlopen(request, timeout=10) as response:
+        assert response.status == 200
+    head = client("s3").head_object(Bucket=bucket, Key=f"cased-{name}")
+    assert head["Metadata"] == {"colour": "teal"}
+    assert head["ContentType"] == "text/x-x"
+
+
+# In the engine's interpreter, with the engine's patches of moto applied: the cached listing of
+# a handler's methods follows methods added and removed later; random strings keep their
+# length, alphabet and case, use the whole alphabet, and repeat under the same seed.
+MOTO_CHECKS = r"""
+import string
+from moto.core import responses
+from moto.core.utils import method_names_from_class as listed_by_moto
+from moto.dynamodb.responses import DynamoHandler
+from moto.moto_api._internal import mock_random
+from localstack_nodocker import request_cost
+
+request_cost._list_handler_methods_once()
+request_cost._draw_random_strings_at_once()
+listing = responses.method_names_from_class
+assert listing(DynamoHandler) == listed_by_moto(DynamoHandler)
+DynamoHandler.added_later = lambda self: None
+assert "added_later" in listing(DynamoHandler)
+del DynamoHandler.added_later
+assert "added_later" not in listing(DynamoHandler) and listing(DynamoHandler) == listed_by_moto(DynamoHandler)
+
+for length, digits, lower in [(52, True, False), (8, False, True), (20, True, True), (1, False, False)]:
+    alphabet = string.ascii_letters + (string.digits if digits else "")
+    alphabet = alphabet.lower() if lower else alphabet
+    drawn = [mock_random.get_random_string(length, include_digits=digits, lower_case=lower) for _ in range(3000)]
+    assert all(len(text) == length and set(text) <= set(alphabet) for text in drawn), (length, digits, lower)
+    assert set("".join(drawn)) == set(alphabet), (length, digits, lower)
+mock_random.seed(7)
+first = [mock_random.get_random_string(52) for _ in range(3)]
+mock_random.seed(7)
+assert first == [mock_random.get_random_string(52) for _ in range(3)]
+print("ok")
+"""
+
+
+def test_moto_method_listing_and_random_strings():
+    result = subprocess.run(
+        [str(ENGINE_PYTHON), "-c", MOTO_CHECKS],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHONPATH": str(ROOT / "engine")},
+        check=False,
+    )
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
+
+
+def _statistics(queue_name: str, metric: str, since: dt.datetime) -> dict:
+    points = cloudwatch_client().get_metric_statistics(
+        Namespace="AWS/SQS",
+        MetricName=metric,
+        Dimensions=[{"Name": "QueueName", "Value": queue_name}],
+        StartTime=since,
+        EndTime=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=2),
+        Period=3600,
+        Statistics=["Sum", "SampleCount", "Minimum", "Maximum"],
+    )["Datapoints"]
+    return points[0] if points else {}
+
+
+def test_sqs_request_metrics_add_up(engine):
+    """Per-request metrics of two queues (sends of several sizes, receives, deletes, empty
+    receives) sum to what was done, as one datapoint per request would."""
+    sqs = client("sqs")
+    since = dt.datetime.now(dt.UTC) - dt.timedelta(minutes=1)
+    queues = {}
+    for sizes in ([1, 1, 300, 7], [2048, 5]):
+        name = f"request-cost-metrics-{uuid.uuid4().hex[:8]}"
+        url = sqs.create_queue(QueueName=name)["QueueUrl"]
+        queues[name] = (url, sizes)
+        for size in sizes:
+            sqs.send_message(QueueUrl=url, MessageBody="m" * size)
+    try:
+        for name, (url, sizes) in queues.items():
+            received = []
+            while len(received) < len(sizes):
+                received += sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            for message in received:
+                sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+            assert not sqs.receive_message(QueueUrl=url).get("Messages")  # an empty receive
+        for name, (url, sizes) in queues.items():
+            sent = wait_for(
+                lambda: (found := _statistics(name, "NumberOfMessagesSent", since)).get("Sum") == len(sizes)
+                and found,
+                what=f"NumberOfMessagesSent of {name}",
+            )
+            assert sent["SampleCount"] == len(sizes)
+            size = wait_for(lambda: _statistics(name, "SentMessageSize", since), what="SentMessageSize")
+            assert (size["Sum"], size["Minimum"], size["Maximum"]) == (sum(sizes), min(sizes), max(sizes))
+            assert size["SampleCount"] == len(sizes)
+            deleted = wait_for(lambda: _statistics(name, "NumberOfMessagesDeleted", since), what="deletes")
+            assert deleted["Sum"] == len(sizes)
+            received = wait_for(lambda: _statistics(name, "NumberOfMessagesReceived", since), what="receives")
+            assert received["Sum"] == len(sizes)
+            assert wait_for(lambda: _statistics(name, "NumberOfEmptyReceives", since), what="empty")["Sum"] >= 1
+    finally:
+        for url, _ in queues.values():
+            sqs.delete_queue(QueueUrl=url)
+
+
+def test_request_log_lines_as_localstack_writes_them(engine):
+    """The request log keeps LocalStack's lines, for answers and refusals alike."""
+    log = Path(os.environ.get("LOCALSTACK_STATE_DIR", ROOT / ".localstack")) / "logs" / "localstack.log"
+    if not log.exists():
+        pytest.skip(f"the engine at {endpoint()} was not started from this checkout (no {log})")
+    sqs = client("sqs")
+    missing = f"request-cost-missing-{uuid.uuid4().hex[:8]}"
+    with pytest.raises(sqs.exceptions.QueueDoesNotExist):
+        sqs.get_queue_url(QueueName=missing)
+    sqs.list_queues(QueueNamePrefix=missing)
+    lines = wait_for(
+        lambda: [
+            line
+            for line in log.read_text(errors="replace").splitlines()[-2000:]
+            if "AWS sqs.GetQueueUrl => 400 (" in line or "AWS sqs.ListQueues => 200" in line
+        ],
+        what="the request log lines",
+    )
+    assert any("GetQueueUrl => 400 (" in line and "QueueDoesNotExist" in line for line in lines)
+    assert any("ListQueues => 200" in line for line in lines)
