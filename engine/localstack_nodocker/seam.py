@@ -1351,6 +1351,29 @@ S3_LISTING_OPERATIONS = {
     )
     for operation in ("list_objects", "list_objects_v2", "list_object_versions")
 }
+S3_CONTINUATION_TOKEN = _target(
+    "localstack.services.s3.provider:decode_continuation_token",
+    REPLACED,
+    S3_LISTINGS,
+    "s3_listing.py",
+    Parameters("value"),
+)
+_target(
+    "localstack.services.s3.provider:S3Provider.list_objects_v2",
+    READ,
+    S3_LISTINGS,
+    "s3_listing.py",
+    # the token is read through the provider module's name, which is replaced
+    Mentions("decode_continuation_token(continuation_token)"),
+)
+_target(
+    "localstack.services.s3.utils:encode_continuation_token",
+    READ,
+    S3_LISTINGS,
+    "s3_listing.py",
+    # the token the replacement reads: the key's UTF-8 bytes in base64 with these characters
+    Mentions('base64.b64encode(value.encode(), altchars=b"._")'),
+)
 S3_SUBMIT_NOTIFICATION = _target(
     "localstack.services.s3.notifications:NotificationDispatcher._submit_notification",
     WRAPPED,
