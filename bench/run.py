@@ -333,6 +333,116 @@ def bench_saved_state(fresh_apply_s: float | None) -> None:
     )
 
 
+STATE_ITEMS = 100_000
+STATE_IMAGES = 100
+
+
+def _fill_state(endpoint: str) -> None:
+    """100,000 DynamoDB items shaped as the stack's log rows, and 100 JPEG images."""
+    from PIL import Image
+
+    clients = {"endpoint_url": endpoint, "region_name": "us-east-1"}
+    dynamodb, s3 = boto3.client("dynamodb", **clients), boto3.client("s3", **clients)
+    dynamodb.create_table(
+        TableName="state-bench",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": "S"},
+        ],
+        BillingMode="PAY_PER_REQUEST",
+    )
+
+    def batch(start: int) -> None:
+        items = [
+            {
+                "PutRequest": {
+                    "Item": {
+                        "pk": {"S": f"service#{n % 50}"},
+                        "sk": {"S": f"{1_700_000_000_000 + n}#{n:08d}"},
+                        "level": {"S": ("INFO", "WARN", "ERROR")[n % 3]},
+                        "message": {"S": f"request handled in {n % 97} ms for user u{n % 500}"},
+                        "timestamp": {"N": str(1_700_000_000_000 + n)},
+                        "service": {"S": "bench"},
+                        "request_id": {"S": str(uuid.UUID(int=n))},
+                        "expires_at": {"N": "1800000000"},
+                    }
+                }
+            }
+            for n in range(start, start + 25)
+        ]
+        unprocessed = {"state-bench": items}
+        while unprocessed:
+            unprocessed = dynamodb.batch_write_item(RequestItems=unprocessed).get("UnprocessedItems")
+
+    with concurrent.futures.ThreadPoolExecutor(4) as pool:
+        list(pool.map(batch, range(0, STATE_ITEMS, 25)))
+    s3.create_bucket(Bucket="state-bench")
+    for n in range(STATE_IMAGES):
+        buffer = io.BytesIO()
+        Image.effect_noise((800, 600), 40 + n % 50).convert("RGB").save(buffer, "JPEG", quality=85)
+        s3.put_object(Bucket="state-bench", Key=f"images/{n}.jpg", Body=buffer.getvalue())
+
+
+def bench_state_at_scale() -> None:
+    """Issue 23: `make down` and `make up` with 100,000 items and 100 images, the journal
+    (SCHEDULED, the default) against the snapshot path it replaced (ON_SHUTDOWN: a whole
+    snapshot at `down`, loaded at `up`), on one state in one run, on a throw-away engine."""
+    require_free_port(SCRATCH_PORT)
+    endpoint = f"http://localhost:{SCRATCH_PORT}"
+    with tempfile.TemporaryDirectory() as state:
+        env = {"AWS_ENDPOINT_URL": endpoint, "LOCALSTACK_STATE_DIR": state}
+        snapshot_path = {**env, "SNAPSHOT_SAVE_STRATEGY": "ON_SHUTDOWN"}
+        try:
+            if ctl("up", env=env).returncode != 0:
+                raise SystemExit(f"engine did not start: {_log_tail(state)}")
+            filled_s, _ = timed(_fill_state, endpoint)
+            say(f"{STATE_ITEMS:,} items and {STATE_IMAGES} images written in {filled_s:.0f} s")
+            journal_down_s, _ = timed(ctl, "down", env=env)
+            journal_up_s, up = timed(ctl, "up", env=env)
+            journal_load = _state_detail(endpoint)
+            # the snapshot path on the same state: the engine that saves at `down` only
+            ctl("down", env=env)
+            ctl("up", env=snapshot_path)
+            snapshot_down_s, _ = timed(ctl, "down", env=snapshot_path)
+            snapshot_up_s, _ = timed(ctl, "up", env=snapshot_path)
+            snapshot_load = _state_detail(endpoint)
+            size_mb = sum(path.stat().st_size for path in Path(state, "snapshot").iterdir()) / 1e6
+            ctl("down", env=snapshot_path)
+        finally:
+            ctl("down", env=env)
+    scale = f"{STATE_ITEMS:,} items, {STATE_IMAGES} images"
+    row(
+        f"make down ({scale}), journal",
+        f"{journal_down_s:.1f} s",
+        f"snapshot path {snapshot_down_s:.1f} s ({size_mb:.0f} MB)",
+        "< 2 s",
+        journal_down_s < 2,
+        down_s=journal_down_s,
+        baseline_s=snapshot_down_s,
+        snapshot_mb=size_mb,
+    )
+    row(
+        f"make up ({scale}), snapshot + journal",
+        f"{journal_up_s:.1f} s ({journal_load})",
+        f"snapshot path {snapshot_up_s:.1f} s ({snapshot_load})",
+        "< 3 s",
+        journal_up_s < 3 and up.returncode == 0,
+        up_s=journal_up_s,
+        baseline_s=snapshot_up_s,
+    )
+
+
+def _state_detail(endpoint: str) -> str:
+    with urllib.request.urlopen(f"{endpoint}/_localstack/nodocker/state", timeout=10) as response:
+        return json.loads(response.read())["detail"]
+
+
+def _log_tail(state: str) -> str:
+    log = Path(state, "logs", "localstack.log")
+    return log.read_text()[-3000:] if log.exists() else "(no log)"
+
+
 def bench_fresh_clone_demo(cold: bool) -> None:
     """`make demo` in a fresh clone of the checkout's last commit, on the scratch port: with the
     package caches warm (uv's, pip's, npm's, as a developer's machine has them), or cold (empty
@@ -1240,6 +1350,7 @@ GROUPS = {
     "pipelines": (group_pipelines, 3, True),
     "event-sources": (group_event_sources, 4, True),
     "saved-state": (lambda context, args: bench_saved_state(context.get("apply_s")), 1, True),
+    "state-scale": (lambda context, args: bench_state_at_scale(), 8, False),
     "edit-to-live": (lambda context, args: bench_edit_to_live(boto3.client("lambda"), stack.outputs()), 2, True),
     "fresh-clone": (group_fresh_clone, 6, False),
     "peer": (group_peer, 8, False),

@@ -675,7 +675,9 @@ def final_snapshot() -> tuple[bool, list[str]]:
         say(f"state saved: the last {written['records']} changes journaled in {written['seconds']:.2f} s")
     if "save" in report:
         saved = report["save"]
-        say(f"state saved: {len(saved['services'])} services, {saved['bytes'] / 1e6:.1f} MB in {saved['seconds']:.2f} s")
+        say(
+            f"state saved: {len(saved['services'])} services, {saved['bytes'] / 1e6:.1f} MB in {saved['seconds']:.2f} s"
+        )
     problems = [f"{name}: {reason}" for name, reason in report.get("failed", {}).items()]
     if "not_saved" in report:
         problems.append(f"nothing saved ({report['not_saved']}); what was saved before is kept")

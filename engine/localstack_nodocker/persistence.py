@@ -93,6 +93,13 @@ INTERNAL_HOUSEKEEPING = {"AssumeRole", "PutMetricData"}
 SNAPSHOT_MIN_JOURNAL_BYTES = 32 * 1024 * 1024
 # Records per frame of a snapshot file: bounds the memory of writing and of reading one.
 SNAPSHOT_FRAME_RECORDS = 10_000
+# Services whose state this engine does not keep, and why (`make status` names them).
+NOT_PERSISTED = {
+    "kinesis": (
+        "its streams would live in kinesis-mock, a server LocalStack downloads and runs beside itself, "
+        "which does not start on this engine (CreateStream fails): there are no streams to keep"
+    ),
+}
 PR_SET_PDEATHSIG = 1  # prctl(2)
 # A forked snapshot that has not finished by then is stopped (and the previous one kept).
 FORKED_SAVE_TIMEOUT = 600
@@ -170,6 +177,7 @@ class Persistence:
         self.not_restored: list[dict] = []  # {"resource", "reason"} of the last load
         self.states: dict[str, service_state.ServiceState] = {}
         self.states_lock = threading.Lock()
+        self.loaded: list[str] = []  # the services the last load restored
         self.enabled = False  # writing: once the saved state is loaded, until the final write
         self.write_lock = threading.Lock()  # one journal write (or snapshot cut) at a time
         self.snapshot_lock = threading.Lock()  # one snapshot at a time
@@ -208,7 +216,7 @@ class Persistence:
 
     def _write_changes(self) -> dict:
         started, taken_at = time.monotonic(), time.time()
-        chunks, count, failed = [], 0, {}
+        chunks, count, failed, written_services = [], 0, {}, []
         for name in _running_services():
             state = self.state_of(name)
             taken = state.take()
@@ -223,19 +231,23 @@ class Persistence:
             count += len(records)
             if records:
                 self.changed_since_snapshot.add(name)
+                written_services.append(name)
         written = self.journal.append(pickle.dumps(chunks, protocol=pickle.HIGHEST_PROTOCOL)) if chunks else 0
         self.journal_bytes += written
         self.journal_written_through = taken_at
-        self._note_failures(failed, "journal")
+        self._note_written(written_services, failed, "journal")
         return {"records": count, "bytes": written, "seconds": round(time.monotonic() - started, 3), "failed": failed}
 
-    def _note_failures(self, failed: dict, where: str) -> None:
+    def _note_written(self, written, failed: dict, where: str) -> None:
+        """A service stays named as not persisted from a write that failed for it until one
+        that writes it."""
         for name, reason in failed.items():
             if self.failures.get(name) != reason:
                 LOG.error("the state of %s could not be written to the %s: %s", name, where, reason)
-        for name in set(self.failures) - set(failed):
-            LOG.info("the state of %s is written again", name)
-        self.failures = dict(failed)
+            self.failures[name] = reason
+        for name in written:
+            if self.failures.pop(name, None) is not None:
+                LOG.info("the state of %s is written again", name)
 
     def run_journal(self) -> None:
         interval = flush_interval()
@@ -306,10 +318,14 @@ class Persistence:
         try:
             for name in set(services) - written:
                 os.link(target / f"{name}{RECORDS_SUFFIX}", fresh / f"{name}{RECORDS_SUFFIX}")
-            paused_ms = self._write_services(sorted(written), fresh)
+            paused_ms, failed = self._write_services(sorted(written), fresh)
         except Exception:
             shutil.rmtree(fresh, ignore_errors=True)
             raise
+        # A service that cannot be pickled is left out (and named as not persisted): the
+        # others are not held back by it.
+        self._note_written(written - set(failed), failed, "snapshot")
+        services = [name for name in services if name not in failed]
         stamp = {**engine_versions(), "services": services, "journal_from": replay_from, "saved_at": time.time()}
         (fresh / STAMP_FILE).write_text(json.dumps(stamp, indent=1))
         if target.exists():
@@ -321,25 +337,27 @@ class Persistence:
         return {
             "bytes": size,
             "services": services,
-            "written": sorted(written),
+            "written": sorted(written - set(failed)),
+            "failed": failed,
             "fork_ms": round(paused_ms, 1),
             "at": stamp["saved_at"],
         }
 
-    def _write_services(self, names: list, fresh: Path) -> float:
+    def _write_services(self, names: list, fresh: Path) -> tuple[float, dict[str, str]]:
+        """Write the services' snapshot files; (the fork's pause in ms, why each service that
+        could not be written was not)."""
         services = {name: SERVICE_PLUGINS.get_service(name) for name in names}
         for service in services.values():
             service.lifecycle_hook.on_before_state_save()
         try:
             # S3's object bytes are read through the storage's thread locks, which a forked
             # copy could find held for ever: written here, a moment before the others (a
-            # change in between is in the journal after the cut).
+            # change in between is in the journal after the cut). Read while requests run,
+            # it may fail where the copy would not: then no snapshot is taken this time.
             if "s3" in services:
                 _write_records(fresh / f"s3{RECORDS_SUFFIX}", self.state_of("s3").all_records(services["s3"]))
-            others = {name: service for name, service in services.items() if name != "s3"}
-            return _write_in_forked_copy(
-                {name: (self.state_of(name), service) for name, service in others.items()}, fresh
-            )
+            others = {name: (self.state_of(name), service) for name, service in services.items() if name != "s3"}
+            return _write_in_forked_copy(others, fresh)
         finally:
             for service in services.values():
                 service.lifecycle_hook.on_after_state_save()
@@ -437,7 +455,7 @@ class Persistence:
                 frames += len(payloads)
                 if damage is not None:
                     self.report(f"journal {damage.segment}", str(damage))
-        names = sorted(records, key=lambda name: (name in LOAD_LAST, name))
+        names = self.loaded = sorted(records, key=lambda name: (name in LOAD_LAST, name))
         # Starting a service (imports, provider set-up) takes most of a load: side by side.
         with ThreadPoolExecutor(max_workers=4) as pool:
             list(pool.map(SERVICE_PLUGINS.require, names))
@@ -478,7 +496,11 @@ class Persistence:
         """From the state just loaded on: note what changes, and journal it (or snapshot it at
         the end only, ON_SHUTDOWN)."""
         for name in _running_services():
-            self.state_of(name).after_load(SERVICE_PLUGINS.get_service(name))
+            state = self.state_of(name)
+            state.after_load(SERVICE_PLUGINS.get_service(name))
+            # what a service changed while it was restored (a mapping that could not start is
+            # dropped) is written once more, as it is now
+            state.changed = name in self.loaded
         self.enabled = True
         if journaling():
             first = max((journal.segment_number(path) for path in journal.segments(journal_dir())), default=0) + 1
@@ -513,10 +535,10 @@ class Persistence:
 
     def not_persisted(self) -> dict[str, str]:
         """Services whose state does not survive a restart, and why."""
-        return dict(self.failures)
+        return {**NOT_PERSISTED, **self.failures}
 
 
-def _write_in_forked_copy(services: dict, fresh: Path) -> float:
+def _write_in_forked_copy(services: dict, fresh: Path) -> tuple[float, dict[str, str]]:
     """Write the services' snapshot files from a forked copy of the engine (as Redis's BGSAVE does).
 
     Pickling holds the interpreter lock for as long as it takes, which grows with the data
@@ -524,10 +546,11 @@ def _write_in_forked_copy(services: dict, fresh: Path) -> float:
     The copy is one moment of all the services, taken while no DynamoDB request is half
     done; the engine serves on while the copy writes. The child touches nothing another
     thread may hold a lock on (no logging, no plugin manager). `services`: name -> (its
-    ServiceState, the service). Returns the milliseconds the engine stood still to fork."""
+    ServiceState, the service). Returns the milliseconds the engine stood still to fork,
+    and why each service that could not be written was not."""
     if not services:
-        return 0.0
-    error_file = fresh / "save-error.txt"
+        return 0.0, {}
+    failures_file, error_file = fresh / "failed.json", fresh / "save-error.txt"
     forking, engine = time.perf_counter(), os.getpid()
     with dynamodb.REQUEST_LOCK:
         child = os.fork()
@@ -537,8 +560,14 @@ def _write_in_forked_copy(services: dict, fresh: Path) -> float:
             _end_with(engine)
             gc.disable()  # a collection would write to every page the child shares with the engine
             os.nice(19)  # the engine's requests and its functions first: a snapshot can wait
+            failed = {}
             for name, (state, service) in services.items():
-                _write_records(fresh / f"{name}{RECORDS_SUFFIX}", state.all_records(service))
+                try:
+                    _write_records(fresh / f"{name}{RECORDS_SUFFIX}", state.all_records(service))
+                except Exception as exc:
+                    (fresh / f"{name}{RECORDS_SUFFIX}").unlink(missing_ok=True)
+                    failed[name] = f"{type(exc).__name__}: {exc}"
+            failures_file.write_text(json.dumps(failed))
             code = 0
         except BaseException:
             error_file.write_text(traceback.format_exc())
@@ -555,7 +584,9 @@ def _write_in_forked_copy(services: dict, fresh: Path) -> float:
     if os.waitstatus_to_exitcode(status[1]) != 0:
         detail = error_file.read_text() if error_file.exists() else f"exit status {status[1]}"
         raise RuntimeError(f"saving {', '.join(services)} failed: {detail}")
-    return paused_ms
+    failed = json.loads(failures_file.read_text())
+    failures_file.unlink()
+    return paused_ms, failed
 
 
 def _end_with(engine: int) -> None:

@@ -7,9 +7,13 @@ would send its notifications again). Redis's AOF can replay commands because Red
 rewrites every non-deterministic command into a deterministic one; LocalStack's thirty
 services offer no such rewriting. Values are what SQLite's WAL holds too (pages, not SQL).
 
-- ``state``: the whole of a service's state containers (LocalStack stores, moto backends,
-  asset folders), pickled with LocalStack's own pickler. The last one of a service wins.
-  This is how most services are written: their state is small.
+- ``state``: the whole of a service's stores (LocalStack's ``AccountRegionBundle``, moto's
+  ``BackendDict``), pickled with LocalStack's own pickler. The last one of a service wins.
+  This is how most services are written: their state is small. A service's asset folder
+  (CloudWatch's metrics database, Redshift's, Kinesis's and OpenSearch's data) is not
+  copied: it lies in the engine's data folder (FILESYSTEM_ROOT), which outlives the
+  process, written by the service itself (a copy loaded over it would be older); ``make
+  reset`` deletes it with the rest. S3's is a temporary folder: its bytes are S3's records.
 - Where the state grows with the data, the service is cut finer, so that writing what one
   second changed costs what changed, not what is held:
   - DynamoDB: its ``state`` without the items and stream records; each ``item`` by table
@@ -37,7 +41,6 @@ import logging
 import os
 import threading
 from collections import defaultdict
-from pathlib import Path
 
 from localstack.services.stores import AccountRegionBundle
 from localstack.state import AssetDirectory, StateVisitor
@@ -71,8 +74,6 @@ def containers(service) -> list:
 
 
 def container_key(container) -> str:
-    if isinstance(container, AssetDirectory):
-        return f"assets-{Path(container.path).name}"
     return f"{type(container).__name__}-{container.service_name}"
 
 
@@ -80,12 +81,6 @@ def _pickled(container, pickler_class) -> bytes:
     buffer = io.BytesIO()
     pickler_class(buffer).dump(container)
     return buffer.getvalue()
-
-
-def _asset_files(folder: Path) -> dict[str, bytes]:
-    if not folder.is_dir():
-        return {}
-    return {str(path.relative_to(folder)): path.read_bytes() for path in folder.rglob("*") if path.is_file()}
 
 
 def _fill_in_place(container, loaded) -> None:
@@ -156,9 +151,82 @@ def _save_client(pickler, client) -> None:
     )
 
 
+def _private_key_again(pem: bytes):
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    return load_pem_private_key(pem, password=None)
+
+
+def _certificate_again(pem: bytes):
+    from cryptography import x509
+
+    return x509.load_pem_x509_certificate(pem)
+
+
+def _cryptography_classes() -> tuple[list, type]:
+    """The classes of cryptography's private keys and certificates (its Rust bindings, which
+    pickle cannot save: moto's ACM keeps each certificate's key and certificate as such)."""
+    from datetime import datetime, timedelta, timezone
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    ec_key = ec.generate_private_key(ec.SECP256R1())
+    keys = [
+        ec_key,
+        rsa.generate_private_key(public_exponent=65537, key_size=1024),
+        ed25519.Ed25519PrivateKey.generate(),
+    ]
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "probe")])
+    now = datetime.now(timezone.utc)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(ec_key.public_key())
+        .serial_number(1)
+        .not_valid_before(now)
+        .not_valid_after(now + timedelta(days=1))
+        .sign(ec_key, hashes.SHA256())
+    )
+    return [type(key) for key in keys], type(certificate)
+
+
+def _defaultdict_again(cls, default_factory, attributes: dict):
+    made = cls.__new__(cls)
+    defaultdict.__init__(made, default_factory)
+    if attributes:
+        made.__dict__.update(attributes)
+    return made
+
+
+def _save_defaultdict(pickler, mapping) -> None:
+    """A defaultdict is pickled as ``cls(default_factory)`` and its items: a subclass whose
+    constructor takes other arguments (moto's SSM ``ParameterDict(account_id, region_name)``)
+    could not be loaded. Made again without its constructor, with its attributes."""
+    pickler.save_reduce(
+        _defaultdict_again,
+        (type(mapping), mapping.default_factory, getattr(mapping, "__dict__", {})),
+        obj=mapping,
+        dictitems=iter(mapping.items()),
+    )
+
+
 def register_reducers() -> None:
     from botocore.client import BaseClient
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
     from localstack.aws.connect import MetadataRequestInjector
+
+    state_pickle.register(defaultdict, subclasses=True)(_save_defaultdict)
+    key_classes, certificate_class = _cryptography_classes()
+    for key_class in key_classes:
+        state_pickle.reducer(key_class, _private_key_again)(
+            lambda key: (key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()),)
+        )
+    state_pickle.reducer(certificate_class, _certificate_again)(
+        lambda certificate: (certificate.public_bytes(Encoding.PEM),)
+    )
 
     state_pickle.register(BaseClient, subclasses=True)(_save_client)
     # LocalStack's wrapper of such a client answers every attribute from the client it wraps,
@@ -219,19 +287,13 @@ class ServiceState:
                 for container in containers(service):
                     if isinstance(container, (AccountRegionBundle, BackendDict)):
                         value[container_key(container)] = _pickled(container, pickler)
-                    elif isinstance(container, AssetDirectory):
-                        if self.writes_assets(container):
-                            value[container_key(container)] = _asset_files(Path(container.path))
-                    else:
+                    elif not isinstance(container, AssetDirectory):
                         raise TypeError(f"cannot save a state container of type {type(container).__name__}")
                 return (self.name, STATE, None, value)
             except RuntimeError as exc:  # "dictionary changed size during iteration"
                 if attempt == PICKLE_ATTEMPTS - 1:
                     raise RuntimeError(f"its state kept changing while it was pickled ({exc})") from exc
         raise AssertionError("unreachable")
-
-    def writes_assets(self, container) -> bool:
-        return True
 
     # -- reading back --
 
@@ -248,15 +310,8 @@ class ServiceState:
     def apply_state(self, service, value: dict) -> None:
         for container in containers(service):
             saved = value.get(container_key(container))
-            if saved is None:
-                continue
-            if isinstance(container, (AccountRegionBundle, BackendDict)):
+            if saved is not None:
                 _fill_in_place(container, state_pickle.loads(saved))
-            elif isinstance(container, AssetDirectory):
-                for relative, data in saved.items():
-                    path = Path(container.path) / relative
-                    path.parent.mkdir(parents=True, exist_ok=True)
-                    path.write_bytes(data)
 
     def apply_entities(self, service, records: list, report) -> None:
         if records:
@@ -268,7 +323,6 @@ class ServiceState:
 
 # --- DynamoDB -----------------------------------------------------------------------------------
 
-ITEM_OPERATIONS = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem", "TransactWriteItems"}
 PARTIQL_OPERATIONS = {"ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction"}
 
 
@@ -615,9 +669,6 @@ class S3State(ServiceState):
         from localstack.services.s3.models import S3Bucket
 
         return {S3Bucket: lambda bucket: {"objects": type(bucket.objects)()}}
-
-    def writes_assets(self, container) -> bool:
-        return False  # the objects' bytes are in the object records
 
     def note(self, context) -> None:
         operation, request = context.operation.name, context.service_request or {}

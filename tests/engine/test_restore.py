@@ -1,5 +1,5 @@
 """`up` on a saved state: requests wait until it is loaded, and one resource that cannot be
-restored (a dangling reference, an object without its bytes) is reported while the rest
+restored (a dangling reference) is reported while the rest
 starts. On a second engine (own port and state folder); everything is checked over HTTP."""
 
 import json
@@ -165,38 +165,6 @@ def test_dangling_references_of_every_kind_leave_the_rest_restored(second_engine
     started(again := second_engine("up"))
     assert state_document()["not_restored"] == [] and "could not be restored" not in again.stdout
     assert keeper_arn in {f["FunctionArn"] for f in lambda_.list_functions()["Functions"]}
-
-
-def test_objects_without_their_bytes_in_the_snapshot_are_left_out_and_reported(second_engine, tmp_path):
-    started(second_engine("up"))
-    bucket = f"partial-{uuid.uuid4().hex[:8]}"
-    s3 = client("s3")
-    s3.create_bucket(Bucket=bucket)
-    bodies = {"missing.bin": b"m" * 1000, "truncated.bin": b"t" * 2000, "kept.bin": b"k" * 3000}
-    for key, body in bodies.items():
-        s3.put_object(Bucket=bucket, Key=key, Body=body)
-    started(second_engine("down"))
-    # what a periodic save may write when an object changes between reading the store and
-    # reading the bytes
-    objects = tmp_path / "state" / "snapshot" / "s3" / "objects"
-    index = json.loads((objects / "index.json").read_text())
-    number = {entry[1]: position for position, entry in enumerate(index) if entry[0] == bucket}
-    (objects / str(number["missing.bin"])).unlink()
-    (objects / str(number["truncated.bin"])).write_bytes(b"t" * 10)
-
-    restarted = second_engine("up")
-
-    started(restarted)
-    problems = {problem["resource"].split()[0]: problem["reason"] for problem in state_document()["not_restored"]}
-    assert set(problems) == {f"s3://{bucket}/missing.bin", f"s3://{bucket}/truncated.bin"}, problems
-    assert "no data" in problems[f"s3://{bucket}/missing.bin"]
-    assert "10 bytes" in problems[f"s3://{bucket}/truncated.bin"]
-    assert f"s3://{bucket}/missing.bin" in restarted.stdout
-    assert s3.get_object(Bucket=bucket, Key="kept.bin")["Body"].read() == bodies["kept.bin"]
-    assert [item["Key"] for item in s3.list_objects_v2(Bucket=bucket)["Contents"]] == ["kept.bin"]
-    with pytest.raises(ClientError) as missing:
-        s3.head_object(Bucket=bucket, Key="truncated.bin")
-    assert missing.value.response["Error"]["Code"] == "404"
 
 
 def test_requests_wait_until_the_saved_state_is_loaded(second_engine):
