@@ -349,6 +349,7 @@ EXACT_NUMBERS = "DynamoDB numbers compared exactly (sort keys that differ past t
 ATOMIC_REQUESTS = "DynamoDB requests one at a time (atomic conditional writes and transactions)"
 PARTITION_QUERY = "DynamoDB Query reading only its partition, the paged index Query"
 INDEX_UPKEEP = "DynamoDB index partitions kept up with every write"
+ITEM_MEMORY = "DynamoDB items holding the strings they repeat once"
 TRANSACTIONS = "DynamoDB transactions that save and restore only their own items"
 STREAM_RECORDS = "DynamoDB Streams records as DynamoDB writes them (no record for a cancelled transaction)"
 BISECT = "BisectBatchOnFunctionError for DynamoDB stream mappings"
@@ -452,6 +453,16 @@ _target(
     ),
 )
 _target(f"{_DDB_TABLE}:Table.get_item", READ, TRANSACTIONS, "dynamodb.py", Parameters("self", "hash_key", "range_key"))
+ITEM_INIT = _target(
+    "moto.dynamodb.models.dynamo_type:Item.__init__",
+    WRAPPED,
+    ITEM_MEMORY,
+    "dynamodb_memory.py",
+    Parameters("self", "hash_key", "range_key", "attrs"),
+    # the attributes it makes, each a DynamoType, in a LimitedSizeDict
+    Mentions("self.attrs = LimitedSizeDict()", "DynamoType(value)"),
+)
+_target("moto.dynamodb.models.dynamo_type:DynamoType", READ, ITEM_MEMORY, "dynamodb_memory.py", Assigns("type", "value"))
 TABLE_PUT_ITEM = _target(
     f"{_DDB_TABLE}:Table.put_item", WRAPPED, INDEX_UPKEEP, "dynamodb.py", Parameters("self", "item_attrs")
 )
