@@ -30,7 +30,7 @@ provider answers InvalidParameterException with it).
 import functools
 import json
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 
 # AWS: "Filter patterns with regex can only include" these, and no parentheses.
 REGEX_CHARACTERS = re.compile(r"[A-Za-z0-9_#=@/;,:\-^$?\[\]{}|\\*+.]*")
@@ -388,7 +388,9 @@ ELLIPSIS = "..."
 
 def split_fields(message: str) -> list[str]:
     """The fields of a space-delimited event: ``[...]`` and ``"..."`` are one field each."""
-    return [next(group for group in match.groups() if group is not None) for match in _DELIMITED_FIELD.finditer(message)]
+    return [
+        next(group for group in match.groups() if group is not None) for match in _DELIMITED_FIELD.finditer(message)
+    ]
 
 
 class DelimitedPattern(Pattern):

@@ -132,7 +132,11 @@ def metric_datapoints(metric_filter: dict, events: list[dict]) -> dict[str, list
             value = filter_patterns.decimal(_read(fields, text) if text.startswith("$") else text)
             if value is None:
                 continue  # AWS publishes nothing for an event whose value is not a number
-            datum = {"MetricName": transformation["metricName"], "Value": float(value), "Timestamp": event["timestamp"] / 1000}
+            datum = {
+                "MetricName": transformation["metricName"],
+                "Value": float(value),
+                "Timestamp": event["timestamp"] / 1000,
+            }
             dimensions = [
                 {"Name": name, "Value": str(_read(fields, reference))}
                 for name, reference in (transformation.get("dimensions") or {}).items()
@@ -167,7 +171,9 @@ class NodockerLogsProvider(LogsProvider):
                                 Namespace=namespace, MetricData=data[first : first + METRIC_DATA_PER_REQUEST]
                             )
                         except Exception as error:  # the events are stored whatever the metric's fate
-                            LOG.warning("metric filter %s: PutMetricData failed: %s", metric_filter["filterName"], error)
+                            LOG.warning(
+                                "metric filter %s: PutMetricData failed: %s", metric_filter["filterName"], error
+                            )
         return call_moto(context)
 
     def filter_log_events(self, context: RequestContext, log_group_name=None, *args, filter_pattern=None, **kwargs):
@@ -204,7 +210,9 @@ class NodockerLogsProvider(LogsProvider):
             fields = compiled.fields(message)
             if fields is not None:
                 extracted = {name: str(value) for name, value in fields.items() if name != "$"}
-                matches.append(MetricFilterMatchRecord(eventNumber=number, eventMessage=message, extractedValues=extracted))
+                matches.append(
+                    MetricFilterMatchRecord(eventNumber=number, eventMessage=message, extractedValues=extracted)
+                )
         return TestMetricFilterResponse(matches=matches)
 
 

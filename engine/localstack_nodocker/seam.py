@@ -367,7 +367,9 @@ INVOKE_LIMITS = "Lambda's request payload limits (6 MiB synchronous, 1 MiB async
 RESPONSE_LIMIT = "a function response over Lambda's limit answered Function.ResponseSizeTooLarge"
 API_IAM = "API Gateway AWS_IAM authorization (the SigV4 signature and the caller's IAM policies)"
 API_LIMITS = "API Gateway stage, method and usage plan throttling and quotas"
-LOG_PATTERNS = "CloudWatch Logs filter patterns (FilterLogEvents, subscription and metric filters), metric filters per log group"
+LOG_PATTERNS = (
+    "CloudWatch Logs filter patterns (FilterLogEvents, subscription and metric filters), metric filters per log group"
+)
 LOG_RETENTION = "CloudWatch Logs retention (a log group's retentionInDays)"
 CW_STATISTICS = "CloudWatch statistics from one indexed read per series, with percentiles and exact dimensions"
 SQS_AGE = "SQS ApproximateAgeOfOldestMessage published with the queue metrics"
@@ -462,7 +464,9 @@ ITEM_INIT = _target(
     # the attributes it makes, each a DynamoType, in a LimitedSizeDict
     Mentions("self.attrs = LimitedSizeDict()", "DynamoType(value)"),
 )
-_target("moto.dynamodb.models.dynamo_type:DynamoType", READ, ITEM_MEMORY, "dynamodb_memory.py", Assigns("type", "value"))
+_target(
+    "moto.dynamodb.models.dynamo_type:DynamoType", READ, ITEM_MEMORY, "dynamodb_memory.py", Assigns("type", "value")
+)
 TABLE_PUT_ITEM = _target(
     f"{_DDB_TABLE}:Table.put_item", WRAPPED, INDEX_UPKEEP, "dynamodb.py", Parameters("self", "item_attrs")
 )
@@ -1176,15 +1180,31 @@ _target(
     LOG_PATTERNS,
     "logs.py",
     # FilterLogEvents and subscription filters look the matcher up by its module name, per call
-    Mentions("matches = get_pattern_matcher(filter_pattern)", "get_pattern_matcher(subscription_filter.filter_pattern)"),
+    Mentions(
+        "matches = get_pattern_matcher(filter_pattern)", "get_pattern_matcher(subscription_filter.filter_pattern)"
+    ),
 )
 _target(f"{_LOGS}:LogsProvider.put_log_events", OVERRIDDEN, LOG_PATTERNS, "logs.py", Parameters("self", "context"))
 _target("moto.logs.models:logs_backends", READ, f"{LOG_PATTERNS}; {LOG_RETENTION}", "logs.py")
-_target("moto.logs.models:LogsBackend", READ, f"{LOG_PATTERNS}; {LOG_RETENTION}", "logs.py", Assigns("groups", "filters"))
-_target("moto.logs.metric_filters:MetricFilters", READ, LOG_PATTERNS, "logs.py", Assigns("metric_filters"),
-        # the filters' keys the engine reads
-        Mentions('"filterName"', '"filterPattern"', '"logGroupName"', '"metricTransformations"'))
-_target("moto.logs.metric_filters:MetricFilters.delete_filter", READ, LOG_PATTERNS, "logs.py", Parameters("self", "filter_name", "log_group_name"))
+_target(
+    "moto.logs.models:LogsBackend", READ, f"{LOG_PATTERNS}; {LOG_RETENTION}", "logs.py", Assigns("groups", "filters")
+)
+_target(
+    "moto.logs.metric_filters:MetricFilters",
+    READ,
+    LOG_PATTERNS,
+    "logs.py",
+    Assigns("metric_filters"),
+    # the filters' keys the engine reads
+    Mentions('"filterName"', '"filterPattern"', '"logGroupName"', '"metricTransformations"'),
+)
+_target(
+    "moto.logs.metric_filters:MetricFilters.delete_filter",
+    READ,
+    LOG_PATTERNS,
+    "logs.py",
+    Parameters("self", "filter_name", "log_group_name"),
+)
 _target("moto.logs.models:LogGroup", READ, LOG_RETENTION, "logs.py", Assigns("retention_in_days", "streams"))
 _target("moto.logs.models:LogStream", READ, LOG_RETENTION, "logs.py", Assigns("events", "stored_bytes"))
 _target("moto.logs.models:LogEvent", READ, LOG_RETENTION, "logs.py", Assigns("timestamp", "message"))

@@ -138,9 +138,12 @@ def test_test_metric_filter_answers_the_matches_and_their_fields(logs):
     assert answer["matches"][0]["extractedValues"]["$status_code"] == "404"
     assert answer["matches"][0]["extractedValues"]["$request"] == "GET /index.html HTTP/1.0"
     assert answer["matches"][1]["extractedValues"]["$7"] == "512"
-    assert logs.test_metric_filter(filterPattern="{ $.latency > 100 }", logEventMessages=MESSAGES)["matches"][0][
-        "eventMessage"
-    ] == J1
+    assert (
+        logs.test_metric_filter(filterPattern="{ $.latency > 100 }", logEventMessages=MESSAGES)["matches"][0][
+            "eventMessage"
+        ]
+        == J1
+    )
 
 
 @pytest.mark.parametrize("pattern", REFUSED)
@@ -221,7 +224,10 @@ def test_retention_drops_the_events_older_than_the_groups_retention(logs):
             logs.put_log_events(
                 logGroupName=name,
                 logStreamName="s",
-                logEvents=[{"timestamp": stamp, "message": f"{age} days old"} for age, stamp in sorted(days_ago.items(), key=lambda item: item[1])],
+                logEvents=[
+                    {"timestamp": stamp, "message": f"{age} days old"}
+                    for age, stamp in sorted(days_ago.items(), key=lambda item: item[1])
+                ],
             )
         logs.put_retention_policy(logGroupName=expiring, retentionInDays=1)
         assert filtered(logs, kept_forever, "") == ["2 days old", "0 days old"]
