@@ -157,12 +157,19 @@ def test_a_pattern_aws_refuses_is_answered_with_the_reason(logs, group, pattern)
             filterPattern=pattern,
             metricTransformations=[{"metricName": "m", "metricNamespace": "Test/Refused", "metricValue": "1"}],
         ),
+        lambda: logs.put_subscription_filter(
+            logGroupName=group,
+            filterName="refused",
+            filterPattern=pattern,
+            destinationArn="arn:aws:lambda:us-east-1:000000000000:function:refused",
+        ),
     ):
         with pytest.raises(ClientError) as refused:
             call()
         assert refused.value.response["Error"]["Code"] == "InvalidParameterException"
         assert "filter pattern" in refused.value.response["Error"]["Message"]
     assert not logs.describe_metric_filters(logGroupName=group, filterNamePrefix="refused")["metricFilters"]
+    assert not logs.describe_subscription_filters(logGroupName=group)["subscriptionFilters"]
 
 
 def test_a_metric_filter_publishes_its_own_groups_matches_with_the_values_read(logs):
@@ -184,6 +191,15 @@ def test_a_metric_filter_publishes_its_own_groups_matches_with_the_values_read(l
                     "unit": "Milliseconds",
                     "dimensions": {"EventType": "$.eventType"},
                 }
+            ],
+        )
+        # a filter matching none of the events publishes its default value, once per batch
+        logs.put_metric_filter(
+            logGroupName=groups[1],
+            filterName="none",
+            filterPattern="{ $.latency > 100000 }",
+            metricTransformations=[
+                {"metricName": "Unmatched", "metricNamespace": namespace, "metricValue": "1", "defaultValue": 0}
             ],
         )
         now = int(time.time() * 1000)
@@ -208,6 +224,15 @@ def test_a_metric_filter_publishes_its_own_groups_matches_with_the_values_read(l
         assert [(point["SampleCount"], point["Sum"], point["Unit"]) for point in datapoints] == [
             (1.0, 1500.0, "Milliseconds")
         ]
+        unmatched = cloudwatch.get_metric_statistics(
+            Namespace=namespace,
+            MetricName="Unmatched",
+            StartTime=(now // 1000) - 3600,
+            EndTime=(now // 1000) + 3600,
+            Period=3600,
+            Statistics=["SampleCount", "Sum"],
+        )["Datapoints"]
+        assert [(point["SampleCount"], point["Sum"]) for point in unmatched] == [(1.0, 0.0)]
     finally:
         for name in groups:
             logs.delete_log_group(logGroupName=name)
