@@ -367,6 +367,7 @@ INVOKE_LIMITS = "Lambda's request payload limits (6 MiB synchronous, 1 MiB async
 RESPONSE_LIMIT = "a function response over Lambda's limit answered Function.ResponseSizeTooLarge"
 API_IAM = "API Gateway AWS_IAM authorization (the SigV4 signature and the caller's IAM policies)"
 API_LIMITS = "API Gateway stage, method and usage plan throttling and quotas"
+LAMBDA_METRIC_THREADS = "Lambda's invocation metrics published without a thread kept per invocation"
 LOG_PATTERNS = (
     "CloudWatch Logs filter patterns (FilterLogEvents, subscription and metric filters), metric filters per log group"
 )
@@ -1172,6 +1173,25 @@ _target(
     Parameters("self", "timestamp"),
 )
 
+_VERSION_MANAGER = "localstack.services.lambda_.invocation.version_manager"
+VERSION_MANAGER_START_THREAD = _target(
+    f"{_VERSION_MANAGER}:start_thread",
+    REPLACED,
+    LAMBDA_METRIC_THREADS,
+    "lambda_metrics.py",
+    SameAs("localstack.utils.threads:start_thread"),
+    Parameters("method", "params", named=("name",)),
+)
+_target(
+    f"{_VERSION_MANAGER}:LambdaVersionManager.invoke",
+    READ,
+    LAMBDA_METRIC_THREADS,
+    "lambda_metrics.py",
+    # the metric threads, started by the module's name with the method and a name only
+    Mentions(
+        "start_thread(", "lambda *args, **kwargs: record_cw_metric_invocation(", 'name=f"record-cloudwatch-metric-{'
+    ),
+)
 _LOGS = "localstack.services.logs.provider"
 LOGS_PATTERN_MATCHER = _target(f"{_LOGS}:get_pattern_matcher", REPLACED, LOG_PATTERNS, "logs.py", Parameters("pattern"))
 _target(
