@@ -372,7 +372,10 @@ LOG_PATTERNS = (
     "CloudWatch Logs filter patterns (FilterLogEvents, subscription and metric filters), metric filters per log group"
 )
 LOG_RETENTION = "CloudWatch Logs retention (a log group's retentionInDays)"
-CW_STATISTICS = "CloudWatch statistics from one indexed read per series, with percentiles and exact dimensions"
+CW_STATISTICS = (
+    "CloudWatch statistics from one indexed read per series (summaries per minute), with percentiles and exact"
+    " dimensions; AWS's 15-month retention"
+)
 SQS_AGE = "SQS ApproximateAgeOfOldestMessage published with the queue metrics"
 SQS_BODIES = "SQS event source mappings delivering bodies as sent, in invocations of at most 6 MB"
 INTAKE = "no outside request served while the state loads, nor once the final snapshot has begun"
@@ -1143,6 +1146,21 @@ _target(
     Assigns("DATABASE_LOCK", "METRICS_DB", "METRICS_DB_READ_ONLY", "TABLE_SINGLE_METRICS", "TABLE_AGGREGATED_METRICS"),
     # the columns the engine's queries read
     Mentions('"timestamp"', '"dimensions"', '"unit"', '"value"', '"sample_count"', '"sum"', '"min"', '"max"'),
+)
+_target(
+    f"{_CW}.cloudwatch_database_helper:CloudwatchDatabase.clear_tables",
+    OVERRIDDEN,
+    CW_STATISTICS,
+    "cloudwatch.py",
+    Parameters("self"),
+)
+_target(
+    f"{_CW}.provider_v2:CloudwatchProvider.on_before_state_reset",
+    READ,
+    CW_STATISTICS,
+    "cloudwatch.py",
+    # a reset clears the store through the method the engine's store extends (its minutes too)
+    Mentions("self.cloudwatch_database.clear_tables()"),
 )
 _target(
     f"{_CW}.cloudwatch_database_helper:CloudwatchDatabase.get_metric_data_stat",
