@@ -1,4 +1,4 @@
-"""CloudWatch statistics from the stored datapoints: percentiles too, one indexed read per series.
+"""CloudWatch statistics from the stored datapoints: percentiles too, one indexed read per series, minutes summed.
 
 LocalStack 4.8's CloudWatch (``provider_v2``, datapoints in SQLite) computes SampleCount,
 Average, Sum, Minimum and Maximum, and answers InternalError for any other statistic (a
@@ -17,7 +17,14 @@ GetMetricData and GetMetricStatistics answered from ``MetricsStore``:
   and in GetMetricStatistics ``ExtendedStatistics`` (alone or beside ``Statistics``);
 - InvalidParameterValue, naming what is computed, for every other statistic (trimmed and
   winsorized means ``tmNN``/``wmNN``/``TM()``/``WM()``, ``IQM``, ``PR()``, ``TC()``, ``TS()``,
-  misspellings), for metric math (``Expression``) and for a Period AWS refuses.
+  misspellings), for metric math (``Expression``) and for a Period AWS refuses;
+- summaries per series and minute (SampleCount, Sum, Minimum, Maximum), kept by SQLite
+  triggers as datapoints are stored: a query of those statistics over whole minutes (a Period
+  of whole minutes from a start on a minute) reads one row per minute, whatever the number of
+  datapoints (a Lambda function publishes one per invocation); the last part of a minute
+  before the query's end is read from the datapoints. Percentiles read the values;
+- AWS's retention of 15 months: older datapoints are not answered, and an hourly pass
+  deletes them.
 
 A percentile (AWS: "p95 means that 95 percent of the data within the period is lower than
 this value") is the nearest rank over the period's values, each counted as often as it was
