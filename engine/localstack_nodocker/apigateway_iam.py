@@ -12,11 +12,13 @@ A method whose ``authorizationType`` is AWS_IAM answers 403, before its integrat
   ``User: <arn> is not authorized to perform: execute-api:Invoke on resource: <arn>``
   (``with an explicit deny`` when a Deny matched).
 
-Credentials are the engine's: access keys of IAM users (the user's inline and attached
-policies, its groups', its permissions boundary), temporary keys from ``AssumeRole`` (the
-role's policies, its permissions boundary, the session policy) and LocalStack's root
-credentials, access key ``test`` or a 12-digit account id with the secret ``test``, which
-may invoke any API of their own account. Policies are evaluated by iam_policies.py (its
+Credentials are the engine's, read from LocalStack's IAM and STS stores: access keys of IAM
+users (the user's inline and attached policies, its groups', its permissions boundary),
+temporary keys from ``AssumeRole`` (the role's policies, its permissions boundary, the
+session policies) and LocalStack's root credentials, access key ``test`` or a 12-digit
+account id with the secret ``test``, which may invoke any API of their own account. Keys
+from GetSessionToken and GetFederationToken are refused with the reason: LocalStack keeps
+neither whose they are nor their policy. Policies are evaluated by iam_policies.py (its
 docstring says what is and is not); a decision that needs a condition key, a policy
 variable or the API's resource policy is refused, with what was not evaluated named in the
 message. Callers of another account are refused (they would need a resource policy).
@@ -30,16 +32,18 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit
 
 from localstack.aws.accounts import extract_account_id_from_access_key_id, get_account_id_from_access_key_id
-from localstack.constants import DEFAULT_AWS_ACCOUNT_ID
+from localstack.aws.api.iam import NoSuchEntityException
+from localstack.constants import AWS_REGION_US_EAST_1, DEFAULT_AWS_ACCOUNT_ID
 from localstack.services.apigateway.next_gen.execute_api.gateway_response import (
     AccessDeniedError,
     ExpiredTokenError,
     InvalidSignatureError,
     MissingAuthTokenError,
 )
+from localstack.services.iam.models import iam_stores
+from localstack.services.plugins import SERVICE_PLUGINS
+from localstack.services.sts.models import sts_stores
 from localstack.utils.aws.arns import get_partition
-from moto.iam.models import iam_backends
-from moto.sts.models import sts_backends
 
 from localstack_nodocker import iam_policies, sigv4
 from localstack_nodocker.execute_api import StoreCache
@@ -51,6 +55,11 @@ ROOT_SECRET = "test"  # LocalStack's documented default secret
 INVALID_TOKEN = "The security token included in the request is invalid."
 RAW_BODY = "localstack_nodocker.signed_form_body"  # a WSGI environ key
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+AWS_MANAGED_POLICY = ":iam::aws:policy/"
+NOTHING = {"Statement": []}  # a policy that allows nothing
+ASSUME_ROLE_OPERATIONS = ("AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML")
+# set by record_session_policies on LocalStack's TemporaryCredentials
+SESSION_POLICIES = "nodocker_session_policies"
 # access key -> Caller, for the keys found (unknown keys are looked up again: they cost two
 # dictionary lookups); rebuilt after any IAM change
 CALLERS = StoreCache()
@@ -87,18 +96,36 @@ def _statements(documents: list[tuple[str, object]]) -> tuple[list, str]:
     return statements, "; ".join(unreadable)
 
 
-def _default_document(policy) -> object:
-    return next(version.document for version in policy.versions if version.is_default)
+def _iam_provider():
+    return SERVICE_PLUGINS.get_service("iam").lifecycle_hook
 
 
-def _managed(policies: dict) -> list[tuple[str, object]]:
-    return [(policy.name, _default_document(policy)) for policy in policies.values()]
+def _managed_document(store, arn: str) -> object | None:
+    """The default version of a managed policy: the account's own, or one of AWS's (which
+    LocalStack's IAM provider holds, not the store)."""
+    policy = store.MANAGED_POLICIES.get(arn)
+    if policy is None and AWS_MANAGED_POLICY in arn:
+        try:
+            policy = _iam_provider()._get_aws_managed_policy(store, arn)
+        except NoSuchEntityException:
+            policy = None
+    return policy.versions[policy.policy["DefaultVersionId"]]["Document"] if policy else None
 
 
-def _policy_sets(identity: list[tuple[str, object]], limits: list[tuple[str, object]]) -> tuple[tuple, str]:
-    """The identity's policies as one set, and each limit (boundary, session policy) as another."""
+def _attached(store, entity) -> list[tuple[str, object]]:
+    """An entity's (user's, group's, role's) inline and attached policies."""
+    documents = list(entity.inline_policies.items())
+    for arn in entity.attached_policy_arns:
+        document = _managed_document(store, arn)
+        if document is not None:  # IAM refuses to delete an attached policy
+            documents.append((arn, document))
+    return documents
+
+
+def _policy_sets(identity: list[tuple[str, object]], limits: list[list[tuple[str, object]]]) -> tuple[tuple, str]:
+    """The identity's policies as one set, and each limit (boundary, session policies) as another."""
     sets, problems = [], []
-    for documents in [identity] + [[limit] for limit in limits]:
+    for documents in [identity, *limits]:
         statements, unreadable = _statements(documents)
         sets.append(statements)
         if unreadable:
@@ -106,51 +133,88 @@ def _policy_sets(identity: list[tuple[str, object]], limits: list[tuple[str, obj
     return tuple(sets), "; ".join(problems)
 
 
-def _boundary(backend, arn: str | None) -> list[tuple[str, object]]:
+def _boundary(store, principal: dict) -> list[list[tuple[str, object]]]:
+    arn = (principal.get("PermissionsBoundary") or {}).get("PermissionsBoundaryArn")
     if not arn:
         return []
-    policy = backend.managed_policies.get(arn)
     # a boundary that no longer exists allows nothing
-    return [(f"{arn} (permissions boundary)", _default_document(policy) if policy else {"Statement": []})]
+    return [[(f"{arn} (permissions boundary)", _managed_document(store, arn) or NOTHING)]]
 
 
-def _user_caller(backend, user, secret: str) -> Caller:
-    documents = list(user.policies.items()) + _managed(user.managed_policies)
-    for group in backend.get_groups_for_user(user.name):
-        documents += list(group.policies.items()) + _managed(group.managed_policies)
-    # LocalStack's IAM keeps a user's boundary in an attribute moto's User does not declare
-    sets, unreadable = _policy_sets(documents, _boundary(backend, getattr(user, "permissions_boundary", None)))
-    return Caller(user.arn, user.account_id, user.id, secret, policy_sets=sets, unreadable=unreadable)
+def _user_caller(store, account_id: str, user, secret: str) -> Caller:
+    name = user.user["UserName"]
+    documents = _attached(store, user)
+    for group in store.GROUPS.values():
+        if name in group.member_user_names:
+            documents += _attached(store, group)
+    sets, unreadable = _policy_sets(documents, _boundary(store, user.user))
+    return Caller(user.user["Arn"], account_id, user.user["UserId"], secret, policy_sets=sets, unreadable=unreadable)
 
 
-def _session_caller(backend, account_id: str, partition: str, key) -> Caller | None:
-    session = sts_backends[account_id][partition].get_assumed_role_from_access_key(key.access_key_id)
-    if session is None:  # GetSessionToken and GetFederationToken keys are not kept by moto
-        return None
-    role = next((role for role in backend.roles.values() if role.arn == session.role_arn), None)
-    documents = (list(role.policies.items()) + _managed(role.managed_policies)) if role else []
-    limits = _boundary(backend, role.permissions_boundary_arn if role else None)
-    if session.policy:
-        limits.append(("the session policy", session.policy))
-    sets, unreadable = _policy_sets(documents, limits)
-    expires = (
-        session.expiration.replace(tzinfo=datetime.UTC) if session.expiration.tzinfo is None else session.expiration
-    )
+def _session_caller(session) -> Caller:
+    """A session of LocalStack's STS. Only AssumeRole sessions are evaluated: LocalStack keeps
+    neither who asked for a GetSessionToken or GetFederationToken session nor its policy."""
+    limits, unreadable = [], ""
+    _, _, resource = session.arn.partition(":assumed-role/")
+    role_name = resource.partition("/")[0]
+    account = iam_stores.get(session.account_id)
+    store = account[AWS_REGION_US_EAST_1] if account else None
+    role = store.ROLES.get(role_name) if store and role_name else None
+    # a role deleted and made again under its name is another role: the session is not its
+    if role is not None and role.role["RoleId"] == session.user_id.partition(":")[0]:
+        documents = _attached(store, role)
+        limits = _boundary(store, role.role)
+    else:
+        documents = []
+    if not role_name:
+        unreadable = "the permissions of GetSessionToken and GetFederationToken credentials"
+    elif (recorded := getattr(session, SESSION_POLICIES, None)) is None:
+        unreadable = "the session policy of a session the engine did not see issued"
+    elif recorded["Policy"] or recorded["PolicyArns"]:
+        session_policies = [("the session policy", recorded["Policy"])] if recorded["Policy"] else []
+        for arn in recorded["PolicyArns"]:
+            session_policies.append((f"{arn} (session policy)", _managed_document(store, arn) or NOTHING))
+        limits.append(session_policies)
+    sets, problems = _policy_sets(documents, limits)
     return Caller(
         session.arn,
         session.account_id,
         session.user_id,
         session.secret_access_key,
         session_token=session.session_token,
-        expires=expires,
+        expires=session.expiration,
         policy_sets=sets,
-        unreadable=unreadable,
+        unreadable="; ".join(problem for problem in (unreadable, problems) if problem),
     )
 
 
+def record_session_policies(chain, context, response) -> None:
+    """A response handler of LocalStack's gateway. LocalStack's STS accepts AssumeRole's
+    session policies (``Policy``, ``PolicyArns``) and keeps none of them: they are kept on the
+    session it stored, before the response carries its keys to the caller, and so are saved
+    and loaded with it. A session without them is not evaluated (never allowed more than its
+    session policy would)."""
+    operation = context.operation
+    if operation is None or context.service is None or context.service.service_name != "sts":
+        return
+    if operation.name not in ASSUME_ROLE_OPERATIONS or not context.service_response:
+        return
+    keys = context.service_response.get("Credentials") or {}
+    session = _sessions().get(keys.get("AccessKeyId"))
+    if session is not None:
+        request = context.service_request or {}
+        arns = [descriptor.get("arn") for descriptor in request.get("PolicyArns") or ()]
+        setattr(session, SESSION_POLICIES, {"Policy": request.get("Policy"), "PolicyArns": arns})
+
+
+def _sessions() -> dict:
+    # one dictionary for every account (a CrossAccountAttribute)
+    return sts_stores[DEFAULT_AWS_ACCOUNT_ID][AWS_REGION_US_EAST_1].credentials
+
+
 def _accounts_of(access_key: str) -> list[str]:
-    """Where the key may live: the account LocalStack reads from it, the one its AKIA/ASIA form
-    encodes (moto's keys for other accounts), the default account."""
+    """Where the key may live: the account LocalStack reads from it, the one its AKIA/LKIA form
+    encodes (keys of other accounts), the default account."""
     accounts = [get_account_id_from_access_key_id(access_key)]
     if len(access_key) >= 20 and access_key[:4] in ("AKIA", "ASIA", "LKIA", "LSIA"):
         accounts.append(extract_account_id_from_access_key_id(access_key))
@@ -159,18 +223,20 @@ def _accounts_of(access_key: str) -> list[str]:
 
 
 def find_caller(access_key: str, partition: str) -> Caller | None:
+    if (session := _sessions().get(access_key)) is not None:
+        return _session_caller(session)
     for account_id in _accounts_of(access_key):
         # .get: an account that holds no IAM state has no keys (and none is created for it)
-        backend = (iam_backends.get(account_id) or {}).get(partition)
-        key = backend.access_keys.get(access_key) if backend else None
-        if key is None:
+        account = iam_stores.get(account_id)
+        store = account[AWS_REGION_US_EAST_1] if account else None  # IAM is global: any region
+        user_name = store.ACCESS_KEY_INDEX.get(access_key) if store else None
+        if user_name is None:
             continue
-        if key.status != "Active":
+        user = store.USERS.get(user_name)
+        key = user.access_keys.get(access_key) if user else None
+        if key is None or key.access_key["Status"] != "Active":
             return None
-        if key.role_arn:
-            return _session_caller(backend, account_id, partition, key)
-        user = backend.users.get(key.user_name)
-        return _user_caller(backend, user, key.secret_access_key) if user else None
+        return _user_caller(store, account_id, user, key.access_key["SecretAccessKey"])
     if access_key == "test" or re.fullmatch(r"\d{12}", access_key):
         account_id = get_account_id_from_access_key_id(access_key)
         return Caller(f"arn:{partition}:iam::{account_id}:root", account_id, account_id, ROOT_SECRET, root=True)
@@ -242,7 +308,7 @@ def authorize(chain, context, response) -> None:
         signature = sigv4.read(headers, query, SERVICE, context.region, now)
     except sigv4.SignatureError as error:
         raise _signature_error(error) from None
-    store = iam_backends[DEFAULT_AWS_ACCOUNT_ID][partition]
+    store = iam_stores[DEFAULT_AWS_ACCOUNT_ID][AWS_REGION_US_EAST_1]
     caller = CALLERS.get((signature.access_key, partition), store, lambda: find_caller(signature.access_key, partition))
     if caller is None:
         raise UnrecognizedClientError(INVALID_TOKEN)

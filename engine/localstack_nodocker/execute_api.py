@@ -1,4 +1,4 @@
-"""What API Gateway enforces before a method's integration runs, added to LocalStack 4.8's
+"""What API Gateway enforces before a method's integration runs, added to LocalStack's
 REST API invocation chain (``next_gen.execute_api``), which checks API keys but lets every
 AWS_IAM request through and applies no throttling or quota:
 
@@ -9,9 +9,9 @@ AWS_IAM request through and applies no throttling or quota:
 
 Both are handlers of the chain's ``preprocess_request`` step, the extension point LocalStack
 documents on ``RestApiGateway``: it runs after the request is routed to a method and before
-the API key check and the integration. Two more go to LocalStack's own gateway: one keeps the
-bytes of signed form bodies (werkzeug parses them away), one refuses usage plans and stage
-limits AWS refuses. What they read from the stores (stage settings, usage plans, keys,
+the API key check and the integration. Three more go to LocalStack's own gateway: one keeps
+the bytes of signed form bodies (werkzeug parses them away), one keeps AssumeRole's session
+policies (LocalStack's STS drops them), one refuses usage plans and stage limits AWS refuses. What they read from the stores (stage settings, usage plans, keys,
 callers' policies) is kept in a ``StoreCache`` until a request changes API Gateway or IAM.
 """
 
@@ -83,4 +83,5 @@ def enforce_api_gateway_access() -> None:
         LOG.warning("API Gateway throttling and quotas are off (NODOCKER_APIGATEWAY_THROTTLING=0)")
     gateway_handlers.serve_custom_service_request_handlers.append(apigateway_limits.refuse_invalid_limits)
     DERIVED_FROM.update(apigateway=apigateway_limits.STAGES, iam=apigateway_iam.CALLERS)
+    gateway_handlers.run_custom_response_handlers.append(apigateway_iam.record_session_policies)
     gateway_handlers.run_custom_response_handlers.append(_forget_derived_state)

@@ -13,10 +13,18 @@ S3: a marker is a key, compared with the keys in UTF-8 binary order; the encodin
 to the answer only (Prefix, Delimiter, Marker, NextMarker, StartAfter, KeyMarker,
 NextKeyMarker, keys and common prefixes). Here each listing runs unencoded, which
 LocalStack gets right, and its answer is encoded afterwards with LocalStack's own encoding.
+
+LocalStack 2026.3.0 makes a ListObjectsV2 continuation token of the key's UTF-8 bytes and
+reads it back as ASCII (localstack#13746): the page after one that ends before a key past
+ASCII (``é.png``) failed with 500. The token is read back as UTF-8 here, and a token that
+is not one of its own is refused as S3 refuses it (400 InvalidArgument).
 """
 
+import base64
+import binascii
 from urllib.parse import quote
 
+from localstack.aws.api.s3 import InvalidArgument
 from localstack.runtime import hooks
 
 from localstack_nodocker import seam
@@ -61,6 +69,18 @@ def _listing_encoded_after(operation: str, list_unencoded):
     return listing
 
 
+def decode_continuation_token(value: str | None) -> str:
+    """The key a continuation token names (LocalStack's encode_continuation_token, reversed)."""
+    if value is None:
+        return ""
+    try:
+        return base64.b64decode(value, altchars=b"._", validate=True).decode("utf-8")
+    except (binascii.Error, UnicodeDecodeError):
+        raise InvalidArgument(
+            "The continuation token provided is incorrect", ArgumentName="continuation-token", ArgumentValue=value
+        ) from None
+
+
 @hooks.on_infra_start()
 def page_s3_listings_by_key() -> None:
     """Before the S3 provider is loaded (its dispatch table binds the methods found then)."""
@@ -69,3 +89,4 @@ def page_s3_listings_by_key() -> None:
         # silent no-op would bring the repeated and skipped keys back
         target = seam.S3_LISTING_OPERATIONS[operation]
         seam.replace(target, _listing_encoded_after(operation, seam.original(target)))
+    seam.replace(seam.S3_CONTINUATION_TOKEN, decode_continuation_token)

@@ -135,6 +135,19 @@ class HasAttributes:
         return f"with {', '.join(self.names)}"
 
 
+class TakesAttributes:
+    """A class whose instances take attributes it does not declare (no ``__slots__``)."""
+
+    def problem(self, value) -> str | None:
+        if not isinstance(value, type):
+            return f"is a {type(value).__name__}, not a class"
+        slotted = [klass.__name__ for klass in value.__mro__[:-1] if "__slots__" in vars(klass)]
+        return f"has __slots__ ({', '.join(slotted)}): its instances take no other attribute" if slotted else None
+
+    def __str__(self):
+        return "instances that take other attributes"
+
+
 class Mentions:
     """The source of the target (a function, class or module) contains each text: the call that
     makes a replacement or an override take effect. ``in_order``: the texts follow one another
@@ -748,18 +761,18 @@ _target(
 _target(
     "localstack.aws.api.core:RequestContext",
     READ,
-    f"{REQUEST_HOOKS}; {INTAKE}; {INVOKE_LIMITS}; {API_LIMITS}",
-    "persistence.py, intake.py, invoke_limits.py, apigateway_limits.py, execute_api.py",
+    f"{REQUEST_HOOKS}; {INTAKE}; {INVOKE_LIMITS}; {API_LIMITS}; {API_IAM}",
+    "persistence.py, intake.py, invoke_limits.py, apigateway_limits.py, execute_api.py, apigateway_iam.py",
     # a response handler that fails is only logged: the change marks would stop without a word
-    Assigns("operation", "service", "is_internal_call", "request", "service_request"),
+    Assigns("operation", "service", "is_internal_call", "request", "service_request", "service_response"),
     HasAttributes("get"),
 )
 
 _target(
     "localstack.services.plugins:Service",
     READ,
-    f"{SERVICE_STATE}; {S3_STATE}",
-    "persistence.py",
+    f"{SERVICE_STATE}; {S3_STATE}; {API_IAM}",
+    "persistence.py, apigateway_iam.py",
     Assigns("_provider", "lifecycle_hook"),
     HasAttributes("accept_state_visitor"),
 )
@@ -1012,76 +1025,92 @@ _target(
     # Lambda's refusal is the cause of the integration failure the wrapped handler answers
     Mentions("except ClientError as e", ") from e"),
 )
+# users, groups, roles, policies, access keys and sessions live in LocalStack's own IAM and STS
+# stores, where the engine finds callers
+_IAM = "localstack.services.iam"
+_target(f"{_IAM}.models:iam_stores", READ, API_IAM, "apigateway_iam.py", HasAttributes("get"))
 _target(
-    "localstack.services.iam.provider:get_iam_backend",
+    f"{_IAM}.models:IamStore",
     READ,
     API_IAM,
     "apigateway_iam.py",
-    # users, roles, policies and access keys live in moto's IAM backend, where the engine finds callers
-    Mentions("iam_backends["),
+    Assigns("USERS", "GROUPS", "ROLES", "MANAGED_POLICIES", "ACCESS_KEY_INDEX"),
 )
 _target(
-    "localstack.services.sts.provider:StsProvider.assume_role",
+    f"{_IAM}.models:UserEntity",
     READ,
     API_IAM,
     "apigateway_iam.py",
-    # sessions live in moto's STS backend
-    Mentions("call_moto("),
-)
-_IAM = "moto.iam.models"
-_target(
-    f"{_IAM}:IAMBackend",
-    READ,
-    API_IAM,
-    "apigateway_iam.py",
-    Assigns("access_keys", "users", "roles", "managed_policies"),
-)
-_target(f"{_IAM}:IAMBackend.get_groups_for_user", READ, API_IAM, "apigateway_iam.py", Parameters("self", "user_name"))
-_target(
-    f"{_IAM}:AccessKey",
-    READ,
-    API_IAM,
-    "apigateway_iam.py",
-    Assigns("status", "role_arn", "user_name", "secret_access_key"),
+    Assigns("user", "inline_policies", "attached_policy_arns", "access_keys"),
 )
 _target(
-    f"{_IAM}:User",
+    f"{_IAM}.models:GroupEntity",
     READ,
     API_IAM,
     "apigateway_iam.py",
-    Assigns("name", "arn", "account_id", "id", "policies", "managed_policies"),
-)
-_target(f"{_IAM}:Group", READ, API_IAM, "apigateway_iam.py", Assigns("policies", "managed_policies"))
-_target(
-    f"{_IAM}:Role",
-    READ,
-    API_IAM,
-    "apigateway_iam.py",
-    Assigns("arn", "policies", "managed_policies", "permissions_boundary_arn"),
-)
-_target(f"{_IAM}:ManagedPolicy", READ, API_IAM, "apigateway_iam.py", Assigns("name", "versions"))
-_target(f"{_IAM}:PolicyVersion", READ, API_IAM, "apigateway_iam.py", Assigns("document", "is_default"))
-_target(
-    "localstack.services.iam.provider:IamProvider.put_user_permissions_boundary",
-    READ,
-    API_IAM,
-    "apigateway_iam.py",
-    # a user's boundary is kept in an attribute moto's User does not declare, read with a default
-    Mentions("user.permissions_boundary = "),
+    Assigns("inline_policies", "attached_policy_arns", "member_user_names"),
 )
 _target(
-    "moto.sts.models:STSBackend.get_assumed_role_from_access_key",
+    f"{_IAM}.models:RoleEntity",
     READ,
     API_IAM,
     "apigateway_iam.py",
-    Parameters("self", "access_key_id"),
+    Assigns("role", "inline_policies", "attached_policy_arns"),
+)
+_target(f"{_IAM}.models:ManagedPolicyEntity", READ, API_IAM, "apigateway_iam.py", Assigns("policy", "versions"))
+_target(f"{_IAM}.models:AccessKeyEntity", READ, API_IAM, "apigateway_iam.py", Assigns("access_key"))
+_target(
+    f"{_IAM}.provider:IamProvider.create_access_key",
+    READ,
+    API_IAM,
+    "apigateway_iam.py",
+    # the index names the user whose key it is
+    Mentions("store.ACCESS_KEY_INDEX[access_key_id] = user_name"),
+)
+for _principal in ("user", "role"):
+    _target(
+        f"{_IAM}.provider:IamProvider.put_{_principal}_permissions_boundary",
+        READ,
+        API_IAM,
+        "apigateway_iam.py",
+        # a boundary is kept in the principal's API shape, as GetUser and GetRole answer it
+        Mentions(f'{_principal}_entity.{_principal}["PermissionsBoundary"] = '),
+    )
+_target(
+    f"{_IAM}.provider:IamProvider._get_aws_managed_policy",
+    READ,
+    API_IAM,
+    "apigateway_iam.py",
+    # AWS's managed policies are held by the provider, not the store
+    Parameters("self", "store", "policy_arn"),
+)
+_STS = "localstack.services.sts"
+_target(f"{_STS}.models:sts_stores", READ, API_IAM, "apigateway_iam.py")
+_target(f"{_STS}.models:STSStore", READ, API_IAM, "apigateway_iam.py", Assigns("credentials"))
+_target(
+    f"{_STS}.models:TemporaryCredentials",
+    READ,
+    API_IAM,
+    "apigateway_iam.py",
+    Assigns("secret_access_key", "session_token", "expiration", "account_id", "arn", "user_id"),
+    # the session policies, which LocalStack drops, are kept on the session
+    TakesAttributes(),
 )
 _target(
-    "moto.sts.models:AssumedRole",
+    f"{_STS}.provider:StsProvider._create_credentials",
     READ,
     API_IAM,
     "apigateway_iam.py",
-    Assigns("arn", "account_id", "user_id", "role_arn", "policy", "expiration", "secret_access_key", "session_token"),
+    # every session is kept under its access key
+    Mentions("store.credentials[access_key_id] = creds"),
+)
+_target(
+    f"{_STS}.provider:StsProvider.assume_role",
+    READ,
+    API_IAM,
+    "apigateway_iam.py",
+    # the session names its role, and its user id begins with the role's id
+    Mentions("assumed-role/{role_name}/", 'assumed_role_id = f"{role_id}:'),
 )
 for _operation in ("create_usage_plan", "create_api_key"):
     _target(
@@ -1414,6 +1443,29 @@ S3_LISTING_OPERATIONS = {
     )
     for operation in ("list_objects", "list_objects_v2", "list_object_versions")
 }
+S3_CONTINUATION_TOKEN = _target(
+    "localstack.services.s3.provider:decode_continuation_token",
+    REPLACED,
+    S3_LISTINGS,
+    "s3_listing.py",
+    Parameters("value"),
+)
+_target(
+    "localstack.services.s3.provider:S3Provider.list_objects_v2",
+    READ,
+    S3_LISTINGS,
+    "s3_listing.py",
+    # the token is read through the provider module's name, which is replaced
+    Mentions("decode_continuation_token(continuation_token)"),
+)
+_target(
+    "localstack.services.s3.utils:encode_continuation_token",
+    READ,
+    S3_LISTINGS,
+    "s3_listing.py",
+    # the token the replacement reads: the key's UTF-8 bytes in base64 with these characters
+    Mentions('base64.b64encode(value.encode(), altchars=b"._")'),
+)
 S3_SUBMIT_NOTIFICATION = _target(
     "localstack.services.s3.notifications:NotificationDispatcher._submit_notification",
     WRAPPED,

@@ -249,17 +249,20 @@ def iam_api(engine):
 
 @pytest.fixture
 def principals(engine):
-    """user(*policies, managed=(), group=()) and role(*policies) -> (arn, Credentials): IAM
-    principals with these inline policies, deleted after the test."""
+    """user(*policies, managed=(), group=(), boundary=None) and role(*policies, ...) -> (arn,
+    Credentials, name): IAM principals with these inline policies, deleted after the test.
+    ``managed`` holds documents (made managed policies here) or ARNs of AWS's own."""
     iam, sts = boto3.client("iam"), boto3.client("sts")
     users, roles, policies, groups = [], [], [], []
 
     def managed_policy(document: str) -> str:
+        if document.startswith("arn:"):
+            return document
         arn = iam.create_policy(PolicyName=f"gw-{uuid.uuid4().hex[:8]}", PolicyDocument=document)["Policy"]["Arn"]
         policies.append(arn)
         return arn
 
-    def user(*inline, managed=(), group=()):
+    def user(*inline, managed=(), group=(), boundary=None):
         name = f"gw-user-{uuid.uuid4().hex[:8]}"
         arn = iam.create_user(UserName=name)["User"]["Arn"]
         users.append(name)
@@ -267,6 +270,8 @@ def principals(engine):
             iam.put_user_policy(UserName=name, PolicyName=f"inline{number}", PolicyDocument=document)
         for document in managed:
             iam.attach_user_policy(UserName=name, PolicyArn=managed_policy(document))
+        if boundary:
+            iam.put_user_permissions_boundary(UserName=name, PermissionsBoundary=managed_policy(boundary))
         for document in group:
             group_name = f"gw-group-{uuid.uuid4().hex[:8]}"
             iam.create_group(GroupName=group_name)
@@ -276,18 +281,25 @@ def principals(engine):
         key = iam.create_access_key(UserName=name)["AccessKey"]
         return arn, Credentials(key["AccessKeyId"], key["SecretAccessKey"]), name
 
-    def role(*inline, session_policy=None):
-        name = f"gw-role-{uuid.uuid4().hex[:8]}"
+    def role(*inline, managed=(), boundary=None, session_policy=None, session_policy_arns=(), name=None):
+        name = name or f"gw-role-{uuid.uuid4().hex[:8]}"
         trust = policy({"Effect": "Allow", "Principal": {"AWS": ACCOUNT}, "Action": "sts:AssumeRole"})
-        role_arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust)["Role"]["Arn"]
+        limit = {"PermissionsBoundary": managed_policy(boundary)} if boundary else {}
+        role_arn = iam.create_role(RoleName=name, AssumeRolePolicyDocument=trust, **limit)["Role"]["Arn"]
         roles.append(name)
         for number, document in enumerate(inline):
             iam.put_role_policy(RoleName=name, PolicyName=f"inline{number}", PolicyDocument=document)
+        for document in managed:
+            iam.attach_role_policy(RoleName=name, PolicyArn=managed_policy(document))
         extra = {"Policy": session_policy} if session_policy else {}
+        if session_policy_arns:
+            extra["PolicyArns"] = [{"arn": managed_policy(document)} for document in session_policy_arns]
         assumed = sts.assume_role(RoleArn=role_arn, RoleSessionName="gateway-test", **extra)
         keys = assumed["Credentials"]
-        return assumed["AssumedRoleUser"]["Arn"], Credentials(
-            keys["AccessKeyId"], keys["SecretAccessKey"], keys["SessionToken"]
+        return (
+            assumed["AssumedRoleUser"]["Arn"],
+            Credentials(keys["AccessKeyId"], keys["SecretAccessKey"], keys["SessionToken"]),
+            name,
         )
 
     yield type("Principals", (), {"user": staticmethod(user), "role": staticmethod(role), "iam": iam})
@@ -304,9 +316,11 @@ def principals(engine):
     for name in groups:
         iam.delete_group_policy(GroupName=name, PolicyName="inline")
         iam.delete_group(GroupName=name)
-    for name in roles:
+    for name in dict.fromkeys(roles):
         for inline in iam.list_role_policies(RoleName=name)["PolicyNames"]:
             iam.delete_role_policy(RoleName=name, PolicyName=inline)
+        for attached in iam.list_attached_role_policies(RoleName=name)["AttachedPolicies"]:
+            iam.detach_role_policy(RoleName=name, PolicyArn=attached["PolicyArn"])
         iam.delete_role(RoleName=name)
     for arn in policies:
         iam.delete_policy(PolicyArn=arn)
@@ -403,18 +417,90 @@ def test_a_condition_is_not_guessed_the_refusal_names_it(iam_api, principals):
 
 
 def test_an_assumed_role_is_its_role_and_session_policy_and_needs_its_token(iam_api, principals):
-    arn, credentials = principals.role(policy(allow()))
+    arn, credentials, _ = principals.role(policy(allow()))
     assert arn.startswith(f"arn:aws:sts::{ACCOUNT}:assumed-role/")
     reply = send(iam_api.url + "/ping", credentials=credentials)
     assert reply.status == 200 and reply.body["user_arn"] == arn
     without_token = Credentials(credentials.access_key, credentials.secret_key)
     assert answer(send(iam_api.url + "/ping", credentials=without_token)) == INVALID_TOKEN
-    narrowed_arn, narrowed = principals.role(policy(allow()), session_policy=policy(allow(method_arn(iam_api, "GET"))))
+    narrowed_arn, narrowed, _ = principals.role(
+        policy(allow()), session_policy=policy(allow(method_arn(iam_api, "GET")))
+    )
     assert send(iam_api.url + "/ping", credentials=narrowed).status == 200
     refused = send(iam_api.url + "/ping", method="POST", body=b"{}", credentials=narrowed)
     assert refused.status == 403 and refused.body["Message"].startswith(f"User: {narrowed_arn} is not authorized")
-    _, nothing = principals.role()
+    _, nothing, _ = principals.role()
     assert send(iam_api.url + "/ping", credentials=nothing).status == 403
+
+
+GET_ONLY = "arn:aws:execute-api:*:*:*/test/GET/*"
+
+
+def test_a_permissions_boundary_limits_a_user_and_a_role(iam_api, principals):
+    """The boundary must allow too, whoever it limits; a boundary may be one of AWS's policies."""
+    _, user, _ = principals.user(policy(allow()), boundary=policy(allow(GET_ONLY)))
+    _, role, _ = principals.role(policy(allow()), boundary=policy(allow(GET_ONLY)))
+    _, open_user, _ = principals.user(
+        policy(allow()), boundary="arn:aws:iam::aws:policy/AmazonAPIGatewayInvokeFullAccess"
+    )
+    _, s3_bounded, _ = principals.user(policy(allow()), boundary="arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess")
+    for credentials in (user, role):
+        assert send(iam_api.url + "/ping", credentials=credentials).status == 200
+        assert send(iam_api.url + "/ping", method="POST", body=b"{}", credentials=credentials).status == 403
+    assert send(iam_api.url + "/ping", method="POST", body=b"{}", credentials=open_user).status == 200
+    assert send(iam_api.url + "/ping", credentials=s3_bounded).status == 403
+
+
+@pytest.mark.parametrize(
+    "attached, allowed",
+    [
+        ("arn:aws:iam::aws:policy/AmazonAPIGatewayInvokeFullAccess", True),
+        ("arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess", False),
+    ],
+)
+def test_aws_managed_policies_count_for_users_and_roles(iam_api, principals, attached, allowed):
+    _, user, _ = principals.user(managed=[attached])
+    _, role, _ = principals.role(managed=[attached])
+    for credentials in (user, role):
+        assert (send(iam_api.url + "/ping", credentials=credentials).status == 200) is allowed
+
+
+def test_managed_session_policies_narrow_a_session_as_an_inline_one_does(iam_api, principals):
+    arn, narrowed, _ = principals.role(policy(allow()), session_policy_arns=[policy(allow(GET_ONLY))])
+    assert send(iam_api.url + "/ping", credentials=narrowed).status == 200
+    refused = send(iam_api.url + "/ping", method="POST", body=b"{}", credentials=narrowed)
+    assert refused.status == 403 and refused.body["Message"].startswith(f"User: {arn} is not authorized")
+    # several session policies allow what any of them allows
+    _, both, _ = principals.role(
+        policy(allow()),
+        session_policy=policy(allow("arn:aws:execute-api:*:*:*/test/POST/*")),
+        session_policy_arns=[policy(allow(GET_ONLY)), "arn:aws:iam::aws:policy/AmazonS3ReadOnlyAccess"],
+    )
+    assert send(iam_api.url + "/ping", credentials=both).status == 200
+    assert send(iam_api.url + "/ping", method="POST", body=b"{}", credentials=both).status == 200
+    assert send(iam_api.url + "/ping", method="DELETE", credentials=both).status == 403
+
+
+def test_a_session_of_a_deleted_role_gets_nothing_from_a_new_role_of_its_name(iam_api, principals):
+    _, session, name = principals.role(policy(allow()))
+    assert send(iam_api.url + "/ping", credentials=session).status == 200
+    principals.iam.delete_role_policy(RoleName=name, PolicyName="inline0")
+    principals.iam.delete_role(RoleName=name)
+    principals.role(policy(allow()), name=name)
+    assert send(iam_api.url + "/ping", credentials=session).status == 403
+
+
+@pytest.mark.parametrize("issue", ["get_session_token", "get_federation_token"])
+def test_session_and_federation_tokens_are_refused_with_the_reason(iam_api, issue):
+    extra = {"Name": "gateway-test", "Policy": policy(allow())} if issue == "get_federation_token" else {}
+    keys = getattr(boto3.client("sts"), issue)(**extra)["Credentials"]
+    credentials = Credentials(keys["AccessKeyId"], keys["SecretAccessKey"], keys["SessionToken"])
+    reply = send(iam_api.url + "/ping", credentials=credentials)
+    assert reply.status == 403
+    assert (
+        "does not evaluate" in reply.body["Message"]
+        and "GetSessionToken and GetFederationToken" in reply.body["Message"]
+    )
 
 
 def test_methods_without_aws_iam_are_left_alone(engine):

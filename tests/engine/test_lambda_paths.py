@@ -2,6 +2,7 @@
 with one small probe function against the real engine over HTTP."""
 
 import base64
+import contextlib
 import io
 import json
 import os

@@ -159,10 +159,15 @@ def test_the_state_and_the_keys_are_this_users_alone(default_engine):
     assert saved.returncode == 0, saved.stdout + saved.stderr
     state = default_engine["state"]
     assert (state / "snapshot").is_dir()
+    # Reachable by others: the path lets them in and every folder above it, up to the state
+    # folder, lets them through. (LocalStack 2026.3.0 makes a function's unpacked code 0755
+    # for Docker; its folder, made under the engine's umask, keeps it private.)
     shared = [
         f"{path} {stat.filemode(path.lstat().st_mode)}"
         for path in [state, *state.rglob("*")]
-        if not path.is_symlink() and path.lstat().st_mode & 0o077
+        if not path.is_symlink()
+        and path.lstat().st_mode & 0o077
+        and all(folder.stat().st_mode & 0o011 for folder in path.parents if folder.is_relative_to(state))
     ]
     assert shared == []
     for folder in (INSTALL_DIR, INSTALL_DIR / "tls"):

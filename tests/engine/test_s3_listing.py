@@ -105,3 +105,16 @@ def test_a_start_after_that_is_not_a_key_starts_at_the_next_key(s3):
         assert [entry["Key"] for entry in answer["Contents"]] == ["a+b.png"]
     finally:
         empty(s3, bucket)
+
+
+@pytest.mark.parametrize("token", ["not base64!", "AAA", "_w=="])  # not base64, cut short, not UTF-8 (0xFF)
+def test_a_continuation_token_that_is_not_one_is_refused_with_the_reason(s3, token):
+    bucket = bucket_with(s3, ["a.png"])
+    try:
+        with pytest.raises(s3.exceptions.ClientError) as refused:
+            s3.list_objects_v2(Bucket=bucket, ContinuationToken=token)
+        error = refused.value.response["Error"]
+        assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert (error["Code"], error["Message"]) == ("InvalidArgument", "The continuation token provided is incorrect")
+    finally:
+        empty(s3, bucket)
