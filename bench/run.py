@@ -725,18 +725,9 @@ def handler(event, context):
 """
 
 
-def bench_logs(lam, outputs) -> None:
-    logs = [
-        {"level": "INFO", "message": f"bench record {n}", "service": "bench", "user_id": "bench"} for n in range(10_000)
-    ]
-    ours, response = timed(
-        lam.invoke, FunctionName=outputs["functions"]["log_processor"], Payload=json.dumps({"logs": logs}).encode()
-    )
-    ok = "FunctionError" not in response
-    response["Payload"].read()
-    # the baseline writes into a table of its own, so the stack's data stays the stack's
-    dynamodb = boto3.client("dynamodb")
-    table = f"bench-seed-{uuid.uuid4().hex[:6]}"
+def create_log_table(dynamodb, prefix: str) -> str:
+    """A table of the bench's own, keyed as the stack's log table; its name."""
+    table = f"{prefix}-{uuid.uuid4().hex[:6]}"
     dynamodb.create_table(
         TableName=table,
         BillingMode="PAY_PER_REQUEST",
@@ -749,6 +740,21 @@ def bench_logs(lam, outputs) -> None:
             {"AttributeName": "Timestamp", "AttributeType": "N"},
         ],
     )
+    return table
+
+
+def bench_logs(lam, outputs) -> None:
+    logs = [
+        {"level": "INFO", "message": f"bench record {n}", "service": "bench", "user_id": "bench"} for n in range(10_000)
+    ]
+    ours, response = timed(
+        lam.invoke, FunctionName=outputs["functions"]["log_processor"], Payload=json.dumps({"logs": logs}).encode()
+    )
+    ok = "FunctionError" not in response
+    response["Payload"].read()
+    # the baseline writes into a table of its own, so the stack's data stays the stack's
+    dynamodb = boto3.client("dynamodb")
+    table = create_log_table(dynamodb, "bench-seed")
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         archive.writestr("seed.py", SEED_LOG_PROCESSOR)
@@ -959,19 +965,7 @@ def bench_item_memory() -> None:
     counts it (names and values)."""
     start_engine()
     dynamodb = boto3.client("dynamodb")
-    table = f"bench-items-{uuid.uuid4().hex[:6]}"
-    dynamodb.create_table(
-        TableName=table,
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[
-            {"AttributeName": "LogLevel", "KeyType": "HASH"},
-            {"AttributeName": "Timestamp", "KeyType": "RANGE"},
-        ],
-        AttributeDefinitions=[
-            {"AttributeName": "LogLevel", "AttributeType": "S"},
-            {"AttributeName": "Timestamp", "AttributeType": "N"},
-        ],
-    )
+    table = create_log_table(dynamodb, "bench-items")
 
     def write(first: int) -> None:
         items = [{"PutRequest": {"Item": log_row(n)}} for n in range(first, first + 25)]
