@@ -280,18 +280,19 @@ class JsonPattern(Pattern):
             reader.fail(f"unexpected {reader.peek()[1]!r}")
 
     def _or(self, reader):
-        parts = [self._and(reader)]
-        while reader.peek() == ("op", "||"):
-            reader.take()
-            parts.append(self._and(reader))
-        return parts[0] if len(parts) == 1 else lambda document: any(part(document) for part in parts)
+        return self._joined(reader, "||", self._and, any)
 
     def _and(self, reader):
-        parts = [self._unary(reader)]
-        while reader.peek() == ("op", "&&"):
+        return self._joined(reader, "&&", self._unary, all)
+
+    @staticmethod
+    def _joined(reader, joiner: str, operand, combine):
+        """Operands joined by ``joiner``: true where ``combine`` (any, all) of them is."""
+        parts = [operand(reader)]
+        while reader.peek() == ("op", joiner):
             reader.take()
-            parts.append(self._unary(reader))
-        return parts[0] if len(parts) == 1 else lambda document: all(part(document) for part in parts)
+            parts.append(operand(reader))
+        return parts[0] if len(parts) == 1 else lambda document: combine(part(document) for part in parts)
 
     def _unary(self, reader):
         if reader.peek() == ("op", "("):
