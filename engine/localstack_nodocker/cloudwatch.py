@@ -244,7 +244,10 @@ class MetricsStore(CloudwatchDatabase):
         found: dict[int, Period] = {}
 
         def at(index: int) -> Period:
-            return found.setdefault(start + index * period, Period())
+            timestamp = start + index * period
+            if timestamp not in found:  # made once per period, not once per row read
+                found[timestamp] = Period()
+            return found[timestamp]
 
         def read(connection, table: str, columns: str, column: str, since: int, until: int, group: str = "slot"):
             series = "account_id = ? AND region = ? AND namespace = ? AND metric_name = ?"
