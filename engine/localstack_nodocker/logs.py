@@ -60,20 +60,24 @@ def pattern_matcher(pattern: str):
 # --- retention ----------------------------------------------------------------------------------
 
 
-def expire_group(group, now_ms: int | None = None) -> int:
+def expire_group(group, every_event: bool = True) -> int:
     """Drop the group's events older than its retention; how many were dropped. Each stream's
     list is replaced, not changed in place, so a read iterating the old one meanwhile is not
-    disturbed."""
+    disturbed. ``every_event=False`` (the sweep) looks only at streams whose first or last
+    event expired: events mostly arrive in time order, and a read of the group checks them
+    all (it walks them anyway)."""
     days = group.retention_in_days
     if not days:
         return 0
-    cutoff = (now_ms or int(time.time() * 1000)) - int(days) * DAY_MS
+    cutoff = int(time.time() * 1000) - int(days) * DAY_MS
     dropped = 0
     for stream in list(group.streams.values()):
         events = stream.events
-        if not events or min(events[0].timestamp, events[-1].timestamp) >= cutoff:
-            continue  # the common case: nothing expired (events arrive in time order)
+        if not events or (not every_event and min(events[0].timestamp, events[-1].timestamp) >= cutoff):
+            continue
         kept = [event for event in events if event.timestamp >= cutoff]
+        if len(kept) == len(events):
+            continue
         stream.stored_bytes -= sum(len(event.message) for event in events if event.timestamp < cutoff)
         dropped += len(events) - len(kept)
         stream.events = kept
@@ -85,7 +89,7 @@ def expire_everywhere() -> int:
     for account in list(logs_backends.values()):
         for backend in list(account.values()):
             for group in list(backend.groups.values()):
-                dropped += expire_group(group)
+                dropped += expire_group(group, every_event=False)
     return dropped
 
 

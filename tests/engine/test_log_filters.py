@@ -241,26 +241,23 @@ def test_a_metric_filter_publishes_its_own_groups_matches_with_the_values_read(l
 def test_retention_drops_the_events_older_than_the_groups_retention(logs):
     kept_forever, expiring = (f"/test/retention-{uuid.uuid4().hex[:8]}" for _ in range(2))
     now = int(time.time() * 1000)
-    days_ago = {2: now - 2 * 86_400_000, 0: now}
+    # three requests, the expired event between two others in the stream
+    batches = [(now - 43_200_000, "half a day old"), (now - 2 * 86_400_000, "2 days old"), (now, "0 days old")]
     try:
         for name in (kept_forever, expiring):
             logs.create_log_group(logGroupName=name)
             logs.create_log_stream(logGroupName=name, logStreamName="s")
-            logs.put_log_events(
-                logGroupName=name,
-                logStreamName="s",
-                logEvents=[
-                    {"timestamp": stamp, "message": f"{age} days old"}
-                    for age, stamp in sorted(days_ago.items(), key=lambda item: item[1])
-                ],
-            )
+            for stamp, message in batches:
+                logs.put_log_events(
+                    logGroupName=name, logStreamName="s", logEvents=[{"timestamp": stamp, "message": message}]
+                )
         logs.put_retention_policy(logGroupName=expiring, retentionInDays=1)
-        assert filtered(logs, kept_forever, "") == ["2 days old", "0 days old"]
-        assert filtered(logs, expiring, "") == ["0 days old"]
+        assert filtered(logs, kept_forever, "") == ["2 days old", "half a day old", "0 days old"]
+        assert filtered(logs, expiring, "") == ["half a day old", "0 days old"]
         events = logs.get_log_events(logGroupName=expiring, logStreamName="s", startFromHead=True)["events"]
-        assert [event["message"] for event in events] == ["0 days old"]
+        assert [event["message"] for event in events] == ["half a day old", "0 days old"]
         stream = logs.describe_log_streams(logGroupName=expiring)["logStreams"][0]
-        assert stream["storedBytes"] == len("0 days old")
+        assert stream["storedBytes"] == len("half a day old") + len("0 days old")
     finally:
         for name in (kept_forever, expiring):
             logs.delete_log_group(logGroupName=name)
