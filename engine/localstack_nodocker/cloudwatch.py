@@ -1,4 +1,4 @@
-"""CloudWatch statistics from the stored datapoints: percentiles too, one indexed read per series.
+"""CloudWatch statistics from the stored datapoints: percentiles too, one indexed read per series, minutes summed.
 
 LocalStack 4.8's CloudWatch (``provider_v2``, datapoints in SQLite) computes SampleCount,
 Average, Sum, Minimum and Maximum, and answers InternalError for any other statistic (a
@@ -17,7 +17,14 @@ GetMetricData and GetMetricStatistics answered from ``MetricsStore``:
   and in GetMetricStatistics ``ExtendedStatistics`` (alone or beside ``Statistics``);
 - InvalidParameterValue, naming what is computed, for every other statistic (trimmed and
   winsorized means ``tmNN``/``wmNN``/``TM()``/``WM()``, ``IQM``, ``PR()``, ``TC()``, ``TS()``,
-  misspellings), for metric math (``Expression``) and for a Period AWS refuses.
+  misspellings), for metric math (``Expression``) and for a Period AWS refuses;
+- summaries per series and minute (SampleCount, Sum, Minimum, Maximum), kept by SQLite
+  triggers as datapoints are stored: a query of those statistics over whole minutes (a Period
+  of whole minutes from a start on a minute) reads one row per minute, whatever the number of
+  datapoints (a Lambda function publishes one per invocation); the last part of a minute
+  before the query's end is read from the datapoints. Percentiles read the values;
+- AWS's retention of 15 months: older datapoints are not answered, and an hourly pass
+  deletes them.
 
 A percentile (AWS: "p95 means that 95 percent of the data within the period is lower than
 this value") is the nearest rank over the period's values, each counted as often as it was
@@ -34,8 +41,11 @@ period's datapoint.
 """
 
 import itertools
+import logging
 import re
 import sqlite3
+import threading
+import time
 from bisect import bisect_left
 from collections import Counter
 from fractions import Fraction
@@ -53,6 +63,8 @@ from localstack.services.cloudwatch.cloudwatch_database_helper import Cloudwatch
 from localstack.services.cloudwatch.provider_v2 import CloudwatchProvider
 from localstack.services.plugins import Service, aws_provider
 
+LOG = logging.getLogger(__name__)
+
 STATISTICS = frozenset(Statistic)
 # p95, p99.9, P50: either case (AWS's own documentation writes both tm90 and TM(2%:98%))
 PERCENTILE = re.compile(r"[pP](100(?:\.0{1,10})?|\d{1,2}(?:\.\d{1,10})?)")
@@ -60,6 +72,9 @@ COMPUTED = "SampleCount, Average, Sum, Minimum, Maximum and percentiles p0 to p1
 # Periods AWS accepts: high resolution 1, 5, 10 or 30 seconds, otherwise whole minutes.
 HIGH_RESOLUTION_PERIODS = (1, 5, 10, 30)
 UNAVAILABLE = "PercentileUnavailable"
+# AWS keeps metric data 15 months (455 days); older datapoints are neither read nor kept.
+RETENTION_S = 455 * 86_400
+EXPIRY_INTERVAL_S = 3600
 
 
 def percentile_of(statistic: str) -> Fraction | None:
@@ -137,19 +152,71 @@ class MetricsStore(CloudwatchDatabase):
         CloudwatchDatabase.TABLE_AGGREGATED_METRICS: "SUM(sample_count), SUM(sum), MIN(min), MAX(max)",
     }
 
+    # Per series and minute: SampleCount, Sum, Minimum, Maximum of its datapoints, kept by
+    # triggers as datapoints are stored. NULL dimensions and units are stored as '' (SQLite's
+    # NULLs are distinct in a key, and would never meet their minute's row).
+    MINUTES = "SERIES_MINUTES"
+    MINUTE_KEY = "account_id, region, namespace, metric_name, dimensions, unit, minute"
+    _MINUTE_OF = "NEW.account_id, NEW.region, NEW.namespace, NEW.metric_name, IFNULL(NEW.dimensions, ''),"
+    _MINUTE_OF += " IFNULL(NEW.unit, ''), CAST(NEW.timestamp AS INTEGER) / 60 * 60"
+    MINUTE_VALUES = {
+        CloudwatchDatabase.TABLE_SINGLE_METRICS: f"{_MINUTE_OF}, 1, NEW.value, NEW.value, NEW.value",
+        CloudwatchDatabase.TABLE_AGGREGATED_METRICS: f"{_MINUTE_OF}, NEW.sample_count, NEW.sum, NEW.min, NEW.max",
+    }
+
     def __init__(self):
         super().__init__()
         self.index_series()
 
     def index_series(self) -> None:
-        """The index every statistics query reads through (idempotent: also after a state
-        load, which may bring a metrics database written before it existed)."""
+        """The index every statistics query reads through, and the minutes table with the
+        triggers that keep it (idempotent: also after a state load, which may bring a metrics
+        database written before they existed; its minutes are then summed once)."""
         with self.DATABASE_LOCK, sqlite3.connect(self.METRICS_DB) as connection:
             for table, index in self.SERIES_INDEXES.items():
                 connection.execute(
                     f"CREATE INDEX IF NOT EXISTS {index} ON {table}"
                     " (account_id, region, namespace, metric_name, dimensions, timestamp)"
                 )
+            created = not connection.execute(
+                "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?", (self.MINUTES,)
+            ).fetchone()
+            connection.execute(
+                f"CREATE TABLE IF NOT EXISTS {self.MINUTES} (account_id TEXT, region TEXT, namespace TEXT,"
+                " metric_name TEXT, dimensions TEXT, unit TEXT, minute INTEGER, sample_count NUMERIC, sum NUMERIC,"
+                f" min NUMERIC, max NUMERIC, PRIMARY KEY ({self.MINUTE_KEY}))"
+            )
+            for table, values in self.MINUTE_VALUES.items():
+                connection.execute(
+                    f"CREATE TRIGGER IF NOT EXISTS {table.lower()}_minutes AFTER INSERT ON {table} BEGIN"
+                    f" {self._minute_upsert(f'VALUES ({values})')}; END"
+                )
+            if created:  # a database from before the minutes: its datapoints summed once
+                for table, values in self.MINUTE_VALUES.items():
+                    connection.execute(
+                        self._minute_upsert(f"SELECT {values.replace('NEW.', '')} FROM {table} WHERE true")
+                    )
+
+    def _minute_upsert(self, source: str) -> str:
+        """Add datapoints (``VALUES (...)`` of one, or a ``SELECT`` of many) to their minutes."""
+        return (
+            f"INSERT INTO {self.MINUTES} ({self.MINUTE_KEY}, sample_count, sum, min, max) {source}"
+            f" ON CONFLICT ({self.MINUTE_KEY}) DO UPDATE SET sample_count = sample_count + excluded.sample_count,"
+            " sum = sum + excluded.sum, min = MIN(min, excluded.min), max = MAX(max, excluded.max)"
+        )
+
+    def clear_tables(self):
+        super().clear_tables()
+        with self.DATABASE_LOCK, sqlite3.connect(self.METRICS_DB) as connection:
+            connection.execute(f"DELETE FROM {self.MINUTES}")
+
+    def expire(self, now: float | None = None) -> None:
+        """Drop what AWS no longer keeps: datapoints older than ``RETENTION_S`` (15 months)."""
+        cutoff = int((now or time.time()) - RETENTION_S) // 60 * 60
+        with self.DATABASE_LOCK, sqlite3.connect(self.METRICS_DB) as connection:
+            for table in (*self.SUMMARIES, self.MINUTES):
+                column = "minute" if table == self.MINUTES else "timestamp"
+                connection.execute(f"DELETE FROM {table} WHERE {column} < ?", (cutoff,))
 
     def periods(
         self,
@@ -165,37 +232,58 @@ class MetricsStore(CloudwatchDatabase):
         """The series' periods in [start, end) that hold datapoints, by their start (start + k * period).
         `metric`: Namespace, MetricName and Dimensions; `unit`: None for any unit, "NULL_VALUE"
         for datapoints published without one; `distribution`: read the values for percentiles too."""
-        series = "account_id = ? AND region = ? AND namespace = ? AND metric_name = ? AND dimensions IS ?"
-        arguments = [account_id, region, metric["Namespace"], metric["MetricName"]]
         # LocalStack's own encoding of a dimension set (sorted by name; it sorts in place).
-        arguments.append(self._get_ordered_dimensions_with_separator([dict(d) for d in metric.get("Dimensions") or []]))
-        series += " AND timestamp >= ? AND timestamp < ?"
-        arguments += [start, end]
-        if unit == "NULL_VALUE":
-            series += " AND unit IS NULL"
-        elif unit:
-            series += " AND unit = ?"
-            arguments.append(unit)
-        slot = "CAST((timestamp - ?) / ? AS INTEGER)"
-        arguments = [start, period, *arguments]
+        dimensions = self._get_ordered_dimensions_with_separator([dict(d) for d in metric.get("Dimensions") or []])
+        of_series = [account_id, region, metric["Namespace"], metric["MetricName"]]
+        # what AWS no longer keeps is not read (periods still start at `start`)
+        earliest = max(start, (int(time.time()) - RETENTION_S) // 60 * 60)
+        # Summaries need no single datapoint: whole minutes come from the minutes table, the
+        # last part of a minute (before `end`) from the datapoints. Percentiles read the values.
+        by_minute = not distribution and period % 60 == 0 and start % 60 == 0
+        minutes_end = max(earliest, end // 60 * 60) if by_minute else earliest
         found: dict[int, Period] = {}
 
         def at(index: int) -> Period:
-            return found.setdefault(start + index * period, Period())
+            timestamp = start + index * period
+            if timestamp not in found:  # made once per period, not once per row read
+                found[timestamp] = Period()
+            return found[timestamp]
+
+        def read(connection, table: str, columns: str, column: str, since: int, until: int, group: str = "slot"):
+            series = "account_id = ? AND region = ? AND namespace = ? AND metric_name = ?"
+            series += f" AND dimensions {'= ?' if table == self.MINUTES else 'IS ?'}"
+            arguments = [start, period, *of_series, (dimensions or "") if table == self.MINUTES else dimensions]
+            series += f" AND {column} >= ? AND {column} < ?"
+            arguments += [since, until]
+            if unit == "NULL_VALUE":
+                series += " AND unit = ''" if table == self.MINUTES else " AND unit IS NULL"
+            elif unit:
+                series += " AND unit = ?"
+                arguments.append(unit)
+            slot = f"CAST(({column} - ?) / ? AS INTEGER)"
+            grouping = f" GROUP BY {group}" if group else ""
+            return connection.execute(
+                f"SELECT {slot} AS slot, {columns} FROM {table} WHERE {series}{grouping}", arguments
+            )
 
         with self.DATABASE_LOCK, sqlite3.connect(self.METRICS_DB_READ_ONLY, uri=True) as connection:
+            if by_minute and minutes_end > earliest:
+                columns = "SUM(sample_count), SUM(sum), MIN(min), MAX(max)"
+                for index, *summary in read(connection, self.MINUTES, columns, "minute", earliest, minutes_end):
+                    at(index).summarise(*summary)
             for table, columns in self.SUMMARIES.items():
-                query = f"SELECT {slot} AS slot, {columns} FROM {table} WHERE {series} GROUP BY slot"
-                for index, *summary in connection.execute(query, arguments):
+                for index, *summary in read(connection, table, columns, "timestamp", minutes_end, end):
                     at(index).summarise(*summary)
             if distribution:
-                query = f"SELECT {slot} AS slot, value, COUNT(*) FROM {self.TABLE_SINGLE_METRICS} WHERE {series}"
-                for index, value, count in connection.execute(query + " GROUP BY slot, value", arguments):
-                    at(index).add(value, count)
-                query = (
-                    f"SELECT {slot}, sample_count, sum, min, max FROM {self.TABLE_AGGREGATED_METRICS} WHERE {series}"
+                values = read(
+                    connection, self.TABLE_SINGLE_METRICS, "value, COUNT(*)", "timestamp", earliest, end, "slot, value"
                 )
-                for index, *statistic_set in connection.execute(query, arguments):
+                for index, value, count in values:
+                    at(index).add(value, count)
+                columns = "sample_count, sum, min, max"
+                for index, *statistic_set in read(
+                    connection, self.TABLE_AGGREGATED_METRICS, columns, "timestamp", earliest, end, ""
+                ):
                     at(index).add_statistic_set(*statistic_set)
         return {timestamp: values for timestamp, values in found.items() if values.sample_count}
 
@@ -256,6 +344,18 @@ class NodockerCloudwatchProvider(CloudwatchProvider):
     def __init__(self):
         super().__init__()
         self.cloudwatch_database = MetricsStore()
+
+    def on_after_init(self):
+        super().on_after_init()
+        threading.Thread(target=self._expire_hourly, name="metric-retention", daemon=True).start()
+
+    def _expire_hourly(self) -> None:
+        while True:
+            try:
+                self.cloudwatch_database.expire()
+            except sqlite3.Error:  # a reset replacing the database meanwhile: the next hour's pass
+                LOG.exception("metric retention pass failed")
+            time.sleep(EXPIRY_INTERVAL_S)
 
     def on_after_state_reset(self):
         super().on_after_state_reset()

@@ -32,7 +32,7 @@ from moto.dynamodb.exceptions import (
 from moto.dynamodb.models.dynamo_type import DynamoType
 from moto.dynamodb.models.table import Table
 
-from localstack_nodocker import seam
+from localstack_nodocker import dynamodb_memory, seam
 
 
 class MotoDynamoDBProvider(DynamodbApi):
@@ -534,6 +534,7 @@ def dynamodb_moto():
     from localstack.services.moto import MotoFallbackDispatcher
 
     _compare_numbers_exactly()
+    dynamodb_memory.share_item_strings()
     _serialise_requests()
     _query_reads_one_partition()
     _index_writes()

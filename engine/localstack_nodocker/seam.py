@@ -362,6 +362,7 @@ EXACT_NUMBERS = "DynamoDB numbers compared exactly (sort keys that differ past t
 ATOMIC_REQUESTS = "DynamoDB requests one at a time (atomic conditional writes and transactions)"
 PARTITION_QUERY = "DynamoDB Query reading only its partition, the paged index Query"
 INDEX_UPKEEP = "DynamoDB index partitions kept up with every write"
+ITEM_MEMORY = "DynamoDB items holding the strings they repeat once"
 TRANSACTIONS = "DynamoDB transactions that save and restore only their own items"
 STREAM_RECORDS = "DynamoDB Streams records as DynamoDB writes them (no record for a cancelled transaction)"
 BISECT = "BisectBatchOnFunctionError for DynamoDB stream mappings"
@@ -379,7 +380,15 @@ INVOKE_LIMITS = "Lambda's request payload limits (6 MiB synchronous, 1 MiB async
 RESPONSE_LIMIT = "a function response over Lambda's limit answered Function.ResponseSizeTooLarge"
 API_IAM = "API Gateway AWS_IAM authorization (the SigV4 signature and the caller's IAM policies)"
 API_LIMITS = "API Gateway stage, method and usage plan throttling and quotas"
-CW_STATISTICS = "CloudWatch statistics from one indexed read per series, with percentiles and exact dimensions"
+LAMBDA_METRIC_THREADS = "Lambda's invocation metrics published without a thread kept per invocation"
+LOG_PATTERNS = (
+    "CloudWatch Logs filter patterns (FilterLogEvents, subscription and metric filters), metric filters per log group"
+)
+LOG_RETENTION = "CloudWatch Logs retention (a log group's retentionInDays)"
+CW_STATISTICS = (
+    "CloudWatch statistics from one indexed read per series (summaries per minute), with percentiles and exact"
+    " dimensions; AWS's 15-month retention"
+)
 SQS_AGE = "SQS ApproximateAgeOfOldestMessage published with the queue metrics"
 SQS_REQUEST_METRICS = "SQS per-request metrics (NumberOfMessagesSent, ...) published together once a second"
 SQS_BODIES = "SQS event source mappings delivering bodies as sent, in invocations of at most 6 MB"
@@ -470,6 +479,18 @@ _target(
     ),
 )
 _target(f"{_DDB_TABLE}:Table.get_item", READ, TRANSACTIONS, "dynamodb.py", Parameters("self", "hash_key", "range_key"))
+ITEM_INIT = _target(
+    "moto.dynamodb.models.dynamo_type:Item.__init__",
+    WRAPPED,
+    ITEM_MEMORY,
+    "dynamodb_memory.py",
+    Parameters("self", "hash_key", "range_key", "attrs"),
+    # the attributes it makes, each a DynamoType, in a LimitedSizeDict
+    Mentions("self.attrs = LimitedSizeDict()", "DynamoType(value)"),
+)
+_target(
+    "moto.dynamodb.models.dynamo_type:DynamoType", READ, ITEM_MEMORY, "dynamodb_memory.py", Assigns("type", "value")
+)
 TABLE_PUT_ITEM = _target(
     f"{_DDB_TABLE}:Table.put_item", WRAPPED, INDEX_UPKEEP, "dynamodb.py", Parameters("self", "item_attrs")
 )
@@ -1329,6 +1350,21 @@ _target(
     Mentions('"timestamp"', '"dimensions"', '"unit"', '"value"', '"sample_count"', '"sum"', '"min"', '"max"'),
 )
 _target(
+    f"{_CW}.cloudwatch_database_helper:CloudwatchDatabase.clear_tables",
+    OVERRIDDEN,
+    CW_STATISTICS,
+    "cloudwatch.py",
+    Parameters("self"),
+)
+_target(
+    f"{_CW}.provider_v2:CloudwatchProvider.on_before_state_reset",
+    READ,
+    CW_STATISTICS,
+    "cloudwatch.py",
+    # a reset clears the store through the method the engine's store extends (its minutes too)
+    Mentions("self.cloudwatch_database.clear_tables()"),
+)
+_target(
     f"{_CW}.cloudwatch_database_helper:CloudwatchDatabase.get_metric_data_stat",
     OVERRIDDEN,
     CW_STATISTICS,
@@ -1356,6 +1392,62 @@ _target(
     "cloudwatch.py",
     Parameters("self", "timestamp"),
 )
+
+_VERSION_MANAGER = "localstack.services.lambda_.invocation.version_manager"
+VERSION_MANAGER_START_THREAD = _target(
+    f"{_VERSION_MANAGER}:start_thread",
+    REPLACED,
+    LAMBDA_METRIC_THREADS,
+    "lambda_metrics.py",
+    SameAs("localstack.utils.threads:start_thread"),
+    Parameters("method", "params", named=("name",)),
+)
+_target(
+    f"{_VERSION_MANAGER}:LambdaVersionManager.invoke",
+    READ,
+    LAMBDA_METRIC_THREADS,
+    "lambda_metrics.py",
+    # the metric threads, started by the module's name with the method and a name only
+    Mentions(
+        "start_thread(", "lambda *args, **kwargs: record_cw_metric_invocation(", 'name=f"record-cloudwatch-metric-{'
+    ),
+)
+_LOGS = "localstack.services.logs.provider"
+LOGS_PATTERN_MATCHER = _target(f"{_LOGS}:get_pattern_matcher", REPLACED, LOG_PATTERNS, "logs.py", Parameters("pattern"))
+_target(
+    _LOGS,
+    READ,
+    LOG_PATTERNS,
+    "logs.py",
+    # FilterLogEvents and subscription filters look the matcher up by its module name, per call
+    Mentions(
+        "matches = get_pattern_matcher(filter_pattern)", "get_pattern_matcher(subscription_filter.filter_pattern)"
+    ),
+)
+_target(f"{_LOGS}:LogsProvider.put_log_events", OVERRIDDEN, LOG_PATTERNS, "logs.py", Parameters("self", "context"))
+_target("moto.logs.models:logs_backends", READ, f"{LOG_PATTERNS}; {LOG_RETENTION}", "logs.py")
+_target(
+    "moto.logs.models:LogsBackend", READ, f"{LOG_PATTERNS}; {LOG_RETENTION}", "logs.py", Assigns("groups", "filters")
+)
+_target(
+    "moto.logs.metric_filters:MetricFilters",
+    READ,
+    LOG_PATTERNS,
+    "logs.py",
+    Assigns("metric_filters"),
+    # the filters' keys the engine reads
+    Mentions('"filterName"', '"filterPattern"', '"logGroupName"', '"metricTransformations"'),
+)
+_target(
+    "moto.logs.metric_filters:MetricFilters.delete_filter",
+    READ,
+    LOG_PATTERNS,
+    "logs.py",
+    Parameters("self", "filter_name", "log_group_name"),
+)
+_target("moto.logs.models:LogGroup", READ, LOG_RETENTION, "logs.py", Assigns("retention_in_days", "streams"))
+_target("moto.logs.models:LogStream", READ, LOG_RETENTION, "logs.py", Assigns("events", "stored_bytes"))
+_target("moto.logs.models:LogEvent", READ, LOG_RETENTION, "logs.py", Assigns("timestamp", "message"))
 
 _SQS = "localstack.services.sqs"
 _target(
