@@ -15,7 +15,7 @@ STYLE = if [ -t 1 ] && [ -z "$${NO_COLOR:-}" ]; then bold=$$'\033[1m' plain=$$'\
         else bold= plain= nocolor=-no-color; fi;
 
 .PHONY: help install install-runtimes up down save reset status logs build init plan apply outputs recount demo dev destroy redrive \
-        test test-exhaustive test-unit test-static test-engine test-integration bench fmt lint lock lock-checkov clean
+        test test-exhaustive test-unit test-static test-engine test-integration bench conformance fmt lint lock lock-checkov clean
 
 help: ## This list
 	@$(STYLE) awk -v bold="$$bold" -v plain="$$plain" 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %s%-18s%s %s\n", bold, $$1, plain, $$2}' $(MAKEFILE_LIST)
@@ -134,6 +134,9 @@ test-integration: $(VENV)/.installed ## The deployed stack, end to end
 
 bench: $(VENV)/.installed ## Benchmarks, ~25 min (ONLY=build,lambda: some groups); own engine on BENCH_PORT (4631) and copy of the stack, yours untouched
 	@$(ENV) $(PY) bench/run.py $(if $(ONLY),--only $(ONLY))
+
+conformance: install ## LocalStack's AWS-validated tests of Lambda, DynamoDB(+Streams), CloudFormation on an own engine (ONLY=..., BUDGET=40 min; LOCALSTACK_SOURCE=<checkout> without GitHub)
+	@$(ENV) $(PY) tools/conformance/run.py $(if $(ONLY),--only $(ONLY)) $(if $(BUDGET),--budget-min $(BUDGET))
 
 fmt: $(VENV)/.installed ## terraform fmt, ruff format and ruff check --fix (rules in pyproject.toml)
 	@$(ENV) terraform fmt -recursive
