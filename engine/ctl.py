@@ -794,7 +794,9 @@ def status() -> int:
         owner = "not started by this project"
     services = health.get("services", {})
     running = sorted(name for name, state in services.items() if state in ("running", "available"))
-    say(f"LocalStack {health.get('version', '?')} at {ENDPOINT} ({owner})")
+    version = health.get("version", "?")
+    engine = f"localstack-core {version} on Python {_python_version(VENV)}" if pid else f"LocalStack {version}"
+    say(f"{engine} at {ENDPOINT} ({owner})")
     say(f"services available: {', '.join(running)}")
     document = _state_document()
     if document:
