@@ -205,10 +205,10 @@ def _ensure_certificates() -> None:
 
 
 def _install_engine(wanted: str) -> None:
+    python, version = _engine_python()  # first: without one, nothing is installed
     INSTALL_DIR.mkdir(parents=True, exist_ok=True)
     uv = _uv()
     env = _uv_environment()
-    python, version = _engine_python()
     if (VENV / "bin" / "python").exists() and _python_version(VENV) != version:
         say(f"the engine virtualenv has Python {_python_version(VENV)}; recreating it with Python {version}")
         shutil.rmtree(VENV)
