@@ -62,6 +62,8 @@ def pytest_runtest_logreport(report):
         # a failing test body is a failure; a failing fixture (setup or teardown) is an error
         found["outcome"] = "failed" if report.when == "call" else "error"
         found.setdefault("reason", _first_line(report))
+        # pytest prints tracebacks at the end, which a run stopped at its time budget never reaches
+        found.setdefault("detail", report.longreprtext[-4000:])
 
 
 def _first_line(report) -> str:
