@@ -207,3 +207,7 @@ def run_async_invocations_concurrently() -> None:
     from localstack.services.lambda_.invocation import event_manager
 
     seam.replace(seam.EVENT_POLLER, _bounded_poller(event_manager, analytics))
+    LOG.info(
+        "asynchronous invocations: at most %d function workers at once (LAMBDA_MAX_CONCURRENT_WORKERS)",
+        WORKER_SLOTS.bound,
+    )
