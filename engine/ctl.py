@@ -464,6 +464,9 @@ def _engine_environment(listen: str) -> dict:
         "PROVIDER_OVERRIDE_DYNAMODBSTREAMS": "moto",
         "PROVIDER_OVERRIDE_CLOUDWATCH": "nodocker",
         "PROVIDER_OVERRIDE_SQS": "nodocker",
+        # Event source mapping pollers wait in their own polls (an SQS long poll, a stream's
+        # next write): no sleep between polls (sqs_mapping.py, stream_mapping.py).
+        "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC": "0",
         # LocalStack's own calls to itself (API Gateway invoking Lambda, Lambda writing its
         # logs, pollers, EventBridge targets) through the gateway in memory, not over HTTP:
         # every service shares one interpreter lock, so each HTTP round trip saved is
@@ -485,7 +488,6 @@ def _engine_environment(listen: str) -> dict:
         "DEBUG",
         "LS_LOG",
         "LAMBDA_KEEPALIVE_MS",
-        "LAMBDA_MAX_CONCURRENT_WORKERS",
         "LAMBDA_RETRY_BASE_DELAY_SECONDS",
         "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT",
         "SERVICES",
@@ -493,6 +495,7 @@ def _engine_environment(listen: str) -> dict:
         "SNAPSHOT_SAVE_STRATEGY",
         "SNAPSHOT_LOAD_STRATEGY",
         "NODOCKER_APIGATEWAY_THROTTLING",
+        "NODOCKER_EVENT_CONCURRENCY",
     ):
         if key in os.environ:
             env[key] = os.environ[key]

@@ -7,7 +7,9 @@
 - ``dynamodbstreams:moto`` provider (``PROVIDER_OVERRIDE_DYNAMODBSTREAMS=moto``): the
   streams of those tables, for LocalStack's event source mappings (streams.py, and
   stream_mapping.py for BisectBatchOnFunctionError).
-- SQS event source mappings deliver every body as sent, whatever it holds (sqs_mapping.py).
+- SQS event source mappings long-poll and deliver batches concurrently, within the engine's
+  bound (event_concurrency.py), and deliver every body as sent, whatever it holds
+  (sqs_mapping.py).
 - ``AWS::CloudFormation::CustomResource`` resource provider: Lambda-backed custom
   resources (custom_resources.py); failed stack creations roll back
   (cloudformation_rollback.py).

@@ -6,7 +6,7 @@ from localstack.runtime.exceptions import LocalstackExit
 from localstack.runtime.server.core import RuntimeServerPlugin
 from localstack.services.lambda_.invocation.plugins import RuntimeExecutorPlugin
 
-from localstack_nodocker import seam
+from localstack_nodocker import event_concurrency, seam
 
 LOG = logging.getLogger(__name__)
 
@@ -44,3 +44,15 @@ def check_engine_seam():
         LOG.error(message)
         raise LocalstackExit(message, code=1)
     LOG.info("the engine's %d seam targets checked in %.1f s", len(seam.TARGETS), time.perf_counter() - started)
+
+
+@hooks.on_infra_start()
+def bound_event_concurrency():
+    """The engine's bound on concurrent event deliveries (event_concurrency.py); a bad value
+    stops the start with the reason."""
+    try:
+        event_concurrency.SLOTS.bound = event_concurrency.engine_bound()
+    except ValueError as exc:
+        LOG.error(str(exc))
+        raise LocalstackExit(str(exc), code=1) from None
+    event_concurrency.hand_pollers_their_mappings()

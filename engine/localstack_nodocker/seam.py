@@ -382,6 +382,10 @@ API_LIMITS = "API Gateway stage, method and usage plan throttling and quotas"
 CW_STATISTICS = "CloudWatch statistics from one indexed read per series, with percentiles and exact dimensions"
 SQS_AGE = "SQS ApproximateAgeOfOldestMessage published with the queue metrics"
 SQS_BODIES = "SQS event source mappings delivering bodies as sent, in invocations of at most 6 MB"
+MAPPING_POLLING = (
+    "event source mappings polling as Lambda does (long polls, no sleep between polls, batches run concurrently "
+    "within ScalingConfig, reserved concurrency and the engine's bound)"
+)
 INTAKE = "no outside request served while the state loads, nor once the final snapshot has begun"
 DRAIN = "the final snapshot taken once what the engine accepted is finished"
 QUEUED_INVOCATIONS = "asynchronous Lambda invocations still queued saved with the state and queued again"
@@ -544,8 +548,8 @@ ESM_DYNAMODB_POLLER = _target(
 GET_ESM_WORKER = _target(
     f"{_ESM}.esm_worker_factory:EsmWorkerFactory.get_esm_worker",
     WRAPPED,
-    BISECT,
-    "stream_mapping.py",
+    f"{BISECT}; {MAPPING_POLLING}",
+    "event_concurrency.py",
     Parameters("self"),
     # the factory builds stream pollers from its module's name, which is replaced
     Mentions("DynamoDBPoller("),
@@ -553,18 +557,39 @@ GET_ESM_WORKER = _target(
 _target(
     f"{_ESM}.esm_worker_factory:EsmWorkerFactory",
     READ,
-    f"{BISECT}; {LAMBDA_RESTORE}",
-    "stream_mapping.py, restore.py",
+    f"{BISECT}; {MAPPING_POLLING}; {LAMBDA_RESTORE}",
+    "event_concurrency.py, restore.py",
     Parameters("esm_config", "function_role", "enabled"),
     Assigns("esm_config"),
 )
 _target(
     f"{_ESM}.pollers.stream_poller:StreamPoller",
     READ,
-    f"{BISECT}; {STREAM_POSITIONS}",
+    f"{BISECT}; {STREAM_POSITIONS}; {MAPPING_POLLING}",
     "stream_mapping.py",
     # the overrides below take effect only while the poller loop calls them
-    Mentions("self.initialize_shards()", "self.forward_events_to_target("),
+    Mentions("self.initialize_shards()", "self.forward_events_to_target(", "self.get_records("),
+)
+_target(
+    f"{_ESM}.pollers.dynamodb_poller:DynamoDBPoller.poll_events",
+    OVERRIDDEN,
+    MAPPING_POLLING,
+    "stream_mapping.py",
+    Parameters("self"),
+)
+_target(
+    f"{_ESM}.pollers.dynamodb_poller:DynamoDBPoller.get_records",
+    OVERRIDDEN,
+    MAPPING_POLLING,
+    "stream_mapping.py",
+    Parameters("self", "shard_iterator"),
+)
+_target(
+    "localstack.utils.batching:Batcher",
+    READ,
+    MAPPING_POLLING,
+    "stream_mapping.py",
+    HasAttributes("duration_until_next_batch", "get_current_size"),
 )
 _target(
     f"{_ESM}.pollers.dynamodb_poller:DynamoDBPoller.initialize_shards",
@@ -601,9 +626,9 @@ _target(
 _target(
     f"{_ESM}.pollers.dynamodb_poller:DynamoDBPoller",
     READ,
-    f"{BISECT}; {STREAM_POSITIONS}",
+    f"{BISECT}; {STREAM_POSITIONS}; {MAPPING_POLLING}",
     "stream_mapping.py",
-    Assigns("processor", "shards", "esm_uuid", "source_arn"),
+    Assigns("processor", "shards", "esm_uuid", "source_arn", "shard_batcher"),
 )
 _target(
     f"{_ESM}.pollers.poller:get_batch_item_failures",
@@ -629,9 +654,18 @@ _target(
 _target(
     f"{_ESM}.esm_worker:EsmWorker",
     READ,
-    f"{BISECT}; {STREAM_POSITIONS}; {DRAIN}; {LAMBDA_RESTORE}",
-    "stream_mapping.py, drain.py, restore.py",
-    Assigns("poller", "_poller_thread", "uuid"),
+    f"{BISECT}; {STREAM_POSITIONS}; {MAPPING_POLLING}; {DRAIN}; {LAMBDA_RESTORE}",
+    "event_concurrency.py, stream_mapping.py, drain.py, restore.py",
+    Assigns("poller", "_poller_thread", "uuid", "_shutdown_event"),
+)
+_target(
+    f"{_ESM}.esm_worker:EsmWorker.poller_loop",
+    READ,
+    MAPPING_POLLING,
+    "sqs_mapping.py, stream_mapping.py",
+    # the pollers wait in their polls, the loop's interval is configured to 0 (engine/ctl.py),
+    # and a poller's batches under way finish in close() before its worker counts as stopped
+    Mentions("self.poller.poll_events()", "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC", "self.poller.close()"),
 )
 
 FAILED_DELETE = "deleting a function whose creation failed"
@@ -920,8 +954,8 @@ _target(
 _target(
     "localstack.aws.handlers:serve_custom_service_request_handlers",
     READ,
-    f"{INVOKE_LIMITS}; {API_LIMITS}",
-    "invoke_limits.py, execute_api.py",
+    f"{INVOKE_LIMITS}; {API_LIMITS}; {MAPPING_POLLING}",
+    "invoke_limits.py, execute_api.py, sqs_mapping.py",
     HasAttributes("append"),
 )
 _target("localstack.aws.handlers:run_custom_finalizers", READ, INTAKE, "intake.py", HasAttributes("append"))
@@ -1261,7 +1295,7 @@ _SQS_POLLER = f"{_ESM}.pollers.sqs_poller"
 ESM_SQS_POLLER = _target(
     f"{_ESM}.esm_worker_factory:SqsPoller",
     REPLACED,
-    SQS_BODIES,
+    f"{SQS_BODIES}; {MAPPING_POLLING}",
     "sqs_mapping.py",
     Class(),
     # the replacement extends LocalStack's own poller
@@ -1270,15 +1304,35 @@ ESM_SQS_POLLER = _target(
 _target(
     f"{_ESM}.esm_worker_factory:EsmWorkerFactory.get_esm_worker",
     READ,
-    SQS_BODIES,
+    f"{SQS_BODIES}; {MAPPING_POLLING}",
     "sqs_mapping.py",
     # the factory builds queue pollers from its module's name, which is replaced
     Mentions("SqsPoller("),
 )
 _target(
-    f"{_SQS_POLLER}:SqsPoller.handle_messages", OVERRIDDEN, SQS_BODIES, "sqs_mapping.py", Parameters("self", "messages")
+    f"{_SQS}.provider:SqsProvider._put_message",
+    OVERRIDDEN,
+    MAPPING_POLLING,
+    "sqs.py",
+    Parameters("self", "queue", "context"),
 )
-_target(f"{_SQS_POLLER}:SqsPoller.poll_events", READ, SQS_BODIES, "sqs_mapping.py", Mentions("self.handle_messages("))
+for _operation in ("send_message", "send_message_batch"):
+    # every message sent is put through the overridden method
+    _target(
+        f"{_SQS}.provider:SqsProvider.{_operation}", READ, MAPPING_POLLING, "sqs.py", Mentions("self._put_message(")
+    )
+_target(f"{_SQS}.models:SqsQueue", READ, MAPPING_POLLING, "sqs.py", HasAttributes("arn"))
+_target(f"{_SQS}.models:SqsStore", READ, MAPPING_POLLING, "sqs.py", Assigns("queues"))
+for _queue in ("StandardQueue", "FifoQueue"):
+    _target(f"{_SQS}.models:{_queue}.approximate_number_of_messages", READ, MAPPING_POLLING, "sqs.py", Property())
+_target(
+    f"{_SQS_POLLER}:SqsPoller.poll_events",
+    OVERRIDDEN,
+    f"{SQS_BODIES}; {MAPPING_POLLING}",
+    "sqs_mapping.py",
+    Parameters("self"),
+)
+_target(f"{_ESM}.pollers.poller:Poller.close", OVERRIDDEN, MAPPING_POLLING, "sqs_mapping.py", Parameters("self"))
 _target(
     f"{_SQS_POLLER}:SqsPoller.delete_messages",
     READ,
@@ -1292,10 +1346,19 @@ _target(
 _target(
     f"{_SQS_POLLER}:SqsPoller",
     READ,
-    SQS_BODIES,
+    f"{SQS_BODIES}; {MAPPING_POLLING}",
     "sqs_mapping.py",
-    Assigns("filter_patterns", "source_arn", "processor"),
+    Assigns(
+        "filter_patterns",
+        "source_arn",
+        "processor",
+        "queue_url",
+        "batch_size",
+        "maximum_batching_window",
+        "source_client",
+    ),
 )
+
 _target(f"{_SQS_POLLER}:transform_into_events", READ, SQS_BODIES, "sqs_mapping.py", Parameters("messages"))
 _target(
     f"{_SQS_POLLER}:parse_batch_item_failures",
@@ -1474,6 +1537,35 @@ _target(
     Assigns("functions", "event_source_mappings"),
 )
 _target(f"{_LAMBDA}.invocation.lambda_models:Function", READ, LAMBDA_RESTORE, "restore.py", Assigns("versions"))
+# the function's reserved concurrency bounds a mapping's deliveries; ScalingConfig checked
+_target(
+    f"{_LAMBDA}.invocation.models:lambda_stores",
+    READ,
+    MAPPING_POLLING,
+    "event_concurrency.py, sqs_mapping.py",
+    HasAttributes("iter_stores"),
+)
+_target(
+    f"{_LAMBDA}.invocation.models:LambdaStore",
+    READ,
+    MAPPING_POLLING,
+    "event_concurrency.py, sqs_mapping.py",
+    Assigns("functions", "event_source_mappings"),
+)
+_target(
+    f"{_LAMBDA}.invocation.lambda_models:Function",
+    READ,
+    MAPPING_POLLING,
+    "event_concurrency.py",
+    Assigns("reserved_concurrent_executions"),
+)
+_target(
+    f"{_LAMBDA}.invocation.lambda_models:ValidationException",
+    READ,
+    MAPPING_POLLING,
+    "sqs_mapping.py",
+    Parameters("message"),
+)
 _target(
     f"{_LAMBDA}.invocation.lambda_models:FunctionVersion",
     READ,

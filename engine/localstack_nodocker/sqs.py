@@ -1,4 +1,7 @@
-"""SQS publishes ApproximateAgeOfOldestMessage with the queue metrics it sends every minute.
+"""The engine's SQS provider: LocalStack's, with the age of the oldest message published, and
+event source mapping pollers woken by what they can receive.
+
+SQS publishes ApproximateAgeOfOldestMessage with the queue metrics it sends every minute.
 
 LocalStack 4.8's SQS publishes ApproximateNumberOfMessagesVisible, ...NotVisible and
 ...Delayed (AWS/SQS, dimension QueueName) every SQS_CLOUDWATCH_METRICS_REPORT_INTERVAL
@@ -20,10 +23,23 @@ Cost, once a minute on the publisher's thread: a standard queue's waiting messag
 heap ordered by arrival, read from its top (one step, and one more per poison pill on top);
 a FIFO queue's, one step per message group; in-flight messages are an unordered set, read
 whole (AWS caps them at 120,000 per queue).
+
+Wake-ups: every message sent (SendMessage, SendMessageBatch, and so SNS, EventBridge and S3
+deliveries) counts for its queue and wakes the event source mapping pollers waiting on it
+(``wait_until_receivable``, sqs_mapping.py), as a long poll returns when a message arrives;
+a mapping's poller also counts a batch it finished (a FIFO group is receivable again). An
+idle poller receives only when the queue holds messages (``may_have_messages``, read in
+memory at most once a second: those whose visibility timeout or delay ended, which SQS's
+own worker makes visible every second): an idle mapping costs no requests.
+Waiting here rather than in a ReceiveMessage long poll, a poller whose mapping is disabled
+or deleted ends its wait and takes nothing more (a long poll cannot be interrupted: it would
+take and deliver a message sent after the mapping reported Disabled).
 """
 
 import heapq
+import threading
 import time
+from collections import Counter
 
 from localstack.services.plugins import Service, aws_provider
 from localstack.services.sqs.models import FifoQueue, SqsMessage, SqsQueue, sqs_stores
@@ -31,8 +47,37 @@ from localstack.services.sqs.provider import CloudwatchPublishWorker, SqsProvide
 from localstack.utils.cloudwatch.cloudwatch_util import SqsMetricBatchData, publish_sqs_metric_batch
 
 AGE_METRIC = "ApproximateAgeOfOldestMessage"
+# Messages made receivable per queue ARN since the start (one number per queue), and the wake-up.
+_RECEIVABLE: Counter = Counter()
+_RECEIVABLE_CHANGED = threading.Condition()
 # AWS: a message received this many times and not deleted leaves a standard queue's age.
 POISON_PILL_RECEIVES = 3
+
+
+def receivable(queue_arn: str) -> int:
+    """How many times the queue has had something new to receive (compare with a later count)."""
+    with _RECEIVABLE_CHANGED:
+        return _RECEIVABLE[queue_arn]
+
+
+def made_receivable(queue_arn: str) -> None:
+    with _RECEIVABLE_CHANGED:
+        _RECEIVABLE[queue_arn] += 1
+        _RECEIVABLE_CHANGED.notify_all()
+
+
+def may_have_messages(queue_arn: str) -> bool:
+    """Whether the queue holds messages to receive (in a FIFO queue, also those of groups in
+    flight), read in memory; True for a queue not found, so that the receive reports it."""
+    _, _, _, region, account, name = queue_arn.split(":", 5)
+    queue = sqs_stores[account][region].queues.get(name)
+    return queue is None or queue.approximate_number_of_messages > 0
+
+
+def wait_until_receivable(queue_arn: str, seen: int, timeout: float) -> None:
+    """Until the queue has had something new since `seen` (from receivable), or `timeout`."""
+    with _RECEIVABLE_CHANGED:
+        _RECEIVABLE_CHANGED.wait_for(lambda: _RECEIVABLE[queue_arn] != seen, timeout)
 
 
 def _oldest_in_heap(heap: list[SqsMessage], counts) -> SqsMessage | None:
@@ -90,11 +135,17 @@ class QueueMetricsPublishWorker(CloudwatchPublishWorker):
 
 
 class NodockerSqsProvider(SqsProvider):
-    # LocalStack's internal, which its __init__ calls and whose worker it starts (seam.py targets)
+    # LocalStack's internals, which its __init__ calls and whose worker it starts, and which
+    # SendMessage and SendMessageBatch put each message with (seam.py targets)
     def _init_cloudwatch_metrics_reporting(self):
         super()._init_cloudwatch_metrics_reporting()
         if not self.cloudwatch_disabled:
             self._cloudwatch_publish_worker = QueueMetricsPublishWorker()
+
+    def _put_message(self, queue: SqsQueue, context, *args, **kwargs) -> SqsMessage:
+        message = super()._put_message(queue, context, *args, **kwargs)
+        made_receivable(queue.arn)
+        return message
 
 
 @aws_provider(api="sqs", name="nodocker")

@@ -15,10 +15,21 @@ persistence.py) and the restarted poller continues from it. The poller moves its
 past a batch before delivering it: a batch still being delivered when a snapshot is taken
 (a failing function retried past a periodic save, or past `down`'s wait) is saved at its
 first record, so it is delivered again after loading rather than skipped.
+
+Polling. LocalStack's stream poller reads one shard per poll and then sleeps
+``LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC`` (1 s) whether or not it read anything: one
+batch a second per mapping at most, and a record waited up to a second. The engine runs with
+that interval at 0 (engine/ctl.py): while reads return records the next read follows at once;
+once a whole round over the shards read nothing, the poller waits until the table's stream
+gets a record (streams.py wakes it) or, with a batching window, until the window ends, at
+most ``IDLE_WAIT_S`` at a time. A poll holds a slot of the engine's bound and the function's
+reserved concurrency (event_concurrency.py); batches of one shard run one after another, in
+order, as with ``ParallelizationFactor`` 1 (a larger factor is accepted and runs as 1).
 """
 
 import copy
 import logging
+import threading
 
 from localstack.runtime import hooks
 from localstack.services.lambda_.event_source_mapping.event_processor import (
@@ -28,20 +39,64 @@ from localstack.services.lambda_.event_source_mapping.event_processor import (
 from localstack.services.lambda_.event_source_mapping.pollers.dynamodb_poller import DynamoDBPoller
 from localstack.services.lambda_.event_source_mapping.pollers.poller import get_batch_item_failures
 
-from localstack_nodocker import seam, streams
+from localstack_nodocker import event_concurrency, seam, streams
 
 LOG = logging.getLogger(__name__)
+# The longest an idle poller waits for a record before it reads again: a stopped mapping's
+# poller ends within this.
+IDLE_WAIT_S = 2
 # mapping UUID -> {shard id: next sequence number}, from a loaded snapshot, taken by the
 # mapping's poller when it first asks for its shards
 _RESUME_AT: dict[str, dict[str, int]] = {}
 
 
 class BisectingDynamoDBPoller(DynamoDBPoller):
-    bisect_on_function_error = False  # set from the mapping's configuration by the factory
-
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.delivering: dict[str, int] = {}  # shard id -> first sequence number of the batch under way
+        self.bisect_on_function_error = False
+        self.limits: dict = {}  # what a poll takes its slot under
+        self.stopping = threading.Event()  # the worker's stop
+        self.empty_reads = 0  # reads in a row that returned no record
+
+    def configure(self, mapping: dict, stopping: threading.Event) -> None:
+        """The mapping's settings and its worker's stop (event_concurrency.py)."""
+        self.bisect_on_function_error = bool(mapping.get("BisectBatchOnFunctionError"))
+        self.limits = event_concurrency.delivery_limits(mapping["FunctionArn"])
+        self.stopping = stopping
+
+    def poll_events(self):
+        written = streams.records_written(self.source_arn)  # before reading: no write is missed
+        slot = event_concurrency.SLOTS.take(self.limits, timeout=IDLE_WAIT_S)
+        if slot is None:
+            return
+        if self.stopping.is_set():  # stopped while waiting for the slot: read nothing more
+            slot.give_back()
+            return
+        try:
+            super().poll_events()
+        finally:
+            slot.give_back()
+        if self.shards and self.empty_reads >= len(self.shards):
+            streams.wait_for_records(self.source_arn, written, self.idle_wait_s())
+
+    def get_records(self, shard_iterator: str) -> dict:
+        try:
+            response = super().get_records(shard_iterator)
+        except Exception:  # a failed read counts as empty: the next round waits instead of spinning
+            self.empty_reads += 1
+            raise
+        self.empty_reads = 0 if response.get("Records") else self.empty_reads + 1
+        return response
+
+    def idle_wait_s(self) -> float:
+        """Until a shard's batching window ends, if one holds records; else IDLE_WAIT_S."""
+        window_ends = [
+            max(0.0, batcher.duration_until_next_batch())
+            for batcher in self.shard_batcher.values()
+            if batcher.get_current_size()
+        ]
+        return min([IDLE_WAIT_S, *window_ends])
 
     def initialize_shards(self):
         shards = super().initialize_shards()
@@ -94,18 +149,9 @@ class BisectingDynamoDBPoller(DynamoDBPoller):
 
 @hooks.on_infra_start()
 def bisect_stream_batches_on_function_error() -> None:
-    """Stream mappings are built by EsmWorkerFactory; it gets the bisecting poller and
-    hands it the mapping's setting (also after UpdateEventSourceMapping, which rebuilds)."""
+    """Stream mappings are built by EsmWorkerFactory; it gets the bisecting poller
+    (event_concurrency.py hands it its mapping)."""
     seam.replace(seam.ESM_DYNAMODB_POLLER, BisectingDynamoDBPoller)
-    get_esm_worker = seam.original(seam.GET_ESM_WORKER)
-
-    def get_esm_worker_with_bisect(self):
-        worker = get_esm_worker(self)
-        if isinstance(worker.poller, BisectingDynamoDBPoller):
-            worker.poller.bisect_on_function_error = bool(self.esm_config.get("BisectBatchOnFunctionError"))
-        return worker
-
-    seam.replace(seam.GET_ESM_WORKER, get_esm_worker_with_bisect)
 
 
 def positions(esm_workers: dict) -> dict[str, dict[str, int]]:

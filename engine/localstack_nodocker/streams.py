@@ -8,12 +8,18 @@ Shard iterators are self-contained tokens (stream, shard, next sequence number, 
 time) rather than server-side objects: nothing accumulates per poll, an iterator still
 reads the table's current shard after moto swaps a table back on a failed transaction,
 and expiry after 15 minutes is checked as AWS does.
+
+Every record written wakes the event source mappings' pollers waiting for their stream
+(``wait_for_records``, stream_mapping.py): a record reaches its function without a
+polling interval, and an idle mapping reads nothing until there is something to read.
 """
 
 import base64
 import binascii
 import json
+import threading
 import time
+from collections import Counter
 from datetime import datetime, timezone
 
 from localstack.aws.api import CommonServiceException, RequestContext
@@ -34,6 +40,22 @@ from localstack_nodocker import seam
 
 ITERATOR_LIFETIME_S = 15 * 60
 MAX_RECORDS_PER_CALL = 1000
+
+# Records written since the start, per stream ARN (one number per stream), and the pollers'
+# wake-up when it changes.
+_WRITTEN: Counter = Counter()
+_WRITE = threading.Condition()
+
+
+def records_written(stream_arn: str) -> int:
+    with _WRITE:
+        return _WRITTEN[stream_arn]
+
+
+def wait_for_records(stream_arn: str, seen: int, timeout: float) -> None:
+    """Until `stream_arn` has had more records written than `seen` (from records_written), or `timeout`."""
+    with _WRITE:
+        _WRITE.wait_for(lambda: _WRITTEN[stream_arn] != seen, timeout)
 
 
 class ValidationException(CommonServiceException):
@@ -217,6 +239,9 @@ def _record_writes_as_dynamodb_does() -> None:
         record.record["eventVersion"] = "1.1"
         record.record["dynamodb"]["ApproximateCreationDateTime"] = datetime.now(timezone.utc).replace(microsecond=0)
         self.items.append(record)
+        with _WRITE:
+            _WRITTEN[f"{table.table_arn}/stream/{table.latest_stream_label}"] += 1
+            _WRITE.notify_all()
 
     seam.replace(seam.STREAM_SHARD_ADD, add)
 

@@ -68,7 +68,29 @@ def recorder(aws):
         yield name
 
 
-class MappedQueue:
+class QueueMapping:
+    """A queue, its dead-letter queue and the queue its function reports to (`url`, `dlq`,
+    `seen_queue`), and its mapping (`mapping`), set by a subclass."""
+
+    aws: dict
+    url: str
+    dlq: str
+    seen_queue: str
+    mapping: str
+
+    def depth(self, url: str) -> int:
+        attributes = self.aws["sqs"].get_queue_attributes(
+            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+        )["Attributes"]
+        return sum(int(value) for value in attributes.values())
+
+    def close(self):
+        self.aws["lambda"].delete_event_source_mapping(UUID=self.mapping)
+        for url in (self.url, self.dlq, self.seen_queue):
+            self.aws["sqs"].delete_queue(QueueUrl=url)
+
+
+class MappedQueue(QueueMapping):
     """A queue (one receive, then its dead-letter queue) mapped to the recorder."""
 
     def __init__(self, aws, recorder, **mapping):
@@ -118,17 +140,6 @@ class MappedQueue:
             self.seen.update((record["id"], record) for record in invocation["records"])
             sqs.delete_message(QueueUrl=self.seen_queue, ReceiptHandle=message["ReceiptHandle"])
         return self.seen
-
-    def depth(self, url: str) -> int:
-        attributes = self.aws["sqs"].get_queue_attributes(
-            QueueUrl=url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
-        )["Attributes"]
-        return sum(int(value) for value in attributes.values())
-
-    def close(self):
-        self.aws["lambda"].delete_event_source_mapping(UUID=self.mapping)
-        for url in (self.url, self.dlq, self.seen_queue):
-            self.aws["sqs"].delete_queue(QueueUrl=url)
 
 
 @pytest.fixture
@@ -205,39 +216,52 @@ def test_a_batch_over_lambdas_payload_limit_is_split_and_every_message_arrives(m
     assert queue.depth(queue.dlq) == 0
 
 
-# LocalStack with one thing the replacement relies on changed: (the change, the seam target it breaks).
+# LocalStack with one thing the replacement relies on changed: (the change, the seam target it
+# breaks, the feature named).
 _ESM = "localstack.services.lambda_.event_source_mapping"
+BODIES = "by sqs_mapping.py for: SQS event source mappings delivering bodies as sent"
+POLLING = "for: event source mappings polling as Lambda does"
 CHANGED_UPSTREAM = {
-    "the poller's batch method": (
-        "del sqs_poller.SqsPoller.handle_messages",
-        f"{_ESM}.pollers.sqs_poller:SqsPoller.handle_messages",
+    "the worker's loop": (
+        "esm_worker.EsmWorker.poller_loop = lambda self: None",
+        f"{_ESM}.esm_worker:EsmWorker.poller_loop",
+        POLLING,
+    ),
+    "the provider's put": (
+        "del SqsProvider._put_message",
+        "localstack.services.sqs.provider:SqsProvider._put_message",
+        POLLING,
     ),
     "the module's event transform": (
         "del sqs_poller.transform_into_events",
         f"{_ESM}.pollers.sqs_poller:transform_into_events",
+        BODIES,
     ),
     "the factory's poller": (
         "esm_worker_factory.SqsPoller = type('OtherPoller', (), {})",
         f"{_ESM}.esm_worker_factory:SqsPoller",
+        BODIES,
     ),
 }
 
 
 @pytest.mark.parametrize("change", sorted(CHANGED_UPSTREAM))
 def test_the_engine_refuses_to_start_when_the_replaced_poller_changed(change):
-    """The seam's check, as the engine's first start hook runs it, over the targets of this
-    feature (the whole check is tests/engine/test_seam.py's)."""
-    edit, broken = CHANGED_UPSTREAM[change]
+    """The seam's check, as the engine's first start hook runs it, over the targets of these
+    features (the whole check is tests/engine/test_seam.py's)."""
+    edit, broken, feature = CHANGED_UPSTREAM[change]
     script = f"""
 import json
-from localstack.services.lambda_.event_source_mapping import esm_worker_factory
+from localstack.services.lambda_.event_source_mapping import esm_worker, esm_worker_factory
 from localstack.services.lambda_.event_source_mapping.pollers import sqs_poller
+from localstack.services.sqs.provider import SqsProvider
 from localstack_nodocker import seam
 {edit}
-print(json.dumps(seam.check([target for target in seam.TARGETS if seam.SQS_BODIES in target.feature])))
+features = (seam.SQS_BODIES, seam.MAPPING_POLLING)
+print(json.dumps(seam.check([target for target in seam.TARGETS if any(f in target.feature for f in features)])))
 """
     result = subprocess.run([str(ENGINE_PYTHON), "-c", script], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     problems = json.loads(result.stdout.splitlines()[-1])
     assert len(problems) == 1 and problems[0].startswith(f"{broken} "), problems
-    assert "by sqs_mapping.py for: SQS event source mappings delivering bodies as sent" in problems[0]
+    assert feature in problems[0]

@@ -319,3 +319,18 @@ def test_reported_item_failures_are_retried_from_the_first_failure(aws, recorder
     finally:
         stream.close()
         aws["sqs"].delete_queue(QueueUrl=destination)
+
+
+def test_records_written_one_by_one_after_an_idle_while_arrive_in_one_batch_of_the_window(aws, recorder):
+    """The poller waits for writes (stream_mapping.py): each write wakes it, and the batching
+    window still gathers what is written within it."""
+    stream = Stream(aws, recorder, "KEYS_ONLY", "TRIM_HORIZON", BatchSize=10, MaximumBatchingWindowInSeconds=3)
+    try:
+        wait_for(stream.enabled, timeout=30, what="the mapping to be enabled")
+        time.sleep(5)  # the scenario, not a wait for a result: idle through a few waits
+        for key in ("w1", "w2", "w3", "w4"):
+            stream.put({"pk": {"S": key}})
+        batches = wait_for(lambda: stream.batch_keys(), timeout=30, what="the batch")
+        assert batches == [["w1", "w2", "w3", "w4"]]
+    finally:
+        stream.close()
