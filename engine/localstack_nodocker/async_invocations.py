@@ -19,10 +19,9 @@ bound for it (event_concurrency.py, ``NODOCKER_EVENT_CONCURRENCY``, shared with 
 source mappings; the function's reserved concurrency counts too), and as many more
 invocations as slots are free at that moment. A received invocation is started, or given
 back to the queue untouched when the poller stops; it stays invisible meanwhile, so it is
-never received, and run, twice. Before
-an invocation runs its age is checked against ``MaximumEventAgeInSeconds`` (six hours by
-default); an expired event goes to the on-failure destination and the dead-letter queue with
-the reason. Throttles and service errors are retried with AWS's backoff (1 s, doubling, at
+never received, and run, twice. Before an invocation runs its age is checked against
+``MaximumEventAgeInSeconds`` (six hours by default); an expired event goes to the on-failure
+destination and the dead-letter queue with the reason. Throttles and service errors are retried with AWS's backoff (1 s, doubling, at
 most 5 minutes; upstream never doubles). Function errors keep LocalStack's handling:
 ``MaximumRetryAttempts`` (2 by default) retries after 1 and then 2 minutes
 (``LAMBDA_RETRY_BASE_DELAY_SECONDS``), then the destination and the dead-letter queue.
