@@ -195,8 +195,7 @@ def ensure_stack() -> None:
     found, probed = stack.engine_has_state()
     if not probed or found < probed:
         say("deploying the stack on the bench's engine (the groups asked for need it)")
-        # a first run in a fresh copy has no packages yet (the build group makes them otherwise)
-        subprocess.run([sys.executable, str(ROOT / "build.py")], check=True, capture_output=True)
+        subprocess.run([sys.executable, str(ROOT / "build.py")], check=True, capture_output=True)  # its packages
         stack.init()
         stack.apply()
 

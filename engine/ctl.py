@@ -493,7 +493,6 @@ def _engine_environment(listen: str) -> dict:
         "DEBUG",
         "LS_LOG",
         "LAMBDA_KEEPALIVE_MS",
-        "LAMBDA_MAX_CONCURRENT_WORKERS",
         "LAMBDA_RETRY_BASE_DELAY_SECONDS",
         "LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT",
         "SERVICES",

@@ -14,13 +14,14 @@ Three gaps follow:
   before a retry), and where no invocation ran (the age or ``ZeroReservedConcurrency``) the
   dead-letter queue gets nothing: the upstream call reads the error message off ``None``.
 
-Here the poller asks its queue only for as many invocations as it can start now: a slot of
-the engine's bound (concurrency.py, ``LAMBDA_MAX_CONCURRENT_WORKERS``) for each, and no more
-than the function's reserved concurrency leaves. A received invocation is started, or given
-back to the queue untouched when the poller stops, so it never reappears while it runs. Before
-an invocation runs its age is checked against ``MaximumEventAgeInSeconds`` (six hours by
-default); an expired event goes to the on-failure destination and the dead-letter queue with
-the reason. Throttles and service errors are retried with AWS's backoff (1 s, doubling, at
+Here the poller waits for an invocation holding nothing, then takes a slot of the engine's
+bound for it (event_concurrency.py, ``NODOCKER_EVENT_CONCURRENCY``, shared with the event
+source mappings; the function's reserved concurrency counts too), and as many more
+invocations as slots are free at that moment. A received invocation is started, or given
+back to the queue untouched when the poller stops; it stays invisible meanwhile, so it is
+never received, and run, twice. Before an invocation runs its age is checked against
+``MaximumEventAgeInSeconds`` (six hours by default); an expired event goes to the on-failure
+destination and the dead-letter queue with the reason. Throttles and service errors are retried with AWS's backoff (1 s, doubling, at
 most 5 minutes; upstream never doubles). Function errors keep LocalStack's handling:
 ``MaximumRetryAttempts`` (2 by default) retries after 1 and then 2 minutes
 (``LAMBDA_RETRY_BASE_DELAY_SECONDS``), then the destination and the dead-letter queue.
@@ -35,7 +36,7 @@ import logging
 from localstack.runtime import hooks
 
 from localstack_nodocker import seam
-from localstack_nodocker.concurrency import RUNNING, WORKER_SLOTS
+from localstack_nodocker.event_concurrency import SLOTS, delivery_limits
 
 LOG = logging.getLogger(__name__)
 
@@ -75,26 +76,37 @@ def _bounded_poller(event_manager, analytics):
             function_id = version_manager.function_version.id
             # every submitted invocation holds a slot, so the pool never queues one
             self.invoker_pool = ThreadPoolExecutor(
-                max_workers=WORKER_SLOTS.bound,
+                max_workers=SLOTS.bound,
                 thread_name_prefix=f"lambda-invoker-{function_id.function_name}:{function_id.qualifier}",
             )
-            self._function_arn = function_id.unqualified_arn()
+            # the function's reserved concurrency; 0 bounds nothing here: every invocation
+            # then fails as AWS's do (ZeroReservedConcurrency), it does not wait
+            self._limits = {
+                key: (lambda limit_of=limit_of: limit_of() or None)
+                for key, limit_of in delivery_limits(function_id.unqualified_arn()).items()
+            }
 
         def run(self, *args, **kwargs):
             sqs = event_manager.get_sqs_client(self.version_manager.function_version)
             while not self._shutdown_event.is_set():
                 try:
-                    room = self._room()
-                    if not room:
+                    # wait for an invocation holding no slot (an idle function must not keep
+                    # one from the others), then take as many more as slots are free now
+                    messages = self._receive(sqs, 1, POLL_WAIT_S)
+                    if not messages:
                         continue
-                    response = sqs.receive_message(
-                        QueueUrl=self.event_queue_url,
-                        MaxNumberOfMessages=room,
-                        WaitTimeSeconds=POLL_WAIT_S,
-                        VisibilityTimeout=RECEIVED_VISIBILITY_S,
-                    )
-                    for message in response.get("Messages") or []:
-                        self._start(message)
+                    slots = [self._slot()]
+                    if slots[0] is None:  # stopping
+                        self._give_back(messages[0])
+                        return
+                    while len(slots) < MAX_RECEIVE and (slot := SLOTS.take(self._limits, timeout=0)):
+                        slots.append(slot)
+                    if len(slots) > 1:
+                        messages += self._receive(sqs, len(slots) - 1, 0)
+                    for slot in slots[len(messages) :]:
+                        slot.give_back()
+                    for message, slot in zip(messages, slots, strict=False):
+                        self._start(message, slot)
                 except Exception as exc:
                     if self._shutdown_event.is_set():
                         return
@@ -106,42 +118,46 @@ def _bounded_poller(event_manager, analytics):
                     )
                     self._shutdown_event.wait(POLL_WAIT_S)
 
-        def _room(self) -> int:
-            free = min(MAX_RECEIVE, WORKER_SLOTS.wait_free(POLL_WAIT_S))
-            reserved = self.version_manager.function.reserved_concurrent_executions
-            function_room = RUNNING.room(self._function_arn, reserved, POLL_WAIT_S)
-            return max(0, free if function_room is None else min(free, function_room))
+        def _receive(self, sqs, count: int, wait_s: int) -> list[dict]:
+            return (
+                sqs.receive_message(
+                    QueueUrl=self.event_queue_url,
+                    MaxNumberOfMessages=count,
+                    WaitTimeSeconds=wait_s,
+                    VisibilityTimeout=RECEIVED_VISIBILITY_S,
+                ).get("Messages")
+                or []
+            )
 
-        def _start(self, message: dict) -> None:
-            while not WORKER_SLOTS.acquire(timeout=POLL_WAIT_S):
-                if self._shutdown_event.is_set():
-                    self._give_back(message)
-                    return
-            RUNNING.started(self._function_arn)
+        def _slot(self):
+            """A slot for a received invocation, once one is free; None if the poller stops first."""
+            while not self._shutdown_event.is_set():
+                slot = SLOTS.take(self._limits, timeout=POLL_WAIT_S)
+                if slot is not None:
+                    return slot
+            return None
+
+        def _start(self, message: dict, slot) -> None:
             try:
-                future = self.invoker_pool.submit(self._run, message)
+                future = self.invoker_pool.submit(self._run, message, slot)
             except RuntimeError:  # the pool was shut down: the poller stopped meanwhile
-                self._end()
+                slot.give_back()
                 self._give_back(message)
                 return
-            future.add_done_callback(lambda done: self._cancelled(done, message))
+            future.add_done_callback(lambda done: self._cancelled(done, message, slot))
 
-        def _run(self, message: dict) -> None:
+        def _run(self, message: dict, slot) -> None:
             try:
                 self.handle_message(message)
             finally:
-                self._end()
+                slot.give_back()
 
-        def _cancelled(self, future, message: dict) -> None:
+        def _cancelled(self, future, message: dict, slot) -> None:
             """The pool was shut down before this invocation started: its slot back, and it
             back in the queue."""
             if future.cancelled():
-                self._end()
+                slot.give_back()
                 self._give_back(message)
-
-        def _end(self) -> None:
-            RUNNING.ended(self._function_arn)
-            WORKER_SLOTS.release()
 
         def _give_back(self, message: dict) -> None:
             """A received invocation that will not run here, back in the queue as it was."""

@@ -1,5 +1,5 @@
 """Asynchronous invocations (engine/localstack_nodocker/async_invocations.py): events run
-concurrently, never above the engine's bound (LAMBDA_MAX_CONCURRENT_WORKERS) nor the
+concurrently, never above the engine's bound (NODOCKER_EVENT_CONCURRENCY) nor the
 function's reserved concurrency, each exactly once; a failed or expired event reaches the
 on-failure destination and the dead-letter queue once, with the reason.
 
@@ -19,7 +19,7 @@ from tests.support.engine import ROOT
 from tests.support.waiting import wait_for
 
 sys.path.insert(0, str(ROOT / "engine"))
-from localstack_nodocker.concurrency import max_concurrent_workers
+from localstack_nodocker.event_concurrency import engine_bound
 
 # Each run's id and when it ran (host clock: the workers run on this machine).
 SLEEPER = """
@@ -104,7 +104,7 @@ def send(lam, name: str, events: list[dict]) -> None:
 @pytest.mark.parametrize("reserved", [None, 2])
 def test_events_run_concurrently_within_the_bound_each_once(aws, reserved):
     lam, sqs = aws["lambda"], aws["sqs"]
-    limit = reserved or max_concurrent_workers()
+    limit = reserved or engine_bound()
     events = [{"id": f"e{n}", "sleep": 1.5} for n in range(limit + 4)]
     with recorder_function(lam, "async-bound", SLEEPER) as name, queues(sqs, "done") as made:
         configure(
