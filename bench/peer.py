@@ -94,7 +94,17 @@ def install_ministack(ctl: list, venv: Path, python: str) -> None:
     if not (venv / "bin" / "python").exists():
         subprocess.run([*ctl, "uv", "venv", "-q", "--python", python, str(venv)], check=True)
     subprocess.run(
-        [*ctl, "uv", "pip", "sync", "-q", "--python", str(venv / "bin" / "python"), "--require-hashes", str(MINISTACK_LOCK)],
+        [
+            *ctl,
+            "uv",
+            "pip",
+            "sync",
+            "-q",
+            "--python",
+            str(venv / "bin" / "python"),
+            "--require-hashes",
+            str(MINISTACK_LOCK),
+        ],
         check=True,
     )
     stamp.write_text(MINISTACK_LOCK.read_text())
@@ -202,9 +212,9 @@ def prepare(side: Side) -> dict:
     sqs = side.client("sqs")
     names["queue"] = sqs.create_queue(QueueName=f"bench-peer-{suffix}")["QueueUrl"]
     names["subscriber"] = sqs.create_queue(QueueName=f"bench-peer-sns-{suffix}")["QueueUrl"]
-    subscriber_arn = sqs.get_queue_attributes(QueueUrl=names["subscriber"], AttributeNames=["QueueArn"])[
-        "Attributes"
-    ]["QueueArn"]
+    subscriber_arn = sqs.get_queue_attributes(QueueUrl=names["subscriber"], AttributeNames=["QueueArn"])["Attributes"][
+        "QueueArn"
+    ]
     sns = side.client("sns")
     names["topic"] = sns.create_topic(Name=f"bench-peer-{suffix}")["TopicArn"]
     sns.subscribe(
@@ -264,9 +274,9 @@ def operations() -> dict:
         "S3 PutObject": lambda side, names, n: side.client("s3").put_object(
             Bucket=names["bucket"], Key=f"object-{n}", Body=BODY
         ),
-        "S3 GetObject": lambda side, names, n: side.client("s3")
-        .get_object(Bucket=names["bucket"], Key=f"object-{n}")["Body"]
-        .read(),
+        "S3 GetObject": lambda side, names, n: (
+            side.client("s3").get_object(Bucket=names["bucket"], Key=f"object-{n}")["Body"].read()
+        ),
         "DynamoDB PutItem": lambda side, names, n: side.client("dynamodb").put_item(
             TableName=names["table"], Item={"id": {"S": f"item-{n}"}, "n": {"N": str(n)}, "body": {"S": "x" * 100}}
         ),
@@ -279,9 +289,11 @@ def operations() -> dict:
         "SQS ReceiveMessage": receive,
         "SNS Publish → SQS": publish_to_sqs,
         f"DynamoDB Query Limit 20 of {QUERY_ITEMS:,}": query,
-        "Lambda warm invoke": lambda side, names, n: side.client("lambda")
-        .invoke(FunctionName=names["function"], Payload=json.dumps({"n": n}).encode())["Payload"]
-        .read(),
+        "Lambda warm invoke": lambda side, names, n: (
+            side.client("lambda")
+            .invoke(FunctionName=names["function"], Payload=json.dumps({"n": n}).encode())["Payload"]
+            .read()
+        ),
     }
 
 

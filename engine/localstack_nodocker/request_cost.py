@@ -3,7 +3,7 @@ request that no answer needs, left out. Each service shares one interpreter lock
 latency on every call and throughput for the calls functions make (profiled with yappi on
 the engine, CPU time per call: see docs/engine.md, "Per-call cost").
 
-The server (``EngineSite``, LocalStack's Twisted site as rolo builds it, with three changes):
+The server (``EngineSite``, LocalStack's Twisted site as rolo builds it, with four changes):
 
 - no access log: Twisted formatted a Combined Log Format line for every request and handed
   it to its own logger, which nothing reads (LocalStack logs requests itself);
@@ -14,7 +14,10 @@ The server (``EngineSite``, LocalStack's Twisted site as rolo builds it, with th
   without waiting for it: Twisted's WSGI bridge blocked the request thread for every chunk
   until the reactor had written it, two more thread switches per request. Earlier chunks of a
   longer body still wait (Twisted's back-pressure), and the response is finished after it,
-  in order, as before.
+  in order, as before;
+- short requests that never wait for another request are answered on the reactor thread
+  itself, without a thread switch either way (``_InlineResponse``; which ones, and why those:
+  inline_requests.py).
 
 In the gateway:
 
@@ -40,6 +43,7 @@ In the gateway and moto (``cut_request_cost``, a start hook):
 """
 
 import functools
+import itertools
 import logging
 import string
 
@@ -53,11 +57,14 @@ from rolo.serving.twisted import (
 )
 from rolo.websocket import WebSocketRequest
 from twisted.internet import reactor
+from twisted.python.failure import Failure
+from twisted.web.http import INTERNAL_SERVER_ERROR
 from twisted.web.server import NOT_DONE_YET, Site
 from werkzeug.datastructures import Headers
 
 from localstack_nodocker import seam
 from localstack_nodocker.http_limits import AnsweringHTTPChannel
+from localstack_nodocker.inline_requests import INLINE_BODY_BYTES, answered_inline
 
 
 class _VersionedList(list):
@@ -75,8 +82,20 @@ def _counting(method):
     return changing
 
 
-for _name in ("__setitem__", "__delitem__", "__iadd__", "__imul__", "append", "extend", "insert", "pop", "remove",
-              "clear", "sort", "reverse"):
+for _name in (
+    "__setitem__",
+    "__delitem__",
+    "__iadd__",
+    "__imul__",
+    "append",
+    "extend",
+    "insert",
+    "pop",
+    "remove",
+    "clear",
+    "sort",
+    "reverse",
+):
     setattr(_VersionedList, _name, _counting(getattr(list, _name)))
 
 
@@ -87,8 +106,11 @@ class IndexedHeaders(Headers):
 
     def __init__(self, defaults=None):
         super().__init__()
-        self._list = _VersionedList()
         self._indexed: tuple = (None, -1, {})  # (list, its version, lower-case name -> value)
+        if type(defaults) is Headers or isinstance(defaults, IndexedHeaders):  # values checked: list copied
+            self._list = _VersionedList(defaults._list)
+            return
+        self._list = _VersionedList()
         if defaults is not None:
             self.extend(defaults)
 
@@ -162,8 +184,113 @@ class _CompletingChunkResponse(HeaderPreservingWSGIResponse):
         self.reactor.callFromThread(write_last_chunk)
 
 
+class _InlineResponse(_CompletingChunkResponse):
+    """A response the reactor answers itself (inline_requests.py): the gateway runs on the
+    reactor thread and its chunks are written at once, up to INLINE_BODY_BYTES; a longer
+    body goes on from a request thread, as any other response (back-pressure included)."""
+
+    _inline = True
+
+    def write(self, data):
+        if not self._inline:
+            return super().write(data)
+        if not self.started:
+            self._sendResponseHeaders()
+            self.started = True
+        self._written += len(data)
+        self.request.write(data)
+
+    def answer(self):
+        try:
+            chunks = iter(self.application(self.environ, self.startResponse))
+            written = 0
+            for chunk in chunks:
+                if not chunk:
+                    continue
+                if written >= INLINE_BODY_BYTES:
+                    self._inline = False
+                    self.threadpool.callInThread(self._stream, chunk, chunks)
+                    return
+                self.write(chunk)
+                written += len(chunk)
+            self._close(chunks)
+        except BaseException:
+            self._fail(Failure())
+            return
+        if not self._requestFinished:
+            if not self.started:
+                self._sendResponseHeaders()
+            self.request.finish()
+
+    @staticmethod
+    def _close(chunks) -> None:
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
+    def _fail(self, failure: Failure) -> None:
+        """As Twisted's WSGI bridge answers an application's exception."""
+        self._log.failure("WSGI application error", failure=failure)
+        if self.started:
+            self.request.loseConnection()
+        else:
+            self.request.setResponseCode(INTERNAL_SERVER_ERROR)
+            self.request.finish()
+
+    def _stream(self, first, chunks) -> None:
+        """The rest of a long body, from a request thread."""
+        try:
+            for chunk in itertools.chain([first], chunks):
+                if chunk:
+                    self.write(chunk)
+                if self._requestFinished:
+                    break
+            self._close(chunks)
+        except BaseException:
+            self.reactor.callFromThread(self._fail, Failure())
+            return
+        self.reactor.callFromThread(self._finish)
+
+    def _finish(self) -> None:
+        if not self._requestFinished:
+            self.request.finish()
+
+
+class _RequestHeaders:
+    """A Twisted request's headers as inline_requests.py reads them (names in lower case,
+    values as bytes)."""
+
+    def __init__(self, request):
+        self._headers = request.requestHeaders
+
+    def get(self, name: str):
+        values = self._headers.getRawHeaders(name.encode())
+        return values[-1] if values else None
+
+    def __contains__(self, name: str) -> bool:
+        return self._headers.hasHeader(name.encode())
+
+
+def _answered_inline(request) -> bool:
+    query = {
+        name.decode("latin-1"): [value.decode("latin-1") for value in values] for name, values in request.args.items()
+    }
+
+    def body() -> bytes:
+        request.content.seek(0)
+        data = request.content.read(INLINE_BODY_BYTES + 1)
+        request.content.seek(0)
+        return data
+
+    path = request.path.decode("latin-1")
+    return answered_inline(request.method.decode("latin-1"), path, query, _RequestHeaders(request), body)
+
+
 class _EngineWSGIResource(HeaderPreservingWSGIResource):
     def render(self, request):
+        if _answered_inline(request):
+            _InlineResponse(self._reactor, self._threadpool, self._application, request).answer()
+            return NOT_DONE_YET
         response = _CompletingChunkResponse(self._reactor, self._threadpool, self._application, request)
         response.start()
         return NOT_DONE_YET

@@ -940,7 +940,13 @@ _target(
     # _EngineWSGIResource.render builds its own response the same way
     Mentions("HeaderPreservingWSGIResponse(", "response.start()"),
 )
-_target("twisted.web.server:Site.__init__", READ, REQUEST_COST, "request_cost.py", Parameters("self", "resource", named=("requestFactory", "parsePOSTFormSubmission")))
+_target(
+    "twisted.web.server:Site.__init__",
+    READ,
+    REQUEST_COST,
+    "request_cost.py",
+    Parameters("self", "resource", named=("requestFactory", "parsePOSTFormSubmission")),
+)
 _target("twisted.web.http:HTTPFactory.log", OVERRIDDEN, REQUEST_COST, "request_cost.py", Parameters("self", "request"))
 _target(
     "twisted.web.http:Request.finish",
@@ -971,7 +977,25 @@ _target(
     READ,
     REQUEST_COST,
     "request_cost.py",
-    Assigns("started", "reactor", "request", "headers", "_requestFinished"),
+    Assigns(
+        "started", "reactor", "threadpool", "application", "environ", "request", "headers", "_requestFinished", "_log"
+    ),
+)
+_target(
+    "twisted.web.wsgi:_WSGIResponse.startResponse",
+    READ,
+    REQUEST_COST,
+    "request_cost.py, inline_requests.py",
+    # an application's status and headers, kept for _sendResponseHeaders
+    Mentions("self.status = status", "self.headers = headers"),
+)
+_target(
+    "twisted.web.http:Request",
+    READ,
+    REQUEST_COST,
+    "request_cost.py, inline_requests.py",
+    # what decides a request is answered on the reactor thread
+    Assigns("method", "path", "args", "content", "requestHeaders"),
 )
 _target(
     "rolo.gateway.wsgi:WsgiGateway.__call__",
@@ -1006,6 +1030,24 @@ _target(
     "request_cost.py",
     Parameters("self", "key"),
     Mentions("self._get_key(key)"),
+)
+_target(
+    "localstack.services.sqs.provider:SqsProvider.receive_message",
+    READ,
+    REQUEST_COST,
+    "inline_requests.py",
+    # when a receive waits: the request's WaitTimeSeconds, else the queue's, or LocalStack's header
+    Mentions("extract_wait_time_seconds_from_headers(context)", "wait_time_seconds = queue.wait_time_seconds"),
+)
+_target(
+    "localstack.services.sqs.provider:HEADER_LOCALSTACK_SQS_OVERRIDE_WAIT_TIME_SECONDS",
+    READ,
+    REQUEST_COST,
+    "inline_requests.py",
+)
+_target("localstack.services.sqs.models:sqs_stores", READ, REQUEST_COST, "inline_requests.py")
+_target(
+    "localstack.services.sqs.models:SqsQueue.wait_time_seconds", READ, REQUEST_COST, "inline_requests.py", Property()
 )
 RESPONSE_LOG = _target(
     "localstack.aws.handlers.logging:ResponseLogger._log",

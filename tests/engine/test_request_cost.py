@@ -4,6 +4,7 @@ keep their media type, and SQS's per-request metrics add up to the requests made
 together once a second). Real requests against the engine; the header index also against
 werkzeug's own Headers, in the engine's interpreter."""
 
+import concurrent.futures
 import datetime as dt
 import hashlib
 import os
@@ -27,10 +28,12 @@ ENGINE_PYTHON = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstac
 # and in other cases.
 COMPARE_HEADERS = r"""
 import copy, random, sys
-from werkzeug.datastructures import Headers
+from werkzeug.datastructures import EnvironHeaders, Headers
 from localstack_nodocker.request_cost import IndexedHeaders
 
 rng = random.Random(int(sys.argv[1]))
+environ = {"HTTP_X_AMZ_DATE": "d", "CONTENT_TYPE": "text/plain", "HTTP_HOST": "h", "wsgi.input": None}
+assert list(IndexedHeaders(EnvironHeaders(environ))) == list(Headers(EnvironHeaders(environ))) != []
 NAMES = ["Content-Type", "content-type", "X-Amz-Date", "x-amz-date", "Host", "HOST", "X-Amz-Meta-A", "Accept"]
 compared = 0
 for _ in range(40):
@@ -77,17 +80,22 @@ def client(service: str):
     return boto3.client(service, endpoint_url=endpoint())
 
 
-@pytest.mark.parametrize("seed", [1, 2, 3])
-def test_indexed_headers_answer_as_werkzeug_does(seed):
+def in_engine_interpreter(script: str, *arguments: str) -> str:
+    """What the script prints, run by the engine's Python with the engine's plugins importable."""
     result = subprocess.run(
-        [str(ENGINE_PYTHON), "-c", COMPARE_HEADERS, str(seed)],
+        [str(ENGINE_PYTHON), "-c", script, *arguments],
         capture_output=True,
         text=True,
         env={**os.environ, "PYTHONPATH": str(ROOT / "engine")},
         check=False,
     )
     assert result.returncode == 0, result.stderr[-3000:]
-    assert int(result.stdout) > 10_000
+    return result.stdout.strip()
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_indexed_headers_answer_as_werkzeug_does(seed):
+    assert int(in_engine_interpreter(COMPARE_HEADERS, str(seed))) > 10_000
 
 
 @pytest.fixture(scope="module")
@@ -143,7 +151,9 @@ def test_form_uploads_reach_s3(bucket, content):
     ]
     parts.append(
         f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="f.bin"\r\n'
-        "Content-Type: application/octet-stream\r\n\r\n".encode() + content + f"\r\n--{boundary}--\r\n".encode()
+        "Content-Type: application/octet-stream\r\n\r\n".encode()
+        + content
+        + f"\r\n--{boundary}--\r\n".encode()
     )
     request = urllib.request.Request(
         post["url"], data=b"".join(parts), headers={"Content-Type": f"multipart/form-data; boundary={boundary}"}
@@ -226,14 +236,7 @@ print("ok")
 
 
 def test_moto_method_listing_and_random_strings():
-    result = subprocess.run(
-        [str(ENGINE_PYTHON), "-c", MOTO_CHECKS],
-        capture_output=True,
-        text=True,
-        env={**os.environ, "PYTHONPATH": str(ROOT / "engine")},
-        check=False,
-    )
-    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]
+    assert in_engine_interpreter(MOTO_CHECKS) == "ok"
 
 
 def _statistics(queue_name: str, metric: str, since: dt.datetime) -> dict:
@@ -249,6 +252,22 @@ def _statistics(queue_name: str, metric: str, since: dt.datetime) -> dict:
     return points[0] if points else {}
 
 
+def _metrics_add_up(name: str, sizes: list[int], since: dt.datetime) -> None:
+    sent = wait_for(
+        lambda: (found := _statistics(name, "NumberOfMessagesSent", since)).get("Sum") == len(sizes) and found,
+        what=f"NumberOfMessagesSent of {name}",
+    )
+    assert sent["SampleCount"] == len(sizes)
+    size = wait_for(lambda: _statistics(name, "SentMessageSize", since), what="SentMessageSize")
+    assert (size["Sum"], size["Minimum"], size["Maximum"]) == (sum(sizes), min(sizes), max(sizes))
+    assert size["SampleCount"] == len(sizes)
+    deleted = wait_for(lambda: _statistics(name, "NumberOfMessagesDeleted", since), what="deletes")
+    assert deleted["Sum"] == len(sizes)
+    received = wait_for(lambda: _statistics(name, "NumberOfMessagesReceived", since), what="receives")
+    assert received["Sum"] == len(sizes)
+    assert wait_for(lambda: _statistics(name, "NumberOfEmptyReceives", since), what="empty")["Sum"] >= 1
+
+
 def test_sqs_request_metrics_add_up(engine):
     """Per-request metrics of two queues (sends of several sizes, receives, deletes, empty
     receives) sum to what was done, as one datapoint per request would."""
@@ -262,28 +281,15 @@ def test_sqs_request_metrics_add_up(engine):
         for size in sizes:
             sqs.send_message(QueueUrl=url, MessageBody="m" * size)
     try:
-        for name, (url, sizes) in queues.items():
+        for url, sizes in queues.values():
             received = []
             while len(received) < len(sizes):
                 received += sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
             for message in received:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             assert not sqs.receive_message(QueueUrl=url).get("Messages")  # an empty receive
-        for name, (url, sizes) in queues.items():
-            sent = wait_for(
-                lambda: (found := _statistics(name, "NumberOfMessagesSent", since)).get("Sum") == len(sizes)
-                and found,
-                what=f"NumberOfMessagesSent of {name}",
-            )
-            assert sent["SampleCount"] == len(sizes)
-            size = wait_for(lambda: _statistics(name, "SentMessageSize", since), what="SentMessageSize")
-            assert (size["Sum"], size["Minimum"], size["Maximum"]) == (sum(sizes), min(sizes), max(sizes))
-            assert size["SampleCount"] == len(sizes)
-            deleted = wait_for(lambda: _statistics(name, "NumberOfMessagesDeleted", since), what="deletes")
-            assert deleted["Sum"] == len(sizes)
-            received = wait_for(lambda: _statistics(name, "NumberOfMessagesReceived", since), what="receives")
-            assert received["Sum"] == len(sizes)
-            assert wait_for(lambda: _statistics(name, "NumberOfEmptyReceives", since), what="empty")["Sum"] >= 1
+        for name, (_, sizes) in queues.items():
+            _metrics_add_up(name, sizes, since)
     finally:
         for url, _ in queues.values():
             sqs.delete_queue(QueueUrl=url)
@@ -309,3 +315,112 @@ def test_request_log_lines_as_localstack_writes_them(engine):
     )
     assert any("GetQueueUrl => 400 (" in line and "QueueDoesNotExist" in line for line in lines)
     assert any("ListQueues => 200" in line for line in lines)
+
+
+# Which requests the reactor answers itself (inline_requests.py), in the engine's interpreter:
+# (method, path, query, headers, body, expected).
+INLINE_POLICY = r"""
+import json, sys, threading
+from localstack_nodocker import dynamodb
+from localstack_nodocker.inline_requests import INLINE_BODY_BYTES, answered_inline
+
+def scope(service):
+    return b"AWS4-HMAC-SHA256 Credential=test/20260101/us-east-1/" + service.encode() + b"/aws4_request, SignedHeaders=host, Signature=0"
+
+class Headers(dict):
+    pass
+
+def headers(**values):
+    return Headers({name.replace("_", "-"): value for name, value in values.items()})
+
+def ddb(operation):
+    return headers(x_amz_target=f"DynamoDB_20120810.{operation}".encode(), content_length=b"20", authorization=scope("dynamodb"))
+
+def sqs(operation, body=b"{}"):
+    return headers(x_amz_target=f"AmazonSQS.{operation}".encode(), content_length=str(len(body)).encode(), authorization=scope("sqs")), body
+
+presigned = {"X-Amz-Credential": ["test/20260101/us-east-1/s3/aws4_request"], "X-Amz-Signature": ["0"]}
+cases = [
+    ("POST", "/", {}, ddb("GetItem"), b"", True),
+    ("POST", "/", {}, ddb("PutItem"), b"", True),
+    ("POST", "/", {}, ddb("Scan"), b"", False),
+    ("POST", "/", {}, ddb("Query"), b"", False),
+    ("POST", "/", {}, ddb("TransactWriteItems"), b"", False),
+    ("POST", "/", {}, *sqs("SendMessage"), True),
+    ("POST", "/", {}, *sqs("DeleteMessageBatch"), True),
+    ("POST", "/", {}, *sqs("ReceiveMessage", b'{"QueueUrl": "q", "WaitTimeSeconds": 0}'), True),
+    ("POST", "/", {}, *sqs("ReceiveMessage", b'{"QueueUrl": "q", "WaitTimeSeconds": 5}'), False),
+    ("POST", "/", {}, *sqs("ReceiveMessage", b'{"QueueUrl": "q"}'), False),
+    ("POST", "/", {}, *sqs("ReceiveMessage", b'not json'), False),
+    ("POST", "/", {}, headers(x_amz_target=b"AmazonSQS.ReceiveMessage", content_length=b"40", authorization=scope("sqs"),
+                              x_localstack_sqs_override_wait_time_seconds=b"3"), b'{"QueueUrl": "q", "WaitTimeSeconds": 0}', False),
+    ("POST", "/", {}, *sqs("PurgeQueue"), False),
+    ("GET", "/bucket/key", {"x-id": ["GetObject"]}, headers(authorization=scope("s3")), b"", True),
+    ("HEAD", "/bucket/a/b/c", {}, headers(authorization=scope("s3")), b"", True),
+    ("GET", "/bucket/key", presigned, headers(), b"", True),
+    ("GET", "/bucket/key", {}, headers(), b"", False),
+    ("GET", "/bucket", {"list-type": ["2"]}, headers(authorization=scope("s3")), b"", False),
+    ("GET", "/bucket/", {}, headers(authorization=scope("s3")), b"", False),
+    ("GET", "/bucket/key", {"uploadId": ["u"]}, headers(authorization=scope("s3")), b"", False),
+    ("PUT", "/bucket/key", {}, headers(authorization=scope("s3"), content_length=b"10"), b"", True),
+    ("PUT", "/bucket/key", {}, headers(authorization=scope("s3"), content_length=str(INLINE_BODY_BYTES + 1).encode()), b"", False),
+    ("PUT", "/bucket/key", {}, headers(authorization=scope("s3"), content_length=b"10", x_amz_copy_source=b"/b/k"), b"", False),
+    ("PUT", "/bucket/key", {}, headers(authorization=scope("s3"), transfer_encoding=b"chunked"), b"", False),
+    ("POST", "/2015-03-31/functions/f/invocations", {}, headers(authorization=scope("lambda"), content_length=b"2"), b"{}", False),
+    ("POST", "/", {}, headers(authorization=scope("sns"), content_length=b"40"), b"Action=Publish&TopicArn=t&Message=m", True),
+    ("POST", "/", {}, headers(authorization=scope("sns"), content_length=b"40"), b"TopicArn=t&Action=PublishBatch", True),
+    ("POST", "/", {}, headers(authorization=scope("sns"), content_length=b"40"), b"Action=Subscribe&TopicArn=t", False),
+    ("POST", "/", {}, headers(authorization=scope("sqs"), content_length=b"40"), b"Action=SendMessage&QueueUrl=q", True),
+    ("POST", "/", {}, headers(authorization=scope("sqs"), content_length=b"40"), b"Action=ReceiveMessage&QueueUrl=q", False),
+    ("POST", "/_aws/execute-api/a/s/p", {}, headers(content_length=b"2"), b"{}", False),
+    ("GET", "/_localstack/health", {}, headers(), b"", False),
+    ("POST", "/", {}, headers(x_amz_target=b"AmazonSQS.SendMessage", content_length=b"x"), b"", False),
+]
+for method, path, query, found_headers, body, expected in cases:
+    got = answered_inline(method, path, query, found_headers, lambda body=body: body)
+    assert got is expected, (method, path, query, dict(found_headers), body, got)
+
+# a DynamoDB request under way on another thread keeps DynamoDB off the reactor
+held, done = threading.Event(), threading.Event()
+def hold():
+    with dynamodb.REQUEST_LOCK:
+        held.set()
+        done.wait(10)
+threading.Thread(target=hold).start()
+held.wait(10)
+assert answered_inline("POST", "/", {}, ddb("GetItem"), lambda: b"") is False
+done.set()
+print(len(cases))
+"""
+
+
+def test_which_requests_the_reactor_answers():
+    assert int(in_engine_interpreter(INLINE_POLICY)) > 30
+
+
+def test_a_waiting_receive_holds_no_other_request(bucket):
+    """A ReceiveMessage that waits (its own WaitTimeSeconds, or its queue's) runs on a request
+    thread: the calls made meanwhile, including those answered on the reactor, are answered
+    before it ends."""
+    sqs, s3 = client("sqs"), client("s3")
+    waiting = sqs.create_queue(QueueName=f"request-cost-wait-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    slow = sqs.create_queue(
+        QueueName=f"request-cost-slow-{uuid.uuid4().hex[:8]}", Attributes={"ReceiveMessageWaitTimeSeconds": "4"}
+    )["QueueUrl"]
+    other = sqs.create_queue(QueueName=f"request-cost-other-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+    try:
+        for receive in (
+            lambda: client("sqs").receive_message(QueueUrl=waiting, WaitTimeSeconds=4),
+            lambda: client("sqs").receive_message(QueueUrl=slow),
+        ):
+            with concurrent.futures.ThreadPoolExecutor(1) as pool:
+                pending = pool.submit(receive)  # under way by the last of the calls below, at the latest
+                for n in range(3):
+                    s3.put_object(Bucket=bucket, Key=f"meanwhile-{n}", Body=b"x")
+                    assert s3.get_object(Bucket=bucket, Key=f"meanwhile-{n}")["Body"].read() == b"x"
+                    sqs.send_message(QueueUrl=other, MessageBody="meanwhile")
+                assert not pending.done(), "the receive ended before the calls made meanwhile"
+                assert pending.result().get("Messages") is None
+    finally:
+        for queue in (waiting, slow, other):
+            sqs.delete_queue(QueueUrl=queue)
