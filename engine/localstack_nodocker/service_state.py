@@ -321,6 +321,36 @@ class ServiceState:
         """Start noting changes from the state just loaded."""
 
 
+class KeyedState(ServiceState):
+    """A service journaled key by key: the keys requests changed (a set: each written once
+    per write), and whether the rest of its state changed."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.keys: set = set()
+
+    def note_everything(self) -> None:
+        with self.lock:
+            self.changed = True
+            self.forget_written()
+
+    def forget_written(self) -> None:
+        """Write every key again at the next write."""
+        raise NotImplementedError
+
+    def take(self):
+        with self.lock:
+            taken = (self.changed, self.keys)
+            self.changed, self.keys = False, set()
+        return taken
+
+    def give_back(self, taken) -> None:
+        changed, keys = taken
+        with self.lock:
+            self.changed = self.changed or changed
+            self.keys |= keys
+
+
 # --- DynamoDB -----------------------------------------------------------------------------------
 
 PARTIQL_OPERATIONS = {"ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction"}
@@ -663,12 +693,12 @@ def _versions(bucket, key: str) -> list:
     return [current] if current is not None else []
 
 
-class S3State(ServiceState):
-    """S3: each object key written with its versions and their bytes."""
+class S3State(KeyedState):
+    """S3: each object key, (account, region, bucket, key), written with its versions and
+    their bytes."""
 
     def __init__(self, name: str):
         super().__init__(name)
-        self.keys: set[tuple] = set()  # (account, region, bucket, key)
         self.written_buckets: set[tuple] = set()  # (account, bucket, identity)
 
     @property
@@ -691,22 +721,8 @@ class S3State(ServiceState):
             if operation not in OBJECT_OPERATIONS:
                 self.changed = True
 
-    def note_everything(self) -> None:
-        with self.lock:
-            self.changed = True
-            self.written_buckets.clear()
-
-    def take(self):
-        with self.lock:
-            taken = (self.changed, self.keys)
-            self.changed, self.keys = False, set()
-        return taken
-
-    def give_back(self, taken) -> None:
-        changed, keys = taken
-        with self.lock:
-            self.changed = self.changed or changed
-            self.keys |= keys
+    def forget_written(self) -> None:
+        self.written_buckets.clear()
 
     def records(self, service, taken) -> list:
         changed, keys = taken
@@ -822,12 +838,12 @@ def _stream_fields(stream) -> dict:
     return {name: value for name, value in vars(stream).items() if name not in ("events", "log_group")}
 
 
-class LogsState(ServiceState):
-    """CloudWatch Logs (moto's log groups): each stream's new events written as they come."""
+class LogsState(KeyedState):
+    """CloudWatch Logs (moto's log groups): each stream's new events written as they come;
+    the keys are streams, (account, region, group, stream)."""
 
     def __init__(self, name: str):
         super().__init__(name)
-        self.streams: set[tuple] = set()  # (account, region, group, stream)
         self.written_events: dict[tuple, int] = {}  # stream identity -> last event id written
 
     @property
@@ -840,28 +856,14 @@ class LogsState(ServiceState):
         request = context.service_request or {}
         with self.lock:
             if context.operation.name == "PutLogEvents":
-                self.streams.add(
+                self.keys.add(
                     (context.account_id, context.region, request.get("logGroupName"), request.get("logStreamName"))
                 )
             else:
                 self.changed = True
 
-    def note_everything(self) -> None:
-        with self.lock:
-            self.changed = True
-            self.written_events.clear()
-
-    def take(self):
-        with self.lock:
-            taken = (self.changed, self.streams)
-            self.changed, self.streams = False, set()
-        return taken
-
-    def give_back(self, taken) -> None:
-        changed, streams = taken
-        with self.lock:
-            self.changed = self.changed or changed
-            self.streams |= streams
+    def forget_written(self) -> None:
+        self.written_events.clear()
 
     def records(self, service, taken) -> list:
         changed, streams = taken
