@@ -816,8 +816,12 @@ def status() -> int:
         journal = document.get("journal", {})
         if journal.get("enabled"):
             say(f"journal: changes written every {journal['interval_s']:g} s (a crash loses at most that)")
+        failed = document.get("failed", {})
         for name, reason in document.get("not_persisted", {}).items():
-            say(f"error: the state of {name} is not persisted (it will not survive a restart): {reason}")
+            if name in failed:  # a save that failed: an error until one succeeds
+                say(f"error: the state of {name} is not persisted (it will not survive a restart): {reason}")
+            else:
+                say(f"the state of {name} is not persisted: {reason}")
     if pid:  # a LocalStack we did not start runs its own runtimes
         _say_runtimes()
     if pid and TLS_FILES["ca_cert"].exists():  # a LocalStack we did not start has its own certificate

@@ -315,7 +315,12 @@ class Persistence:
         shutil.rmtree(fresh, ignore_errors=True)
         fresh.mkdir(parents=True)
         services = _running_services()
-        written = {name for name in services if name in changed or not (target / f"{name}{RECORDS_SUFFIX}").exists()}
+        # Without a journal nothing says what changed: every service is written.
+        written = {
+            name
+            for name in services
+            if self.journal is None or name in changed or not (target / f"{name}{RECORDS_SUFFIX}").exists()
+        }
         try:
             for name in set(services) - written:
                 os.link(target / f"{name}{RECORDS_SUFFIX}", fresh / f"{name}{RECORDS_SUFFIX}")
@@ -538,6 +543,7 @@ class Persistence:
             "detail": self.detail,
             "not_restored": self.not_restored,
             "not_persisted": self.not_persisted(),
+            "failed": dict(self.failures),
             "journal": {
                 "enabled": self.journal is not None,
                 "interval_s": flush_interval(),
@@ -650,6 +656,8 @@ class FinalSnapshotResource:
 
 
 def _note_change(chain, context, response) -> None:
+    if PERSISTENCE.journal is None:  # nothing journaled (ON_SHUTDOWN, or not loaded yet): snapshots write all
+        return
     operation = context.operation
     if operation is None or operation.name.startswith(READ_ONLY_PREFIXES):
         return

@@ -17,8 +17,9 @@ services offer no such rewriting. Values are what SQLite's WAL holds too (pages,
 - Where the state grows with the data, the service is cut finer, so that writing what one
   second changed costs what changed, not what is held:
   - DynamoDB: its ``state`` without the items and stream records; each ``item`` by table
-    and key (its attributes as DynamoDB's JSON, or None once deleted); a table's ``stream``
-    records from the position already written.
+    and key (its attributes as DynamoDB's JSON, or None once deleted), a snapshot's
+    ``items`` a thousand to a record; a table's ``stream`` records from the position
+    already written.
   - S3: its ``state`` without the objects; each ``object`` key with all its versions and
     their bytes (None once gone).
   - CloudWatch Logs: its ``state`` without the log events; each stream's new ``events``.
@@ -26,10 +27,11 @@ services offer no such rewriting. Values are what SQLite's WAL holds too (pages,
   creation time): one written for a table deleted and created again under the same name
   is not applied to the new one.
 
-Replay of a service: its last ``state``, then the last record of each key, then what is
-appended (stream records, log events) in order. A record read a moment before another
-request changed the same key is followed by a later record of that key (the request marked
-it again), so the last record of each key is its value at the last interval written.
+Replay of a service: its last ``state``, then its other records in order (snapshot, then
+journal): a later record of a key overrides an earlier one, what is appended (stream
+records, log events) is appended once. A record read a moment before another request
+changed the same key is followed by a later record of that key (the request marked it
+again), so the last record of each key is its value at the last interval written.
 
 What a request may have changed is noted on the request's way out (persistence.py's
 response handler): from the operation and its parameters, which name the table and key,
@@ -354,6 +356,7 @@ class KeyedState(ServiceState):
 # --- DynamoDB -----------------------------------------------------------------------------------
 
 PARTIQL_OPERATIONS = {"ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction"}
+ITEMS_PER_RECORD = 1000
 
 
 def _table_name(name: str) -> str:
@@ -367,7 +370,8 @@ def _key_of(type_and_value) -> tuple:
 
 
 def _item_builder():
-    """item(table, attributes): moto's Item from DynamoDB's JSON, made as moto's constructor
+    """(item(table, attributes), key((type, value))): moto's Item from DynamoDB's JSON, and a
+    key attribute from its (type, value), made as moto's constructor
     makes it, without its per-attribute checks (the values were checked when first written)
     and without moto's record of every model instance ever made: a tenth of the time, at
     100,000 items."""
@@ -393,7 +397,26 @@ def _item_builder():
         made.__dict__ = {"hash_key": values[table.hash_key_attr], "range_key": range_key, "attrs": values}
         return made
 
-    return item
+    def key(type_and_value: tuple):
+        return dynamo_type(dict([type_and_value]))
+
+    return item, key
+
+
+def _put(table, item) -> None:
+    if table.range_key_attr:
+        table.items[item.hash_key][item.range_key] = item
+    else:
+        table.items[item.hash_key] = item
+
+
+def _delete(table, hash_key, range_key) -> None:
+    if range_key is None:
+        table.items.pop(hash_key, None)
+    elif (partition := table.items.get(hash_key)) is not None:
+        partition.pop(range_key, None)
+        if not partition:
+            del table.items[hash_key]
 
 
 def _stored_items(table):
@@ -511,7 +534,7 @@ class DynamoDBState(ServiceState):
     def all_records(self, service) -> list:
         records = [self.state_record(service)]
         for account, region, table in self._tables():
-            records += [self._item_record(account, region, table, item) for item in _stored_items(table)]
+            records += self._items_records(account, region, table)
             records += self._stream_records(account, region, table, everything=True)
         return records
 
@@ -552,13 +575,21 @@ class DynamoDBState(ServiceState):
         key += (_key_of(range_key) if range_key is not None else None,)
         return (self.name, "item", key, item.to_json()["Attributes"] if item is not None else None)
 
-    def _whole_table(self, account, region, table) -> list:
-        """Every item of a table, after a ``table-items`` record that drops at load the items
-        written for it before (a PartiQL statement may have deleted any of them)."""
+    def _items_records(self, account, region, table) -> list:
+        """A table's items, ITEMS_PER_RECORD to an ``items`` record (their keys are in their
+        attributes: a snapshot holds no key per item)."""
         identity = (account, region, table.name, _table_identity(table))
-        return [(self.name, "table-items", identity, None)] + [
-            self._item_record(account, region, table, item) for item in _stored_items(table)
+        attributes = [item.to_json()["Attributes"] for item in _stored_items(table)]
+        return [
+            (self.name, "items", identity, attributes[start : start + ITEMS_PER_RECORD])
+            for start in range(0, len(attributes), ITEMS_PER_RECORD)
         ]
+
+    def _whole_table(self, account, region, table) -> list:
+        """Every item of a table, after a ``table-items`` record that empties it at load (a
+        PartiQL statement may have deleted any of its items)."""
+        identity = (account, region, table.name, _table_identity(table))
+        return [(self.name, "table-items", identity, None), *self._items_records(account, region, table)]
 
     def _stream_records(self, account, region, table, everything: bool = False) -> list:
         """The stream's records after those written already (`everything`: all of them, for a
@@ -578,25 +609,25 @@ class DynamoDBState(ServiceState):
     def apply_entities(self, service, records: list, report) -> None:
         from moto.dynamodb.models.table import StreamRecord
 
-        items = {}
-        for record in records:
-            if record[1] == "table-items":  # the items written before it are replaced
-                items = {key: value for key, value in items.items() if key[:4] != record[2]}
-            elif record[1] == "item":
-                items[record[2]] = record[3]
         tables = {
             (account, region, table.name, _table_identity(table)): table for account, region, table in self._tables()
         }
-        make_item = _item_builder()
-        for (account, region, name, identity, _, range_key), attributes in items.items():
-            table = tables.get((account, region, name, identity))
-            if table is None or attributes is None:
-                continue  # the table was deleted, or created again, after this record; or the item deleted
-            item = make_item(table, attributes)
-            if range_key is None:
-                table.items[item.hash_key] = item
-            else:
-                table.items[item.hash_key][item.range_key] = item
+        make_item, make_key = _item_builder()
+        # In order: what a later record says of a key wins. A record of a table deleted, or
+        # created again, after it names another identity and is passed over.
+        for _, kind, key, value in records:
+            table = tables.get(key[:4])
+            if table is None:
+                continue
+            if kind == "items":
+                for attributes in value:
+                    _put(table, make_item(table, attributes))
+            elif kind == "table-items":
+                table.items.clear()
+            elif kind == "item" and value is not None:
+                _put(table, make_item(table, value))
+            elif kind == "item":
+                _delete(table, make_key(key[4]), make_key(key[5]) if key[5] is not None else None)
         for record in records:
             if record[1] != "stream":
                 continue
