@@ -52,10 +52,10 @@ lock-checkov: ## Re-resolve requirements-checkov.in into requirements-checkov.tx
 up: ## Start the embedded LocalStack (or use one already answering at AWS_ENDPOINT_URL)
 	@$(ENV) $(PYTHON) engine/ctl.py up
 
-down: ## Save the engine's state (.localstack/snapshot) and stop it
+down: ## Write the last of the engine's state (.localstack/journal, snapshot) and stop it
 	@$(ENV) $(PYTHON) engine/ctl.py down
 
-save: ## Save the engine's state now (also done every SNAPSHOT_FLUSH_INTERVAL s and by down)
+save: ## Snapshot the engine's state now (changes are journaled every SNAPSHOT_FLUSH_INTERVAL s, 1 by default)
 	@$(ENV) $(PYTHON) engine/ctl.py save
 
 reset: ## Stop the engine and delete its saved state: the next up starts empty

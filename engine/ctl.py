@@ -631,7 +631,7 @@ def _say_not_restored(document: dict) -> None:
 
 
 def save() -> None:
-    """Save the engine's state now (also done periodically and by `down`)."""
+    """Snapshot the engine's state now (what changes is journaled every second, and at `down`)."""
     request = urllib.request.Request(f"{ENDPOINT}{STATE_ROUTE}", method="POST")
     try:
         with urllib.request.urlopen(request, timeout=300) as response:
@@ -641,6 +641,9 @@ def save() -> None:
             raise EngineError("the engine runs without persistence (PERSISTENCE=0): nothing to save") from None
         raise EngineError(json.loads(exc.read() or b"{}").get("error", f"saving failed (HTTP {exc.code})")) from None
     say(f"state saved: {len(result['services'])} services, {result['bytes'] / 1e6:.1f} MB in {result['seconds']:.2f} s")
+    if result.get("failed"):
+        failed = "\n  ".join(f"{name}: {reason}" for name, reason in result["failed"].items())
+        raise EngineError(f"the state of these services could not be saved (the others were):\n  {failed}")
 
 
 def _process_exited(pid: int) -> bool:
@@ -822,8 +825,12 @@ def status() -> int:
         journal = document.get("journal", {})
         if journal.get("enabled"):
             say(f"journal: changes written every {journal['interval_s']:g} s (a crash loses at most that)")
+        failed = document.get("failed", {})
         for name, reason in document.get("not_persisted", {}).items():
-            say(f"error: the state of {name} is not persisted (it will not survive a restart): {reason}")
+            if name in failed:  # a save that failed: an error until one succeeds
+                say(f"error: the state of {name} is not persisted (it will not survive a restart): {reason}")
+            else:
+                say(f"the state of {name} is not persisted: {reason}")
     if pid:  # a LocalStack we did not start runs its own runtimes
         _say_runtimes()
     if pid and TLS_FILES["ca_cert"].exists():  # a LocalStack we did not start has its own certificate

@@ -1,4 +1,4 @@
-"""Work the engine accepted and still owes, finished before its final snapshot (`make down`).
+"""Work the engine accepted and still owes, finished before it writes the last of its state (`make down`).
 
 Once intake stops (intake.py), what the engine accepted may still be under way inside it:
 - requests let in and not answered yet (intake counts them);
@@ -11,11 +11,11 @@ Once intake stops (intake.py), what the engine accepted may still be under way i
 ``settle`` stops the event source mappings' pollers (what they did not take stays where it is
 saved: SQS messages in their queue, stream records after the saved position), waits until
 nothing above is under way for a moment or until its deadline, then stops Lambda's event
-pollers so that nothing runs while the snapshot is written.
+pollers so that nothing runs while the state is written.
 
 Lambda's event queues live in memory only (LocalStack makes new ones at every start). What is
 still in them - an invocation waiting for its retry delay, or anything left at the deadline -
-is saved with the snapshot (``queued_invocations``) and queued again after loading
+is saved with the state (``queued_invocations``, journaled) and queued again after loading
 (``requeue``): AWS too keeps an accepted asynchronous invocation across its own restarts.
 """
 

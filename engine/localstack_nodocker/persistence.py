@@ -184,6 +184,7 @@ class Persistence:
         self.journal: journal.Journal | None = None
         self.replay_from: int | None = None  # the journal segment the snapshot in place continues with
         self.journal_bytes = 0  # written since the last snapshot
+        self.snapshot_bytes = 0  # of the snapshot in place
         self.journal_written_through = 0.0  # every change noted before this time is on disk
         self.changed_since_snapshot: set[str] = set()
         self.failures: dict[str, str] = {}  # service -> why its state could not be written
@@ -257,7 +258,7 @@ class Persistence:
             except Exception:
                 LOG.exception("writing the journal failed; the changes stay pending for the next interval")
                 continue
-            if self.journal_bytes >= max(SNAPSHOT_MIN_JOURNAL_BYTES, self.last_save.get("bytes", 0)):
+            if self.journal_bytes >= max(SNAPSHOT_MIN_JOURNAL_BYTES, self.snapshot_bytes):
                 threading.Thread(target=self._snapshot_in_background, name="state-snapshot", daemon=True).start()
 
     def _snapshot_in_background(self) -> None:
@@ -294,7 +295,7 @@ class Persistence:
             except Exception:
                 self.changed_since_snapshot |= set(_running_services())
                 raise
-            self.replay_from = replay_from
+            self.replay_from, self.snapshot_bytes = replay_from, report["bytes"]
             if self.journal is not None:
                 self.journal.drop_before(replay_from)
             self.last_save = {**report, "seconds": round(time.monotonic() - started, 3)}
@@ -314,7 +315,12 @@ class Persistence:
         shutil.rmtree(fresh, ignore_errors=True)
         fresh.mkdir(parents=True)
         services = _running_services()
-        written = {name for name in services if name in changed or not (target / f"{name}{RECORDS_SUFFIX}").exists()}
+        # Without a journal nothing says what changed: every service is written.
+        written = {
+            name
+            for name in services
+            if self.journal is None or name in changed or not (target / f"{name}{RECORDS_SUFFIX}").exists()
+        }
         try:
             for name in set(services) - written:
                 os.link(target / f"{name}{RECORDS_SUFFIX}", fresh / f"{name}{RECORDS_SUFFIX}")
@@ -424,6 +430,17 @@ class Persistence:
         return stamp
 
     def load(self) -> None:
+        # A load makes a million objects in a row (100,000 DynamoDB items): collections in
+        # between would walk them again and again (half the load's time). Frozen after:
+        # they live as long as the engine.
+        gc.disable()
+        try:
+            self._load()
+        finally:
+            gc.enable()
+            gc.freeze()
+
+    def _load(self) -> None:
         target = snapshot_dir()
         previous = target.with_name(target.name + ".old")
         if not target.exists() and previous.exists():  # killed between the two renames of a snapshot
@@ -437,7 +454,8 @@ class Persistence:
             self.detail = "no saved state: starting empty"
             return
         stamp = self.check_stamp(target)
-        started = time.monotonic()
+        self.snapshot_bytes = sum(path.stat().st_size for path in target.iterdir() if path.is_file())
+        started, cpu_started = time.monotonic(), time.process_time()
         records = defaultdict(list)
         for name in stamp["services"]:
             payloads, damage = journal.read_frames(target / f"{name}{RECORDS_SUFFIX}")
@@ -476,6 +494,8 @@ class Persistence:
                 self.report(f"service {name}", f"restoring it after loading failed: {type(exc).__name__}: {exc}")
         self.detail = (
             f"loaded {len(names)} services (snapshot and {frames} journal writes) in {time.monotonic() - started:.2f} s"
+            # on a shared machine the wall time is mostly waiting: what the load itself cost
+            + f" ({time.process_time() - cpu_started:.2f} s of CPU)"
             + (f"; {len(self.not_restored)} resource(s) not restored" if self.not_restored else "")
         )
         LOG.info("state %s", self.detail)
@@ -523,6 +543,7 @@ class Persistence:
             "detail": self.detail,
             "not_restored": self.not_restored,
             "not_persisted": self.not_persisted(),
+            "failed": dict(self.failures),
             "journal": {
                 "enabled": self.journal is not None,
                 "interval_s": flush_interval(),
@@ -635,6 +656,8 @@ class FinalSnapshotResource:
 
 
 def _note_change(chain, context, response) -> None:
+    if PERSISTENCE.journal is None:  # nothing journaled (ON_SHUTDOWN, or not loaded yet): snapshots write all
+        return
     operation = context.operation
     if operation is None or operation.name.startswith(READ_ONLY_PREFIXES):
         return

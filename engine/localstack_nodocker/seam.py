@@ -371,6 +371,11 @@ ROLLBACK = "failed CloudFormation stack creations rolled back"
 METRICS_NO_FSYNC = "CloudWatch metrics stored without an fsync per datapoint"
 REQUEST_HOOKS = "counting requests (heap freezing) and marking changed services (persistence)"
 S3_STATE = "S3 objects saved and loaded with the engine's state"
+JOURNAL = "the state journaled every second, value by value (DynamoDB items and stream records, S3 objects, log events)"
+CHANGING_BY_ITSELF = "functions, executions and stacks journaled as they move on after the request that started them"
+STATE_PICKLED = (
+    "every service's state pickled (boto clients, cryptography keys and certificates, defaultdict subclasses)"
+)
 EVENTS_RESTART = "EventBridge rules routing events, and scheduled rules running, after a restart"
 LOCKS_RESTORED = "locks in saved state restored free"
 SERVICE_STATE = "the engine's state saved and loaded per service"
@@ -396,12 +401,12 @@ MAPPING_POLLING = (
     "event source mappings polling as Lambda does (long polls, no sleep between polls, batches run concurrently "
     "within ScalingConfig, reserved concurrency and the engine's bound)"
 )
-INTAKE = "no outside request served while the state loads, nor once the final snapshot has begun"
 REQUEST_COST = "the per-request work no answer needs left out (access log, form parsing, thread switches, log copies)"
 MOTO_COST = "moto's per-request method listing and request id drawn at once"
-DRAIN = "the final snapshot taken once what the engine accepted is finished"
+INTAKE = "no outside request served while the state loads, nor once the last of it is being written (make down)"
+DRAIN = "the last of the state written once what the engine accepted is finished"
 QUEUED_INVOCATIONS = "asynchronous Lambda invocations still queued saved with the state and queued again"
-FINAL_ON_SIGNALS = "the final snapshot on SIGTERM and SIGINT"
+FINAL_ON_SIGNALS = "the last of the state written on SIGTERM and SIGINT"
 LAMBDA_RESTORE = "Lambda's event source mappings restarted one by one after a load (one that cannot is reported)"
 S3_LISTINGS = "S3 listings paged by raw key with EncodingType=url (no key listed again or skipped)"
 
@@ -672,7 +677,7 @@ _target(
     "localstack.services.lambda_.provider:LambdaProvider",
     READ,
     f"{STREAM_POSITIONS}; {DRAIN}; {LAMBDA_RESTORE}",
-    "persistence.py, drain.py, restore.py",
+    "service_state.py, drain.py, restore.py",
     Assigns("esm_workers", "lambda_service"),
 )
 _target(
@@ -809,33 +814,52 @@ _target(
     "localstack.services.plugins:Service",
     READ,
     f"{SERVICE_STATE}; {S3_STATE}; {API_IAM}",
-    "persistence.py, apigateway_iam.py",
+    "persistence.py, service_state.py, apigateway_iam.py",
     Assigns("_provider", "lifecycle_hook"),
     HasAttributes("accept_state_visitor"),
 )
-_target("localstack.services.s3.provider:S3Provider", READ, S3_STATE, "persistence.py", Assigns("_storage_backend"))
+_target("localstack.services.s3.provider:S3Provider", READ, S3_STATE, "service_state.py", Assigns("_storage_backend"))
 _target(
     "localstack.services.s3.storage.ephemeral:EphemeralS3ObjectStore.open",
     READ,
     S3_STATE,
-    "persistence.py",
+    "service_state.py",
     Parameters("self", "bucket", "s3_object", "mode"),
 )
 _target(
     "localstack.services.s3.storage.ephemeral:EphemeralS3ObjectStore",
     READ,
     S3_STATE,
-    "persistence.py",
+    "service_state.py",
     Assigns("root_directory"),
 )
 _target(
-    "localstack.services.s3.models:VersionedKeyStore.values",
+    "localstack.services.s3.storage.ephemeral:EphemeralS3StoredObject",
     READ,
     S3_STATE,
-    "persistence.py",
-    Parameters("self", "with_versions"),
+    "service_state.py",
+    # an object's bytes read under its read lock, checked against its metadata as GetObject does
+    HasAttributes("last_modified", "read", "write"),
 )
-_target("localstack.services.s3.models:S3DeleteMarker", READ, S3_STATE, "persistence.py", Class())
+_target(
+    "localstack.services.s3.models:KeyStore", READ, S3_STATE, "service_state.py", HasAttributes("get", "set", "values")
+)
+_target("localstack.services.s3.models:VersionedKeyStore", READ, S3_STATE, "service_state.py", Assigns("_store"))
+_target(
+    "localstack.services.s3.models:S3Bucket",
+    READ,
+    f"{S3_STATE}; {JOURNAL}",
+    "service_state.py",
+    Assigns("name", "objects", "creation_date"),
+)
+_target(
+    "localstack.services.s3.models:S3Object",
+    READ,
+    S3_STATE,
+    "service_state.py",
+    Assigns("key", "version_id", "size", "internal_last_modified"),
+)
+_target("localstack.services.s3.models:S3DeleteMarker", READ, S3_STATE, "service_state.py", Class())
 _target(
     "localstack.services.events.provider:EventsProvider",
     READ,
@@ -883,6 +907,105 @@ _target("localstack.services.events.models:EventsStore", READ, EVENTS_RESTART, "
 _target("localstack.services.events.models:EventBus", READ, EVENTS_RESTART, "restore.py", Assigns("arn", "rules"))
 _target("localstack.services.events.models:Rule", READ, EVENTS_RESTART, "restore.py", Assigns("arn", "name", "targets"))
 _target("localstack.state.pickle:reducer", READ, LOCKS_RESTORED, "persistence.py", Parameters("cls", "restore"))
+_target("localstack.state.pickle:register", READ, STATE_PICKLED, "service_state.py", Parameters("cls", "subclasses"))
+_target(
+    "localstack.state.pickle:Pickler",
+    OVERRIDDEN,
+    JOURNAL,
+    "service_state.py",
+    # the engine's pickler leaves out what a service writes record by record through the
+    # dispatch table each instance builds
+    Mentions("self.dispatch = dispatch"),
+)
+_target(
+    "localstack.aws.connect:MetadataRequestInjector",
+    READ,
+    STATE_PICKLED,
+    "service_state.py",
+    Parameters("client", "params", "custom_headers"),
+    Assigns("_client", "_params", "_custom_headers"),
+)
+_target("botocore.client:BaseClient._get_credentials", READ, STATE_PICKLED, "service_state.py", Parameters("self"))
+_target(
+    "localstack.services.stepfunctions.backend.models:SFNStore",
+    READ,
+    CHANGING_BY_ITSELF,
+    "service_state.py",
+    Assigns("executions"),
+)
+_target(
+    "localstack.services.stepfunctions.backend.execution:Execution",
+    READ,
+    CHANGING_BY_ITSELF,
+    "service_state.py",
+    Assigns("exec_status"),
+)
+_target(
+    "localstack.services.cloudformation.models:CloudFormationStore",
+    READ,
+    CHANGING_BY_ITSELF,
+    "service_state.py",
+    Assigns("stacks_v2", "change_sets"),
+)
+_target(
+    "localstack.services.cloudformation.v2.entities:Stack",
+    READ,
+    CHANGING_BY_ITSELF,
+    "service_state.py",
+    Assigns("status"),
+)
+_target(
+    "localstack.services.cloudformation.v2.entities:ChangeSet",
+    READ,
+    CHANGING_BY_ITSELF,
+    "service_state.py",
+    Assigns("status"),
+)
+_target(
+    f"{_DDB_TABLE}:Table",
+    READ,
+    JOURNAL,
+    "service_state.py",
+    Assigns("name", "items", "hash_key_attr", "range_key_attr", "created_at", "stream_shard", "latest_stream_label"),
+)
+_target(f"{_DDB_TABLE}:Table.get_item", READ, JOURNAL, "service_state.py", Parameters("self", "hash_key", "range_key"))
+_target(f"{_DDB_TABLE}:StreamShard", READ, JOURNAL, "service_state.py", Assigns("items"))
+_target(f"{_DDB_TABLE}:StreamRecord", READ, JOURNAL, "service_state.py", Assigns("record"))
+_target(
+    "moto.dynamodb.models.dynamo_type:Item",
+    READ,
+    JOURNAL,
+    "service_state.py",
+    # items loaded without moto's per-attribute checks: the attributes its constructor sets
+    Assigns("hash_key", "range_key", "attrs"),
+    HasAttributes("to_json"),
+)
+_target("moto.dynamodb.models.dynamo_type:DynamoType", READ, JOURNAL, "service_state.py", Assigns("type", "value"))
+_target("moto.dynamodb.models.dynamo_type:LimitedSizeDict", READ, JOURNAL, "service_state.py", Class())
+_target(
+    "py_partiql_parser:DynamoDBStatementParser.get_query_metadata",
+    READ,
+    JOURNAL,
+    "service_state.py",
+    Parameters("query"),
+)
+_target("moto.logs.models:LogsBackend", READ, JOURNAL, "service_state.py", Assigns("groups"))
+_target("moto.logs.models:LogGroup", READ, JOURNAL, "service_state.py", Assigns("name", "streams"))
+_target(
+    "moto.logs.models:LogStream",
+    READ,
+    JOURNAL,
+    "service_state.py",
+    Assigns("events", "log_group", "log_stream_name", "creation_time"),
+)
+_target(
+    "moto.logs.models:LogEvent",
+    READ,
+    JOURNAL,
+    "service_state.py",
+    # moto numbers events from this class-wide counter, set past the loaded ones
+    Assigns("_event_id", "event_id", "ingestion_time", "timestamp", "message"),
+)
 
 # --- the gateway and its handler chains ----------------------------------------------------------
 
@@ -1875,9 +1998,9 @@ _target(
 _target(
     f"{_LAMBDA}.invocation.lambda_models:VersionFunctionConfiguration",
     READ,
-    f"{QUEUED_INVOCATIONS}; {LAMBDA_RESTORE}",
-    "drain.py, restore.py",
-    Assigns("state", "role"),
+    f"{QUEUED_INVOCATIONS}; {LAMBDA_RESTORE}; {CHANGING_BY_ITSELF}",
+    "drain.py, restore.py, service_state.py",
+    Assigns("state", "role", "last_update"),
 )
 _target(
     f"{_LAMBDA}.invocation.lambda_models:VersionState",

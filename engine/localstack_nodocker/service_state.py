@@ -17,8 +17,9 @@ services offer no such rewriting. Values are what SQLite's WAL holds too (pages,
 - Where the state grows with the data, the service is cut finer, so that writing what one
   second changed costs what changed, not what is held:
   - DynamoDB: its ``state`` without the items and stream records; each ``item`` by table
-    and key (its attributes as DynamoDB's JSON, or None once deleted); a table's ``stream``
-    records from the position already written.
+    and key (its attributes as DynamoDB's JSON, or None once deleted), a snapshot's
+    ``items`` a thousand to a record; a table's ``stream`` records from the position
+    already written.
   - S3: its ``state`` without the objects; each ``object`` key with all its versions and
     their bytes (None once gone).
   - CloudWatch Logs: its ``state`` without the log events; each stream's new ``events``.
@@ -26,10 +27,11 @@ services offer no such rewriting. Values are what SQLite's WAL holds too (pages,
   creation time): one written for a table deleted and created again under the same name
   is not applied to the new one.
 
-Replay of a service: its last ``state``, then the last record of each key, then what is
-appended (stream records, log events) in order. A record read a moment before another
-request changed the same key is followed by a later record of that key (the request marked
-it again), so the last record of each key is its value at the last interval written.
+Replay of a service: its last ``state``, then its other records in order (snapshot, then
+journal): a later record of a key overrides an earlier one, what is appended (stream
+records, log events) is appended once. A record read a moment before another request
+changed the same key is followed by a later record of that key (the request marked it
+again), so the last record of each key is its value at the last interval written.
 
 What a request may have changed is noted on the request's way out (persistence.py's
 response handler): from the operation and its parameters, which name the table and key,
@@ -321,9 +323,40 @@ class ServiceState:
         """Start noting changes from the state just loaded."""
 
 
+class KeyedState(ServiceState):
+    """A service journaled key by key: the keys requests changed (a set: each written once
+    per write), and whether the rest of its state changed."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.keys: set = set()
+
+    def note_everything(self) -> None:
+        with self.lock:
+            self.changed = True
+            self.forget_written()
+
+    def forget_written(self) -> None:
+        """Write every key again at the next write."""
+        raise NotImplementedError
+
+    def take(self):
+        with self.lock:
+            taken = (self.changed, self.keys)
+            self.changed, self.keys = False, set()
+        return taken
+
+    def give_back(self, taken) -> None:
+        changed, keys = taken
+        with self.lock:
+            self.changed = self.changed or changed
+            self.keys |= keys
+
+
 # --- DynamoDB -----------------------------------------------------------------------------------
 
 PARTIQL_OPERATIONS = {"ExecuteStatement", "BatchExecuteStatement", "ExecuteTransaction"}
+ITEMS_PER_RECORD = 1000
 
 
 def _table_name(name: str) -> str:
@@ -336,31 +369,54 @@ def _key_of(type_and_value) -> tuple:
     return (type_and_value.type, type_and_value.value)
 
 
-def _dynamo_type(attribute: dict):
-    """moto's DynamoType from DynamoDB's JSON, without moto's per-attribute checks (the
-    values were checked when first written): a tenth of the time, at 100,000 items."""
-    from moto.dynamodb.models.dynamo_type import DynamoType
+def _item_builder():
+    """(item(table, attributes), key((type, value))): moto's Item from DynamoDB's JSON, and a
+    key attribute from its (type, value), made as moto's constructor
+    makes it, without its per-attribute checks (the values were checked when first written)
+    and without moto's record of every model instance ever made: a tenth of the time, at
+    100,000 items."""
+    from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
 
-    ((kind, value),) = attribute.items()
-    if kind == "L":
-        value = [_dynamo_type(element) for element in value]
-    elif kind == "M":
-        value = {name: _dynamo_type(element) for name, element in value.items()}
-    made = DynamoType.__new__(DynamoType)
-    made.type, made.value = kind, value
-    return made
+    new = object.__new__
+
+    def dynamo_type(attribute: dict):
+        ((kind, value),) = attribute.items()
+        if kind == "L":
+            value = [dynamo_type(element) for element in value]
+        elif kind == "M":
+            value = {name: dynamo_type(element) for name, element in value.items()}
+        made = new(DynamoType)
+        made.__dict__ = {"type": kind, "value": value}
+        return made
+
+    def item(table, attributes: dict):
+        values = LimitedSizeDict()
+        dict.update(values, {name: dynamo_type(value) for name, value in attributes.items()})
+        made = new(Item)
+        range_key = values[table.range_key_attr] if table.range_key_attr else None
+        made.__dict__ = {"hash_key": values[table.hash_key_attr], "range_key": range_key, "attrs": values}
+        return made
+
+    def key(type_and_value: tuple):
+        return dynamo_type(dict([type_and_value]))
+
+    return item, key
 
 
-def _item(table, attributes: dict):
-    from moto.dynamodb.models.dynamo_type import Item, LimitedSizeDict
+def _put(table, item) -> None:
+    if table.range_key_attr:
+        table.items[item.hash_key][item.range_key] = item
+    else:
+        table.items[item.hash_key] = item
 
-    values = LimitedSizeDict()
-    dict.update(values, {name: _dynamo_type(value) for name, value in attributes.items()})
-    item = Item.__new__(Item)
-    item.hash_key = values[table.hash_key_attr]
-    item.range_key = values[table.range_key_attr] if table.range_key_attr else None
-    item.attrs = values
-    return item
+
+def _delete(table, hash_key, range_key) -> None:
+    if range_key is None:
+        table.items.pop(hash_key, None)
+    elif (partition := table.items.get(hash_key)) is not None:
+        partition.pop(range_key, None)
+        if not partition:
+            del table.items[hash_key]
 
 
 def _stored_items(table):
@@ -463,12 +519,14 @@ class DynamoDBState(ServiceState):
                 if table is not None:
                     records += self._whole_table(account, region, table)
                     streams.add((account, region, table))
+            by_key = {}  # a key written several times since the last write: its value once
             for account, region, name, attributes in keys:
                 table = self._table(account, region, _table_name(name))
                 record = self._key_record(account, region, table, attributes) if table is not None else None
                 if record is not None:
-                    records.append(record)
+                    by_key[record[2]] = record
                     streams.add((account, region, table))
+            records += by_key.values()
             for account, region, table in streams:
                 records += self._stream_records(account, region, table)
         return records
@@ -476,7 +534,7 @@ class DynamoDBState(ServiceState):
     def all_records(self, service) -> list:
         records = [self.state_record(service)]
         for account, region, table in self._tables():
-            records += [self._item_record(account, region, table, item) for item in _stored_items(table)]
+            records += self._items_records(account, region, table)
             records += self._stream_records(account, region, table, everything=True)
         return records
 
@@ -517,13 +575,21 @@ class DynamoDBState(ServiceState):
         key += (_key_of(range_key) if range_key is not None else None,)
         return (self.name, "item", key, item.to_json()["Attributes"] if item is not None else None)
 
-    def _whole_table(self, account, region, table) -> list:
-        """Every item of a table, after a ``table-items`` record that drops at load the items
-        written for it before (a PartiQL statement may have deleted any of them)."""
+    def _items_records(self, account, region, table) -> list:
+        """A table's items, ITEMS_PER_RECORD to an ``items`` record (their keys are in their
+        attributes: a snapshot holds no key per item)."""
         identity = (account, region, table.name, _table_identity(table))
-        return [(self.name, "table-items", identity, None)] + [
-            self._item_record(account, region, table, item) for item in _stored_items(table)
+        attributes = [item.to_json()["Attributes"] for item in _stored_items(table)]
+        return [
+            (self.name, "items", identity, attributes[start : start + ITEMS_PER_RECORD])
+            for start in range(0, len(attributes), ITEMS_PER_RECORD)
         ]
+
+    def _whole_table(self, account, region, table) -> list:
+        """Every item of a table, after a ``table-items`` record that empties it at load (a
+        PartiQL statement may have deleted any of its items)."""
+        identity = (account, region, table.name, _table_identity(table))
+        return [(self.name, "table-items", identity, None), *self._items_records(account, region, table)]
 
     def _stream_records(self, account, region, table, everything: bool = False) -> list:
         """The stream's records after those written already (`everything`: all of them, for a
@@ -543,24 +609,25 @@ class DynamoDBState(ServiceState):
     def apply_entities(self, service, records: list, report) -> None:
         from moto.dynamodb.models.table import StreamRecord
 
-        items = {}
-        for record in records:
-            if record[1] == "table-items":  # the items written before it are replaced
-                items = {key: value for key, value in items.items() if key[:4] != record[2]}
-            elif record[1] == "item":
-                items[record[2]] = record[3]
         tables = {
             (account, region, table.name, _table_identity(table)): table for account, region, table in self._tables()
         }
-        for (account, region, name, identity, _, range_key), attributes in items.items():
-            table = tables.get((account, region, name, identity))
-            if table is None or attributes is None:
-                continue  # the table was deleted, or created again, after this record; or the item deleted
-            item = _item(table, attributes)
-            if range_key is None:
-                table.items[item.hash_key] = item
-            else:
-                table.items[item.hash_key][item.range_key] = item
+        make_item, make_key = _item_builder()
+        # In order: what a later record says of a key wins. A record of a table deleted, or
+        # created again, after it names another identity and is passed over.
+        for _, kind, key, value in records:
+            table = tables.get(key[:4])
+            if table is None:
+                continue
+            if kind == "items":
+                for attributes in value:
+                    _put(table, make_item(table, attributes))
+            elif kind == "table-items":
+                table.items.clear()
+            elif kind == "item" and value is not None:
+                _put(table, make_item(table, value))
+            elif kind == "item":
+                _delete(table, make_key(key[4]), make_key(key[5]) if key[5] is not None else None)
         for record in records:
             if record[1] != "stream":
                 continue
@@ -621,6 +688,7 @@ def _partiql_tables(request: dict) -> set[str]:
 # bucket (its configuration, multipart uploads, the bucket itself) changes the bucket too.
 OBJECT_OPERATIONS = {
     "PutObject",
+    "PostObject",
     "CopyObject",
     "DeleteObject",
     "DeleteObjects",
@@ -656,12 +724,12 @@ def _versions(bucket, key: str) -> list:
     return [current] if current is not None else []
 
 
-class S3State(ServiceState):
-    """S3: each object key written with its versions and their bytes."""
+class S3State(KeyedState):
+    """S3: each object key, (account, region, bucket, key), written with its versions and
+    their bytes."""
 
     def __init__(self, name: str):
         super().__init__(name)
-        self.keys: set[tuple] = set()  # (account, region, bucket, key)
         self.written_buckets: set[tuple] = set()  # (account, bucket, identity)
 
     @property
@@ -673,31 +741,19 @@ class S3State(ServiceState):
     def note(self, context) -> None:
         operation, request = context.operation.name, context.service_request or {}
         bucket, where = request.get("Bucket"), (context.account_id, context.region)
+        # a browser form upload (PostObject) names its key in the form: the answer names it too
+        key = request.get("Key", (context.service_response or {}).get("Key"))
         with self.lock:
             if operation == "DeleteObjects":
                 for entry in (request.get("Delete") or {}).get("Objects") or []:
                     self.keys.add((*where, bucket, entry.get("Key")))
-            elif bucket and request.get("Key") is not None:
-                self.keys.add((*where, bucket, request["Key"]))
+            elif bucket and key is not None:
+                self.keys.add((*where, bucket, key))
             if operation not in OBJECT_OPERATIONS:
                 self.changed = True
 
-    def note_everything(self) -> None:
-        with self.lock:
-            self.changed = True
-            self.written_buckets.clear()
-
-    def take(self):
-        with self.lock:
-            taken = (self.changed, self.keys)
-            self.changed, self.keys = False, set()
-        return taken
-
-    def give_back(self, taken) -> None:
-        changed, keys = taken
-        with self.lock:
-            self.changed = self.changed or changed
-            self.keys |= keys
+    def forget_written(self) -> None:
+        self.written_buckets.clear()
 
     def records(self, service, taken) -> list:
         changed, keys = taken
@@ -813,12 +869,12 @@ def _stream_fields(stream) -> dict:
     return {name: value for name, value in vars(stream).items() if name not in ("events", "log_group")}
 
 
-class LogsState(ServiceState):
-    """CloudWatch Logs (moto's log groups): each stream's new events written as they come."""
+class LogsState(KeyedState):
+    """CloudWatch Logs (moto's log groups): each stream's new events written as they come;
+    the keys are streams, (account, region, group, stream)."""
 
     def __init__(self, name: str):
         super().__init__(name)
-        self.streams: set[tuple] = set()  # (account, region, group, stream)
         self.written_events: dict[tuple, int] = {}  # stream identity -> last event id written
 
     @property
@@ -831,28 +887,14 @@ class LogsState(ServiceState):
         request = context.service_request or {}
         with self.lock:
             if context.operation.name == "PutLogEvents":
-                self.streams.add(
+                self.keys.add(
                     (context.account_id, context.region, request.get("logGroupName"), request.get("logStreamName"))
                 )
             else:
                 self.changed = True
 
-    def note_everything(self) -> None:
-        with self.lock:
-            self.changed = True
-            self.written_events.clear()
-
-    def take(self):
-        with self.lock:
-            taken = (self.changed, self.streams)
-            self.changed, self.streams = False, set()
-        return taken
-
-    def give_back(self, taken) -> None:
-        changed, streams = taken
-        with self.lock:
-            self.changed = self.changed or changed
-            self.streams |= streams
+    def forget_written(self) -> None:
+        self.written_events.clear()
 
     def records(self, service, taken) -> list:
         changed, streams = taken
