@@ -205,10 +205,10 @@ def _ensure_certificates() -> None:
 
 
 def _install_engine(wanted: str) -> None:
+    python, version = _engine_python()  # first: without one, nothing is installed
     INSTALL_DIR.mkdir(parents=True, exist_ok=True)
     uv = _uv()
     env = _uv_environment()
-    python, version = _engine_python()
     if (VENV / "bin" / "python").exists() and _python_version(VENV) != version:
         say(f"the engine virtualenv has Python {_python_version(VENV)}; recreating it with Python {version}")
         shutil.rmtree(VENV)
@@ -791,7 +791,9 @@ def status() -> int:
         owner = "not started by this project"
     services = health.get("services", {})
     running = sorted(name for name, state in services.items() if state in ("running", "available"))
-    say(f"LocalStack {health.get('version', '?')} at {ENDPOINT} ({owner})")
+    version = health.get("version", "?")
+    engine = f"localstack-core {version} on Python {_python_version(VENV)}" if pid else f"LocalStack {version}"
+    say(f"{engine} at {ENDPOINT} ({owner})")
     say(f"services available: {', '.join(running)}")
     document = _state_document()
     if document:

@@ -38,6 +38,7 @@ def test_up_twice_then_down_twice(second_engine):
     assert second.returncode == 0 and "already running" in second.stdout
     status = second_engine("status")
     assert status.returncode == 0 and "started by this project" in status.stdout
+    assert re.search(r"localstack-core 2026\.3\.0 on Python 3\.1[23] ", status.stdout), status.stdout
     stopped = second_engine("down")
     assert stopped.returncode == 0 and "stopped" in stopped.stdout
     assert health(f"http://localhost:{PORT}") is None
