@@ -14,6 +14,7 @@ LocalStack's own, with:
   (``$.latency``, ``$bytes``) or the literal, with the transformation's unit and
   dimensions, one PutMetricData per transformation and batch; ``defaultValue`` when a batch
   holds no match;
+- DescribeLogGroups without LocalStack's deep copy of every event of the group;
 - retention: a log group's ``retentionInDays`` is honoured. Expired events are dropped from
   the store when the group is read (FilterLogEvents, GetLogEvents) and by a sweep every
   ``SWEEP_INTERVAL`` seconds, so the store holds what the retention keeps and no more.
@@ -108,6 +109,26 @@ def _sweep() -> None:
 def _group(context: RequestContext, name: str | None):
     backend = logs_backends[context.account_id][context.region]
     return backend.groups.get(name) if name else None
+
+
+def describe_group(self) -> dict:
+    """moto's LogGroup.to_describe_dict, as LocalStack patches it but without its deep copy of
+    every stream (every event of the group, per group described: DescribeLogGroups, which
+    Terraform reads on every plan, took seconds at 100,000 events). The streams are listed at
+    once instead, which is what the copy was for (a stream created meanwhile)."""
+    described = {
+        "arn": f"{self.arn}:*",
+        "logGroupArn": self.arn,
+        "creationTime": self.creation_time,
+        "logGroupName": self.name,
+        "metricFilterCount": 0,
+        "storedBytes": sum(stream.stored_bytes for stream in list(self.streams.values())),
+    }
+    if self.retention_in_days:
+        described["retentionInDays"] = self.retention_in_days
+    if self.kms_key_id:
+        described["kmsKeyId"] = self.kms_key_id
+    return described
 
 
 # --- metric filters -----------------------------------------------------------------------------
@@ -223,6 +244,7 @@ class NodockerLogsProvider(LogsProvider):
 @aws_provider(api="logs", name="nodocker")
 def logs_nodocker():
     seam.replace(seam.LOGS_PATTERN_MATCHER, pattern_matcher)
+    seam.replace(seam.LOG_GROUP_DESCRIBE, describe_group)
     from localstack.services.moto import MotoFallbackDispatcher
 
     return Service.for_provider(NodockerLogsProvider(), dispatch_table_factory=MotoFallbackDispatcher)

@@ -390,6 +390,7 @@ LOG_PATTERNS = (
     "CloudWatch Logs filter patterns (FilterLogEvents, subscription and metric filters), metric filters per log group"
 )
 LOG_RETENTION = "CloudWatch Logs retention (a log group's retentionInDays)"
+LOG_DESCRIBE = "DescribeLogGroups without a copy of every event of the group"
 CW_STATISTICS = (
     "CloudWatch statistics from one indexed read per series (summaries per minute), with percentiles and exact"
     " dimensions; AWS's 15-month retention"
@@ -1610,7 +1611,22 @@ _target(
     "logs.py",
     Parameters("self", "filter_name", "log_group_name"),
 )
-_target("moto.logs.models:LogGroup", READ, LOG_RETENTION, "logs.py", Assigns("retention_in_days", "streams"))
+_target(
+    "moto.logs.models:LogGroup",
+    READ,
+    f"{LOG_RETENTION}; {LOG_DESCRIBE}",
+    "logs.py",
+    Assigns("retention_in_days", "streams", "arn", "creation_time", "name", "kms_key_id"),
+)
+LOG_GROUP_DESCRIBE = _target("moto.logs.models:LogGroup.to_describe_dict", REPLACED, LOG_DESCRIBE, "logs.py")
+_target(
+    f"{_LOGS}:moto_to_describe_dict",
+    READ,
+    LOG_DESCRIBE,
+    "logs.py",
+    # what the engine's replaces: LocalStack's patch, which copies every event of the group
+    Mentions("copy.deepcopy(self.streams)", '"storedBytes": sum(s.stored_bytes for s in copy_streams.values())'),
+)
 _target("moto.logs.models:LogStream", READ, LOG_RETENTION, "logs.py", Assigns("events", "stored_bytes"))
 _target("moto.logs.models:LogEvent", READ, LOG_RETENTION, "logs.py", Assigns("timestamp", "message"))
 

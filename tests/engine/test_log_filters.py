@@ -258,6 +258,10 @@ def test_retention_drops_the_events_older_than_the_groups_retention(logs):
         assert [event["message"] for event in events] == ["half a day old", "0 days old"]
         stream = logs.describe_log_streams(logGroupName=expiring)["logStreams"][0]
         assert stream["storedBytes"] == len("half a day old") + len("0 days old")
+        described = logs.describe_log_groups(logGroupNamePrefix=expiring)["logGroups"]
+        assert [(group["retentionInDays"], group["storedBytes"]) for group in described] == [
+            (1, len("half a day old") + len("0 days old"))
+        ]
     finally:
         for name in (kept_forever, expiring):
             logs.delete_log_group(logGroupName=name)
