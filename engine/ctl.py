@@ -80,7 +80,9 @@ JOURNAL_DIR = STATE / "journal"
 STATE_ROUTE = "/_localstack/nodocker/state"
 FINAL_SNAPSHOT_ROUTE = STATE_ROUTE + "/final"
 ENDPOINT = os.environ.get("AWS_ENDPOINT_URL", "http://localhost:4566")
-START_TIMEOUT_S = 60
+# A start imports what the seam check reads (engine/localstack_nodocker/seam.py): a few
+# seconds on a quiet machine, over a minute on a busy two-core one.
+START_TIMEOUT_S = 180
 # Loading a large saved state, and the final snapshot (a wait of up to a minute for what
 # the engine accepted, then the save), may take minutes; the engine's log shows its progress.
 LOAD_TIMEOUT_S = 600
