@@ -283,7 +283,8 @@ class ServiceState:
 
     def state_record(self, service) -> tuple:
         pickler = _skeleton_pickler(self.strip) if self.strip else state_pickle.Pickler
-        for attempt in range(PICKLE_ATTEMPTS):
+        changing = None
+        for _ in range(PICKLE_ATTEMPTS):
             try:
                 value = {}
                 for container in containers(service):
@@ -293,9 +294,8 @@ class ServiceState:
                         raise TypeError(f"cannot save a state container of type {type(container).__name__}")
                 return (self.name, STATE, None, value)
             except RuntimeError as exc:  # "dictionary changed size during iteration"
-                if attempt == PICKLE_ATTEMPTS - 1:
-                    raise RuntimeError(f"its state kept changing while it was pickled ({exc})") from exc
-        raise AssertionError("unreachable")
+                changing = exc
+        raise RuntimeError(f"its state kept changing while it was pickled ({changing})") from changing
 
     # -- reading back --
 

@@ -65,7 +65,9 @@ def test_a_last_frame_cut_anywhere_leaves_the_frames_before_it(tmp_path_factory,
     found, damages = read_all(folder)
 
     assert found == payloads[:-1]
-    assert len(damages) == 1 and damages[0].offset == whole - last and damages[0].dropped_bytes == cut - damages[0].offset
+    assert (
+        len(damages) == 1 and damages[0].offset == whole - last and damages[0].dropped_bytes == cut - damages[0].offset
+    )
     assert "cut" in str(damages[0]) and segment.name in str(damages[0])
     # the cut is dropped: read again, the segment is whole, and the journal goes on after it
     assert read_all(folder) == (payloads[:-1], [])
