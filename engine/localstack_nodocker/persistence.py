@@ -174,19 +174,26 @@ class _LoadVisitor(StateVisitor):
             raise TypeError(f"{self.service_name}: cannot load a state container of type {type(state_container)}")
 
 
-def _s3_objects():
-    """(bucket, S3Object) of every stored object version (delete markers hold no data)."""
-    from localstack.services.s3.models import S3DeleteMarker, s3_stores
+def _s3_buckets():
+    """Every bucket once (a store lists the buckets of its account in every region)."""
+    from localstack.services.s3.models import s3_stores
 
     seen = set()
     for _, _, store in s3_stores.iter_stores():
         for bucket in store.buckets.values():
-            if bucket.name in seen:
-                continue
-            seen.add(bucket.name)
-            for s3_object in bucket.objects.values(with_versions=True):
-                if not isinstance(s3_object, S3DeleteMarker):
-                    yield bucket, s3_object
+            if bucket.name not in seen:
+                seen.add(bucket.name)
+                yield bucket
+
+
+def _s3_objects():
+    """(bucket, S3Object) of every stored object version (delete markers hold no data)."""
+    from localstack.services.s3.models import S3DeleteMarker
+
+    for bucket in _s3_buckets():
+        for s3_object in bucket.objects.values(with_versions=True):
+            if not isinstance(s3_object, S3DeleteMarker):
+                yield bucket, s3_object
 
 
 # LocalStack keeps object bytes in temporary files keyed by a per-process hash, not in a
@@ -210,8 +217,10 @@ def _load_s3_objects(folder: Path, report) -> None:
     from localstack.services.s3.models import VersionedKeyStore
 
     storage = _s3_storage(SERVICE_PLUGINS.get_service("s3"))
+    # each bucket's folder, which S3 writes its larger objects into (CreateBucket made it)
+    for bucket in _s3_buckets():
+        os.makedirs(os.path.join(storage.root_directory, bucket.name), exist_ok=True)
     saved = {tuple(entry): number for number, entry in enumerate(json.loads((folder / "index.json").read_text()))}
-    created = set()
     for bucket, s3_object in list(_s3_objects()):
         number = saved.get((bucket.name, s3_object.key, s3_object.version_id))
         problem = None
@@ -226,9 +235,6 @@ def _load_s3_objects(folder: Path, report) -> None:
                 bucket.objects.pop(s3_object.key)
             report(f"s3://{bucket.name}/{s3_object.key} (version {s3_object.version_id})", f"{problem}; left out")
             continue
-        if bucket.name not in created:
-            os.makedirs(os.path.join(storage.root_directory, bucket.name), exist_ok=True)
-            created.add(bucket.name)
         with storage.open(bucket.name, s3_object, mode="w") as stored, open(folder / str(number), "rb") as file:
             stored.write(file)
 
