@@ -466,6 +466,7 @@ def _engine_environment(listen: str) -> dict:
         "PROVIDER_OVERRIDE_DYNAMODBSTREAMS": "moto",
         "PROVIDER_OVERRIDE_CLOUDWATCH": "nodocker",
         "PROVIDER_OVERRIDE_SQS": "nodocker",
+        "PROVIDER_OVERRIDE_S3": "nodocker",
         # LocalStack's own calls to itself (API Gateway invoking Lambda, Lambda writing its
         # logs, pollers, EventBridge targets) through the gateway in memory, not over HTTP:
         # every service shares one interpreter lock, so each HTTP round trip saved is

@@ -60,7 +60,7 @@ NOTHING = {"Statement": []}  # a policy that allows nothing
 ASSUME_ROLE_OPERATIONS = ("AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML")
 # set by record_session_policies on LocalStack's TemporaryCredentials
 SESSION_POLICIES = "nodocker_session_policies"
-# access key -> Caller, for the keys found (unknown keys are looked up again: they cost two
+# access key -> Caller, for the keys found (unknown keys are looked up again: they cost a few
 # dictionary lookups); rebuilt after any IAM change
 CALLERS = StoreCache()
 
@@ -157,9 +157,8 @@ def _session_caller(session) -> Caller:
     limits, unreadable = [], ""
     _, _, resource = session.arn.partition(":assumed-role/")
     role_name = resource.partition("/")[0]
-    account = iam_stores.get(session.account_id)
-    store = account[AWS_REGION_US_EAST_1] if account else None
-    role = store.ROLES.get(role_name) if store and role_name else None
+    store = iam_stores[session.account_id][AWS_REGION_US_EAST_1]  # LocalStack lets a role that is not there be assumed
+    role = store.ROLES.get(role_name) if role_name else None
     # a role deleted and made again under its name is another role: the session is not its
     if role is not None and role.role["RoleId"] == session.user_id.partition(":")[0]:
         documents = _attached(store, role)

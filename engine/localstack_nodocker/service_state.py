@@ -829,11 +829,12 @@ class S3State(KeyedState):
         storage = _s3_storage()
         latest = {record[2]: record[3] for record in records if record[1] == "object"}
         buckets = {(account, bucket.name, _bucket_identity(bucket)): bucket for account, bucket in self._buckets()}
+        for bucket in buckets.values():  # each bucket's folder, which S3 writes its larger objects into
+            os.makedirs(os.path.join(storage.root_directory, bucket.name), exist_ok=True)
         for (account, name, identity, key), versions in latest.items():
             bucket = buckets.get((account, name, identity))
             if bucket is None or versions is None:
                 continue  # the bucket was deleted, created again or made versioned after it; or the key deleted
-            os.makedirs(os.path.join(storage.root_directory, bucket.name), exist_ok=True)
             loaded = []
             for pickled, data in versions:
                 version = state_pickle.loads(pickled)

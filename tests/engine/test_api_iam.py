@@ -490,6 +490,21 @@ def test_a_session_of_a_deleted_role_gets_nothing_from_a_new_role_of_its_name(ia
     assert send(iam_api.url + "/ping", credentials=session).status == 403
 
 
+@pytest.mark.parametrize("account", [ACCOUNT, "111111111111"])
+def test_a_session_of_a_role_that_is_not_there_may_invoke_nothing(iam_api, account):
+    # LocalStack lets a role that does not exist be assumed
+    assumed = boto3.client("sts").assume_role(
+        RoleArn=f"arn:aws:iam::{account}:role/gw-absent-{uuid.uuid4().hex[:8]}",
+        RoleSessionName="gateway-test",
+        PolicyArns=[{"arn": "arn:aws:iam::aws:policy/AmazonAPIGatewayInvokeFullAccess"}],
+    )
+    keys = assumed["Credentials"]
+    credentials = Credentials(keys["AccessKeyId"], keys["SecretAccessKey"], keys["SessionToken"])
+    reply = send(iam_api.url + "/ping", credentials=credentials)
+    assert reply.status == 403
+    assert reply.body["Message"].startswith(f"User: {assumed['AssumedRoleUser']['Arn']} is not authorized")
+
+
 @pytest.mark.parametrize("issue", ["get_session_token", "get_federation_token"])
 def test_session_and_federation_tokens_are_refused_with_the_reason(iam_api, issue):
     extra = {"Name": "gateway-test", "Policy": policy(allow())} if issue == "get_federation_token" else {}
