@@ -472,6 +472,7 @@ def _engine_environment(listen: str) -> dict:
         # next write): no sleep between polls (sqs_mapping.py, stream_mapping.py).
         "LAMBDA_EVENT_SOURCE_MAPPING_POLL_INTERVAL_SEC": "0",
         "PROVIDER_OVERRIDE_LOGS": "nodocker",
+        "PROVIDER_OVERRIDE_S3": "nodocker",
         # LocalStack's own calls to itself (API Gateway invoking Lambda, Lambda writing its
         # logs, pollers, EventBridge targets) through the gateway in memory, not over HTTP:
         # every service shares one interpreter lock, so each HTTP round trip saved is

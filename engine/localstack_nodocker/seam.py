@@ -410,6 +410,7 @@ QUEUED_INVOCATIONS = "asynchronous Lambda invocations still queued saved with th
 FINAL_ON_SIGNALS = "the last of the state written on SIGTERM and SIGINT"
 LAMBDA_RESTORE = "Lambda's event source mappings restarted one by one after a load (one that cannot is reported)"
 S3_LISTINGS = "S3 listings paged by raw key with EncodingType=url (no key listed again or skipped)"
+S3_OWN_FOLDER = "S3 objects kept in the engine's own folder (two engines on one host do not share them)"
 
 _DDB_TABLE = "moto.dynamodb.models.table"
 _DDB_BACKEND = "moto.dynamodb.models:DynamoDBBackend"
@@ -1852,6 +1853,22 @@ S3_LISTING_OPERATIONS = {
     )
     for operation in ("list_objects", "list_objects_v2", "list_object_versions")
 }
+_target(
+    "localstack.services.s3.provider:S3Provider.__init__",
+    READ,
+    S3_OWN_FOLDER,
+    "s3_storage.py",
+    Parameters("self", "storage_backend"),
+    # the storage given is the one used (else the fixed folder)
+    Mentions("self._storage_backend = storage_backend or "),
+)
+_target(
+    "localstack.services.s3.storage.ephemeral:EphemeralS3ObjectStore.__init__",
+    READ,
+    S3_OWN_FOLDER,
+    "s3_storage.py",
+    Parameters("self", "root_directory"),
+)
 S3_CONTINUATION_TOKEN = _target(
     "localstack.services.s3.provider:decode_continuation_token",
     REPLACED,

@@ -283,7 +283,8 @@ class ServiceState:
 
     def state_record(self, service) -> tuple:
         pickler = _skeleton_pickler(self.strip) if self.strip else state_pickle.Pickler
-        for attempt in range(PICKLE_ATTEMPTS):
+        changing = None
+        for _ in range(PICKLE_ATTEMPTS):
             try:
                 value = {}
                 for container in containers(service):
@@ -293,9 +294,8 @@ class ServiceState:
                         raise TypeError(f"cannot save a state container of type {type(container).__name__}")
                 return (self.name, STATE, None, value)
             except RuntimeError as exc:  # "dictionary changed size during iteration"
-                if attempt == PICKLE_ATTEMPTS - 1:
-                    raise RuntimeError(f"its state kept changing while it was pickled ({exc})") from exc
-        raise AssertionError("unreachable")
+                changing = exc
+        raise RuntimeError(f"its state kept changing while it was pickled ({changing})") from changing
 
     # -- reading back --
 
@@ -829,11 +829,12 @@ class S3State(KeyedState):
         storage = _s3_storage()
         latest = {record[2]: record[3] for record in records if record[1] == "object"}
         buckets = {(account, bucket.name, _bucket_identity(bucket)): bucket for account, bucket in self._buckets()}
+        for bucket in buckets.values():  # each bucket's folder, which S3 writes its larger objects into
+            os.makedirs(os.path.join(storage.root_directory, bucket.name), exist_ok=True)
         for (account, name, identity, key), versions in latest.items():
             bucket = buckets.get((account, name, identity))
             if bucket is None or versions is None:
                 continue  # the bucket was deleted, created again or made versioned after it; or the key deleted
-            os.makedirs(os.path.join(storage.root_directory, bucket.name), exist_ok=True)
             loaded = []
             for pickled, data in versions:
                 version = state_pickle.loads(pickled)

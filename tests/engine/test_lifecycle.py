@@ -9,8 +9,10 @@ import socket
 import subprocess
 import threading
 import urllib.parse
+import uuid
 from pathlib import Path
 
+import boto3
 import pytest
 
 from tests.support.engine import ROOT, ctl, endpoint, health
@@ -84,6 +86,28 @@ def test_a_port_taken_by_something_else_is_a_clear_error(second_engine):
     assert result.returncode == 1
     assert "not as LocalStack" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_two_engines_on_one_host_keep_their_own_s3_objects(second_engine):
+    """A bucket of the same name in both: the other engine deleting its own takes nothing of
+    this one's (LocalStack keeps every engine's object bytes in one fixed folder per bucket)."""
+    started = second_engine("up")
+    assert started.returncode == 0, started.stdout + started.stderr
+    here, there = boto3.client("s3"), boto3.client("s3", endpoint_url=f"http://localhost:{PORT}")
+    bucket = f"both-engines-{uuid.uuid4().hex[:8]}"
+    here.create_bucket(Bucket=bucket)
+    try:
+        there.create_bucket(Bucket=bucket)
+        there.put_object(Bucket=bucket, Key="theirs", Body=b"there")
+        there.delete_object(Bucket=bucket, Key="theirs")
+        there.delete_bucket(Bucket=bucket)
+        body = b"x" * (1024 * 1024)  # over 512 KiB: LocalStack keeps it in a file of the bucket's folder
+        here.put_object(Bucket=bucket, Key="ours", Body=body)
+        assert here.get_object(Bucket=bucket, Key="ours")["Body"].read() == body
+    finally:
+        for entry in here.list_objects_v2(Bucket=bucket).get("Contents", []):
+            here.delete_object(Bucket=bucket, Key=entry["Key"])
+        here.delete_bucket(Bucket=bucket)
 
 
 def test_a_missing_interpreter_or_installer_is_named(engine):

@@ -4,6 +4,7 @@ folder) so the session's engine is left alone. Everything is checked over HTTP."
 import itertools
 import json
 import os
+import shutil
 import signal
 import threading
 import time
@@ -96,7 +97,7 @@ def snapshot(bucket, table, queue_url, function, api_url) -> dict:
     }
 
 
-def test_down_and_up_keep_objects_items_messages_functions_and_the_api(second_engine):
+def test_down_and_up_keep_objects_items_messages_functions_and_the_api(second_engine, tmp_path):
     started(second_engine("up"))
     first = save_now()  # no snapshot yet: every service is written, changed or not
     assert first["written"] == first["services"], first
@@ -104,6 +105,7 @@ def test_down_and_up_keep_objects_items_messages_functions_and_the_api(second_en
     bucket, table, function = f"keep-{token[:8]}", f"Keep{token[:8]}", f"keep-{token[:8]}"
     client("s3").create_bucket(Bucket=bucket)
     client("s3").put_object(Bucket=bucket, Key="data/blob.bin", Body=os.urandom(200_000))
+    client("s3").create_bucket(Bucket=f"{bucket}-empty")
     dynamodb = client("dynamodb")
     dynamodb.create_table(
         TableName=table,
@@ -130,11 +132,16 @@ def test_down_and_up_keep_objects_items_messages_functions_and_the_api(second_en
     stopped = second_engine("down")
     assert "state saved" in stopped.stdout, stopped.stdout + stopped.stderr
     assert health(URL) is None
+    # the engine's temporary folder may be gone (cleaned, another machine): S3's folders are made again
+    shutil.rmtree(tmp_path / "state" / "tmp" / "s3-storage")
     restarted = second_engine("up")
     started(restarted)
     assert "loaded" in restarted.stdout
 
     assert snapshot(bucket, table, queue_url, function, api_url) == before
+    large = os.urandom(1024 * 1024)  # over 512 KiB: S3 writes it into its bucket's folder
+    client("s3").put_object(Bucket=f"{bucket}-empty", Key="large.bin", Body=large)
+    assert client("s3").get_object(Bucket=f"{bucket}-empty", Key="large.bin")["Body"].read() == large
 
 
 def write_kinds(token: str) -> dict:

@@ -31,8 +31,14 @@ FORBIDDEN = {"message": "Forbidden"}  # API Gateway's own answer: the handler's 
 
 def apply_mode(mode: str) -> stack.Outputs:
     # -refresh=false: the session's stack was just applied; this saves reading every resource back.
+    # With what every apply against the engine adds (its origin on whatever port it answers).
+    mode_variables = {"api_auth": mode}
     code, out, err = stack.terraform().apply(
-        skip_plan=True, input=False, capture_output=True, refresh=False, var={"api_auth": mode}
+        skip_plan=True,
+        input=False,
+        capture_output=True,
+        refresh=False,
+        var={**stack.applied_variables(mode_variables), **mode_variables},
     )
     if code != 0:
         raise stack.StackError(
