@@ -348,7 +348,9 @@ def test_cloudwatch_metrics_and_alarms_with_the_runtime_stock_sdk(aws, functions
 
     assert "FunctionError" not in response, result
     assert result["protocol"] == protocol and result["metrics"] == ["Probes"]
-    assert result["alarms"] == [[alarm, "ALARM", "three probes"]]
+    # the engine's own evaluation (Sum 3 > 1) may set ALARM too, before or after SetAlarmState
+    assert [state[:2] for state in result["alarms"]] == [[alarm, "ALARM"]]
+    assert result["alarms"][0][2] == "three probes" or result["alarms"][0][2].startswith("Threshold Crossed")
     assert "Alarm updated from INSUFFICIENT_DATA to ALARM" in result["history"]
 
 
