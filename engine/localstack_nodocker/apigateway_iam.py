@@ -25,7 +25,6 @@ message. Callers of another account are refused (they would need a resource poli
 """
 
 import datetime
-import io
 import logging
 import re
 from dataclasses import dataclass
@@ -53,8 +52,6 @@ SERVICE = "execute-api"
 ACTION = "execute-api:Invoke"
 ROOT_SECRET = "test"  # LocalStack's documented default secret
 INVALID_TOKEN = "The security token included in the request is invalid."
-RAW_BODY = "localstack_nodocker.signed_form_body"  # a WSGI environ key
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 AWS_MANAGED_POLICY = ":iam::aws:policy/"
 NOTHING = {"Statement": []}  # a policy that allows nothing
 ASSUME_ROLE_OPERATIONS = ("AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML")
@@ -254,25 +251,6 @@ def _raw_target(request) -> tuple[str, str]:
     return path, query
 
 
-def keep_signed_form_bodies(chain, context, response) -> None:
-    """A handler of LocalStack's gateway, in its preprocess_request step, before anything reads
-    the body. werkzeug parses a form body without keeping its bytes, and LocalStack's API
-    Gateway passes the form on re-encoded (``curl -d`` sends JSON as a form): the signature
-    covers the bytes sent. They are kept for the check, and the request reads the same bytes
-    from a new stream, so what comes after is unchanged."""
-    request = context.request
-    if request.mimetype not in FORM_TYPES or not request.headers.get("Authorization", "").startswith(sigv4.ALGORITHM):
-        return
-    if (
-        request.path.startswith("/_aws/execute-api/")
-        or "/_user_request_" in request.path
-        or ".execute-api." in request.host
-    ):
-        raw = request.stream.read()
-        request.environ[RAW_BODY] = raw
-        request.stream = io.BytesIO(raw)
-
-
 def _signature_error(error: sigv4.SignatureError):
     if error.kind == "missing":
         return MissingAuthTokenError(error.message)
@@ -316,7 +294,7 @@ def authorize(chain, context, response) -> None:
             raise UnrecognizedClientError(INVALID_TOKEN)
         if caller.expires < now:
             raise ExpiredTokenError("The security token included in the request is expired")
-    body = request.environ.get(RAW_BODY, context.invocation_request["body"])
+    body = context.invocation_request["body"]  # as sent (form_bodies.py)
     try:
         sigv4.verify(signature, caller.secret, request.method, raw_path, query, headers, body)
     except sigv4.SignatureError as error:

@@ -9,10 +9,10 @@ AWS_IAM request through and applies no throttling or quota:
 
 Both are handlers of the chain's ``preprocess_request`` step, the extension point LocalStack
 documents on ``RestApiGateway``: it runs after the request is routed to a method and before
-the API key check and the integration. Three more go to LocalStack's own gateway: one keeps
-the bytes of signed form bodies (werkzeug parses them away), one keeps AssumeRole's session
-policies (LocalStack's STS drops them), one refuses usage plans and stage limits AWS refuses. What they read from the stores (stage settings, usage plans, keys,
-callers' policies) is kept in a ``StoreCache`` until a request changes API Gateway or IAM.
+the API key check and the integration. Two more go to LocalStack's own gateway: one keeps
+AssumeRole's session policies (LocalStack's STS drops them), one refuses usage plans and stage
+limits AWS refuses. The signature covers the body as sent, which form_bodies.py keeps. What
+they read from the stores (stage settings, usage plans, keys, callers' policies) is kept in a ``StoreCache`` until a request changes API Gateway or IAM.
 """
 
 import logging
@@ -76,7 +76,6 @@ def enforce_api_gateway_access() -> None:
     # Both handlers need the routed method (route_request) and must run before the API key
     # check and the integration: the chain's order is a seam.py target, checked at start.
     handlers.preprocess_request.append(apigateway_iam.authorize)
-    gateway_handlers.preprocess_request.append(apigateway_iam.keep_signed_form_bodies)
     if apigateway_limits.enabled():
         handlers.preprocess_request.append(apigateway_limits.apply_limits)
     else:

@@ -411,6 +411,7 @@ FINAL_ON_SIGNALS = "the last of the state written on SIGTERM and SIGINT"
 LAMBDA_RESTORE = "Lambda's event source mappings restarted one by one after a load (one that cannot is reported)"
 S3_LISTINGS = "S3 listings paged by raw key with EncodingType=url (no key listed again or skipped)"
 S3_OWN_FOLDER = "S3 objects kept in the engine's own folder (two engines on one host do not share them)"
+FORM_BODIES = "form bodies reaching functions through API Gateway and function URLs as sent (no 500 for a multipart body)"
 
 _DDB_TABLE = "moto.dynamodb.models.table"
 _DDB_BACKEND = "moto.dynamodb.models:DynamoDBBackend"
@@ -1257,8 +1258,8 @@ _target(
 _target(
     "localstack.aws.app:LocalstackAwsGateway.__init__",
     READ,
-    f"{INTAKE}; {API_IAM}; {INVOKE_LIMITS}; {API_LIMITS}; {REQUEST_HOOKS}",
-    "intake.py, apigateway_iam.py, invoke_limits.py, apigateway_limits.py, persistence.py, serving.py",
+    f"{INTAKE}; {FORM_BODIES}; {INVOKE_LIMITS}; {API_LIMITS}; {REQUEST_HOOKS}",
+    "intake.py, form_bodies.py, invoke_limits.py, apigateway_limits.py, persistence.py, serving.py",
     # the gate and the kept form bodies before the edge routes (API Gateway, function URLs) and
     # any reader of the body; the service request handlers after the request is parsed
     Mentions(
@@ -1274,8 +1275,8 @@ _target(
 _target(
     "localstack.aws.handlers:preprocess_request",
     READ,
-    f"{INTAKE}; {API_IAM}",
-    "intake.py, execute_api.py",
+    f"{INTAKE}; {FORM_BODIES}",
+    "intake.py, form_bodies.py",
     HasAttributes("append", "handlers"),
 )
 _target(
@@ -1349,6 +1350,26 @@ _target(
     f"{API_IAM}; {API_LIMITS}",
     "apigateway_iam.py, apigateway_limits.py",
     Assigns("rest_api"),
+)
+API_EVENT_BODY = _target(
+    f"{_NEXT_GEN}.handlers.parse:restore_payload", REPLACED, FORM_BODIES, "form_bodies.py", Parameters("request")
+)
+_target(
+    f"{_NEXT_GEN}.handlers.parse:InvocationRequestParser.create_invocation_request",
+    READ,
+    FORM_BODIES,
+    "form_bodies.py",
+    Mentions("body=restore_payload(request)"),
+)
+FUNCTION_URL_EVENT_BODY = _target(
+    "localstack.services.lambda_.urlrouter:restore_payload", REPLACED, FORM_BODIES, "form_bodies.py", Parameters("request")
+)
+_target(
+    "localstack.services.lambda_.urlrouter:event_for_lambda_url",
+    READ,
+    FORM_BODIES,
+    "form_bodies.py",
+    Mentions("restore_payload(request)"),
 )
 GATEWAY_EXCEPTION_HANDLER = _target(
     f"{_NEXT_GEN}.handlers.gateway_exception:GatewayExceptionHandler.__call__",
