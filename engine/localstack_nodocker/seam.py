@@ -411,7 +411,9 @@ FINAL_ON_SIGNALS = "the last of the state written on SIGTERM and SIGINT"
 LAMBDA_RESTORE = "Lambda's event source mappings restarted one by one after a load (one that cannot is reported)"
 S3_LISTINGS = "S3 listings paged by raw key with EncodingType=url (no key listed again or skipped)"
 S3_OWN_FOLDER = "S3 objects kept in the engine's own folder (two engines on one host do not share them)"
-FORM_BODIES = "form bodies reaching functions through API Gateway and function URLs as sent (no 500 for a multipart body)"
+FORM_BODIES = (
+    "form bodies reaching functions through API Gateway and function URLs as sent (no 500 for a multipart body)"
+)
 
 _DDB_TABLE = "moto.dynamodb.models.table"
 _DDB_BACKEND = "moto.dynamodb.models:DynamoDBBackend"
@@ -1362,7 +1364,11 @@ _target(
     Mentions("body=restore_payload(request)"),
 )
 FUNCTION_URL_EVENT_BODY = _target(
-    "localstack.services.lambda_.urlrouter:restore_payload", REPLACED, FORM_BODIES, "form_bodies.py", Parameters("request")
+    "localstack.services.lambda_.urlrouter:restore_payload",
+    REPLACED,
+    FORM_BODIES,
+    "form_bodies.py",
+    Parameters("request"),
 )
 _target(
     "localstack.services.lambda_.urlrouter:event_for_lambda_url",
