@@ -9,6 +9,9 @@ PY := $(VENV)/bin/python
 ENV := source ./.envrc &&
 TFLOCAL := $(ENV) tflocal
 PYTEST_ARGS ?=
+# make test's workers (pytest-xdist): one runs the deployed stack's tests, the others the rest,
+# each on its own engine (tests/conftest.py). TEST_WORKERS=0: one process, one engine.
+TEST_WORKERS ?= 3
 # Colour only on a terminal: piped logs get plain text (also NO_COLOR=1). Sets $$bold, $$plain
 # and $$nocolor (terraform's -no-color) for the rest of the recipe line.
 STYLE = if [ -t 1 ] && [ -z "$${NO_COLOR:-}" ]; then bold=$$'\033[1m' plain=$$'\033[0m' nocolor=; \
@@ -115,7 +118,7 @@ dev: up build ## Hot reload: deploy the functions from build/hot-reload/ and syn
 
 ## --- checks ------------------------------------------------------------------------------
 test: $(VENV)/.installed ## All tests: unit, engine, integration (starts and stops the engine)
-	@$(ENV) $(PY) -m pytest $(PYTEST_ARGS)
+	@$(ENV) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 test-exhaustive: $(VENV)/.installed ## The cases make test leaves out: every variant of an exhaustive class (~4 min)
 	@$(ENV) $(PY) -m pytest -m exhaustive $(PYTEST_ARGS)

@@ -43,9 +43,12 @@ def ctl(*args: str, env: dict | None = None, check: bool = True) -> subprocess.C
 
 @contextlib.contextmanager
 def running_engine():
-    """Yield the endpoint of a healthy engine; stop it afterwards only if this started it."""
+    """Yield the endpoint of a healthy engine; stop it afterwards only if this started it.
+    ROXS_FRESH_ENGINE (a test worker's own engine, tests/conftest.py): it starts empty."""
     started_here = health() is None
     if started_here:
+        if os.environ.get("ROXS_FRESH_ENGINE"):
+            ctl("reset")
         print(ctl("up").stdout, end="")
     try:
         yield endpoint()
