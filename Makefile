@@ -18,7 +18,7 @@ STYLE = if [ -t 1 ] && [ -z "$${NO_COLOR:-}" ]; then bold=$$'\033[1m' plain=$$'\
         else bold= plain= nocolor=-no-color; fi;
 
 .PHONY: help install install-runtimes up down save reset status logs build init plan apply outputs recount demo dev destroy redrive \
-        test test-exhaustive test-unit test-static test-engine test-integration bench conformance fmt lint lock lock-checkov clean
+        test test-quick test-exhaustive test-unit test-static test-engine test-integration bench conformance fmt lint lock lock-checkov clean
 
 help: ## This list
 	@$(STYLE) awk -v bold="$$bold" -v plain="$$plain" 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %s%-18s%s %s\n", bold, $$1, plain, $$2}' $(MAKEFILE_LIST)
@@ -119,6 +119,9 @@ dev: up build ## Hot reload: deploy the functions from build/hot-reload/ and syn
 ## --- checks ------------------------------------------------------------------------------
 test: $(VENV)/.installed ## All tests: unit, engine, integration (starts and stops the engine)
 	@$(ENV) $(PY) -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
+
+test-quick: $(VENV)/.installed ## The inner loop, under a minute: unit and static tests, no engine, not those marked slow
+	@$(ENV) $(PY) -m pytest tests/unit tests/static -n 2 --dist loadgroup -m "not exhaustive and not slow" $(PYTEST_ARGS)
 
 test-exhaustive: $(VENV)/.installed ## The cases make test leaves out: every variant of an exhaustive class (~4 min)
 	@$(ENV) $(PY) -m pytest -m exhaustive $(PYTEST_ARGS)

@@ -19,6 +19,8 @@ import build
 from tests.support.terraform import copy_configuration
 from tools.stack import ROOT
 
+pytestmark = pytest.mark.slow  # terraform init and test with a mocked provider; make test-quick leaves it out
+
 TEST_DIR = Path(__file__).parent / "terraform"
 DEPLOY_GUIDE = ROOT / "docs" / "deploy-to-aws.md"
 PREFIX = "acme-prod"

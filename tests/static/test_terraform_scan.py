@@ -17,6 +17,8 @@ import pytest
 
 from tools.stack import ROOT
 
+pytestmark = pytest.mark.slow  # checkov: its own venv, minutes; make test-quick leaves it out
+
 VENV = ROOT / ".venv-checkov"
 REQUIREMENTS = ROOT / "requirements-checkov.txt"
 STAMP = VENV / ".installed"

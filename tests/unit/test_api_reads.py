@@ -5,6 +5,7 @@ import uuid
 from decimal import Decimal
 
 import api_handler
+import pytest
 
 from roxs_common import aggregates, client, cursor, image_index, to_item
 from tests.support.reads import counting
@@ -36,6 +37,7 @@ def stats_reads(context):
     return reads
 
 
+@pytest.mark.slow  # 10,000 rows
 def test_stats_reads_the_same_items_at_10_and_at_10_000_rows(aws, context):
     grow_logs_to(aws, 10, 0)
     small = stats_reads(context)

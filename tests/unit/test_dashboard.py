@@ -349,6 +349,7 @@ def read_profile(aws, context, rows: int) -> dict:
     return reads.profile()
 
 
+@pytest.mark.slow  # 10,000 rows
 def test_the_same_reads_at_10_and_at_10000_rows(aws, context, dlqs):
     small = read_profile(aws, context, 10)
     # Same tables, now 10,000 rows each (the 10 above are overwritten, not added).
