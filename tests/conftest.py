@@ -43,13 +43,20 @@ def _phase_rank(item: pytest.Item) -> int:
 
 # The tests of the deployed stack share one stack and its phases: one worker runs them all, in
 # this session's order. The other tests go to the workers module by module (their fixtures
-# are per module); xdist hands out the largest group first.
+# are per module); xdist hands out the largest group first. (A scheduler, not xdist_group
+# markers: xdist 3.8 cannot rename pytest 9's node ids, so its loadgroup ignores them.)
 STACK_GROUP = "deployed-stack"
 
 
-def pytest_itemcollected(item: pytest.Item) -> None:
-    module = item.nodeid.partition("::")[0]
-    item.add_marker(pytest.mark.xdist_group(STACK_GROUP if module.startswith("tests/integration/") else module))
+def pytest_xdist_make_scheduler(config, log):
+    from xdist.scheduler import LoadScopeScheduling
+
+    class StackTogether(LoadScopeScheduling):
+        def _split_scope(self, nodeid: str) -> str:
+            module = nodeid.partition("::")[0]
+            return STACK_GROUP if module.startswith("tests/integration/") else module
+
+    return StackTogether(config, log)
 
 
 @pytest.hookimpl(trylast=True)
