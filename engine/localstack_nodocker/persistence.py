@@ -60,7 +60,7 @@ from localstack.runtime import hooks
 from localstack.services.plugins import SERVICE_PLUGINS
 from localstack.state import pickle as state_pickle
 
-from localstack_nodocker import drain, dynamodb, intake, journal, restore, service_state, stream_mapping
+from localstack_nodocker import drain, dynamodb_requests, intake, journal, restore, service_state, stream_mapping
 from localstack_nodocker.intake import INTAKE
 
 LOG = logging.getLogger(__name__)
@@ -573,7 +573,7 @@ def _write_in_forked_copy(services: dict, fresh: Path) -> tuple[float, dict[str,
         return 0.0, {}
     failures_file, error_file = fresh / "failed.json", fresh / "save-error.txt"
     forking, engine = time.perf_counter(), os.getpid()
-    with dynamodb.REQUEST_LOCK:
+    with dynamodb_requests.REQUEST_LOCK:
         child = os.fork()
     if child == 0:
         code = 1

@@ -498,7 +498,7 @@ class DynamoDBState(ServiceState):
             self.tables |= tables
 
     def records(self, service, taken) -> list:
-        from localstack_nodocker.dynamodb import REQUEST_LOCK
+        from localstack_nodocker.dynamodb_requests import REQUEST_LOCK
 
         changed, keys, tables = taken
         records, streams = [], set()

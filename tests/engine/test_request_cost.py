@@ -321,7 +321,7 @@ def test_request_log_lines_as_localstack_writes_them(engine):
 # (method, path, query, headers, body, expected).
 INLINE_POLICY = r"""
 import json, sys, threading
-from localstack_nodocker import dynamodb
+from localstack_nodocker import dynamodb_requests
 from localstack_nodocker.inline_requests import INLINE_BODY_BYTES, answered_inline
 
 def scope(service):
@@ -383,7 +383,7 @@ for method, path, query, found_headers, body, expected in cases:
 # a DynamoDB request under way on another thread keeps DynamoDB off the reactor
 held, done = threading.Event(), threading.Event()
 def hold():
-    with dynamodb.REQUEST_LOCK:
+    with dynamodb_requests.REQUEST_LOCK:
         held.set()
         done.wait(10)
 threading.Thread(target=hold).start()
