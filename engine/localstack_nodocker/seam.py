@@ -815,14 +815,14 @@ METRICS_SQLITE = _target(
     "localstack.services.cloudwatch.cloudwatch_database_helper:sqlite3",
     REPLACED,
     METRICS_NO_FSYNC,
-    "serving.py",
+    "metrics_store.py",
     Module(),
 )
 _target(
     "localstack.services.cloudwatch.cloudwatch_database_helper",
     READ,
     METRICS_NO_FSYNC,
-    "serving.py",
+    "metrics_store.py",
     # connections are opened through the module's name, which is replaced
     Mentions("sqlite3.connect("),
 )
@@ -897,28 +897,28 @@ _target(
     "localstack.services.events.provider:EventsProvider",
     READ,
     EVENTS_RESTART,
-    "restore.py",
+    "event_routing.py",
     Assigns("_event_bus_services_store", "_rule_services_store"),
 )
 _target(
     "localstack.services.events.provider:EventsProvider.create_target_sender",
     READ,
     EVENTS_RESTART,
-    "restore.py",
+    "event_routing.py",
     Parameters("self", "target", "rule_arn", "rule_name", "region", "account_id"),
 )
 _target(
     "localstack.services.events.event_bus:EventBusService",
     READ,
     EVENTS_RESTART,
-    "restore.py",
+    "event_routing.py",
     Parameters("event_bus"),
 )
 _target(
     "localstack.services.events.rule:RuleService",
     READ,
     EVENTS_RESTART,
-    "restore.py",
+    "event_routing.py",
     Parameters("rule"),
     Assigns("schedule_cron"),
 )
@@ -926,20 +926,28 @@ _target(
     "localstack.services.events.rule:RuleService.create_schedule_job",
     READ,
     EVENTS_RESTART,
-    "restore.py",
+    "event_routing.py",
     Parameters("self", "schedule_job_sender_func"),
 )
 _target(
     "localstack.services.events.provider:EventsProvider._get_scheduled_rule_job_function",
     READ,
     EVENTS_RESTART,
-    "restore.py",
+    "event_routing.py",
     Parameters("self", "account_id", "region", "rule"),
 )
-_target("localstack.services.events.models:EventsStore", READ, EVENTS_RESTART, "restore.py", Assigns("event_buses"))
-_target("localstack.services.events.models:EventBus", READ, EVENTS_RESTART, "restore.py", Assigns("arn", "rules"))
-_target("localstack.services.events.models:Rule", READ, EVENTS_RESTART, "restore.py", Assigns("arn", "name", "targets"))
-_target("localstack.state.pickle:reducer", READ, LOCKS_RESTORED, "persistence.py", Parameters("cls", "restore"))
+_target(
+    "localstack.services.events.models:EventsStore", READ, EVENTS_RESTART, "event_routing.py", Assigns("event_buses")
+)
+_target("localstack.services.events.models:EventBus", READ, EVENTS_RESTART, "event_routing.py", Assigns("arn", "rules"))
+_target(
+    "localstack.services.events.models:Rule",
+    READ,
+    EVENTS_RESTART,
+    "event_routing.py",
+    Assigns("arn", "name", "targets"),
+)
+_target("localstack.state.pickle:reducer", READ, LOCKS_RESTORED, "service_state.py", Parameters("cls", "restore"))
 _target("localstack.state.pickle:register", READ, STATE_PICKLED, "service_state.py", Parameters("cls", "subclasses"))
 _target(
     "localstack.state.pickle:Pickler",
