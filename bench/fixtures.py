@@ -29,17 +29,22 @@ def handler(event, context):
 
 def latency_recorder(lam, name: str, results: str) -> None:
     """The function `name` running STREAM_LATENCY_RECORDER, reporting to the queue `results`."""
+    python_function(lam, name, "recorder", STREAM_LATENCY_RECORDER, timeout=30, variables={"RESULTS": results})
+
+
+def python_function(lam, name: str, module: str, source: str, timeout: int, variables: dict) -> None:
+    """A Python function `name` of one module (its `handler`), created and active."""
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("recorder.py", STREAM_LATENCY_RECORDER)
+        archive.writestr(f"{module}.py", source)
     lam.create_function(
         FunctionName=name,
         Runtime="python3.11",
-        Handler="recorder.handler",
-        Timeout=30,
+        Handler=f"{module}.handler",
+        Timeout=timeout,
         Role="arn:aws:iam::000000000000:role/bench",
         Code={"ZipFile": buffer.getvalue()},
-        Environment={"Variables": {"RESULTS": results}},
+        Environment={"Variables": variables},
     )
     lam.get_waiter("function_active_v2").wait(FunctionName=name)
 

@@ -7,12 +7,11 @@ import json
 import os
 import time
 import uuid
-import zipfile
 
 import boto3
 
 from bench.api import bench_api
-from bench.fixtures import create_log_table, latency_recorder
+from bench.fixtures import create_log_table, latency_recorder, python_function
 from bench.harness import (
     engine_pid,
     percentile,
@@ -263,20 +262,8 @@ def bench_logs(lam, outputs) -> None:
     # the baseline writes into a table of its own, so the stack's data stays the stack's
     dynamodb = boto3.client("dynamodb")
     table = create_log_table(dynamodb, "bench-seed")
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("seed.py", SEED_LOG_PROCESSOR)
     name = f"bench-seed-logs-{uuid.uuid4().hex[:6]}"
-    lam.create_function(
-        FunctionName=name,
-        Runtime="python3.11",
-        Handler="seed.handler",
-        Timeout=300,
-        Role="arn:aws:iam::000000000000:role/bench",
-        Code={"ZipFile": buffer.getvalue()},
-        Environment={"Variables": {"TABLE": table}},
-    )
-    lam.get_waiter("function_active_v2").wait(FunctionName=name)
+    python_function(lam, name, "seed", SEED_LOG_PROCESSOR, timeout=300, variables={"TABLE": table})
     seed_count = 1_000  # one request per record: enough for a rate, without minutes of waiting
     seed, _ = timed(lam.invoke, FunctionName=name, Payload=json.dumps({"logs": logs[:seed_count]}).encode())
     lam.delete_function(FunctionName=name)
