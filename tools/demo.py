@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 import boto3
 from PIL import Image
 
-from tools import stack
+from tools import stack, waiting
 from tools.http import call, use_credentials_of
 
 sys.path.insert(0, str(stack.ROOT / "lambda_src" / "common"))
@@ -75,14 +75,13 @@ class Waiting:
 
 
 def wait_for(probe, what: str, timeout: float = 60):
+    """The probe's first truthy value, with a spinner meanwhile; None after ``timeout`` (the
+    step reports the check as failed)."""
     with Waiting(what):
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            value = probe()
-            if value:
-                return value
-            time.sleep(0.3)
-    return None
+        try:
+            return waiting.wait_for(probe, timeout=timeout, what=what)
+        except waiting.TimedOut:
+            return None
 
 
 def demo_image() -> bytes:

@@ -30,7 +30,6 @@ notification id, and the image processor derives the image id from bucket, key a
 """
 
 import sys
-import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -38,6 +37,7 @@ from pathlib import Path
 import boto3
 from botocore.exceptions import BotoCoreError, ClientError
 
+from tools import waiting
 from tools.stack import StackError, outputs
 
 # The processor's own reading of an event (objects_from_event) decides what can go back.
@@ -113,21 +113,24 @@ def depth(sqs, url: str) -> int:
 def move_task(sqs, source_arn: str, destination_arn: str) -> Redrive:
     """StartMessageMoveTask, waited for; ClientError with UNSUPPORTED codes when the engine lacks it."""
     handle = sqs.start_message_move_task(SourceArn=source_arn, DestinationArn=destination_arn)["TaskHandle"]
-    deadline = time.monotonic() + MOVE_TASK_TIMEOUT_S
-    while True:
+    task: dict = {}
+
+    def completed() -> bool:
+        nonlocal task
         tasks = sqs.list_message_move_tasks(SourceArn=source_arn, MaxResults=10)["Results"]
-        task = next((task for task in tasks if task.get("TaskHandle") == handle), tasks[0] if tasks else {})
-        status = task.get("Status")
-        if status == "COMPLETED":
-            done = Redrive("StartMessageMoveTask")
-            done.moved = int(task.get("ApproximateNumberOfMessagesMoved", 0))
-            done.lines.append(f"{done.moved} message(s) moved by SQS ({handle[:24]}…)")
-            return done
-        if status in ("FAILED", "CANCELLED"):
-            raise RuntimeError(f"message move task {status}: {task.get('FailureReason', 'no reason given')}")
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"message move task still {status} after {MOVE_TASK_TIMEOUT_S} s")
-        time.sleep(0.5)
+        task = next((listed for listed in tasks if listed.get("TaskHandle") == handle), tasks[0] if tasks else {})
+        if task.get("Status") in ("FAILED", "CANCELLED"):
+            raise RuntimeError(f"message move task {task['Status']}: {task.get('FailureReason', 'no reason given')}")
+        return task.get("Status") == "COMPLETED"
+
+    try:
+        waiting.wait_for(completed, timeout=MOVE_TASK_TIMEOUT_S, interval=0.5, what="the message move task")
+    except waiting.TimedOut:
+        raise RuntimeError(f"message move task still {task.get('Status')} after {MOVE_TASK_TIMEOUT_S} s") from None
+    done = Redrive("StartMessageMoveTask")
+    done.moved = int(task.get("ApproximateNumberOfMessagesMoved", 0))
+    done.lines.append(f"{done.moved} message(s) moved by SQS ({handle[:24]}…)")
+    return done
 
 
 def received(sqs, url: str, left: dict[str, str]) -> Iterator[dict]:

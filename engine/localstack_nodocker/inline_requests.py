@@ -28,7 +28,7 @@ import json
 import re
 import urllib.parse
 
-from localstack_nodocker import dynamodb
+from localstack_nodocker import dynamodb_requests
 
 INLINE_BODY_BYTES = 256 * 1024
 
@@ -117,9 +117,9 @@ def _queue_wait(url: str, region: str) -> int | None:
 
 def _dynamodb_free() -> bool:
     """No DynamoDB request under way on another thread (it may be long: a Scan)."""
-    if not dynamodb.REQUEST_LOCK.acquire(blocking=False):
+    if not dynamodb_requests.REQUEST_LOCK.acquire(blocking=False):
         return False
-    dynamodb.REQUEST_LOCK.release()
+    dynamodb_requests.REQUEST_LOCK.release()
     return True
 
 

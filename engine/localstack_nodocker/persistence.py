@@ -58,9 +58,8 @@ from localstack import config
 from localstack.http import Request, Resource, Response
 from localstack.runtime import hooks
 from localstack.services.plugins import SERVICE_PLUGINS
-from localstack.state import pickle as state_pickle
 
-from localstack_nodocker import drain, dynamodb, intake, journal, restore, service_state, stream_mapping
+from localstack_nodocker import drain, dynamodb_requests, intake, journal, restore, service_state
 from localstack_nodocker.intake import INTAKE
 
 LOG = logging.getLogger(__name__)
@@ -105,11 +104,6 @@ PR_SET_PDEATHSIG = 1  # prctl(2)
 FORKED_SAVE_TIMEOUT = 600
 
 
-# dill restores an unheld RLock as held by "thread 0" (it reads owner=0 from the repr), which
-# deadlocks the first store access after a load; and a lock held while saving belongs to a
-# thread that will not exist after the restart. Every lock is restored free.
-state_pickle.reducer(type(threading.RLock()), threading.RLock)(lambda lock: ())
-state_pickle.reducer(type(threading.Lock()), threading.Lock)(lambda lock: ())
 service_state.register_reducers()
 
 
@@ -488,7 +482,7 @@ class Persistence:
             except Exception as exc:
                 raise RuntimeError(f"the saved state of {name} cannot be read: {type(exc).__name__}: {exc}") from exc
             try:
-                self._restore(name, lifecycle, state)
+                restore.after_load(name, lifecycle, state, self.report)
             except Exception as exc:
                 LOG.exception("restoring %s after loading its state failed", name)
                 self.report(f"service {name}", f"restoring it after loading failed: {type(exc).__name__}: {exc}")
@@ -499,18 +493,6 @@ class Persistence:
             + (f"; {len(self.not_restored)} resource(s) not restored" if self.not_restored else "")
         )
         LOG.info("state %s", self.detail)
-
-    def _restore(self, name: str, lifecycle, state) -> None:
-        """What the service rebuilds from its loaded store, each resource on its own (restore.py)."""
-        if name != "lambda":
-            lifecycle.on_after_state_load()
-            if name == "events":
-                restore.rebuild_event_routing(lifecycle, self.report)
-            return
-        runtime = state.loaded_runtime
-        stream_mapping.resume_at(runtime.get("stream_positions", {}))  # before Lambda restarts the mappings
-        restore.restore_lambda(lifecycle, self.report)
-        drain.requeue(runtime.get("queued_invocations", []), self.report)
 
     def start_writing(self) -> None:
         """From the state just loaded on: note what changes, and journal it (or snapshot it at
@@ -573,7 +555,7 @@ def _write_in_forked_copy(services: dict, fresh: Path) -> tuple[float, dict[str,
         return 0.0, {}
     failures_file, error_file = fresh / "failed.json", fresh / "save-error.txt"
     forking, engine = time.perf_counter(), os.getpid()
-    with dynamodb.REQUEST_LOCK:
+    with dynamodb_requests.REQUEST_LOCK:
         child = os.fork()
     if child == 0:
         code = 1

@@ -16,9 +16,26 @@ version (its code stays with the function).
 
 import logging
 
+from localstack_nodocker import drain, event_routing, stream_mapping
+
 LOG = logging.getLogger(__name__)
 # LocalStack waits this long for a mapping's function to be active before starting the mapping.
 FUNCTION_ACTIVE_S = 10
+
+
+def after_load(name: str, provider, state, report) -> None:
+    """What the service ``name`` rebuilds from its loaded store, each resource on its own.
+    ``state``: its service_state.ServiceState (Lambda's holds what was loaded beside its store:
+    stream positions, queued invocations)."""
+    if name == "lambda":
+        runtime = state.loaded_runtime
+        stream_mapping.resume_at(runtime.get("stream_positions", {}))  # before Lambda restarts the mappings
+        restore_lambda(provider, report)
+        drain.requeue(runtime.get("queued_invocations", []), report)
+        return
+    provider.on_after_state_load()
+    if name == "events":
+        event_routing.rebuild_event_routing(provider, report)
 
 
 def restore_lambda(provider, report) -> None:
@@ -75,32 +92,3 @@ def _report_failed_versions(report) -> None:
             for version in function.versions.values():
                 if version.config.state.state == State.Failed:
                     report(f"function {version.id.qualified_arn()}", version.config.state.reason or "failed to start")
-
-
-def rebuild_event_routing(provider, report) -> None:
-    """EventBridge keeps buses and rules in its store, but routes events through services and
-    target senders it holds only in memory (the provider builds them on PutRule and
-    PutTargets): rebuild them from the loaded rules, or every event after a restart (the S3
-    events that reach the image processor and the storage counter among them) would fail
-    with a KeyError. A scheduled rule with targets gets its schedule job again, as PutTargets
-    arms it (the notification claim sweep runs on one)."""
-    from localstack.services.events.event_bus import EventBusService
-    from localstack.services.events.models import events_stores
-    from localstack.services.events.rule import RuleService
-
-    for account_id, region, store in events_stores.iter_stores():
-        for bus in store.event_buses.values():
-            provider._event_bus_services_store[bus.arn] = EventBusService(bus)
-            for rule in bus.rules.values():
-                rule_service = provider._rule_services_store[rule.arn] = RuleService(rule)
-                for target in rule.targets.values():
-                    try:
-                        provider.create_target_sender(target, rule.arn, rule.name, region, account_id)
-                    except Exception as exc:
-                        report(f"target {target.get('Id')} of rule {rule.arn}", f"{type(exc).__name__}: {exc}")
-                if rule_service.schedule_cron and rule.targets:
-                    try:
-                        job = provider._get_scheduled_rule_job_function(account_id, region, rule)
-                        rule_service.create_schedule_job(job)
-                    except Exception as exc:
-                        report(f"schedule of rule {rule.arn}", f"{type(exc).__name__}: {exc}")

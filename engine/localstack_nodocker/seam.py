@@ -420,23 +420,27 @@ _DDB_BACKEND = "moto.dynamodb.models:DynamoDBBackend"
 _CONDITIONS = ("condition_expression", "expression_attribute_names", "expression_attribute_values")
 
 CAST_VALUE = _target(
-    "moto.dynamodb.models.dynamo_type:DynamoType.cast_value", REPLACED, EXACT_NUMBERS, "dynamodb.py", Property()
+    "moto.dynamodb.models.dynamo_type:DynamoType.cast_value", REPLACED, EXACT_NUMBERS, "dynamodb_numbers.py", Property()
 )
 CALL_ACTION = _target(
-    "moto.dynamodb.responses:DynamoHandler.call_action", WRAPPED, ATOMIC_REQUESTS, "dynamodb.py", Parameters("self")
+    "moto.dynamodb.responses:DynamoHandler.call_action",
+    WRAPPED,
+    ATOMIC_REQUESTS,
+    "dynamodb_requests.py",
+    Parameters("self"),
 )
 _target(
     "moto.dynamodb.responses:DynamoHandler.get_endpoint_name",
     READ,
     INDEX_UPKEEP,
-    "dynamodb.py",
+    "dynamodb_requests.py",
     Parameters("self", "headers"),
 )
 TABLE_QUERY = _target(
     f"{_DDB_TABLE}:Table.query",
     WRAPPED,
     PARTITION_QUERY,
-    "dynamodb.py",
+    "dynamodb_query.py",
     Parameters(
         "self",
         "hash_key",
@@ -453,12 +457,14 @@ TABLE_QUERY = _target(
     # the candidates are handed to moto through all_items: its Query must still read them there
     Mentions("self.all_items()"),
 )
-TABLE_ALL_ITEMS = _target(f"{_DDB_TABLE}:Table.all_items", WRAPPED, PARTITION_QUERY, "dynamodb.py", Parameters("self"))
+TABLE_ALL_ITEMS = _target(
+    f"{_DDB_TABLE}:Table.all_items", WRAPPED, PARTITION_QUERY, "dynamodb_query.py", Parameters("self")
+)
 _target(
     f"{_DDB_TABLE}:Table.sorted_items",
     READ,
     PARTITION_QUERY,
-    "dynamodb.py",
+    "dynamodb_indexes.py",
     # the sorted partitions keep moto's order: the attributes this method sorts by
     Mentions("self._generate_attr_to_sort_by("),
 )
@@ -466,15 +472,15 @@ _target(
     f"{_DDB_TABLE}:Table._generate_attr_to_sort_by",
     READ,
     PARTITION_QUERY,
-    "dynamodb.py",
+    "dynamodb_indexes.py",
     Parameters("self", "hash_key_attrs", "range_key_attrs"),
 )
-_target(f"{_DDB_TABLE}:Table.all_indexes", READ, PARTITION_QUERY, "dynamodb.py", Parameters("self"))
+_target(f"{_DDB_TABLE}:Table.all_indexes", READ, PARTITION_QUERY, "dynamodb_indexes.py", Parameters("self"))
 _target(
     f"{_DDB_TABLE}:Table",
     READ,
     f"{PARTITION_QUERY}; {STREAM_RECORDS}",
-    "dynamodb.py, streams.py",
+    "dynamodb_query.py, dynamodb_indexes.py, dynamodb_transactions.py, streams.py",
     Assigns(
         "items",
         "hash_key_attr",
@@ -488,7 +494,13 @@ _target(
         "latest_stream_label",
     ),
 )
-_target(f"{_DDB_TABLE}:Table.get_item", READ, TRANSACTIONS, "dynamodb.py", Parameters("self", "hash_key", "range_key"))
+_target(
+    f"{_DDB_TABLE}:Table.get_item",
+    READ,
+    TRANSACTIONS,
+    "dynamodb_transactions.py",
+    Parameters("self", "hash_key", "range_key"),
+)
 ITEM_INIT = _target(
     "moto.dynamodb.models.dynamo_type:Item.__init__",
     WRAPPED,
@@ -502,52 +514,68 @@ _target(
     "moto.dynamodb.models.dynamo_type:DynamoType", READ, ITEM_MEMORY, "dynamodb_memory.py", Assigns("type", "value")
 )
 TABLE_PUT_ITEM = _target(
-    f"{_DDB_TABLE}:Table.put_item", WRAPPED, INDEX_UPKEEP, "dynamodb.py", Parameters("self", "item_attrs")
+    f"{_DDB_TABLE}:Table.put_item", WRAPPED, INDEX_UPKEEP, "dynamodb_indexes.py", Parameters("self", "item_attrs")
 )
 TABLE_DELETE_ITEM = _target(
-    f"{_DDB_TABLE}:Table.delete_item", WRAPPED, INDEX_UPKEEP, "dynamodb.py", Parameters("self", "hash_key", "range_key")
+    f"{_DDB_TABLE}:Table.delete_item",
+    WRAPPED,
+    INDEX_UPKEEP,
+    "dynamodb_indexes.py",
+    Parameters("self", "hash_key", "range_key"),
 )
 BACKEND_UPDATE_ITEM = _target(
     f"{_DDB_BACKEND}.update_item",
     WRAPPED,
     f"{INDEX_UPKEEP}; {TRANSACTIONS}",
-    "dynamodb.py",
+    "dynamodb_indexes.py, dynamodb_transactions.py",
     Parameters("self", "table_name", "key", named=("update_expression", *_CONDITIONS)),
 )
 TRANSACT_WRITE_ITEMS = _target(
-    f"{_DDB_BACKEND}.transact_write_items", REPLACED, TRANSACTIONS, "dynamodb.py", Parameters("self", "transact_items")
+    f"{_DDB_BACKEND}.transact_write_items",
+    REPLACED,
+    TRANSACTIONS,
+    "dynamodb_transactions.py",
+    Parameters("self", "transact_items"),
 )
-_target(f"{_DDB_BACKEND}.get_table", READ, TRANSACTIONS, "dynamodb.py", Parameters("self", "table_name"))
-_target(f"{_DDB_BACKEND}.get_item", READ, TRANSACTIONS, "dynamodb.py", Parameters("self", "table_name", "keys"))
+_target(f"{_DDB_BACKEND}.get_table", READ, TRANSACTIONS, "dynamodb_transactions.py", Parameters("self", "table_name"))
+_target(
+    f"{_DDB_BACKEND}.get_item", READ, TRANSACTIONS, "dynamodb_transactions.py", Parameters("self", "table_name", "keys")
+)
 _target(
     f"{_DDB_BACKEND}.put_item",
     READ,
     TRANSACTIONS,
-    "dynamodb.py",
+    "dynamodb_transactions.py",
     Parameters("self", "table_name", "item_attrs", named=_CONDITIONS),
 )
 _target(
     f"{_DDB_BACKEND}.delete_item",
     READ,
     TRANSACTIONS,
-    "dynamodb.py",
+    "dynamodb_transactions.py",
     Parameters("self", "table_name", "key", named=_CONDITIONS),
 )
-_target(f"{_DDB_BACKEND}.get_keys_value", READ, TRANSACTIONS, "dynamodb.py", Parameters("self", "table", "keys"))
-_target(_DDB_BACKEND, READ, f"{TRANSACTIONS}; {STREAM_RECORDS}", "dynamodb.py, streams.py", Assigns("tables"))
+_target(
+    f"{_DDB_BACKEND}.get_keys_value",
+    READ,
+    TRANSACTIONS,
+    "dynamodb_transactions.py",
+    Parameters("self", "table", "keys"),
+)
+_target(_DDB_BACKEND, READ, f"{INDEX_UPKEEP}; {STREAM_RECORDS}", "dynamodb_indexes.py, streams.py", Assigns("tables"))
 _target(
     "moto.dynamodb.comparisons:get_filter_expression",
     READ,
     TRANSACTIONS,
-    "dynamodb.py",
+    "dynamodb_transactions.py",
     Parameters("expr", "names", "values"),
 )
-_target("moto.dynamodb.comparisons:OpDefault", READ, PARTITION_QUERY, "dynamodb.py", Class())
+_target("moto.dynamodb.comparisons:OpDefault", READ, PARTITION_QUERY, "dynamodb_indexes.py", Class())
 STREAM_SHARD_ADD = _target(
     f"{_DDB_TABLE}:StreamShard.add",
     REPLACED,
     STREAM_RECORDS,
-    "streams.py, dynamodb.py",
+    "streams.py, dynamodb_transactions.py",
     Parameters("self", "old", "new"),
 )
 _target(
@@ -787,14 +815,14 @@ METRICS_SQLITE = _target(
     "localstack.services.cloudwatch.cloudwatch_database_helper:sqlite3",
     REPLACED,
     METRICS_NO_FSYNC,
-    "serving.py",
+    "metrics_store.py",
     Module(),
 )
 _target(
     "localstack.services.cloudwatch.cloudwatch_database_helper",
     READ,
     METRICS_NO_FSYNC,
-    "serving.py",
+    "metrics_store.py",
     # connections are opened through the module's name, which is replaced
     Mentions("sqlite3.connect("),
 )
@@ -869,28 +897,28 @@ _target(
     "localstack.services.events.provider:EventsProvider",
     READ,
     EVENTS_RESTART,
-    "restore.py",
+    "event_routing.py",
     Assigns("_event_bus_services_store", "_rule_services_store"),
 )
 _target(
     "localstack.services.events.provider:EventsProvider.create_target_sender",
     READ,
     EVENTS_RESTART,
-    "restore.py",
+    "event_routing.py",
     Parameters("self", "target", "rule_arn", "rule_name", "region", "account_id"),
 )
 _target(
     "localstack.services.events.event_bus:EventBusService",
     READ,
     EVENTS_RESTART,
-    "restore.py",
+    "event_routing.py",
     Parameters("event_bus"),
 )
 _target(
     "localstack.services.events.rule:RuleService",
     READ,
     EVENTS_RESTART,
-    "restore.py",
+    "event_routing.py",
     Parameters("rule"),
     Assigns("schedule_cron"),
 )
@@ -898,20 +926,28 @@ _target(
     "localstack.services.events.rule:RuleService.create_schedule_job",
     READ,
     EVENTS_RESTART,
-    "restore.py",
+    "event_routing.py",
     Parameters("self", "schedule_job_sender_func"),
 )
 _target(
     "localstack.services.events.provider:EventsProvider._get_scheduled_rule_job_function",
     READ,
     EVENTS_RESTART,
-    "restore.py",
+    "event_routing.py",
     Parameters("self", "account_id", "region", "rule"),
 )
-_target("localstack.services.events.models:EventsStore", READ, EVENTS_RESTART, "restore.py", Assigns("event_buses"))
-_target("localstack.services.events.models:EventBus", READ, EVENTS_RESTART, "restore.py", Assigns("arn", "rules"))
-_target("localstack.services.events.models:Rule", READ, EVENTS_RESTART, "restore.py", Assigns("arn", "name", "targets"))
-_target("localstack.state.pickle:reducer", READ, LOCKS_RESTORED, "persistence.py", Parameters("cls", "restore"))
+_target(
+    "localstack.services.events.models:EventsStore", READ, EVENTS_RESTART, "event_routing.py", Assigns("event_buses")
+)
+_target("localstack.services.events.models:EventBus", READ, EVENTS_RESTART, "event_routing.py", Assigns("arn", "rules"))
+_target(
+    "localstack.services.events.models:Rule",
+    READ,
+    EVENTS_RESTART,
+    "event_routing.py",
+    Assigns("arn", "name", "targets"),
+)
+_target("localstack.state.pickle:reducer", READ, LOCKS_RESTORED, "service_state.py", Parameters("cls", "restore"))
 _target("localstack.state.pickle:register", READ, STATE_PICKLED, "service_state.py", Parameters("cls", "subclasses"))
 _target(
     "localstack.state.pickle:Pickler",

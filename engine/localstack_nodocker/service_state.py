@@ -220,6 +220,11 @@ def register_reducers() -> None:
     from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
     from localstack.aws.connect import MetadataRequestInjector
 
+    # dill restores an unheld RLock as held by "thread 0" (it reads owner=0 from the repr), which
+    # deadlocks the first store access after a load; and a lock held while saving belongs to a
+    # thread that will not exist after the restart. Every lock is restored free.
+    state_pickle.reducer(type(threading.RLock()), threading.RLock)(lambda lock: ())
+    state_pickle.reducer(type(threading.Lock()), threading.Lock)(lambda lock: ())
     state_pickle.register(defaultdict, subclasses=True)(_save_defaultdict)
     key_classes, certificate_class = _cryptography_classes()
     for key_class in key_classes:
@@ -498,7 +503,7 @@ class DynamoDBState(ServiceState):
             self.tables |= tables
 
     def records(self, service, taken) -> list:
-        from localstack_nodocker.dynamodb import REQUEST_LOCK
+        from localstack_nodocker.dynamodb_requests import REQUEST_LOCK
 
         changed, keys, tables = taken
         records, streams = [], set()

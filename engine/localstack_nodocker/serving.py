@@ -1,34 +1,25 @@
-"""Steady latency under load: how the engine's one process serves requests.
+"""Steady latency under load: the heap frozen between garbage collections.
 
-Every service of the engine lives in one Python process, under one interpreter lock, so
-whatever the process does besides answering shows as latency on every request in flight.
-
-- Garbage collection. All service state is Python objects (moto's DynamoDB items, S3
-  metadata, log events). A full collection walks every one of them: 0.4 s at demo size,
-  growing with the data, a pause for every request in flight (measured: the p99 of the API
-  at concurrency 10). Every ``FREEZE_INTERVAL`` seconds what survived since the last freeze
-  is collected, then what is alive is frozen (``gc.freeze``), so collections walk only what
-  is new and garbage is not frozen with the live heap. Frozen objects are still
-  freed when unreferenced; a cycle among them is collected when the engine has been idle for
-  a whole interval, by one full collection then (seconds at 100,000 DynamoDB items, paid
-  while nobody waits).
-- CloudWatch's metrics store. LocalStack keeps metric data in SQLite and commits every
-  PutMetricData (Lambda's own Invocations and Duration datapoints among them: one per
-  invocation) with an fsync, one at a time under one lock. At a hundred invocations a
-  second that queue is the bottleneck (a function's own PutMetricData waited 1-2 s). Its
-  connections commit without fsync (``PRAGMA synchronous = OFF``): a crash of the host may
-  lose the last metric datapoints, which the saved state (written apart) does not depend on.
+Changes CPython's default garbage collection in the engine's process. Every service of the
+engine lives in one Python process, under one interpreter lock, so whatever the process does
+besides answering shows as latency on every request in flight. All service state is Python
+objects (moto's DynamoDB items, S3 metadata, log events). A full collection walks every one
+of them: 0.4 s at demo size, growing with the data, a pause for every request in flight
+(measured: the p99 of the API at concurrency 10). Every ``FREEZE_INTERVAL`` seconds what
+survived since the last freeze is collected, then what is alive is frozen (``gc.freeze``), so
+collections walk only what is new and garbage is not frozen with the live heap. Frozen
+objects are still freed when unreferenced; a cycle among them is collected when the engine
+has been idle for a whole interval, by one full collection then (seconds at 100,000 DynamoDB
+items, paid while nobody waits). Requests are counted by a response handler (the idle test).
+CloudWatch's metrics store is tuned apart (metrics_store.py).
 """
 
 import gc
 import logging
-import sqlite3
 import threading
 import time
 
 from localstack.runtime import hooks
-
-from localstack_nodocker import seam
 
 LOG = logging.getLogger(__name__)
 
@@ -69,25 +60,9 @@ def _keep_heap_frozen() -> None:
         (LOG.info if seconds > 0.1 else LOG.debug)("heap: %s and freeze in %.0f ms", kind, seconds * 1000)
 
 
-class _MetricsStoreSqlite:
-    """The sqlite3 module as LocalStack's CloudWatch metrics store sees it: its connections
-    commit without waiting for the disk."""
-
-    def __getattr__(self, name):
-        return getattr(sqlite3, name)
-
-    @staticmethod
-    def connect(database, *args, **kwargs):
-        connection = sqlite3.connect(database, *args, **kwargs)
-        connection.execute("PRAGMA synchronous = OFF")
-        return connection
-
-
 @hooks.on_infra_start()
-def serve_steadily():
+def freeze_heap_between_collections():
     from localstack.aws.handlers import run_custom_response_handlers
-
-    seam.replace(seam.METRICS_SQLITE, _MetricsStoreSqlite())
 
     run_custom_response_handlers.append(_count_request)
     threading.Thread(target=_keep_heap_frozen, name="heap-freezer", daemon=True).start()

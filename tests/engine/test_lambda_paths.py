@@ -121,15 +121,17 @@ def recorder_function(lam, prefix: str, source: str, timeout: int = 10):
 
 def receive(sqs, queue_url: str, predicate, timeout: float = 30) -> dict:
     """First message on the queue for which predicate(body) holds."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+
+    def matching():
         for message in sqs.receive_message(
             QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1, MessageAttributeNames=["All"]
         ).get("Messages", []):
             sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
             if predicate(json.loads(message["Body"])):
                 return message
-    raise AssertionError(f"no matching message on {queue_url} within {timeout} s")
+        return None
+
+    return wait_for(matching, timeout=timeout, interval=0, what=f"a matching message on {queue_url}")
 
 
 @pytest.fixture(scope="module")
@@ -242,13 +244,14 @@ def test_logs_reach_tail_and_the_functions_log_group(aws, probe):
     response, _ = invoke(aws, probe, {"marker": marker}, LogType="Tail")
     tail = base64.b64decode(response["LogResult"]).decode()
     assert marker in tail and "START RequestId" in tail and "REPORT RequestId" in tail
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        events = aws["logs"].filter_log_events(logGroupName=f"/aws/lambda/{probe['name']}", filterPattern=marker)
-        if events["events"]:
-            return
-        time.sleep(0.5)
-    raise AssertionError("the handler's output never reached CloudWatch Logs")
+    wait_for(
+        lambda: aws["logs"].filter_log_events(logGroupName=f"/aws/lambda/{probe['name']}", filterPattern=marker)[
+            "events"
+        ],
+        timeout=15,
+        interval=0.5,
+        what="the handler's output to reach CloudWatch Logs",
+    )
 
 
 def test_handler_calls_dynamodb_and_s3_back_through_boto3(aws, probe):
@@ -305,12 +308,12 @@ def test_sqs_mapping_delivers_and_dead_letters_a_failing_message(aws, probe):
         sqs.send_message(QueueUrl=source, MessageBody="good")
         sqs.send_message(QueueUrl=source, MessageBody="poison")
         receive(sqs, probe["results"], lambda body: body.get("Records", [{}])[0].get("body") == "good")
-        dead = None
-        deadline = time.monotonic() + 60
-        while dead is None and time.monotonic() < deadline:
-            messages = sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1, AttributeNames=["All"]).get("Messages", [])
-            dead = messages[0] if messages else None
-        assert dead is not None, "the poison message never reached the dead-letter queue"
+        dead = wait_for(
+            lambda: sqs.receive_message(QueueUrl=dlq, WaitTimeSeconds=1, AttributeNames=["All"]).get("Messages"),
+            timeout=60,
+            interval=0,
+            what="the poison message to reach the dead-letter queue",
+        )[0]
         assert dead["Body"] == "poison"
         assert int(dead["Attributes"]["ApproximateReceiveCount"]) >= 2
     finally:

@@ -29,6 +29,7 @@ from tests.support.second_engine import (
     zipped,
 )
 from tests.support.waiting import wait_for
+from tools.waiting import TimedOut
 
 
 @pytest.fixture
@@ -301,16 +302,22 @@ RECORDER = (
 
 def delivered_keys(queue_url: str, until: str, timeout: float = 60) -> list[str]:
     """Stream keys the recorder delivered, in order, up to and including `until`."""
-    keys, deadline = [], time.monotonic() + timeout
-    while until not in keys:
-        assert time.monotonic() < deadline, f"{until!r} never reached the function; delivered: {keys}"
+    keys = []
+
+    def delivered() -> bool:
         for message in (
             client("sqs")
             .receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=1)
             .get("Messages", [])
         ):
-            keys += json.loads(message["Body"])
+            keys.extend(json.loads(message["Body"]))
             client("sqs").delete_message(QueueUrl=queue_url, ReceiptHandle=message["ReceiptHandle"])
+        return until in keys
+
+    try:
+        wait_for(delivered, timeout=timeout, interval=0, what=f"{until!r} to reach the function")
+    except TimedOut as exc:
+        raise TimedOut(f"{exc}; delivered: {keys}") from None
     return keys
 
 

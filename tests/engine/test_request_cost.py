@@ -80,6 +80,18 @@ def client(service: str):
     return boto3.client(service, endpoint_url=endpoint())
 
 
+def receive_at_least(sqs, url: str, count: int, **receive) -> list[dict]:
+    """Messages of the queue, received (not deleted) until there are ``count`` of them."""
+    received = []
+
+    def enough() -> bool:
+        received.extend(sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, **receive).get("Messages", []))
+        return len(received) >= count
+
+    wait_for(enough, interval=0, what=f"{count} messages on {url}")
+    return received
+
+
 def in_engine_interpreter(script: str, *arguments: str) -> str:
     """What the script prints, run by the engine's Python with the engine's plugins importable."""
     result = subprocess.run(
@@ -180,11 +192,8 @@ def test_url_encoded_forms_reach_sqs(engine, body):
             with urllib.request.urlopen(request, timeout=30) as response:
                 answers.setdefault(accept, set()).add(response.headers.get_content_type())
         assert answers == {"application/json": {"application/json"}, None: {"text/xml"}, "text/xml": {"text/xml"}}
-        received = []
-        while len(received) < 4:
-            messages = sqs.receive_message(QueueUrl=queue, MaxNumberOfMessages=10, WaitTimeSeconds=1)
-            received += [message["Body"] for message in messages.get("Messages", [])]
-        assert received == [body] * 4
+        received = receive_at_least(sqs, queue, 4, WaitTimeSeconds=1)
+        assert [message["Body"] for message in received] == [body] * 4
     finally:
         sqs.delete_queue(QueueUrl=queue)
 
@@ -282,9 +291,7 @@ def test_sqs_request_metrics_add_up(engine):
             sqs.send_message(QueueUrl=url, MessageBody="m" * size)
     try:
         for url, sizes in queues.values():
-            received = []
-            while len(received) < len(sizes):
-                received += sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
+            received = receive_at_least(sqs, url, len(sizes))
             for message in received:
                 sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
             assert not sqs.receive_message(QueueUrl=url).get("Messages")  # an empty receive
@@ -321,7 +328,7 @@ def test_request_log_lines_as_localstack_writes_them(engine):
 # (method, path, query, headers, body, expected).
 INLINE_POLICY = r"""
 import json, sys, threading
-from localstack_nodocker import dynamodb
+from localstack_nodocker import dynamodb_requests
 from localstack_nodocker.inline_requests import INLINE_BODY_BYTES, answered_inline
 
 def scope(service):
@@ -383,7 +390,7 @@ for method, path, query, found_headers, body, expected in cases:
 # a DynamoDB request under way on another thread keeps DynamoDB off the reactor
 held, done = threading.Event(), threading.Event()
 def hold():
-    with dynamodb.REQUEST_LOCK:
+    with dynamodb_requests.REQUEST_LOCK:
         held.set()
         done.wait(10)
 threading.Thread(target=hold).start()

@@ -21,6 +21,7 @@ import boto3
 import pytest
 
 from tests.engine.test_lambda_paths import wait_active
+from tests.support.waiting import wait_for
 
 ROLE = "arn:aws:iam::000000000000:role/runtimes"
 ROOT = Path(__file__).resolve().parents[2]
@@ -80,11 +81,13 @@ def publish_layer(aws, files: dict, runtimes: list[str]) -> str:
 
 
 def wait_updated(lam, name: str) -> None:
-    for _ in range(100):
-        if lam.get_function_configuration(FunctionName=name).get("LastUpdateStatus") != "InProgress":
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"{name} stayed InProgress")
+    """Until the last update has ended, whether it succeeded or failed (function_updated_v2 raises on a failure)."""
+    wait_for(
+        lambda: lam.get_function_configuration(FunctionName=name).get("LastUpdateStatus") != "InProgress",
+        timeout=10,
+        interval=0.1,
+        what=f"{name} to leave InProgress",
+    )
 
 
 # --- Python --------------------------------------------------------------------------------
@@ -424,16 +427,15 @@ def test_node_console_reaches_tail_and_cloudwatch(aws, node_function):
     response, _ = invoke(aws, node_function, {"marker": marker}, LogType="Tail")
     tail = base64.b64decode(response["LogResult"]).decode()
     assert f"\tINFO\tmarker {marker}" in tail and "REPORT RequestId" in tail
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
+
+    def logged():
         try:
             group = f"/aws/lambda/{node_function}"
-            if aws["logs"].filter_log_events(logGroupName=group, filterPattern=marker)["events"]:
-                return
+            return aws["logs"].filter_log_events(logGroupName=group, filterPattern=marker)["events"]
         except aws["logs"].exceptions.ResourceNotFoundException:
-            pass  # the engine creates the log group with the first batch of logs it ships
-        time.sleep(0.5)
-    raise AssertionError("console.log never reached CloudWatch Logs")
+            return None  # the engine creates the log group with the first batch of logs it ships
+
+    wait_for(logged, timeout=15, interval=0.5, what="console.log to reach CloudWatch Logs")
 
 
 def test_node_memory_past_the_limit_fails_and_the_environment_recovers(aws, node_function):
@@ -586,14 +588,13 @@ export const handler = async (event) => {
         },
     )
     aws["s3"].put_object(Bucket=bucket, Key="photos/cat 1.jpg", Body=b"12345")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        item = aws["dynamodb"].get_item(TableName=table, Key={"key": {"S": "photos/cat 1.jpg"}}).get("Item")
-        if item:
-            assert item["size"] == {"N": "5"}
-            return
-        time.sleep(0.5)
-    raise AssertionError("the Node.js function never wrote the upload's item")
+    item = wait_for(
+        lambda: aws["dynamodb"].get_item(TableName=table, Key={"key": {"S": "photos/cat 1.jpg"}}).get("Item"),
+        timeout=30,
+        interval=0.5,
+        what="the Node.js function to write the upload's item",
+    )
+    assert item["size"] == {"N": "5"}
 
 
 @pytest.mark.parametrize("runtime", ["python3.11", "nodejs20.x"])

@@ -97,12 +97,12 @@ class Stream:
         """With LATEST, records written before the poller's first iterator are skipped, as on
         AWS: write markers until one is delivered."""
         wait_for(self.enabled, timeout=30, what="the mapping to be enabled")
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline:
+
+        def marker_delivered():
             self.put({"pk": {"S": f"marker-{uuid.uuid4().hex[:6]}"}})
-            if any(r["dynamodb"]["Keys"]["pk"]["S"].startswith("marker-") for r in self.collect()):
-                return
-        raise AssertionError(f"no record of {self.name} reached the function")
+            return any(r["dynamodb"]["Keys"]["pk"]["S"].startswith("marker-") for r in self.collect())
+
+        wait_for(marker_delivered, timeout=30, interval=0, what=f"a record of {self.name} to reach the function")
 
     def close(self):
         self.aws["lambda"].delete_event_source_mapping(UUID=self.mapping)

@@ -1,18 +1,9 @@
-"""Waiting for asynchronous results without fixed sleeps."""
+"""Waiting for asynchronous results without fixed sleeps: tools/waiting.py's ``wait_for``
+(the one polling loop, shared with the tools), and reading a table whole once it is there."""
 
-import time
+from tools.waiting import wait_for
 
-
-def wait_for(probe, timeout: float = 30, interval: float = 0.3, what: str = "condition"):
-    """Call probe() until it returns something truthy; that value, or AssertionError on timeout."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = probe()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(interval)
+__all__ = ["scan_all", "wait_for"]
 
 
 def scan_all(dynamodb, table: str, **kwargs) -> list[dict]:
