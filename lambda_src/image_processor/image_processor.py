@@ -51,6 +51,7 @@ from roxs_common import (
     to_item,
 )
 from roxs_common.aggregates import Deltas
+from roxs_common.aws import error_code, is_conflict, is_not_found
 from roxs_common.clock import now_iso
 from roxs_common.dynamo import from_item
 from roxs_common.image_index import image_id_for, partition_attributes, row_counters
@@ -122,21 +123,6 @@ class KeyState:
     exists: bool = False
 
 
-def _is_not_found(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in (
-        "404",
-        "NoSuchKey",
-        "NotFound",
-    )
-
-
-def _is_conflict(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in (
-        "TransactionCanceledException",
-        "ConditionalCheckFailedException",
-    )
-
-
 def key_ref(bucket: str, key: str) -> str:
     return f"image#{bucket}/{key}"
 
@@ -177,7 +163,7 @@ def head_original(bucket: str, key: str) -> dict[str, Any] | None:
     try:
         return client("s3").head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        if _is_not_found(exc):
+        if is_not_found(exc):
             return None
         raise
 
@@ -205,7 +191,7 @@ def render_original(bucket: str, key: str, head: dict[str, Any]) -> RenderedImag
     try:
         data = client("s3").get_object(Bucket=bucket, Key=key, IfMatch=head["ETag"])["Body"].read()
     except ClientError as exc:
-        if _is_not_found(exc) or exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
+        if is_not_found(exc) or error_code(exc) == "PreconditionFailed":
             raise KeyMoved(f"s3://{bucket}/{key} changed while it was read") from exc
         raise
     return render_image(data, *settings)
@@ -330,7 +316,7 @@ def commit(state: KeyState, new_row: dict[str, Any] | None) -> list[dict[str, st
     try:
         client("dynamodb").transact_write_items(TransactItems=operations)
     except ClientError as exc:
-        if _is_conflict(exc):
+        if is_conflict(exc):
             raise KeyMoved(f"{state.ref} changed while it was processed") from exc
         raise
     return pending
@@ -356,7 +342,7 @@ def finish_pending(ref: str, version: int, pending: list[dict[str, str]], curren
         else:
             ddb.delete_item(TableName=table, Key=key, **guard)
     except ClientError as exc:
-        if not _is_conflict(exc):
+        if not is_conflict(exc):
             raise
 
 
