@@ -47,7 +47,7 @@ from tools import stack
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "lambda_src" / "common"))
 
 from roxs_common import aggregates
-from roxs_common.aws import error_code
+from roxs_common.aws import error_code, is_not_found
 from roxs_common.dynamo import projection, scan_items
 from roxs_common.image_index import image_id_for
 
@@ -106,7 +106,7 @@ def _current_upload_id(s3: Any, bucket: str, key: str) -> str | None:
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        if error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+        if is_not_found(exc):
             return None
         raise
     return _upload_id(bucket, key, head["ETag"], head["LastModified"])

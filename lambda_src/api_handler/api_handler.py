@@ -8,6 +8,7 @@ Query (or of ListObjectsV2) resumed from an opaque next_token (roxs_common.curso
 """
 
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -25,24 +26,35 @@ from roxs_common import (
     dumps,
     get_logger,
     inject_lambda_context,
-    query_items,
     require_env,
     to_plain,
 )
 from roxs_common.clock import now_iso
 from roxs_common.log_index import log_summary
-from roxs_common.notifications import API_DEFAULTS, check_notification_id, notification_fields
+from roxs_common.notifications import API_DEFAULTS, check_notification_id, history_row, notification_fields
+from roxs_common.paging import check_page_limit
 from roxs_common.storable import check_s3_key
 
 logger = get_logger(__name__)
 
 router = Router(allow_origin=lambda: require_env("CORS_ALLOW_ORIGIN"))
 
-PAGE_LIMITS = {"default": 50, "minimum": 1, "maximum": 100}
-LOG_LIMITS = {"default": 20, "minimum": 1, "maximum": 100}
+PAGE_DEFAULT, LOG_PAGE_DEFAULT = 50, 20
 
 
 # --- pages ------------------------------------------------------------------------------------
+
+
+def _page_limit(request: Request, default: int) -> int:
+    """The `limit` query parameter as the listers take it (roxs_common.paging), `default` when absent."""
+    raw = request.query.get("limit")
+    if raw is None:
+        return default
+    try:
+        # An empty value (?limit=) is not a number: a 400 like any other, not the default.
+        return check_page_limit(int(raw) if re.fullmatch(r"[0-9]{1,9}", raw) else None)
+    except ValueError as exc:
+        raise HttpError(400, f"{exc}, got {raw!r}") from exc
 
 
 def _start_position(
@@ -115,11 +127,11 @@ def image_summary(row: dict[str, Any]) -> dict[str, Any]:
 
 @router.route("GET", "/images")
 def list_images(request: Request) -> Reply:
-    # The table owner's listing (APP.md's contract), imported where it is used.
+    # The table owner's listing (docs/interfaces.md), imported where it is used.
     from roxs_common.image_index import STATUSES, check_image_position
     from roxs_common.image_index import list_images as list_rows
 
-    route, limit = "GET /images", request.int_param("limit", **PAGE_LIMITS)
+    route, limit = "GET /images", _page_limit(request, PAGE_DEFAULT)
     filters = {"status": _choice(request, "status", STATUSES, str.lower)}
     after = _start_position(request, route, filters, check_image_position)
     rows, position = list_rows(filters["status"], limit, after)
@@ -134,7 +146,7 @@ def list_logs(request: Request) -> Reply:
     from roxs_common.log_index import check_log_position
     from roxs_common.log_index import list_logs as list_rows
 
-    route, limit = "GET /logs", request.int_param("limit", **LOG_LIMITS)
+    route, limit = "GET /logs", _page_limit(request, LOG_PAGE_DEFAULT)
     level = _choice(request, "level", LOG_LEVELS, str.upper)
     filters = {"level": level}
     after = _start_position(request, route, filters, lambda position: check_log_position(position, level))
@@ -194,7 +206,7 @@ def list_notifications(request: Request) -> Reply:
     from roxs_common.notifications import FINAL_STATUSES, check_notification_position
     from roxs_common.notifications import list_notifications as list_rows
 
-    route, limit = "GET /notifications", request.int_param("limit", **PAGE_LIMITS)
+    route, limit = "GET /notifications", _page_limit(request, PAGE_DEFAULT)
     filters = {
         "priority": _choice(request, "priority", NOTIFICATION_PRIORITIES, str.lower),
         "status": _choice(request, "status", FINAL_STATUSES, str.lower),
@@ -212,15 +224,7 @@ def get_notification(request: Request) -> Reply:
         notification_id = check_notification_id(request.path_params["id"])
     except ValueError as exc:
         raise HttpError(400, str(exc)) from exc
-    rows = query_items(
-        client("dynamodb"),
-        TableName=require_env("HISTORY_TABLE"),
-        KeyConditionExpression="NotificationId = :id",
-        ExpressionAttributeValues={":id": {"S": notification_id}},
-        ScanIndexForward=False,
-        Limit=1,
-    )
-    row = next(rows, None)
+    row = history_row(notification_id)
     if row is None:
         raise HttpError(404, f"notification {notification_id} not found (it may still be queued)")
     return Reply(200, to_plain(row))
@@ -243,7 +247,7 @@ def file_position_checker(prefix: str) -> Callable[[Any], None]:
 
 @router.route("GET", "/files")
 def list_files(request: Request) -> Reply:
-    route, limit = "GET /files", request.int_param("limit", **PAGE_LIMITS)
+    route, limit = "GET /files", _page_limit(request, PAGE_DEFAULT)
     try:
         # Any text S3 takes in a key: every key the bucket holds can be listed by its prefix.
         prefix = check_s3_key(request.query.get("prefix", ""), "prefix", empty=True)

@@ -11,7 +11,6 @@ the CORS headers.
 
 import base64
 import binascii
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -108,16 +107,6 @@ class Request:
             raise HttpError(400, f"body is not valid JSON: {exc}") from exc
         if not isinstance(value, dict):
             raise HttpError(400, f"body must be a JSON object, got {type(value).__name__}")
-        return value
-
-    def int_param(self, name: str, *, default: int, minimum: int, maximum: int) -> int:
-        raw = self.query.get(name)
-        if raw is None:
-            return default
-        # An empty value (?limit=) is not a number: a 400 like any other, not the default.
-        value = int(raw) if re.fullmatch(r"[0-9]{1,9}", raw) else None
-        if value is None or not minimum <= value <= maximum:
-            raise HttpError(400, f"{name} must be an integer between {minimum} and {maximum}, got {raw!r}")
         return value
 
 

@@ -22,6 +22,7 @@ from botocore.exceptions import ClientError
 
 from roxs_common import (
     LOG_LEVELS,
+    NOTIFICATION_PRIORITIES,
     client,
     get_logger,
     inject_lambda_context,
@@ -36,6 +37,7 @@ from roxs_common.aggregates import (
     minute_counter,
     read_counters,
 )
+from roxs_common.aws import error_code, is_not_found
 from roxs_common.image_index import list_images
 from roxs_common.log_index import list_logs, log_summary
 from roxs_common.metrics import DURATION_METRIC, FUNCTION_DIMENSION, metrics_namespace
@@ -46,12 +48,14 @@ LATEST_IMAGES = 6
 RECENT_ERRORS = 5
 ERROR_LEVELS = ("ERROR", "CRITICAL", "FATAL")
 ACTIVITY_MINUTES = 60
+# Log levels the page charts even at zero (others appear when counted).
+CHARTED_LEVELS = ("INFO", "WARNING", "ERROR", "CRITICAL")
 # Drawn even when zero all hour, so every chart has its lines (others appear when counted).
 ACTIVITY_SERIES = (
     "images_completed",
     "images_error",
     "images_rejected",
-    *(f"logs_{level}" for level in ("INFO", "WARNING", "ERROR", "CRITICAL")),
+    *(f"logs_{level}" for level in CHARTED_LEVELS),
     "notifications_sent",
 )
 QUEUE_ATTRIBUTES = {
@@ -73,10 +77,6 @@ SERVICES = ("dynamodb", "s3", "sqs", "lambda", "cloudwatch")
 # Why CloudWatch refused percentiles, once it has: an engine that cannot compute them will not
 # learn to during this execution environment's life, and each refusal costs the client's retries.
 _percentiles_refused: str | None = None
-
-
-def _error_code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
 
 
 # --- totals (counter items) ---------------------------------------------------------------------
@@ -160,10 +160,10 @@ def inline_thumbnail(bucket: str, key: str | None) -> dict[str, str | None]:
         # One more byte than inlined: enough to tell a thumbnail over the limit, whatever its size.
         obj = client("s3").get_object(Bucket=bucket, Key=key, Range=f"bytes=0-{THUMBNAIL_INLINE_MAX_BYTES}")
     except ClientError as exc:
-        if _error_code(exc) not in ("NoSuchKey", "404", "InvalidRange"):
+        if not is_not_found(exc) and error_code(exc) != "InvalidRange":
             raise
         # An image without its thumbnail (gone, or empty) still belongs on the dashboard.
-        logger.warning("thumbnail missing", extra={"bucket": bucket, "key": key, "reason": _error_code(exc)})
+        logger.warning("thumbnail missing", extra={"bucket": bucket, "key": key, "reason": error_code(exc)})
         return {"thumbnail": None}
     body, content_type = obj["Body"].read(), obj.get("ContentType")
     if len(body) > THUMBNAIL_INLINE_MAX_BYTES:
@@ -372,7 +372,7 @@ def metrics(functions: list[str], queue_names: list[str], now: dt.datetime) -> t
         except ClientError as exc:
             # An engine without percentiles (LocalStack's own CloudWatch answers InternalError): say so.
             _percentiles_refused = (
-                f"CloudWatch did not compute {'/'.join(PERCENTILES)}: {_error_code(exc)}: "
+                f"CloudWatch did not compute {'/'.join(PERCENTILES)}: {error_code(exc)}: "
                 + str(exc.response.get("Error", {}).get("Message", ""))[:200]
             )
             logger.warning("duration percentiles unavailable", extra={"reason": _percentiles_refused})
@@ -440,7 +440,14 @@ def lambda_handler(event: Any, context: Any) -> dict[str, Any]:
         data["queues"] = [{**queue, "oldest_age_s": ages.get(queue["name"])} for queue in queue_list.result()]
     data["alerts"] = alerts(data["queues"])
     data["activity"] = activity(counters.result(), minutes)
-    data["metadata"] = {"generated_at": now.isoformat(), "metrics_window_s": int(METRICS_WINDOW.total_seconds())}
+    data["metadata"] = {
+        "generated_at": now.isoformat(),
+        "metrics_window_s": int(METRICS_WINDOW.total_seconds()),
+        # The page orders and charts by these rather than keeping its own copy.
+        "log_levels": list(LOG_LEVELS),
+        "charted_levels": list(CHARTED_LEVELS),
+        "notification_priorities": list(NOTIFICATION_PRIORITIES),
+    }
     logger.info("dashboard generated", extra={"images": data["images"]["total"], "logs": data["logs"]["total"]})
     # The runtime serialises the return value with plain json, which rejects Decimal.
     return to_plain(data)

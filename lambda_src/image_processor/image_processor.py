@@ -7,9 +7,11 @@ processor reconciles the key: it reads what S3 holds now (HEAD) and the key's st
 (IMAGE_KEYS_TABLE: its current row), and when they differ moves the key to what S3 holds in
 one TransactWriteItems: the new row (put only if absent), the superseded row deleted, the
 state item (conditional on the version it read) and the counters (roxs_common.image_index).
-Because every decision is taken from S3's current state, a replayed, late or out-of-order
-event changes nothing (LocalStack's S3 events carry a constant `sequencer`, so event order
-cannot be trusted; S3's answer can). Derived objects of a superseded or deleted row are kept
+What must happen to the key is decided by key_decision.decide, a plain function of what
+was read; this module reads, and carries the decision out. Because every decision is taken
+from S3's current state, a replayed, late or out-of-order event changes nothing
+(LocalStack's S3 events carry a constant `sequencer`, so event order cannot be trusted;
+S3's answer can). Derived objects of a superseded or deleted row are kept
 in the state item's `Pending` list by that same transaction and deleted after it, so a crash
 in between is finished by the next event for the key.
 
@@ -26,11 +28,23 @@ transient AWS errors propagate and Lambda's asynchronous retry runs the event ag
 
 import os
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, assert_never
 from urllib.parse import quote
 
 from botocore.exceptions import ClientError
+from key_decision import (
+    STATE_ROW_FIELDS,
+    Forget,
+    Keep,
+    KeyState,
+    Record,
+    Remove,
+    completed_row,
+    decide,
+    key_ref,
+    unusable_row,
+)
 from rendering import (
     MAX_OBJECT_BYTES,
     ImageRejected,
@@ -51,15 +65,14 @@ from roxs_common import (
     to_item,
 )
 from roxs_common.aggregates import Deltas
+from roxs_common.aws import error_code, is_conflict, is_not_found
 from roxs_common.clock import now_iso
 from roxs_common.dynamo import from_item
-from roxs_common.image_index import image_id_for, partition_attributes, row_counters
+from roxs_common.image_index import row_counters
 from roxs_common.storage import s3_event_objects, version_guard
 
 logger = get_logger(__name__)
 
-# S3's limit on a key's UTF-8 length; derived keys are cut to fit.
-MAX_KEY_BYTES = 1024
 # The original key goes into the outputs' user metadata (2 KB in all on S3) only when its
 # URL-encoded form stays under this; the row always has it.
 MAX_METADATA_KEY_BYTES = 1024
@@ -71,18 +84,7 @@ class KeyMoved(Exception):
     """Another invocation changed the key's state (or S3's object) while this one worked."""
 
 
-# --- identity, keys and event parsing (no AWS) ------------------------------------------------
-
-
-def derived_key(prefix: str, key: str) -> str:
-    """`<prefix><key>`, the key cut at a character boundary so the whole stays within S3's
-    1,024 bytes (the prefix holds the image id, which keeps it unique)."""
-    budget = MAX_KEY_BYTES - len(prefix.encode())
-    return prefix + key.encode()[:budget].decode("utf-8", "ignore")
-
-
-def output_keys(image_id: str, key: str) -> tuple[str, str]:
-    return derived_key(f"processed/{image_id}-", key), derived_key(f"thumbnails/{image_id}-thumb-", key)
+# --- event parsing (no AWS) --------------------------------------------------------------------
 
 
 def objects_from_event(event: Any) -> tuple[list[tuple[str, str]], bool]:
@@ -101,58 +103,13 @@ def objects_from_event(event: Any) -> tuple[list[tuple[str, str]], bool]:
     return [(bucket, key)], False
 
 
-# --- AWS side: the steps of one reconcile --------------------------------------------------------
+# --- the executor: reads, and carries out the decision (AWS I/O) --------------------------------
 
 
 @dataclass(frozen=True)
 class Outcome:
     status_code: int  # 200 completed or removed, 404 nothing there, 422 error/rejected row
     body: dict[str, Any]
-
-
-@dataclass
-class KeyState:
-    """The state item of one original key: its current row (if any) and derived objects
-    still to delete."""
-
-    ref: str
-    version: int = 0
-    row: dict[str, Any] | None = None  # ImageId, UploadTimestamp, Status, OriginalSize, ListMonth, ...
-    pending: list[dict[str, str]] = field(default_factory=list)  # [{"Bucket", "Key"}]
-    exists: bool = False
-
-
-def _is_not_found(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in (
-        "404",
-        "NoSuchKey",
-        "NotFound",
-    )
-
-
-def _is_conflict(error: ClientError) -> bool:
-    return error.response.get("Error", {}).get("Code") in (
-        "TransactionCanceledException",
-        "ConditionalCheckFailedException",
-    )
-
-
-def key_ref(bucket: str, key: str) -> str:
-    return f"image#{bucket}/{key}"
-
-
-# Row attributes copied into the state item: enough to delete the row, its outputs and
-# its counts without reading it.
-STATE_ROW_FIELDS = (
-    "ImageId",
-    "UploadTimestamp",
-    "Status",
-    "OriginalSize",
-    "ListMonth",
-    "ProcessedKey",
-    "ThumbnailKey",
-    "ErrorMessage",
-)
 
 
 def read_state(bucket: str, key: str) -> KeyState:
@@ -177,22 +134,9 @@ def head_original(bucket: str, key: str) -> dict[str, Any] | None:
     try:
         return client("s3").head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        if _is_not_found(exc):
+        if is_not_found(exc):
             return None
         raise
-
-
-def base_row(bucket: str, key: str, head: dict[str, Any]) -> dict[str, Any]:
-    last_modified = head["LastModified"].isoformat()
-    return {
-        "ImageId": image_id_for(bucket, key, head["ETag"].strip('"'), last_modified),
-        "UploadTimestamp": int(head["LastModified"].timestamp()),
-        "OriginalBucket": bucket,
-        "OriginalKey": key,
-        "OriginalSize": head["ContentLength"],
-        "ContentType": head.get("ContentType", "application/octet-stream"),
-        "LastModified": last_modified,
-    }
 
 
 def render_original(bucket: str, key: str, head: dict[str, Any]) -> RenderedImage:
@@ -205,7 +149,7 @@ def render_original(bucket: str, key: str, head: dict[str, Any]) -> RenderedImag
     try:
         data = client("s3").get_object(Bucket=bucket, Key=key, IfMatch=head["ETag"])["Body"].read()
     except ClientError as exc:
-        if _is_not_found(exc) or exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
+        if is_not_found(exc) or error_code(exc) == "PreconditionFailed":
             raise KeyMoved(f"s3://{bucket}/{key} changed while it was read") from exc
         raise
     return render_image(data, *settings)
@@ -213,8 +157,7 @@ def render_original(bucket: str, key: str, head: dict[str, Any]) -> RenderedImag
 
 def store_outputs(row: dict[str, Any], rendered: RenderedImage) -> dict[str, Any]:
     """Write the processed copy and the thumbnail; the `completed` row that points at them."""
-    processed_key, thumbnail_key = output_keys(row["ImageId"], row["OriginalKey"])
-    processed_at = now_iso()
+    completed = completed_row(row, rendered, now_iso())
     metadata = {"original-bucket": row["OriginalBucket"], "image-id": row["ImageId"]}
     # S3 user metadata is ASCII-only, so the original key is stored URL-encoded.
     quoted_key = quote(row["OriginalKey"], safe="/")
@@ -223,36 +166,23 @@ def store_outputs(row: dict[str, Any], rendered: RenderedImage) -> dict[str, Any
     s3 = client("s3")
     s3.put_object(
         Bucket=require_env("PROCESSED_BUCKET"),
-        Key=processed_key,
+        Key=completed["ProcessedKey"],
         Body=rendered.processed.body,
         ContentType=rendered.processed.content_type,
         Metadata={
             **metadata,
             "processed-by": os.environ.get("AWS_LAMBDA_FUNCTION_NAME", "image-processor"),
-            "processed-at": processed_at,
+            "processed-at": completed["ProcessedAt"],
         },
     )
     s3.put_object(
         Bucket=require_env("THUMBNAILS_BUCKET"),
-        Key=thumbnail_key,
+        Key=completed["ThumbnailKey"],
         Body=rendered.thumbnail.body,
         ContentType=rendered.thumbnail.content_type,
         Metadata={**metadata, "thumbnail-for": row["ImageId"]},
     )
-    return {
-        **row,
-        "ProcessedKey": processed_key,
-        "ThumbnailKey": thumbnail_key,
-        "ProcessedAt": processed_at,
-        "Status": "completed",
-        "Width": rendered.width,
-        "Height": rendered.height,
-        "Format": rendered.format,
-        "ThumbnailWidth": rendered.thumbnail.width,
-        "ThumbnailHeight": rendered.thumbnail.height,
-        "ProcessedSize": len(rendered.processed.body),
-        "ThumbnailSize": len(rendered.thumbnail.body),
-    }
+    return completed
 
 
 def derived_objects(row: dict[str, Any] | None) -> list[dict[str, str]]:
@@ -330,7 +260,7 @@ def commit(state: KeyState, new_row: dict[str, Any] | None) -> list[dict[str, st
     try:
         client("dynamodb").transact_write_items(TransactItems=operations)
     except ClientError as exc:
-        if _is_conflict(exc):
+        if is_conflict(exc):
             raise KeyMoved(f"{state.ref} changed while it was processed") from exc
         raise
     return pending
@@ -356,7 +286,7 @@ def finish_pending(ref: str, version: int, pending: list[dict[str, str]], curren
         else:
             ddb.delete_item(TableName=table, Key=key, **guard)
     except ClientError as exc:
-        if not _is_conflict(exc):
+        if not is_conflict(exc):
             raise
 
 
@@ -393,50 +323,43 @@ def _answer(row: dict[str, Any], note: str | None = None) -> Outcome:
 
 
 def reconcile_once(bucket: str, key: str) -> Outcome:
-    """One round: read state and S3, and move the key to what S3 holds."""
-    state = read_state(bucket, key)
-    head = head_original(bucket, key)
+    """One round: read state and S3, decide, and carry the decision out."""
+    state, head = read_state(bucket, key), head_original(bucket, key)
+    decision = decide(bucket, key, state, head)
     log_data = {"bucket": bucket, "key": key}
-    if head is None:
-        if state.row is None:
+    match decision:
+        case Forget():
             if state.pending:
                 finish_pending(state.ref, state.version, state.pending, current=False)
             logger.warning("object not found", extra=log_data)
             return Outcome(404, {"error": f"object s3://{bucket}/{key} not found"})
-        pending = commit(state, None)
-        finish_pending(state.ref, state.version + 1, pending, current=False)
-        logger.info("image removed", extra={**log_data, "image_id": state.row["ImageId"]})
-        return Outcome(
-            200,
-            {
-                "message": "Image removed",
-                "image_id": state.row["ImageId"],
-                "status": "removed",
-                "original": f"{bucket}/{key}",
-            },
-        )
+        case Remove(row):
+            pending = commit(state, None)
+            finish_pending(state.ref, state.version + 1, pending, current=False)
+            logger.info("image removed", extra={**log_data, "image_id": row["ImageId"]})
+            body = {"message": "Image removed", "image_id": row["ImageId"], "status": "removed"}
+            return Outcome(200, {**body, "original": f"{bucket}/{key}"})
+        case Keep(row):
+            if state.pending:
+                finish_pending(state.ref, state.version, state.pending, current=True)
+            return _answer(row, "already processed")
+        case Record(row):
+            return record(state, row, head, log_data)
+    assert_never(decision)
 
-    row = base_row(bucket, key, head)
-    if state.row and state.row["ImageId"] == row["ImageId"]:
-        # This upload is already the current row: a replay, or a late duplicate.
-        if state.pending:
-            finish_pending(state.ref, state.version, state.pending, current=True)
-        return _answer({**row, **state.row}, "already processed")
 
-    log_data.update(image_id=row["ImageId"], size=row["OriginalSize"])
+def record(state: KeyState, row: dict[str, Any], head: dict[str, Any], log_data: dict[str, Any]) -> Outcome:
+    """Render the upload `head` describes, write its outputs, and commit its row (`row`, the
+    upload's fields) as the key's current one."""
+    bucket, key = row["OriginalBucket"], row["OriginalKey"]
+    log_data = {**log_data, "image_id": row["ImageId"], "size": row["OriginalSize"]}
     try:
         rendered = render_original(bucket, key, head)
     except ImageUnusable as exc:
         logger.warning(f"image {exc.status}", extra={**log_data, "reason": str(exc)})
-        new_row = {
-            **row,
-            "ProcessedAt": now_iso(),
-            "Status": exc.status,
-            "ErrorMessage": str(exc),
-        }
+        new_row = unusable_row(row, exc, now_iso())
     else:
         new_row = store_outputs(row, rendered)
-    new_row.update(partition_attributes(new_row["Status"], new_row["UploadTimestamp"]))
     try:
         pending = commit(state, new_row)
     except KeyMoved:

@@ -62,8 +62,9 @@ from roxs_common import (
 )
 from roxs_common.aggregates import LOGS, TRANSACTION_MAX_ITEMS, Deltas
 from roxs_common.aws import error_code
+from roxs_common.clock import LATEST_MS
 from roxs_common.dynamo import cancellation_codes, transact_write
-from roxs_common.log_index import ALL_LEVELS, TIMESTAMP_MAX_MS, hour_of, list_keys
+from roxs_common.log_index import ALL_LEVELS, hour_of, list_keys
 from roxs_common.storable import MAX_DEPTH, NUMBER_MAX_EXPONENT, check_json_value
 from roxs_common.timeline import directory_update
 from roxs_common.untrusted import parse_json
@@ -112,7 +113,7 @@ def caller_timestamp_ms(value: Any) -> int | None:
     """Epoch milliseconds of a caller's `timestamp`: an integer of epoch milliseconds, or an
     ISO 8601 text (UTC when it names no offset); None when it is neither."""
     if isinstance(value, int) and not isinstance(value, bool):
-        return value if 0 <= value <= TIMESTAMP_MAX_MS else None
+        return value if 0 <= value <= LATEST_MS else None
     if isinstance(value, str):
         try:
             parsed = dt.datetime.fromisoformat(value)
@@ -121,7 +122,7 @@ def caller_timestamp_ms(value: Any) -> int | None:
         if parsed.tzinfo is None:
             parsed = parsed.replace(tzinfo=dt.UTC)
         millis = int(parsed.timestamp() * 1000)
-        return millis if 0 <= millis <= TIMESTAMP_MAX_MS else None
+        return millis if 0 <= millis <= LATEST_MS else None
     return None
 
 

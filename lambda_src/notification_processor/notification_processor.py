@@ -65,6 +65,7 @@ from roxs_common.notifications import (
     check_created_at_ms,
     check_notification_id,
     final_updates,
+    history_row,
     list_keys,
     parse_notification,
 )
@@ -347,15 +348,8 @@ def _created_at_ms(payload: Any, fallback_ms: int) -> int:
         notification_id = check_notification_id(payload.get("notification_id"))
     except ValueError:
         return fallback_ms  # parse_notification says why
-    found = client("dynamodb").query(
-        TableName=require_env("HISTORY_TABLE"),
-        KeyConditionExpression="NotificationId = :id",
-        ExpressionAttributeValues={":id": {"S": notification_id}},
-        ProjectionExpression="CreatedAt",
-        ConsistentRead=True,
-        Limit=1,
-    )["Items"]
-    return int(found[0]["CreatedAt"]["N"]) if found else fallback_ms
+    found = history_row(notification_id, "CreatedAt")
+    return int(found["CreatedAt"]) if found else fallback_ms
 
 
 def _sqs_record_notification(record: dict[str, Any]) -> Notification:

@@ -1,4 +1,4 @@
-"""Stand-ins for the table owners' listings (APP.md's contract), for the API's own tests:
+"""Stand-ins for the table owners' listings (their contract is in docs/interfaces.md), for the API's own tests:
 
     list_*(*filters, limit, after) -> (rows newest first, position or None)
     check_*_position(after[, filter]) -> None, ValueError with the reason when malformed

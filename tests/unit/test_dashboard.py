@@ -13,7 +13,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 import roxs_common.aws
-from roxs_common import image_index, log_index, to_item
+from roxs_common import LOG_LEVELS, NOTIFICATION_PRIORITIES, image_index, log_index, to_item
 from roxs_common.aggregates import Deltas, bucket_counter, minute_of
 from tests.support.read_counter import ReadCounter
 from tests.unit.conftest import (
@@ -332,6 +332,14 @@ def test_dashboard_on_an_empty_system(aws, context):
     assert {k: data["functions"][k] for k in ("total", "names", "metrics")} == {"total": 0, "names": [], "metrics": {}}
     assert data["alerts"] == []
     assert all(set(values) == {0} for values in data["activity"]["series"].values())
+    # The page orders and charts by the one list of levels and priorities, which come with the data.
+    metadata = data["metadata"]
+    assert metadata["log_levels"] == list(LOG_LEVELS) and metadata["notification_priorities"] == list(
+        NOTIFICATION_PRIORITIES
+    )
+    assert set(metadata["charted_levels"]) <= set(LOG_LEVELS) and metadata["charted_levels"]
+    charted = {name.removeprefix("logs_") for name in data["activity"]["series"] if name.startswith("logs_")}
+    assert charted == set(metadata["charted_levels"])
 
 
 # --- a fixed number of reads ---------------------------------------------------------------------

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import api_handler
 
+from roxs_common import LOG_LEVELS, NOTIFICATION_PRIORITIES
 from tests.unit.conftest import ALLOW_ORIGIN
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -104,6 +105,17 @@ def test_numbers_are_marked_with_their_metric_names(context):
     assert set(METRICS) <= marked
     for prefix in METRIC_PREFIXES:
         assert prefix in html
+
+
+def test_levels_and_priorities_come_with_the_data_not_from_the_page(context):
+    """The page keeps no list of log levels or priorities of its own: it orders by the ones
+    the dashboard's JSON carries in its metadata (roxs_common.constants)."""
+    code = "".join(parsed(get_page(context)["body"]).code)
+    for key in ("log_levels", "charted_levels", "notification_priorities"):
+        assert f"known.{key}" in code
+    for names in (LOG_LEVELS, NOTIFICATION_PRIORITIES):
+        listed = [name for name in names if re.search(rf'\[[^\]]*"{name}"[^\]]*\]', code)]
+        assert not listed, f"{listed} typed in an array of the page's script"
 
 
 def test_data_reaches_the_page_as_text_only(context):

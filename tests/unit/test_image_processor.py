@@ -7,6 +7,7 @@ import textwrap
 from urllib.parse import quote_plus
 
 import image_processor
+import key_decision
 import pytest
 import rendering
 from botocore.exceptions import ClientError
@@ -252,7 +253,7 @@ def test_settings_outside_the_shared_limits_are_a_config_error(aws, context, mon
 def test_derived_keys_always_fit_and_keep_the_image_id(key):
     image_id = "0" * 8 + "-0000-0000-0000-" + "0" * 12
     prefixes = (f"processed/{image_id}-", f"thumbnails/{image_id}-thumb-")
-    for derived, prefix in zip(image_processor.output_keys(image_id, key), prefixes, strict=True):
+    for derived, prefix in zip(key_decision.output_keys(image_id, key), prefixes, strict=True):
         assert len(derived.encode()) <= 1024
         assert derived.startswith(prefix)
         assert (prefix + key).startswith(derived)  # the full name, cut at a character boundary

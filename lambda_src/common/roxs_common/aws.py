@@ -45,5 +45,20 @@ def client(service_name: str):
     return new_client(service_name)
 
 
+# What S3 answers for a key that is not there: GetObject says NoSuchKey, HEAD (no body to
+# carry a code) NotFound or the bare status.
+NOT_FOUND_CODES = frozenset({"404", "NoSuchKey", "NotFound"})
+# What DynamoDB answers when a conditional write or a transaction finds the item changed.
+CONFLICT_CODES = frozenset({"TransactionCanceledException", "ConditionalCheckFailedException"})
+
+
 def error_code(error: ClientError) -> str:
     return error.response.get("Error", {}).get("Code", "")
+
+
+def is_not_found(error: ClientError) -> bool:
+    return error_code(error) in NOT_FOUND_CODES
+
+
+def is_conflict(error: ClientError) -> bool:
+    return error_code(error) in CONFLICT_CODES

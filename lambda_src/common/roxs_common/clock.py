@@ -1,6 +1,10 @@
-"""The one clock format of stored timestamps."""
+"""The one clock format of stored timestamps, and their bound."""
 
 import datetime as dt
+
+# The last millisecond of the year 9999, the latest instant Python's datetime (hence every
+# date a row's time is shown as) can hold: the bound of every stored epoch timestamp.
+LATEST_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 
 def now_iso() -> str:

@@ -23,8 +23,10 @@ from typing import Any
 
 from roxs_common.aggregates import IMAGES, Deltas, read_counters
 from roxs_common.aws import client
+from roxs_common.clock import LATEST_MS
 from roxs_common.config import require_env
-from roxs_common.dynamo import from_item, projection, scan_items, to_item
+from roxs_common.dynamo import projection, scan_items, to_item
+from roxs_common.paging import check_page_limit, newest_first_page
 
 STATUSES: tuple[str, ...] = ("completed", "error", "rejected")
 # Row Status -> attribute of the `images` counter item.
@@ -33,11 +35,10 @@ BY_MONTH = "ByMonth"
 BY_STATUS_MONTH = "ByStatusMonth"
 MONTHS_COUNTER = "images#months"
 ALL = "all"
-MAX_LIMIT = 1000
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 _IMAGE_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
-# Upper bound of UploadTimestamp (epoch seconds) a position may carry: year 9999.
-_MAX_TIMESTAMP = 253_402_300_799
+# Upper bound of UploadTimestamp (epoch seconds) a position may carry.
+_MAX_TIMESTAMP = LATEST_MS // 1000
 
 
 def image_id_for(bucket: str, key: str, etag: str, last_modified: str) -> str:
@@ -116,8 +117,7 @@ def list_images(
     Queries only: one GetItem of the month directory and one Query per month read."""
     if status is not None and status not in STATUSES:
         raise ValueError(f"status must be one of {', '.join(STATUSES)}")
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= MAX_LIMIT:
-        raise ValueError(f"limit must be an integer from 1 to {MAX_LIMIT}")
+    check_page_limit(limit)
     if after is not None:
         check_image_position(after)
     ddb = client("dynamodb")
@@ -128,58 +128,27 @@ def list_images(
     if after is not None:
         months = [month for month in months if month <= after["month"]]
 
-    rows: list[dict[str, Any]] = []
-    for position, month in enumerate(months):
-        partition = f"{status}#{month}" if status else month
-        start = None
-        if after is not None and month == after["month"]:
-            start = {
-                attribute: partition,
-                "ImageId": after["image_id"],
-                "UploadTimestamp": after["upload_timestamp"],
-            }
-        more = _read_partition(ddb, table, index, attribute, partition, start, rows, limit)
-        if len(rows) >= limit:
-            if not more and position == len(months) - 1:
-                return rows, None  # the oldest partition ended exactly with this page
-            last = rows[-1]
-            return rows, {
-                "month": month,
-                "image_id": last["ImageId"],
-                "upload_timestamp": int(last["UploadTimestamp"]),
-            }
-    return rows, None
+    def partition_of(month: str) -> str:
+        return f"{status}#{month}" if status else month
 
-
-def _read_partition(
-    ddb: Any,
-    table: str,
-    index: str,
-    attribute: str,
-    partition: str,
-    start: dict | None,
-    rows: list,
-    limit: int,
-) -> bool:
-    """Append the partition's rows, newest first after `start`, until `rows` holds `limit`;
-    whether the partition may hold more."""
-    request: dict[str, Any] = {
-        "TableName": table,
-        "IndexName": index,
-        "KeyConditionExpression": "#p = :p",
-        "ExpressionAttributeNames": {"#p": attribute},
-        "ExpressionAttributeValues": {":p": {"S": partition}},
-        "ScanIndexForward": False,
+    partitions = {partition_of(month): month for month in months}  # GSI hash key -> month, newest first
+    start = None
+    if after is not None:
+        partition = partition_of(after["month"])
+        key = {attribute: partition, "ImageId": after["image_id"], "UploadTimestamp": after["upload_timestamp"]}
+        start = (partition, to_item(key))
+    page = newest_first_page(
+        ddb, table=table, index=index, attribute=attribute, partitions=partitions, limit=limit, start=start
+    )
+    oldest = next(reversed(partitions), None)
+    if len(page.rows) < limit or (not page.partition_more and page.partition == oldest):
+        return page.rows, None  # the end, or the oldest partition ended exactly with this page
+    last = page.rows[-1]
+    return page.rows, {
+        "month": partitions[page.partition],
+        "image_id": last["ImageId"],
+        "upload_timestamp": int(last["UploadTimestamp"]),
     }
-    if start:
-        request["ExclusiveStartKey"] = to_item(start)
-    while len(rows) < limit:
-        page = ddb.query(**request, Limit=limit - len(rows))
-        rows.extend(from_item(item) for item in page.get("Items", []))
-        if not page.get("LastEvaluatedKey"):
-            return False
-        request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return True
 
 
 def recount_images(ddb: Any, table: str) -> dict[str, dict[str, int]]:

@@ -14,19 +14,19 @@ from decimal import Decimal
 from typing import Any
 
 from roxs_common.aws import client
+from roxs_common.clock import LATEST_MS
 from roxs_common.config import require_env
 from roxs_common.constants import LOG_LEVELS
 from roxs_common.dynamo import scan_items
 from roxs_common.jsonutil import to_plain
+from roxs_common.paging import check_page_limit
 from roxs_common.timeline import Timeline, newest_first
 
 BY_LEVEL_HOUR, BY_HOUR = "ByLevelHour", "ByHour"
 ALL_LEVELS = "*"
-LIST_PAGE_MAX = 100
 _HOUR = re.compile(r"\d{4}-\d{2}-\d{2}T\d{2}")
 # "<epoch ms>.<9-digit batch nonce><6-digit position>" (see the log processor).
 _TIMESTAMP = re.compile(r"\d{1,15}\.\d{15}")
-TIMESTAMP_MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 
 
 def hour_of(epoch_ms: int) -> str:
@@ -69,7 +69,7 @@ def check_log_position(after: Any, level: str | None = None) -> None:
     if after["level"] not in LOG_LEVELS:
         raise ValueError(f"position level must be one of {', '.join(LOG_LEVELS)}")
     milliseconds = int(after["timestamp"].split(".")[0])
-    if milliseconds > TIMESTAMP_MAX_MS:
+    if milliseconds > LATEST_MS:
         raise ValueError("position timestamp is after the year 9999")
     if hour_of(milliseconds) != after["hour"]:
         raise ValueError("position hour does not match its timestamp")
@@ -80,8 +80,7 @@ def check_log_position(after: Any, level: str | None = None) -> None:
 def list_logs(level: str | None, limit: int, after: dict | None) -> tuple[list[dict[str, Any]], dict | None]:
     """Up to `limit` index rows newest first, of one level or of all; and the position to pass
     as `after` for the next page (None at the end)."""
-    if not isinstance(limit, int) or not 1 <= limit <= LIST_PAGE_MAX:
-        raise ValueError(f"limit must be an integer from 1 to {LIST_PAGE_MAX}")
+    check_page_limit(limit)
     if level is not None and level not in LOG_LEVELS:
         raise ValueError(f"level must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
     table, directory = require_env("LOG_INDEX_TABLE"), require_env("LOG_HOURS_TABLE")

@@ -18,16 +18,17 @@ from typing import Any
 
 from roxs_common.aggregates import NOTIFICATIONS, Deltas
 from roxs_common.aws import client
+from roxs_common.clock import LATEST_MS
 from roxs_common.config import require_env
 from roxs_common.constants import NOTIFICATION_PRIORITIES
-from roxs_common.dynamo import scan_items
+from roxs_common.dynamo import from_item, projection, scan_items
+from roxs_common.paging import check_page_limit
 from roxs_common.storable import PARTITION_KEY_MAX_BYTES, check_key, check_text
 from roxs_common.timeline import Timeline, directory_update, newest_first
 
 FIELDS = ("type", "recipient", "title", "message", "priority")
 MAX_CHARS = {"type": 256, "recipient": 256, "title": 200, "message": 4000}
 NOTIFICATION_ID_MAX_CHARS = 256
-CREATED_AT_MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 # The direct invoke's defaults are the tutorial's processor defaults (CONTRACT.md, behaviour 3).
 PROCESSOR_DEFAULTS = {
     "type": "general",
@@ -44,7 +45,6 @@ SENT, REJECTED, IN_PROGRESS = "sent", "rejected", "in_progress"
 FINAL_STATUSES = (SENT, REJECTED)
 
 BY_DAY, BY_PRIORITY_DAY, BY_STATUS_DAY = "ByDay", "ByPriorityDay", "ByStatusDay"
-LIST_PAGE_MAX = 100
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -88,8 +88,8 @@ def check_notification_id(value: Any) -> str:
 
 
 def check_created_at_ms(value: Any) -> int:
-    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= CREATED_AT_MAX_MS:
-        raise ValueError(f"created_at_ms must be an integer from 0 to {CREATED_AT_MAX_MS} (epoch milliseconds)")
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value <= LATEST_MS:
+        raise ValueError(f"created_at_ms must be an integer from 0 to {LATEST_MS} (epoch milliseconds)")
     return value
 
 
@@ -104,6 +104,23 @@ def parse_notification(
         created_at_ms=check_created_at_ms(payload.get("created_at_ms", default_created_at_ms)),
         **notification_fields(payload, defaults),
     )
+
+
+def history_row(notification_id: str, *attributes: str) -> dict[str, Any] | None:
+    """The history row of `notification_id` (only `attributes` when named), read
+    consistently; the newest should a client have sent the id with two creation times.
+    One Query of at most one item."""
+    query: dict[str, Any] = {
+        "TableName": require_env("HISTORY_TABLE"),
+        "KeyConditionExpression": "NotificationId = :id",
+        "ExpressionAttributeValues": {":id": {"S": notification_id}},
+        "ScanIndexForward": False,
+        "ConsistentRead": True,
+        "Limit": 1,
+        **(projection(*attributes) if attributes else {}),
+    }
+    items = client("dynamodb").query(**query)["Items"]
+    return from_item(items[0]) if items else None
 
 
 # --- list keys and counters ---------------------------------------------------------------------
@@ -184,8 +201,7 @@ def list_notifications(
     """Up to `limit` history rows in a final status, newest CreatedAt first, optionally of one
     priority or one status; and the position to pass as `after` for the next page (None at
     the end). Rows hold the summary attributes the GSIs project."""
-    if not isinstance(limit, int) or not 1 <= limit <= LIST_PAGE_MAX:
-        raise ValueError(f"limit must be an integer from 1 to {LIST_PAGE_MAX}")
+    check_page_limit(limit)
     timeline, attribute = _timeline(priority, status)
     start_key = None
     if after is not None:

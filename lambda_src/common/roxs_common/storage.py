@@ -18,7 +18,7 @@ from urllib.parse import unquote_plus
 from botocore.exceptions import ClientError
 
 from roxs_common.aggregates import Deltas, bucket_counter
-from roxs_common.aws import client
+from roxs_common.aws import client, is_conflict, is_not_found
 from roxs_common.config import require_env
 from roxs_common.dynamo import from_item, projection, scan_items, to_item
 
@@ -62,10 +62,6 @@ def version_guard(version: int | None, hash_key: str) -> dict[str, Any]:
     }
 
 
-def _code(error: ClientError) -> str:
-    return error.response.get("Error", {}).get("Code", "")
-
-
 def object_ref(bucket: str, key: str) -> str:
     return f"{bucket}/{key}"
 
@@ -74,7 +70,7 @@ def _head(s3: Any, bucket: str, key: str) -> dict[str, Any] | None:
     try:
         head = s3.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        if _code(exc) in ("404", "NoSuchKey", "NotFound"):
+        if is_not_found(exc):
             return None
         raise
     return {"Size": int(head["ContentLength"]), "ETag": head["ETag"].strip('"')}
@@ -112,10 +108,7 @@ def _commit(
     try:
         ddb.transact_write_items(TransactItems=[write, *deltas.updates(stats_table)])
     except ClientError as exc:
-        if _code(exc) in (
-            "TransactionCanceledException",
-            "ConditionalCheckFailedException",
-        ):
+        if is_conflict(exc):
             raise SizeMoved(ref) from exc
         raise
     return deltas.as_dict().get(bucket_counter(bucket), {})

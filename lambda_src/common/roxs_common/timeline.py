@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from roxs_common.dynamo import from_item
+from roxs_common.paging import newest_first_page
 
 DIRECTORY_PAGE = 10
 
@@ -75,24 +75,14 @@ def newest_first(
 ) -> tuple[list[dict[str, Any]], bool]:
     """Up to `limit` rows newest first, resuming after `start_key` (a GSI key, DynamoDB JSON)
     in `bucket` when given; and whether more rows may follow the last one."""
-    rows: list[dict[str, Any]] = []
-    for current in _buckets(ddb, timeline, bucket):
-        kwargs: dict[str, Any] = {
-            "TableName": timeline.table,
-            "IndexName": timeline.index,
-            "KeyConditionExpression": "#p = :p",
-            "ExpressionAttributeNames": {"#p": timeline.partition_attribute},
-            "ExpressionAttributeValues": {":p": {"S": timeline.partition_of(current)}},
-            "ScanIndexForward": False,
-        }
-        if start_key is not None and current == bucket:
-            kwargs["ExclusiveStartKey"] = dict(start_key)
-        while True:
-            page = ddb.query(**kwargs, Limit=limit - len(rows))
-            rows.extend(from_item(item) for item in page.get("Items", []))
-            if len(rows) >= limit:
-                return rows, True
-            if not page.get("LastEvaluatedKey"):
-                break
-            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-    return rows, False
+    start = (timeline.partition_of(bucket), start_key) if bucket is not None and start_key is not None else None
+    page = newest_first_page(
+        ddb,
+        table=timeline.table,
+        index=timeline.index,
+        attribute=timeline.partition_attribute,
+        partitions=(timeline.partition_of(current) for current in _buckets(ddb, timeline, bucket)),
+        limit=limit,
+        start=start,
+    )
+    return page.rows, len(page.rows) >= limit
