@@ -156,7 +156,7 @@ module "api" {
   log_retention_days  = var.log_retention_days
   tags                = local.tags
 
-  # Who may write and how fast (validated in the module).
+  # Who may write and how fast (checked here, in variables.tf).
   api_auth              = var.api_auth
   throttle_rate_limit   = var.api_throttle_rate_limit
   throttle_burst_limit  = var.api_throttle_burst_limit
