@@ -9,9 +9,9 @@ locals {
   function_name = "${var.name_prefix}-image-processor"
   dlq_name      = "${var.name_prefix}-image-processor-dlq"
 
-  # Bounds of thumbnail_max_px, max_image_pixels and function_memory_size: the same file the
-  # handler checks against.
-  limits = jsondecode(file("${path.module}/../../lambda_src/image_processor/limits.json"))
+  # Default and bounds of function_memory_size: the same file the handler checks against.
+  limits      = jsondecode(file("${path.module}/../../lambda_src/image_processor/limits.json"))
+  memory_size = coalesce(var.function_memory_size, local.limits.function_memory_mb.default)
 }
 
 resource "aws_s3_bucket" "this" {
@@ -127,7 +127,7 @@ module "function" {
   filename           = var.function_package.filename
   source_code_hash   = var.function_package.source_code_hash
   timeout            = var.function_timeout
-  memory_size        = var.function_memory_size
+  memory_size        = local.memory_size
   log_retention_days = var.log_retention_days
   tags               = var.tags
 

@@ -28,13 +28,13 @@ variable "function_timeout" {
 }
 
 variable "function_memory_size" {
-  description = "Memory of the image processor in MB. With max_image_pixels it bounds what is processed: an image whose render would need more (render_memory in limits.json, measured per format and mode) gets a `rejected` row before decoding."
+  description = "Memory of the image processor in MB (null: the default of limits.json, 1024). With max_image_pixels it bounds what is processed: an image whose render would need more (render_memory in limits.json, measured per format and mode) gets a `rejected` row before decoding."
   type        = number
-  default     = 1024
+  default     = null
 
-  # The bounds live in the handler's limits.json, which the handler checks too.
+  # The default and bounds live in the handler's limits.json, which the handler checks too.
   validation {
-    condition = (
+    condition = var.function_memory_size == null ? true : (
       var.function_memory_size >= local.limits.function_memory_mb.min && var.function_memory_size <= local.limits.function_memory_mb.max
       && floor(var.function_memory_size) == var.function_memory_size
     )
@@ -43,32 +43,13 @@ variable "function_memory_size" {
 }
 
 variable "thumbnail_max_px" {
-  description = "Longest side of a thumbnail in pixels (THUMBNAIL_MAX_PX)."
+  description = "Longest side of a thumbnail in pixels (THUMBNAIL_MAX_PX). Checked once, by the root module, against lambda_src/image_processor/limits.json."
   type        = number
-  default     = 128
-
-  # The bounds live in the handler's limits.json, which the handler checks too.
-  validation {
-    condition = (
-      var.thumbnail_max_px >= local.limits.thumbnail_max_px.min && var.thumbnail_max_px <= local.limits.thumbnail_max_px.max
-      && floor(var.thumbnail_max_px) == var.thumbnail_max_px
-    )
-    error_message = "thumbnail_max_px must be a whole number between ${local.limits.thumbnail_max_px.min} and ${local.limits.thumbnail_max_px.max} (lambda_src/image_processor/limits.json)."
-  }
 }
 
 variable "max_image_pixels" {
-  description = "Largest decoded image (width x height) the processor accepts (MAX_IMAGE_PIXELS), checked from the header before decoding; larger ones get a `rejected` row. Formats and modes whose render needs more memory per pixel than function_memory_size allows for this many pixels are bounded lower (render_memory in limits.json; docs/reliability-and-security.md lists them)."
+  description = "Largest decoded image (width x height) the processor accepts (MAX_IMAGE_PIXELS), checked from the header before decoding; larger ones get a `rejected` row. Formats and modes whose render needs more memory per pixel than function_memory_size allows for this many pixels are bounded lower (render_memory in limits.json; docs/reliability-and-security.md lists them). Checked once, by the root module, against lambda_src/image_processor/limits.json."
   type        = number
-  default     = 45000000
-
-  validation {
-    condition = (
-      var.max_image_pixels >= local.limits.max_image_pixels.min && var.max_image_pixels <= local.limits.max_image_pixels.max
-      && floor(var.max_image_pixels) == var.max_image_pixels
-    )
-    error_message = "max_image_pixels must be a whole number between ${local.limits.max_image_pixels.min} and ${local.limits.max_image_pixels.max} (lambda_src/image_processor/limits.json)."
-  }
 }
 
 variable "force_destroy_buckets" {
