@@ -52,7 +52,7 @@ variable "lambda_runtime" {
 # The image processor's settings: defaults and bounds in lambda_src/image_processor/limits.json
 # (local.image_limits), which the handler checks too; null takes the default there.
 variable "thumbnail_max_px" {
-  description = "Longest side of a generated thumbnail, in pixels; null: the default of lambda_src/image_processor/limits.json (128), whose bounds (16 to 1024) it must be within."
+  description = "Longest side of a generated thumbnail, in pixels; null: the default of lambda_src/image_processor/limits.json, whose bounds it must be within."
   type        = number
   default     = null
 
@@ -66,7 +66,7 @@ variable "thumbnail_max_px" {
 }
 
 variable "max_image_pixels" {
-  description = "Largest decoded image (width x height) the image processor accepts; larger ones get a `rejected` row. null: the default of lambda_src/image_processor/limits.json (45,000,000), whose bounds (1 M to 100 M) it must be within."
+  description = "Largest decoded image (width x height) the image processor accepts; larger ones get a `rejected` row. null: the default of lambda_src/image_processor/limits.json, whose bounds it must be within."
   type        = number
   default     = null
 

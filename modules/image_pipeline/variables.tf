@@ -28,7 +28,7 @@ variable "function_timeout" {
 }
 
 variable "function_memory_size" {
-  description = "Memory of the image processor in MB (null: the default of limits.json, 1024). With max_image_pixels it bounds what is processed: an image whose render would need more (render_memory in limits.json, measured per format and mode) gets a `rejected` row before decoding."
+  description = "Memory of the image processor in MB (null: the default of limits.json). With max_image_pixels it bounds what is processed: an image whose render would need more (render_memory in limits.json, measured per format and mode) gets a `rejected` row before decoding."
   type        = number
   default     = null
 
