@@ -18,7 +18,7 @@ STYLE = if [ -t 1 ] && [ -z "$${NO_COLOR:-}" ]; then bold=$$'\033[1m' plain=$$'\
         else bold= plain= nocolor=-no-color; fi;
 
 .PHONY: help install install-runtimes up down save reset status logs build init plan apply outputs recount demo dev destroy redrive \
-        test test-quick test-exhaustive test-unit test-static test-engine test-integration bench conformance fmt lint lock lock-checkov clean
+        test test-quick test-exhaustive test-unit test-static test-engine test-integration bench conformance fmt lint docs lock lock-checkov clean
 
 help: ## This list
 	@$(STYLE) awk -v bold="$$bold" -v plain="$$plain" 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %s%-18s%s %s\n", bold, $$1, plain, $$2}' $(MAKEFILE_LIST)
@@ -154,6 +154,9 @@ lint: $(VENV)/.installed ## terraform fmt -check and validate; ruff check and ru
 	@$(PY) -m ruff check --quiet .
 	@$(PY) -m ruff format --check --quiet .
 	@$(ENV) terraform init -backend=false -input=false > /dev/null && $(ENV) terraform validate
+
+docs: $(VENV)/.installed ## Regenerate the Inputs and Outputs tables of the module READMEs (tests/static checks they are current)
+	@$(PY) -m tools.module_docs
 
 clean: ## Stop the engine, delete its saved state (make reset), remove build output and local state
 	@$(ENV) $(PYTHON) engine/ctl.py reset

@@ -12,6 +12,9 @@ locals {
   # "roxs" -> "Roxs": tables are <TablePrefix>ImageMetadata, <TablePrefix>LogIndex, ...
   table_name_prefix = "${upper(substr(var.prefix, 0, 1))}${substr(var.prefix, 1, -1)}"
 
+  # The image processor's defaults and bounds, read by its handler too (one source).
+  image_limits = jsondecode(file("${path.module}/lambda_src/image_processor/limits.json"))
+
   build_dir = trimsuffix(startswith(var.build_dir, "/") ? var.build_dir : "${path.root}/${var.build_dir}", "/")
 
   # build/<package>.zip, produced by build.py. A missing zip is reported by the
@@ -47,8 +50,8 @@ module "image_pipeline" {
   table_name_prefix     = local.table_name_prefix
   function_package      = local.packages["image_processor"]
   runtime               = var.lambda_runtime
-  thumbnail_max_px      = var.thumbnail_max_px
-  max_image_pixels      = var.max_image_pixels
+  thumbnail_max_px      = coalesce(var.thumbnail_max_px, local.image_limits.thumbnail_max_px.default)
+  max_image_pixels      = coalesce(var.max_image_pixels, local.image_limits.max_image_pixels.default)
   force_destroy_buckets = var.force_destroy_buckets
   log_retention_days    = var.log_retention_days
   tags                  = local.tags
@@ -156,7 +159,7 @@ module "api" {
   log_retention_days  = var.log_retention_days
   tags                = local.tags
 
-  # Who may write and how fast (validated in the module).
+  # Who may write and how fast (checked here, in variables.tf).
   api_auth              = var.api_auth
   throttle_rate_limit   = var.api_throttle_rate_limit
   throttle_burst_limit  = var.api_throttle_burst_limit

@@ -49,16 +49,34 @@ variable "lambda_runtime" {
   }
 }
 
+# The image processor's settings: defaults and bounds in lambda_src/image_processor/limits.json
+# (local.image_limits), which the handler checks too; null takes the default there.
 variable "thumbnail_max_px" {
-  description = "Longest side of a generated thumbnail, in pixels (bounds: lambda_src/image_processor/limits.json, checked by modules/image_pipeline)."
+  description = "Longest side of a generated thumbnail, in pixels; null: the default of lambda_src/image_processor/limits.json, whose bounds it must be within."
   type        = number
-  default     = 128
+  default     = null
+
+  validation {
+    condition = var.thumbnail_max_px == null ? true : (
+      var.thumbnail_max_px >= local.image_limits.thumbnail_max_px.min && var.thumbnail_max_px <= local.image_limits.thumbnail_max_px.max
+      && floor(var.thumbnail_max_px) == var.thumbnail_max_px
+    )
+    error_message = "thumbnail_max_px must be a whole number between ${local.image_limits.thumbnail_max_px.min} and ${local.image_limits.thumbnail_max_px.max} (lambda_src/image_processor/limits.json)."
+  }
 }
 
 variable "max_image_pixels" {
-  description = "Largest decoded image (width x height) the image processor accepts; larger ones get a `rejected` row (bounds: lambda_src/image_processor/limits.json, checked by modules/image_pipeline)."
+  description = "Largest decoded image (width x height) the image processor accepts; larger ones get a `rejected` row. null: the default of lambda_src/image_processor/limits.json, whose bounds it must be within."
   type        = number
-  default     = 45000000
+  default     = null
+
+  validation {
+    condition = var.max_image_pixels == null ? true : (
+      var.max_image_pixels >= local.image_limits.max_image_pixels.min && var.max_image_pixels <= local.image_limits.max_image_pixels.max
+      && floor(var.max_image_pixels) == var.max_image_pixels
+    )
+    error_message = "max_image_pixels must be a whole number between ${local.image_limits.max_image_pixels.min} and ${local.image_limits.max_image_pixels.max} (lambda_src/image_processor/limits.json)."
+  }
 }
 
 variable "log_retention_days" {

@@ -161,7 +161,7 @@ RENDER_SCRIPT = textwrap.dedent(
         refs.write("5")  # the high-water mark starts again from the current size
     base = status_mb("VmRSS")
     try:
-        result = rendering.render_image(data, {thumbnail_max_px}, {max_pixels}, {memory_mb})
+        result = rendering.render_image(data, max_pixels={max_pixels}, memory_mb={memory_mb})  # limits.json's thumbnail
         outcome = {{"processed_bytes": len(result.processed.body), "thumbnail_bytes": len(result.thumbnail.body)}}
     except rendering.ImageUnusable as exc:
         outcome = {{"refused": str(exc)}}
@@ -170,14 +170,13 @@ RENDER_SCRIPT = textwrap.dedent(
 )
 
 
-def measure_render(path: Path, memory_mb: int, max_pixels: int = 10**9, thumbnail_max_px: int = 128) -> dict:
+def measure_render(path: Path, memory_mb: int, max_pixels: int = 10**9) -> dict:
     """Render the file at `path` in a fresh process: {"base_mb", "peak_mb", and the
     outputs' sizes or "refused": the reason}."""
     script = RENDER_SCRIPT.format(
         common=str(LAMBDA_SRC / "common"),
         processor=str(LAMBDA_SRC / "image_processor"),
         path=str(path),
-        thumbnail_max_px=thumbnail_max_px,
         max_pixels=max_pixels,
         memory_mb=memory_mb,
     )

@@ -36,8 +36,9 @@ LIMITS = json.loads(Path(__file__).with_name("limits.json").read_text())
 # check (a warning, an error only at twice its limit) is not relied on.
 Image.MAX_IMAGE_PIXELS = None
 MIB = 1024 * 1024
-DEFAULT_MAX_IMAGE_PIXELS = 45_000_000
-DEFAULT_THUMBNAIL_MAX_PX = 128
+DEFAULT_MAX_IMAGE_PIXELS = LIMITS["max_image_pixels"]["default"]
+DEFAULT_THUMBNAIL_MAX_PX = LIMITS["thumbnail_max_px"]["default"]
+DEFAULT_FUNCTION_MEMORY_MB = LIMITS["function_memory_mb"]["default"]
 # Bigger objects are rejected before download: the whole object is held in memory.
 MAX_OBJECT_BYTES = LIMITS["max_object_bytes"]
 # Pillow decodes run-length BMP (RLE8, RLE4: BmpImagePlugin.COMPRESSIONS) in Python, one loop
@@ -302,7 +303,7 @@ def render_image(
     data: bytes,
     thumbnail_max_px: int = DEFAULT_THUMBNAIL_MAX_PX,
     max_pixels: int = DEFAULT_MAX_IMAGE_PIXELS,
-    memory_mb: int = 1024,
+    memory_mb: int = DEFAULT_FUNCTION_MEMORY_MB,
 ) -> RenderedImage:
     """The processed copy (full size, upright, sRGB, no metadata) and a thumbnail whose
     longest side is `thumbnail_max_px`. Raises ImageRejected over a bound (pixels, the memory

@@ -1,11 +1,6 @@
 variable "name_prefix" {
-  description = "Lowercase prefix of the API and function names (<prefix>-complete-api, <prefix>-api-handler)."
+  description = "Lowercase prefix of the API and function names (<prefix>-complete-api, <prefix>-api-handler). Checked once, by the root module's prefix."
   type        = string
-
-  validation {
-    condition     = can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", var.name_prefix)) && length(var.name_prefix) <= 20
-    error_message = "name_prefix must be at most 20 characters of [a-z0-9-], starting and ending with a letter or digit."
-  }
 }
 
 variable "stage_name" {
@@ -36,22 +31,12 @@ variable "function_timeout" {
   description = "Timeout of the API handler in seconds (API Gateway itself gives up after 29 s)."
   type        = number
   default     = 30
-
-  validation {
-    condition     = var.function_timeout >= 1 && var.function_timeout <= 900
-    error_message = "function_timeout must be between 1 and 900 seconds."
-  }
 }
 
 variable "function_memory_size" {
   description = "Memory of the API handler in MB."
   type        = number
   default     = 256
-
-  validation {
-    condition     = var.function_memory_size >= 128 && var.function_memory_size <= 10240
-    error_message = "function_memory_size must be between 128 and 10240 MB."
-  }
 }
 
 variable "tables" {
@@ -81,13 +66,8 @@ variable "dashboard_function" {
 }
 
 variable "cors_allow_origin" {
-  description = "Value of Access-Control-Allow-Origin in API responses: one origin (scheme://host[:port]) or \"*\"."
+  description = "Value of Access-Control-Allow-Origin in API responses: one origin (scheme://host[:port]) or \"*\". Checked once, by the root module's cors_allow_origin."
   type        = string
-
-  validation {
-    condition     = var.cors_allow_origin == "*" || can(regex("^https?://[^/\\s]+$", var.cors_allow_origin))
-    error_message = "cors_allow_origin must be \"*\" or an origin like https://example.com or http://localhost:4566 (no path, no trailing slash)."
-  }
 }
 
 variable "api_auth" {
@@ -111,9 +91,8 @@ variable "api_key_quota_per_day" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the function's log group in days (a CloudWatch value; 0 = never expire)."
+  description = "Retention of the function's log group in days (a CloudWatch value; 0 = never expire). Checked once, by the root module's log_retention_days."
   type        = number
-  default     = 7
 }
 
 variable "tags" {

@@ -1,11 +1,6 @@
 variable "name_prefix" {
-  description = "Lowercase prefix of the function name (<prefix>-dashboard); also the function-name filter FUNCTION_PREFIX (<prefix>-)."
+  description = "Lowercase prefix of the function name (<prefix>-dashboard); also the function-name filter FUNCTION_PREFIX (<prefix>-). Checked once, by the root module's prefix."
   type        = string
-
-  validation {
-    condition     = can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", var.name_prefix)) && length(var.name_prefix) <= 20
-    error_message = "name_prefix must be at most 20 characters of [a-z0-9-], starting and ending with a letter or digit."
-  }
 }
 
 variable "function_package" {
@@ -25,22 +20,12 @@ variable "function_timeout" {
   description = "Timeout of the dashboard in seconds."
   type        = number
   default     = 30
-
-  validation {
-    condition     = var.function_timeout >= 1 && var.function_timeout <= 900
-    error_message = "function_timeout must be between 1 and 900 seconds."
-  }
 }
 
 variable "function_memory_size" {
   description = "Memory of the dashboard in MB."
   type        = number
   default     = 256
-
-  validation {
-    condition     = var.function_memory_size >= 128 && var.function_memory_size <= 10240
-    error_message = "function_memory_size must be between 128 and 10240 MB."
-  }
 }
 
 variable "tables" {
@@ -66,9 +51,8 @@ variable "buckets" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the function's log group in days (a CloudWatch value; 0 = never expire)."
+  description = "Retention of the function's log group in days (a CloudWatch value; 0 = never expire). Checked once, by the root module's log_retention_days."
   type        = number
-  default     = 7
 }
 
 variable "tags" {

@@ -9,9 +9,9 @@ locals {
   function_name = "${var.name_prefix}-image-processor"
   dlq_name      = "${var.name_prefix}-image-processor-dlq"
 
-  # Bounds of thumbnail_max_px, max_image_pixels and function_memory_size: the same file the
-  # handler checks against.
-  limits = jsondecode(file("${path.module}/../../lambda_src/image_processor/limits.json"))
+  # Default and bounds of function_memory_size: the same file the handler checks against.
+  limits      = jsondecode(file("${path.module}/../../lambda_src/image_processor/limits.json"))
+  memory_size = coalesce(var.function_memory_size, local.limits.function_memory_mb.default)
 }
 
 resource "aws_s3_bucket" "this" {
@@ -110,14 +110,11 @@ resource "aws_dynamodb_table" "keys" {
   tags = var.tags
 }
 
-# Events whose processing still fails after Lambda's two asynchronous retries (a transient
-# AWS error that outlasted them, a timeout): kept here, with the S3 event as the body, to
-# inspect and replay. Images that are not usable are not failures: they get an error row.
-resource "aws_sqs_queue" "dlq" {
-  name                      = local.dlq_name
-  message_retention_seconds = 1209600 # 14 days, the maximum
-  sqs_managed_sse_enabled   = true
-  tags                      = var.tags
+# The dead-letter queue is the function's (modules/lambda_function); an existing stack's
+# queue moves there instead of being replaced.
+moved {
+  from = aws_sqs_queue.dlq
+  to   = module.function.aws_sqs_queue.dead_letter[0]
 }
 
 module "function" {
@@ -130,11 +127,14 @@ module "function" {
   filename           = var.function_package.filename
   source_code_hash   = var.function_package.source_code_hash
   timeout            = var.function_timeout
-  memory_size        = var.function_memory_size
+  memory_size        = local.memory_size
   log_retention_days = var.log_retention_days
   tags               = var.tags
 
-  dead_letter_queue_arn = aws_sqs_queue.dlq.arn
+  # Events whose processing still fails after Lambda's two asynchronous retries (a transient
+  # AWS error that outlasted them, a timeout), with the S3 event as the body, to inspect and
+  # replay. Images that are not usable are not failures: they get an error row.
+  dead_letter_queue = { name = local.dlq_name, asynchronous = true }
 
   environment = {
     STATS_TABLE       = var.stats_table.name

@@ -35,12 +35,12 @@ output "log_group_name" {
 
 output "dlq_url" {
   description = "URL of the dead-letter queue of the image processor's asynchronous invocations."
-  value       = aws_sqs_queue.dlq.id
+  value       = module.function.dead_letter_queue_url
 }
 
 output "dlq_arn" {
   description = "ARN of the image processor's dead-letter queue."
-  value       = aws_sqs_queue.dlq.arn
+  value       = module.function.dead_letter_queue_arn
 }
 
 output "table_index_arns" {

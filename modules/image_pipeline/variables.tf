@@ -1,21 +1,11 @@
 variable "name_prefix" {
-  description = "Lowercase prefix of bucket and function names (<prefix>-images-original, <prefix>-image-processor, ...)."
+  description = "Lowercase prefix of bucket and function names (<prefix>-images-original, <prefix>-image-processor, ...). Checked once, by the root module's prefix."
   type        = string
-
-  validation {
-    condition     = can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", var.name_prefix)) && length(var.name_prefix) <= 20
-    error_message = "name_prefix must be at most 20 characters of [a-z0-9-], starting and ending with a letter or digit."
-  }
 }
 
 variable "table_name_prefix" {
-  description = "Prefix of the DynamoDB table name (<table_name_prefix>ImageMetadata), for example Roxs."
+  description = "Prefix of the DynamoDB table name (<table_name_prefix>ImageMetadata), for example Roxs. Derived from the root module's checked prefix."
   type        = string
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]{1,200}$", var.table_name_prefix))
-    error_message = "table_name_prefix must be 1 to 200 characters of [A-Za-z0-9_.-] (DynamoDB table-name rules)."
-  }
 }
 
 variable "function_package" {
@@ -35,21 +25,16 @@ variable "function_timeout" {
   description = "Timeout of the image processor in seconds."
   type        = number
   default     = 60
-
-  validation {
-    condition     = var.function_timeout >= 1 && var.function_timeout <= 900
-    error_message = "function_timeout must be between 1 and 900 seconds."
-  }
 }
 
 variable "function_memory_size" {
-  description = "Memory of the image processor in MB. With max_image_pixels it bounds what is processed: an image whose render would need more (render_memory in limits.json, measured per format and mode) gets a `rejected` row before decoding."
+  description = "Memory of the image processor in MB (null: the default of limits.json). With max_image_pixels it bounds what is processed: an image whose render would need more (render_memory in limits.json, measured per format and mode) gets a `rejected` row before decoding."
   type        = number
-  default     = 1024
+  default     = null
 
-  # The bounds live in the handler's limits.json, which the handler checks too.
+  # The default and bounds live in the handler's limits.json, which the handler checks too.
   validation {
-    condition = (
+    condition = var.function_memory_size == null ? true : (
       var.function_memory_size >= local.limits.function_memory_mb.min && var.function_memory_size <= local.limits.function_memory_mb.max
       && floor(var.function_memory_size) == var.function_memory_size
     )
@@ -58,32 +43,13 @@ variable "function_memory_size" {
 }
 
 variable "thumbnail_max_px" {
-  description = "Longest side of a thumbnail in pixels (THUMBNAIL_MAX_PX)."
+  description = "Longest side of a thumbnail in pixels (THUMBNAIL_MAX_PX). Checked once, by the root module, against lambda_src/image_processor/limits.json."
   type        = number
-  default     = 128
-
-  # The bounds live in the handler's limits.json, which the handler checks too.
-  validation {
-    condition = (
-      var.thumbnail_max_px >= local.limits.thumbnail_max_px.min && var.thumbnail_max_px <= local.limits.thumbnail_max_px.max
-      && floor(var.thumbnail_max_px) == var.thumbnail_max_px
-    )
-    error_message = "thumbnail_max_px must be a whole number between ${local.limits.thumbnail_max_px.min} and ${local.limits.thumbnail_max_px.max} (lambda_src/image_processor/limits.json)."
-  }
 }
 
 variable "max_image_pixels" {
-  description = "Largest decoded image (width x height) the processor accepts (MAX_IMAGE_PIXELS), checked from the header before decoding; larger ones get a `rejected` row. Formats and modes whose render needs more memory per pixel than function_memory_size allows for this many pixels are bounded lower (render_memory in limits.json; docs/reliability-and-security.md lists them)."
+  description = "Largest decoded image (width x height) the processor accepts (MAX_IMAGE_PIXELS), checked from the header before decoding; larger ones get a `rejected` row. Formats and modes whose render needs more memory per pixel than function_memory_size allows for this many pixels are bounded lower (render_memory in limits.json; docs/reliability-and-security.md lists them). Checked once, by the root module, against lambda_src/image_processor/limits.json."
   type        = number
-  default     = 45000000
-
-  validation {
-    condition = (
-      var.max_image_pixels >= local.limits.max_image_pixels.min && var.max_image_pixels <= local.limits.max_image_pixels.max
-      && floor(var.max_image_pixels) == var.max_image_pixels
-    )
-    error_message = "max_image_pixels must be a whole number between ${local.limits.max_image_pixels.min} and ${local.limits.max_image_pixels.max} (lambda_src/image_processor/limits.json)."
-  }
 }
 
 variable "force_destroy_buckets" {
@@ -93,9 +59,8 @@ variable "force_destroy_buckets" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the function's log group in days (a CloudWatch value; 0 = never expire)."
+  description = "Retention of the function's log group in days (a CloudWatch value; 0 = never expire). Checked once, by the root module's log_retention_days."
   type        = number
-  default     = 7
 }
 
 variable "tags" {

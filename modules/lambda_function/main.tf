@@ -9,6 +9,20 @@ locals {
   # (LocalStack's BUCKET_MARKER_LOCAL) with the absolute folder as the key.
   hot_reload        = !endswith(var.filename, ".zip")
   hot_reload_bucket = "hot-reload"
+
+  # The queue Lambda itself sends failed asynchronous events to (none for an SQS-fed function,
+  # whose source queue redrives to it).
+  asynchronous_dead_letters = try(var.dead_letter_queue.asynchronous, false)
+}
+
+# The function's failed events, kept to inspect and replay (make redrive).
+resource "aws_sqs_queue" "dead_letter" {
+  count = var.dead_letter_queue == null ? 0 : 1
+
+  name                      = var.dead_letter_queue.name
+  message_retention_seconds = 1209600 # 14 days, the maximum: time to inspect failures
+  sqs_managed_sse_enabled   = true
+  tags                      = var.tags
 }
 
 resource "aws_cloudwatch_log_group" "this" {
@@ -65,7 +79,7 @@ data "aws_iam_policy_document" "this" {
 
   # Lambda sends events that failed every asynchronous attempt here (needs SendMessage).
   dynamic "statement" {
-    for_each = var.dead_letter_queue_arn == null ? [] : [var.dead_letter_queue_arn]
+    for_each = local.asynchronous_dead_letters ? aws_sqs_queue.dead_letter[*].arn : []
 
     content {
       sid       = "SendToOwnDeadLetterQueue"
@@ -94,7 +108,7 @@ resource "aws_iam_role_policy" "this" {
 }
 
 resource "aws_lambda_function" "this" {
-  #checkov:skip=CKV_AWS_116:Only asynchronously invoked functions need a dead-letter queue, and they get one through var.dead_letter_queue_arn (the image processor). The others are invoked synchronously (API Gateway, direct Invoke) or by an SQS event source mapping whose queue has its own dead-letter queue: the caller or the queue keeps the failed event.
+  #checkov:skip=CKV_AWS_116:Only asynchronously invoked functions need a dead-letter queue, and they get one through var.dead_letter_queue (the image processor, the storage counter). The others are invoked synchronously (API Gateway, direct Invoke) or by an SQS event source mapping whose queue has its own dead-letter queue: the caller or the queue keeps the failed event.
   #checkov:skip=CKV_AWS_117:The functions reach only AWS service APIs (S3, DynamoDB, SQS, SNS, Lambda), no private network resources; a VPC would add NAT gateways or endpoints and cold-start latency without protecting anything.
   #checkov:skip=CKV_AWS_115:Reserved concurrency is a per-account budget (new accounts have a limit of 10 in total, which reservations cannot exhaust); the queue-fed function is throttled by its event source mapping's batch size instead.
   #checkov:skip=CKV_AWS_272:Code signing needs an AWS Signer profile; the packages are built reproducibly by build.py from this repository and deployed by Terraform with source_code_hash pinning the exact zip.
@@ -118,7 +132,7 @@ resource "aws_lambda_function" "this" {
   }
 
   dynamic "dead_letter_config" {
-    for_each = var.dead_letter_queue_arn == null ? [] : [var.dead_letter_queue_arn]
+    for_each = local.asynchronous_dead_letters ? aws_sqs_queue.dead_letter[*].arn : []
 
     content {
       target_arn = dead_letter_config.value

@@ -27,3 +27,13 @@ output "log_group_name" {
   description = "Name of the function's CloudWatch log group."
   value       = aws_cloudwatch_log_group.this.name
 }
+
+output "dead_letter_queue_url" {
+  description = "URL of the function's dead-letter queue (null without var.dead_letter_queue)."
+  value       = one(aws_sqs_queue.dead_letter[*].id)
+}
+
+output "dead_letter_queue_arn" {
+  description = "ARN of the function's dead-letter queue (null without var.dead_letter_queue)."
+  value       = one(aws_sqs_queue.dead_letter[*].arn)
+}

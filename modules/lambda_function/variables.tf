@@ -108,26 +108,23 @@ variable "policy_statements" {
   }
 }
 
-variable "dead_letter_queue_arn" {
-  description = "ARN of an SQS queue that receives asynchronous invocations still failing after Lambda's retries (null: none). The function's policy is given sqs:SendMessage on it."
-  type        = string
-  default     = null
+variable "dead_letter_queue" {
+  description = "A dead-letter queue this module creates for the function's failed events (SSE-SQS, messages kept 14 days), or null for none. name: the queue's name. asynchronous: true for a function invoked asynchronously (S3, EventBridge): Lambda sends the events still failing after its retries there, and the policy allows sqs:SendMessage on it; false for a function fed by an SQS event source: that queue's redrive policy names this one (output dead_letter_queue_arn)."
+  type = object({
+    name         = string
+    asynchronous = bool
+  })
+  default = null
 
   validation {
-    condition     = var.dead_letter_queue_arn == null || can(regex("^arn:[a-z-]+:sqs:", var.dead_letter_queue_arn))
-    error_message = "dead_letter_queue_arn must be the ARN of an SQS queue (arn:aws:sqs:...) or null."
+    condition     = var.dead_letter_queue == null || can(regex("^[A-Za-z0-9_-]{1,80}$", var.dead_letter_queue.name))
+    error_message = "dead_letter_queue.name must be 1 to 80 characters of letters, digits, '-' or '_' (SQS queue-name rules)."
   }
 }
 
 variable "log_retention_days" {
-  description = "Retention of the function's CloudWatch log group, in days (0 = never expire)."
+  description = "Retention of the function's CloudWatch log group, in days (0 = never expire). Checked once, by the root module's log_retention_days."
   type        = number
-  default     = 7
-
-  validation {
-    condition     = contains([0, 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_days)
-    error_message = "log_retention_days must be one of CloudWatch's values: 0 (never expire), 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653."
-  }
 }
 
 variable "tags" {

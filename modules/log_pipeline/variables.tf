@@ -1,21 +1,11 @@
 variable "name_prefix" {
-  description = "Lowercase prefix of bucket and function names (<prefix>-logs-storage, <prefix>-log-processor, ...)."
+  description = "Lowercase prefix of bucket and function names (<prefix>-logs-storage, <prefix>-log-processor, ...). Checked once, by the root module's prefix."
   type        = string
-
-  validation {
-    condition     = can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", var.name_prefix)) && length(var.name_prefix) <= 20
-    error_message = "name_prefix must be at most 20 characters of [a-z0-9-], starting and ending with a letter or digit."
-  }
 }
 
 variable "table_name_prefix" {
-  description = "Prefix of the DynamoDB table name (<table_name_prefix>LogIndex), for example Roxs."
+  description = "Prefix of the DynamoDB table name (<table_name_prefix>LogIndex), for example Roxs. Derived from the root module's checked prefix."
   type        = string
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]{1,200}$", var.table_name_prefix))
-    error_message = "table_name_prefix must be 1 to 200 characters of [A-Za-z0-9_.-] (DynamoDB table-name rules)."
-  }
 }
 
 variable "function_package" {
@@ -35,22 +25,12 @@ variable "function_timeout" {
   description = "Timeout of the log processor in seconds."
   type        = number
   default     = 60
-
-  validation {
-    condition     = var.function_timeout >= 1 && var.function_timeout <= 900
-    error_message = "function_timeout must be between 1 and 900 seconds."
-  }
 }
 
 variable "function_memory_size" {
   description = "Memory of the log processor in MB."
   type        = number
   default     = 512
-
-  validation {
-    condition     = var.function_memory_size >= 128 && var.function_memory_size <= 10240
-    error_message = "function_memory_size must be between 128 and 10240 MB."
-  }
 }
 
 variable "force_destroy_buckets" {
@@ -60,9 +40,8 @@ variable "force_destroy_buckets" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the function's log group in days (a CloudWatch value; 0 = never expire)."
+  description = "Retention of the function's log group in days (a CloudWatch value; 0 = never expire). Checked once, by the root module's log_retention_days."
   type        = number
-  default     = 7
 }
 
 variable "tags" {

@@ -128,11 +128,11 @@ resource "aws_dynamodb_table" "days" {
 
 # --- Inbound: queue -> notification processor, with a dead-letter queue -----------------------
 
-resource "aws_sqs_queue" "dlq" {
-  name                      = local.dlq_name
-  message_retention_seconds = 1209600 # 14 days, the maximum: time to inspect failures
-  sqs_managed_sse_enabled   = true
-  tags                      = var.tags
+# The dead-letter queue is the function's (modules/lambda_function); an existing stack's
+# queue moves there instead of being replaced.
+moved {
+  from = aws_sqs_queue.dlq
+  to   = module.function.aws_sqs_queue.dead_letter[0]
 }
 
 resource "aws_sqs_queue" "notifications" {
@@ -147,7 +147,7 @@ resource "aws_sqs_queue" "notifications" {
 resource "aws_sqs_queue_redrive_policy" "notifications" {
   queue_url = aws_sqs_queue.notifications.id
   redrive_policy = jsonencode({
-    deadLetterTargetArn = aws_sqs_queue.dlq.arn
+    deadLetterTargetArn = module.function.dead_letter_queue_arn
     maxReceiveCount     = var.max_receive_count
   })
 }
@@ -165,6 +165,10 @@ module "function" {
   memory_size        = var.function_memory_size
   log_retention_days = var.log_retention_days
   tags               = var.tags
+
+  # Messages still failing after max_receive_count receives (the queue's redrive policy above),
+  # kept to inspect and replay (make redrive).
+  dead_letter_queue = { name = local.dlq_name, asynchronous = false }
 
   environment = {
     STATS_TABLE             = var.stats_table.name

@@ -15,12 +15,12 @@ output "queue_arn" {
 
 output "dlq_url" {
   description = "URL of the dead-letter queue of the notifications queue."
-  value       = aws_sqs_queue.dlq.id
+  value       = module.function.dead_letter_queue_url
 }
 
 output "dlq_arn" {
   description = "ARN of the dead-letter queue of the notifications queue."
-  value       = aws_sqs_queue.dlq.arn
+  value       = module.function.dead_letter_queue_arn
 }
 
 output "subscriber_queue_url" {

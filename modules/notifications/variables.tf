@@ -1,21 +1,11 @@
 variable "name_prefix" {
-  description = "Lowercase prefix of topic, queue and function names (<prefix>-notifications, <prefix>-notification-processor, ...)."
+  description = "Lowercase prefix of topic, queue and function names (<prefix>-notifications, <prefix>-notification-processor, ...). Checked once, by the root module's prefix."
   type        = string
-
-  validation {
-    condition     = can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", var.name_prefix)) && length(var.name_prefix) <= 20
-    error_message = "name_prefix must be at most 20 characters of [a-z0-9-], starting and ending with a letter or digit."
-  }
 }
 
 variable "table_name_prefix" {
-  description = "Prefix of the DynamoDB table name (<table_name_prefix>NotificationHistory), for example Roxs."
+  description = "Prefix of the DynamoDB table name (<table_name_prefix>NotificationHistory), for example Roxs. Derived from the root module's checked prefix."
   type        = string
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]{1,200}$", var.table_name_prefix))
-    error_message = "table_name_prefix must be 1 to 200 characters of [A-Za-z0-9_.-] (DynamoDB table-name rules)."
-  }
 }
 
 variable "function_package" {
@@ -32,49 +22,25 @@ variable "runtime" {
 }
 
 variable "function_timeout" {
-  description = "Timeout of the notification processor in seconds; the queue's visibility timeout is six times this."
+  description = "Timeout of the notification processor in seconds (1 to 900, checked by modules/lambda_function); the queue's visibility timeout is six times this, within SQS's 12-hour limit."
   type        = number
   default     = 30
-
-  validation {
-    # 6 x 900 s = 5400 s stays within SQS's 12-hour visibility-timeout limit.
-    condition     = var.function_timeout >= 1 && var.function_timeout <= 900
-    error_message = "function_timeout must be between 1 and 900 seconds."
-  }
 }
 
 variable "function_memory_size" {
   description = "Memory of the notification processor in MB."
   type        = number
   default     = 256
-
-  validation {
-    condition     = var.function_memory_size >= 128 && var.function_memory_size <= 10240
-    error_message = "function_memory_size must be between 128 and 10240 MB."
-  }
 }
 
 variable "max_receive_count" {
-  description = "Receives of a message before SQS moves it to the dead-letter queue."
+  description = "Receives of a message before SQS moves it to the dead-letter queue. Checked once, by the root module's notifications_max_receive_count."
   type        = number
-  default     = 3
-
-  validation {
-    condition     = var.max_receive_count >= 1 && var.max_receive_count <= 1000 && floor(var.max_receive_count) == var.max_receive_count
-    error_message = "max_receive_count must be a whole number between 1 and 1000."
-  }
 }
 
 variable "batch_size" {
-  description = "Messages handed to one invocation by the event source mapping."
+  description = "Messages handed to one invocation by the event source mapping. Checked once, by the root module's notifications_batch_size."
   type        = number
-  default     = 10
-
-  validation {
-    # Above 10 SQS requires a batching window > 0; this mapping uses none.
-    condition     = var.batch_size >= 1 && var.batch_size <= 10 && floor(var.batch_size) == var.batch_size
-    error_message = "batch_size must be a whole number between 1 and 10 (larger batches need a batching window)."
-  }
 }
 
 variable "claim_sweep_minutes" {
@@ -89,9 +55,8 @@ variable "claim_sweep_minutes" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the function's log group in days (a CloudWatch value; 0 = never expire)."
+  description = "Retention of the function's log group in days (a CloudWatch value; 0 = never expire). Checked once, by the root module's log_retention_days."
   type        = number
-  default     = 7
 }
 
 variable "tags" {

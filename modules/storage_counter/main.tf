@@ -25,13 +25,11 @@ resource "aws_dynamodb_table" "sizes" {
   tags = var.tags
 }
 
-# Events still failing after Lambda's two asynchronous retries, to inspect and replay (a
-# replay is harmless: the key is reconciled with S3's current state).
-resource "aws_sqs_queue" "dlq" {
-  name                      = local.dlq_name
-  message_retention_seconds = 1209600 # 14 days, the maximum
-  sqs_managed_sse_enabled   = true
-  tags                      = var.tags
+# The dead-letter queue is the function's (modules/lambda_function); an existing stack's
+# queue moves there instead of being replaced.
+moved {
+  from = aws_sqs_queue.dlq
+  to   = module.function.aws_sqs_queue.dead_letter[0]
 }
 
 module "function" {
@@ -48,7 +46,9 @@ module "function" {
   log_retention_days = var.log_retention_days
   tags               = var.tags
 
-  dead_letter_queue_arn = aws_sqs_queue.dlq.arn
+  # Events still failing after Lambda's two asynchronous retries, to inspect and replay (a
+  # replay is harmless: the key is reconciled with S3's current state).
+  dead_letter_queue = { name = local.dlq_name, asynchronous = true }
 
   environment = {
     STATS_TABLE        = var.stats_table.name

@@ -20,5 +20,5 @@ output "table_arn" {
 
 output "dlq_url" {
   description = "URL of the storage counter's dead-letter queue."
-  value       = aws_sqs_queue.dlq.id
+  value       = module.function.dead_letter_queue_url
 }

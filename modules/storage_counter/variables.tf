@@ -1,21 +1,11 @@
 variable "name_prefix" {
-  description = "Lowercase prefix of the function, queue and rule names (<prefix>-storage-counter, ...)."
+  description = "Lowercase prefix of the function, queue and rule names (<prefix>-storage-counter, ...). Checked once, by the root module's prefix."
   type        = string
-
-  validation {
-    condition     = can(regex("^[a-z0-9]([a-z0-9-]*[a-z0-9])?$", var.name_prefix)) && length(var.name_prefix) <= 20
-    error_message = "name_prefix must be at most 20 characters of [a-z0-9-], starting and ending with a letter or digit."
-  }
 }
 
 variable "table_name_prefix" {
-  description = "Prefix of the DynamoDB table name (<table_name_prefix>ObjectSizes)."
+  description = "Prefix of the DynamoDB table name (<table_name_prefix>ObjectSizes). Derived from the root module's checked prefix."
   type        = string
-
-  validation {
-    condition     = can(regex("^[A-Za-z0-9_.-]{1,200}$", var.table_name_prefix))
-    error_message = "table_name_prefix must be 1 to 200 characters of [A-Za-z0-9_.-] (DynamoDB table-name rules)."
-  }
 }
 
 variable "function_package" {
@@ -53,9 +43,8 @@ variable "stats_table" {
 }
 
 variable "log_retention_days" {
-  description = "Retention of the function's log group in days (a CloudWatch value; 0 = never expire)."
+  description = "Retention of the function's log group in days (a CloudWatch value; 0 = never expire). Checked once, by the root module's log_retention_days."
   type        = number
-  default     = 7
 }
 
 variable "tags" {

@@ -39,9 +39,6 @@ NAMESPACE_CONDITION = {"test": "StringEquals", "variable": "cloudwatch:namespace
 # Attributes that carry a resource's own name.
 NAME_ATTRIBUTES = ("name", "bucket", "function_name")
 LOCAL_ONLY = ("localhost", "4566", "localstack", "http://")
-# Their statements are unknown at plan time as a whole (a dynamic block over the computed DLQ
-# ARN): checked on the deployed stack by tests/integration/test_reliability_security.py.
-UNKNOWN_AT_PLAN = {"module.image_pipeline.module.function", "module.storage_counter.module.function"}
 
 
 @pytest.fixture(scope="module")
@@ -162,8 +159,10 @@ def test_each_policy_names_only_resources_of_the_stack(plans):
         if doc["_address"].endswith("module.function.data.aws_iam_policy_document.this")
     ]
     assert len(documents) == len(PACKAGES)
-    assert {doc["_module"] for doc in documents if doc["_unknown"].get("statement") is True} == UNKNOWN_AT_PLAN
-    for document, unknown in ((doc, doc["_unknown"]) for doc in documents if doc["_module"] not in UNKNOWN_AT_PLAN):
+    # Every statement is known at plan time (a dead-letter queue's ARN is an unknown resource
+    # of a known statement), so every function's policy is checked here.
+    assert [doc["_address"] for doc in documents if doc["_unknown"].get("statement") is True] == []
+    for document, unknown in ((doc, doc["_unknown"]) for doc in documents):
         sids = [statement["sid"] for statement in document["statement"]]
         assert sids[0] == "WriteOwnLogs", document["_address"]
         for statement, statement_unknown in zip(document["statement"], unknown["statement"], strict=True):
@@ -195,6 +194,19 @@ def test_cors_origin_and_log_retention_follow_their_variables(plans):
     assert groups == {f"/aws/lambda/{name}": LOG_RETENTION_DAYS for name in functions}
     # build.py installs wheels for the runtime Terraform deploys: it reads the same variable.
     assert {fn["runtime"] for fn in functions.values()} == {f"python{build.lambda_python_version()}"}
+
+
+def test_the_image_processors_settings_default_to_limits_json(plans):
+    limits = json.loads((ROOT / "lambda_src" / "image_processor" / "limits.json").read_text())
+    [function] = [
+        fn
+        for fn in planned(plans["aws_with_api_key"], "aws_lambda_function")
+        if fn["function_name"] == f"{PREFIX}-image-processor"
+    ]
+    environment = function["environment"][0]["variables"]
+    assert environment["THUMBNAIL_MAX_PX"] == str(limits["thumbnail_max_px"]["default"])
+    assert environment["MAX_IMAGE_PIXELS"] == str(limits["max_image_pixels"]["default"])
+    assert function["memory_size"] == limits["function_memory_mb"]["default"]
 
 
 def test_an_aws_style_configuration_has_no_write_method_without_authorization(plans):

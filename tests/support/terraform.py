@@ -9,7 +9,7 @@ ROOT_FILES = ("main.tf", "variables.tf", "outputs.tf", "versions.tf")
 
 def copy_configuration(destination: Path) -> None:
     """The root and its modules, and lambda_src/ (the packages are its folders, and
-    modules/image_pipeline's validations read the image processor's limits.json); no
+    Terraform reads the image processor's limits.json); no
     provider override, state or .terraform."""
     for name in ROOT_FILES:
         shutil.copy(ROOT / name, destination / name)

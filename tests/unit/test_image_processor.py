@@ -237,7 +237,7 @@ def test_the_memory_bound_depends_on_format_and_mode(aws, context, monkeypatch):
 )
 def test_settings_outside_the_shared_limits_are_a_config_error(aws, context, monkeypatch, name, value):
     limits = json.loads((LAMBDA_SRC / "image_processor" / "limits.json").read_text())
-    assert limits["thumbnail_max_px"] == {"min": 16, "max": 1024}  # the bounds Terraform validates with too
+    assert limits["thumbnail_max_px"] == {"default": 128, "min": 16, "max": 1024}  # Terraform reads them too
     monkeypatch.setenv(name, value)
     aws.s3.put_object(Bucket=ORIGINALS, Key="a.jpg", Body=jpeg_bytes())
     with pytest.raises(ConfigError, match=name):

@@ -77,3 +77,15 @@ run "unusable_values_are_refused" {
 
   expect_failures = [var.lambda_runtime, var.api_auth]
 }
+
+# The image processor's bounds are limits.json's, checked at the root.
+run "image_settings_outside_limits_json_are_refused" {
+  command = plan
+
+  variables {
+    thumbnail_max_px = 2048
+    max_image_pixels = 999999
+  }
+
+  expect_failures = [var.thumbnail_max_px, var.max_image_pixels]
+}
