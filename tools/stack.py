@@ -21,9 +21,12 @@ from pathlib import Path
 from python_terraform import IsFlagged, IsNotFlagged, Terraform
 
 ROOT = Path(__file__).resolve().parent.parent
-STATE_FILE = ROOT / "terraform.tfstate"
-STALE_STATE_FILE = ROOT / "terraform.tfstate.stale"
-APPLY_LOG = ROOT / ".terraform" / "last-apply.log"
+# Terraform's working directory: the checkout, or a copy of its configuration with a state of
+# its own (ROXS_STACK_DIR: a second stack of the test run, tests/conftest.py).
+STACK_DIR = Path(os.environ.get("ROXS_STACK_DIR", ROOT))
+STATE_FILE = STACK_DIR / "terraform.tfstate"
+STALE_STATE_FILE = STACK_DIR / "terraform.tfstate.stale"
+APPLY_LOG = STACK_DIR / ".terraform" / "last-apply.log"
 
 
 class StackError(Exception):
@@ -33,7 +36,7 @@ class StackError(Exception):
 def terraform() -> Terraform:
     """python-terraform driving tflocal, which adds the LocalStack endpoint overrides."""
     tflocal = shutil.which("tflocal") or str(ROOT / ".venv" / "bin" / "tflocal")
-    return Terraform(working_dir=str(ROOT), terraform_bin_path=tflocal)
+    return Terraform(working_dir=str(STACK_DIR), terraform_bin_path=tflocal)
 
 
 def _check(step: str, result: tuple) -> str:
@@ -74,7 +77,7 @@ def _set_for_this_apply(name: str, terraform_args) -> bool:
     ):
         return True
     pattern = re.compile(rf'^\s*"?{re.escape(name)}"?\s*[=:]', re.MULTILINE)
-    return any(pattern.search(path.read_text()) for glob in TFVARS_FILES for path in ROOT.glob(glob))
+    return any(pattern.search(path.read_text()) for glob in TFVARS_FILES for path in STACK_DIR.glob(glob))
 
 
 def kept_variables(explicit: dict | None = None, terraform_args=()) -> dict:
@@ -255,7 +258,7 @@ def deploy(*terraform_args: str) -> None:
     with open(APPLY_LOG, "w") as log:
         process = subprocess.Popen(
             [tflocal, "apply", "-input=false", "-auto-approve", "-no-color", *kept, *terraform_args],
-            cwd=ROOT,
+            cwd=STACK_DIR,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
@@ -288,10 +291,10 @@ def deploy(*terraform_args: str) -> None:
         print()
     if code != 0:
         tail = "\n".join(APPLY_LOG.read_text().splitlines()[-60:])
-        raise StackError(f"tflocal apply failed (exit {code}); the end of {APPLY_LOG.relative_to(ROOT)}:\n{tail}")
+        raise StackError(f"tflocal apply failed (exit {code}); the end of {APPLY_LOG.relative_to(STACK_DIR)}:\n{tail}")
     print(
         f"[deploy] {summary or 'done'} ({time.monotonic() - started:.0f} s; full output in "
-        f"{APPLY_LOG.relative_to(ROOT)})",
+        f"{APPLY_LOG.relative_to(STACK_DIR)})",
         flush=True,
     )
 

@@ -1,6 +1,9 @@
 """The deployed stack: built with build.py and applied with tflocal (python-terraform) once
-per session, on the session's engine."""
+per session, on the session's engine; on make test's second worker, a second stack
+(tests/conftest.py: a copy of the configuration in ROXS_STACK_DIR, the checkout's build/)."""
 
+import fcntl
+import shutil
 import subprocess
 import sys
 import time
@@ -8,16 +11,32 @@ import time
 import boto3
 import pytest
 
+from tests.support.terraform import copy_configuration
 from tools import stack
 from tools.http import use_credentials_of
-from tools.stack import ROOT
+from tools.stack import ROOT, STACK_DIR
+
+
+def build_packages() -> None:
+    """build.py, one worker at a time (the second stack's worker builds the same packages)."""
+    (ROOT / ".localstack").mkdir(exist_ok=True)
+    with open(ROOT / ".localstack" / "build.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        build = subprocess.run([sys.executable, str(ROOT / "build.py")], capture_output=True, text=True)
+    assert build.returncode == 0, build.stdout + build.stderr
 
 
 @pytest.fixture(scope="session")
 def deployed(engine):
-    build = subprocess.run([sys.executable, str(ROOT / "build.py")], capture_output=True, text=True)
-    assert build.returncode == 0, build.stdout + build.stderr
+    build_packages()
     with pytest.MonkeyPatch.context() as patch:
+        if (
+            STACK_DIR != ROOT
+        ):  # a second stack (tests/conftest.py): the configuration, fresh, and the packages of build/
+            shutil.rmtree(STACK_DIR, ignore_errors=True)
+            STACK_DIR.mkdir(parents=True)
+            copy_configuration(STACK_DIR)
+            patch.setenv("TF_VAR_build_dir", str(ROOT / "build"))
         # The session sends requests as fast as the engine answers: the stage's throttle and
         # the key's quota are raised for every apply of the session (tools/stack.py says why).
         for name, value in stack.load_test_environment().items():

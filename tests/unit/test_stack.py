@@ -14,7 +14,7 @@ def deployed_with(tmp_path, monkeypatch):
         state = tmp_path / "terraform.tfstate"
         state.write_text(json.dumps({"outputs": {"api_auth": {"value": api_auth, "type": "string"}}}))
         monkeypatch.setattr(stack, "STATE_FILE", state)
-        monkeypatch.setattr(stack, "ROOT", tmp_path)
+        monkeypatch.setattr(stack, "STACK_DIR", tmp_path)
         monkeypatch.delenv("TF_VAR_api_auth", raising=False)
         return tmp_path
 
