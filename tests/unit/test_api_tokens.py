@@ -217,6 +217,8 @@ def test_any_position_signed_with_the_key_is_a_page_or_a_400(stack, context, iss
     assume(token is not None)
     path, query = issued_for
     position = data.draw(positions(the_position(token, f"GET {path}", token_filters(path, query))))
+    # moto answers 500 to a StartAfter it cannot write in XML (MOTO_KEYS below says which)
+    assume(used_with[0] != "/files" or not isinstance(position, dict) or moto_lists(position.get("after")))
     forged = signed_token(f"GET {used_with[0]}", token_filters(*used_with), position)
     status, body, _ = call(context, "GET", used_with[0], {**used_with[1], "limit": "2", "next_token": forged})
     assert status in (200, 400), body
@@ -246,7 +248,12 @@ def test_a_token_holds_any_key_s3_stores(key):
 # moto answers 500 to a StartAfter holding a control character (but tab and CR) or U+FFFE:
 # those keys are listed through the engine (tests/integration/test_api_files.py); the token
 # and the checks take them (above).
-MOTO_KEYS = [key for key in EDGE_KEYS if all(c in "\t\r" or (" " <= c != "\x7f" and c != "\ufffe") for c in key)]
+def moto_lists(key) -> bool:
+    """False for a string holding a character moto cannot echo as StartAfter."""
+    return not isinstance(key, str) or all(c in "\t\r" or (" " <= c != "\x7f" and c != "\ufffe") for c in key)
+
+
+MOTO_KEYS = [key for key in EDGE_KEYS if moto_lists(key)]
 
 
 @pytest.mark.parametrize("limit", [1, 2, 3, len(MOTO_KEYS)])
