@@ -158,7 +158,7 @@ def test_an_event_older_than_its_maximum_age_is_not_run(aws):
     lam, sqs = aws["lambda"], aws["sqs"]
     second = {"id": "second"}
     with (
-        recorder_function(lam, "async-age", SLEEPER, timeout=80) as name,
+        recorder_function(lam, "async-age", SLEEPER, timeout=90) as name,
         queues(sqs, "done", "failed", "dlq", "started") as made,
     ):
         configure(
@@ -172,8 +172,10 @@ def test_an_event_older_than_its_maximum_age_is_not_run(aws):
                 "OnFailure": {"Destination": made["failed"][1]},
             },
         )
-        send(lam, name, [{"id": "first", "sleep": 63, "announce": made["started"][0]}])
-        drain(sqs, made["started"][0], 1)  # the first runs: the second waits behind it
+        # the first runs 72 s: the second, sent once the test has seen it start (a few seconds
+        # under load), waits behind it for more than 60
+        send(lam, name, [{"id": "first", "sleep": 72, "announce": made["started"][0]}])
+        drain(sqs, made["started"][0], 1)
         send(lam, name, [second])
         expired = [json.loads(m["Body"]) for m in drain(sqs, made["failed"][0], 1, timeout=150)]
         done = [json.loads(m["Body"]) for m in drain(sqs, made["done"][0], 1)]

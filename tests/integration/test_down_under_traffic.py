@@ -33,7 +33,15 @@ RUN = uuid.uuid4().hex[:8]
 ACKNOWLEDGED_BEFORE_DOWN = 5
 # Failures a write refused at `down` may show: the engine's 503, API Gateway's throttling,
 # or no engine any more.
-REFUSALS = {503, 429, "EndpointConnectionError", "ConnectionClosedError", "URLError", "RemoteDisconnected"}
+REFUSALS = {
+    503,
+    429,
+    "EndpointConnectionError",
+    "ConnectionClosedError",
+    "URLError",
+    "RemoteDisconnected",
+    "ConnectionResetError",
+}
 # The notifications queued and the images uploaded before `down` are worked off after `up`.
 CARRIED_THROUGH_S = 240
 # Writers still at work (an upload's storage count) settle within this.
@@ -95,13 +103,15 @@ def test_every_write_acknowledged_while_down_runs_is_there_after_up(aws, deploye
     if not engine_started_by_this_project():
         pytest.skip("the engine at AWS_ENDPOINT_URL was not started by engine/ctl.py (a container?): not restarting it")
     writing, notifications, batches = writers(deployed)
-    with Traffic(writing) as traffic:
-        traffic.wait_for_each(ACKNOWLEDGED_BEFORE_DOWN)
-        stopped = ctl("down")
-    assert health() is None
-    assert "requests refused from now on" in stopped.stdout and "state saved" in stopped.stdout, stopped.stdout
-    assert set(traffic.refused) <= REFUSALS, traffic.refused
-    ctl("up")
+    try:
+        with Traffic(writing) as traffic:
+            traffic.wait_for_each(ACKNOWLEDGED_BEFORE_DOWN)
+            stopped = ctl("down")
+        assert health() is None
+        assert "requests refused from now on" in stopped.stdout and "state saved" in stopped.stdout, stopped.stdout
+        assert set(traffic.refused) <= REFUSALS, traffic.refused
+    finally:
+        ctl("up")  # whatever the checks found: the worker's later tests need the engine
 
     # every notification the API took: queued, and sent after the restart
     def unsent():
