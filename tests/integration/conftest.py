@@ -30,9 +30,8 @@ def build_packages() -> None:
 def deployed(engine):
     build_packages()
     with pytest.MonkeyPatch.context() as patch:
-        if (
-            STACK_DIR != ROOT
-        ):  # a second stack (tests/conftest.py): the configuration, fresh, and the packages of build/
+        # a second stack (tests/conftest.py): the configuration, fresh, and the packages of build/
+        if STACK_DIR != ROOT:
             shutil.rmtree(STACK_DIR, ignore_errors=True)
             STACK_DIR.mkdir(parents=True)
             copy_configuration(STACK_DIR)
