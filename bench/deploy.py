@@ -1,7 +1,6 @@
 """Group stack: the stack applied to an empty engine and a no-op plan, against a config of one
 SQS queue; the API's latency on the fresh stack (api.py)."""
 
-import shutil
 import subprocess
 import tempfile
 import uuid
@@ -34,7 +33,7 @@ def bench_apply_and_plan() -> float:
     with tempfile.TemporaryDirectory() as folder:
         (Path(folder) / "main.tf").write_text(ONE_QUEUE % uuid.uuid4().hex[:6])
         # the checkout's tflocal, on the PATH the bench runs with (its copy has no .venv)
-        tflocal = [shutil.which("tflocal") or str(ROOT / ".venv" / "bin" / "tflocal")]
+        tflocal = [stack.tflocal()]
         subprocess.run([*tflocal, "init", "-input=false"], cwd=folder, check=True, capture_output=True)
         queue_apply, _ = timed(
             subprocess.run,

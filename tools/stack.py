@@ -33,10 +33,14 @@ class StackError(Exception):
     pass
 
 
+def tflocal() -> str:
+    """The tflocal on PATH (make's, the bench's), else this checkout's."""
+    return shutil.which("tflocal") or str(ROOT / ".venv" / "bin" / "tflocal")
+
+
 def terraform() -> Terraform:
     """python-terraform driving tflocal, which adds the LocalStack endpoint overrides."""
-    tflocal = shutil.which("tflocal") or str(ROOT / ".venv" / "bin" / "tflocal")
-    return Terraform(working_dir=str(STACK_DIR), terraform_bin_path=tflocal)
+    return Terraform(working_dir=str(STACK_DIR), terraform_bin_path=tflocal())
 
 
 def _check(step: str, result: tuple) -> str:
@@ -250,14 +254,13 @@ def deploy(*terraform_args: str) -> None:
     check_state()
     init()
     kept = [f"-var={name}={value}" for name, value in applied_variables(terraform_args=terraform_args).items()]
-    tflocal = shutil.which("tflocal") or str(ROOT / ".venv" / "bin" / "tflocal")
     started = time.monotonic()
     total, done, running, summary, last_print = None, 0, {}, "", 0.0
     interactive = sys.stdout.isatty()
     APPLY_LOG.parent.mkdir(exist_ok=True)
     with open(APPLY_LOG, "w") as log:
         process = subprocess.Popen(
-            [tflocal, "apply", "-input=false", "-auto-approve", "-no-color", *kept, *terraform_args],
+            [tflocal(), "apply", "-input=false", "-auto-approve", "-no-color", *kept, *terraform_args],
             cwd=STACK_DIR,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,

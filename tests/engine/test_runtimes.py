@@ -22,6 +22,7 @@ import pytest
 
 from tests.engine.test_lambda_paths import wait_active
 from tests.support.waiting import wait_for
+from tools import stack
 
 ROLE = "arn:aws:iam::000000000000:role/runtimes"
 ROOT = Path(__file__).resolve().parents[2]
@@ -650,7 +651,7 @@ variable "name" { type = string }
 def test_a_terraform_layer_version_reaches_the_function(aws, tmp_path):
     """One apply (the provider is slow to start and poll; a layer update is covered above
     with the API); clean-up through the API, which is quicker than `destroy`."""
-    tflocal = shutil.which("tflocal") or str(ROOT / ".venv" / "bin" / "tflocal")
+    tflocal = stack.tflocal()
     shutil.copy(ROOT / "versions.tf", tmp_path / "versions.tf")
     (tmp_path / "main.tf").write_text(TERRAFORM_LAYERED_FUNCTION)
     (tmp_path / "function.zip").write_bytes(
