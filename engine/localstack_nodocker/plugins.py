@@ -38,11 +38,20 @@ def check_engine_seam():
     """Refuse to start when an internal the engine patches or reads is missing or changed
     (seam.py), or one of its plugins cannot be loaded, rather than run without the feature."""
     started = time.perf_counter()
+    if seam.unchanged_since_checked():
+        LOG.info(
+            "the engine's %d seam targets: the installation is as checked (%s), seen in %.2f s",
+            len(seam.TARGETS),
+            seam.CHECKED,
+            time.perf_counter() - started,
+        )
+        return
     problems = seam.unloadable_plugins() + seam.check()
     if problems:
         message = seam.refusal(problems)
         LOG.error(message)
         raise LocalstackExit(message, code=1)
+    seam.record_checked()
     LOG.info("the engine's %d seam targets checked in %.1f s", len(seam.TARGETS), time.perf_counter() - started)
 
 

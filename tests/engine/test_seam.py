@@ -188,3 +188,45 @@ def test_docs_engine_lists_every_target():
         return path in docs or bool(attribute and re.search(rf"[`:]{re.escape(attribute)}\b", docs))
 
     assert [target.path for target in seam.TARGETS if not listed(target.path)] == []
+
+
+# The start hook checks again only when a file the last passing check read has changed, or a
+# module it never saw was loaded first; the record is exercised with a module of its own.
+CHECKED_RECORD = """
+import importlib, json, os, sys
+from pathlib import Path
+from localstack_nodocker import seam
+folder, record = Path(sys.argv[1]), Path(sys.argv[1]) / "checked.json"
+sys.path.insert(0, str(folder))
+(folder / "upstream_module.py").write_text("VALUE = 1\\n")
+importlib.import_module("upstream_module")
+seen = {"no record": seam.unchanged_since_checked(record)}
+seam.record_checked(record)
+seen["as recorded"] = seam.unchanged_since_checked(record)
+os.utime(folder / "upstream_module.py", ns=(0, 0))
+seen["a read file changed"] = seam.unchanged_since_checked(record)
+seam.record_checked(record)
+(folder / "plugin_loaded_first.py").write_text("")
+importlib.import_module("plugin_loaded_first")
+seen["a module loaded before the check"] = seam.unchanged_since_checked(record)
+seam.record_checked(record)
+saved = json.loads(record.read_text())
+saved["installation"]["python"] = "another interpreter"
+record.write_text(json.dumps(saved))
+seen["another installation"] = seam.unchanged_since_checked(record)
+print(json.dumps(seen))
+"""
+
+
+def test_the_check_is_skipped_only_for_the_installation_it_passed(tmp_path):
+    result = subprocess.run(
+        [str(ENGINE_PYTHON), "-c", CHECKED_RECORD, str(tmp_path)], capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == {
+        "no record": False,
+        "as recorded": True,
+        "a read file changed": False,
+        "a module loaded before the check": False,
+        "another installation": False,
+    }
