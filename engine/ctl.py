@@ -19,7 +19,6 @@ from __future__ import annotations  # runs on older Pythons too, to find the eng
 import argparse
 import hashlib
 import http.client
-import importlib.util
 import json
 import os
 import re
@@ -38,7 +37,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 ENGINE_DIR = ROOT / "engine"
 sys.path.insert(0, str(ENGINE_DIR))
-from localstack_nodocker import hostruntimes, loopback  # noqa: E402  (standard library only)
+from localstack_nodocker import hostruntimes, loopback, names  # noqa: E402  (standard library only)
 
 # What is installed (the engine's virtualenv, handlers' boto3) and what one engine writes
 # (data, logs, PID) are separate, so tests can run a second engine on the same install.
@@ -57,6 +56,10 @@ TLS_FILES = {
     "server": TLS_DIR / "server.pem",
     "bundle": TLS_DIR / "ca-bundle.pem",
 }
+# LocalStack splits CUSTOM_SSL_CERT_PATH into <path>.key and <path>.crt at every start, rewriting
+# them in place: each engine has its own copy, so that engines starting together (the test
+# workers) never read a key another one is writing.
+ENGINE_SERVER_CERTIFICATE = STATE / "tls" / "engine.pem"
 PID_FILE = STATE / "localstack.pid"
 LOG_FILE = STATE / "logs" / "localstack.log"
 # localstack-core 2026.3.0 declares Python >= 3.10, but its code uses PEP 695 generics
@@ -433,11 +436,16 @@ def _gateway_listen(port: int) -> str:
 def _make_private() -> None:
     """What the engine keeps (state, logs, keys) is this user's alone: its folders 0700 and the
     private keys 0600, also in installs made before (the engine itself writes under umask 077)."""
-    for folder in {STATE, INSTALL_DIR, TLS_DIR}:
+    for folder in {STATE, INSTALL_DIR, TLS_DIR, ENGINE_SERVER_CERTIFICATE.parent}:
         folder.mkdir(parents=True, exist_ok=True)
         folder.chmod(0o700)
-    for key in TLS_DIR.glob("*.key"):  # ca.key, and the server key LocalStack splits off server.pem
-        key.chmod(0o600)
+    for key in [*TLS_DIR.glob("*.key"), *ENGINE_SERVER_CERTIFICATE.parent.glob("*.key")]:
+        key.chmod(0o600)  # ca.key, and the server key LocalStack splits off server.pem
+
+
+def _copy_server_certificate() -> None:
+    """This engine's copy of the server certificate (ENGINE_SERVER_CERTIFICATE says why)."""
+    names.write_whole(ENGINE_SERVER_CERTIFICATE, TLS_FILES["server"].read_bytes(), 0o600)
 
 
 def _engine_environment(listen: str) -> dict:
@@ -479,7 +487,7 @@ def _engine_environment(listen: str) -> dict:
         # throughput for the requests people wait on.
         "IN_MEMORY_CLIENT": "1",
         # https on the same port (LocalStack tells TLS from plain HTTP per connection)
-        "CUSTOM_SSL_CERT_PATH": str(TLS_FILES["server"]),
+        "CUSTOM_SSL_CERT_PATH": str(ENGINE_SERVER_CERTIFICATE),
         "LOCALSTACK_NODOCKER_CA_CERT": str(TLS_FILES["ca_cert"]),
         # certificates for the AWS host names functions reach the engine under (tls.py)
         "LOCALSTACK_NODOCKER_CA_KEY": str(TLS_FILES["ca_key"]),
@@ -558,6 +566,7 @@ def up() -> None:
         umask = os.umask(0o077)  # for this start and the engine, which inherits it: all private
         try:
             _make_private()
+            _copy_server_certificate()
             env = _engine_environment(listen)
             with open(LOG_FILE, "ab") as log:
                 process = subprocess.Popen(
@@ -850,9 +859,6 @@ def shell_environment() -> str:
     with verification on, as the Lambda workers do (idempotent: eval it again at will)."""
     if not TLS_FILES["ca_cert"].exists():
         raise EngineError("no certificates yet: run `make install` first")
-    spec = importlib.util.spec_from_file_location("names", ENGINE_DIR / "localstack_nodocker" / "names.py")
-    names = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(names)
     pythonpath = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
     variables = {
         **names.trust_variables(str(TLS_FILES["bundle"]), str(TLS_FILES["ca_cert"])),

@@ -68,7 +68,19 @@ def write_ca_bundle(bundle: Path, ca_cert: Path) -> None:
     checkout's, rewritten only when it changes."""
     wanted = system_ca_bundle(bundle).read_bytes().rstrip(b"\n") + b"\n" + ca_cert.read_bytes()
     if not bundle.exists() or bundle.read_bytes() != wanted:
-        bundle.write_bytes(wanted)
+        write_whole(bundle, wanted, 0o644)
+
+
+def write_whole(path: Path, data: bytes, mode: int) -> None:
+    """Replace the file at once: a process reading it (an engine starting, a client loading
+    its trust) sees the old file or the new one, never part of it."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f"{path.name}.{os.getpid()}")
+    descriptor = os.open(partial, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(descriptor, "wb") as file:
+        file.write(data)
+    os.chmod(partial, mode)
+    os.replace(partial, path)
 
 
 def trust_variables(bundle: str, ca_cert: str) -> dict[str, str]:

@@ -23,6 +23,7 @@ engine reads K from its folder; any process of this user (a Lambda function incl
 
 import argparse
 import datetime
+import fcntl
 import functools
 import ipaddress
 import logging
@@ -36,7 +37,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from OpenSSL import SSL
 
-from localstack_nodocker.names import NoSystemCaBundle, load_preload, write_ca_bundle
+from localstack_nodocker.names import NoSystemCaBundle, load_preload, write_ca_bundle, write_whole
 
 LOG = logging.getLogger(__name__)
 
@@ -61,11 +62,7 @@ def _now() -> datetime.datetime:
 
 
 def _write_private(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(descriptor, "wb") as file:
-        file.write(data)
-    os.chmod(path, 0o600)
+    write_whole(path, data, 0o600)
 
 
 def _key_pem(key) -> bytes:
@@ -104,7 +101,7 @@ def create_ca(ca_key: Path, ca_cert: Path) -> None:
         .sign(key, hashes.SHA256())
     )
     _write_private(ca_key, _key_pem(key))
-    ca_cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    write_whole(ca_cert, certificate.public_bytes(serialization.Encoding.PEM), 0o644)
 
 
 def _server_certificate(names: list, key, authority: x509.Certificate, authority_key) -> x509.Certificate:
@@ -191,7 +188,15 @@ def _expires_soon(server: Path) -> bool:
 
 
 def ensure(ca_key: Path, ca_cert: Path, server: Path, bundle: Path) -> list[str]:
-    """Create what is missing; what was done, for the installer's output."""
+    """Create what is missing; what was done, for the installer's output. One process at a
+    time (engines started together would each make a CA, and sign with one the bundle lacks)."""
+    ca_key.parent.mkdir(parents=True, exist_ok=True)
+    with open(ca_key.parent / "tls.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        return _ensure(ca_key, ca_cert, server, bundle)
+
+
+def _ensure(ca_key: Path, ca_cert: Path, server: Path, bundle: Path) -> list[str]:
     done = []
     if not (ca_key.exists() and ca_cert.exists()):
         create_ca(ca_key, ca_cert)

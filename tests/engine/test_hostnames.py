@@ -195,6 +195,45 @@ def test_the_private_keys_stay_in_the_install_folder_and_private():
         assert "ca.key" not in value and "server.pem" not in value
 
 
+# engine/ctl.py makes the certificates before each start (tls.ensure), and engines start together
+# (the test workers): each process here is such a start, in a fresh install folder.
+ENSURE_TOGETHER = """
+import sys
+from pathlib import Path
+from localstack_nodocker import tls
+folder = Path(sys.argv[1])
+tls.ensure(folder / "ca.key", folder / "ca.pem", folder / "server.pem", folder / "ca-bundle.pem")
+"""
+ISSUED_BY_THE_AUTHORITY = """
+import sys
+from pathlib import Path
+from cryptography import x509
+folder = Path(sys.argv[1])
+authority = x509.load_pem_x509_certificate((folder / "ca.pem").read_bytes())
+x509.load_pem_x509_certificate((folder / "server.pem").read_bytes()).verify_directly_issued_by(authority)
+"""
+
+
+def test_engines_started_together_get_one_authority_and_its_certificate(tmp_path):
+    engine_python = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstack")) / "venv" / "bin" / "python"
+    starts = [
+        subprocess.Popen([str(engine_python), "-c", ENSURE_TOGETHER, str(tmp_path)], stderr=subprocess.PIPE)
+        for _ in range(8)
+    ]
+    assert [(start.wait(), start.stderr.read()) for start in starts] == [(0, b"")] * 8
+    authority = (tmp_path / "ca.pem").read_bytes()
+    assert (tmp_path / "ca-bundle.pem").read_bytes().endswith(authority)
+    issued = subprocess.run([str(engine_python), "-c", ISSUED_BY_THE_AUTHORITY, str(tmp_path)], capture_output=True)
+    assert issued.returncode == 0, issued.stderr.decode()
+    assert sorted(path.name for path in tmp_path.iterdir()) == [
+        "ca-bundle.pem",
+        "ca.key",
+        "ca.pem",
+        "server.pem",
+        "tls.lock",
+    ]
+
+
 NAME_CASES = {
     DOMAIN: True,
     f"{DOMAIN}.": True,

@@ -170,11 +170,12 @@ def test_the_state_and_the_keys_are_this_users_alone(default_engine):
         and all(folder.stat().st_mode & 0o011 for folder in path.parents if folder.is_relative_to(state))
     ]
     assert shared == []
-    for folder in (INSTALL_DIR, INSTALL_DIR / "tls"):
+    for folder in (INSTALL_DIR, INSTALL_DIR / "tls", state / "tls"):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
-    keys = list((INSTALL_DIR / "tls").glob("*.key"))
-    assert len(keys) == 2  # the CA's, and the server key LocalStack splits off server.pem
-    assert {key.name: stat.S_IMODE(key.stat().st_mode) for key in keys} == {key.name: 0o600 for key in keys}
+    # the CA's key, and the server key LocalStack splits off the engine's own copy of server.pem
+    assert (INSTALL_DIR / "tls" / "ca.key").exists() and (state / "tls" / "engine.pem.key").exists()
+    keys = {*(INSTALL_DIR / "tls").glob("*.key"), *(state / "tls").glob("*.key")}
+    assert {str(key): stat.S_IMODE(key.stat().st_mode) for key in keys} == {str(key): 0o600 for key in keys}
 
 
 @pytest.fixture
