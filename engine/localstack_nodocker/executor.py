@@ -5,7 +5,8 @@ for the environment (Python: worker.py in the runtime's interpreter; Node.js: wo
 the matching Node), invokes reuse it while the environment is warm, ``stop`` kills it.
 A worker that overruns the function's timeout or its memory size, exits, or writes a
 garbled frame is killed and the invocation fails in the AWS shape; the next invoke on the
-same environment starts a fresh worker.
+same environment starts a fresh worker. So does a function whose init failed (its module
+does not import, its handler is missing): as on AWS, each invoke tries the init again.
 """
 
 import json
@@ -40,6 +41,18 @@ MAX_ENVIRONMENT_LOG_CHARS = 64 * 1024
 # AWS limits (the executor samples it); this only stops one huge allocation from taking the
 # host's memory before a sample sees it.
 ADDRESS_SPACE_HEADROOM_MB = 1024
+
+
+class InitFailed(Exception):
+    """The runtime could not load the function (its init error, the payload AWS answers with)."""
+
+    def __init__(self, payload: str) -> None:
+        super().__init__(payload)
+        self.payload = payload
+        try:
+            self.error_type = str(json.loads(payload).get("errorType", ""))
+        except (ValueError, AttributeError):
+            self.error_type = ""
 
 
 def _node_memory_flags(memory_mb: int) -> list[str]:
@@ -131,6 +144,8 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         init_logs = []
         try:
             while "ready" not in (message := self.worker.read_message(deadline)):
+                if "init_error" in message:
+                    raise InitFailed(message["init_error"])
                 init_logs.append(message.get("log", ""))
         except WorkerTimedOut as exc:
             self.worker.kill()
@@ -138,8 +153,8 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 f"Worker for {config_.runtime} did not start within {config.LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT} s. "
                 f"{self.get_logs()[-2000:]}"
             ) from exc
-        except (WorkerDied, WorkerOutOfMemory, GarbledFrame) as exc:
-            # the function's init code exited or ran out of memory: as on AWS, the invoke
+        except (InitFailed, WorkerDied, WorkerOutOfMemory, GarbledFrame) as exc:
+            # the function's init failed, exited or ran out of memory: as on AWS, the invoke
             # that needed this environment fails with the reason (and the next one retries)
             self.worker.kill()
             self._init_failure = exc
@@ -191,7 +206,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         is_error, result, status, max_rss_mb = self._run(request_id, payload, timeout_s, logs)
         duration_ms = (time.perf_counter() - started) * 1000
         if is_error:
-            self._report_runtime_error(result)
+            self._report_runtime_error(result, status)
         logs.append(f"END RequestId: {request_id}\n")
         logs.append(
             f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
@@ -201,16 +216,17 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         )
         return InvocationResult(request_id=request_id, payload=result.encode(), is_error=is_error, logs="".join(logs))
 
-    def _report_runtime_error(self, result: str) -> None:
-        """A function that cannot run at all (its module does not import, it timed out, ran out
-        of memory or exited) says so in the engine's log, with where its traceback is: through
-        API Gateway the caller sees only a 502. Errors the handler raised are its own business."""
+    def _report_runtime_error(self, result: str, status: str) -> None:
+        """A function that cannot run at all (its init failed, it timed out, ran out of memory
+        or exited: a REPORT status) says so in the engine's log, with where its traceback is:
+        through API Gateway the caller sees only a 502. Errors the handler raised are its own
+        business."""
         try:
             error = json.loads(result)
             error_type = str(error.get("errorType", ""))
         except (ValueError, AttributeError):
             return
-        if error_type.startswith(("Runtime.", "Sandbox.")):
+        if status or error_type.startswith(("Runtime.", "Sandbox.")):
             name = self.function_version.id.function_name
             LOG.warning(
                 "function %s failed: %s: %s (its log group: /aws/lambda/%s)",
@@ -258,6 +274,8 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             if message.get("fatal"):
                 self.worker.kill()  # the runtime reported an error it cannot continue after
             return message["error"], message["result"], "", max_rss_mb
+        except InitFailed as exc:
+            return True, exc.payload, f"\tStatus: error\tError Type: {exc.error_type}", max_rss_mb
         except WorkerTimedOut:
             self.worker.kill()
             message = f"Task timed out after {timeout_s:.2f} seconds"
@@ -269,10 +287,14 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             reason = "signal: killed" if out_of_memory else self.worker.exit_reason()
             error_type = "Runtime.OutOfMemory" if out_of_memory else "Runtime.ExitError"
             max_rss_mb = max(max_rss_mb, self.function_version.config.memory_size if out_of_memory else 0)
+            # AWS's words; an exit with status 0 is not an error to it, and has no reason
+            message = "Runtime exited without providing a reason"
+            if reason != "exit status 0":
+                message = f"Runtime exited with error: {reason}"
             logs.append(self.get_logs()[-2000:])
-            logs.append(f"RequestId: {request_id} Error: Runtime exited with error: {reason}\n{error_type}\n")
+            logs.append(f"RequestId: {request_id} Error: {message}\n{error_type}\n")
             status = f"\tStatus: error\tError Type: {error_type}"
-            return True, _error(error_type, request_id, f"Runtime exited with error: {reason}"), status, max_rss_mb
+            return True, _error(error_type, request_id, message), status, max_rss_mb
         except GarbledFrame as exc:
             self.worker.kill()
             status = "\tStatus: error\tError Type: Runtime.InvalidResponse"

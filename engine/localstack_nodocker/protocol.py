@@ -2,9 +2,10 @@
 without an engine).
 
 Workers speak JSON lines: one request per line on stdin, frames on stdout, each frame a
-JSON object on one line ({"ready"}, {"log"}, {"result", "error", "max_rss_kb"}). Anything
-else on stdout is a garbled frame: it fails the one invocation that sees it, and the worker
-is replaced, because after it nothing read from that stream can be trusted.
+JSON object on one line ({"ready"}, {"init_error"}, {"log"}, {"result", "error",
+"max_rss_kb"}). Anything else on stdout is a garbled frame: it fails the one invocation that
+sees it, and the worker is replaced, because after it nothing read from that stream can be
+trusted.
 """
 
 import json
@@ -46,10 +47,11 @@ def parse_frame(line: bytes) -> dict:
         frame = json.loads(line)
     except (ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
         raise GarbledFrame(f"not JSON ({type(exc).__name__}: {str(exc)[:200]}): {line[:200]!r}") from None
-    if not isinstance(frame, dict) or not frame.keys() & {"ready", "log", "result"}:
+    if not isinstance(frame, dict) or not frame.keys() & {"ready", "init_error", "log", "result"}:
         raise GarbledFrame(f"not a protocol frame: {line[:200]!r}")
-    if "log" in frame and not isinstance(frame["log"], str):
-        raise GarbledFrame(f"log frame without text: {line[:200]!r}")
+    for kind in ("log", "init_error"):
+        if kind in frame and not isinstance(frame[kind], str):
+            raise GarbledFrame(f"{kind} frame without text: {line[:200]!r}")
     if "result" in frame and not (isinstance(frame["result"], str) and isinstance(frame.get("error"), bool)):
         raise GarbledFrame(f"result frame without a text result and an error flag: {line[:200]!r}")
     return frame

@@ -68,7 +68,8 @@ exports.sized = async (event) => {
 """
 
 
-def start(tmp_path, language: str, handler: str, **options) -> protocol.Worker:
+def launch(tmp_path, language: str, handler: str, **options) -> protocol.Worker:
+    """A worker started as the executor starts it (its first frames not read yet)."""
     code = tmp_path / "code"
     code.mkdir(exist_ok=True)
     env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "_HANDLER": handler, **options.pop("env", {})}
@@ -89,7 +90,12 @@ def start(tmp_path, language: str, handler: str, **options) -> protocol.Worker:
         (code / "handlers.js").write_text(NODE_HANDLERS)
         argv = [node, str(ENGINE_PACKAGE / "worker.js"), str(code)]
         options["protocol_fd"] = True
-    worker = protocol.Worker(argv, env, str(code), lambda line: None, **options)
+    return protocol.Worker(argv, env, str(code), lambda line: None, **options)
+
+
+def start(tmp_path, language: str, handler: str, **options) -> protocol.Worker:
+    """A worker whose handler is loaded."""
+    worker = launch(tmp_path, language, handler, **options)
     deadline = time.monotonic() + 30
     while "ready" not in worker.read_message(deadline):
         pass
@@ -120,11 +126,13 @@ def test_a_deeply_nested_payload_fails_only_its_invocation(tmp_path, language):
     try:
         frame, _ = call(worker, DEEP)
         assert frame["error"] is True
-        # Python cannot parse it; V8 parses it, and then cannot serialise the echo back
-        assert (
-            json.loads(frame["result"])["errorType"]
-            == {"python": "Runtime.UnmarshalError", "node": "Runtime.MarshalError"}[language]
-        )
+        # Python cannot parse it; V8 parses it, and then cannot serialise the echo back (AWS's
+        # Node.js runtime says so with a plain Error)
+        error = json.loads(frame["result"])
+        if language == "python":
+            assert error["errorType"] == "Runtime.UnmarshalError"
+        else:
+            assert (error["errorType"], error["errorMessage"]) == ("Error", "Unable to stringify response body")
         frame, _ = call(worker, json.dumps({"a": 1}), request_id="r-2")
         assert frame["error"] is False
         assert json.loads(frame["result"]) == {"event": {"a": 1}, "request_id": "r-2"}
@@ -153,6 +161,19 @@ def test_concurrent_writers_produce_whole_frames(tmp_path, language):
         assert len(lines) == 8 * 200
         for n in range(8):
             assert sum(line.endswith(f"thread {n} line 199") for line in lines) == 1
+    finally:
+        worker.kill()
+
+
+def test_an_init_error_is_one_frame_and_then_the_worker_exits_as_the_runtime_does(tmp_path, language):
+    worker = launch(tmp_path, language, "missing.handler")
+    try:
+        deadline = time.monotonic() + 30
+        while "init_error" not in (frame := worker.read_message(deadline)):
+            assert "ready" not in frame
+        assert json.loads(frame["init_error"])["errorType"] == "Runtime.ImportModuleError"
+        with pytest.raises(protocol.WorkerDied, match={"python": "exit status 1", "node": "exit status 129"}[language]):
+            worker.read_message(deadline)
     finally:
         worker.kill()
 
@@ -192,6 +213,7 @@ def test_frames_that_are_not_protocol_are_refused_with_the_reason():
         (b"[1, 2]", "not a protocol frame"),
         (b'{"other": 1}', "not a protocol frame"),
         (b'{"log": 5}', "log frame without text"),
+        (b'{"init_error": {}}', "init_error frame without text"),
         (b'{"result": {}, "error": false}', "result frame"),
         (b'{"result": "1"}', "result frame"),
         (DEEP.encode(), "not JSON"),
