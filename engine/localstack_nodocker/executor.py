@@ -7,6 +7,10 @@ A worker that overruns the function's timeout or its memory size, exits, or writ
 garbled frame is killed and the invocation fails in the AWS shape; the next invoke on the
 same environment starts a fresh worker. So does a function whose init failed (its module
 does not import, its handler is missing): as on AWS, each invoke tries the init again.
+
+A runtime wrapper (AWS_LAMBDA_EXEC_WRAPPER) is run as AWS's runtime bootstrap runs it: exec'd
+with the runtime's command line (the interpreter, its options, the worker script last), which
+it execs in turn. Its path may name the function's code (/var/task) or its layers (/opt).
 """
 
 import json
@@ -29,7 +33,7 @@ from localstack_nodocker.intake import INTAKE
 from localstack_nodocker.names import worker_environment
 from localstack_nodocker.protocol import GarbledFrame, Worker, WorkerDied, WorkerOutOfMemory, WorkerTimedOut
 from localstack_nodocker.runtimes import ensure_installed, resolve, runtime_library_dir
-from localstack_nodocker.worker import EXIT_OUT_OF_MEMORY
+from localstack_nodocker.worker import EXIT_OUT_OF_MEMORY, OPTIONS_VARIABLE
 
 LOG = logging.getLogger(__name__)
 
@@ -41,6 +45,13 @@ MAX_ENVIRONMENT_LOG_CHARS = 64 * 1024
 # AWS limits (the executor samples it); this only stops one huge allocation from taking the
 # host's memory before a sample sees it.
 ADDRESS_SPACE_HEADROOM_MB = 1024
+# The wrapper branch of AWS's runtime bootstrap (/var/runtime/bootstrap of its Python and
+# Node.js images): its checks, words and exit statuses. $1: where the wrapper is on this host.
+EXEC_WRAPPER_BOOTSTRAP = """wrapper="$1"; shift
+if [ ! -f "$wrapper" ]; then echo "$AWS_LAMBDA_EXEC_WRAPPER: does not exist"; exit 127; fi
+if [ ! -x "$wrapper" ]; then echo "$AWS_LAMBDA_EXEC_WRAPPER: is not an executable"; exit 126; fi
+exec "$wrapper" "$@"
+"""
 
 
 class InitFailed(Exception):
@@ -64,6 +75,16 @@ def _node_memory_flags(memory_mb: int) -> list[str]:
 def _error(error_type: str, request_id: str, message: str) -> str:
     """An invocation error as the runtime reports it (errorType, errorMessage)."""
     return json.dumps({"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: {message}"})
+
+
+def _host_path(path: str, opt_dir: Path, code_dir: str) -> str:
+    """Where a path of the Lambda sandbox is here: /opt is the environment's layer folder,
+    /var/task the function's code; any other path is the host's own (a relative one, like
+    the runtime's, from the code folder)."""
+    for sandbox, here in (("/opt", str(opt_dir)), ("/var/task", code_dir)):
+        if path == sandbox or path.startswith(sandbox + "/"):
+            return here + path[len(sandbox) :]
+    return path
 
 
 class LocalProcessRuntimeExecutor(RuntimeExecutor):
@@ -115,27 +136,33 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         interpreter, sdk = resolve(config_.runtime)
         code_dir = self.env["LAMBDA_TASK_ROOT"]
         memory_mb = int(config_.memory_size)
+        # the command line ends with the worker script, as AWS's ends with its runtime's: a
+        # wrapper may insert interpreter options before the last argument (AWS's own example)
         if hostruntimes.language(config_.runtime) == "python":
             version = config_.runtime.removeprefix("python")
-            address_space = (memory_mb + ADDRESS_SPACE_HEADROOM_MB) * 1024 * 1024
+            options = {
+                "address_space": (memory_mb + ADDRESS_SPACE_HEADROOM_MB) * 1024 * 1024,
+                "layer_paths": layers.python_paths(self.opt_dir, version),
+                "sdk_path": str(sdk),
+            }
+            env = {**self.env, OPTIONS_VARIABLE: json.dumps(options)}
+            argv = [interpreter, "-I", "-S", str(PYTHON_WORKER)]
+        else:
+            major = config_.runtime.removeprefix("nodejs").removesuffix(".x")
+            # AWS's order: layers, then the runtime's SDK, then the function's own folder.
+            env = {**self.env, "NODE_PATH": ":".join([*layers.node_paths(self.opt_dir, major), str(sdk), code_dir])}
+            argv = [interpreter, *_node_memory_flags(memory_mb), str(NODE_WORKER)]
+        wrapper = self.env.get("AWS_LAMBDA_EXEC_WRAPPER")
+        if wrapper:
             argv = [
-                interpreter,
-                "-I",
-                "-S",
-                str(PYTHON_WORKER),
-                str(address_space),
-                code_dir,
-                *layers.python_paths(self.opt_dir, version),
-                str(sdk),
+                "/bin/sh",
+                "-c",
+                EXEC_WRAPPER_BOOTSTRAP,
+                "bootstrap",
+                _host_path(wrapper, self.opt_dir, code_dir),
+                *argv,
             ]
-            return Worker(argv, self.env, code_dir, self._record_environment_log, memory_limit_kb=memory_mb * 1024)
-        major = config_.runtime.removeprefix("nodejs").removesuffix(".x")
-        # AWS's order: layers, then the runtime's SDK, then the function's own folder.
-        env = {**self.env, "NODE_PATH": ":".join([*layers.node_paths(self.opt_dir, major), str(sdk), code_dir])}
-        argv = [interpreter, *_node_memory_flags(memory_mb), str(NODE_WORKER), code_dir]
-        return Worker(
-            argv, env, code_dir, self._record_environment_log, memory_limit_kb=memory_mb * 1024, protocol_fd=True
-        )
+        return Worker(argv, env, code_dir, self._record_environment_log, memory_limit_kb=memory_mb * 1024)
 
     def _spawn(self) -> None:
         config_ = self.function_version.config

@@ -4,7 +4,8 @@
 // {"request_id", "payload", "invoked_function_arn", "deadline_ms"}; frames on the descriptor
 // named by _LAMBDA_WORKER_PROTOCOL_FD: {"ready"} or {"init_error"} (then it exits, as AWS's
 // runtime does), {"log"}, {"result", "error", "max_rss_kb"} ("fatal": true when the runtime
-// must be replaced after it, as after an uncaught exception). Argument: the code folder.
+// must be replaced after it, as after an uncaught exception). No arguments (a runtime wrapper
+// may add options before this file's name, the last one): the code folder is LAMBDA_TASK_ROOT.
 // Errors have the shape and the words of AWS's runtime interface client
 // (aws-lambda-nodejs-runtime-interface-client: Errors.js, UserFunction.js, Runtime.js).
 // stdout and stderr of anything below JavaScript (native code, child processes) go to the
@@ -22,7 +23,7 @@ const { pathToFileURL } = require("url");
 
 const PROTOCOL_FD = Number(process.env._LAMBDA_WORKER_PROTOCOL_FD);
 delete process.env._LAMBDA_WORKER_PROTOCOL_FD;
-const CODE_DIR = process.argv[2];
+const CODE_DIR = process.env.LAMBDA_TASK_ROOT;
 // Where the function's code and layers are here, and where AWS's sandbox has them: its
 // traces name the sandbox's paths.
 const SANDBOX_DIRS = [[CODE_DIR, "/var/task"], [process.env.LAMBDA_OPT_DIR, "/opt"]].filter((dirs) => dirs[0]);

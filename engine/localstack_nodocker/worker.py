@@ -2,9 +2,13 @@
 
 Started by the local-process executor with the function's interpreter in isolated mode
 (``-I -S``: none of that interpreter's site-packages), so this file uses only the standard
-library. Arguments: the address-space limit in bytes (0: none), the function's code folder,
-then the folders to put after it on sys.path (the layers' paths, then the runtime's SDK). Protocol on stdin/stdout, one JSON
-object per line:
+library. It takes no arguments (a runtime wrapper may add interpreter options before this
+file's name, the last one): the function's code folder is LAMBDA_TASK_ROOT, and
+OPTIONS_VARIABLE holds {"address_space": bytes (0: none), "layer_paths": [...], "sdk_path"},
+what goes on sys.path after the code folder (the function's PYTHONPATH, which ``-I``
+ignores, goes between the layers and the SDK, as on AWS). Requests on stdin, frames on the
+descriptor named by _LAMBDA_WORKER_PROTOCOL_FD, one JSON object per line (stdout and stderr
+are the environment's log, as on AWS, where a runtime wrapper may write too):
 
   request  {"request_id", "payload", "invoked_function_arn", "deadline_ms"}
   frames   {"ready": true}              the handler is loaded
@@ -23,8 +27,8 @@ LOCALSTACK_MAX_PAYLOAD_SIZE bytes (LocalStack's LAMBDA_LIMITS_MAX_FUNCTION_PAYLO
 which its Lambda init enforces the same way) is replaced by Lambda's own error,
 Function.ResponseSizeTooLarge.
 
-Anything written at file-descriptor level (C extensions, subprocesses) goes to stderr,
-which the executor keeps as the environment's own log.
+Anything written at file-descriptor level (C extensions, subprocesses) goes to the
+environment's own log, which the executor keeps.
 """
 
 import importlib
@@ -36,7 +40,9 @@ import threading
 import time
 import traceback
 
-_protocol_out = None  # the original stdout, kept for frames by main()
+PROTOCOL_FD_VARIABLE = "_LAMBDA_WORKER_PROTOCOL_FD"  # protocol.py's, which this file cannot import
+OPTIONS_VARIABLE = "_LAMBDA_WORKER_OPTIONS"
+_protocol_out = None  # the protocol descriptor, opened by main()
 _send_lock = threading.Lock()
 # Handler output is sent in pieces: a frame stays small whatever one write holds.
 LOG_PIECE_CHARS = 64 * 1024
@@ -242,18 +248,19 @@ def _response_too_large():
 def main():
     global _protocol_out
     _resolve_engine_names()
-    _protocol_out = os.fdopen(os.dup(1), "w", buffering=1, encoding="utf-8")
-    os.dup2(2, 1)  # what writes to file descriptor 1 directly lands in the environment's log
+    _protocol_out = os.fdopen(int(os.environ.pop(PROTOCOL_FD_VARIABLE)), "w", buffering=1, encoding="utf-8")
     # requests come on a copy of stdin; a handler reading stdin reads nothing, as on AWS
     requests = os.fdopen(os.dup(0), "r", encoding="utf-8")
     os.dup2(os.open(os.devnull, os.O_RDONLY), 0)
     sys.stdin = open(os.devnull)
-    address_space, code_dir, paths = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
-    if address_space:
+    options, code_dir = json.loads(os.environ.pop(OPTIONS_VARIABLE)), os.environ["LAMBDA_TASK_ROOT"]
+    if options["address_space"]:
         import resource
 
-        resource.setrlimit(resource.RLIMIT_AS, (address_space, address_space))
-    sys.path[:0] = [code_dir, *paths]
+        resource.setrlimit(resource.RLIMIT_AS, (options["address_space"], options["address_space"]))
+    # AWS's order: the code, the layers, PYTHONPATH (the runtime's own folder there), the SDK
+    python_path = [entry for entry in os.environ.get("PYTHONPATH", "").split(os.pathsep) if entry]
+    sys.path[:0] = [code_dir, *options["layer_paths"], *python_path, options["sdk_path"]]
     os.chdir(code_dir)
     sys.stdout = sys.stderr = _LogStream()
     handler, init_error = _load_handler(os.environ["_HANDLER"])

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 ENGINE_PACKAGE = Path(__file__).resolve().parents[2] / "engine" / "localstack_nodocker"
 sys.path.insert(0, str(ENGINE_PACKAGE.parent))
 from localstack_nodocker import protocol  # noqa: E402  (after the path is set)
+from localstack_nodocker.worker import OPTIONS_VARIABLE  # noqa: E402
 
 DEEP = "[" * 200_000 + "]" * 200_000
 
@@ -72,24 +73,23 @@ def launch(tmp_path, language: str, handler: str, **options) -> protocol.Worker:
     """A worker started as the executor starts it (its first frames not read yet)."""
     code = tmp_path / "code"
     code.mkdir(exist_ok=True)
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "_HANDLER": handler, **options.pop("env", {})}
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "_HANDLER": handler,
+        "LAMBDA_TASK_ROOT": str(code),
+        **options.pop("env", {}),
+    }
     if language == "python":
         (code / "handlers.py").write_text(PYTHON_HANDLERS)
-        argv = [
-            sys.executable,
-            "-I",
-            "-S",
-            str(ENGINE_PACKAGE / "worker.py"),
-            str(options.pop("address_space", 0)),
-            str(code),
-        ]
+        worker_options = {"address_space": options.pop("address_space", 0), "layer_paths": [], "sdk_path": str(code)}
+        env[OPTIONS_VARIABLE] = json.dumps(worker_options)
+        argv = [sys.executable, "-I", "-S", str(ENGINE_PACKAGE / "worker.py")]
     else:
         node = shutil.which("node")
         if not node:
             pytest.skip("no node on this machine")
         (code / "handlers.js").write_text(NODE_HANDLERS)
-        argv = [node, str(ENGINE_PACKAGE / "worker.js"), str(code)]
-        options["protocol_fd"] = True
+        argv = [node, str(ENGINE_PACKAGE / "worker.js")]
     return protocol.Worker(argv, env, str(code), lambda line: None, **options)
 
 
@@ -223,11 +223,10 @@ def test_frames_that_are_not_protocol_are_refused_with_the_reason():
 
 
 def test_a_stray_write_on_the_protocol_stream_is_a_garbled_frame(tmp_path):
-    worker = protocol.Worker(
-        [sys.executable, "-c", "print('hello from a stray print')"], {}, str(tmp_path), lambda line: None
-    )
+    stray = f"import os; os.write(int(os.environ['{protocol.PROTOCOL_FD_VARIABLE}']), b'hello from a stray write\\n')"
+    worker = protocol.Worker([sys.executable, "-c", stray], {}, str(tmp_path), lambda line: None)
     try:
-        with pytest.raises(protocol.GarbledFrame, match="stray print"):
+        with pytest.raises(protocol.GarbledFrame, match="stray write"):
             worker.read_message(time.monotonic() + 10)
     finally:
         worker.kill()
