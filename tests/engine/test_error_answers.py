@@ -22,6 +22,16 @@ def log_tail(response: dict) -> str:
     return base64.b64decode(response["LogResult"]).decode()
 
 
+def failed_init(aws, functions, runtime: str, cases: dict, case: str) -> tuple[dict, str, str, str]:  # noqa: F811
+    """(error, log, expected type, expected message) of the first invoke of a function whose
+    init fails, the REPORT saying so."""
+    files, handler, error_type, message = cases[case]
+    response, error = invoke(aws, functions(runtime, files, handler=handler), LogType="Tail")
+    assert response["FunctionError"] == "Unhandled"
+    assert f"Status: error\tError Type: {error_type}" in log_tail(response)
+    return error, log_tail(response), error_type, message
+
+
 # --- Python ---------------------------------------------------------------------------------
 
 
@@ -94,12 +104,8 @@ PYTHON_INIT_ERRORS = {
 
 @pytest.mark.parametrize("case", sorted(PYTHON_INIT_ERRORS))
 def test_a_python_init_error_is_answered_as_awslambdaric_answers_it(aws, functions, case):  # noqa: F811
-    files, handler, error_type, message = PYTHON_INIT_ERRORS[case]
-    name = functions(PYTHON, files, handler=handler)
+    error, log, error_type, message = failed_init(aws, functions, PYTHON, PYTHON_INIT_ERRORS, case)
 
-    response, error = invoke(aws, name, LogType="Tail")
-
-    assert response["FunctionError"] == "Unhandled"
     # the init's error: no request id (it is the init's, not an invocation's)
     assert {key: error[key] for key in ("errorType", "errorMessage", "requestId")} == {
         "errorType": error_type,
@@ -115,9 +121,7 @@ def test_a_python_init_error_is_answered_as_awslambdaric_answers_it(aws, functio
         assert error["stackTrace"] == ['  File "/var/task/index.py" Line 2\n        return {\n']
     else:
         assert error["stackTrace"] == []
-    tail = log_tail(response)
-    assert f"[ERROR] {error_type}: {message}" in tail
-    assert f"Status: error\tError Type: {error_type}" in tail
+    assert f"[ERROR] {error_type}: {message}" in log
 
 
 def test_a_failed_init_is_tried_again_at_the_next_invoke(aws, functions):  # noqa: F811
@@ -217,19 +221,13 @@ NODE_INIT_ERRORS = {
 
 @pytest.mark.parametrize("case", sorted(NODE_INIT_ERRORS))
 def test_a_node_init_error_is_answered_as_the_node_runtime_answers_it(aws, functions, case):  # noqa: F811
-    files, handler, error_type, message = NODE_INIT_ERRORS[case]
-    name = functions(NODE, files, handler=handler)
+    error, log, error_type, message = failed_init(aws, functions, NODE, NODE_INIT_ERRORS, case)
 
-    response, error = invoke(aws, name, LogType="Tail")
-
-    assert response["FunctionError"] == "Unhandled"
     assert error["errorType"] == error_type
     # a module not found names the engine's worker in its require stack, where AWS names its runtime
     assert error["errorMessage"].split("\nRequire stack:")[0] == message
     assert error["trace"][0].startswith(f"{error_type}: {message.splitlines()[0]}")
-    tail = log_tail(response)
-    assert f'\tERROR\tUncaught Exception \t{{"errorType":"{error_type}"' in tail
-    assert f"Status: error\tError Type: {error_type}" in tail
+    assert f'\tERROR\tUncaught Exception \t{{"errorType":"{error_type}"' in log
 
 
 NODE_FAILURES_WITHOUT_AN_ERROR = {
