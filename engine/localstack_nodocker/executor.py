@@ -5,7 +5,12 @@ for the environment (Python: worker.py in the runtime's interpreter; Node.js: wo
 the matching Node), invokes reuse it while the environment is warm, ``stop`` kills it.
 A worker that overruns the function's timeout or its memory size, exits, or writes a
 garbled frame is killed and the invocation fails in the AWS shape; the next invoke on the
-same environment starts a fresh worker.
+same environment starts a fresh worker. So does a function whose init failed (its module
+does not import, its handler is missing): as on AWS, each invoke tries the init again.
+
+A runtime wrapper (AWS_LAMBDA_EXEC_WRAPPER) is run as AWS's runtime bootstrap runs it: exec'd
+with the runtime's command line (the interpreter, its options, the worker script last), which
+it execs in turn. Its path may name the function's code (/var/task) or its layers (/opt).
 """
 
 import json
@@ -28,7 +33,7 @@ from localstack_nodocker.intake import INTAKE
 from localstack_nodocker.names import worker_environment
 from localstack_nodocker.protocol import GarbledFrame, Worker, WorkerDied, WorkerOutOfMemory, WorkerTimedOut
 from localstack_nodocker.runtimes import ensure_installed, resolve, runtime_library_dir
-from localstack_nodocker.worker import EXIT_OUT_OF_MEMORY
+from localstack_nodocker.worker import EXIT_OUT_OF_MEMORY, OPTIONS_VARIABLE
 
 LOG = logging.getLogger(__name__)
 
@@ -40,6 +45,25 @@ MAX_ENVIRONMENT_LOG_CHARS = 64 * 1024
 # AWS limits (the executor samples it); this only stops one huge allocation from taking the
 # host's memory before a sample sees it.
 ADDRESS_SPACE_HEADROOM_MB = 1024
+# The wrapper branch of AWS's runtime bootstrap (/var/runtime/bootstrap of its Python and
+# Node.js images): its checks, words and exit statuses. $1: where the wrapper is on this host.
+EXEC_WRAPPER_BOOTSTRAP = """wrapper="$1"; shift
+if [ ! -f "$wrapper" ]; then echo "$AWS_LAMBDA_EXEC_WRAPPER: does not exist"; exit 127; fi
+if [ ! -x "$wrapper" ]; then echo "$AWS_LAMBDA_EXEC_WRAPPER: is not an executable"; exit 126; fi
+exec "$wrapper" "$@"
+"""
+
+
+class InitFailed(Exception):
+    """The runtime could not load the function (its init error, the payload AWS answers with)."""
+
+    def __init__(self, payload: str) -> None:
+        super().__init__(payload)
+        self.payload = payload
+        try:
+            self.error_type = str(json.loads(payload).get("errorType", ""))
+        except (ValueError, AttributeError):
+            self.error_type = ""
 
 
 def _node_memory_flags(memory_mb: int) -> list[str]:
@@ -51,6 +75,16 @@ def _node_memory_flags(memory_mb: int) -> list[str]:
 def _error(error_type: str, request_id: str, message: str) -> str:
     """An invocation error as the runtime reports it (errorType, errorMessage)."""
     return json.dumps({"errorType": error_type, "errorMessage": f"RequestId: {request_id} Error: {message}"})
+
+
+def _host_path(path: str, opt_dir: Path, code_dir: str) -> str:
+    """Where a path of the Lambda sandbox is here: /opt is the environment's layer folder,
+    /var/task the function's code; any other path is the host's own (a relative one, like
+    the runtime's, from the code folder)."""
+    for sandbox, here in (("/opt", str(opt_dir)), ("/var/task", code_dir)):
+        if path == sandbox or path.startswith(sandbox + "/"):
+            return here + path[len(sandbox) :]
+    return path
 
 
 class LocalProcessRuntimeExecutor(RuntimeExecutor):
@@ -102,27 +136,33 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         interpreter, sdk = resolve(config_.runtime)
         code_dir = self.env["LAMBDA_TASK_ROOT"]
         memory_mb = int(config_.memory_size)
+        # the command line ends with the worker script, as AWS's ends with its runtime's: a
+        # wrapper may insert interpreter options before the last argument (AWS's own example)
         if hostruntimes.language(config_.runtime) == "python":
             version = config_.runtime.removeprefix("python")
-            address_space = (memory_mb + ADDRESS_SPACE_HEADROOM_MB) * 1024 * 1024
+            options = {
+                "address_space": (memory_mb + ADDRESS_SPACE_HEADROOM_MB) * 1024 * 1024,
+                "layer_paths": layers.python_paths(self.opt_dir, version),
+                "sdk_path": str(sdk),
+            }
+            env = {**self.env, OPTIONS_VARIABLE: json.dumps(options)}
+            argv = [interpreter, "-I", "-S", str(PYTHON_WORKER)]
+        else:
+            major = config_.runtime.removeprefix("nodejs").removesuffix(".x")
+            # AWS's order: layers, then the runtime's SDK, then the function's own folder.
+            env = {**self.env, "NODE_PATH": ":".join([*layers.node_paths(self.opt_dir, major), str(sdk), code_dir])}
+            argv = [interpreter, *_node_memory_flags(memory_mb), str(NODE_WORKER)]
+        wrapper = self.env.get("AWS_LAMBDA_EXEC_WRAPPER")
+        if wrapper:
             argv = [
-                interpreter,
-                "-I",
-                "-S",
-                str(PYTHON_WORKER),
-                str(address_space),
-                code_dir,
-                *layers.python_paths(self.opt_dir, version),
-                str(sdk),
+                "/bin/sh",
+                "-c",
+                EXEC_WRAPPER_BOOTSTRAP,
+                "bootstrap",
+                _host_path(wrapper, self.opt_dir, code_dir),
+                *argv,
             ]
-            return Worker(argv, self.env, code_dir, self._record_environment_log, memory_limit_kb=memory_mb * 1024)
-        major = config_.runtime.removeprefix("nodejs").removesuffix(".x")
-        # AWS's order: layers, then the runtime's SDK, then the function's own folder.
-        env = {**self.env, "NODE_PATH": ":".join([*layers.node_paths(self.opt_dir, major), str(sdk), code_dir])}
-        argv = [interpreter, *_node_memory_flags(memory_mb), str(NODE_WORKER), code_dir]
-        return Worker(
-            argv, env, code_dir, self._record_environment_log, memory_limit_kb=memory_mb * 1024, protocol_fd=True
-        )
+        return Worker(argv, env, code_dir, self._record_environment_log, memory_limit_kb=memory_mb * 1024)
 
     def _spawn(self) -> None:
         config_ = self.function_version.config
@@ -131,6 +171,8 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         init_logs = []
         try:
             while "ready" not in (message := self.worker.read_message(deadline)):
+                if "init_error" in message:
+                    raise InitFailed(message["init_error"])
                 init_logs.append(message.get("log", ""))
         except WorkerTimedOut as exc:
             self.worker.kill()
@@ -138,8 +180,8 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
                 f"Worker for {config_.runtime} did not start within {config.LAMBDA_RUNTIME_ENVIRONMENT_TIMEOUT} s. "
                 f"{self.get_logs()[-2000:]}"
             ) from exc
-        except (WorkerDied, WorkerOutOfMemory, GarbledFrame) as exc:
-            # the function's init code exited or ran out of memory: as on AWS, the invoke
+        except (InitFailed, WorkerDied, WorkerOutOfMemory, GarbledFrame) as exc:
+            # the function's init failed, exited or ran out of memory: as on AWS, the invoke
             # that needed this environment fails with the reason (and the next one retries)
             self.worker.kill()
             self._init_failure = exc
@@ -191,7 +233,7 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         is_error, result, status, max_rss_mb = self._run(request_id, payload, timeout_s, logs)
         duration_ms = (time.perf_counter() - started) * 1000
         if is_error:
-            self._report_runtime_error(result)
+            self._report_runtime_error(result, status)
         logs.append(f"END RequestId: {request_id}\n")
         logs.append(
             f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
@@ -201,16 +243,17 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         )
         return InvocationResult(request_id=request_id, payload=result.encode(), is_error=is_error, logs="".join(logs))
 
-    def _report_runtime_error(self, result: str) -> None:
-        """A function that cannot run at all (its module does not import, it timed out, ran out
-        of memory or exited) says so in the engine's log, with where its traceback is: through
-        API Gateway the caller sees only a 502. Errors the handler raised are its own business."""
+    def _report_runtime_error(self, result: str, status: str) -> None:
+        """A function that cannot run at all (its init failed, it timed out, ran out of memory
+        or exited: a REPORT status) says so in the engine's log, with where its traceback is:
+        through API Gateway the caller sees only a 502. Errors the handler raised are its own
+        business."""
         try:
             error = json.loads(result)
             error_type = str(error.get("errorType", ""))
         except (ValueError, AttributeError):
             return
-        if error_type.startswith(("Runtime.", "Sandbox.")):
+        if status or error_type.startswith(("Runtime.", "Sandbox.")):
             name = self.function_version.id.function_name
             LOG.warning(
                 "function %s failed: %s: %s (its log group: /aws/lambda/%s)",
@@ -258,6 +301,8 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             if message.get("fatal"):
                 self.worker.kill()  # the runtime reported an error it cannot continue after
             return message["error"], message["result"], "", max_rss_mb
+        except InitFailed as exc:
+            return True, exc.payload, f"\tStatus: error\tError Type: {exc.error_type}", max_rss_mb
         except WorkerTimedOut:
             self.worker.kill()
             message = f"Task timed out after {timeout_s:.2f} seconds"
@@ -269,10 +314,14 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
             reason = "signal: killed" if out_of_memory else self.worker.exit_reason()
             error_type = "Runtime.OutOfMemory" if out_of_memory else "Runtime.ExitError"
             max_rss_mb = max(max_rss_mb, self.function_version.config.memory_size if out_of_memory else 0)
+            # AWS's words; an exit with status 0 is not an error to it, and has no reason
+            message = "Runtime exited without providing a reason"
+            if reason != "exit status 0":
+                message = f"Runtime exited with error: {reason}"
             logs.append(self.get_logs()[-2000:])
-            logs.append(f"RequestId: {request_id} Error: Runtime exited with error: {reason}\n{error_type}\n")
+            logs.append(f"RequestId: {request_id} Error: {message}\n{error_type}\n")
             status = f"\tStatus: error\tError Type: {error_type}"
-            return True, _error(error_type, request_id, f"Runtime exited with error: {reason}"), status, max_rss_mb
+            return True, _error(error_type, request_id, message), status, max_rss_mb
         except GarbledFrame as exc:
             self.worker.kill()
             status = "\tStatus: error\tError Type: Runtime.InvalidResponse"

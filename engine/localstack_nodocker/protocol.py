@@ -1,10 +1,12 @@
 """The executor's side of the worker protocol (standard library only, so it is unit-tested
 without an engine).
 
-Workers speak JSON lines: one request per line on stdin, frames on stdout, each frame a
-JSON object on one line ({"ready"}, {"log"}, {"result", "error", "max_rss_kb"}). Anything
-else on stdout is a garbled frame: it fails the one invocation that sees it, and the worker
-is replaced, because after it nothing read from that stream can be trusted.
+Workers speak JSON lines: one request per line on stdin, frames on a pipe of their own
+(its descriptor in PROTOCOL_FD_VARIABLE), each frame a JSON object on one line ({"ready"},
+{"init_error"}, {"log"}, {"result", "error", "max_rss_kb"}); their stdout and stderr are the
+environment's log. Anything else on the frame pipe is a garbled frame: it fails the one
+invocation that sees it, and the worker is replaced, because after it nothing read from that
+stream can be trusted.
 """
 
 import json
@@ -46,10 +48,11 @@ def parse_frame(line: bytes) -> dict:
         frame = json.loads(line)
     except (ValueError, RecursionError) as exc:  # RecursionError: absurdly nested JSON
         raise GarbledFrame(f"not JSON ({type(exc).__name__}: {str(exc)[:200]}): {line[:200]!r}") from None
-    if not isinstance(frame, dict) or not frame.keys() & {"ready", "log", "result"}:
+    if not isinstance(frame, dict) or not frame.keys() & {"ready", "init_error", "log", "result"}:
         raise GarbledFrame(f"not a protocol frame: {line[:200]!r}")
-    if "log" in frame and not isinstance(frame["log"], str):
-        raise GarbledFrame(f"log frame without text: {line[:200]!r}")
+    for kind in ("log", "init_error"):
+        if kind in frame and not isinstance(frame[kind], str):
+            raise GarbledFrame(f"{kind} frame without text: {line[:200]!r}")
     if "result" in frame and not (isinstance(frame["result"], str) and isinstance(frame.get("error"), bool)):
         raise GarbledFrame(f"result frame without a text result and an error flag: {line[:200]!r}")
     return frame
@@ -74,42 +77,32 @@ class Worker:
     memory is seen above it, the way AWS's sandbox kills a function past its MemorySize.
     """
 
-    def __init__(self, argv, env, cwd, on_stderr, memory_limit_kb=None, protocol_fd=False):
-        """``protocol_fd``: frames come on a pipe of their own, whose descriptor the worker
-        finds in PROTOCOL_FD_VARIABLE, and its stdout joins stderr as the environment's log
-        (for runtimes that cannot move their stdout aside, as worker.py does)."""
+    def __init__(self, argv, env, cwd, on_log, memory_limit_kb=None):
+        """``on_log``: called with each line of the worker's stdout and stderr (one pipe: a
+        runtime wrapper's output and the function's native output, in the order written)."""
         self.started_at = time.perf_counter()
         self.memory_limit_kb = memory_limit_kb
-        write_fd = None
-        if protocol_fd:
-            self._frames_fd, write_fd = os.pipe()
-            env = {**env, PROTOCOL_FD_VARIABLE: str(write_fd)}
+        self._frames_fd, write_fd = os.pipe()
         self.process = subprocess.Popen(
             argv,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT if protocol_fd else subprocess.PIPE,
-            env=env,
+            stderr=subprocess.STDOUT,
+            env={**env, PROTOCOL_FD_VARIABLE: str(write_fd)},
             cwd=cwd,
             start_new_session=True,
-            pass_fds=(write_fd,) if protocol_fd else (),
+            pass_fds=(write_fd,),
         )
-        if protocol_fd:
-            os.close(write_fd)
-            log_stream = self.process.stdout
-        else:
-            self._frames_fd = os.dup(self.process.stdout.fileno())
-            log_stream = self.process.stderr
-        self._log_stream = log_stream
+        os.close(write_fd)
         self._buffer = b""
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._frames_fd, selectors.EVENT_READ)
-        threading.Thread(target=self._drain_log, args=(log_stream, on_stderr), daemon=True).start()
+        threading.Thread(target=self._drain_log, args=(self.process.stdout, on_log), daemon=True).start()
 
     @staticmethod
-    def _drain_log(stream, on_stderr):
+    def _drain_log(stream, on_log):
         for line in iter(stream.readline, b""):
-            on_stderr(line.decode("utf-8", "replace"))
+            on_log(line.decode("utf-8", "replace"))
 
     def alive(self) -> bool:
         return self.process.poll() is None
@@ -173,8 +166,7 @@ class Worker:
         self._selector = None
         os.close(self._frames_fd)
         # the log stream is left to its draining thread, which ends at end of file
-        for stream in {self.process.stdin, self.process.stdout} - {self._log_stream}:
-            try:
-                stream.close()
-            except OSError:
-                pass
+        try:
+            self.process.stdin.close()
+        except OSError:
+            pass

@@ -2,8 +2,12 @@
 //
 // The same protocol as worker.py, one JSON object per line: requests on stdin
 // {"request_id", "payload", "invoked_function_arn", "deadline_ms"}; frames on the descriptor
-// named by _LAMBDA_WORKER_PROTOCOL_FD: {"ready"}, {"log"}, {"result", "error", "max_rss_kb"}
-// ("fatal": true when the runtime must be replaced after it, as after an uncaught exception).
+// named by _LAMBDA_WORKER_PROTOCOL_FD: {"ready"} or {"init_error"} (then it exits, as AWS's
+// runtime does), {"log"}, {"result", "error", "max_rss_kb"} ("fatal": true when the runtime
+// must be replaced after it, as after an uncaught exception). No arguments (a runtime wrapper
+// may add options before this file's name, the last one): the code folder is LAMBDA_TASK_ROOT.
+// Errors have the shape and the words of AWS's runtime interface client
+// (aws-lambda-nodejs-runtime-interface-client: Errors.js, UserFunction.js, Runtime.js).
 // stdout and stderr of anything below JavaScript (native code, child processes) go to the
 // environment's own log; console.* and process.stdout/stderr writes become log frames, in
 // the format of AWS's Node.js runtime, in log frames of at most LOG_PIECE_UNITS UTF-16 code
@@ -19,7 +23,10 @@ const { pathToFileURL } = require("url");
 
 const PROTOCOL_FD = Number(process.env._LAMBDA_WORKER_PROTOCOL_FD);
 delete process.env._LAMBDA_WORKER_PROTOCOL_FD;
-const CODE_DIR = process.argv[2];
+const CODE_DIR = process.env.LAMBDA_TASK_ROOT;
+// Where the function's code and layers are here, and where AWS's sandbox has them: its
+// traces name the sandbox's paths.
+const SANDBOX_DIRS = [[CODE_DIR, "/var/task"], [process.env.LAMBDA_OPT_DIR, "/opt"]].filter((dirs) => dirs[0]);
 // Handler output is sent in pieces: a frame stays small whatever one write holds.
 const LOG_PIECE_UNITS = 64 * 1024;
 // AWS's limit for a function's response (6 MiB + 100 bytes); LocalStack sets the variable.
@@ -62,15 +69,46 @@ for (const stream of [process.stdout, process.stderr]) {
   };
 }
 
+function isErrorLike(value) {
+  return Boolean(value && value.name && value.message && value.stack && typeof value.name === "string" &&
+    typeof value.message === "string" && typeof value.stack === "string");
+}
+
+function sandboxPaths(stack) {
+  return SANDBOX_DIRS.reduce((text, [here, sandbox]) => text.split(here + "/").join(sandbox + "/"), stack);
+}
+
+// An error as the invoke's answer: AWS's toRapidResponse (DEL escaped as it escapes it).
 function errorShape(error) {
-  if (error instanceof Error) {
+  const escape = (text) => (text == null ? text : text.split("\x7F").join("%7F"));
+  try {
+    if (util.types.isNativeError(error) || isErrorLike(error)) {
+      const trace = escape(sandboxPaths(error.stack)).split("\n");
+      return { errorType: escape(error.name), errorMessage: escape(error.message), trace };
+    }
+    return { errorType: typeof error, errorMessage: error.toString(), trace: [] };
+  } catch (_) {
     return {
-      errorType: error.name || "Error",
-      errorMessage: error.message,
-      trace: String(error.stack || "").split("\n"),
+      errorType: "handled",
+      errorMessage: "callback called with Error argument, but there was a problem while retrieving one or more of its message, name, and stack",
     };
   }
-  return { errorType: typeof error, errorMessage: String(error), trace: [] };
+}
+
+// An error in the log: AWS's toFormatted (name, message, code, the error's own properties,
+// the stack as lines), after a tab.
+function formatted(error) {
+  const asError = util.types.isNativeError(error) || error instanceof Error ? error : new Error(error);
+  try {
+    return "\t" + JSON.stringify(asError, (_key, value) => {
+      if (!(value instanceof Error)) return value;
+      const shown = Object.assign({ errorType: value.name, errorMessage: value.message, code: value.code }, value);
+      if (typeof value.stack === "string") shown.stack = sandboxPaths(value.stack).split("\n");
+      return shown;
+    });
+  } catch (_) {
+    return "\t" + JSON.stringify(errorShape(asError));
+  }
 }
 
 function peakRssKb() {
@@ -111,25 +149,35 @@ async function loadModule(modulePath) {
 class RuntimeError extends Error {
   constructor(name, message) {
     super(message);
-    this.name = name;
+    // not enumerable, as on AWS's error classes (where it is the prototype's): not in logs twice
+    Object.defineProperty(this, "name", { value: name, writable: true, configurable: true });
   }
 }
 
 async function loadHandler(spec) {
-  const match = /^([^.]*[^./])\.(.+)$/.exec(path.basename(spec || ""));
+  spec = spec || "";
+  if (spec.includes("..")) {
+    throw new RuntimeError(
+      "Runtime.MalformedHandlerName",
+      `'${spec}' is not a valid handler name. Use absolute paths when specifying root directories in handler names.`,
+    );
+  }
+  const match = /^([^.]*)\.(.*)$/.exec(path.basename(spec));
   if (!match) {
-    throw new RuntimeError("Runtime.MalformedHandlerName", `Bad handler ${spec}`);
+    throw new RuntimeError("Runtime.MalformedHandlerName", "Bad handler");
   }
   const modulePath = path.join(path.dirname(spec), match[1]);
   let module;
   try {
     module = await loadModule(modulePath);
   } catch (error) {
-    if (error && (error.code === "MODULE_NOT_FOUND" || error.code === "ERR_MODULE_NOT_FOUND")) {
-      throw new RuntimeError("Runtime.ImportModuleError", `Error: ${error.message}`);
-    }
+    // AWS's two: a syntax error, and a CommonJS module not found (an ES import of a missing
+    // package stays Node's own error there too); the message is the error as text
     if (error instanceof SyntaxError) {
-      throw new RuntimeError("Runtime.UserCodeSyntaxError", `${error.name}: ${error.message}`);
+      throw new RuntimeError("Runtime.UserCodeSyntaxError", String(error));
+    }
+    if (error && error.code === "MODULE_NOT_FOUND") {
+      throw new RuntimeError("Runtime.ImportModuleError", String(error));
     }
     throw error;
   }
@@ -140,8 +188,11 @@ async function loadHandler(spec) {
   if (handler === undefined && module && module.default) {
     handler = match[2].split(".").reduce((value, part) => (value == null ? undefined : value[part]), module.default);
   }
+  if (!handler) {
+    throw new RuntimeError("Runtime.HandlerNotFound", `${spec} is undefined or not exported`);
+  }
   if (typeof handler !== "function") {
-    throw new RuntimeError("Runtime.HandlerNotFound", `${path.basename(spec)} is undefined or not exported`);
+    throw new RuntimeError("Runtime.HandlerNotFound", `${spec} is not a function`);
   }
   return handler;
 }
@@ -163,12 +214,15 @@ function makeContext(request, settle) {
     callbackWaitsForEmptyEventLoop: true,
     getRemainingTimeInMillis: () => Math.max(0, Math.floor(request.deadline_ms - Date.now())),
     succeed: (result) => settle(null, result),
-    fail: (error) => settle(error || new Error("handled")),
+    fail: (error) => settle(error == null ? HANDLED : error),
     done: (error, result) => settle(error, result),
   };
 }
 
 let finishInvocation = null; // settles the invocation in progress (uncaught errors use it too)
+let ready = false; // the handler is loaded: an uncaught error is no longer the init's
+// What AWS's runtime reports for a failure without an error (context.fail(), a rejection with nothing).
+const HANDLED = "handled";
 
 function invoke(handler, request) {
   return new Promise((resolve) => {
@@ -191,7 +245,7 @@ function invoke(handler, request) {
     try {
       const returned = handler(event, context, callback);
       if (returned && typeof returned.then === "function") {
-        returned.then((result) => settle(null, result), (error) => settle(error === undefined ? new Error("undefined") : error));
+        returned.then((result) => settle(null, result), (error) => settle(error == null ? HANDLED : error));
       } else if (handler.length < 3) {
         settle(null, returned); // neither a promise nor a callback: the result is what it returned
       }
@@ -209,14 +263,13 @@ function finish(outcome) {
       // a function or a symbol stringifies to undefined: null, as for undefined
       result = JSON.stringify(outcome.result === undefined ? null : outcome.result);
       if (result === undefined) result = "null";
-    } catch (marshal) {
-      error = new RuntimeError("Runtime.MarshalError", `Unable to stringify response body: ${marshal.message}`);
+    } catch (_) {
+      error = new Error("Unable to stringify response body"); // AWS's words (RAPIDClient.js)
     }
   }
   if (error != null) {
-    const shape = errorShape(error);
-    log("ERROR", `Invoke Error \t${JSON.stringify(shape)}`);
-    result = JSON.stringify(shape);
+    if (!outcome.fatal) log("ERROR", `Invoke Error ${formatted(error)}`); // a fatal one was logged as uncaught
+    result = JSON.stringify(errorShape(error));
   }
   let failed = error != null;
   if (Buffer.byteLength(result) > MAX_RESPONSE_BYTES) { // an error too: AWS refuses the size, whatever it holds
@@ -229,20 +282,34 @@ function finish(outcome) {
   send({ result, error: failed, max_rss_kb: peakRssKb(), ...(outcome.fatal ? { fatal: true } : {}) });
 }
 
-function onUncaught(errorType) {
-  return (error) => {
-    const shape = errorShape(error);
+function initFailed(error, exitCode) {
+  send({ init_error: JSON.stringify(errorShape(error)) });
+  process.exit(exitCode);
+}
+
+// As AWS's runtime (index.mjs, Runtime.js): an uncaught exception is reported as itself, an
+// unhandled rejection as Runtime.UnhandledPromiseRejection with the reason as text; logged,
+// reported for the invocation in progress or as the init error, and the runtime exits.
+function onUncaught(rejection) {
+  const exitCode = rejection ? 128 : 129;
+  return (reason) => {
+    let error = reason;
+    if (rejection) {
+      let text;
+      try {
+        text = String(reason);
+      } catch (_) {
+        text = Object.prototype.toString.call(reason);
+      }
+      error = new RuntimeError("Runtime.UnhandledPromiseRejection", text);
+    }
+    log("ERROR", `${rejection ? "Unhandled Promise Rejection" : "Uncaught Exception"} ${formatted(error)}`);
     if (finishInvocation) {
-      const settle = finishInvocation;
-      // AWS's wording: a rejection is reported as its own type, with the reason's "Type: message"
-      const wrapped = errorType === "Runtime.UnhandledPromiseRejection"
-        ? new RuntimeError(errorType, `${shape.errorType}: ${shape.errorMessage}`)
-        : new RuntimeError(shape.errorType, shape.errorMessage);
-      wrapped.stack = shape.trace.join("\n");
-      settle(wrapped, undefined, true);
+      finishInvocation(error, undefined, true);
+    } else if (!ready) {
+      initFailed(error, exitCode);
     } else {
-      log("ERROR", `Uncaught Exception \t${JSON.stringify(shape)}`);
-      process.exit(1);
+      process.exit(exitCode);
     }
   };
 }
@@ -252,17 +319,18 @@ async function main() {
   // Node 18.19 and later; AWS's older runtimes did not resolve them either)
   const { register } = require("module");
   if (register) register(pathToFileURL(path.join(__dirname, "esm-paths.mjs")).href);
-  process.on("uncaughtException", onUncaught("uncaughtException"));
-  process.on("unhandledRejection", onUncaught("Runtime.UnhandledPromiseRejection"));
+  process.on("uncaughtException", onUncaught(false));
+  process.on("unhandledRejection", onUncaught(true));
   let handler;
-  let initError;
   try {
     handler = await loadHandler(process.env._HANDLER);
   } catch (error) {
-    initError = error;
-    const shape = errorShape(error);
-    log("ERROR", `Uncaught Exception \t${JSON.stringify(shape)}`);
+    // AWS's runtime lets it be uncaught: logged as such, posted as the init error, exit 129
+    log("ERROR", `Uncaught Exception ${formatted(error)}`);
+    initFailed(error, 129);
+    return;
   }
+  ready = true;
   send({ ready: true });
 
   let buffer = "";
@@ -274,13 +342,13 @@ async function main() {
     while ((newline = buffer.indexOf("\n")) >= 0) {
       const line = buffer.slice(0, newline);
       buffer = buffer.slice(newline + 1);
-      queue = queue.then(() => handle(line, handler, initError));
+      queue = queue.then(() => handle(line, handler));
     }
   });
   process.stdin.on("end", () => process.exit(0));
 }
 
-async function handle(line, handler, initError) {
+async function handle(line, handler) {
   let request;
   try {
     request = JSON.parse(line);
@@ -289,7 +357,7 @@ async function handle(line, handler, initError) {
     return;
   }
   currentRequestId = request.request_id;
-  const outcome = initError ? { error: initError } : await invoke(handler, request);
+  const outcome = await invoke(handler, request);
   finishInvocation = null;
   finish(outcome);
   currentRequestId = undefined;

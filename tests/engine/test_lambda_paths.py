@@ -230,10 +230,10 @@ def test_a_function_that_cannot_start_is_named_in_the_engines_log(aws):
     broken = "def handler(event, context)\n    return 1\n"
     with recorder_function(aws["lambda"], "probe-broken", broken) as name:
         response = aws["lambda"].invoke(FunctionName=name, Payload=b"{}")
-        assert json.loads(response["Payload"].read())["errorType"] == "Runtime.ImportModuleError"
+        assert json.loads(response["Payload"].read())["errorType"] == "Runtime.UserCodeSyntaxError"
 
         def logged_line():
-            return next((line for line in engine_log.open() if name in line and "ImportModuleError" in line), None)
+            return next((line for line in engine_log.open() if name in line and "UserCodeSyntaxError" in line), None)
 
         line = wait_for(logged_line, timeout=10, interval=0.2, what=f"a line about {name} in {engine_log}")
         assert f"/aws/lambda/{name}" in line and "recorder.py, line 1" in line

@@ -30,11 +30,20 @@ sys.path.insert(0, str(ROOT / "engine"))
 from localstack_nodocker import hostruntimes  # noqa: E402
 
 
+class Executable(str):
+    """A file's text, stored with the executable bit (a script a function runs by its path)."""
+
+
 def zipped(files: dict[str, str | bytes]) -> bytes:
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
         for name, content in files.items():
-            archive.writestr(name, content)
+            if isinstance(content, Executable):
+                info = zipfile.ZipInfo(name)
+                info.external_attr = 0o100755 << 16  # a regular file, rwxr-xr-x
+                archive.writestr(info, content)
+            else:
+                archive.writestr(name, content)
     return buffer.getvalue()
 
 

@@ -14,6 +14,7 @@ from hypothesis import strategies as st
 ENGINE_PACKAGE = Path(__file__).resolve().parents[2] / "engine" / "localstack_nodocker"
 sys.path.insert(0, str(ENGINE_PACKAGE.parent))
 from localstack_nodocker import protocol  # noqa: E402  (after the path is set)
+from localstack_nodocker.worker import OPTIONS_VARIABLE  # noqa: E402
 
 DEEP = "[" * 200_000 + "]" * 200_000
 
@@ -68,28 +69,33 @@ exports.sized = async (event) => {
 """
 
 
-def start(tmp_path, language: str, handler: str, **options) -> protocol.Worker:
+def launch(tmp_path, language: str, handler: str, **options) -> protocol.Worker:
+    """A worker started as the executor starts it (its first frames not read yet)."""
     code = tmp_path / "code"
     code.mkdir(exist_ok=True)
-    env = {"PATH": "/usr/local/bin:/usr/bin:/bin", "_HANDLER": handler, **options.pop("env", {})}
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "_HANDLER": handler,
+        "LAMBDA_TASK_ROOT": str(code),
+        **options.pop("env", {}),
+    }
     if language == "python":
         (code / "handlers.py").write_text(PYTHON_HANDLERS)
-        argv = [
-            sys.executable,
-            "-I",
-            "-S",
-            str(ENGINE_PACKAGE / "worker.py"),
-            str(options.pop("address_space", 0)),
-            str(code),
-        ]
+        worker_options = {"address_space": options.pop("address_space", 0), "layer_paths": [], "sdk_path": str(code)}
+        env[OPTIONS_VARIABLE] = json.dumps(worker_options)
+        argv = [sys.executable, "-I", "-S", str(ENGINE_PACKAGE / "worker.py")]
     else:
         node = shutil.which("node")
         if not node:
             pytest.skip("no node on this machine")
         (code / "handlers.js").write_text(NODE_HANDLERS)
-        argv = [node, str(ENGINE_PACKAGE / "worker.js"), str(code)]
-        options["protocol_fd"] = True
-    worker = protocol.Worker(argv, env, str(code), lambda line: None, **options)
+        argv = [node, str(ENGINE_PACKAGE / "worker.js")]
+    return protocol.Worker(argv, env, str(code), lambda line: None, **options)
+
+
+def start(tmp_path, language: str, handler: str, **options) -> protocol.Worker:
+    """A worker whose handler is loaded."""
+    worker = launch(tmp_path, language, handler, **options)
     deadline = time.monotonic() + 30
     while "ready" not in worker.read_message(deadline):
         pass
@@ -120,11 +126,13 @@ def test_a_deeply_nested_payload_fails_only_its_invocation(tmp_path, language):
     try:
         frame, _ = call(worker, DEEP)
         assert frame["error"] is True
-        # Python cannot parse it; V8 parses it, and then cannot serialise the echo back
-        assert (
-            json.loads(frame["result"])["errorType"]
-            == {"python": "Runtime.UnmarshalError", "node": "Runtime.MarshalError"}[language]
-        )
+        # Python cannot parse it; V8 parses it, and then cannot serialise the echo back (AWS's
+        # Node.js runtime says so with a plain Error)
+        error = json.loads(frame["result"])
+        if language == "python":
+            assert error["errorType"] == "Runtime.UnmarshalError"
+        else:
+            assert (error["errorType"], error["errorMessage"]) == ("Error", "Unable to stringify response body")
         frame, _ = call(worker, json.dumps({"a": 1}), request_id="r-2")
         assert frame["error"] is False
         assert json.loads(frame["result"]) == {"event": {"a": 1}, "request_id": "r-2"}
@@ -153,6 +161,19 @@ def test_concurrent_writers_produce_whole_frames(tmp_path, language):
         assert len(lines) == 8 * 200
         for n in range(8):
             assert sum(line.endswith(f"thread {n} line 199") for line in lines) == 1
+    finally:
+        worker.kill()
+
+
+def test_an_init_error_is_one_frame_and_then_the_worker_exits_as_the_runtime_does(tmp_path, language):
+    worker = launch(tmp_path, language, "missing.handler")
+    try:
+        deadline = time.monotonic() + 30
+        while "init_error" not in (frame := worker.read_message(deadline)):
+            assert "ready" not in frame
+        assert json.loads(frame["init_error"])["errorType"] == "Runtime.ImportModuleError"
+        with pytest.raises(protocol.WorkerDied, match={"python": "exit status 1", "node": "exit status 129"}[language]):
+            worker.read_message(deadline)
     finally:
         worker.kill()
 
@@ -192,6 +213,7 @@ def test_frames_that_are_not_protocol_are_refused_with_the_reason():
         (b"[1, 2]", "not a protocol frame"),
         (b'{"other": 1}', "not a protocol frame"),
         (b'{"log": 5}', "log frame without text"),
+        (b'{"init_error": {}}', "init_error frame without text"),
         (b'{"result": {}, "error": false}', "result frame"),
         (b'{"result": "1"}', "result frame"),
         (DEEP.encode(), "not JSON"),
@@ -201,11 +223,10 @@ def test_frames_that_are_not_protocol_are_refused_with_the_reason():
 
 
 def test_a_stray_write_on_the_protocol_stream_is_a_garbled_frame(tmp_path):
-    worker = protocol.Worker(
-        [sys.executable, "-c", "print('hello from a stray print')"], {}, str(tmp_path), lambda line: None
-    )
+    stray = f"import os; os.write(int(os.environ['{protocol.PROTOCOL_FD_VARIABLE}']), b'hello from a stray write\\n')"
+    worker = protocol.Worker([sys.executable, "-c", stray], {}, str(tmp_path), lambda line: None)
     try:
-        with pytest.raises(protocol.GarbledFrame, match="stray print"):
+        with pytest.raises(protocol.GarbledFrame, match="stray write"):
             worker.read_message(time.monotonic() + 10)
     finally:
         worker.kill()
