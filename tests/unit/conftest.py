@@ -21,6 +21,7 @@ for directory in ("common", *FUNCTION_DIRS):
         sys.path.insert(0, path)
 
 import boto3  # noqa: E402
+import botocore.session  # noqa: E402
 from moto import mock_aws  # noqa: E402
 
 import roxs_common.aws  # noqa: E402
@@ -111,11 +112,24 @@ def aws_env(monkeypatch, tmp_path):
     roxs_common.cursor.token_key.cache_clear()
 
 
+# botocore's models as loaded from its JSON files, for every test's session.
+MODELS = botocore.session.get_session().get_component("data_loader")
+
+
+def fresh_default_session() -> None:
+    """A new default session (moto leaves none, so that no client outlives a test) that shares
+    the loaded models: loading them again for each test was most of its setup."""
+    session = botocore.session.Session()
+    session.register_component("data_loader", MODELS)
+    boto3.setup_default_session(botocore_session=session)
+
+
 @pytest.fixture
 def aws(aws_env, monkeypatch):
     """moto with the project's buckets, tables, queue, topic and token key (a new one per test,
     as each stack generates its own)."""
     with mock_aws():
+        fresh_default_session()
         secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
             Name="roxs-api-token-key", SecretString=secrets.token_urlsafe(48)
         )
