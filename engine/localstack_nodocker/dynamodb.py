@@ -1,16 +1,18 @@
 """DynamoDB served by LocalStack's bundled moto (no DynamoDB Local, no Java download).
 
-Every operation falls through the empty provider to moto, the way LocalStack serves
-ec2 and acm. Its streams are served by streams.py (``dynamodbstreams:moto``). Where moto
-differs from DynamoDB in ways the stack depends on, the provider patches it, one module per
-difference: numbers compare exactly (dynamodb_numbers.py), requests are atomic
-(dynamodb_requests.py), a Query reads only its partition (dynamodb_query.py) and an index
-partition is kept up with every write (dynamodb_indexes.py), a transaction saves and restores
-only its own items (dynamodb_transactions.py), items hold the strings they repeat once
-(dynamodb_memory.py). Each moto internal they patch or read is a target in seam.py, checked
-at start.
+Every operation goes to moto, the way LocalStack serves ec2 and acm. Its streams are served by
+streams.py (``dynamodbstreams:moto``). Where moto differs from DynamoDB in ways the stack
+depends on, the provider patches it, one module per difference: numbers compare exactly
+(dynamodb_numbers.py), requests are atomic (dynamodb_requests.py), a Query reads only its
+partition (dynamodb_query.py) and an index partition is kept up with every write
+(dynamodb_indexes.py), a transaction saves and restores only its own items
+(dynamodb_transactions.py), items hold the strings they repeat once (dynamodb_memory.py). Where
+moto's answers differ from DynamoDB's, the provider's own operations shape them: table
+descriptions (dynamodb_tables.py). Each moto internal they patch or read is a target in
+seam.py, checked at start.
 """
 
+from localstack.aws.api import RequestContext, handler
 from localstack.aws.api.dynamodb import DynamodbApi
 from localstack.services.plugins import Service, aws_provider
 
@@ -20,12 +22,34 @@ from localstack_nodocker import (
     dynamodb_numbers,
     dynamodb_query,
     dynamodb_requests,
+    dynamodb_tables,
     dynamodb_transactions,
 )
 
 
 class MotoDynamoDBProvider(DynamodbApi):
-    """All operations are dispatched to moto by MotoFallbackDispatcher."""
+    """Every operation not here is dispatched to moto by MotoFallbackDispatcher; those here go
+    to moto too, their answers as DynamoDB gives them (dynamodb_tables.py)."""
+
+    @handler("CreateTable", expand=False)
+    def create_table(self, context: RequestContext, request):
+        return dynamodb_tables.create_table(context, request)
+
+    @handler("DescribeTable", expand=False)
+    def describe_table(self, context: RequestContext, request):
+        return dynamodb_tables.describe_table(context, request)
+
+    @handler("UpdateTable", expand=False)
+    def update_table(self, context: RequestContext, request):
+        return dynamodb_tables.update_table(context, request)
+
+    @handler("DeleteTable", expand=False)
+    def delete_table(self, context: RequestContext, request):
+        return dynamodb_tables.delete_table(context, request)
+
+    @handler("DescribeContributorInsights", expand=False)
+    def describe_contributor_insights(self, context: RequestContext, request):
+        return dynamodb_tables.describe_contributor_insights(context, request)
 
 
 @aws_provider(api="dynamodb", name="moto")

@@ -411,6 +411,9 @@ FINAL_ON_SIGNALS = "the last of the state written on SIGTERM and SIGINT"
 LAMBDA_RESTORE = "Lambda's event source mappings restarted one by one after a load (one that cannot is reported)"
 S3_LISTINGS = "S3 listings paged by raw key with EncodingType=url (no key listed again or skipped)"
 S3_OWN_FOLDER = "S3 objects kept in the engine's own folder (two engines on one host do not share them)"
+TABLE_DESCRIPTIONS = (
+    "DynamoDB table descriptions as DynamoDB writes them (TableId, billing and index fields, SSE's AWS-managed key)"
+)
 FORM_BODIES = (
     "form bodies reaching functions through API Gateway and function URLs as sent (no 500 for a multipart body)"
 )
@@ -602,6 +605,38 @@ _target(
     "dynamodb.py",
     Parameters("provider"),
 )
+_target(
+    "localstack.services.moto:call_moto",
+    READ,
+    TABLE_DESCRIPTIONS,
+    "dynamodb_tables.py",
+    Parameters("context"),
+)
+_target(
+    "localstack.services.moto:call_moto_with_request",
+    READ,
+    TABLE_DESCRIPTIONS,
+    "dynamodb_tables.py",
+    Parameters("context", "service_request"),
+)
+_target(
+    "localstack.services.kms.provider:set_key_managed",
+    READ,
+    TABLE_DESCRIPTIONS,
+    "dynamodb_tables.py",
+    Parameters("key_id", "account_id", "region_name"),
+)
+_target(
+    f"{_DDB_TABLE}:Table",
+    READ,
+    TABLE_DESCRIPTIONS,
+    "dynamodb_tables.py",
+    Assigns("billing_mode", "sse_specification"),
+    # dynamodb_tables.py keeps when a table was switched to PAY_PER_REQUEST on the table
+    TakesAttributes(),
+)
+_target(f"{_DDB_BACKEND}.get_table", READ, TABLE_DESCRIPTIONS, "dynamodb_tables.py", Parameters("self", "table_name"))
+_target("moto.dynamodb.exceptions:ResourceNotFoundException", READ, TABLE_DESCRIPTIONS, "dynamodb_tables.py", Class())
 
 _ESM = "localstack.services.lambda_.event_source_mapping"
 ESM_DYNAMODB_POLLER = _target(
