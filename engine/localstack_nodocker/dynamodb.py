@@ -8,8 +8,8 @@ partition (dynamodb_query.py) and an index partition is kept up with every write
 (dynamodb_indexes.py), a transaction saves and restores only its own items
 (dynamodb_transactions.py), items hold the strings they repeat once (dynamodb_memory.py). Where
 moto's answers differ from DynamoDB's, the provider's own operations shape them: table
-descriptions (dynamodb_tables.py). Each moto internal they patch or read is a target in
-seam.py, checked at start.
+descriptions (dynamodb_tables.py), item operations and BatchWriteItem (dynamodb_answers.py).
+Each moto internal they patch or read is a target in seam.py, checked at start.
 """
 
 from localstack.aws.api import RequestContext, handler
@@ -17,6 +17,7 @@ from localstack.aws.api.dynamodb import DynamodbApi
 from localstack.services.plugins import Service, aws_provider
 
 from localstack_nodocker import (
+    dynamodb_answers,
     dynamodb_indexes,
     dynamodb_memory,
     dynamodb_numbers,
@@ -29,7 +30,7 @@ from localstack_nodocker import (
 
 class MotoDynamoDBProvider(DynamodbApi):
     """Every operation not here is dispatched to moto by MotoFallbackDispatcher; those here go
-    to moto too, their answers as DynamoDB gives them (dynamodb_tables.py)."""
+    to moto too, their answers as DynamoDB gives them (dynamodb_tables.py, dynamodb_answers.py)."""
 
     @handler("CreateTable", expand=False)
     def create_table(self, context: RequestContext, request):
@@ -50,6 +51,34 @@ class MotoDynamoDBProvider(DynamodbApi):
     @handler("DescribeContributorInsights", expand=False)
     def describe_contributor_insights(self, context: RequestContext, request):
         return dynamodb_tables.describe_contributor_insights(context, request)
+
+    @handler("PutItem", expand=False)
+    def put_item(self, context: RequestContext, request):
+        return dynamodb_answers.answered(context, request)
+
+    @handler("UpdateItem", expand=False)
+    def update_item(self, context: RequestContext, request):
+        return dynamodb_answers.answered(context, request)
+
+    @handler("DeleteItem", expand=False)
+    def delete_item(self, context: RequestContext, request):
+        return dynamodb_answers.answered(context, request)
+
+    @handler("BatchGetItem", expand=False)
+    def batch_get_item(self, context: RequestContext, request):
+        return dynamodb_answers.answered(context, request)
+
+    @handler("BatchWriteItem", expand=False)
+    def batch_write_item(self, context: RequestContext, request):
+        return dynamodb_answers.batch_write_item(context, request)
+
+    @handler("TransactWriteItems", expand=False)
+    def transact_write_items(self, context: RequestContext, request):
+        return dynamodb_answers.transact_write_items(context, request)
+
+    @handler("TransactGetItems", expand=False)
+    def transact_get_items(self, context: RequestContext, request):
+        return dynamodb_answers.transact_get_items(context, request)
 
 
 @aws_provider(api="dynamodb", name="moto")

@@ -414,6 +414,9 @@ S3_OWN_FOLDER = "S3 objects kept in the engine's own folder (two engines on one 
 TABLE_DESCRIPTIONS = (
     "DynamoDB table descriptions as DynamoDB writes them (TableId, billing and index fields, SSE's AWS-managed key)"
 )
+ITEM_ANSWERS = (
+    "DynamoDB item operations answered as DynamoDB answers them (BatchWriteItem checked and written in order)"
+)
 FORM_BODIES = (
     "form bodies reaching functions through API Gateway and function URLs as sent (no 500 for a multipart body)"
 )
@@ -608,8 +611,8 @@ _target(
 _target(
     "localstack.services.moto:call_moto",
     READ,
-    TABLE_DESCRIPTIONS,
-    "dynamodb_tables.py",
+    f"{TABLE_DESCRIPTIONS}; {ITEM_ANSWERS}",
+    "dynamodb_tables.py, dynamodb_answers.py",
     Parameters("context"),
 )
 _target(
@@ -618,6 +621,13 @@ _target(
     TABLE_DESCRIPTIONS,
     "dynamodb_tables.py",
     Parameters("context", "service_request"),
+)
+_target(
+    "localstack.aws.forwarder:create_aws_request_context",
+    READ,
+    ITEM_ANSWERS,
+    "dynamodb_answers.py",
+    Parameters("service_name", "action", named=("parameters", "region")),
 )
 _target(
     "localstack.services.kms.provider:set_key_managed",
@@ -629,14 +639,43 @@ _target(
 _target(
     f"{_DDB_TABLE}:Table",
     READ,
-    TABLE_DESCRIPTIONS,
-    "dynamodb_tables.py",
-    Assigns("billing_mode", "sse_specification"),
+    f"{TABLE_DESCRIPTIONS}; {ITEM_ANSWERS}",
+    "dynamodb_tables.py, dynamodb_answers.py",
+    Assigns("billing_mode", "sse_specification", "hash_key_attr", "hash_key_type", "range_key_attr", "range_key_type"),
     # dynamodb_tables.py keeps when a table was switched to PAY_PER_REQUEST on the table
     TakesAttributes(),
 )
-_target(f"{_DDB_BACKEND}.get_table", READ, TABLE_DESCRIPTIONS, "dynamodb_tables.py", Parameters("self", "table_name"))
-_target("moto.dynamodb.exceptions:ResourceNotFoundException", READ, TABLE_DESCRIPTIONS, "dynamodb_tables.py", Class())
+_target(
+    f"{_DDB_BACKEND}.get_table",
+    READ,
+    f"{TABLE_DESCRIPTIONS}; {ITEM_ANSWERS}",
+    "dynamodb_tables.py",
+    Parameters("self", "table_name"),
+)
+_target(
+    f"{_DDB_BACKEND}.put_item",
+    READ,
+    ITEM_ANSWERS,
+    "dynamodb_answers.py",
+    Parameters("self", "table_name", "item_attrs"),
+)
+_target(
+    f"{_DDB_BACKEND}.delete_item", READ, ITEM_ANSWERS, "dynamodb_answers.py", Parameters("self", "table_name", "key")
+)
+_target(
+    "moto.dynamodb.exceptions:ResourceNotFoundException",
+    READ,
+    f"{TABLE_DESCRIPTIONS}; {ITEM_ANSWERS}",
+    "dynamodb_tables.py",
+    Class(),
+)
+_target(
+    "moto.core.exceptions:JsonRESTError",
+    READ,
+    ITEM_ANSWERS,
+    "dynamodb_answers.py",
+    Assigns("error_type", "message", "code"),
+)
 
 _ESM = "localstack.services.lambda_.event_source_mapping"
 ESM_DYNAMODB_POLLER = _target(

@@ -202,6 +202,75 @@ def test_encryption_without_a_key_names_dynamodbs_aws_managed_key_which_kms_has(
     assert "SSEDescription" not in client.describe_table(TableName=second["TableName"])["Table"]
 
 
+# --- item operations' answers --------------------------------------------------------------------
+
+
+def test_writes_answer_only_what_was_asked_for(dynamodb):
+    client, create = dynamodb
+    name = create()["TableName"]
+    key = {"pk": {"S": "a"}}
+    assert "Attributes" not in client.put_item(TableName=name, Item=key, ReturnValues="ALL_OLD")
+    updated = client.update_item(
+        TableName=name,
+        Key={"pk": {"S": "b"}},
+        UpdateExpression="SET x = :x",
+        ExpressionAttributeValues={":x": {"N": "1"}},
+    )
+    assert {"Attributes", "ConsumedCapacity"}.isdisjoint(updated)
+    assert "Attributes" not in client.delete_item(TableName=name, Key={"pk": {"S": "none"}})
+    assert "ConsumedCapacity" not in client.batch_get_item(RequestItems={name: {"Keys": [key]}})
+    written = client.transact_write_items(TransactItems=[{"Put": {"TableName": name, "Item": key}}])
+    assert {"ConsumedCapacity", "ItemCollectionMetrics"}.isdisjoint(written)
+    batch = client.batch_write_item(RequestItems={name: [{"PutRequest": {"Item": key}}]})
+    assert {"ConsumedCapacity", "ItemCollectionMetrics"}.isdisjoint(batch) and batch["UnprocessedItems"] == {}
+
+    asked = client.batch_write_item(
+        RequestItems={name: [{"PutRequest": {"Item": key}}]}, ReturnConsumedCapacity="TOTAL"
+    )
+    assert asked["ConsumedCapacity"] == [{"TableName": name, "CapacityUnits": 1.0}]
+    asked = client.transact_write_items(
+        TransactItems=[{"Put": {"TableName": name, "Item": key}}], ReturnConsumedCapacity="TOTAL"
+    )
+    assert asked["ConsumedCapacity"] == [{"TableName": name, "CapacityUnits": 2.0, "WriteCapacityUnits": 2.0}]
+    old = client.update_item(
+        TableName=name,
+        Key=key,
+        UpdateExpression="SET x = :x",
+        ExpressionAttributeValues={":x": {"N": "2"}},
+        ReturnValues="ALL_OLD",
+    )
+    assert old["Attributes"] == key
+
+
+def test_batch_writes_are_checked_as_dynamodb_checks_them(dynamodb):
+    client, create = dynamodb
+    name = create(
+        AttributeDefinitions=[PK, {"AttributeName": "sk", "AttributeType": "N"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )["TableName"]
+    key = {"pk": {"S": "a"}, "sk": {"N": "1"}}
+
+    def refused(*writes, table=name):
+        return refusal(client.batch_write_item, RequestItems={table: list(writes)})
+
+    schema = (400, "ValidationException", "The provided key element does not match the schema")
+    assert refused({"PutRequest": {"Item": {"nonKey": {"S": "x"}}}}) == schema
+    assert refused({"PutRequest": {"Item": {**key, "sk": {"S": "1"}}}}) == schema
+    assert refused({"DeleteRequest": {"Key": {"pk": {"S": "a"}}}}) == schema
+    assert refused({"DeleteRequest": {"Key": {**key, "other": {"S": "x"}}}}) == schema
+    assert refused({"PutRequest": {"Item": key}}, {"DeleteRequest": {"Key": key}}) == (
+        400,
+        "ValidationException",
+        "Provided list of item keys contains duplicates",
+    )
+    many = [{"PutRequest": {"Item": {"pk": {"S": str(n)}, "sk": {"N": "1"}}}} for n in range(26)]
+    assert refused(*many) == (400, "ValidationException", "Too many items requested for the BatchWriteItem call")
+    assert refused(table=name)[:2] == (400, "ValidationException")
+    missing = refused({"PutRequest": {"Item": key}}, table=f"missing-{uuid.uuid4().hex[:8]}")
+    assert missing == (400, "ResourceNotFoundException", "Requested resource not found")
+    assert client.scan(TableName=name)["Items"] == []  # nothing of a refused batch was written
+
+
 def test_table_id_and_the_managed_key_stay_after_a_restart(tmp_path):
     """The second engine (its own state): the table's TableId and its key after down and up."""
     with second_engine_at(tmp_path, SNAPSHOT_FLUSH_INTERVAL="1") as run:
