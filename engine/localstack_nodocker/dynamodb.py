@@ -89,6 +89,7 @@ def dynamodb_moto():
     dynamodb_memory.share_item_strings()
     dynamodb_requests.serialise_requests(after=dynamodb_indexes.forget_unless_maintained)
     dynamodb_query.query_reads_one_partition()
+    dynamodb_transactions.write_one_record_per_update()  # first: the index upkeep wraps it
     dynamodb_indexes.keep_indexes_up_with_writes()
     dynamodb_transactions.save_and_restore_own_items()
     return Service.for_provider(MotoDynamoDBProvider(), dispatch_table_factory=MotoFallbackDispatcher)

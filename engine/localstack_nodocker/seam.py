@@ -532,9 +532,17 @@ TABLE_DELETE_ITEM = _target(
 BACKEND_UPDATE_ITEM = _target(
     f"{_DDB_BACKEND}.update_item",
     WRAPPED,
-    f"{INDEX_UPKEEP}; {TRANSACTIONS}",
+    f"{INDEX_UPKEEP}; {TRANSACTIONS}; {STREAM_RECORDS}",
     "dynamodb_indexes.py, dynamodb_transactions.py",
     Parameters("self", "table_name", "key", named=("update_expression", *_CONDITIONS)),
+)
+_target(
+    f"{_DDB_BACKEND}.update_item",
+    READ,
+    STREAM_RECORDS,
+    "dynamodb_transactions.py",
+    # its records go through the shard's add, where an update's are held (write_one_record_per_update)
+    Mentions("table.stream_shard.add(orig_item, item)"),
 )
 TRANSACT_WRITE_ITEMS = _target(
     f"{_DDB_BACKEND}.transact_write_items",

@@ -271,6 +271,48 @@ def test_batch_writes_are_checked_as_dynamodb_checks_them(dynamodb):
     assert client.scan(TableName=name)["Items"] == []  # nothing of a refused batch was written
 
 
+def _records(name: str, stream_arn: str) -> list[dict]:
+    streams = boto3.client("dynamodbstreams")
+    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    assert iterator["ShardIterator"].startswith(f"{stream_arn}|1|")  # DynamoDB's form
+    answer = streams.get_records(ShardIterator=iterator["ShardIterator"])
+    assert answer["NextShardIterator"].startswith(f"{stream_arn}|1|")
+    return answer["Records"]
+
+
+def test_stream_records_follow_the_writes_as_dynamodb_writes_them(dynamodb):
+    """A batch in its order, an UpdateItem that creates its item as one INSERT, binary values as written."""
+    client, create = dynamodb
+    created = create(StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    name = created["TableName"]
+    client.put_item(TableName=name, Item={"pk": {"S": "first"}})
+    client.batch_write_item(
+        RequestItems={
+            name: [
+                {"DeleteRequest": {"Key": {"pk": {"S": "first"}}}},
+                {"PutRequest": {"Item": {"pk": {"S": "second"}, "data": {"B": b"\x90\x00"}}}},
+            ]
+        }
+    )
+    client.update_item(
+        TableName=name,
+        Key={"pk": {"S": "third"}},
+        UpdateExpression="SET n = :n",
+        ExpressionAttributeValues={":n": {"N": "1"}},
+    )
+    records = _records(name, created["LatestStreamArn"])
+    assert [(record["eventName"], record["dynamodb"]["Keys"]["pk"]["S"]) for record in records] == [
+        ("INSERT", "first"),
+        ("REMOVE", "first"),
+        ("INSERT", "second"),
+        ("INSERT", "third"),
+    ]
+    assert records[2]["dynamodb"]["NewImage"]["data"] == {"B": b"\x90\x00"}
+    assert records[3]["dynamodb"]["NewImage"] == {"pk": {"S": "third"}, "n": {"N": "1"}}
+    assert client.get_item(TableName=name, Key={"pk": {"S": "second"}})["Item"]["data"] == {"B": b"\x90\x00"}
+
+
 def test_table_id_and_the_managed_key_stay_after_a_restart(tmp_path):
     """The second engine (its own state): the table's TableId and its key after down and up."""
     with second_engine_at(tmp_path, SNAPSHOT_FLUSH_INTERVAL="1") as run:
