@@ -8,8 +8,9 @@ partition (dynamodb_query.py) and an index partition is kept up with every write
 (dynamodb_indexes.py), a transaction saves and restores only its own items
 (dynamodb_transactions.py), items hold the strings they repeat once (dynamodb_memory.py). Where
 moto's answers differ from DynamoDB's, the provider's own operations shape them: table
-descriptions (dynamodb_tables.py), item operations and BatchWriteItem (dynamodb_answers.py).
-Each moto internal they patch or read is a target in seam.py, checked at start.
+descriptions (dynamodb_tables.py), item operations and BatchWriteItem (dynamodb_answers.py),
+and PartiQL runs as the operations it stands for (dynamodb_partiql.py). Each moto internal they
+patch or read is a target in seam.py, checked at start.
 """
 
 from localstack.aws.api import RequestContext, handler
@@ -21,6 +22,7 @@ from localstack_nodocker import (
     dynamodb_indexes,
     dynamodb_memory,
     dynamodb_numbers,
+    dynamodb_partiql,
     dynamodb_query,
     dynamodb_requests,
     dynamodb_tables,
@@ -30,7 +32,8 @@ from localstack_nodocker import (
 
 class MotoDynamoDBProvider(DynamodbApi):
     """Every operation not here is dispatched to moto by MotoFallbackDispatcher; those here go
-    to moto too, their answers as DynamoDB gives them (dynamodb_tables.py, dynamodb_answers.py)."""
+    to moto too, their answers as DynamoDB gives them (dynamodb_tables.py, dynamodb_answers.py),
+    and PartiQL runs as the operations it stands for (dynamodb_partiql.py)."""
 
     @handler("CreateTable", expand=False)
     def create_table(self, context: RequestContext, request):
@@ -79,6 +82,18 @@ class MotoDynamoDBProvider(DynamodbApi):
     @handler("TransactGetItems", expand=False)
     def transact_get_items(self, context: RequestContext, request):
         return dynamodb_answers.transact_get_items(context, request)
+
+    @handler("ExecuteStatement", expand=False)
+    def execute_statement(self, context: RequestContext, request):
+        return dynamodb_partiql.execute_statement(context, request)
+
+    @handler("BatchExecuteStatement", expand=False)
+    def batch_execute_statement(self, context: RequestContext, request):
+        return dynamodb_partiql.batch_execute_statement(context, request)
+
+    @handler("ExecuteTransaction", expand=False)
+    def execute_transaction(self, context: RequestContext, request):
+        return dynamodb_partiql.execute_transaction(context, request)
 
 
 @aws_provider(api="dynamodb", name="moto")

@@ -417,6 +417,7 @@ TABLE_DESCRIPTIONS = (
 ITEM_ANSWERS = (
     "DynamoDB item operations answered as DynamoDB answers them (BatchWriteItem checked and written in order)"
 )
+PARTIQL = "DynamoDB PartiQL run as the operations it stands for (no 500 for a statement)"
 FORM_BODIES = (
     "form bodies reaching functions through API Gateway and function URLs as sent (no 500 for a multipart body)"
 )
@@ -619,7 +620,7 @@ _target(
 _target(
     "localstack.services.moto:call_moto",
     READ,
-    f"{TABLE_DESCRIPTIONS}; {ITEM_ANSWERS}",
+    f"{TABLE_DESCRIPTIONS}; {ITEM_ANSWERS}; {PARTIQL}",
     "dynamodb_tables.py, dynamodb_answers.py",
     Parameters("context"),
 )
@@ -633,7 +634,7 @@ _target(
 _target(
     "localstack.aws.forwarder:create_aws_request_context",
     READ,
-    ITEM_ANSWERS,
+    f"{ITEM_ANSWERS}; {PARTIQL}",
     "dynamodb_answers.py",
     Parameters("service_name", "action", named=("parameters", "region")),
 )
@@ -647,16 +648,18 @@ _target(
 _target(
     f"{_DDB_TABLE}:Table",
     READ,
-    f"{TABLE_DESCRIPTIONS}; {ITEM_ANSWERS}",
-    "dynamodb_tables.py, dynamodb_answers.py",
+    f"{TABLE_DESCRIPTIONS}; {ITEM_ANSWERS}; {PARTIQL}",
+    "dynamodb_tables.py, dynamodb_answers.py, dynamodb_partiql.py",
     Assigns("billing_mode", "sse_specification", "hash_key_attr", "hash_key_type", "range_key_attr", "range_key_type"),
     # dynamodb_tables.py keeps when a table was switched to PAY_PER_REQUEST on the table
     TakesAttributes(),
 )
+_target(f"{_DDB_TABLE}:Table.all_indexes", READ, PARTIQL, "dynamodb_partiql.py", Parameters("self"))
+_target(f"{_DDB_TABLE}:SecondaryIndex", READ, PARTIQL, "dynamodb_partiql.py", Assigns("name", "schema"))
 _target(
     f"{_DDB_BACKEND}.get_table",
     READ,
-    f"{TABLE_DESCRIPTIONS}; {ITEM_ANSWERS}",
+    f"{TABLE_DESCRIPTIONS}; {ITEM_ANSWERS}; {PARTIQL}",
     "dynamodb_tables.py",
     Parameters("self", "table_name"),
 )
@@ -673,7 +676,7 @@ _target(
 _target(
     "moto.dynamodb.exceptions:ResourceNotFoundException",
     READ,
-    f"{TABLE_DESCRIPTIONS}; {ITEM_ANSWERS}",
+    f"{TABLE_DESCRIPTIONS}; {ITEM_ANSWERS}; {PARTIQL}",
     "dynamodb_tables.py",
     Class(),
 )
@@ -1105,13 +1108,6 @@ _target(
 )
 _target("moto.dynamodb.models.dynamo_type:DynamoType", READ, JOURNAL, "service_state.py", Assigns("type", "value"))
 _target("moto.dynamodb.models.dynamo_type:LimitedSizeDict", READ, JOURNAL, "service_state.py", Class())
-_target(
-    "py_partiql_parser:DynamoDBStatementParser.get_query_metadata",
-    READ,
-    JOURNAL,
-    "service_state.py",
-    Parameters("query"),
-)
 _target("moto.logs.models:LogsBackend", READ, JOURNAL, "service_state.py", Assigns("groups"))
 _target("moto.logs.models:LogGroup", READ, JOURNAL, "service_state.py", Assigns("name", "streams"))
 _target(

@@ -314,7 +314,8 @@ def test_stream_records_follow_the_writes_as_dynamodb_writes_them(dynamodb):
 
 
 def test_table_id_and_the_managed_key_stay_after_a_restart(tmp_path):
-    """The second engine (its own state): the table's TableId and its key after down and up."""
+    """The second engine (its own state): the table's TableId and its key, and a PartiQL write
+    (journaled by the tables its statements write), after down and up."""
     with second_engine_at(tmp_path, SNAPSHOT_FLUSH_INTERVAL="1") as run:
         started(run("up"))
         dynamodb = second_client("dynamodb")
@@ -326,6 +327,8 @@ def test_table_id_and_the_managed_key_stay_after_a_restart(tmp_path):
             SSESpecification={"Enabled": True},
             **KEY,
         )["TableDescription"]
+        dynamodb.execute_statement(Statement=f"INSERT INTO \"{name}\" VALUE {{'pk': 'a', 'n': 1}}")
+        dynamodb.execute_statement(Statement=f"UPDATE \"{name}\" SET n = n + 41 WHERE pk = 'a'")
         started(run("down"))
         started(run("up"))
 
@@ -334,3 +337,4 @@ def test_table_id_and_the_managed_key_stay_after_a_restart(tmp_path):
         assert described["SSEDescription"] == created["SSEDescription"]
         key = second_client("kms").describe_key(KeyId="alias/aws/dynamodb")["KeyMetadata"]
         assert (key["Arn"], key["KeyManager"]) == (created["SSEDescription"]["KMSMasterKeyArn"], "AWS")
+        assert dynamodb.get_item(TableName=name, Key={"pk": {"S": "a"}})["Item"]["n"] == {"N": "42"}
