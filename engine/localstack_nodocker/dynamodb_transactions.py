@@ -6,8 +6,9 @@ with the account's items, and any write another request made in between is lost.
 transaction saves the previous version (or absence) of each item it writes, restores only
 those on cancel (keeping the index partitions of dynamodb_indexes.py in step), and holds the
 stream records of its writes until it commits, so a cancelled transaction leaves no record.
-``_apply_transaction`` is moto's loop, copied with ``_save`` before each write. seam.py targets
-(TRANSACTIONS, STREAM_RECORDS).
+``_apply_transaction`` is moto's loop, copied with ``_save`` before each write. The same holding
+keeps an UpdateItem that creates its item to one record (``write_one_record_per_update``).
+seam.py targets (TRANSACTIONS, STREAM_RECORDS).
 """
 
 import copy
@@ -79,6 +80,28 @@ def _hold_stream_records_in_transactions() -> None:
 
     add_or_hold.holds_transaction_records = True
     seam.replace(seam.STREAM_SHARD_ADD, add_or_hold)
+
+
+def write_one_record_per_update() -> None:
+    """moto's UpdateItem of an item that is not there first puts its key alone, writing a
+    record, then updates it, writing another: DynamoDB writes one INSERT. The records of an
+    update are held (as a transaction's are) and only its last is written."""
+    update_item = seam.original(seam.BACKEND_UPDATE_ITEM)
+
+    @functools.wraps(update_item)  # its signature moto's, as the wrapper around it checks (dynamodb_indexes.py)
+    def update_item_once(self, table_name, key, *args, **kwargs):
+        _hold_stream_records_in_transactions()
+        held: list[tuple] = []
+        token = _HELD_RECORDS.set(held)
+        try:
+            return update_item(self, table_name, key, *args, **kwargs)
+        finally:
+            _HELD_RECORDS.reset(token)
+            if held:  # within a transaction, held by it in turn
+                shard, old, new = held[-1]
+                shard.add(old, new)
+
+    seam.replace(seam.BACKEND_UPDATE_ITEM, update_item_once)
 
 
 def _save(table, key_values, saved: list) -> None:

@@ -478,6 +478,13 @@ FINAL_ON_SIGNALS = "the last of the state written on SIGTERM and SIGINT"
 LAMBDA_RESTORE = "Lambda's event source mappings restarted one by one after a load (one that cannot is reported)"
 S3_LISTINGS = "S3 listings paged by raw key with EncodingType=url (no key listed again or skipped)"
 S3_OWN_FOLDER = "S3 objects kept in the engine's own folder (two engines on one host do not share them)"
+TABLE_DESCRIPTIONS = (
+    "DynamoDB table descriptions as DynamoDB writes them (TableId, billing and index fields, SSE's AWS-managed key)"
+)
+ITEM_ANSWERS = (
+    "DynamoDB item operations answered as DynamoDB answers them (BatchWriteItem checked and written in order)"
+)
+PARTIQL = "DynamoDB PartiQL run as the operations it stands for (no 500 for a statement)"
 FORM_BODIES = (
     "form bodies reaching functions through API Gateway and function URLs as sent (no 500 for a multipart body)"
 )
@@ -593,9 +600,17 @@ TABLE_DELETE_ITEM = _target(
 BACKEND_UPDATE_ITEM = _target(
     f"{_DDB_BACKEND}.update_item",
     WRAPPED,
-    f"{INDEX_UPKEEP}; {TRANSACTIONS}",
+    f"{INDEX_UPKEEP}; {TRANSACTIONS}; {STREAM_RECORDS}",
     "dynamodb_indexes.py, dynamodb_transactions.py",
     Parameters("self", "table_name", "key", named=("update_expression", *_CONDITIONS)),
+)
+_target(
+    f"{_DDB_BACKEND}.update_item",
+    READ,
+    STREAM_RECORDS,
+    "dynamodb_transactions.py",
+    # its records go through the shard's add, where an update's are held (write_one_record_per_update)
+    Mentions("table.stream_shard.add(orig_item, item)"),
 )
 TRANSACT_WRITE_ITEMS = _target(
     f"{_DDB_BACKEND}.transact_write_items",
@@ -668,6 +683,76 @@ _target(
     "DynamoDB served by moto (the dynamodb:moto provider)",
     "dynamodb.py",
     Parameters("provider"),
+)
+_target(
+    "localstack.services.moto:call_moto",
+    READ,
+    f"{TABLE_DESCRIPTIONS}; {ITEM_ANSWERS}; {PARTIQL}",
+    "dynamodb_tables.py, dynamodb_answers.py",
+    Parameters("context"),
+)
+_target(
+    "localstack.services.moto:call_moto_with_request",
+    READ,
+    TABLE_DESCRIPTIONS,
+    "dynamodb_tables.py",
+    Parameters("context", "service_request"),
+)
+_target(
+    "localstack.aws.forwarder:create_aws_request_context",
+    READ,
+    f"{ITEM_ANSWERS}; {PARTIQL}",
+    "dynamodb_answers.py",
+    Parameters("service_name", "action", named=("parameters", "region")),
+)
+_target(
+    "localstack.services.kms.provider:set_key_managed",
+    READ,
+    TABLE_DESCRIPTIONS,
+    "dynamodb_tables.py",
+    Parameters("key_id", "account_id", "region_name"),
+)
+_target(
+    f"{_DDB_TABLE}:Table",
+    READ,
+    f"{TABLE_DESCRIPTIONS}; {ITEM_ANSWERS}; {PARTIQL}",
+    "dynamodb_tables.py, dynamodb_answers.py, dynamodb_partiql.py",
+    Assigns("billing_mode", "sse_specification", "hash_key_attr", "hash_key_type", "range_key_attr", "range_key_type"),
+    # dynamodb_tables.py keeps when a table was switched to PAY_PER_REQUEST on the table
+    TakesAttributes(),
+)
+_target(f"{_DDB_TABLE}:Table.all_indexes", READ, PARTIQL, "dynamodb_partiql.py", Parameters("self"))
+_target(f"{_DDB_TABLE}:SecondaryIndex", READ, PARTIQL, "dynamodb_partiql.py", Assigns("name", "schema"))
+_target(
+    f"{_DDB_BACKEND}.get_table",
+    READ,
+    f"{TABLE_DESCRIPTIONS}; {ITEM_ANSWERS}; {PARTIQL}",
+    "dynamodb_tables.py",
+    Parameters("self", "table_name"),
+)
+_target(
+    f"{_DDB_BACKEND}.put_item",
+    READ,
+    ITEM_ANSWERS,
+    "dynamodb_answers.py",
+    Parameters("self", "table_name", "item_attrs"),
+)
+_target(
+    f"{_DDB_BACKEND}.delete_item", READ, ITEM_ANSWERS, "dynamodb_answers.py", Parameters("self", "table_name", "key")
+)
+_target(
+    "moto.dynamodb.exceptions:ResourceNotFoundException",
+    READ,
+    f"{TABLE_DESCRIPTIONS}; {ITEM_ANSWERS}; {PARTIQL}",
+    "dynamodb_tables.py",
+    Class(),
+)
+_target(
+    "moto.core.exceptions:JsonRESTError",
+    READ,
+    ITEM_ANSWERS,
+    "dynamodb_answers.py",
+    Assigns("error_type", "message", "code"),
 )
 
 _ESM = "localstack.services.lambda_.event_source_mapping"
@@ -1090,13 +1175,6 @@ _target(
 )
 _target("moto.dynamodb.models.dynamo_type:DynamoType", READ, JOURNAL, "service_state.py", Assigns("type", "value"))
 _target("moto.dynamodb.models.dynamo_type:LimitedSizeDict", READ, JOURNAL, "service_state.py", Class())
-_target(
-    "py_partiql_parser:DynamoDBStatementParser.get_query_metadata",
-    READ,
-    JOURNAL,
-    "service_state.py",
-    Parameters("query"),
-)
 _target("moto.logs.models:LogsBackend", READ, JOURNAL, "service_state.py", Assigns("groups"))
 _target("moto.logs.models:LogGroup", READ, JOURNAL, "service_state.py", Assigns("name", "streams"))
 _target(

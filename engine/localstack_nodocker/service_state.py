@@ -480,7 +480,9 @@ class DynamoDBState(ServiceState):
                                 (*where, entry.get("TableName", ""), entry.get("Item") or entry.get("Key") or {})
                             )
             elif operation in PARTIQL_OPERATIONS:
-                self.tables.update((*where, table) for table in _partiql_tables(request))
+                from localstack_nodocker.dynamodb_partiql import written_tables
+
+                self.tables.update((*where, table) for table in written_tables(request))
             else:
                 self.changed = True  # the tables themselves (create, update, delete, TTL, tags, ...)
 
@@ -665,26 +667,6 @@ class DynamoDBState(ServiceState):
             for account, region, table in self._tables()
             if table.stream_shard is not None
         }
-
-
-def _partiql_tables(request: dict) -> set[str]:
-    """The tables a PartiQL request writes (reads change nothing); moto parses the statements
-    with the same parser, so a statement it cannot parse changed nothing either."""
-    from py_partiql_parser import DynamoDBStatementParser
-
-    statements = (
-        [request] if "Statement" in request else request.get("Statements") or request.get("TransactStatements") or []
-    )
-    names = set()
-    for statement in statements:
-        text = statement.get("Statement", "")
-        if text.lstrip()[:6].upper() == "SELECT":
-            continue
-        try:
-            names.update(DynamoDBStatementParser.get_query_metadata(text).get_table_names())
-        except Exception:
-            continue
-    return names
 
 
 # --- S3 -----------------------------------------------------------------------------------------

@@ -5,9 +5,11 @@ shard per table). This provider serves the dynamodbstreams API from those record
 LocalStack's own event source mapping poller (``DynamoDBPoller``) drives Lambda.
 
 Shard iterators are self-contained tokens (stream, shard, next sequence number, issue
-time) rather than server-side objects: nothing accumulates per poll, an iterator still
-reads the table's current shard after moto swaps a table back on a failed transaction,
-and expiry after 15 minutes is checked as AWS does.
+time) rather than server-side objects, in DynamoDB's form (``<stream ARN>|1|<token>``):
+nothing accumulates per poll, an iterator still reads the table's current shard after moto
+swaps a table back on a failed transaction, and expiry after 15 minutes is checked as AWS
+does. Records are answered with binary values as bytes (moto keeps them in base64, which
+the API's serializer encoded a second time).
 
 Every record written wakes the event source mappings' pollers waiting for their stream
 (``wait_for_records``, stream_mapping.py): a record reaches its function without a
@@ -96,8 +98,13 @@ def _view_type(table) -> str | None:
 
 
 def _encode_iterator(arn: str, shard_id: str, sequence_number: int) -> str:
+    """``<stream ARN>|1|<token>``, the form of DynamoDB's iterators."""
     token = json.dumps({"arn": arn, "shard": shard_id, "next": str(sequence_number), "issued": time.time()})
-    return base64.urlsafe_b64encode(token.encode()).decode()
+    return f"{arn}|1|{base64.urlsafe_b64encode(token.encode()).decode()}"
+
+
+def _token(iterator: str) -> dict:
+    return json.loads(base64.urlsafe_b64decode(iterator.rpartition("|")[2].encode()))
 
 
 def iterator_at(arn: str, shard_id: str, sequence_number: int) -> str:
@@ -108,16 +115,16 @@ def iterator_at(arn: str, shard_id: str, sequence_number: int) -> str:
 def iterator_position(iterator: str) -> int | None:
     """The next sequence number an iterator reads, expired or not; None if it is not one of ours."""
     try:
-        return int(json.loads(base64.urlsafe_b64decode(iterator.encode()))["next"])
+        return int(_token(iterator)["next"])
     except (ValueError, TypeError, KeyError, AttributeError, binascii.Error):
         return None
 
 
 def _decode_iterator(iterator: str) -> dict:
     try:
-        token = json.loads(base64.urlsafe_b64decode(iterator.encode()))
+        token = _token(iterator)
         int(token["next"]), float(token["issued"]), token["arn"], token["shard"]
-    except (ValueError, TypeError, KeyError, binascii.Error):
+    except (ValueError, TypeError, KeyError, AttributeError, binascii.Error):
         raise ValidationException("Invalid ShardIterator") from None
     if time.time() - token["issued"] > ITERATOR_LIFETIME_S:
         raise ExpiredIteratorException("Iterator expired. The iterator was created more than 15 minutes ago")
@@ -201,13 +208,37 @@ class MotoDynamoDBStreamsProvider(DynamodbstreamsApi):
         if token["shard"] != shard.id:
             raise ResourceNotFoundException(f"Requested resource not found: Shard {token['shard']} does not exist")
         start = int(token["next"]) - shard.starting_sequence_number
-        records = [record.to_json() for record in shard.items[start : start + limit]]
+        records = [_with_binary_values(record.to_json()) for record in shard.items[start : start + limit]]
         position = int(token["next"]) + len(records)
         output = GetRecordsOutput(Records=records)
         # A disabled stream's shard is closed: once read to its end there is no next iterator.
         if _stream_enabled(table) or position < shard.starting_sequence_number + len(shard.items):
             output["NextShardIterator"] = _encode_iterator(token["arn"], shard.id, position)
         return output
+
+
+def _binary(value):
+    """An attribute value with its binaries as bytes: moto keeps them in base64 (its JSON), and
+    the API's serializer encodes bytes (a base64 string would be encoded twice)."""
+    kind, inner = next(iter(value.items()))
+    if kind == "B":
+        return {"B": base64.b64decode(inner)}
+    if kind == "BS":
+        return {"BS": [base64.b64decode(member) for member in inner]}
+    if kind == "M":
+        return {"M": {name: _binary(member) for name, member in inner.items()}}
+    if kind == "L":
+        return {"L": [_binary(member) for member in inner]}
+    return value
+
+
+def _with_binary_values(record: dict) -> dict:
+    """A copy of a stored record (moto's own dict) for the answer."""
+    images = dict(record["dynamodb"])
+    for image in ("Keys", "NewImage", "OldImage"):
+        if image in images:
+            images[image] = {name: _binary(value) for name, value in images[image].items()}
+    return {**record, "dynamodb": images}
 
 
 def _record_writes_as_dynamodb_does() -> None:

@@ -1,10 +1,21 @@
-"""DynamoDB from moto behaves like DynamoDB where the stack depends on it."""
+"""DynamoDB from moto behaves like DynamoDB where the stack depends on it, and answers as
+DynamoDB answers (LocalStack's recordings of AWS, `make conformance`)."""
 
+import re
 import time
 import uuid
 
 import boto3
 import pytest
+from botocore.config import Config
+from botocore.exceptions import ClientError
+
+from tests.support.second_engine import client as second_client
+from tests.support.second_engine import second_engine_at, started
+
+UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
+KEY = {"KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}]}
+PK = {"AttributeName": "pk", "AttributeType": "S"}
 
 
 @pytest.fixture
@@ -22,6 +33,37 @@ def table(engine):
     )
     yield dynamodb, name
     dynamodb.delete_table(TableName=name)
+
+
+@pytest.fixture
+def dynamodb(engine):
+    """A client that sends what it is given (no client-side checks, no retries), and a maker of
+    tables (pk, a string) deleted afterwards."""
+    client = boto3.client("dynamodb", config=Config(parameter_validation=False, retries={"total_max_attempts": 1}))
+    made = []
+
+    def create(**options) -> dict:
+        name = options.pop("TableName", f"answers-{uuid.uuid4().hex[:8]}")
+        options.setdefault("AttributeDefinitions", [PK])
+        options.setdefault("KeySchema", KEY["KeySchema"])
+        if "ProvisionedThroughput" not in options:
+            options.setdefault("BillingMode", "PAY_PER_REQUEST")
+        made.append(name)
+        return client.create_table(TableName=name, **options)["TableDescription"]
+
+    yield client, create
+    for name in made:
+        try:
+            client.delete_table(TableName=name)
+        except client.exceptions.ResourceNotFoundException:
+            pass
+
+
+def refusal(call, **request) -> tuple[int, str, str]:
+    with pytest.raises(ClientError) as raised:
+        call(**request)
+    error = raised.value.response
+    return error["ResponseMetadata"]["HTTPStatusCode"], error["Error"]["Code"], error["Error"]["Message"]
 
 
 def test_sort_keys_that_differ_past_float_precision_stay_distinct_and_ordered(table):
@@ -47,3 +89,252 @@ def test_sort_keys_that_differ_past_float_precision_stay_distinct_and_ordered(ta
         Limit=3,
     )["Items"]
     assert [item["Timestamp"]["N"] for item in newest] == keys[::-1][:3]
+
+
+# --- table descriptions -------------------------------------------------------------------------
+
+
+def test_a_table_has_one_table_id_in_every_answer_and_the_same_name_made_again_another(dynamodb):
+    client, create = dynamodb
+    created = create()
+    name, table_id = created["TableName"], created["TableId"]
+    assert UUID.match(table_id)
+    assert client.describe_table(TableName=name)["Table"]["TableId"] == table_id
+    assert (
+        client.update_table(TableName=name, DeletionProtectionEnabled=False)["TableDescription"]["TableId"] == table_id
+    )
+    assert client.delete_table(TableName=name)["TableDescription"]["TableId"] == table_id
+
+    assert create(TableName=name)["TableId"] not in (table_id, None)
+
+
+def test_descriptions_hold_what_dynamodb_gives_and_nothing_it_leaves_out(dynamodb):
+    client, create = dynamodb
+    index = {"IndexName": "by-sk", "KeySchema": [{"AttributeName": "sk", "KeyType": "HASH"}]}
+    created = create(
+        AttributeDefinitions=[PK, {"AttributeName": "sk", "AttributeType": "S"}],
+        ProvisionedThroughput={"ReadCapacityUnits": 5, "WriteCapacityUnits": 5},
+        GlobalSecondaryIndexes=[
+            {
+                **index,
+                "Projection": {"ProjectionType": "ALL"},
+                "ProvisionedThroughput": {"ReadCapacityUnits": 1, "WriteCapacityUnits": 1},
+            }
+        ],
+    )
+    name, arn = created["TableName"], created["TableArn"]
+    # provisioned: no billing summary; no empty list of local indexes; warm throughput only once active
+    assert {"BillingModeSummary", "LocalSecondaryIndexes", "WarmThroughput"}.isdisjoint(created)
+    (created_index,) = created["GlobalSecondaryIndexes"]
+    assert "WarmThroughput" not in created_index
+    assert created_index["IndexArn"] == f"{arn}/index/by-sk"
+    assert (created_index["IndexSizeBytes"], created_index["ItemCount"]) == (0, 0)
+    assert created_index["ProvisionedThroughput"] == {
+        "NumberOfDecreasesToday": 0,
+        "ReadCapacityUnits": 1,
+        "WriteCapacityUnits": 1,
+    }
+
+    described = client.describe_table(TableName=name)["Table"]
+    assert described["WarmThroughput"] == {"ReadUnitsPerSecond": 5, "WriteUnitsPerSecond": 5, "Status": "ACTIVE"}
+    assert "WarmThroughput" in described["GlobalSecondaryIndexes"][0]
+
+    deleted = client.delete_table(TableName=name)["TableDescription"]
+    assert deleted["TableStatus"] == "DELETING"
+    assert {"AttributeDefinitions", "KeySchema", "CreationDateTime", "WarmThroughput"}.isdisjoint(deleted)
+
+
+def test_a_table_billed_per_request_says_so_and_since_when(dynamodb):
+    client, create = dynamodb
+    created = create(WarmThroughput={"ReadUnitsPerSecond": 13000, "WriteUnitsPerSecond": 4500})
+    assert created["BillingModeSummary"] == {"BillingMode": "PAY_PER_REQUEST"}
+    assert created["WarmThroughput"] == {"ReadUnitsPerSecond": 13000, "WriteUnitsPerSecond": 4500, "Status": "UPDATING"}
+    summary = client.describe_table(TableName=created["TableName"])["Table"]["BillingModeSummary"]
+    assert summary == {
+        "BillingMode": "PAY_PER_REQUEST",
+        "LastUpdateToPayPerRequestDateTime": created["CreationDateTime"],
+    }
+
+    provisioned = create(ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1})
+    switched = client.update_table(TableName=provisioned["TableName"], BillingMode="PAY_PER_REQUEST")
+    since = switched["TableDescription"]["BillingModeSummary"]["LastUpdateToPayPerRequestDateTime"]
+    assert since > provisioned["CreationDateTime"]
+
+
+def test_table_refusals_are_worded_as_dynamodb_words_them(dynamodb):
+    client, create = dynamodb
+    assert refusal(
+        create, ProvisionedThroughput={"ReadCapacityUnits": 1, "WriteCapacityUnits": 1}, BillingMode="PAY_PER_REQUEST"
+    ) == (
+        400,
+        "ValidationException",
+        "One or more parameter values were invalid: Neither ReadCapacityUnits nor WriteCapacityUnits can be "
+        "specified when BillingMode is PAY_PER_REQUEST",
+    )
+    missing = f"missing-{uuid.uuid4().hex[:8]}"
+    not_found = (400, "ResourceNotFoundException", f"Requested resource not found: Table: {missing} not found")
+    assert refusal(client.delete_table, TableName=missing) == not_found
+    assert refusal(client.update_table, TableName=missing, BillingMode="PAY_PER_REQUEST") == not_found
+    assert refusal(client.describe_contributor_insights, TableName=missing) == not_found
+
+
+def test_contributor_insights_are_reported_disabled(dynamodb):
+    client, create = dynamodb
+    name = create()["TableName"]
+    answer = client.describe_contributor_insights(TableName=name)
+    assert (answer["TableName"], answer["ContributorInsightsStatus"]) == (name, "DISABLED")
+
+
+def test_encryption_without_a_key_names_dynamodbs_aws_managed_key_which_kms_has(dynamodb):
+    client, create = dynamodb
+    kms = boto3.client("kms")
+    first = create(SSESpecification={"Enabled": True})["SSEDescription"]
+    assert (first["Status"], first["SSEType"]) == ("ENABLED", "KMS")
+    key = kms.describe_key(KeyId=first["KMSMasterKeyArn"])["KeyMetadata"]
+    assert key["KeyManager"] == "AWS"
+    assert key["Description"] == "Default key that protects my DynamoDB data when no other key is defined"
+    assert kms.describe_key(KeyId="alias/aws/dynamodb")["KeyMetadata"]["Arn"] == first["KMSMasterKeyArn"]
+
+    second = create(SSESpecification={"Enabled": True})
+    assert second["SSEDescription"]["KMSMasterKeyArn"] == first["KMSMasterKeyArn"]
+    disabled = client.update_table(TableName=second["TableName"], SSESpecification={"Enabled": False})
+    assert disabled["TableDescription"]["SSEDescription"] == {**first, "Status": "UPDATING"}
+    assert "SSEDescription" not in client.describe_table(TableName=second["TableName"])["Table"]
+
+
+# --- item operations' answers --------------------------------------------------------------------
+
+
+def test_writes_answer_only_what_was_asked_for(dynamodb):
+    client, create = dynamodb
+    name = create()["TableName"]
+    key = {"pk": {"S": "a"}}
+    assert "Attributes" not in client.put_item(TableName=name, Item=key, ReturnValues="ALL_OLD")
+    updated = client.update_item(
+        TableName=name,
+        Key={"pk": {"S": "b"}},
+        UpdateExpression="SET x = :x",
+        ExpressionAttributeValues={":x": {"N": "1"}},
+    )
+    assert {"Attributes", "ConsumedCapacity"}.isdisjoint(updated)
+    assert "Attributes" not in client.delete_item(TableName=name, Key={"pk": {"S": "none"}})
+    assert "ConsumedCapacity" not in client.batch_get_item(RequestItems={name: {"Keys": [key]}})
+    written = client.transact_write_items(TransactItems=[{"Put": {"TableName": name, "Item": key}}])
+    assert {"ConsumedCapacity", "ItemCollectionMetrics"}.isdisjoint(written)
+    batch = client.batch_write_item(RequestItems={name: [{"PutRequest": {"Item": key}}]})
+    assert {"ConsumedCapacity", "ItemCollectionMetrics"}.isdisjoint(batch) and batch["UnprocessedItems"] == {}
+
+    asked = client.batch_write_item(
+        RequestItems={name: [{"PutRequest": {"Item": key}}]}, ReturnConsumedCapacity="TOTAL"
+    )
+    assert asked["ConsumedCapacity"] == [{"TableName": name, "CapacityUnits": 1.0}]
+    asked = client.transact_write_items(
+        TransactItems=[{"Put": {"TableName": name, "Item": key}}], ReturnConsumedCapacity="TOTAL"
+    )
+    assert asked["ConsumedCapacity"] == [{"TableName": name, "CapacityUnits": 2.0, "WriteCapacityUnits": 2.0}]
+    old = client.update_item(
+        TableName=name,
+        Key=key,
+        UpdateExpression="SET x = :x",
+        ExpressionAttributeValues={":x": {"N": "2"}},
+        ReturnValues="ALL_OLD",
+    )
+    assert old["Attributes"] == key
+
+
+def test_batch_writes_are_checked_as_dynamodb_checks_them(dynamodb):
+    client, create = dynamodb
+    name = create(
+        AttributeDefinitions=[PK, {"AttributeName": "sk", "AttributeType": "N"}],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    )["TableName"]
+    key = {"pk": {"S": "a"}, "sk": {"N": "1"}}
+
+    def refused(*writes, table=name):
+        return refusal(client.batch_write_item, RequestItems={table: list(writes)})
+
+    schema = (400, "ValidationException", "The provided key element does not match the schema")
+    assert refused({"PutRequest": {"Item": {"nonKey": {"S": "x"}}}}) == schema
+    assert refused({"PutRequest": {"Item": {**key, "sk": {"S": "1"}}}}) == schema
+    assert refused({"DeleteRequest": {"Key": {"pk": {"S": "a"}}}}) == schema
+    assert refused({"DeleteRequest": {"Key": {**key, "other": {"S": "x"}}}}) == schema
+    assert refused({"PutRequest": {"Item": key}}, {"DeleteRequest": {"Key": key}}) == (
+        400,
+        "ValidationException",
+        "Provided list of item keys contains duplicates",
+    )
+    many = [{"PutRequest": {"Item": {"pk": {"S": str(n)}, "sk": {"N": "1"}}}} for n in range(26)]
+    assert refused(*many) == (400, "ValidationException", "Too many items requested for the BatchWriteItem call")
+    assert refused(table=name)[:2] == (400, "ValidationException")
+    missing = refused({"PutRequest": {"Item": key}}, table=f"missing-{uuid.uuid4().hex[:8]}")
+    assert missing == (400, "ResourceNotFoundException", "Requested resource not found")
+    assert client.scan(TableName=name)["Items"] == []  # nothing of a refused batch was written
+
+
+def _records(name: str, stream_arn: str) -> list[dict]:
+    streams = boto3.client("dynamodbstreams")
+    shard = streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(StreamArn=stream_arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    assert iterator["ShardIterator"].startswith(f"{stream_arn}|1|")  # DynamoDB's form
+    answer = streams.get_records(ShardIterator=iterator["ShardIterator"])
+    assert answer["NextShardIterator"].startswith(f"{stream_arn}|1|")
+    return answer["Records"]
+
+
+def test_stream_records_follow_the_writes_as_dynamodb_writes_them(dynamodb):
+    """A batch in its order, an UpdateItem that creates its item as one INSERT, binary values as written."""
+    client, create = dynamodb
+    created = create(StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    name = created["TableName"]
+    client.put_item(TableName=name, Item={"pk": {"S": "first"}})
+    client.batch_write_item(
+        RequestItems={
+            name: [
+                {"DeleteRequest": {"Key": {"pk": {"S": "first"}}}},
+                {"PutRequest": {"Item": {"pk": {"S": "second"}, "data": {"B": b"\x90\x00"}}}},
+            ]
+        }
+    )
+    client.update_item(
+        TableName=name,
+        Key={"pk": {"S": "third"}},
+        UpdateExpression="SET n = :n",
+        ExpressionAttributeValues={":n": {"N": "1"}},
+    )
+    records = _records(name, created["LatestStreamArn"])
+    assert [(record["eventName"], record["dynamodb"]["Keys"]["pk"]["S"]) for record in records] == [
+        ("INSERT", "first"),
+        ("REMOVE", "first"),
+        ("INSERT", "second"),
+        ("INSERT", "third"),
+    ]
+    assert records[2]["dynamodb"]["NewImage"]["data"] == {"B": b"\x90\x00"}
+    assert records[3]["dynamodb"]["NewImage"] == {"pk": {"S": "third"}, "n": {"N": "1"}}
+    assert client.get_item(TableName=name, Key={"pk": {"S": "second"}})["Item"]["data"] == {"B": b"\x90\x00"}
+
+
+def test_table_id_and_the_managed_key_stay_after_a_restart(tmp_path):
+    """The second engine (its own state): the table's TableId and its key, and a PartiQL write
+    (journaled by the tables its statements write), after down and up."""
+    with second_engine_at(tmp_path, SNAPSHOT_FLUSH_INTERVAL="1") as run:
+        started(run("up"))
+        dynamodb = second_client("dynamodb")
+        name = f"kept-{uuid.uuid4().hex[:8]}"
+        created = dynamodb.create_table(
+            TableName=name,
+            BillingMode="PAY_PER_REQUEST",
+            AttributeDefinitions=[PK],
+            SSESpecification={"Enabled": True},
+            **KEY,
+        )["TableDescription"]
+        dynamodb.execute_statement(Statement=f"INSERT INTO \"{name}\" VALUE {{'pk': 'a', 'n': 1}}")
+        dynamodb.execute_statement(Statement=f"UPDATE \"{name}\" SET n = n + 41 WHERE pk = 'a'")
+        started(run("down"))
+        started(run("up"))
+
+        described = dynamodb.describe_table(TableName=name)["Table"]
+        assert described["TableId"] == created["TableId"]
+        assert described["SSEDescription"] == created["SSEDescription"]
+        key = second_client("kms").describe_key(KeyId="alias/aws/dynamodb")["KeyMetadata"]
+        assert (key["Arn"], key["KeyManager"]) == (created["SSEDescription"]["KMSMasterKeyArn"], "AWS")
+        assert dynamodb.get_item(TableName=name, Key={"pk": {"S": "a"}})["Item"]["n"] == {"N": "42"}
