@@ -97,7 +97,8 @@ class Worker:
         self._buffer = b""
         self._selector = selectors.DefaultSelector()
         self._selector.register(self._frames_fd, selectors.EVENT_READ)
-        threading.Thread(target=self._drain_log, args=(self.process.stdout, on_log), daemon=True).start()
+        self._log_drain = threading.Thread(target=self._drain_log, args=(self.process.stdout, on_log), daemon=True)
+        self._log_drain.start()
 
     @staticmethod
     def _drain_log(stream, on_log):
@@ -139,6 +140,9 @@ class Worker:
     def exit_reason(self) -> str:
         """How the process ended, in the words AWS uses ("exit status 1", "signal: killed")."""
         code = self.process.wait()
+        # what it wrote before it ended (a wrapper's refusal, a crash's last words) is in its log
+        # before the failure is reported; a child still holding the pipe delays this at most 1 s
+        self._log_drain.join(timeout=1)
         if code >= 0:
             return f"exit status {code}"
         try:
