@@ -31,23 +31,26 @@ def checkov() -> str:
     wanted = hashlib.sha256(REQUIREMENTS.read_bytes()).hexdigest()
     if not (STAMP.exists() and STAMP.read_text() == wanted):
         started = time.monotonic()
+        # uv, the engine's pinned installer (engine/ctl.py uv): pip took over two minutes here
         subprocess.run([sys.executable, "-m", "venv", "--clear", str(VENV)], check=True)
         install = subprocess.run(
             [
-                str(VENV / "bin" / "python"),
-                "-m",
+                sys.executable,
+                str(ROOT / "engine" / "ctl.py"),
+                "uv",
                 "pip",
                 "install",
-                "--disable-pip-version-check",
                 "-q",
+                "--compile-bytecode",
+                "--python",
+                str(VENV / "bin" / "python"),
                 "-r",
                 str(REQUIREMENTS),
             ],
             capture_output=True,
             text=True,
         )
-        errors = [line for line in install.stderr.splitlines() if "is ignored: it is neither" not in line]
-        assert install.returncode == 0, "installing checkov failed:\n" + "\n".join(errors[-30:])
+        assert install.returncode == 0, "installing checkov failed:\n" + "\n".join(install.stderr.splitlines()[-30:])
         STAMP.write_text(wanted)
         print(f"\n[checkov] installed into {VENV.name}/ in {time.monotonic() - started:.0f} s")
     return str(VENV / "bin" / "checkov")
