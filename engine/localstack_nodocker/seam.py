@@ -330,16 +330,20 @@ def check(targets: list[Target] | None = None, import_module=importlib.import_mo
 CHECKED = Path(sys.prefix) / "localstack-nodocker-seam.json"
 
 
+def _fingerprint(filename: str) -> list[int] | None:
+    try:
+        status = os.stat(filename)
+    except OSError:
+        return None
+    return [status.st_ino, status.st_size, status.st_mtime_ns]
+
+
 def _loaded_files() -> dict[str, list[int]]:
     files = {}
     for module in list(sys.modules.values()):
         filename = getattr(module, "__file__", None)
-        if filename and filename not in files:
-            try:
-                status = os.stat(filename)
-            except OSError:
-                continue
-            files[filename] = [status.st_ino, status.st_size, status.st_mtime_ns]
+        if filename and filename not in files and (fingerprint := _fingerprint(filename)) is not None:
+            files[filename] = fingerprint
     return files
 
 
@@ -360,17 +364,10 @@ def unchanged_since_checked(path: Path = CHECKED) -> bool:
         return False
     if record.get("installation") != _installation():
         return False
-    checked = record.get("files", {})
-    if any(filename not in checked for filename in _loaded_files()):
+    checked, loaded = record.get("files", {}), _loaded_files()
+    if any(filename not in checked for filename in loaded):
         return False
-    for filename, recorded in checked.items():
-        try:
-            status = os.stat(filename)
-        except OSError:
-            return False
-        if [status.st_ino, status.st_size, status.st_mtime_ns] != recorded:
-            return False
-    return True
+    return all((loaded.get(filename) or _fingerprint(filename)) == recorded for filename, recorded in checked.items())
 
 
 def record_checked(path: Path = CHECKED) -> None:
