@@ -21,7 +21,7 @@ import certifi
 import pytest
 
 from tests.engine.test_lambda_paths import wait_active, zipped
-from tests.support.engine import ROOT, ctl, endpoint
+from tests.support.engine import ENGINE_PYTHON, ROOT, ctl, endpoint
 
 sys.path.insert(0, str(ROOT / "engine"))
 from localstack_nodocker import names
@@ -215,15 +215,14 @@ x509.load_pem_x509_certificate((folder / "server.pem").read_bytes()).verify_dire
 
 
 def test_engines_started_together_get_one_authority_and_its_certificate(tmp_path):
-    engine_python = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstack")) / "venv" / "bin" / "python"
     starts = [
-        subprocess.Popen([str(engine_python), "-c", ENSURE_TOGETHER, str(tmp_path)], stderr=subprocess.PIPE)
+        subprocess.Popen([str(ENGINE_PYTHON), "-c", ENSURE_TOGETHER, str(tmp_path)], stderr=subprocess.PIPE)
         for _ in range(8)
     ]
     assert [(start.wait(), start.stderr.read()) for start in starts] == [(0, b"")] * 8
     authority = (tmp_path / "ca.pem").read_bytes()
     assert (tmp_path / "ca-bundle.pem").read_bytes().endswith(authority)
-    issued = subprocess.run([str(engine_python), "-c", ISSUED_BY_THE_AUTHORITY, str(tmp_path)], capture_output=True)
+    issued = subprocess.run([str(ENGINE_PYTHON), "-c", ISSUED_BY_THE_AUTHORITY, str(tmp_path)], capture_output=True)
     assert issued.returncode == 0, issued.stderr.decode()
     assert sorted(path.name for path in tmp_path.iterdir()) == [
         "ca-bundle.pem",

@@ -10,16 +10,14 @@ import subprocess
 import threading
 import urllib.parse
 import uuid
-from pathlib import Path
 
 import boto3
 import pytest
 
-from tests.support.engine import ROOT, ctl, endpoint, health
+from tests.support.engine import ENGINE_PYTHON, ROOT, ctl, endpoint, health
 
 # The session engine's port + 33, so parallel checkouts on other ports do not collide.
 PORT = int(os.environ.get("ROXS_SECOND_ENGINE_PORT", (urllib.parse.urlparse(endpoint()).port or 4566) + 33))
-ENGINE_PYTHON = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstack")) / "venv" / "bin" / "python"
 ENGINE_RUNTIMES = ROOT / "engine" / "localstack_nodocker" / "runtimes.json"
 
 

@@ -18,10 +18,8 @@ import boto3
 import pytest
 
 from tests.support.cloudwatch import cloudwatch_client
-from tests.support.engine import ROOT, endpoint
+from tests.support.engine import ENGINE_PYTHON, ROOT, endpoint
 from tests.support.waiting import wait_for
-
-ENGINE_PYTHON = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstack")) / "venv" / "bin" / "python"
 
 # Random operations on werkzeug's Headers and on the engine's IndexedHeaders, side by side:
 # after each, every lookup (get, in, [], getlist) answers the same for names present, absent

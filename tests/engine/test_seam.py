@@ -14,9 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.engine import ROOT, ctl, endpoint, health
+from tests.support.engine import ENGINE_PYTHON, ROOT, ctl, endpoint, health
 
-ENGINE_PYTHON = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstack")) / "venv" / "bin" / "python"
 PORT = int(os.environ.get("ROXS_SECOND_ENGINE_PORT", (urllib.parse.urlparse(endpoint()).port or 4566) + 33))
 VERSIONS = re.compile(r"localstack-core \d+\.\d+\.\d+, moto-ext \S+ \(moto \S+\), Python 3\.\d+")
 

@@ -11,6 +11,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CTL = ROOT / "engine" / "ctl.py"
+# the engine's own interpreter (its virtualenv), for scripts that need LocalStack or the plugins
+ENGINE_PYTHON = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstack")) / "venv" / "bin" / "python"
 sys.path.insert(0, str(ROOT / "engine"))
 from localstack_nodocker.hostruntimes import INSTALL_TIMEOUT_S as RUNTIME_INSTALL_TIMEOUT_S  # noqa: E402, F401
 
