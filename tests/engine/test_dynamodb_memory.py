@@ -1,12 +1,9 @@
 """DynamoDB items in less memory (engine/localstack_nodocker/dynamodb_memory.py): items share the
 strings they repeat and hold their key once, and read, update and delete as before."""
 
-import os
 import subprocess
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-ENGINE_PYTHON = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstack")) / "venv" / "bin" / "python"
+from tests.support.engine import ENGINE_PYTHON
 
 # Runs in the engine's interpreter, on moto's own DynamoDB backend with the engine's items.
 IN_ENGINE = r"""

@@ -7,8 +7,7 @@ from pathlib import Path
 import boto3
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-ENGINE_PYTHON = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstack")) / "venv" / "bin" / "python"
+from tests.support.engine import ENGINE_PYTHON
 
 # Run in the engine's interpreter: moto's own Query against the engine's (query_against_moto.py).
 QUERY_AGAINST_MOTO = Path(__file__).with_name("query_against_moto.py")

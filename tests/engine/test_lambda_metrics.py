@@ -4,20 +4,16 @@ behind per invocation (LocalStack kept a finished thread for each in TMP_THREADS
 
 import datetime as dt
 import io
-import os
 import subprocess
 import uuid
 import zipfile
-from pathlib import Path
 
 import boto3
 import pytest
 
 from tests.support.cloudwatch import cloudwatch_client
+from tests.support.engine import ENGINE_PYTHON
 from tests.support.waiting import wait_for
-
-ROOT = Path(__file__).resolve().parents[2]
-ENGINE_PYTHON = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstack")) / "venv" / "bin" / "python"
 
 # Runs in the engine's interpreter, on LocalStack's own version manager module: the metric
 # threads' work runs, in order, and none of it is kept; any other thread is started as before.

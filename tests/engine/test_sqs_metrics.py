@@ -2,19 +2,15 @@
 the oldest message that counts, as AWS defines it, beside LocalStack's other queue metrics."""
 
 import datetime as dt
-import os
 import subprocess
 import uuid
-from pathlib import Path
 
 import boto3
 import pytest
 
 from tests.support.cloudwatch import cloudwatch_client
+from tests.support.engine import ENGINE_PYTHON
 from tests.support.waiting import wait_for
-
-ROOT = Path(__file__).resolve().parents[2]
-ENGINE_PYTHON = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstack")) / "venv" / "bin" / "python"
 
 # Runs in the engine's interpreter, on LocalStack's own queue classes under a clock the script
 # moves: random sends (some delayed), receives (some leaving the message visible, which makes
