@@ -57,7 +57,7 @@ class MotoDynamoDBProvider(DynamodbApi):
 
     @handler("PutItem", expand=False)
     def put_item(self, context: RequestContext, request):
-        return dynamodb_answers.answered(context, request)
+        return dynamodb_answers.put_item(context, request)
 
     @handler("UpdateItem", expand=False)
     def update_item(self, context: RequestContext, request):

@@ -479,7 +479,7 @@ TABLE_DESCRIPTIONS = (
     "DynamoDB table descriptions as DynamoDB writes them (TableId, billing and index fields, SSE's AWS-managed key)"
 )
 ITEM_ANSWERS = (
-    "DynamoDB item operations answered as DynamoDB answers them (BatchWriteItem checked and written in order)"
+    "DynamoDB item operations answered as DynamoDB answers them (every item of a write checked before any is written)"
 )
 PARTIQL = "DynamoDB PartiQL run as the operations it stands for (no 500 for a statement)"
 FORM_BODIES = (
@@ -713,13 +713,29 @@ _target(
     f"{_DDB_TABLE}:Table",
     READ,
     f"{TABLE_DESCRIPTIONS}; {ITEM_ANSWERS}; {PARTIQL}",
-    "dynamodb_tables.py, dynamodb_answers.py, dynamodb_partiql.py",
-    Assigns("billing_mode", "sse_specification", "hash_key_attr", "hash_key_type", "range_key_attr", "range_key_type"),
+    "dynamodb_tables.py, dynamodb_answers.py, dynamodb_items.py, dynamodb_partiql.py",
+    Assigns(
+        "billing_mode",
+        "sse_specification",
+        "hash_key_attr",
+        "hash_key_type",
+        "range_key_attr",
+        "range_key_type",
+        "attr",
+        "indexes",
+        "global_indexes",
+    ),
     # dynamodb_tables.py keeps when a table was switched to PAY_PER_REQUEST on the table
     TakesAttributes(),
 )
 _target(f"{_DDB_TABLE}:Table.all_indexes", READ, PARTIQL, "dynamodb_partiql.py", Parameters("self"))
-_target(f"{_DDB_TABLE}:SecondaryIndex", READ, PARTIQL, "dynamodb_partiql.py", Assigns("name", "schema"))
+_target(
+    f"{_DDB_TABLE}:SecondaryIndex",
+    READ,
+    f"{ITEM_ANSWERS}; {PARTIQL}",
+    "dynamodb_items.py, dynamodb_partiql.py",
+    Assigns("name", "schema"),
+)
 _target(
     f"{_DDB_BACKEND}.get_table",
     READ,

@@ -265,10 +265,100 @@ def test_batch_writes_are_checked_as_dynamodb_checks_them(dynamodb):
     )
     many = [{"PutRequest": {"Item": {"pk": {"S": str(n)}, "sk": {"N": "1"}}}} for n in range(26)]
     assert refused(*many) == (400, "ValidationException", "Too many items requested for the BatchWriteItem call")
-    assert refused(table=name)[:2] == (400, "ValidationException")
+    assert refused(table=name) == (
+        400,
+        "ValidationException",
+        f"1 validation error detected: Value '{{{name}=[]}}' at 'requestItems' failed to satisfy constraint: Map value "
+        "must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater "
+        "than or equal to 1]",
+    )
     missing = refused({"PutRequest": {"Item": key}}, table=f"missing-{uuid.uuid4().hex[:8]}")
     assert missing == (400, "ResourceNotFoundException", "Requested resource not found")
     assert client.scan(TableName=name)["Items"] == []  # nothing of a refused batch was written
+
+
+# A valid write, then one DynamoDB refuses; the refusal, as PutItem words it unless given.
+REFUSED_WRITES = {
+    "item over 400 KB": ({"x": {"S": "x" * 410_000}}, "Item size has exceeded the maximum allowed size"),
+    "empty set": ({"x": {"NS": []}}, "One or more parameter values were invalid: An number set  may not be empty"),
+    "number that is not one": ({"x": {"N": "abc"}}, "The parameter cannot be converted to a numeric value: abc"),
+    "value without a type": (
+        {"x": {}},
+        "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes",
+    ),
+    "value of two types": (
+        {"x": {"S": "a", "N": "1"}},
+        "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes",
+    ),
+    "empty index key": (
+        {"g": {"S": ""}},
+        "One or more parameter values are not valid. A value specified for a secondary index key is not supported. "
+        "The AttributeValue for a key attribute cannot contain an empty string value. IndexName: by-g, IndexKey: g",
+    ),
+    "index key of another type": (
+        {"g": {"N": "1"}},
+        "One or more parameter values were invalid: Type mismatch for Index Key g Expected: S Actual: N IndexName: by-g",
+    ),
+    "hash key over 2048 bytes": (
+        {"pk": {"S": "k" * 2049}},
+        "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes",
+    ),
+}
+
+
+@pytest.fixture
+def indexed_table(dynamodb):
+    client, create = dynamodb
+    name = create(
+        AttributeDefinitions=[PK, {"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )["TableName"]
+    return client, name
+
+
+@pytest.mark.parametrize("case", REFUSED_WRITES)
+def test_a_write_dynamodb_refuses_refuses_its_whole_batch_or_transaction_and_put(indexed_table, case):
+    client, name = indexed_table
+    attributes, message = REFUSED_WRITES[case]
+    refused = {"pk": {"S": "refused"}, **attributes}
+    valid = {"pk": {"S": "valid"}}
+    expected = (400, "ValidationException", message)
+    assert refusal(client.put_item, TableName=name, Item=refused) == expected
+    batch = [{"PutRequest": {"Item": valid}}, {"PutRequest": {"Item": refused}}]
+    assert refusal(client.batch_write_item, RequestItems={name: batch}) == expected
+    transaction = [{"Put": {"TableName": name, "Item": valid}}, {"Put": {"TableName": name, "Item": refused}}]
+    assert refusal(client.transact_write_items, TransactItems=transaction) == expected
+    assert client.scan(TableName=name)["Items"] == []
+
+
+def test_a_missing_table_or_a_bad_key_later_in_a_request_refuses_it_before_any_write(indexed_table):
+    client, name = indexed_table
+    valid = {"pk": {"S": "valid"}}
+    missing = f"missing-{uuid.uuid4().hex[:8]}"
+    not_found = (400, "ResourceNotFoundException", "Requested resource not found")
+    batch = {name: [{"PutRequest": {"Item": valid}}], missing: [{"PutRequest": {"Item": valid}}]}
+    assert refusal(client.batch_write_item, RequestItems=batch) == not_found
+    for action in ({"Put": {"TableName": missing, "Item": valid}}, {"Delete": {"TableName": missing, "Key": valid}}):
+        transaction = [{"Put": {"TableName": name, "Item": valid}}, action]
+        assert refusal(client.transact_write_items, TransactItems=transaction) == not_found
+    no_key = [{"Put": {"TableName": name, "Item": valid}}, {"Put": {"TableName": name, "Item": {"x": {"S": "a"}}}}]
+    assert refusal(client.transact_write_items, TransactItems=no_key) == (
+        400,
+        "ValidationException",
+        "One or more parameter values were invalid: Missing the key pk in the item",
+    )
+    for write in ({}, {"PutRequest": {"Item": valid}, "DeleteRequest": {"Key": valid}}):
+        assert refusal(client.batch_write_item, RequestItems={name: [{"PutRequest": {"Item": valid}}, write]})[:2] == (
+            400,
+            "ValidationException",
+        )
+    assert client.scan(TableName=name)["Items"] == []
 
 
 def _records(name: str, stream_arn: str) -> list[dict]:
