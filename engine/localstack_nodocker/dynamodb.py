@@ -51,6 +51,14 @@ class MotoDynamoDBProvider(DynamodbApi):
     def delete_table(self, context: RequestContext, request):
         return dynamodb_tables.delete_table(context, request)
 
+    @handler("RestoreTableFromBackup", expand=False)
+    def restore_table_from_backup(self, context: RequestContext, request):
+        return dynamodb_tables.restore_table(context, request)
+
+    @handler("RestoreTableToPointInTime", expand=False)
+    def restore_table_to_point_in_time(self, context: RequestContext, request):
+        return dynamodb_tables.restore_table(context, request)
+
     @handler("DescribeContributorInsights", expand=False)
     def describe_contributor_insights(self, context: RequestContext, request):
         return dynamodb_tables.describe_contributor_insights(context, request)

@@ -1,4 +1,6 @@
-"""DynamoDB table descriptions as DynamoDB writes them (CreateTable, DescribeTable, UpdateTable, DeleteTable).
+"""DynamoDB table descriptions as DynamoDB writes them: every answer that holds one (CreateTable,
+DescribeTable, UpdateTable, DeleteTable, RestoreTableFromBackup, RestoreTableToPointInTime) is
+shaped by ``_shaped``.
 
 moto's description of a table differs from DynamoDB's (LocalStack's own recordings of AWS,
 tests/aws/services/dynamodb):
@@ -190,6 +192,15 @@ def delete_table(context: RequestContext, request: dict) -> dict:
     for index in description.get("GlobalSecondaryIndexes", []):
         index.pop("WarmThroughput", None)
     description["TableStatus"] = "DELETING"
+    return answer
+
+
+def restore_table(context: RequestContext, request: dict) -> dict:
+    """RestoreTableFromBackup and RestoreTableToPointInTime: the new table described as every
+    table is (moto's answer had no TableId, an empty BillingModeSummary and index lists)."""
+    answer = call_moto(context)
+    description = answer["TableDescription"]
+    _shaped(description, _table(context, description["TableName"]))
     return answer
 
 

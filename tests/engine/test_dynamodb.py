@@ -144,6 +144,31 @@ def test_descriptions_hold_what_dynamodb_gives_and_nothing_it_leaves_out(dynamod
     assert {"AttributeDefinitions", "KeySchema", "CreationDateTime", "WarmThroughput"}.isdisjoint(deleted)
 
 
+def test_a_restored_table_is_described_as_every_table_is(dynamodb):
+    client, create = dynamodb
+    source = create()["TableName"]
+    backup = client.create_backup(TableName=source, BackupName="before")["BackupDetails"]["BackupArn"]
+    client.update_continuous_backups(
+        TableName=source, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
+    restores = (
+        lambda target: client.restore_table_from_backup(TargetTableName=target, BackupArn=backup),
+        lambda target: client.restore_table_to_point_in_time(
+            SourceTableName=source, TargetTableName=target, UseLatestRestorableTime=True
+        ),
+    )
+    for restore in restores:
+        target = f"restored-{uuid.uuid4().hex[:8]}"
+        try:
+            restored = restore(target)["TableDescription"]
+            assert UUID.match(restored["TableId"])
+            assert restored["TableId"] == client.describe_table(TableName=target)["Table"]["TableId"]
+            assert {"GlobalSecondaryIndexes", "LocalSecondaryIndexes"}.isdisjoint(restored)
+            assert restored.get("BillingModeSummary") != {}
+        finally:
+            client.delete_table(TableName=target)
+
+
 def test_a_table_billed_per_request_says_so_and_since_when(dynamodb):
     client, create = dynamodb
     created = create(WarmThroughput={"ReadUnitsPerSecond": 13000, "WriteUnitsPerSecond": 4500})
