@@ -9,7 +9,9 @@ partition (dynamodb_query.py) and an index partition is kept up with every write
 (dynamodb_transactions.py), items hold the strings they repeat once (dynamodb_memory.py). Where
 moto's answers differ from DynamoDB's, the provider's own operations shape them: table
 descriptions (dynamodb_tables.py), item operations and BatchWriteItem (dynamodb_answers.py),
-and PartiQL runs as the operations it stands for (dynamodb_partiql.py). Each moto internal they
+whose items are checked before any is written (dynamodb_items.py), replicas served in their
+regions (dynamodb_replicas.py), and PartiQL runs as the operations it stands for
+(dynamodb_partiql.py). Each moto internal they
 patch or read is a target in seam.py, checked at start.
 """
 

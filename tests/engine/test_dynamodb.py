@@ -428,9 +428,69 @@ def test_stream_records_follow_the_writes_as_dynamodb_writes_them(dynamodb):
     assert client.get_item(TableName=name, Key={"pk": {"S": "second"}})["Item"]["data"] == {"B": b"\x90\x00"}
 
 
+def _in(region: str, service: str = "dynamodb"):
+    return boto3.client(service, region_name=region)
+
+
+def test_a_replica_region_serves_its_table_until_the_replica_is_deleted(dynamodb):
+    client, create = dynamodb
+    home = client.meta.region_name
+    created = create(StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    name = created["TableName"]
+    updated = client.update_table(
+        TableName=name, ReplicaUpdates=[{"Create": {"RegionName": "eu-west-1", "KMSMasterKeyId": "key-eu"}}]
+    )["TableDescription"]
+    assert updated["Replicas"] == [{"RegionName": "eu-west-1", "ReplicaStatus": "ACTIVE", "KMSMasterKeyId": "key-eu"}]
+    client.update_table(TableName=name, ReplicaUpdates=[{"Create": {"RegionName": "ap-south-1"}}])
+    europe, asia = _in("eu-west-1"), _in("ap-south-1")
+
+    described = europe.describe_table(TableName=name)["Table"]
+    assert [replica["RegionName"] for replica in described["Replicas"]] == [home, "ap-south-1"]
+    assert described["TableArn"] == created["TableArn"].replace(f":{home}:", ":eu-west-1:")
+    assert described["TableId"] != created["TableId"]
+    assert name in asia.list_tables()["TableNames"]
+    assert name not in _in("sa-east-1").list_tables()["TableNames"]
+
+    europe.put_item(TableName=name, Item={"pk": {"S": "written-in-europe"}})
+    client.batch_write_item(RequestItems={name: [{"PutRequest": {"Item": {"pk": {"S": "written-at-home"}}}}]})
+    assert asia.get_item(TableName=name, Key={"pk": {"S": "written-in-europe"}})["Item"]
+    assert sorted(item["pk"]["S"] for item in europe.scan(TableName=name)["Items"]) == [
+        "written-at-home",
+        "written-in-europe",
+    ]
+    streams = _in("eu-west-1", "dynamodbstreams")
+    (stream,) = streams.list_streams(TableName=name)["Streams"]
+    assert stream["StreamArn"] == described["LatestStreamArn"] and ":eu-west-1:" in stream["StreamArn"]
+    shard = streams.describe_stream(StreamArn=stream["StreamArn"])["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=stream["StreamArn"], ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )
+    assert len(streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]) == 2
+
+    assert refusal(client.update_table, TableName=name, ReplicaUpdates=[{"Create": {"RegionName": "eu-west-1"}}]) == (
+        400,
+        "ValidationException",
+        f"Failed to create a the new replica of table with name: '{name}' because one or more replicas already "
+        "existed as tables.",
+    )
+    europe.delete_table(TableName=name)
+    assert refusal(europe.get_item, TableName=name, Key={"pk": {"S": "written-in-europe"}})[1] == (
+        "ResourceNotFoundException"
+    )
+    assert refusal(client.update_table, TableName=name, ReplicaUpdates=[{"Delete": {"RegionName": "eu-west-1"}}]) == (
+        400,
+        "ValidationException",
+        "Update global table operation failed because one or more replicas were not part of the global table.",
+    )
+    asia.update_table(TableName=name, ReplicaUpdates=[{"Delete": {"RegionName": "ap-south-1"}}])
+    assert {"Replicas", "GlobalTableVersion"}.isdisjoint(client.describe_table(TableName=name)["Table"])
+    assert name not in asia.list_tables()["TableNames"]
+    assert len(client.scan(TableName=name)["Items"]) == 2
+
+
 def test_table_id_and_the_managed_key_stay_after_a_restart(tmp_path):
-    """The second engine (its own state): the table's TableId and its key, and a PartiQL write
-    (journaled by the tables its statements write), after down and up."""
+    """The second engine (its own state): the table's TableId and its key, a PartiQL write
+    (journaled by the tables its statements write) and a replica, after down and up."""
     with second_engine_at(tmp_path, SNAPSHOT_FLUSH_INTERVAL="1") as run:
         started(run("up"))
         dynamodb = second_client("dynamodb")
@@ -442,6 +502,7 @@ def test_table_id_and_the_managed_key_stay_after_a_restart(tmp_path):
             SSESpecification={"Enabled": True},
             **KEY,
         )["TableDescription"]
+        dynamodb.update_table(TableName=name, ReplicaUpdates=[{"Create": {"RegionName": "eu-west-1"}}])
         dynamodb.execute_statement(Statement=f"INSERT INTO \"{name}\" VALUE {{'pk': 'a', 'n': 1}}")
         dynamodb.execute_statement(Statement=f"UPDATE \"{name}\" SET n = n + 41 WHERE pk = 'a'")
         started(run("down"))
@@ -453,3 +514,6 @@ def test_table_id_and_the_managed_key_stay_after_a_restart(tmp_path):
         key = second_client("kms").describe_key(KeyId="alias/aws/dynamodb")["KeyMetadata"]
         assert (key["Arn"], key["KeyManager"]) == (created["SSEDescription"]["KMSMasterKeyArn"], "AWS")
         assert dynamodb.get_item(TableName=name, Key={"pk": {"S": "a"}})["Item"]["n"] == {"N": "42"}
+        europe = second_client("dynamodb", region_name="eu-west-1")
+        europe.put_item(TableName=name, Item={"pk": {"S": "b"}})  # the replica is still its table
+        assert dynamodb.get_item(TableName=name, Key={"pk": {"S": "b"}})["Item"] == {"pk": {"S": "b"}}
