@@ -503,6 +503,8 @@ def test_table_id_and_the_managed_key_stay_after_a_restart(tmp_path):
             **KEY,
         )["TableDescription"]
         dynamodb.update_table(TableName=name, ReplicaUpdates=[{"Create": {"RegionName": "eu-west-1"}}])
+        europe = second_client("dynamodb", region_name="eu-west-1")
+        europe.put_item(TableName=name, Item={"pk": {"S": "europe"}})  # journaled in the replica's region
         dynamodb.execute_statement(Statement=f"INSERT INTO \"{name}\" VALUE {{'pk': 'a', 'n': 1}}")
         dynamodb.execute_statement(Statement=f"UPDATE \"{name}\" SET n = n + 41 WHERE pk = 'a'")
         started(run("down"))
@@ -514,6 +516,6 @@ def test_table_id_and_the_managed_key_stay_after_a_restart(tmp_path):
         key = second_client("kms").describe_key(KeyId="alias/aws/dynamodb")["KeyMetadata"]
         assert (key["Arn"], key["KeyManager"]) == (created["SSEDescription"]["KMSMasterKeyArn"], "AWS")
         assert dynamodb.get_item(TableName=name, Key={"pk": {"S": "a"}})["Item"]["n"] == {"N": "42"}
-        europe = second_client("dynamodb", region_name="eu-west-1")
+        assert dynamodb.get_item(TableName=name, Key={"pk": {"S": "europe"}})["Item"] == {"pk": {"S": "europe"}}
         europe.put_item(TableName=name, Item={"pk": {"S": "b"}})  # the replica is still its table
         assert dynamodb.get_item(TableName=name, Key={"pk": {"S": "b"}})["Item"] == {"pk": {"S": "b"}}
