@@ -9,7 +9,9 @@ partition (dynamodb_query.py) and an index partition is kept up with every write
 (dynamodb_transactions.py), items hold the strings they repeat once (dynamodb_memory.py). Where
 moto's answers differ from DynamoDB's, the provider's own operations shape them: table
 descriptions (dynamodb_tables.py), item operations and BatchWriteItem (dynamodb_answers.py),
-and PartiQL runs as the operations it stands for (dynamodb_partiql.py). Each moto internal they
+whose items are checked before any is written (dynamodb_items.py), replicas served in their
+regions (dynamodb_replicas.py), and PartiQL runs as the operations it stands for
+(dynamodb_partiql.py). Each moto internal they
 patch or read is a target in seam.py, checked at start.
 """
 
@@ -51,13 +53,21 @@ class MotoDynamoDBProvider(DynamodbApi):
     def delete_table(self, context: RequestContext, request):
         return dynamodb_tables.delete_table(context, request)
 
+    @handler("RestoreTableFromBackup", expand=False)
+    def restore_table_from_backup(self, context: RequestContext, request):
+        return dynamodb_tables.restore_table(context, request)
+
+    @handler("RestoreTableToPointInTime", expand=False)
+    def restore_table_to_point_in_time(self, context: RequestContext, request):
+        return dynamodb_tables.restore_table(context, request)
+
     @handler("DescribeContributorInsights", expand=False)
     def describe_contributor_insights(self, context: RequestContext, request):
         return dynamodb_tables.describe_contributor_insights(context, request)
 
     @handler("PutItem", expand=False)
     def put_item(self, context: RequestContext, request):
-        return dynamodb_answers.answered(context, request)
+        return dynamodb_answers.put_item(context, request)
 
     @handler("UpdateItem", expand=False)
     def update_item(self, context: RequestContext, request):

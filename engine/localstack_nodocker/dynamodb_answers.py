@@ -19,10 +19,13 @@ from localstack.aws.api import CommonServiceException, RequestContext
 from localstack.aws.forwarder import create_aws_request_context
 from localstack.services.moto import call_moto
 
+from localstack_nodocker.dynamodb_items import check_item, check_key
 from localstack_nodocker.dynamodb_requests import REQUEST_LOCK
 from localstack_nodocker.dynamodb_tables import ValidationException, backend, table_of
 
 MAX_BATCH_WRITES = 25
+# Not in LocalStack's recordings of AWS: a write that is neither a put nor a delete, or both.
+_ONE_REQUEST = "A WriteRequest must contain exactly one of PutRequest or DeleteRequest"
 
 
 def asked_for(request: dict, answer: dict) -> dict:
@@ -39,6 +42,12 @@ def asked_for(request: dict, answer: dict) -> dict:
 def answered(context: RequestContext, request: dict) -> dict:
     """moto's answer to this request, as asked for."""
     return asked_for(request, call_moto(context))
+
+
+def put_item(context: RequestContext, request: dict) -> dict:
+    """The item checked as every write checks it (dynamodb_items.py), then moto's answer."""
+    check_item(table_of(context, request["TableName"]), request["Item"])
+    return answered(context, request)
 
 
 def sent_as(context: RequestContext, operation: str, request: dict) -> RequestContext:
@@ -88,6 +97,15 @@ def _capacity(request: dict, units: dict[str, float], kind: str | None = None) -
 
 
 def transact_write_items(context: RequestContext, request: dict) -> dict:
+    # Every table and item checked before moto writes any (it cancelled the transaction with a
+    # reason per action where DynamoDB refuses the request, or stored what it should refuse).
+    for action in request["TransactItems"]:
+        for kind, entry in action.items():
+            table = table_of(context, entry["TableName"])
+            if kind == "Put":
+                check_item(table, entry["Item"])
+            else:
+                check_key(table, entry["Key"])
     answer = call_moto(context)
     answer.pop("ItemCollectionMetrics", None)
     if request.get("ReturnConsumedCapacity", "NONE") == "NONE":
@@ -106,28 +124,6 @@ def _moto_error(error) -> CommonServiceException:
     return CommonServiceException(error.error_type.rpartition("#")[2], error.message, error.code, True)
 
 
-def _key_of(table, attributes: dict, whole_key: bool) -> tuple:
-    """The (hash, range) values naming the item; DynamoDB's refusal if they do not match the
-    schema. A DeleteRequest's key must hold the key attributes and nothing else."""
-    names = [(table.hash_key_attr, table.hash_key_type)]
-    if table.range_key_attr:
-        names.append((table.range_key_attr, table.range_key_type))
-    values = []
-    for name, kind in names:
-        value = attributes.get(name)
-        if not isinstance(value, dict) or list(value) != [kind]:
-            raise ValidationException("The provided key element does not match the schema")
-        if value[kind] in ("", b""):
-            raise ValidationException(
-                "One or more parameter values are not valid. The AttributeValue for a key attribute cannot contain "
-                f"an empty {'string' if kind == 'S' else 'binary'} value. Key: {name}"
-            )
-        values.append(str(value[kind]))
-    if whole_key and len(attributes) != len(names):
-        raise ValidationException("The provided key element does not match the schema")
-    return tuple(values)
-
-
 def batch_write_item(context: RequestContext, request: dict) -> dict:
     from moto.core.exceptions import JsonRESTError
 
@@ -135,27 +131,32 @@ def batch_write_item(context: RequestContext, request: dict) -> dict:
     batches = json.loads(context.request.get_data())["RequestItems"]
     if sum(len(writes) for writes in batches.values()) > MAX_BATCH_WRITES:
         raise ValidationException("Too many items requested for the BatchWriteItem call")
-    for writes in batches.values():
-        if not writes:
-            raise ValidationException(
-                "1 validation error detected: Value at 'requestItems' failed to satisfy constraint: Map value must "
-                "satisfy constraint: [Member must have length less than or equal to 25, Member must have length "
-                "greater than or equal to 1]"
-            )
+    if any(not writes for writes in batches.values()):
+        shown = ", ".join(f"{name}=[{'...' if writes else ''}]" for name, writes in batches.items())
+        raise ValidationException(
+            f"1 validation error detected: Value '{{{shown}}}' at 'requestItems' failed to satisfy constraint: Map "
+            "value must satisfy constraint: [Member must have length less than or equal to 25, Member must have "
+            "length greater than or equal to 1]"
+        )
     with REQUEST_LOCK:
+        # Every table and write checked before the first is written (dynamodb_items.py).
         planned = []
         for name, writes in batches.items():
             table, keys = table_of(context, name), set()
             for write in writes:
-                if "PutRequest" in write:
-                    attributes, put = write["PutRequest"]["Item"], True
+                put, delete = write.get("PutRequest"), write.get("DeleteRequest")
+                if (put is None) == (delete is None):
+                    raise ValidationException(_ONE_REQUEST)
+                if put is not None:
+                    attributes = put.get("Item")
+                    key = check_item(table, attributes, schema_wording=True)
                 else:
-                    attributes, put = write["DeleteRequest"]["Key"], False
-                key = _key_of(table, attributes, whole_key=not put)
+                    attributes = delete.get("Key")
+                    key = check_key(table, attributes)
                 if key in keys:
                     raise ValidationException("Provided list of item keys contains duplicates")
                 keys.add(key)
-                planned.append((name, attributes, put))
+                planned.append((name, attributes, put is not None))
         try:
             for name, attributes, put in planned:
                 if put:

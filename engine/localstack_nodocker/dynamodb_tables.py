@@ -1,4 +1,6 @@
-"""DynamoDB table descriptions as DynamoDB writes them (CreateTable, DescribeTable, UpdateTable, DeleteTable).
+"""DynamoDB table descriptions as DynamoDB writes them: every answer that holds one (CreateTable,
+DescribeTable, UpdateTable, DeleteTable, RestoreTableFromBackup, RestoreTableToPointInTime) is
+shaped by ``_shaped``.
 
 moto's description of a table differs from DynamoDB's (LocalStack's own recordings of AWS,
 tests/aws/services/dynamodb):
@@ -29,6 +31,8 @@ from datetime import datetime, timezone
 from localstack.aws.api import CommonServiceException, RequestContext
 from localstack.aws.connect import connect_to
 from localstack.services.moto import call_moto, call_moto_with_request
+
+from localstack_nodocker import dynamodb_replicas
 
 # TableIds are UUIDs derived in this namespace from a table's ARN and creation time.
 _TABLE_ID_NAMESPACE = uuid.UUID("6f1c2e8a-3b0d-4f57-9a4e-2d8b5c7e9f10")
@@ -106,8 +110,11 @@ def _with_sse_key(context: RequestContext, specification: dict) -> dict:
     return {**specification, "KMSMasterKeyId": _key_arn(context, key) if key else _managed_key_arn(context)}
 
 
-def _shaped(description: dict, table=None) -> dict:
-    """What every table description shares, as DynamoDB gives it."""
+def _shaped(description: dict, table=None, region: str | None = None) -> dict:
+    """What every table description shares, as DynamoDB gives it (in ``region``: a replica's
+    region names its ARNs there, and its TableId is its own)."""
+    if table is not None and region is not None:
+        dynamodb_replicas.describe_in(region, table, description)
     description["TableId"] = table_id(description)
     summary = description.pop("BillingModeSummary", None) or {}
     if summary.get("BillingMode") == PAY_PER_REQUEST:
@@ -157,17 +164,20 @@ def create_table(context: RequestContext, request: dict) -> dict:
 
 def describe_table(context: RequestContext, request: dict) -> dict:
     answer = call_moto(context)
-    _shaped(answer["Table"], _table(context, request["TableName"]))
+    _shaped(answer["Table"], _table(context, request["TableName"]), context.region)
     return answer
 
 
 def update_table(context: RequestContext, request: dict) -> dict:
     table = _table(context, request["TableName"])
     was = table.billing_mode
+    replicas = dynamodb_replicas.updated(table, request["ReplicaUpdates"]) if request.get("ReplicaUpdates") else None
     answer = call_moto(context)
+    if replicas is not None:  # after moto's update: a replica's region may update its own table away
+        dynamodb_replicas.keep(table, replicas)
     if request.get("BillingMode") == PAY_PER_REQUEST and was != PAY_PER_REQUEST:
         setattr(table, _SWITCHED_TO_PAY_PER_REQUEST, datetime.now(timezone.utc))
-    description = _shaped(answer["TableDescription"], table)
+    description = _shaped(answer["TableDescription"], table, context.region)
     sse = request.get("SSESpecification")
     if sse is not None:
         # moto ignores SSESpecification; DynamoDB answers UPDATING and switches
@@ -184,12 +194,25 @@ def update_table(context: RequestContext, request: dict) -> dict:
 def delete_table(context: RequestContext, request: dict) -> dict:
     table = _table(context, request["TableName"])
     answer = call_moto(context)
-    description = _shaped(answer["TableDescription"], table)
+    if context.region == table.region_name:
+        dynamodb_replicas.forget_all(table)
+    else:  # a replica: moto took it from its region's backend
+        dynamodb_replicas.forget(table, context.region)
+    description = _shaped(answer["TableDescription"], table, context.region)
     for field in _NOT_IN_DELETE_ANSWER:
         description.pop(field, None)
     for index in description.get("GlobalSecondaryIndexes", []):
         index.pop("WarmThroughput", None)
     description["TableStatus"] = "DELETING"
+    return answer
+
+
+def restore_table(context: RequestContext, request: dict) -> dict:
+    """RestoreTableFromBackup and RestoreTableToPointInTime: the new table described as every
+    table is (moto's answer had no TableId, an empty BillingModeSummary and index lists)."""
+    answer = call_moto(context)
+    description = answer["TableDescription"]
+    _shaped(description, _table(context, description["TableName"]), context.region)
     return answer
 
 

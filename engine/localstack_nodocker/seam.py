@@ -479,9 +479,10 @@ TABLE_DESCRIPTIONS = (
     "DynamoDB table descriptions as DynamoDB writes them (TableId, billing and index fields, SSE's AWS-managed key)"
 )
 ITEM_ANSWERS = (
-    "DynamoDB item operations answered as DynamoDB answers them (BatchWriteItem checked and written in order)"
+    "DynamoDB item operations answered as DynamoDB answers them (every item of a write checked before any is written)"
 )
 PARTIQL = "DynamoDB PartiQL run as the operations it stands for (no 500 for a statement)"
+REPLICAS = "DynamoDB replicas (UpdateTable's ReplicaUpdates): the replica's region serves its table"
 FORM_BODIES = (
     "form bodies reaching functions through API Gateway and function URLs as sent (no 500 for a multipart body)"
 )
@@ -641,7 +642,28 @@ _target(
     "dynamodb_transactions.py",
     Parameters("self", "table", "keys"),
 )
-_target(_DDB_BACKEND, READ, f"{INDEX_UPKEEP}; {STREAM_RECORDS}", "dynamodb_indexes.py, streams.py", Assigns("tables"))
+_target(
+    _DDB_BACKEND,
+    READ,
+    f"{INDEX_UPKEEP}; {STREAM_RECORDS}; {REPLICAS}",
+    "dynamodb_indexes.py, streams.py, dynamodb_replicas.py",
+    Assigns("tables"),
+)
+_target(
+    "moto.dynamodb.models:dynamodb_backends",
+    READ,
+    f"{TABLE_DESCRIPTIONS}; {ITEM_ANSWERS}; {REPLICAS}",
+    "dynamodb_tables.py, dynamodb_replicas.py",
+)
+# A replica's DeleteTable: moto's takes the table from the region's backend only.
+_target(
+    f"{_DDB_BACKEND}.delete_table",
+    READ,
+    REPLICAS,
+    "dynamodb_tables.py",
+    Parameters("self", "name"),
+    Mentions("self.tables.pop("),
+)
 _target(
     "moto.dynamodb.comparisons:get_filter_expression",
     READ,
@@ -712,14 +734,34 @@ _target(
 _target(
     f"{_DDB_TABLE}:Table",
     READ,
-    f"{TABLE_DESCRIPTIONS}; {ITEM_ANSWERS}; {PARTIQL}",
-    "dynamodb_tables.py, dynamodb_answers.py, dynamodb_partiql.py",
-    Assigns("billing_mode", "sse_specification", "hash_key_attr", "hash_key_type", "range_key_attr", "range_key_type"),
+    f"{TABLE_DESCRIPTIONS}; {ITEM_ANSWERS}; {PARTIQL}; {REPLICAS}",
+    "dynamodb_tables.py, dynamodb_answers.py, dynamodb_items.py, dynamodb_partiql.py, dynamodb_replicas.py",
+    Assigns(
+        "billing_mode",
+        "sse_specification",
+        "hash_key_attr",
+        "hash_key_type",
+        "range_key_attr",
+        "range_key_type",
+        "attr",
+        "indexes",
+        "global_indexes",
+        "name",
+        "account_id",
+        "region_name",
+        "table_arn",
+    ),
     # dynamodb_tables.py keeps when a table was switched to PAY_PER_REQUEST on the table
     TakesAttributes(),
 )
 _target(f"{_DDB_TABLE}:Table.all_indexes", READ, PARTIQL, "dynamodb_partiql.py", Parameters("self"))
-_target(f"{_DDB_TABLE}:SecondaryIndex", READ, PARTIQL, "dynamodb_partiql.py", Assigns("name", "schema"))
+_target(
+    f"{_DDB_TABLE}:SecondaryIndex",
+    READ,
+    f"{ITEM_ANSWERS}; {PARTIQL}",
+    "dynamodb_items.py, dynamodb_partiql.py",
+    Assigns("name", "schema"),
+)
 _target(
     f"{_DDB_BACKEND}.get_table",
     READ,

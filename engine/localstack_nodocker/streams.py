@@ -39,6 +39,7 @@ from localstack.runtime import hooks
 from localstack.services.plugins import Service, aws_provider
 
 from localstack_nodocker import seam
+from localstack_nodocker.dynamodb_replicas import in_region
 
 ITERATOR_LIFETIME_S = 15 * 60
 MAX_RECORDS_PER_CALL = 1000
@@ -49,13 +50,24 @@ _WRITTEN: Counter = Counter()
 _WRITE = threading.Condition()
 
 
+def _counted(stream_arn: str) -> str:
+    """The ARN records are counted under: a replica's stream is its table's (dynamodb_replicas.py)."""
+    try:
+        table = _table(stream_arn)
+    except (ValidationException, ResourceNotFoundException):
+        return stream_arn
+    return f"{table.table_arn}/stream/{table.latest_stream_label}"
+
+
 def records_written(stream_arn: str) -> int:
+    stream_arn = _counted(stream_arn)
     with _WRITE:
         return _WRITTEN[stream_arn]
 
 
 def wait_for_records(stream_arn: str, seen: int, timeout: float) -> None:
     """Until `stream_arn` has had more records written than `seen` (from records_written), or `timeout`."""
+    stream_arn = _counted(stream_arn)
     with _WRITE:
         _WRITE.wait_for(lambda: _WRITTEN[stream_arn] != seen, timeout)
 
@@ -168,7 +180,8 @@ class MotoDynamoDBStreamsProvider(DynamodbstreamsApi):
                 continue
             streams.append(
                 {
-                    "StreamArn": f"{table.table_arn}/stream/{table.latest_stream_label}",
+                    # a replica's stream is named in its own region (dynamodb_replicas.py)
+                    "StreamArn": f"{in_region(table.table_arn, context.region)}/stream/{table.latest_stream_label}",
                     "TableName": table.name,
                     "StreamLabel": table.latest_stream_label,
                 }

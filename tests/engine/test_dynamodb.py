@@ -144,6 +144,31 @@ def test_descriptions_hold_what_dynamodb_gives_and_nothing_it_leaves_out(dynamod
     assert {"AttributeDefinitions", "KeySchema", "CreationDateTime", "WarmThroughput"}.isdisjoint(deleted)
 
 
+def test_a_restored_table_is_described_as_every_table_is(dynamodb):
+    client, create = dynamodb
+    source = create()["TableName"]
+    backup = client.create_backup(TableName=source, BackupName="before")["BackupDetails"]["BackupArn"]
+    client.update_continuous_backups(
+        TableName=source, PointInTimeRecoverySpecification={"PointInTimeRecoveryEnabled": True}
+    )
+    restores = (
+        lambda target: client.restore_table_from_backup(TargetTableName=target, BackupArn=backup),
+        lambda target: client.restore_table_to_point_in_time(
+            SourceTableName=source, TargetTableName=target, UseLatestRestorableTime=True
+        ),
+    )
+    for restore in restores:
+        target = f"restored-{uuid.uuid4().hex[:8]}"
+        try:
+            restored = restore(target)["TableDescription"]
+            assert UUID.match(restored["TableId"])
+            assert restored["TableId"] == client.describe_table(TableName=target)["Table"]["TableId"]
+            assert {"GlobalSecondaryIndexes", "LocalSecondaryIndexes"}.isdisjoint(restored)
+            assert restored.get("BillingModeSummary") != {}
+        finally:
+            client.delete_table(TableName=target)
+
+
 def test_a_table_billed_per_request_says_so_and_since_when(dynamodb):
     client, create = dynamodb
     created = create(WarmThroughput={"ReadUnitsPerSecond": 13000, "WriteUnitsPerSecond": 4500})
@@ -265,10 +290,100 @@ def test_batch_writes_are_checked_as_dynamodb_checks_them(dynamodb):
     )
     many = [{"PutRequest": {"Item": {"pk": {"S": str(n)}, "sk": {"N": "1"}}}} for n in range(26)]
     assert refused(*many) == (400, "ValidationException", "Too many items requested for the BatchWriteItem call")
-    assert refused(table=name)[:2] == (400, "ValidationException")
+    assert refused(table=name) == (
+        400,
+        "ValidationException",
+        f"1 validation error detected: Value '{{{name}=[]}}' at 'requestItems' failed to satisfy constraint: Map value "
+        "must satisfy constraint: [Member must have length less than or equal to 25, Member must have length greater "
+        "than or equal to 1]",
+    )
     missing = refused({"PutRequest": {"Item": key}}, table=f"missing-{uuid.uuid4().hex[:8]}")
     assert missing == (400, "ResourceNotFoundException", "Requested resource not found")
     assert client.scan(TableName=name)["Items"] == []  # nothing of a refused batch was written
+
+
+# A valid write, then one DynamoDB refuses; the refusal, as PutItem words it unless given.
+REFUSED_WRITES = {
+    "item over 400 KB": ({"x": {"S": "x" * 410_000}}, "Item size has exceeded the maximum allowed size"),
+    "empty set": ({"x": {"NS": []}}, "One or more parameter values were invalid: An number set  may not be empty"),
+    "number that is not one": ({"x": {"N": "abc"}}, "The parameter cannot be converted to a numeric value: abc"),
+    "value without a type": (
+        {"x": {}},
+        "Supplied AttributeValue is empty, must contain exactly one of the supported datatypes",
+    ),
+    "value of two types": (
+        {"x": {"S": "a", "N": "1"}},
+        "Supplied AttributeValue has more than one datatypes set, must contain exactly one of the supported datatypes",
+    ),
+    "empty index key": (
+        {"g": {"S": ""}},
+        "One or more parameter values are not valid. A value specified for a secondary index key is not supported. "
+        "The AttributeValue for a key attribute cannot contain an empty string value. IndexName: by-g, IndexKey: g",
+    ),
+    "index key of another type": (
+        {"g": {"N": "1"}},
+        "One or more parameter values were invalid: Type mismatch for Index Key g Expected: S Actual: N IndexName: by-g",
+    ),
+    "hash key over 2048 bytes": (
+        {"pk": {"S": "k" * 2049}},
+        "One or more parameter values were invalid: Size of hashkey has exceeded the maximum size limit of2048 bytes",
+    ),
+}
+
+
+@pytest.fixture
+def indexed_table(dynamodb):
+    client, create = dynamodb
+    name = create(
+        AttributeDefinitions=[PK, {"AttributeName": "g", "AttributeType": "S"}],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "by-g",
+                "KeySchema": [{"AttributeName": "g", "KeyType": "HASH"}],
+                "Projection": {"ProjectionType": "ALL"},
+            }
+        ],
+    )["TableName"]
+    return client, name
+
+
+@pytest.mark.parametrize("case", REFUSED_WRITES)
+def test_a_write_dynamodb_refuses_refuses_its_whole_batch_or_transaction_and_put(indexed_table, case):
+    client, name = indexed_table
+    attributes, message = REFUSED_WRITES[case]
+    refused = {"pk": {"S": "refused"}, **attributes}
+    valid = {"pk": {"S": "valid"}}
+    expected = (400, "ValidationException", message)
+    assert refusal(client.put_item, TableName=name, Item=refused) == expected
+    batch = [{"PutRequest": {"Item": valid}}, {"PutRequest": {"Item": refused}}]
+    assert refusal(client.batch_write_item, RequestItems={name: batch}) == expected
+    transaction = [{"Put": {"TableName": name, "Item": valid}}, {"Put": {"TableName": name, "Item": refused}}]
+    assert refusal(client.transact_write_items, TransactItems=transaction) == expected
+    assert client.scan(TableName=name)["Items"] == []
+
+
+def test_a_missing_table_or_a_bad_key_later_in_a_request_refuses_it_before_any_write(indexed_table):
+    client, name = indexed_table
+    valid = {"pk": {"S": "valid"}}
+    missing = f"missing-{uuid.uuid4().hex[:8]}"
+    not_found = (400, "ResourceNotFoundException", "Requested resource not found")
+    batch = {name: [{"PutRequest": {"Item": valid}}], missing: [{"PutRequest": {"Item": valid}}]}
+    assert refusal(client.batch_write_item, RequestItems=batch) == not_found
+    for action in ({"Put": {"TableName": missing, "Item": valid}}, {"Delete": {"TableName": missing, "Key": valid}}):
+        transaction = [{"Put": {"TableName": name, "Item": valid}}, action]
+        assert refusal(client.transact_write_items, TransactItems=transaction) == not_found
+    no_key = [{"Put": {"TableName": name, "Item": valid}}, {"Put": {"TableName": name, "Item": {"x": {"S": "a"}}}}]
+    assert refusal(client.transact_write_items, TransactItems=no_key) == (
+        400,
+        "ValidationException",
+        "One or more parameter values were invalid: Missing the key pk in the item",
+    )
+    for write in ({}, {"PutRequest": {"Item": valid}, "DeleteRequest": {"Key": valid}}):
+        assert refusal(client.batch_write_item, RequestItems={name: [{"PutRequest": {"Item": valid}}, write]})[:2] == (
+            400,
+            "ValidationException",
+        )
+    assert client.scan(TableName=name)["Items"] == []
 
 
 def _records(name: str, stream_arn: str) -> list[dict]:
@@ -313,9 +428,69 @@ def test_stream_records_follow_the_writes_as_dynamodb_writes_them(dynamodb):
     assert client.get_item(TableName=name, Key={"pk": {"S": "second"}})["Item"]["data"] == {"B": b"\x90\x00"}
 
 
+def _in(region: str, service: str = "dynamodb"):
+    return boto3.client(service, region_name=region)
+
+
+def test_a_replica_region_serves_its_table_until_the_replica_is_deleted(dynamodb):
+    client, create = dynamodb
+    home = client.meta.region_name
+    created = create(StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"})
+    name = created["TableName"]
+    updated = client.update_table(
+        TableName=name, ReplicaUpdates=[{"Create": {"RegionName": "eu-west-1", "KMSMasterKeyId": "key-eu"}}]
+    )["TableDescription"]
+    assert updated["Replicas"] == [{"RegionName": "eu-west-1", "ReplicaStatus": "ACTIVE", "KMSMasterKeyId": "key-eu"}]
+    client.update_table(TableName=name, ReplicaUpdates=[{"Create": {"RegionName": "ap-south-1"}}])
+    europe, asia = _in("eu-west-1"), _in("ap-south-1")
+
+    described = europe.describe_table(TableName=name)["Table"]
+    assert [replica["RegionName"] for replica in described["Replicas"]] == [home, "ap-south-1"]
+    assert described["TableArn"] == created["TableArn"].replace(f":{home}:", ":eu-west-1:")
+    assert described["TableId"] != created["TableId"]
+    assert name in asia.list_tables()["TableNames"]
+    assert name not in _in("sa-east-1").list_tables()["TableNames"]
+
+    europe.put_item(TableName=name, Item={"pk": {"S": "written-in-europe"}})
+    client.batch_write_item(RequestItems={name: [{"PutRequest": {"Item": {"pk": {"S": "written-at-home"}}}}]})
+    assert asia.get_item(TableName=name, Key={"pk": {"S": "written-in-europe"}})["Item"]
+    assert sorted(item["pk"]["S"] for item in europe.scan(TableName=name)["Items"]) == [
+        "written-at-home",
+        "written-in-europe",
+    ]
+    streams = _in("eu-west-1", "dynamodbstreams")
+    (stream,) = streams.list_streams(TableName=name)["Streams"]
+    assert stream["StreamArn"] == described["LatestStreamArn"] and ":eu-west-1:" in stream["StreamArn"]
+    shard = streams.describe_stream(StreamArn=stream["StreamArn"])["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=stream["StreamArn"], ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )
+    assert len(streams.get_records(ShardIterator=iterator["ShardIterator"])["Records"]) == 2
+
+    assert refusal(client.update_table, TableName=name, ReplicaUpdates=[{"Create": {"RegionName": "eu-west-1"}}]) == (
+        400,
+        "ValidationException",
+        f"Failed to create a the new replica of table with name: '{name}' because one or more replicas already "
+        "existed as tables.",
+    )
+    europe.delete_table(TableName=name)
+    assert refusal(europe.get_item, TableName=name, Key={"pk": {"S": "written-in-europe"}})[1] == (
+        "ResourceNotFoundException"
+    )
+    assert refusal(client.update_table, TableName=name, ReplicaUpdates=[{"Delete": {"RegionName": "eu-west-1"}}]) == (
+        400,
+        "ValidationException",
+        "Update global table operation failed because one or more replicas were not part of the global table.",
+    )
+    asia.update_table(TableName=name, ReplicaUpdates=[{"Delete": {"RegionName": "ap-south-1"}}])
+    assert {"Replicas", "GlobalTableVersion"}.isdisjoint(client.describe_table(TableName=name)["Table"])
+    assert name not in asia.list_tables()["TableNames"]
+    assert len(client.scan(TableName=name)["Items"]) == 2
+
+
 def test_table_id_and_the_managed_key_stay_after_a_restart(tmp_path):
-    """The second engine (its own state): the table's TableId and its key, and a PartiQL write
-    (journaled by the tables its statements write), after down and up."""
+    """The second engine (its own state): the table's TableId and its key, a PartiQL write
+    (journaled by the tables its statements write) and a replica, after down and up."""
     with second_engine_at(tmp_path, SNAPSHOT_FLUSH_INTERVAL="1") as run:
         started(run("up"))
         dynamodb = second_client("dynamodb")
@@ -327,6 +502,9 @@ def test_table_id_and_the_managed_key_stay_after_a_restart(tmp_path):
             SSESpecification={"Enabled": True},
             **KEY,
         )["TableDescription"]
+        dynamodb.update_table(TableName=name, ReplicaUpdates=[{"Create": {"RegionName": "eu-west-1"}}])
+        europe = second_client("dynamodb", region_name="eu-west-1")
+        europe.put_item(TableName=name, Item={"pk": {"S": "europe"}})  # journaled in the replica's region
         dynamodb.execute_statement(Statement=f"INSERT INTO \"{name}\" VALUE {{'pk': 'a', 'n': 1}}")
         dynamodb.execute_statement(Statement=f"UPDATE \"{name}\" SET n = n + 41 WHERE pk = 'a'")
         started(run("down"))
@@ -338,3 +516,6 @@ def test_table_id_and_the_managed_key_stay_after_a_restart(tmp_path):
         key = second_client("kms").describe_key(KeyId="alias/aws/dynamodb")["KeyMetadata"]
         assert (key["Arn"], key["KeyManager"]) == (created["SSEDescription"]["KMSMasterKeyArn"], "AWS")
         assert dynamodb.get_item(TableName=name, Key={"pk": {"S": "a"}})["Item"]["n"] == {"N": "42"}
+        assert dynamodb.get_item(TableName=name, Key={"pk": {"S": "europe"}})["Item"] == {"pk": {"S": "europe"}}
+        europe.put_item(TableName=name, Item={"pk": {"S": "b"}})  # the replica is still its table
+        assert dynamodb.get_item(TableName=name, Key={"pk": {"S": "b"}})["Item"] == {"pk": {"S": "b"}}

@@ -31,10 +31,10 @@ def second_engine_at(state_dir, **env):
         ctl("down", env=env, check=False)
 
 
-def client(service: str, attempts: int | None = None):
+def client(service: str, attempts: int | None = None, region_name: str = "us-east-1"):
     """A client of the second engine; `attempts=1`: no retries, so an answer is the engine's."""
     config = Config(retries={"total_max_attempts": attempts, "mode": "standard"}) if attempts else None
-    return boto3.client(service, endpoint_url=URL, region_name="us-east-1", config=config)
+    return boto3.client(service, endpoint_url=URL, region_name=region_name, config=config)
 
 
 def started(result) -> None:
