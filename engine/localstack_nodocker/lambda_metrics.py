@@ -9,8 +9,11 @@ every invocation the engine ever served (about 30 KB of RSS per request with the
 
 Here version_manager's ``start_thread`` hands the metric threads' work to one long-lived
 worker, in order, and starts every other thread (the provisioned-concurrency scaler) as
-LocalStack does. The metric is published as before (LocalStack's own functions), moments
-after the invocation.
+LocalStack does. That work counts the invocation (and its error) for a publication with the
+others of the same second (gathered_metrics.py): LocalStack made a PutMetricData for each
+through the whole gateway, one or two per invocation, a tenth of the engine's CPU time for
+an invocation of a function that does nothing. The datapoints are LocalStack's: AWS/Lambda,
+dimension FunctionName, no unit, an error counted in Invocations and in Errors.
 """
 
 import logging
@@ -19,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from localstack.runtime import hooks
 
 from localstack_nodocker import seam
+from localstack_nodocker.gathered_metrics import GatheredMetrics
 
 LOG = logging.getLogger(__name__)
 
@@ -34,8 +38,27 @@ def _publish(method, name: str) -> None:
         LOG.exception("publishing the Lambda metric %s failed", name)
 
 
+class _Counted:
+    metrics: GatheredMetrics | None = None
+
+
+def _count_invocation(function_name: str, account_id: str, region_name: str) -> None:
+    _Counted.metrics.add(account_id, region_name, function_name, "Invocations")
+
+
+def _count_error(function_name: str, account_id: str, region_name: str) -> None:
+    _count_invocation(function_name, account_id, region_name)
+    _Counted.metrics.add(account_id, region_name, function_name, "Errors")
+
+
 @hooks.on_infra_start()
 def publish_lambda_metrics_from_one_worker():
+    from localstack.utils.bootstrap import is_api_enabled
+
+    if is_api_enabled("cloudwatch"):  # else LocalStack's own publish nothing either
+        _Counted.metrics = GatheredMetrics("AWS/Lambda", "FunctionName", "lambda-metrics-publisher")
+        seam.replace(seam.RECORD_INVOCATION_METRIC, _count_invocation)
+        seam.replace(seam.RECORD_ERROR_METRIC, _count_error)
     start_thread = seam.original(seam.VERSION_MANAGER_START_THREAD)
 
     def start_or_queue(method, *args, name: str | None = None, **kwargs):
@@ -44,3 +67,10 @@ def publish_lambda_metrics_from_one_worker():
         return start_thread(method, *args, name=name, **kwargs)
 
     seam.replace(seam.VERSION_MANAGER_START_THREAD, start_or_queue)
+
+
+@hooks.on_infra_shutdown()
+def publish_what_was_counted():
+    if _Counted.metrics is not None:
+        _PUBLISHER.shutdown(wait=True)  # the last invocations' counts are in
+        _Counted.metrics.stop()

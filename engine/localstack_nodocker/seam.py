@@ -1816,6 +1816,48 @@ VERSION_MANAGER_START_THREAD = _target(
     SameAs("localstack.utils.threads:start_thread"),
     Parameters("method", "params", named=("name",)),
 )
+_METRICS = "localstack.services.lambda_.invocation.metrics"
+RECORD_INVOCATION_METRIC = _target(
+    f"{_VERSION_MANAGER}:record_cw_metric_invocation",
+    REPLACED,
+    LAMBDA_METRIC_THREADS,
+    "lambda_metrics.py",
+    SameAs(f"{_METRICS}:record_cw_metric_invocation"),
+    Parameters("function_name", "account_id", "region_name"),
+)
+RECORD_ERROR_METRIC = _target(
+    f"{_VERSION_MANAGER}:record_cw_metric_error",
+    REPLACED,
+    LAMBDA_METRIC_THREADS,
+    "lambda_metrics.py",
+    SameAs(f"{_METRICS}:record_cw_metric_error"),
+    Parameters("function_name", "account_id", "region_name"),
+)
+# what the replacements publish, as LocalStack's do: AWS/Lambda, FunctionName, an error in both metrics
+_target(
+    f"{_METRICS}:record_cw_metric_error",
+    READ,
+    LAMBDA_METRIC_THREADS,
+    "lambda_metrics.py",
+    Mentions('"Invocations"', '"Errors"', '{"func_name": function_name}'),
+)
+_target(
+    "localstack.utils.cloudwatch.cloudwatch_util:publish_lambda_metric",
+    READ,
+    LAMBDA_METRIC_THREADS,
+    "lambda_metrics.py",
+    Mentions('Namespace="AWS/Lambda"', '"Dimensions": dimension_lambda(kwargs)', '"Value": value'),
+)
+_target(
+    "localstack.utils.bootstrap:is_api_enabled", READ, LAMBDA_METRIC_THREADS, "lambda_metrics.py", Parameters("api")
+)
+_target(
+    "localstack.utils.cloudwatch.cloudwatch_util:dimension_lambda",
+    READ,
+    LAMBDA_METRIC_THREADS,
+    "lambda_metrics.py",
+    Mentions('{"Name": "FunctionName", "Value": func_name}'),
+)
 _target(
     f"{_VERSION_MANAGER}:LambdaVersionManager.invoke",
     READ,

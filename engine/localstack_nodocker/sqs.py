@@ -36,37 +36,29 @@ or deleted ends its wait and takes nothing more (a long poll cannot be interrupt
 take and deliver a message sent after the mapping reported Disabled).
 
 The per-request metrics (NumberOfMessagesSent, SentMessageSize, NumberOfMessagesReceived,
-NumberOfEmptyReceives, NumberOfMessagesDeleted) are gathered and published together every
-``METRICS_FLUSH_INTERVAL`` seconds, one PutMetricData per account and region with each
-value and how often it occurred (``Values``/``Counts``: the store keeps the same datapoints).
-LocalStack made a PutMetricData for each, through the whole gateway: two per SendMessage and
-one per receive, the pollers' empty receives included, three quarters of the engine's CPU
-time for a SendMessage. AWS aggregates these metrics per minute; a datapoint here is at most
-``METRICS_FLUSH_INTERVAL`` later than its request.
+NumberOfEmptyReceives, NumberOfMessagesDeleted) are gathered and published together once a
+second (gathered_metrics.py). LocalStack made a PutMetricData for each, through the whole
+gateway: two per SendMessage and one per receive, the pollers' empty receives included.
 """
 
 import heapq
 import logging
 import threading
 import time
-from collections import Counter, defaultdict
-from datetime import UTC, datetime
+from collections import Counter
 
-from localstack.aws.connect import connect_to
 from localstack.services.plugins import Service, aws_provider
 from localstack.services.sqs.models import FifoQueue, SqsMessage, SqsQueue, sqs_stores
 from localstack.services.sqs.provider import CloudwatchDispatcher, CloudwatchPublishWorker, SqsProvider
 from localstack.utils.cloudwatch.cloudwatch_util import SqsMetricBatchData, publish_sqs_metric_batch
+
+from localstack_nodocker.gathered_metrics import GatheredMetrics
 
 LOG = logging.getLogger(__name__)
 AGE_METRIC = "ApproximateAgeOfOldestMessage"
 # Messages made receivable per queue ARN since the start (one number per queue), and the wake-up.
 _RECEIVABLE: Counter = Counter()
 _RECEIVABLE_CHANGED = threading.Condition()
-METRICS_FLUSH_INTERVAL = 1.0
-# PutMetricData's limits: metric data per request, distinct values per datum
-DATA_PER_REQUEST = 1000
-VALUES_PER_DATUM = 150
 # AWS: a message received this many times and not deleted leaves a standard queue's age.
 POISON_PILL_RECEIVES = 3
 
@@ -153,61 +145,19 @@ class QueueMetricsPublishWorker(CloudwatchPublishWorker):
 
 class GatheringMetricsDispatcher(CloudwatchDispatcher):
     """LocalStack's dispatcher of the per-request metrics, gathering them for one publication
-    per account and region every METRICS_FLUSH_INTERVAL seconds."""
+    per account and region every FLUSH_INTERVAL seconds (gathered_metrics.py)."""
 
     def __init__(self):
         super().__init__()
-        self._lock = threading.Lock()
-        # (account, region) -> (queue, metric, unit) -> value -> occurrences
-        self._gathered: dict = defaultdict(lambda: defaultdict(Counter))
-        self._stopped = threading.Event()
-        self._publisher = threading.Thread(target=self._publish_regularly, name="sqs-metrics-publisher", daemon=True)
-        self._publisher.start()
+        self._metrics = GatheredMetrics("AWS/SQS", "QueueName", "sqs-metrics-publisher")
 
     def dispatch_sqs_metric(self, account_id, region, queue_name, metric, value=1, unit="Count"):
-        if not self.running:
-            return
-        with self._lock:
-            self._gathered[(account_id, region)][(queue_name, metric, unit)][value] += 1
-
-    def _publish_regularly(self) -> None:
-        while not self._stopped.wait(METRICS_FLUSH_INTERVAL):
-            self.publish()
-
-    def publish(self) -> None:
-        """What was gathered, as PutMetricData requests; what fails is logged, as LocalStack does."""
-        with self._lock:
-            gathered, self._gathered = self._gathered, defaultdict(lambda: defaultdict(Counter))
-        timestamp = datetime.now(UTC)
-        for (account_id, region), series in gathered.items():
-            data = [
-                {
-                    "MetricName": metric,
-                    "Dimensions": [{"Name": "QueueName", "Value": queue_name}],
-                    "Unit": unit,
-                    "Timestamp": timestamp,
-                    "Values": [value for value, _ in chunk],
-                    "Counts": [count for _, count in chunk],
-                }
-                for (queue_name, metric, unit), occurrences in series.items()
-                for chunk in _chunks(list(occurrences.items()), VALUES_PER_DATUM)
-            ]
-            cloudwatch = connect_to(region_name=region, aws_access_key_id=account_id).cloudwatch
-            for request in _chunks(data, DATA_PER_REQUEST):
-                try:
-                    cloudwatch.put_metric_data(Namespace="AWS/SQS", MetricData=request)
-                except Exception as exc:  # as LocalStack's publisher: a metric lost is logged, not raised
-                    LOG.info("Unable to put metric data for SQS metrics to CloudWatch: %s", exc)
+        if self.running:
+            self._metrics.add(account_id, region, queue_name, metric, value, unit)
 
     def shutdown(self):
         super().shutdown()
-        self._stopped.set()
-        self._publisher.join(timeout=5)
-        self.publish()  # what the last interval gathered
-
-
-def _chunks(items: list, size: int) -> list[list]:
-    return [items[start : start + size] for start in range(0, len(items), size)]
+        self._metrics.stop()  # what the last interval gathered is published
 
 
 class NodockerSqsProvider(SqsProvider):
