@@ -70,6 +70,12 @@ exports.chatty = async () => {
   }));
   return "done";
 };
+exports.streamed = awslambda.streamifyResponse(async (event, responseStream) => {
+  const stream = awslambda.HttpResponseStream.from(responseStream, { statusCode: 201 });
+  stream.write("Hello,");
+  stream.write(" world!");
+  if (!event.unfinished) stream.end();
+});
 exports.sized = async (event) => {
   if ("log" in event) process.stdout.write(event.text.repeat(event.log));
   if ("fail" in event) throw new Error("x".repeat(event.fail));
@@ -195,6 +201,22 @@ def test_python_log_records_have_awslambdarics_format_and_the_request_id(tmp_pat
         assert re.fullmatch(
             r"\[INFO\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\tr-7\tfrom the logging module\n", "".join(logs)
         )
+    finally:
+        worker.kill()
+
+
+def test_a_streaming_node_handler_answers_what_it_wrote_after_its_prelude(tmp_path):
+    worker = start(tmp_path, "node", "handlers.streamed")
+    try:
+        frame, _ = call(worker, "{}")
+        assert (frame["error"], frame["result"]) == (False, '{"statusCode":201}' + "\0" * 8 + "Hello, world!")
+        frame, _ = call(worker, '{"unfinished": true}', request_id="r-2")  # AWS's runtime's check and words
+        assert frame["error"] is True
+        assert json.loads(frame["result"]) == {
+            "errorType": "string",
+            "errorMessage": "Response stream is not finished.",
+            "trace": [],
+        }
     finally:
         worker.kill()
 
