@@ -6,7 +6,8 @@ the matching Node), invokes reuse it while the environment is warm, ``stop`` kil
 A worker that overruns the function's timeout or its memory size, exits, or writes a
 garbled frame is killed and the invocation fails in the AWS shape; the next invoke on the
 same environment starts a fresh worker. So does a function whose init failed (its module
-does not import, its handler is missing): as on AWS, each invoke tries the init again.
+does not import, its handler is missing): as on AWS, each invoke tries the init again; a
+provisioned-concurrency environment whose init fails fails its start.
 
 A runtime wrapper (AWS_LAMBDA_EXEC_WRAPPER) is run as AWS's runtime bootstrap runs it: exec'd
 with the runtime's command line (the interpreter, its options, the worker script last), which
@@ -129,6 +130,13 @@ class LocalProcessRuntimeExecutor(RuntimeExecutor):
         if self._access_key_id:
             INTAKE.function_started(self._access_key_id)
         self._spawn()
+        if self._init_failure and self.env.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "provisioned-concurrency":
+            # No invoke waits for a provisioned environment: its start fails, so LocalStack
+            # marks the provisioned concurrency FAILED (FUNCTION_ERROR_INIT_FAILURE), as AWS
+            # does, and invokes run on demand.
+            failure = self._init_failure
+            self.stop()
+            raise failure
 
     def _launch(self) -> Worker:
         """A new worker for this environment's runtime, memory-limited like the function."""

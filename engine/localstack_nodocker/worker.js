@@ -18,6 +18,7 @@
 
 const fs = require("fs");
 const path = require("path");
+const { Writable } = require("stream");
 const util = require("util");
 const { pathToFileURL } = require("url");
 
@@ -197,6 +198,69 @@ async function loadHandler(spec) {
   return handler;
 }
 
+// --- response streaming: the runtime's `awslambda` global ----------------------------------
+// As AWS's Node.js runtime gives it (its UserFunction.js, HttpResponseStream.js, Runtime.js).
+// There is no streamed invoke here (LocalStack has none either): what the handler writes is
+// the invoke's answer, whole; LocalStack's function URLs read an HttpResponseStream's prelude
+// (its JSON and 8 NUL bytes) off the front.
+const STREAMING = Symbol("streaming");
+
+class ResponseStream extends Writable {
+  constructor() {
+    super();
+    this.chunks = [];
+    this.prelude = null; // written before the first chunk, as AWS's runtime writes it
+    this.finished = new Promise((resolve) => this.on("finish", resolve));
+  }
+
+  setContentType() {} // the invoke's answer has no content type of its own here
+
+  _write(chunk, _encoding, callback) {
+    if (this.prelude !== null) {
+      this.chunks.push(Buffer.from(this.prelude));
+      this.prelude = null;
+    }
+    this.chunks.push(chunk);
+    callback();
+  }
+
+  body() {
+    return Buffer.concat(this.chunks).toString("utf8");
+  }
+}
+
+global.awslambda = {
+  streamifyResponse(handler) {
+    handler[STREAMING] = true;
+    return handler;
+  },
+  HttpResponseStream: {
+    from(stream, prelude) {
+      stream.setContentType("application/vnd.awslambda.http-integration-response");
+      stream.prelude = JSON.stringify(prelude) + "\0".repeat(8);
+      return stream;
+    },
+  },
+};
+
+// AWS's runtime's checks and words; a failure is the invoke's error, as AWS posts it.
+function invokeStreaming(handler, event, context, settle) {
+  const stream = new ResponseStream();
+  const returned = handler(event, stream, context);
+  if (!returned || typeof returned.then !== "function") {
+    settle("Streaming does not support non-async handlers.");
+    return;
+  }
+  returned.then((result) => {
+    if (result !== undefined) console.warn("Streaming handlers ignore return values.");
+    if (!stream.writableEnded) {
+      settle("Response stream is not finished.");
+      return;
+    }
+    stream.finished.then(() => settle(null, undefined, false, stream.body()));
+  }, (error) => settle(error == null ? HANDLED : error));
+}
+
 // --- one invocation -------------------------------------------------------------------------
 
 function makeContext(request, settle) {
@@ -227,10 +291,11 @@ const HANDLED = "handled";
 function invoke(handler, request) {
   return new Promise((resolve) => {
     let settled = false;
-    const settle = (error, result, fatal = false) => {
+    // streamed: what a streaming handler wrote, the answer as it is
+    const settle = (error, result, fatal = false, streamed = undefined) => {
       if (settled) return;
       settled = true;
-      resolve({ error, result, fatal });
+      resolve({ error, result, fatal, streamed });
     };
     finishInvocation = settle;
     let event;
@@ -243,6 +308,10 @@ function invoke(handler, request) {
     const context = makeContext(request, settle);
     const callback = (error, result) => settle(error == null ? null : error, result);
     try {
+      if (handler[STREAMING]) {
+        invokeStreaming(handler, event, context, settle);
+        return;
+      }
       const returned = handler(event, context, callback);
       if (returned && typeof returned.then === "function") {
         returned.then((result) => settle(null, result), (error) => settle(error == null ? HANDLED : error));
@@ -257,8 +326,8 @@ function invoke(handler, request) {
 
 function finish(outcome) {
   let error = outcome.error;
-  let result;
-  if (error == null) {
+  let result = outcome.streamed;
+  if (error == null && result === undefined) {
     try {
       // a function or a symbol stringifies to undefined: null, as for undefined
       result = JSON.stringify(outcome.result === undefined ? null : outcome.result);

@@ -34,6 +34,7 @@ environment's own log, which the executor keeps.
 import importlib
 import importlib.util
 import json
+import logging
 import os
 import sys
 import threading
@@ -54,6 +55,8 @@ SANDBOX_DIRS = ((os.environ.get("LAMBDA_TASK_ROOT"), "/var/task"), (os.environ.g
 # Exit status that tells the executor the handler ran out of memory (the address-space
 # limit, set by main, refused an allocation), so it reports Runtime.OutOfMemory as AWS does.
 EXIT_OUT_OF_MEMORY = 86
+# The invocation in progress, for the root logger's records (awslambdaric's _GLOBAL_AWS_REQUEST_ID).
+_request_id = ""
 
 
 def _send(message):
@@ -87,6 +90,32 @@ class _LogStream:
 
     def fileno(self):
         return 2
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record):
+        record.aws_request_id = _request_id
+        return True
+
+
+class _LogHandler(logging.Handler):
+    def emit(self, record):
+        sys.stdout.write(self.format(record))
+
+
+def _install_log_handler():
+    """The root logger's handler as awslambdaric installs it (the text log format): records
+    read `[LEVEL]\t<UTC time>\t<request id>\t<message>`, and a handler's own
+    logging.basicConfig() adds nothing, as on AWS."""
+    logging.Formatter.converter = time.gmtime
+    handler = _LogHandler()
+    handler.setFormatter(
+        logging.Formatter(
+            "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n", "%Y-%m-%dT%H:%M:%S"
+        )
+    )
+    handler.addFilter(_RequestIdFilter())
+    logging.getLogger().addHandler(handler)
 
 
 class LambdaContext:
@@ -180,8 +209,9 @@ def _log_error(error):
 
 
 def _invoke(handler, request):
+    global _request_id
     context = LambdaContext(request["request_id"], request["invoked_function_arn"], request["deadline_ms"])
-    request_id = request["request_id"]
+    request_id = _request_id = request["request_id"]
     try:
         event = json.loads(request["payload"]) if request["payload"] else {}
     except (ValueError, RecursionError) as exc:  # RecursionError: nesting deeper than Python parses
@@ -263,6 +293,7 @@ def main():
     sys.path[:0] = [code_dir, *options["layer_paths"], *python_path, options["sdk_path"]]
     os.chdir(code_dir)
     sys.stdout = sys.stderr = _LogStream()
+    _install_log_handler()
     handler, init_error = _load_handler(os.environ["_HANDLER"])
     if init_error:
         _log_error(init_error)

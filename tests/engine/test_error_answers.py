@@ -9,6 +9,7 @@ import uuid
 import pytest
 
 from tests.engine.test_runtimes import aws, functions, invoke  # noqa: F401  (fixtures)
+from tests.support.waiting import wait_for
 
 PYTHON = "python3.12"
 NODE = "nodejs20.x"
@@ -143,6 +144,30 @@ def test_a_failed_init_is_tried_again_at_the_next_invoke(aws, functions):  # noq
     response, result = invoke(aws, name)
     assert "FunctionError" not in response, result
     assert result == "ready"
+
+
+def test_provisioned_concurrency_whose_init_fails_is_failed_and_invokes_run_on_demand(aws, functions):  # noqa: F811
+    """As on AWS (LocalStack's test_provisioned_concurrency_init_failure): the provisioned
+    environment's failed init fails the configuration, not a later invoke."""
+    source = (
+        "import os\n"
+        'INIT_TYPE = os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"]\n'
+        'if INIT_TYPE == "provisioned-concurrency":\n    raise Exception("fails only when provisioned")\n'
+        "def handler(event, context):\n    return INIT_TYPE\n"
+    )
+    name = functions(PYTHON, {"index.py": source}, Publish=True)
+    lam = aws["lambda"]
+    lam.put_provisioned_concurrency_config(FunctionName=name, Qualifier="1", ProvisionedConcurrentExecutions=1)
+
+    def settled():
+        found = lam.get_provisioned_concurrency_config(FunctionName=name, Qualifier="1")
+        return found if found["Status"] != "IN_PROGRESS" else None
+
+    found = wait_for(settled, timeout=60, what=f"{name}'s provisioned concurrency to settle")
+    assert (found["Status"], found.get("StatusReason")) == ("FAILED", "FUNCTION_ERROR_INIT_FAILURE")
+    response, result = invoke(aws, name, Qualifier="1")
+    assert "FunctionError" not in response, result
+    assert result == "on-demand"
 
 
 def test_a_python_runtime_that_exits_with_status_0_gives_no_reason(aws, functions):  # noqa: F811

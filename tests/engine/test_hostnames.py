@@ -241,6 +241,12 @@ NAME_CASES = {
     f"evil{DOMAIN}": False,
     f"{DOMAIN}.example.com": False,
     "localstack.cloud": False,
+    # a host prefix botocore adds (StartSyncExecution), resolved as LocalStack's DNS resolves it
+    f"sync-{DOMAIN}": True,
+    # the engine's function URLs: under localhost, which RFC 6761 keeps for the loopback
+    "abc123.lambda-url.us-east-1.localhost": True,
+    "evillocalhost": False,
+    "localhost.example.com": False,
 }
 
 

@@ -12,6 +12,7 @@ import shutil
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 import uuid
 import zipfile
@@ -21,6 +22,7 @@ import boto3
 import pytest
 
 from tests.engine.test_lambda_paths import wait_active
+from tests.support.apis import send
 from tests.support.waiting import wait_for
 from tools import stack
 
@@ -446,6 +448,25 @@ def test_node_console_reaches_tail_and_cloudwatch(aws, node_function):
             return None  # the engine creates the log group with the first batch of logs it ships
 
     wait_for(logged, timeout=15, interval=0.5, what="console.log to reach CloudWatch Logs")
+
+
+NODE_STREAMING = """
+exports.handler = awslambda.streamifyResponse(async (event, responseStream) => {
+  const metadata = { statusCode: 201, headers: { "x-streamed": "yes" } };
+  const stream = awslambda.HttpResponseStream.from(responseStream, metadata);
+  stream.write("Hello,");
+  stream.write(" world!");
+  stream.end();
+});
+"""
+
+
+def test_a_node_streaming_function_answers_through_its_url(aws, functions, engine):
+    """AWS's `awslambda` global (LocalStack's test_function_url_with_response_streaming)."""
+    name = functions("nodejs20.x", {"index.js": NODE_STREAMING})
+    url = aws["lambda"].create_function_url_config(FunctionName=name, AuthType="NONE", InvokeMode="RESPONSE_STREAM")
+    reply = send(engine, "POST", {"Host": urllib.parse.urlsplit(url["FunctionUrl"]).netloc}, b"{}")
+    assert (reply.status, reply.headers.get("x-streamed"), reply.body) == (201, "yes", "Hello, world!")
 
 
 def test_node_memory_past_the_limit_fails_and_the_environment_recovers(aws, node_function):

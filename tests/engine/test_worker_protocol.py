@@ -2,6 +2,7 @@
 Python and Node.js workers, started here as the executor starts them."""
 
 import json
+import re
 import shutil
 import sys
 import time
@@ -19,6 +20,7 @@ from localstack_nodocker.worker import OPTIONS_VARIABLE  # noqa: E402
 DEEP = "[" * 200_000 + "]" * 200_000
 
 PYTHON_HANDLERS = """
+import logging
 import threading
 
 def echo(event, context):
@@ -33,6 +35,13 @@ def chatty(event, context):
         thread.start()
     for thread in threads:
         thread.join()
+    return "done"
+
+def logs(event, context):
+    logging.basicConfig(level=logging.INFO)  # adds nothing where the runtime's handler is
+    logger = logging.getLogger("handlers")
+    logger.setLevel(logging.INFO)
+    logger.info("from the %s module", "logging")
     return "done"
 
 def hungry(event, context):
@@ -61,6 +70,12 @@ exports.chatty = async () => {
   }));
   return "done";
 };
+exports.streamed = awslambda.streamifyResponse(async (event, responseStream) => {
+  const stream = awslambda.HttpResponseStream.from(responseStream, { statusCode: 201 });
+  stream.write("Hello,");
+  stream.write(" world!");
+  if (!event.unfinished) stream.end();
+});
 exports.sized = async (event) => {
   if ("log" in event) process.stdout.write(event.text.repeat(event.log));
   if ("fail" in event) throw new Error("x".repeat(event.fail));
@@ -174,6 +189,34 @@ def test_an_init_error_is_one_frame_and_then_the_worker_exits_as_the_runtime_doe
         assert json.loads(frame["init_error"])["errorType"] == "Runtime.ImportModuleError"
         with pytest.raises(protocol.WorkerDied, match={"python": "exit status 1", "node": "exit status 129"}[language]):
             worker.read_message(deadline)
+    finally:
+        worker.kill()
+
+
+def test_python_log_records_have_awslambdarics_format_and_the_request_id(tmp_path):
+    worker = start(tmp_path, "python", "handlers.logs")
+    try:
+        frame, logs = call(worker, "{}", request_id="r-7")
+        assert json.loads(frame["result"]) == "done"
+        assert re.fullmatch(
+            r"\[INFO\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\tr-7\tfrom the logging module\n", "".join(logs)
+        )
+    finally:
+        worker.kill()
+
+
+def test_a_streaming_node_handler_answers_what_it_wrote_after_its_prelude(tmp_path):
+    worker = start(tmp_path, "node", "handlers.streamed")
+    try:
+        frame, _ = call(worker, "{}")
+        assert (frame["error"], frame["result"]) == (False, '{"statusCode":201}' + "\0" * 8 + "Hello, world!")
+        frame, _ = call(worker, '{"unfinished": true}', request_id="r-2")  # AWS's runtime's check and words
+        assert frame["error"] is True
+        assert json.loads(frame["result"]) == {
+            "errorType": "string",
+            "errorMessage": "Response stream is not finished.",
+            "trace": [],
+        }
     finally:
         worker.kill()
 

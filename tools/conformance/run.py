@@ -18,6 +18,9 @@ dependencies, pinned by their requirements-test.txt, and the core's own localsta
 (whose localstack.testing the tests import) go into a virtualenv of their own,
 .localstack/conformance/venv. Nothing of LocalStack's is copied into this repository.
 
+The tests resolve the engine's names (function URLs under localhost) through the engine's
+own resolver, as a shell does after `engine/ctl.py env`.
+
 The engine runs in its own state folder (.localstack/conformance/state), in memory, on its
 own port (CONFORMANCE_PORT, default 4640), and is stopped and its state deleted at the end;
 your stack and its engine are not touched."""
@@ -41,6 +44,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 CTL = [sys.executable, str(ROOT / "engine" / "ctl.py")]
+sys.path.insert(0, str(ROOT / "engine"))
+from localstack_nodocker import names  # noqa: E402  (standard library only)
+
 INSTALL_DIR = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstack"))
 WORK = INSTALL_DIR / "conformance"
 PORT = int(os.environ.get("CONFORMANCE_PORT", "4640"))
@@ -242,7 +248,8 @@ def run_tests(
     command += ["-c", os.devnull, "--rootdir", str(tree)]
     env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "LOCALSTACK_", "PYTHON"))}
     env.update(
-        PYTHONPATH=str(Path(__file__).parent),
+        # the engine's name resolver (its sitecustomize.py), as `ctl.py env` gives a shell
+        PYTHONPATH=os.pathsep.join([str(Path(__file__).parent), str(names.PRELOAD_DIR)]),
         CONFORMANCE_RESULTS=str(results),
         CONFORMANCE_PORT=str(PORT),
         CONFORMANCE_KEYWORDS=json.dumps({path: keyword for path, keyword in files.items() if keyword}),

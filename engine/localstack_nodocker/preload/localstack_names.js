@@ -1,8 +1,9 @@
-// localhost.localstack.cloud and every name under it resolve to the engine, in this process;
-// in a Lambda worker (LOCALSTACK_NODOCKER_AWS_HOSTS_PORT set), AWS service host names do too,
-// and connections to them go to the engine's port: code that ignores AWS_ENDPOINT_URL (the
-// AWS SDK for JavaScript v2, a client built with a region and no endpoint) reaches the
-// engine, which serves a certificate for each such name from the checkout's CA (tls.py).
+// localhost.localstack.cloud and every name under it (and under localhost) resolve to the
+// engine, in this process; in a Lambda worker (LOCALSTACK_NODOCKER_AWS_HOSTS_PORT set), AWS
+// service host names do too, and connections to them go to the engine's port: code that
+// ignores AWS_ENDPOINT_URL (the AWS SDK for JavaScript v2, a client built with a region and
+// no endpoint) reaches the engine, which serves a certificate for each such name from the
+// checkout's CA (tls.py).
 // Loaded before the function with `node --require <this file>` (NODE_OPTIONS): it wraps
 // dns.lookup, which net, tls, http(s) and fetch use, and net.Socket's connect; other names go
 // to the system resolver unchanged, and nothing outside the process (/etc/hosts, DNS)
@@ -22,9 +23,12 @@ function nameOf(host) {
   return typeof host === 'string' ? host.replace(/\.$/, '').toLowerCase() : '';
 }
 
+// The names preload/localstack_names.py takes: LocalStack's domain, names under it, its
+// host-prefixed forms (sync-localhost.localstack.cloud), and names under localhost (RFC 6761),
+// where the engine's function URLs are.
 function isEngineName(host) {
   const name = nameOf(host);
-  return name === DOMAIN || name.endsWith(`.${DOMAIN}`);
+  return name === DOMAIN || [`.${DOMAIN}`, `-${DOMAIN}`, '.localhost'].some((suffix) => name.endsWith(suffix));
 }
 
 function isAwsName(host) {

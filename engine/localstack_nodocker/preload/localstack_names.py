@@ -1,8 +1,8 @@
-"""localhost.localstack.cloud and every name under it resolve to the engine, in this process;
-in a Lambda worker (ENGINE_PORT_VARIABLE set), AWS service host names do too, on the
-engine's port: code that ignores AWS_ENDPOINT_URL (an old boto3, a client built with a
-region and no endpoint) reaches the engine, which serves a certificate for each such name
-from the checkout's CA (tls.py).
+"""localhost.localstack.cloud and every name under it (and under localhost) resolve to the
+engine, in this process; in a Lambda worker (ENGINE_PORT_VARIABLE set), AWS service host
+names do too, on the engine's port: code that ignores AWS_ENDPOINT_URL (an old boto3, a
+client built with a region and no endpoint) reaches the engine, which serves a certificate
+for each such name from the checkout's CA (tls.py).
 
 ``install()`` patches the socket module's resolver functions; other names go to the system
 resolver unchanged, and nothing outside the process (/etc/hosts, DNS) changes. Standard
@@ -29,8 +29,12 @@ def _name(host) -> str:
 
 
 def is_engine_name(host) -> bool:
+    """The names LocalStack's DNS server gives its own address: localhost.localstack.cloud,
+    names under it and the host-prefixed forms of it (botocore sends StartSyncExecution to
+    sync-localhost.localstack.cloud); and names under localhost (loopback, RFC 6761), where
+    the engine's function URLs are (<id>.lambda-url.<region>.localhost)."""
     host = _name(host)
-    return host == DOMAIN or host.endswith("." + DOMAIN)
+    return host == DOMAIN or host.endswith(("." + DOMAIN, "-" + DOMAIN, ".localhost"))
 
 
 def is_aws_name(host) -> bool:
