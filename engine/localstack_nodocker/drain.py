@@ -6,7 +6,8 @@ Once intake stops (intake.py), what the engine accepted may still be under way i
 - asynchronous Lambda invocations (an S3 event through EventBridge to the image processor,
   InvocationType=Event): queued in Lambda's event queues, then run;
 - event source mapping batches being delivered;
-- function logs on their way to CloudWatch Logs.
+- function logs on their way to CloudWatch Logs;
+- metrics gathered for their next publication (gathered_metrics.py).
 
 ``settle`` stops the event source mappings' pollers (what they did not take stays where it is
 saved: SQS messages in their queue, stream records after the saved position), waits until
@@ -26,7 +27,7 @@ import time
 
 from localstack.services.plugins import SERVICE_PLUGINS
 
-from localstack_nodocker import seam
+from localstack_nodocker import gathered_metrics, seam
 from localstack_nodocker.intake import INTAKE
 
 LOG = logging.getLogger(__name__)
@@ -141,6 +142,7 @@ def settle(deadline: float) -> dict[str, int]:
         time.sleep(CHECK_INTERVAL_S)
     if provider is not None:
         _stop_event_pollers(provider)
+    gathered_metrics.publish_all()  # the last second's metrics, into the state about to be written
     if left:
         LOG.warning("still under way when the wait for it ended: %s", left)
     return left

@@ -16,23 +16,25 @@ from tests.support.engine import ENGINE_PYTHON
 from tests.support.waiting import wait_for
 
 # Runs in the engine's interpreter, on LocalStack's own version manager module: the metric
-# threads' work runs, in order, and none of it is kept; any other thread is started as before.
+# threads' work runs, in order, and none of it is kept; any other thread is started as before;
+# the invocations and errors are counted for one publication.
 IN_ENGINE = r"""
 import threading
 from localstack.services.lambda_.invocation import version_manager
 from localstack.utils.threads import TMP_THREADS
 from localstack_nodocker import lambda_metrics
 
-lambda_metrics.publish_lambda_metrics_from_one_worker()
+lambda_metrics.gather_lambda_metrics()
 before, ran, done = len(TMP_THREADS), [], threading.Event()
-futures = [
+for n in range(500):
     version_manager.start_thread(lambda *args, n=n, **kwargs: ran.append(n), name=f"record-cloudwatch-metric-f{n}:$LATEST")
-    for n in range(500)
-]
-for future in futures:
-    future.result(timeout=60)
 assert ran == list(range(500)), ran[:20]
 assert len(TMP_THREADS) == before, len(TMP_THREADS) - before
+for n in range(3):
+    version_manager.record_cw_metric_invocation(function_name="f", account_id="000000000000", region_name="eu-west-1")
+version_manager.record_cw_metric_error(function_name="f", account_id="000000000000", region_name="eu-west-1")
+gathered = lambda_metrics._Counted.metrics._gathered[("000000000000", "eu-west-1")]
+assert gathered == {("f", "Invocations", None): {1: 4}, ("f", "Errors", None): {1: 1}}, gathered
 scaler = version_manager.start_thread(lambda *args: done.set())
 assert done.wait(10) and len(TMP_THREADS) == before + 1 and scaler in TMP_THREADS
 print("ok")
@@ -77,18 +79,23 @@ def test_every_invocation_and_error_is_counted(function):
     cloudwatch = cloudwatch_client()
 
     def sums():
-        found = {}
-        for metric in ("Invocations", "Errors"):
-            points = cloudwatch.get_metric_statistics(
-                Namespace="AWS/Lambda",
-                MetricName=metric,
-                Dimensions=[{"Name": "FunctionName", "Value": name}],
-                StartTime=since,
-                EndTime=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1),
-                Period=3600,
-                Statistics=["Sum"],
-            )["Datapoints"]
-            found[metric] = sum(point["Sum"] for point in points)
+        found = invocation_sums(cloudwatch, name, since)
         return found if found == {"Invocations": 12, "Errors": 3} else None
 
     wait_for(sums, timeout=30, what="12 invocations and 3 errors in AWS/Lambda")
+
+
+def invocation_sums(cloudwatch, name: str, since: dt.datetime) -> dict[str, float]:
+    found = {}
+    for metric in ("Invocations", "Errors"):
+        points = cloudwatch.get_metric_statistics(
+            Namespace="AWS/Lambda",
+            MetricName=metric,
+            Dimensions=[{"Name": "FunctionName", "Value": name}],
+            StartTime=since,
+            EndTime=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1),
+            Period=3600,
+            Statistics=["Sum"],
+        )["Datapoints"]
+        found[metric] = sum(point["Sum"] for point in points)
+    return found
