@@ -79,23 +79,19 @@ def test_every_invocation_and_error_is_counted(function):
     cloudwatch = cloudwatch_client()
 
     def sums():
-        found = invocation_sums(cloudwatch, name, since)
+        found = {}
+        for metric in ("Invocations", "Errors"):
+            points = cloudwatch.get_metric_statistics(
+                Namespace="AWS/Lambda",
+                MetricName=metric,
+                Dimensions=[{"Name": "FunctionName", "Value": name}],
+                StartTime=since,
+                EndTime=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1),
+                Period=3600,
+                Statistics=["Sum"],
+            )["Datapoints"]
+            found[metric] = sum(point["Sum"] for point in points)
         return found if found == {"Invocations": 12, "Errors": 3} else None
 
     wait_for(sums, timeout=30, what="12 invocations and 3 errors in AWS/Lambda")
 
-
-def invocation_sums(cloudwatch, name: str, since: dt.datetime) -> dict[str, float]:
-    found = {}
-    for metric in ("Invocations", "Errors"):
-        points = cloudwatch.get_metric_statistics(
-            Namespace="AWS/Lambda",
-            MetricName=metric,
-            Dimensions=[{"Name": "FunctionName", "Value": name}],
-            StartTime=since,
-            EndTime=dt.datetime.now(dt.UTC) + dt.timedelta(minutes=1),
-            Period=3600,
-            Statistics=["Sum"],
-        )["Datapoints"]
-        found[metric] = sum(point["Sum"] for point in points)
-    return found
