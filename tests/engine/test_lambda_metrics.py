@@ -94,4 +94,3 @@ def test_every_invocation_and_error_is_counted(function):
         return found if found == {"Invocations": 12, "Errors": 3} else None
 
     wait_for(sums, timeout=30, what="12 invocations and 3 errors in AWS/Lambda")
-
