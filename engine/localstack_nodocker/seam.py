@@ -473,6 +473,7 @@ DRAIN = "the last of the state written once what the engine accepted is finished
 QUEUED_INVOCATIONS = "asynchronous Lambda invocations still queued saved with the state and queued again"
 FINAL_ON_SIGNALS = "the last of the state written on SIGTERM and SIGINT"
 LAMBDA_RESTORE = "Lambda's event source mappings restarted one by one after a load (one that cannot is reported)"
+KINESIS = "Kinesis: kinesis-mock installed from the engine's lock, on the loopback only"
 S3_LISTINGS = "S3 listings paged by raw key with EncodingType=url (no key listed again or skipped)"
 S3_OWN_FOLDER = "S3 objects kept in the engine's own folder (two engines on one host do not share them)"
 TABLE_DESCRIPTIONS = (
@@ -2385,4 +2386,67 @@ _target(
     ASYNC_INVOCATIONS,
     "async_invocations.py",
     HasAttributes("throttle_error", "system_error"),
+)
+
+# --- Kinesis --------------------------------------------------------------------------------------
+
+_KINESIS_MOCK = "localstack.services.kinesis.kinesis_mock_server"
+_target(
+    f"{_KINESIS_MOCK}:KinesisServerManager._create_kinesis_mock_server",
+    READ,
+    KINESIS,
+    "kinesis.py",
+    Parameters("self", "account_id"),
+    # the names the engine replaces, as the manager builds kinesis-mock's Node.js server with them
+    Mentions(
+        "port = get_free_tcp_port()",
+        "kinesismock_package.install()",
+        "kinesismock_package.get_installer().get_executable_path()",
+        "return KinesisMockNodeServer(",
+    ),
+)
+KINESIS_MOCK_PORTS = _target(
+    f"{_KINESIS_MOCK}:get_free_tcp_port",
+    REPLACED,
+    KINESIS,
+    "kinesis.py",
+    Parameters("blocklist"),
+)
+_target(
+    f"{_KINESIS_MOCK}:KinesisMockServer",
+    READ,
+    KINESIS,
+    "kinesis.py",
+    # its second (TLS) port found by the same name; the process started with its variables
+    Mentions('"KINESIS_MOCK_TLS_PORT": get_free_tcp_port()', "env_vars=env_vars"),
+)
+KINESIS_MOCK_PACKAGE = _target(
+    f"{_KINESIS_MOCK}:kinesismock_package",
+    REPLACED,
+    KINESIS,
+    "kinesis.py",
+    HasAttributes("install", "get_installer"),
+)
+KINESIS_MOCK_SERVER = _target(
+    f"{_KINESIS_MOCK}:KinesisMockNodeServer",
+    REPLACED,
+    KINESIS,
+    "kinesis.py",
+    Class(),
+    Parameters(named=("port", "exe_path", "latency", "account_id", "log_level", "data_dir")),
+)
+_target(
+    f"{_KINESIS_MOCK}:KinesisMockNodeServer._create_shell_command",
+    READ,
+    KINESIS,
+    "kinesis.py",
+    # the process is started with the variables the override adds to
+    Mentions("return cmd, self._environment_variables"),
+)
+_target(
+    f"{_KINESIS_MOCK}:KinesisMockServer._environment_variables",
+    OVERRIDDEN,
+    KINESIS,
+    "kinesis.py",
+    Property(),
 )

@@ -1,0 +1,122 @@
+"""Kinesis: kinesis-mock, the server LocalStack's Kinesis provider forwards every call to,
+installed when first needed and listening on the loopback only.
+
+LocalStack starts one kinesis-mock per account on the first Kinesis call, after installing
+it with npm (``kinesis-local``, its Node.js build; ``KinesisServerManager``). It finds the
+process's two ports by binding every interface (``get_free_tcp_port``: ``("", 0)``), which the
+engine's bind guard refuses (listening.py): every Kinesis call answered InternalError. And
+kinesis-mock itself listens on 0.0.0.0, with no setting to change it. Here, through the
+names LocalStack's server manager builds it with (seam targets):
+
+- its ports are found on the loopback (``free_loopback_port``);
+- it listens there: ``preload/listen_on_loopback.js`` (``NODE_OPTIONS``) moves its wildcard
+  listens to 127.0.0.1 and refuses any other address;
+- it is installed from the engine's lock (``kinesis-mock/``: kinesis-local at LocalStack
+  2026.3.0's version, with its hashes, no install scripts) into the runtime library, which
+  the engines of this checkout share, with a progress line in the engine's log; a host that
+  cannot install it answers with the reason.
+"""
+
+import json
+import logging
+import os
+import socket
+from pathlib import Path
+
+from localstack.packages import InstallTarget, Package, PackageException
+from localstack.packages.core import NodePackageInstaller
+from localstack.runtime import hooks
+from localstack.services.kinesis.kinesis_mock_server import KinesisMockNodeServer
+
+from localstack_nodocker import hostruntimes, seam
+from localstack_nodocker.runtimes import INSTALLER_VARIABLE, runtime_library_dir
+
+LOG = logging.getLogger(__name__)
+PRELOAD = Path(__file__).with_name("preload") / "listen_on_loopback.js"
+PACKAGE = "kinesis-local"
+# Ports handed out: a port just probed and closed can be handed out again by the kernel, and
+# kinesis-mock's two ports are probed one after the other.
+_handed_out: set[int] = set()
+
+
+def free_loopback_port(blocklist: list[int] | None = None) -> int:
+    """A free port on 127.0.0.1, not in ``blocklist`` and not handed out before (LocalStack's
+    ``get_free_tcp_port`` binds every interface to find one)."""
+    while True:
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        if port not in (blocklist or ()) and port not in _handed_out:
+            _handed_out.add(port)
+            return port
+
+
+class LoopbackKinesisMockServer(KinesisMockNodeServer):
+    """LocalStack's kinesis-mock process, with the preload that keeps it on the loopback."""
+
+    @property
+    def _environment_variables(self) -> dict:
+        return {**super()._environment_variables, "NODE_OPTIONS": f"--require {PRELOAD}"}
+
+
+def kinesis_mock_part() -> hostruntimes.Part:
+    source = hostruntimes.KINESIS_MOCK_SOURCE
+    lock = source / "package-lock.json"
+    return hostruntimes.Part(
+        f"kinesis-mock {locked_version()} for Kinesis (npm {PACKAGE}, locked)",
+        runtime_library_dir() / source.name,
+        lock.read_text(),
+        "npm",
+        ("ci", "--ignore-scripts", "--no-audit", "--no-fund", "--omit=dev"),
+        files=(source / "package.json", lock),
+    )
+
+
+def locked_version() -> str:
+    lock = json.loads((hostruntimes.KINESIS_MOCK_SOURCE / "package-lock.json").read_text())
+    return lock["packages"][f"node_modules/{PACKAGE}"]["version"]
+
+
+class LockedKinesisMockInstaller(NodePackageInstaller):
+    """kinesis-local from the engine's lock, in the runtime library (LocalStack's installer
+    runs `npm install` of the version alone into the engine's state folder)."""
+
+    def __init__(self, version: str):
+        super().__init__(package_name=PACKAGE, version=version)
+
+    def _get_install_dir(self, target: InstallTarget) -> str:
+        return str(kinesis_mock_part().folder)
+
+    def is_installed(self) -> bool:
+        return kinesis_mock_part().installed  # the stamp of a complete install of this lock
+
+    def _install(self, target: InstallTarget) -> None:
+        installer = json.loads(os.environ[INSTALLER_VARIABLE])
+        try:
+            hostruntimes.install([kinesis_mock_part()], installer["uv"], {**os.environ, **installer["env"]}, LOG.info)
+        except hostruntimes.RuntimeUnavailable as exc:
+            # the message reaches the caller (InternalFailure); the reason is npm's
+            raise PackageException(
+                f"Kinesis needs kinesis-mock, which could not be installed: {exc}\nKinesis needs npm (with access "
+                "to the npm registry) and Node.js on PATH; fix that and call Kinesis again."
+            ) from None
+
+
+class LockedKinesisMockPackage(Package[LockedKinesisMockInstaller]):
+    def __init__(self):
+        super().__init__(name="Kinesis Mock", default_version=locked_version())
+
+    def get_versions(self) -> list[str]:
+        return [self.default_version]
+
+    def _get_installer(self, version: str) -> LockedKinesisMockInstaller:
+        return LockedKinesisMockInstaller(version)
+
+
+@hooks.on_infra_start()
+def run_kinesis_mock_on_loopback() -> None:
+    """LocalStack's Kinesis server manager builds kinesis-mock with the engine's ports,
+    package and server (module docstring)."""
+    seam.replace(seam.KINESIS_MOCK_PORTS, free_loopback_port)
+    seam.replace(seam.KINESIS_MOCK_PACKAGE, LockedKinesisMockPackage())
+    seam.replace(seam.KINESIS_MOCK_SERVER, LoopbackKinesisMockServer)
