@@ -1,0 +1,93 @@
+"""Kinesis on the engine: LocalStack's provider forwards to kinesis-mock, installed from the
+engine's lock when Kinesis is first used (engine/localstack_nodocker/kinesis.py). Streams take
+and give back records, and reach Lambda through LocalStack's own event source mapping poller.
+That kinesis-mock listens on the loopback only is checked with the engine's other listeners
+(test_listening.py)."""
+
+import base64
+import json
+import uuid
+
+import boto3
+import pytest
+
+from tests.engine.test_lambda_paths import recorder_function
+from tests.support.waiting import wait_for
+
+# Every batch the function sees goes to a FIFO queue named after the stream, in order.
+RECORDER_SOURCE = """
+import json
+import boto3
+
+sqs = boto3.client("sqs")
+
+
+def handler(event, context):
+    records = event["Records"]
+    stream = records[0]["eventSourceARN"].split("/")[1]
+    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=stream + ".fifo")["QueueUrl"],
+                     MessageBody=json.dumps(records), MessageGroupId="batches",
+                     MessageDeduplicationId=context.aws_request_id)
+    return {}
+"""
+
+
+@pytest.fixture(scope="module")
+def aws(engine):
+    return {name: boto3.client(name) for name in ("kinesis", "lambda", "sqs")}
+
+
+@pytest.fixture
+def stream(aws):
+    name = f"kinesis-{uuid.uuid4().hex[:8]}"
+    aws["kinesis"].create_stream(StreamName=name, ShardCount=1)
+    aws["kinesis"].get_waiter("stream_exists").wait(StreamName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+    yield aws["kinesis"].describe_stream_summary(StreamName=name)["StreamDescriptionSummary"]
+    aws["kinesis"].delete_stream(StreamName=name, EnforceConsumerDeletion=True)
+
+
+def test_a_stream_gives_back_the_records_put_in_order(aws, stream):
+    kinesis, name = aws["kinesis"], stream["StreamName"]
+    put = kinesis.put_records(
+        StreamName=name, Records=[{"Data": f"record {n}".encode(), "PartitionKey": f"key-{n}"} for n in range(5)]
+    )
+    assert put["FailedRecordCount"] == 0
+    shard = kinesis.list_shards(StreamName=name)["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(StreamName=name, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    records = kinesis.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    assert [(r["Data"], r["PartitionKey"]) for r in records] == [(f"record {n}".encode(), f"key-{n}") for n in range(5)]
+    assert [r["SequenceNumber"] for r in records] == [entry["SequenceNumber"] for entry in put["Records"]]
+
+
+def test_a_missing_stream_is_answered_resource_not_found(aws):
+    with pytest.raises(aws["kinesis"].exceptions.ResourceNotFoundException):
+        aws["kinesis"].describe_stream(StreamName=f"missing-{uuid.uuid4().hex[:8]}")
+
+
+def test_records_reach_a_function_through_an_event_source_mapping(aws, stream):
+    name, arn = stream["StreamName"], stream["StreamARN"]
+    queue = aws["sqs"].create_queue(QueueName=f"{name}.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
+    with recorder_function(aws["lambda"], "kinesis-recorder", RECORDER_SOURCE) as function:
+        mapping = aws["lambda"].create_event_source_mapping(
+            FunctionName=function, EventSourceArn=arn, StartingPosition="TRIM_HORIZON", BatchSize=10
+        )["UUID"]
+        try:
+            sent = [(f"key-{n}", json.dumps({"n": n})) for n in range(3)]
+            for key, data in sent:
+                aws["kinesis"].put_record(StreamName=name, Data=data.encode(), PartitionKey=key)
+            delivered = []
+
+            def all_delivered():
+                for message in aws["sqs"].receive_message(QueueUrl=queue, WaitTimeSeconds=1).get("Messages", []):
+                    delivered.extend(json.loads(message["Body"]))
+                    aws["sqs"].delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
+                return len(delivered) >= len(sent)
+
+            wait_for(all_delivered, timeout=60, interval=0, what=f"the records of {name} to reach the function")
+        finally:
+            aws["lambda"].delete_event_source_mapping(UUID=mapping)
+            aws["sqs"].delete_queue(QueueUrl=queue)
+    assert [(r["kinesis"]["partitionKey"], base64.b64decode(r["kinesis"]["data"]).decode()) for r in delivered] == sent
+    assert {(r["eventSource"], r["eventSourceARN"], r["eventName"], r["awsRegion"]) for r in delivered} == {
+        ("aws:kinesis", arn, "aws:kinesis:record", "us-east-1")
+    }
