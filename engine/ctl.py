@@ -513,6 +513,7 @@ def _engine_environment(listen: str) -> dict:
         "NODOCKER_APIGATEWAY_THROTTLING",
         "NODOCKER_EVENT_CONCURRENCY",
         "DISABLE_TRANSPARENT_ENDPOINT_INJECTION",
+        "KINESIS_MOCK_PERSIST_INTERVAL",
     ):
         if key in os.environ:
             env[key] = os.environ[key]

@@ -21,12 +21,14 @@ import json
 import logging
 import os
 import socket
+import subprocess
 from pathlib import Path
 
 from localstack.packages import InstallTarget, Package, PackageException
 from localstack.packages.core import NodePackageInstaller
 from localstack.runtime import hooks
 from localstack.services.kinesis.kinesis_mock_server import KinesisMockNodeServer
+from localstack.utils.run import ShellCommandThread
 
 from localstack_nodocker import hostruntimes, seam
 from localstack_nodocker.runtimes import INSTALLER_VARIABLE, runtime_library_dir
@@ -34,6 +36,9 @@ from localstack_nodocker.runtimes import INSTALLER_VARIABLE, runtime_library_dir
 LOG = logging.getLogger(__name__)
 PRELOAD = Path(__file__).with_name("preload") / "listen_on_loopback.js"
 PACKAGE = "kinesis-local"
+# How long a stopping kinesis-mock may take to write its streams (a second here for a few
+# thousand records) before it is killed.
+STOP_TIMEOUT_S = 30
 # Ports handed out: a port just probed and closed can be handed out again by the kernel, and
 # kinesis-mock's two ports are probed one after the other.
 _handed_out: set[int] = set()
@@ -52,11 +57,28 @@ def free_loopback_port(blocklist: list[int] | None = None) -> int:
 
 
 class LoopbackKinesisMockServer(KinesisMockNodeServer):
-    """LocalStack's kinesis-mock process, with the preload that keeps it on the loopback."""
+    """LocalStack's kinesis-mock process, with the preload that keeps it on the loopback, and
+    stopped so that it saves first."""
 
     @property
     def _environment_variables(self) -> dict:
         return {**super()._environment_variables, "NODE_OPTIONS": f"--require {PRELOAD}"}
+
+    def shutdown(self) -> None:
+        """kinesis-mock writes its streams to its file every KINESIS_MOCK_PERSIST_INTERVAL (5 s)
+        and when asked to stop (SIGTERM); LocalStack kills it (SIGKILL), which lost what it had
+        taken since its last write (a record put just before `make down`)."""
+        thread = self._thread
+        process = thread.process if isinstance(thread, ShellCommandThread) else None
+        if process is not None and process.poll() is None:
+            thread.auto_restart = False  # this exit is no crash to restart from
+            process.terminate()
+            try:
+                process.wait(timeout=STOP_TIMEOUT_S)
+                thread.stopped = True  # nothing left for LocalStack's stop to kill
+            except subprocess.TimeoutExpired:
+                LOG.warning("kinesis-mock did not stop within %d s of SIGTERM: killed", STOP_TIMEOUT_S)
+        super().shutdown()
 
 
 def kinesis_mock_part() -> hostruntimes.Part:

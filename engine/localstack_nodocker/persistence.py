@@ -92,13 +92,6 @@ INTERNAL_HOUSEKEEPING = {"AssumeRole", "PutMetricData"}
 SNAPSHOT_MIN_JOURNAL_BYTES = 32 * 1024 * 1024
 # Records per frame of a snapshot file: bounds the memory of writing and of reading one.
 SNAPSHOT_FRAME_RECORDS = 10_000
-# Services whose state this engine does not keep, and why (`make status` names them).
-NOT_PERSISTED = {
-    "kinesis": (
-        "its streams would live in kinesis-mock, a server LocalStack downloads and runs beside itself, "
-        "which does not start on this engine (CreateStream fails): there are no streams to keep"
-    ),
-}
 PR_SET_PDEATHSIG = 1  # prctl(2)
 # A forked snapshot that has not finished by then is stopped (and the previous one kept).
 FORKED_SAVE_TIMEOUT = 600
@@ -537,8 +530,8 @@ class Persistence:
         }
 
     def not_persisted(self) -> dict[str, str]:
-        """Services whose state does not survive a restart, and why."""
-        return {**NOT_PERSISTED, **self.failures}
+        """Services whose state does not survive a restart (its last write failed), and why."""
+        return dict(self.failures)
 
 
 def _write_in_forked_copy(services: dict, fresh: Path) -> tuple[float, dict[str, str]]:

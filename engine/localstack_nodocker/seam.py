@@ -474,6 +474,7 @@ QUEUED_INVOCATIONS = "asynchronous Lambda invocations still queued saved with th
 FINAL_ON_SIGNALS = "the last of the state written on SIGTERM and SIGINT"
 LAMBDA_RESTORE = "Lambda's event source mappings restarted one by one after a load (one that cannot is reported)"
 KINESIS = "Kinesis: kinesis-mock installed from the engine's lock, on the loopback only"
+KINESIS_SAVED = "Kinesis streams written by kinesis-mock before it stops (make down)"
 S3_LISTINGS = "S3 listings paged by raw key with EncodingType=url (no key listed again or skipped)"
 S3_OWN_FOLDER = "S3 objects kept in the engine's own folder (two engines on one host do not share them)"
 TABLE_DESCRIPTIONS = (
@@ -2449,4 +2450,44 @@ _target(
     KINESIS,
     "kinesis.py",
     Property(),
+)
+_target(
+    "localstack.utils.serving:Server.shutdown",
+    OVERRIDDEN,
+    KINESIS_SAVED,
+    "kinesis.py",
+    Parameters("self"),
+    # what the override leaves it: stopping the thread, which kills the process
+    Mentions("self._thread.stop()"),
+)
+_target("localstack.utils.serving:Server", READ, KINESIS_SAVED, "kinesis.py", Assigns("_thread"))
+_target(
+    f"{_KINESIS_MOCK}:KinesisMockServer.do_start_thread",
+    READ,
+    KINESIS_SAVED,
+    "kinesis.py",
+    Mentions("ShellCommandThread(", "auto_restart=True"),
+)
+_target(
+    "localstack.utils.run:ShellCommandThread",
+    READ,
+    KINESIS_SAVED,
+    "kinesis.py",
+    Assigns("process", "auto_restart", "stopped"),
+)
+_target(
+    "localstack.utils.run:ShellCommandThread.run_cmd",
+    READ,
+    KINESIS_SAVED,
+    "kinesis.py",
+    # a process that exits is started again unless auto_restart is off
+    Mentions("or not self.auto_restart"),
+)
+_target(
+    "localstack.utils.run:ShellCommandThread.stop",
+    READ,
+    KINESIS_SAVED,
+    "kinesis.py",
+    # a stopped thread kills nothing
+    Mentions("if self.stopped:\n        return"),
 )

@@ -1,8 +1,8 @@
 """Kinesis on the engine: LocalStack's provider forwards to kinesis-mock, installed from the
 engine's lock when Kinesis is first used (engine/localstack_nodocker/kinesis.py). Streams take
-and give back records, and reach Lambda through LocalStack's own event source mapping poller.
-That kinesis-mock listens on the loopback only is checked with the engine's other listeners
-(test_listening.py)."""
+and give back records, reach Lambda through LocalStack's own event source mapping poller, and
+outlive `down` and `up`. That kinesis-mock listens on the loopback only is checked with the
+engine's other listeners (test_listening.py)."""
 
 import base64
 import json
@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from tests.engine.test_lambda_paths import recorder_function
+from tests.support.second_engine import client, second_engine_at, started
 from tests.support.waiting import wait_for
 
 # Every batch the function sees goes to a FIFO queue named after the stream, in order.
@@ -46,15 +47,20 @@ def stream(aws):
     aws["kinesis"].delete_stream(StreamName=name, EnforceConsumerDeletion=True)
 
 
+def read_all(kinesis, name: str) -> list[dict]:
+    """The records of the stream's one shard, from its start."""
+    shard = kinesis.list_shards(StreamName=name)["Shards"][0]["ShardId"]
+    iterator = kinesis.get_shard_iterator(StreamName=name, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
+    return kinesis.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+
+
 def test_a_stream_gives_back_the_records_put_in_order(aws, stream):
     kinesis, name = aws["kinesis"], stream["StreamName"]
     put = kinesis.put_records(
         StreamName=name, Records=[{"Data": f"record {n}".encode(), "PartitionKey": f"key-{n}"} for n in range(5)]
     )
     assert put["FailedRecordCount"] == 0
-    shard = kinesis.list_shards(StreamName=name)["Shards"][0]["ShardId"]
-    iterator = kinesis.get_shard_iterator(StreamName=name, ShardId=shard, ShardIteratorType="TRIM_HORIZON")
-    records = kinesis.get_records(ShardIterator=iterator["ShardIterator"])["Records"]
+    records = read_all(kinesis, name)
     assert [(r["Data"], r["PartitionKey"]) for r in records] == [(f"record {n}".encode(), f"key-{n}") for n in range(5)]
     assert [r["SequenceNumber"] for r in records] == [entry["SequenceNumber"] for entry in put["Records"]]
 
@@ -91,3 +97,17 @@ def test_records_reach_a_function_through_an_event_source_mapping(aws, stream):
     assert {(r["eventSource"], r["eventSourceARN"], r["eventName"], r["awsRegion"]) for r in delivered} == {
         ("aws:kinesis", arn, "aws:kinesis:record", "us-east-1")
     }
+
+
+def test_a_record_put_just_before_down_is_there_after_up(engine, tmp_path):
+    """kinesis-mock is stopped so that it writes its streams first (it writes them every
+    KINESIS_MOCK_PERSIST_INTERVAL, here longer than the test)."""
+    with second_engine_at(tmp_path / "state", KINESIS_MOCK_PERSIST_INTERVAL="600s") as run:
+        started(run("up"))
+        kinesis = client("kinesis")
+        kinesis.create_stream(StreamName="kept", ShardCount=1)
+        kinesis.get_waiter("stream_exists").wait(StreamName="kept", WaiterConfig={"Delay": 1, "MaxAttempts": 60})
+        kinesis.put_record(StreamName="kept", Data=b"just before down", PartitionKey="a")
+        started(run("down"))
+        started(run("up"))
+        assert [record["Data"] for record in read_all(client("kinesis"), "kept")] == [b"just before down"]
