@@ -22,6 +22,7 @@ import logging
 import os
 import socket
 import subprocess
+import sys
 from pathlib import Path
 
 from localstack.packages import InstallTarget, Package, PackageException
@@ -35,6 +36,7 @@ from localstack_nodocker.runtimes import INSTALLER_VARIABLE, runtime_library_dir
 
 LOG = logging.getLogger(__name__)
 PRELOAD = Path(__file__).with_name("preload") / "listen_on_loopback.js"
+END_WITH_ENGINE = str(Path(__file__).with_name("end_with_engine.py"))
 PACKAGE = "kinesis-local"
 # How long a stopping kinesis-mock may take to write its streams (a second here for a few
 # thousand records) before it is killed.
@@ -63,6 +65,12 @@ class LoopbackKinesisMockServer(KinesisMockNodeServer):
     @property
     def _environment_variables(self) -> dict:
         return {**super()._environment_variables, "NODE_OPTIONS": f"--require {PRELOAD}"}
+
+    def _create_shell_command(self) -> tuple[list, dict]:
+        # LocalStack starts it in a session of its own: an engine killed (`make reset`, a
+        # crash) left it running, writing its streams into the data folder the next one reads
+        command, env = super()._create_shell_command()
+        return [sys.executable, "-I", "-S", END_WITH_ENGINE, str(os.getpid()), *map(str, command)], env
 
     def shutdown(self) -> None:
         """kinesis-mock writes its streams to its file every KINESIS_MOCK_PERSIST_INTERVAL (5 s)

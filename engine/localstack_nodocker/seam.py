@@ -2438,9 +2438,10 @@ KINESIS_MOCK_SERVER = _target(
 )
 _target(
     f"{_KINESIS_MOCK}:KinesisMockNodeServer._create_shell_command",
-    READ,
+    OVERRIDDEN,
     KINESIS,
     "kinesis.py",
+    Parameters("self"),
     # the process is started with the variables the override adds to
     Mentions("return cmd, self._environment_variables"),
 )
@@ -2466,7 +2467,7 @@ _target(
     READ,
     KINESIS_SAVED,
     "kinesis.py",
-    Mentions("ShellCommandThread(", "auto_restart=True"),
+    Mentions("cmd, env_vars = self._create_shell_command()", "ShellCommandThread(", "auto_restart=True"),
 )
 _target(
     "localstack.utils.run:ShellCommandThread",

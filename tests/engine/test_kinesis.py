@@ -1,17 +1,21 @@
 """Kinesis on the engine: LocalStack's provider forwards to kinesis-mock, installed from the
 engine's lock when Kinesis is first used (engine/localstack_nodocker/kinesis.py). Streams take
 and give back records, reach Lambda through LocalStack's own event source mapping poller, and
-outlive `down` and `up`. That kinesis-mock listens on the loopback only is checked with the
+outlive `down` and `up`; kinesis-mock ends with a killed engine. That kinesis-mock listens on the loopback only is checked with the
 engine's other listeners (test_listening.py)."""
 
 import base64
 import json
+import os
+import signal
 import uuid
+from pathlib import Path
 
 import boto3
 import pytest
 
 from tests.engine.test_lambda_paths import recorder_function
+from tests.engine.test_listening import command_line, process_tree
 from tests.support.second_engine import client, second_engine_at, started
 from tests.support.waiting import wait_for
 
@@ -111,3 +115,20 @@ def test_a_record_put_just_before_down_is_there_after_up(engine, tmp_path):
         started(run("down"))
         started(run("up"))
         assert [record["Data"] for record in read_all(client("kinesis"), "kept")] == [b"just before down"]
+
+
+def test_kinesis_mock_ends_with_a_killed_engine(engine, tmp_path):
+    """LocalStack starts it in a session of its own: without the engine it would run on,
+    writing its streams into the data folder the next engine reads."""
+    with second_engine_at(tmp_path / "state") as run:
+        started(run("up"))
+        client("kinesis").create_stream(StreamName="orphaned", ShardCount=1)
+        pid = int((tmp_path / "state" / "localstack.pid").read_text())
+        mocks = [child for child in process_tree(pid) if b"kinesis-local/main.js" in command_line(child)]
+        assert mocks, "kinesis-mock is not running"
+        os.kill(pid, signal.SIGKILL)
+
+        def ended():
+            return not any(Path(f"/proc/{mock}").exists() and command_line(mock) for mock in mocks)
+
+        wait_for(ended, timeout=30, what="kinesis-mock to end with its engine")
