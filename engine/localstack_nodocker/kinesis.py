@@ -14,12 +14,16 @@ names LocalStack's server manager builds it with (seam targets):
 - it is installed from the engine's lock (``kinesis-mock/``: kinesis-local at LocalStack
   2026.3.0's version, with its hashes, no install scripts) into the runtime library, which
   the engines of this checkout share, with a progress line in the engine's log; a host that
-  cannot install it answers with the reason.
+  cannot install or run it answers with the reason;
+- it is stopped with SIGTERM, on which it writes its streams to its file (LocalStack kills
+  it), and ends with the engine (end_with_engine.py; LocalStack starts it in a session of
+  its own, which outlived a killed engine).
 """
 
 import json
 import logging
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -113,6 +117,14 @@ class LockedKinesisMockInstaller(NodePackageInstaller):
 
     def __init__(self, version: str):
         super().__init__(package_name=PACKAGE, version=version)
+
+    def install(self, target: InstallTarget | None = None) -> None:
+        if not shutil.which("node"):  # LocalStack runs it as `node <main.js>`
+            raise PackageException(
+                "Kinesis needs Node.js to run its server, kinesis-mock, and `node` was not found on PATH: "
+                "install Node.js (18 or later) and npm, then start the engine again."
+            )
+        super().install(target)
 
     def _get_install_dir(self, target: InstallTarget) -> str:
         return str(kinesis_mock_part().folder)

@@ -1,8 +1,8 @@
 """Kinesis on the engine: LocalStack's provider forwards to kinesis-mock, installed from the
 engine's lock when Kinesis is first used (engine/localstack_nodocker/kinesis.py). Streams take
-and give back records, reach Lambda through LocalStack's own event source mapping poller, and
-outlive `down` and `up`; kinesis-mock ends with a killed engine. That kinesis-mock listens on the loopback only is checked with the
-engine's other listeners (test_listening.py)."""
+and give back records, reach Lambda through LocalStack's own event source mapping poller and
+outlive `down` and `up`; kinesis-mock ends with a killed engine. That it listens on the
+loopback only is checked with the engine's other listeners (test_listening.py)."""
 
 import base64
 import json
@@ -16,25 +16,11 @@ import pytest
 
 from tests.engine.test_lambda_paths import recorder_function
 from tests.engine.test_listening import command_line, process_tree
+from tests.engine.test_streams import FORWARD_BATCH_SOURCE
 from tests.support.second_engine import client, second_engine_at, started
 from tests.support.waiting import wait_for
 
-# Every batch the function sees goes to a FIFO queue named after the stream, in order.
-RECORDER_SOURCE = """
-import json
-import boto3
-
-sqs = boto3.client("sqs")
-
-
-def handler(event, context):
-    records = event["Records"]
-    stream = records[0]["eventSourceARN"].split("/")[1]
-    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=stream + ".fifo")["QueueUrl"],
-                     MessageBody=json.dumps(records), MessageGroupId="batches",
-                     MessageDeduplicationId=context.aws_request_id)
-    return {}
-"""
+RECORDER_SOURCE = FORWARD_BATCH_SOURCE + "\n\ndef handler(event, context):\n    forward(event, context)\n"
 
 
 @pytest.fixture(scope="module")
@@ -132,3 +118,25 @@ def test_kinesis_mock_ends_with_a_killed_engine(engine, tmp_path):
             return not any(Path(f"/proc/{mock}").exists() and command_line(mock) for mock in mocks)
 
         wait_for(ended, timeout=30, what="kinesis-mock to end with its engine")
+
+
+def test_a_host_that_cannot_install_kinesis_mock_answers_why(engine, tmp_path):
+    """No registry (here: one that refuses connections, and an empty npm cache): every Kinesis
+    call answers InternalFailure with npm's reason and the fix, and the next one tries again."""
+    unreachable = {
+        "LAMBDA_RUNTIME_LIBRARY": str(tmp_path / "library"),
+        "NPM_CONFIG_REGISTRY": "http://127.0.0.1:9/",
+        "NPM_CONFIG_CACHE": str(tmp_path / "npm-cache"),
+        "NPM_CONFIG_FETCH_RETRIES": "0",
+    }
+    with second_engine_at(tmp_path / "state", **unreachable) as run:
+        started(run("up"))
+        for _ in range(2):
+            with pytest.raises(client("kinesis").exceptions.ClientError) as refused:
+                client("kinesis", attempts=1).create_stream(StreamName="unreachable", ShardCount=1)
+            error = refused.value.response
+            assert error["ResponseMetadata"]["HTTPStatusCode"] == 500
+            message = error["Error"]["Message"]
+            assert "Kinesis needs kinesis-mock, which could not be installed" in message, message
+            assert "installing kinesis-mock 0.5.2 for Kinesis (npm kinesis-local, locked) failed" in message, message
+            assert "ECONNREFUSED" in message, message
