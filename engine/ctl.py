@@ -44,7 +44,8 @@ from localstack_nodocker import hostruntimes, loopback, names  # noqa: E402  (st
 INSTALL_DIR = Path(os.environ.get("LOCALSTACK_INSTALL_DIR", ROOT / ".localstack"))
 STATE = Path(os.environ.get("LOCALSTACK_STATE_DIR", ROOT / ".localstack"))
 VENV = INSTALL_DIR / "venv"
-# The Lambda runtimes' SDKs and Node binaries (a second engine may have its own, e.g. in tests).
+# The Lambda runtimes' SDKs and Node binaries, and kinesis-mock (a second engine may have its own,
+# e.g. in tests).
 RUNTIME_LIBRARY = Path(os.environ.get("LAMBDA_RUNTIME_LIBRARY", INSTALL_DIR / "lambda-runtime"))
 INSTALL_STAMP = INSTALL_DIR / "install.sha256"
 # The checkout's CA and the engine's certificate for localhost.localstack.cloud (see
@@ -513,6 +514,7 @@ def _engine_environment(listen: str) -> dict:
         "NODOCKER_APIGATEWAY_THROTTLING",
         "NODOCKER_EVENT_CONCURRENCY",
         "DISABLE_TRANSPARENT_ENDPOINT_INJECTION",
+        "KINESIS_MOCK_PERSIST_INTERVAL",
     ):
         if key in os.environ:
             env[key] = os.environ[key]

@@ -37,6 +37,8 @@ NODE_MAJORS = sorted(PINS["nodejs"], key=int)
 NODE_SDK_V3_SOURCE = Path(__file__).with_name("node-sdk")
 NODE_SDK_V2_SOURCE = Path(__file__).with_name("node-sdk-v2")
 FIRST_NODE_MAJOR_WITH_SDK_V3 = 18
+# kinesis-mock's lock (kinesis.py installs it into the library when Kinesis is first used).
+KINESIS_MOCK_SOURCE = Path(__file__).with_name("kinesis-mock")
 # Written in a runtime's folder once its install is complete, holding what it was installed
 # from (a pin or a lock file): a failed, interrupted or outdated install has no matching stamp.
 INSTALLED_STAMP = ".installed-from"
@@ -313,7 +315,7 @@ def library_entries(library: Path) -> set[str]:
     left by an older layout."""
     folders = [python_sdk_dir(library, version) for version in PYTHON_VERSIONS]
     folders += [pinned_node_dir(library, major) for major in NODE_MAJORS]
-    folders += [library / source.name for source in (NODE_SDK_V3_SOURCE, NODE_SDK_V2_SOURCE)]
+    folders += [library / source.name for source in (NODE_SDK_V3_SOURCE, NODE_SDK_V2_SOURCE, KINESIS_MOCK_SOURCE)]
     return {folder.name for folder in folders} | {f".{folder.name}.lock" for folder in folders}
 
 

@@ -37,7 +37,6 @@ versions that wrote it (pickles hold LocalStack's and moto's classes): a snapsho
 another engine version is refused, nothing of it is loaded and nothing is written over it.
 """
 
-import ctypes
 import gc
 import json
 import logging
@@ -60,6 +59,7 @@ from localstack.runtime import hooks
 from localstack.services.plugins import SERVICE_PLUGINS
 
 from localstack_nodocker import drain, dynamodb_requests, intake, journal, restore, service_state
+from localstack_nodocker.end_with_engine import end_with
 from localstack_nodocker.intake import INTAKE
 
 LOG = logging.getLogger(__name__)
@@ -92,14 +92,6 @@ INTERNAL_HOUSEKEEPING = {"AssumeRole", "PutMetricData"}
 SNAPSHOT_MIN_JOURNAL_BYTES = 32 * 1024 * 1024
 # Records per frame of a snapshot file: bounds the memory of writing and of reading one.
 SNAPSHOT_FRAME_RECORDS = 10_000
-# Services whose state this engine does not keep, and why (`make status` names them).
-NOT_PERSISTED = {
-    "kinesis": (
-        "its streams would live in kinesis-mock, a server LocalStack downloads and runs beside itself, "
-        "which does not start on this engine (CreateStream fails): there are no streams to keep"
-    ),
-}
-PR_SET_PDEATHSIG = 1  # prctl(2)
 # A forked snapshot that has not finished by then is stopped (and the previous one kept).
 FORKED_SAVE_TIMEOUT = 600
 
@@ -537,8 +529,8 @@ class Persistence:
         }
 
     def not_persisted(self) -> dict[str, str]:
-        """Services whose state does not survive a restart, and why."""
-        return {**NOT_PERSISTED, **self.failures}
+        """Services whose state does not survive a restart (its last write failed), and why."""
+        return dict(self.failures)
 
 
 def _write_in_forked_copy(services: dict, fresh: Path) -> tuple[float, dict[str, str]]:
@@ -560,7 +552,7 @@ def _write_in_forked_copy(services: dict, fresh: Path) -> tuple[float, dict[str,
     if child == 0:
         code = 1
         try:
-            _end_with(engine)
+            end_with(engine)
             gc.disable()  # a collection would write to every page the child shares with the engine
             os.nice(19)  # the engine's requests and its functions first: a snapshot can wait
             failed = {}
@@ -590,18 +582,6 @@ def _write_in_forked_copy(services: dict, fresh: Path) -> tuple[float, dict[str,
     failed = json.loads(failures_file.read_text())
     failures_file.unlink()
     return paused_ms, failed
-
-
-def _end_with(engine: int) -> None:
-    """Make this (forked) process die with the engine: it holds copies of the engine's
-    sockets, and an orphan would keep the engine's port from a new ``up`` while it writes.
-    (The signal follows the forking thread, which waits for this process to end.)"""
-    try:
-        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
-    except (OSError, AttributeError):  # not Linux: the orphan finishes its save and exits
-        pass
-    if os.getppid() != engine:  # the engine died before the line above
-        os._exit(1)
 
 
 PERSISTENCE = Persistence()

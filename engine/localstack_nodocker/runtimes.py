@@ -17,7 +17,7 @@ INSTALLER_VARIABLE = "NODOCKER_RUNTIME_INSTALLER"
 
 
 def runtime_library_dir() -> Path:
-    """Runtimes' SDKs and pinned Node binaries."""
+    """Runtimes' SDKs and pinned Node binaries, and kinesis-mock (kinesis.py)."""
     return Path(os.environ["LAMBDA_RUNTIME_LIBRARY"])
 
 

@@ -473,6 +473,8 @@ DRAIN = "the last of the state written once what the engine accepted is finished
 QUEUED_INVOCATIONS = "asynchronous Lambda invocations still queued saved with the state and queued again"
 FINAL_ON_SIGNALS = "the last of the state written on SIGTERM and SIGINT"
 LAMBDA_RESTORE = "Lambda's event source mappings restarted one by one after a load (one that cannot is reported)"
+KINESIS = "Kinesis: kinesis-mock installed from the engine's lock, on the loopback only"
+KINESIS_SAVED = "Kinesis streams written by kinesis-mock before it stops (make down)"
 S3_LISTINGS = "S3 listings paged by raw key with EncodingType=url (no key listed again or skipped)"
 S3_OWN_FOLDER = "S3 objects kept in the engine's own folder (two engines on one host do not share them)"
 TABLE_DESCRIPTIONS = (
@@ -2469,4 +2471,108 @@ _target(
     ASYNC_INVOCATIONS,
     "async_invocations.py",
     HasAttributes("throttle_error", "system_error"),
+)
+
+# --- Kinesis --------------------------------------------------------------------------------------
+
+_KINESIS_MOCK = "localstack.services.kinesis.kinesis_mock_server"
+_target(
+    f"{_KINESIS_MOCK}:KinesisServerManager._create_kinesis_mock_server",
+    READ,
+    KINESIS,
+    "kinesis.py",
+    Parameters("self", "account_id"),
+    # the names the engine replaces, as the manager builds kinesis-mock's Node.js server with them
+    Mentions(
+        "port = get_free_tcp_port()",
+        "kinesismock_package.install()",
+        "kinesismock_package.get_installer().get_executable_path()",
+        "return KinesisMockNodeServer(",
+    ),
+)
+KINESIS_MOCK_PORTS = _target(
+    f"{_KINESIS_MOCK}:get_free_tcp_port",
+    REPLACED,
+    KINESIS,
+    "kinesis.py",
+    Parameters("blocklist"),
+)
+_target(
+    f"{_KINESIS_MOCK}:KinesisMockServer",
+    READ,
+    KINESIS,
+    "kinesis.py",
+    # its second (TLS) port found by the same name; the process started with its variables
+    Mentions('"KINESIS_MOCK_TLS_PORT": get_free_tcp_port()', "env_vars=env_vars"),
+)
+KINESIS_MOCK_PACKAGE = _target(
+    f"{_KINESIS_MOCK}:kinesismock_package",
+    REPLACED,
+    KINESIS,
+    "kinesis.py",
+    HasAttributes("install", "get_installer"),
+)
+KINESIS_MOCK_SERVER = _target(
+    f"{_KINESIS_MOCK}:KinesisMockNodeServer",
+    REPLACED,
+    KINESIS,
+    "kinesis.py",
+    Class(),
+    Parameters(named=("port", "exe_path", "latency", "account_id", "log_level", "data_dir")),
+)
+_target(
+    f"{_KINESIS_MOCK}:KinesisMockNodeServer._create_shell_command",
+    OVERRIDDEN,
+    KINESIS,
+    "kinesis.py",
+    Parameters("self"),
+    # the process is started with the variables the override adds to
+    Mentions("return cmd, self._environment_variables"),
+)
+_target(
+    f"{_KINESIS_MOCK}:KinesisMockServer._environment_variables",
+    OVERRIDDEN,
+    KINESIS,
+    "kinesis.py",
+    Property(),
+)
+_target(
+    "localstack.utils.serving:Server.shutdown",
+    OVERRIDDEN,
+    KINESIS_SAVED,
+    "kinesis.py",
+    Parameters("self"),
+    # what the override leaves it: stopping the thread, which kills the process
+    Mentions("self._thread.stop()"),
+)
+_target("localstack.utils.serving:Server", READ, KINESIS_SAVED, "kinesis.py", Assigns("_thread"))
+_target(
+    f"{_KINESIS_MOCK}:KinesisMockServer.do_start_thread",
+    READ,
+    KINESIS_SAVED,
+    "kinesis.py",
+    Mentions("cmd, env_vars = self._create_shell_command()", "ShellCommandThread(", "auto_restart=True"),
+)
+_target(
+    "localstack.utils.run:ShellCommandThread",
+    READ,
+    KINESIS_SAVED,
+    "kinesis.py",
+    Assigns("process", "auto_restart", "stopped"),
+)
+_target(
+    "localstack.utils.run:ShellCommandThread.run_cmd",
+    READ,
+    KINESIS_SAVED,
+    "kinesis.py",
+    # a process that exits is started again unless auto_restart is off
+    Mentions("or not self.auto_restart"),
+)
+_target(
+    "localstack.utils.run:ShellCommandThread.stop",
+    READ,
+    KINESIS_SAVED,
+    "kinesis.py",
+    # a stopped thread kills nothing
+    Mentions("if self.stopped:\n        return"),
 )

@@ -70,6 +70,12 @@ def process_tree(root: int) -> set[int]:
     return tree
 
 
+def command_line(pid: int) -> bytes:
+    with contextlib.suppress(OSError):  # a process that has ended since
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    return b""
+
+
 def _address(hex_address: str) -> tuple[str, int]:
     host, port = hex_address.split(":")
     raw = bytes.fromhex(host)
@@ -112,7 +118,8 @@ def refused(host: str, port: int) -> bool:
 @pytest.fixture(scope="module")
 def default_engine(engine, tmp_path_factory):
     """A second engine started as `make up` starts it (no GATEWAY_LISTEN in the shell), with
-    a warm Python and, where the host has Node, a warm Node.js worker."""
+    a warm Python and, where the host has Node, a warm Node.js worker, and a Kinesis stream
+    (kinesis-mock, a Node.js server LocalStack starts beside itself)."""
     state = tmp_path_factory.mktemp("listening") / "state"
     env = {"AWS_ENDPOINT_URL": f"http://localhost:{PORT}", "LOCALSTACK_STATE_DIR": str(state), "GATEWAY_LISTEN": ""}
     try:
@@ -133,6 +140,9 @@ def default_engine(engine, tmp_path_factory):
             )
             if wait_active(lam, function)["State"] == "Active":  # a runtime this host lacks is refused
                 assert json.loads(lam.invoke(FunctionName=function)["Payload"].read()) == "warm"
+        kinesis = boto3.client("kinesis", endpoint_url=f"http://localhost:{PORT}")
+        kinesis.create_stream(StreamName="listening", ShardCount=1)
+        kinesis.get_waiter("stream_exists").wait(StreamName="listening", WaiterConfig={"Delay": 1})
         yield {"pid": int((state / "localstack.pid").read_text()), "state": state, "env": env}
     finally:
         ctl("down", env=env, check=False)
@@ -141,6 +151,7 @@ def default_engine(engine, tmp_path_factory):
 def test_the_engine_and_its_workers_listen_on_the_loopback_only(default_engine):
     tree = process_tree(default_engine["pid"])
     assert len(tree) > 1, "no Lambda worker is running: the check would cover the engine alone"
+    assert any(b"kinesis-local/main.js" in command_line(pid) for pid in tree), "kinesis-mock is not running"
     sockets = listening_sockets(tree)
     assert ("tcp", "127.0.0.1", PORT) in sockets
     assert [entry for entry in sockets if not ipaddress.ip_address(entry[1]).is_loopback] == []

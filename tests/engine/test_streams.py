@@ -12,20 +12,29 @@ import pytest
 from tests.engine.test_lambda_paths import recorder_function
 from tests.support.waiting import wait_for
 
-# Every batch the function sees goes, in order, to a FIFO queue named after the table.
-RECORDER_SOURCE = """
+# Every batch a function sees goes, in order, to a FIFO queue named after its source (the
+# table, a Kinesis stream: the second part of its ARN).
+FORWARD_BATCH_SOURCE = """
 import json
 import boto3
 
 sqs = boto3.client("sqs")
 
 
-def handler(event, context):
+def forward(event, context):
     records = event["Records"]
-    table = records[0]["eventSourceARN"].split("/")[1]
-    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=table + ".fifo")["QueueUrl"],
+    source = records[0]["eventSourceARN"].split("/")[1]
+    sqs.send_message(QueueUrl=sqs.get_queue_url(QueueName=source + ".fifo")["QueueUrl"],
                      MessageBody=json.dumps(records), MessageGroupId="batches",
                      MessageDeduplicationId=context.aws_request_id)
+    return records
+"""
+RECORDER_SOURCE = (
+    FORWARD_BATCH_SOURCE
+    + """
+
+def handler(event, context):
+    records = forward(event, context)
     images = [record["dynamodb"].get("NewImage", {}) for record in records]
     failed = [r["dynamodb"]["SequenceNumber"] for r, image in zip(records, images) if "partial" in image]
     if failed:
@@ -34,6 +43,7 @@ def handler(event, context):
         raise ValueError("poison record in the batch")
     return {}
 """
+)
 
 VIEW_TYPES = ["NEW_IMAGE", "OLD_IMAGE", "NEW_AND_OLD_IMAGES", "KEYS_ONLY"]
 
