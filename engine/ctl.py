@@ -17,6 +17,7 @@ shell (e.g. 0.0.0.0:4566) opts in to more, with a warning: see docs/reliability-
 from __future__ import annotations  # runs on older Pythons too, to find the engine's Python
 
 import argparse
+import fcntl
 import hashlib
 import http.client
 import json
@@ -193,11 +194,21 @@ def run_uv(arguments: list) -> int:
 
 
 def install() -> None:
-    """Install what changed (the Lambda runtimes: when first needed, or `install-runtimes`)."""
+    """Install what changed (the Lambda runtimes: when first needed, or `install-runtimes`).
+    One install at a time: engines started together (make test's workers) share the install
+    folder, and a second `uv venv` found the first one's half-made virtualenv and failed."""
     wanted = _install_inputs_hash()
-    if not (INSTALL_STAMP.exists() and INSTALL_STAMP.read_text() == wanted and (VENV / "bin" / "python").exists()):
-        _install_engine(wanted)
+    if not _installed(wanted):
+        INSTALL_DIR.mkdir(parents=True, exist_ok=True)
+        with open(INSTALL_DIR / "install.lock", "w") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)
+            if not _installed(wanted):  # another start may have installed it meanwhile
+                _install_engine(wanted)
     _ensure_certificates()
+
+
+def _installed(wanted: str) -> bool:
+    return INSTALL_STAMP.exists() and INSTALL_STAMP.read_text() == wanted and (VENV / "bin" / "python").exists()
 
 
 def _ensure_certificates() -> None:
@@ -221,6 +232,7 @@ def _install_engine(wanted: str) -> None:
         say(f"the engine virtualenv has Python {_python_version(VENV)}; recreating it with Python {version}")
         shutil.rmtree(VENV)
     if not (VENV / "bin" / "python").exists():
+        shutil.rmtree(VENV, ignore_errors=True)  # what an interrupted install left
         say(f"creating the engine virtualenv in {VENV} (Python {version})")
         subprocess.run([uv, "venv", "-q", "--python", python, str(VENV)], check=True, env=env)
     engine_python = ["--python", str(VENV / "bin" / "python")]

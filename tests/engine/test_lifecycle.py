@@ -7,6 +7,7 @@ import re
 import shutil
 import socket
 import subprocess
+import sys
 import threading
 import urllib.parse
 import uuid
@@ -106,6 +107,32 @@ def test_two_engines_on_one_host_keep_their_own_s3_objects(second_engine):
         for entry in here.list_objects_v2(Bucket=bucket).get("Contents", []):
             here.delete_object(Bucket=bucket, Key=entry["Key"])
         here.delete_bucket(Bucket=bucket)
+
+
+def test_installs_started_together_make_one_engine(tmp_path):
+    """make test's workers start their engines together on an empty install folder: one
+    installs, the others wait for it and find it installed (a second `uv venv` found the
+    first's half-made virtualenv and failed every worker's engine)."""
+    env = {**os.environ, "LOCALSTACK_INSTALL_DIR": str(tmp_path / "install")}
+    starts = [
+        subprocess.Popen(
+            [sys.executable, str(ROOT / "engine" / "ctl.py"), "install"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(3)
+    ]
+    outputs = [start.communicate(timeout=600)[0] for start in starts]
+    assert [start.returncode for start in starts] == [0, 0, 0], outputs
+    assert sum(output.count("creating the engine virtualenv") for output in outputs) == 1, outputs
+    installed = subprocess.run(
+        [str(tmp_path / "install" / "venv" / "bin" / "python"), "-c", "import localstack_nodocker, localstack"],
+        capture_output=True,
+        text=True,
+    )
+    assert installed.returncode == 0, installed.stderr
 
 
 def test_a_missing_interpreter_or_installer_is_named(engine):
