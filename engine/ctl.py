@@ -199,6 +199,7 @@ def install() -> None:
     folder, and a second `uv venv` found the first one's half-made virtualenv and failed."""
     wanted = _install_inputs_hash()
     if not _installed(wanted):
+        _engine_python()  # first: without one, nothing is made, not even the lock
         INSTALL_DIR.mkdir(parents=True, exist_ok=True)
         with open(INSTALL_DIR / "install.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
