@@ -199,12 +199,12 @@ def install() -> None:
     folder, and a second `uv venv` found the first one's half-made virtualenv and failed."""
     wanted = _install_inputs_hash()
     if not _installed(wanted):
-        _engine_python()  # first: without one, nothing is made, not even the lock
+        python, version = _engine_python()  # first: without one, nothing is made, not even the lock
         INSTALL_DIR.mkdir(parents=True, exist_ok=True)
         with open(INSTALL_DIR / "install.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not _installed(wanted):  # another start may have installed it meanwhile
-                _install_engine(wanted)
+                _install_engine(wanted, python, version)
     _ensure_certificates()
 
 
@@ -224,9 +224,8 @@ def _ensure_certificates() -> None:
         say(line)
 
 
-def _install_engine(wanted: str) -> None:
-    python, version = _engine_python()  # first: without one, nothing is installed
-    INSTALL_DIR.mkdir(parents=True, exist_ok=True)
+def _install_engine(wanted: str, python: str, version: str) -> None:
+    """The engine's virtualenv with ``python`` (its ``version``), under install()'s lock."""
     uv = _uv()
     env = _uv_environment()
     if (VENV / "bin" / "python").exists() and _python_version(VENV) != version:
