@@ -16,7 +16,9 @@ import argparse
 import io
 import json
 import math
+import operator
 import os
+import re
 import struct
 import subprocess
 import sys
@@ -72,22 +74,27 @@ def noise_picture(mode: str, size: tuple[int, int]) -> Image.Image:
     raise ValueError(f"no noise picture for mode {mode}")
 
 
+# A run of one byte, at most 255 long (an RLE8 count is one byte).
+RLE8_RUN = re.compile(rb"(.)\1{0,254}", re.DOTALL)
+
+
+def rle8_row(line: bytes) -> bytes:
+    ends = [run.end() for run in RLE8_RUN.finditer(line)]
+    starts = [0, *ends[:-1]]
+    row = bytearray(2 * len(ends))
+    row[0::2] = bytes(map(operator.sub, ends, starts))
+    row[1::2] = bytes(line[start] for start in starts)
+    return bytes(row) + b"\x00\x00"
+
+
 def rle8_bmp(image: Image.Image) -> bytes:
     """`image` (mode P) as an 8-bit run-length BMP, which Pillow reads but does not write:
     runs of up to 255 pixels, an end of line per row, rows bottom-up."""
     width, height = image.size
     pixels = image.tobytes()
-    body = bytearray()
-    for row in range(height - 1, -1, -1):
-        line = pixels[row * width : (row + 1) * width]
-        start = 0
-        while start < width:
-            run = 1
-            while start + run < width and run < 255 and line[start + run] == line[start]:
-                run += 1
-            body += bytes((run, line[start]))
-            start += run
-        body += b"\x00\x00"
+    rows = {}  # the tests' pictures repeat rows: each distinct row is encoded once
+    lines = (pixels[row * width : (row + 1) * width] for row in range(height - 1, -1, -1))
+    body = b"".join([rows[line] if line in rows else rows.setdefault(line, rle8_row(line)) for line in lines])
     body += b"\x00\x01"
     palette = image.getpalette("RGB") or []
     colours = b"".join(bytes((palette[i + 2], palette[i + 1], palette[i], 0)) for i in range(0, len(palette), 3))
