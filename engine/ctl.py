@@ -530,6 +530,10 @@ def _engine_environment(listen: str) -> dict:
     ):
         if key in os.environ:
             env[key] = os.environ[key]
+    # LocalStack documents LAMBDA_RETRY_BASE_DELAY_SECONDS, but its config (2026.3.0) reads
+    # LAMBDA_RETRY_BASE_DELAY: the engine gets both, so the documented name takes effect.
+    if "LAMBDA_RETRY_BASE_DELAY_SECONDS" in env:
+        env["LAMBDA_RETRY_BASE_DELAY"] = env["LAMBDA_RETRY_BASE_DELAY_SECONDS"]
     return env
 
 
