@@ -2,7 +2,10 @@
 
 SQS batches use the partial batch response: only failed records are returned in
 batchItemFailures, so they alone are redelivered (and end in the DLQ after
-maxReceiveCount). The event source mapping must enable ReportBatchItemFailures.
+maxReceiveCount). The event source mapping must enable ReportBatchItemFailures. A copy of a
+message that another invocation is delivering right now (SQS delivers at least once) is
+reported too, and made visible again when that delivery's claim expires rather than after the
+queue's visibility timeout.
 
 Claim first (the pattern of Powertools' idempotency utility, written here because the claim
 must be the history row itself and its final status must share a transaction with the
@@ -36,6 +39,8 @@ duplicate is dropped by notification_id) and marks it sent, or leaves it to the 
 """
 
 import datetime as dt
+import functools
+import math
 import re
 import time
 import uuid
@@ -92,10 +97,17 @@ RESERVE_SHARE = 4
 CLAIM_INDEX = "ByClaimExpiry"
 SWEEP_PAGE = 25
 _DIGITS = re.compile(r"[0-9]{1,16}")
+# SQS's longest visibility timeout (12 hours).
+MAX_VISIBILITY_S = 43_200
 
 
 class ClaimHeld(RuntimeError):
-    """Another delivery of the same notification is in progress: retry later."""
+    """Another delivery of the same notification is in progress: retry later (once its claim
+    has expired, at the latest)."""
+
+    def __init__(self, message: str, expires_ms: int):
+        super().__init__(message)
+        self.expires_ms = expires_ms
 
 
 def now_ms() -> int:
@@ -175,9 +187,11 @@ def claim(notification: Notification, source: str, remaining_ms: int) -> Claim |
             raise
         existing = from_item(exc.response.get("Item", {}))
         if existing.get("Status") == IN_PROGRESS:
+            expires_ms = int(existing.get("ClaimExpiresMs", 0))
             raise ClaimHeld(
                 f"notification {notification.notification_id} is being delivered by another invocation "
-                f"(claim expires at {int(existing.get('ClaimExpiresMs', 0))} ms)"
+                f"(claim expires at {expires_ms} ms)",
+                expires_ms,
             ) from exc
         return existing
     return Claim(token)
@@ -413,12 +427,38 @@ def handle_sqs(records: list[dict[str, Any]], remaining_ms: Callable[[], int]) -
                 record_rejected(record, str(exc))
                 continue
             deliver(notification, "sqs", remaining_ms)
+        except ClaimHeld as held:
+            # Another copy of this message (SQS delivers at least once) is being delivered now.
+            logger.info("notification held by another delivery", extra={"sqs_message_id": message_id})
+            failures.append({"itemIdentifier": message_id})
+            return_when_claim_expires(record, held.expires_ms)
         except Exception:
             # Reported, not swallowed: the record goes back to the queue (and to the DLQ
             # after maxReceiveCount) while the rest of the batch is deleted.
             logger.exception("notification record failed", extra={"sqs_message_id": message_id})
             failures.append({"itemIdentifier": message_id})
     return {"batchItemFailures": failures}
+
+
+def return_when_claim_expires(record: dict[str, Any], expires_ms: int) -> None:
+    """Make a record held by another delivery's claim visible again when that claim expires,
+    instead of after the queue's visibility timeout (six function timeouts): it then finds the
+    row sent and is deleted, or takes over a claim its holder left."""
+    seconds = min(MAX_VISIBILITY_S, max(1, math.ceil((expires_ms - now_ms()) / 1000)))
+    try:
+        client("sqs").change_message_visibility(
+            QueueUrl=_queue_url(record["eventSourceARN"]),
+            ReceiptHandle=record["receiptHandle"],
+            VisibilityTimeout=seconds,
+        )
+    except Exception:  # the queue's own visibility timeout then brings the record back
+        logger.warning("could not shorten a held record's visibility", extra={"sqs_message_id": record["messageId"]})
+
+
+@functools.cache
+def _queue_url(queue_arn: str) -> str:
+    *_, account, name = queue_arn.split(":")
+    return client("sqs").get_queue_url(QueueName=name, QueueOwnerAWSAccountId=account)["QueueUrl"]
 
 
 def handle_direct(payload: Any, remaining_ms: Callable[[], int]) -> dict[str, Any]:

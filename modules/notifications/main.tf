@@ -203,8 +203,10 @@ module "function" {
       resources = [aws_dynamodb_table.days.arn]
     },
     {
+      # ChangeMessageVisibility (by the queue's URL, GetQueueUrl): a copy held by another
+      # delivery's claim comes back when the claim expires (notification_processor).
       sid       = "ConsumeNotificationsQueue"
-      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility"]
+      actions   = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes", "sqs:ChangeMessageVisibility", "sqs:GetQueueUrl"]
       resources = [local.queue_arn]
     },
   ]

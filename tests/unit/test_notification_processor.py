@@ -171,6 +171,50 @@ def test_two_deliveries_started_together_publish_once(aws, context, published):
     assert len(calls) == 1 and published() == [] and counters(aws)["Total"] == 1
 
 
+def test_a_copy_held_by_another_delivery_comes_back_when_that_claim_expires(aws, context, monkeypatch):
+    """SQS can hand two invocations the same message at once. The one that finds the other's
+    live claim reports its record and makes it visible again when that claim expires (here in
+    about a second), not after the queue's visibility timeout (here ten minutes)."""
+    aws.sqs.set_queue_attributes(QueueUrl=aws.queue_url, Attributes={"VisibilityTimeout": "600"})
+    aws.sqs.send_message(QueueUrl=aws.queue_url, MessageBody=json.dumps(API_BODY))
+    (message,) = aws.sqs.receive_message(QueueUrl=aws.queue_url)["Messages"]
+    record = {
+        **sqs_record(message["MessageId"], message["Body"]),
+        "receiptHandle": message["ReceiptHandle"],
+        "eventSourceARN": aws.sqs.get_queue_attributes(QueueUrl=aws.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"],
+    }
+    # The other delivery's claim, made so that it expires a second from now.
+    real_now = notification_processor.now_ms
+    monkeypatch.setattr(
+        notification_processor, "now_ms", lambda: real_now() - notification_processor.CLAIM_MARGIN_MS + 1_000
+    )
+    notification = notification_processor._sqs_record_notification(record)
+    assert isinstance(notification_processor.claim(notification, "sqs", 0), notification_processor.Claim)
+    monkeypatch.setattr(notification_processor, "now_ms", real_now)
+
+    assert notification_processor.lambda_handler({"Records": [record]}, context) == {
+        "batchItemFailures": [{"itemIdentifier": message["MessageId"]}]
+    }
+    assert "Messages" not in aws.sqs.receive_message(QueueUrl=aws.queue_url)  # held until the claim expires
+    (again,) = aws.sqs.receive_message(QueueUrl=aws.queue_url, WaitTimeSeconds=5)["Messages"]
+    assert again["MessageId"] == message["MessageId"]
+
+
+def test_a_held_copy_whose_visibility_cannot_be_changed_is_still_reported(aws, context, monkeypatch):
+    """A receipt handle SQS no longer knows (or no permission): the queue's own visibility
+    timeout brings the record back; the failure is reported as before."""
+    real_now = notification_processor.now_ms
+    monkeypatch.setattr(notification_processor, "now_ms", lambda: real_now() + 60_000)
+    record = sqs_record("m-held", API_BODY)
+    notification_processor.claim(notification_processor._sqs_record_notification(record), "sqs", 0)
+    monkeypatch.setattr(notification_processor, "now_ms", real_now)
+    assert notification_processor.lambda_handler({"Records": [record]}, context) == {
+        "batchItemFailures": [{"itemIdentifier": "m-held"}]
+    }
+
+
 class SimulatedCrash(BaseException):
     """Not an Exception: like a killed process, no handler of the function runs."""
 
