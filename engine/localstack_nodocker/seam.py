@@ -800,6 +800,9 @@ _ESM = "localstack.services.lambda_.event_source_mapping"
 ESM_DYNAMODB_POLLER = _target(
     f"{_ESM}.esm_worker_factory:DynamoDBPoller", REPLACED, f"{BISECT}; {STREAM_POSITIONS}", "stream_mapping.py", Class()
 )
+ESM_KINESIS_POLLER = _target(
+    f"{_ESM}.esm_worker_factory:KinesisPoller", REPLACED, MAPPING_POLLING, "stream_mapping.py", Class()
+)
 GET_ESM_WORKER = _target(
     f"{_ESM}.esm_worker_factory:EsmWorkerFactory.get_esm_worker",
     WRAPPED,
@@ -807,7 +810,7 @@ GET_ESM_WORKER = _target(
     "event_concurrency.py",
     Parameters("self"),
     # the factory builds stream pollers from its module's name, which is replaced
-    Mentions("DynamoDBPoller("),
+    Mentions("DynamoDBPoller(", "KinesisPoller("),
 )
 _target(
     f"{_ESM}.esm_worker_factory:EsmWorkerFactory",

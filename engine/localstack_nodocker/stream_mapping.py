@@ -25,11 +25,19 @@ gets a record (streams.py wakes it) or, with a batching window, until the window
 most ``IDLE_WAIT_S`` at a time. A poll holds a slot of the engine's bound and the function's
 reserved concurrency (event_concurrency.py); batches of one shard run one after another, in
 order, as with ``ParallelizationFactor`` 1 (a larger factor is accepted and runs as 1).
+
+Kinesis mappings keep LocalStack's poller with that interval at 0 too, so an idle one read its
+shards without a pause: a fifth of a core for a mapping on an empty stream, and as much again
+in kinesis-mock. Here, once a whole round over the shards read nothing, the poller waits a
+second from that round's start (or until the mapping stops) before it reads again: AWS's
+base rate, one read per shard a second; while reads return records they follow at once. (The
+writes go to kinesis-mock, out of the engine's sight, so there is no wake on write as above.)
 """
 
 import copy
 import logging
 import threading
+import time
 
 from localstack.runtime import hooks
 from localstack.services.lambda_.event_source_mapping.event_processor import (
@@ -37,6 +45,7 @@ from localstack.services.lambda_.event_source_mapping.event_processor import (
     PartialBatchFailureError,
 )
 from localstack.services.lambda_.event_source_mapping.pollers.dynamodb_poller import DynamoDBPoller
+from localstack.services.lambda_.event_source_mapping.pollers.kinesis_poller import KinesisPoller
 from localstack.services.lambda_.event_source_mapping.pollers.poller import get_batch_item_failures
 
 from localstack_nodocker import event_concurrency, seam, streams
@@ -45,6 +54,8 @@ LOG = logging.getLogger(__name__)
 # The longest an idle poller waits for a record before it reads again: a stopped mapping's
 # poller ends within this.
 IDLE_WAIT_S = 2
+# AWS reads each shard of a Kinesis stream once a second while it returns nothing.
+KINESIS_IDLE_READ_INTERVAL_S = 1.0
 # mapping UUID -> {shard id: next sequence number}, from a loaded snapshot, taken by the
 # mapping's poller when it first asks for its shards
 _RESUME_AT: dict[str, dict[str, int]] = {}
@@ -147,11 +158,38 @@ class BisectingDynamoDBPoller(DynamoDBPoller):
             return records
 
 
+class PacedKinesisPoller(KinesisPoller):
+    """LocalStack's Kinesis poller, pausing once a round over the shards read nothing."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.empty_reads = 0  # reads in a row that returned no record
+        self.round_started = time.monotonic()
+
+    def poll_events(self):
+        if self.shards and self.empty_reads >= len(self.shards):
+            self._is_shutdown.wait(self.round_started + KINESIS_IDLE_READ_INTERVAL_S - time.monotonic())
+            self.empty_reads = 0
+        if self.empty_reads == 0:
+            self.round_started = time.monotonic()
+        super().poll_events()
+
+    def get_records(self, shard_iterator: str) -> dict:
+        try:
+            response = super().get_records(shard_iterator)
+        except Exception:  # a failed read counts as empty: the next round waits instead of spinning
+            self.empty_reads += 1
+            raise
+        self.empty_reads = 0 if response.get("Records") else self.empty_reads + 1
+        return response
+
+
 @hooks.on_infra_start()
 def bisect_stream_batches_on_function_error() -> None:
     """Stream mappings are built by EsmWorkerFactory; it gets the bisecting poller
-    (event_concurrency.py hands it its mapping)."""
+    (event_concurrency.py hands it its mapping) and the paced Kinesis poller."""
     seam.replace(seam.ESM_DYNAMODB_POLLER, BisectingDynamoDBPoller)
+    seam.replace(seam.ESM_KINESIS_POLLER, PacedKinesisPoller)
 
 
 def positions(esm_workers: dict) -> dict[str, dict[str, int]]:

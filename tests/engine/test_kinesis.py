@@ -8,6 +8,7 @@ import base64
 import json
 import os
 import signal
+import subprocess
 import uuid
 from pathlib import Path
 
@@ -17,6 +18,7 @@ import pytest
 from tests.engine.test_lambda_paths import recorder_function
 from tests.engine.test_listening import command_line, process_tree
 from tests.engine.test_streams import FORWARD_BATCH_SOURCE
+from tests.support.engine import ENGINE_PYTHON
 from tests.support.second_engine import client, second_engine_at, started
 from tests.support.waiting import wait_for
 
@@ -87,6 +89,89 @@ def test_records_reach_a_function_through_an_event_source_mapping(aws, stream):
     assert {(r["eventSource"], r["eventSourceARN"], r["eventName"], r["awsRegion"]) for r in delivered} == {
         ("aws:kinesis", arn, "aws:kinesis:record", "us-east-1")
     }
+
+
+# Runs in the engine's interpreter: the mapping's poller (stream_mapping.PacedKinesisPoller) on a
+# stream of one shard, polled as its worker does (no interval between polls).
+PACED_POLLER = r"""
+import datetime
+import threading
+import time
+from localstack_nodocker.stream_mapping import PacedKinesisPoller
+
+ARN = "arn:aws:kinesis:us-east-1:000000000000:stream/paced"
+
+
+class Stream:
+    # A Kinesis client of one active shard whose reads return records while `flowing`.
+
+    def __init__(self):
+        self.reads, self.flowing, self.sequence = 0, False, 0
+
+    def describe_stream(self, **kwargs):
+        return {"StreamDescription": {"StreamStatus": "ACTIVE", "Shards": [{"ShardId": "shard-0"}]}}
+
+    def get_shard_iterator(self, **kwargs):
+        return {"ShardIterator": "iterator"}
+
+    def get_records(self, **kwargs):
+        self.reads += 1
+        records = []
+        if self.flowing:
+            self.sequence += 1
+            records = [{"SequenceNumber": str(self.sequence), "Data": b"x",
+                        "PartitionKey": "p", "ApproximateArrivalTimestamp": datetime.datetime.now(datetime.UTC)}]
+        return {"Records": records, "NextShardIterator": "iterator"}
+
+
+class Processor:
+    def __init__(self):
+        self.batches = 0
+
+    def process_events_batch(self, events):
+        self.batches += 1
+
+
+def reads_in(poller, stream, seconds):
+    # What the mapping's worker does (its poll interval is 0): poll until stopped.
+    stop, before = threading.Event(), stream.reads
+    def loop():
+        while not stop.is_set():
+            poller.poll_events()
+    worker = threading.Thread(target=loop)
+    worker.start()
+    time.sleep(seconds)
+    stop.set()
+    return worker, stream.reads - before
+
+
+stream, processor = Stream(), Processor()
+parameters = {"KinesisStreamParameters": {"StartingPosition": "LATEST", "BatchSize": 10, "MaximumBatchingWindowInSeconds": 0}}
+poller = PacedKinesisPoller(ARN, parameters, stream, processor, kinesis_namespace=True, esm_uuid="paced")
+worker, idle_reads = reads_in(poller, stream, 2.5)
+worker.join(5)
+assert 1 <= idle_reads <= 4, f"an idle shard read {idle_reads} times in 2.5 s"  # once a second
+stream.flowing = True
+worker, busy_reads = reads_in(poller, stream, 2.5)
+worker.join(5)
+assert busy_reads >= 10 and processor.batches >= 10, (busy_reads, processor.batches)  # no pause while records come
+stream.flowing = False
+stopping = threading.Thread(target=lambda: [poller.poll_events() for _ in range(3)])
+stopping.start()
+time.sleep(0.2)
+poller.close()  # the worker's stop: a waiting poll returns at once
+stopping.join(0.5)
+assert not stopping.is_alive(), "a stopped poller kept waiting"
+print("ok", idle_reads, busy_reads)
+"""
+
+
+def test_an_idle_kinesis_mapping_reads_each_shard_once_a_second_and_a_busy_one_without_pause():
+    """AWS's base rate on an idle shard (LocalStack's poller read it without a pause: 395,626 reads
+    in 2.5 s), reads one after another while records come, and a stop ends a waiting poll."""
+    result = subprocess.run([str(ENGINE_PYTHON), "-c", PACED_POLLER], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.strip().splitlines()[-1].startswith("ok")
 
 
 def test_a_record_put_just_before_down_is_there_after_up(engine, tmp_path):
