@@ -1,6 +1,7 @@
 """The worker protocol without an engine: the executor's reader (protocol.py) against the real
 Python and Node.js workers, started here as the executor starts them."""
 
+import contextlib
 import json
 import re
 import shutil
@@ -117,6 +118,26 @@ def start(tmp_path, language: str, handler: str, **options) -> protocol.Worker:
     return worker
 
 
+@contextlib.contextmanager
+def launched(tmp_path, language: str, handler: str, **options):
+    """`launch`, killed at the end whatever happens."""
+    worker = launch(tmp_path, language, handler, **options)
+    try:
+        yield worker
+    finally:
+        worker.kill()
+
+
+@contextlib.contextmanager
+def started(tmp_path, language: str, handler: str, **options):
+    """`start`, killed at the end whatever happens."""
+    worker = start(tmp_path, language, handler, **options)
+    try:
+        yield worker
+    finally:
+        worker.kill()
+
+
 def call(worker: protocol.Worker, payload: str, request_id: str = "r-1", raw: bytes | None = None):
     """(result frame, log frames) of one invocation."""
     if raw is not None:
@@ -137,8 +158,7 @@ def language(request):
 
 
 def test_a_deeply_nested_payload_fails_only_its_invocation(tmp_path, language):
-    worker = start(tmp_path, language, "handlers.echo")
-    try:
+    with started(tmp_path, language, "handlers.echo") as worker:
         frame, _ = call(worker, DEEP)
         assert frame["error"] is True
         # Python cannot parse it; V8 parses it, and then cannot serialise the echo back (AWS's
@@ -152,62 +172,47 @@ def test_a_deeply_nested_payload_fails_only_its_invocation(tmp_path, language):
         assert frame["error"] is False
         assert json.loads(frame["result"]) == {"event": {"a": 1}, "request_id": "r-2"}
         assert worker.alive()
-    finally:
-        worker.kill()
 
 
 def test_a_garbled_request_fails_only_its_invocation(tmp_path, language):
-    worker = start(tmp_path, language, "handlers.echo")
-    try:
+    with started(tmp_path, language, "handlers.echo") as worker:
         frame, _ = call(worker, "", raw=b"{not json\n")
         assert frame["error"] is True and "Runtime.UnmarshalError" in frame["result"]
         frame, _ = call(worker, "{}")
         assert frame["error"] is False and worker.alive()
-    finally:
-        worker.kill()
 
 
 def test_concurrent_writers_produce_whole_frames(tmp_path, language):
-    worker = start(tmp_path, language, "handlers.chatty")
-    try:
+    with started(tmp_path, language, "handlers.chatty") as worker:
         frame, logs = call(worker, "{}")
         assert json.loads(frame["result"]) == "done"
         lines = [line for log in logs for line in log.splitlines() if "line" in line]
         assert len(lines) == 8 * 200
         for n in range(8):
             assert sum(line.endswith(f"thread {n} line 199") for line in lines) == 1
-    finally:
-        worker.kill()
 
 
 def test_an_init_error_is_one_frame_and_then_the_worker_exits_as_the_runtime_does(tmp_path, language):
-    worker = launch(tmp_path, language, "missing.handler")
-    try:
+    with launched(tmp_path, language, "missing.handler") as worker:
         deadline = time.monotonic() + 30
         while "init_error" not in (frame := worker.read_message(deadline)):
             assert "ready" not in frame
         assert json.loads(frame["init_error"])["errorType"] == "Runtime.ImportModuleError"
         with pytest.raises(protocol.WorkerDied, match={"python": "exit status 1", "node": "exit status 129"}[language]):
             worker.read_message(deadline)
-    finally:
-        worker.kill()
 
 
 def test_python_log_records_have_awslambdarics_format_and_the_request_id(tmp_path):
-    worker = start(tmp_path, "python", "handlers.logs")
-    try:
+    with started(tmp_path, "python", "handlers.logs") as worker:
         frame, logs = call(worker, "{}", request_id="r-7")
         assert json.loads(frame["result"]) == "done"
         assert re.fullmatch(
             r"\[INFO\]\t\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z\tr-7\tfrom the logging module\n", "".join(logs)
         )
-    finally:
-        worker.kill()
 
 
 def test_a_streaming_node_handler_answers_what_it_wrote_after_its_prelude(tmp_path):
-    worker = start(tmp_path, "node", "handlers.streamed")
-    try:
+    with started(tmp_path, "node", "handlers.streamed") as worker:
         frame, _ = call(worker, "{}")
         assert (frame["error"], frame["result"]) == (False, '{"statusCode":201}' + "\0" * 8 + "Hello, world!")
         frame, _ = call(worker, '{"unfinished": true}', request_id="r-2")  # AWS's runtime's check and words
@@ -217,36 +222,25 @@ def test_a_streaming_node_handler_answers_what_it_wrote_after_its_prelude(tmp_pa
             "errorMessage": "Response stream is not finished.",
             "trace": [],
         }
-    finally:
-        worker.kill()
 
 
 def test_an_unserialisable_result_fails_only_its_invocation(tmp_path):
-    worker = start(tmp_path, "python", "handlers.deep_result")
-    try:
+    with started(tmp_path, "python", "handlers.deep_result") as worker:
         frame, _ = call(worker, "{}")
         assert frame["error"] is True and "Runtime.MarshalError" in frame["result"]
         assert worker.alive()
-    finally:
-        worker.kill()
 
 
 def test_the_memory_limit_stops_a_worker_that_grows_past_it(tmp_path):
-    worker = start(tmp_path, "python", "handlers.hungry", memory_limit_kb=200 * 1024)
-    try:
+    with started(tmp_path, "python", "handlers.hungry", memory_limit_kb=200 * 1024) as worker:
         with pytest.raises(protocol.WorkerOutOfMemory):
             call(worker, json.dumps({"mb": 600}))
-    finally:
-        worker.kill()
 
 
 def test_an_allocation_past_the_address_space_limit_ends_the_worker_as_out_of_memory(tmp_path):
-    worker = start(tmp_path, "python", "handlers.hungry", address_space=300 * 1024 * 1024)
-    try:
+    with started(tmp_path, "python", "handlers.hungry", address_space=300 * 1024 * 1024) as worker:
         with pytest.raises(protocol.WorkerDied, match="exit status 86"):
             call(worker, json.dumps({"mb": 600}))
-    finally:
-        worker.kill()
 
 
 def test_frames_that_are_not_protocol_are_refused_with_the_reason():
@@ -291,14 +285,11 @@ def test_a_handler_reading_stdin_does_not_take_the_next_request(tmp_path):
     (tmp_path / "code" / "reader.py").write_text(
         "import sys\ndef handler(event, context):\n    return sys.stdin.read()\n"
     )
-    worker = start(tmp_path, "python", "reader.handler")
-    try:
+    with started(tmp_path, "python", "reader.handler") as worker:
         frame, _ = call(worker, "{}")
         assert frame == {"result": '""', "error": False, "max_rss_kb": frame["max_rss_kb"]}
         frame, _ = call(worker, "{}")
         assert frame["error"] is False
-    finally:
-        worker.kill()
 
 
 # --- sizes: what AWS refuses is answered as AWS does; nothing the handler does garbles a frame ---
@@ -320,9 +311,8 @@ def too_large(limit: int) -> dict:
 
 @pytest.fixture
 def small_limit_worker(tmp_path, language):
-    worker = start(tmp_path, language, "handlers.sized", env={"LOCALSTACK_MAX_PAYLOAD_SIZE": str(SMALL_LIMIT)})
-    yield worker
-    worker.kill()
+    with started(tmp_path, language, "handlers.sized", env={"LOCALSTACK_MAX_PAYLOAD_SIZE": str(SMALL_LIMIT)}) as worker:
+        yield worker
 
 
 @SIZES
@@ -369,20 +359,14 @@ def test_one_write_of_any_size_arrives_whole_in_bounded_log_frames(small_limit_w
 def test_at_the_engines_limit_a_response_too_large_for_a_frame_is_the_size_error(tmp_path, language, event):
     """Without the variable the limit is AWS's; 20 MB would have been a frame over the
     reader's 16 MB (MAX_FRAME_BYTES), reported as Runtime.InvalidResponse."""
-    worker = start(tmp_path, language, "handlers.sized")
-    try:
+    with started(tmp_path, language, "handlers.sized") as worker:
         frame, _ = call(worker, json.dumps(event))
         assert frame["error"] is True and json.loads(frame["result"]) == too_large(6 * 1024 * 1024 + 100)
         frame, _ = call(worker, json.dumps({"respond": 6 * 1024 * 1024 + 100}))
         assert frame["error"] is False and len(frame["result"]) == 6 * 1024 * 1024 + 100
-    finally:
-        worker.kill()
 
 
 def test_output_longer_than_a_frame_may_be_does_not_garble_the_stream(tmp_path, language):
-    worker = start(tmp_path, language, "handlers.sized")
-    try:
+    with started(tmp_path, language, "handlers.sized") as worker:
         frame, logs = call(worker, json.dumps({"log": protocol.MAX_FRAME_BYTES + 1, "text": "y"}))
         assert frame["error"] is False and sum(map(len, logs)) == protocol.MAX_FRAME_BYTES + 1
-    finally:
-        worker.kill()
