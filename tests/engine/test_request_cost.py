@@ -246,6 +246,72 @@ def test_moto_method_listing_and_random_strings():
     assert in_engine_interpreter(MOTO_CHECKS) == "ok"
 
 
+# In the engine's interpreter, with the engine's patches applied: a router's remembered misses
+# are for one map (a route added or removed later is found or missed), only plain misses are
+# remembered (a request with the wrong method is refused as such every time), and the host is
+# part of what was missed; a User-Agent built once is the one botocore builds, for each client
+# configuration and set of a request's features.
+ROUTER_AND_USER_AGENT_CHECKS = r"""
+import botocore.session
+from botocore.config import Config
+from botocore.context import start_as_current_context
+from botocore.useragent import UserAgentString, register_feature_id
+from rolo import Request, Response, Router
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from localstack_nodocker import request_cost
+
+def answer(router, path, method="GET", host="localhost"):
+    try:
+        return router.dispatch(Request(method, path, headers={"Host": host})).get_data(as_text=True)
+    except MethodNotAllowed:
+        return "not allowed"
+    except NotFound:
+        return "not found"
+
+upstream_ua = UserAgentString.to_string
+request_cost._remember_route_misses()
+request_cost._build_user_agents_once()
+
+router = Router()
+router.add("/put-only", lambda request, args: Response("put"), methods=["PUT"])
+assert [answer(router, "/late") for _ in range(2)] == ["not found"] * 2
+rule = router.add("/late", lambda request, args: Response("late"))
+assert answer(router, "/late") == "late"
+router.remove(rule)
+assert answer(router, "/late") == "not found"
+assert [answer(router, "/put-only") for _ in range(2)] == ["not allowed"] * 2
+assert answer(router, "/put-only", "PUT") == "put"
+hosted = Router()
+hosted.add("/", lambda request, args: Response("hosted"), host="api.example")
+assert answer(hosted, "/", host="other.example") == "not found"
+assert answer(hosted, "/", host="api.example") == "hosted"
+other = Router()
+assert answer(other, "/late") == "not found" and answer(router, "/late") == "not found"
+for n in range(request_cost.ROUTE_MISSES + 10):
+    assert answer(other, f"/miss-{n}") == "not found"
+other.add("/miss-3", lambda request, args: Response("found"))
+assert answer(other, "/miss-3") == "found"
+
+session = botocore.session.get_session()
+compared = 0
+for config in (None, Config(user_agent_appid="app one"), Config(user_agent_extra="extra/1"), Config(user_agent="legacy")):
+    for service in ("sqs", "dynamodb"):
+        client = session.create_client(service, region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b", config=config)
+        built = client._user_agent_creator
+        for features in ((), ("WAITER",), ("PAGINATOR", "RETRY_MODE_STANDARD"), ("WAITER",)):
+            with start_as_current_context():
+                for feature in features:
+                    register_feature_id(feature)
+                assert built.to_string() == upstream_ua(built), (config, features)
+                compared += 1
+print(compared)
+"""
+
+
+def test_route_misses_and_user_agents_as_upstream_answers():
+    assert in_engine_interpreter(ROUTER_AND_USER_AGENT_CHECKS) == "32"
+
+
 def _statistics(queue_name: str, metric: str, since: dt.datetime) -> dict:
     points = cloudwatch_client().get_metric_statistics(
         Namespace="AWS/SQS",
