@@ -8,6 +8,7 @@ import concurrent.futures
 import datetime as dt
 import hashlib
 import os
+import socket
 import subprocess
 import urllib.parse
 import urllib.request
@@ -495,3 +496,42 @@ def test_a_waiting_receive_holds_no_other_request(bucket):
     finally:
         for queue in (waiting, slow, other):
             sqs.delete_queue(QueueUrl=queue)
+
+
+def _raw_exchange(request: bytes, timeout: float = 10) -> bytes:
+    """Everything the engine sends back on one connection for ``request``, until it closes it."""
+    parts = urllib.parse.urlsplit(endpoint())
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as connection:
+        connection.sendall(request)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+        return received
+
+
+def test_inline_answers_sent_whole_and_in_order(bucket):
+    """Answers given on the reactor thread, pipelined on one connection with one longer than
+    it answers inline (streamed on from a request thread), arrive whole and in order, and the
+    connection the client asks to close is closed after the last of its answer."""
+    s3 = client("s3")
+    bodies = {key: os.urandom(size) for key, size in (("first", 10), ("second", 300_000))}
+    for key, body in bodies.items():
+        s3.put_object(Bucket=bucket, Key=f"raw-{key}", Body=body)
+    host = urllib.parse.urlsplit(endpoint()).netloc
+
+    def get(key: str, connection: str) -> bytes:
+        url = urllib.parse.urlsplit(s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}))
+        return f"GET {url.path}?{url.query} HTTP/1.1\r\nHost: {host}\r\nConnection: {connection}\r\n\r\n".encode()
+
+    received = _raw_exchange(
+        get("raw-first", "keep-alive") + get("raw-second", "keep-alive") + get("raw-first", "close")
+    )
+    answers = []
+    while received:
+        head, _, rest = received.partition(b"\r\n\r\n")
+        length = int(
+            next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")).split(b":")[1]
+        )
+        answers.append((head.split(b"\r\n")[0], rest[:length]))
+        received = rest[length:]
+    assert answers == [(b"HTTP/1.1 200 OK", bodies[key]) for key in ("first", "second", "first")]
