@@ -39,7 +39,15 @@ In the gateway and moto (``cut_request_cost``, a start hook):
   (to check the action is one of them): the list is kept per class, and listed again when a
   class in its hierarchy gains or loses an attribute;
 - moto drew each request id (52 characters) with one call to ``random.choice`` per
-  character: one ``choices`` call draws them all, from the same generator and alphabet.
+  character: one ``choices`` call draws them all, from the same generator and alphabet;
+- the gateway's two routers (LocalStack's own resources and the routes services add) matched
+  every request's host, path and method against all their rules, and nearly every request
+  matches none (it is a service call): a miss is remembered per router and map
+  (``ROUTE_MISSES`` at most), and the map a router changes to starts with none;
+- botocore built the ``User-Agent`` of every request of the engine's own clients (an SQS
+  subscriber's delivery from SNS, a Lambda's event source, ...) from a hundred components,
+  sanitising each, twice per request: it is a function of the client's fields and the
+  request's features, and is built once per set of them (``USER_AGENTS`` at most).
 """
 
 import functools
@@ -47,8 +55,10 @@ import itertools
 import logging
 import string
 
+from botocore.context import get_context
 from localstack.runtime import hooks
 from rolo.gateway.wsgi import WsgiGateway
+from rolo.request import get_raw_path
 from rolo.serving.twisted import (
     HeaderPreservingWSGIResource,
     HeaderPreservingWSGIResponse,
@@ -61,6 +71,7 @@ from twisted.python.failure import Failure
 from twisted.web.http import INTERNAL_SERVER_ERROR
 from twisted.web.server import NOT_DONE_YET, Site
 from werkzeug.datastructures import Headers
+from werkzeug.exceptions import NotFound
 
 from localstack_nodocker import seam
 from localstack_nodocker.http_limits import AnsweringHTTPChannel
@@ -386,9 +397,75 @@ def _draw_random_strings_at_once() -> None:
     seam.replace(seam.MOTO_RANDOM_STRING, get_random_string)
 
 
+ROUTE_MISSES = 1024  # requests no rule matched, remembered per router at most; then forgotten
+
+
+def _remember_route_misses() -> None:
+    seam.original(seam.ROUTER_DISPATCH)
+    misses_of: dict = {}  # router -> (its map, (host, raw path, method) of requests it did not match)
+
+    def dispatch(self, request):
+        url_map = self.url_map  # rules change by a new map (seam): read once, as upstream reads it
+        path = get_raw_path(request)
+        key = (request.host, path, request.method)
+        found = misses_of.get(id(self))
+        if found is None or found[0] is not url_map:
+            found = misses_of[id(self)] = (url_map, set())
+        misses = found[1]
+        if key in misses:
+            raise NotFound()
+        matcher = url_map.bind(server_name=request.host)
+        try:
+            handler, args = matcher.match(path, method=request.method)
+        except NotFound as missed:
+            if type(missed) is NotFound:  # not MethodNotAllowed or another of its kind
+                if len(misses) >= ROUTE_MISSES:
+                    misses.clear()
+                misses.add(key)
+            raise
+        args.pop("__host__", None)
+        return self.dispatcher(request, handler, args)
+
+    seam.replace(seam.ROUTER_DISPATCH, dispatch)
+
+
+USER_AGENTS = 256  # User-Agent strings kept at most (client fields and request features); then built anew
+
+
+def _frozen(value):
+    if isinstance(value, set):
+        return frozenset(value)
+    if isinstance(value, list):
+        return tuple(value)
+    return value
+
+
+def _build_user_agents_once() -> None:
+    build = seam.original(seam.USER_AGENT)
+    built: dict = {}
+
+    def to_string(self):
+        context = get_context()
+        features = frozenset(context.features) if context is not None else None
+        key = (tuple((name, _frozen(value)) for name, value in vars(self).items()), features)
+        try:
+            found = built.get(key)
+        except TypeError:  # a field that cannot be a key: built as before
+            return build(self)
+        if found is None:
+            if len(built) >= USER_AGENTS:
+                built.clear()
+            found = built[key] = build(self)
+        return found
+
+    seam.replace(seam.USER_AGENT, to_string)
+
+
 @hooks.on_infra_start()
 def cut_request_cost():
     _log_without_trace_copies()
     _choose_media_types_once()
     _list_handler_methods_once()
     _draw_random_strings_at_once()
+    _remember_route_misses()
+    _build_user_agents_once()

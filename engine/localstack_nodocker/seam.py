@@ -1444,6 +1444,67 @@ MOTO_RANDOM_STRING = _target(
     # the alphabet and the draw the replacement makes at once
     Mentions("pool = string.ascii_letters", "pool += string.digits", "self.choice(pool) for i in range(length)"),
 )
+ROUTER_DISPATCH = _target(
+    "rolo.routing.router:Router.dispatch",
+    REPLACED,
+    REQUEST_COST,
+    "request_cost.py",
+    Parameters("self", "request"),
+    # the match the replacement makes, and remembers when it finds nothing
+    Mentions(
+        "matcher = self.url_map.bind(server_name=request.host)",
+        "handler, args = matcher.match(get_raw_path(request), method=request.method)",
+        'args.pop("__host__", None)',
+        "return self.dispatcher(request, handler, args)",
+        in_order=True,
+    ),
+)
+_target(
+    "rolo.routing.router:Router._add_rules",
+    READ,
+    REQUEST_COST,
+    "request_cost.py",
+    # a router's rules change by a new map, never in place: a remembered miss is for one map
+    Mentions("new = _clone_map_with_rules(self.url_map)", "self.url_map = new", in_order=True),
+)
+_target(
+    "rolo.routing.router:Router.add_rule",
+    READ,
+    REQUEST_COST,
+    "request_cost.py",
+    Mentions("new = _clone_map_with_rules(self.url_map)", "self.url_map = new", in_order=True),
+)
+_target(
+    "rolo.routing.router:Router._remove_rules",
+    READ,
+    REQUEST_COST,
+    "request_cost.py",
+    Mentions("new = _clone_map_without_rules(old)", "self.url_map = new", in_order=True),
+)
+_target(
+    "werkzeug.routing.map:MapAdapter.match",
+    READ,
+    REQUEST_COST,
+    "request_cost.py",
+    # a request no rule matches: NotFound, as such (MethodNotAllowed, redirects are others)
+    Mentions("raise NotFound() from None"),
+)
+USER_AGENT = _target(
+    "botocore.useragent:UserAgentString.to_string",
+    WRAPPED,
+    REQUEST_COST,
+    "request_cost.py",
+    Parameters("self"),
+    # built from the instance's own fields and the request's features alone
+    Mentions("self._build_feature_metadata()", "self._client_config"),
+)
+_target(
+    "botocore.useragent:UserAgentString._build_feature_metadata",
+    READ,
+    REQUEST_COST,
+    "request_cost.py",
+    Mentions("ctx = get_context()", "ctx.features", "self._client_features"),
+)
 _target(
     "rolo.serving.twisted:HeaderPreservingHTTPChannel.protocol_factory",
     READ,

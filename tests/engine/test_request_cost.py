@@ -8,6 +8,7 @@ import concurrent.futures
 import datetime as dt
 import hashlib
 import os
+import socket
 import subprocess
 import urllib.parse
 import urllib.request
@@ -246,6 +247,72 @@ def test_moto_method_listing_and_random_strings():
     assert in_engine_interpreter(MOTO_CHECKS) == "ok"
 
 
+# In the engine's interpreter, with the engine's patches applied: a router's remembered misses
+# are for one map (a route added or removed later is found or missed), only plain misses are
+# remembered (a request with the wrong method is refused as such every time), and the host is
+# part of what was missed; a User-Agent built once is the one botocore builds, for each client
+# configuration and set of a request's features.
+ROUTER_AND_USER_AGENT_CHECKS = r"""
+import botocore.session
+from botocore.config import Config
+from botocore.context import start_as_current_context
+from botocore.useragent import UserAgentString, register_feature_id
+from rolo import Request, Response, Router
+from werkzeug.exceptions import MethodNotAllowed, NotFound
+from localstack_nodocker import request_cost
+
+def answer(router, path, method="GET", host="localhost"):
+    try:
+        return router.dispatch(Request(method, path, headers={"Host": host})).get_data(as_text=True)
+    except MethodNotAllowed:
+        return "not allowed"
+    except NotFound:
+        return "not found"
+
+upstream_ua = UserAgentString.to_string
+request_cost._remember_route_misses()
+request_cost._build_user_agents_once()
+
+router = Router()
+router.add("/put-only", lambda request, args: Response("put"), methods=["PUT"])
+assert [answer(router, "/late") for _ in range(2)] == ["not found"] * 2
+rule = router.add("/late", lambda request, args: Response("late"))
+assert answer(router, "/late") == "late"
+router.remove(rule)
+assert answer(router, "/late") == "not found"
+assert [answer(router, "/put-only") for _ in range(2)] == ["not allowed"] * 2
+assert answer(router, "/put-only", "PUT") == "put"
+hosted = Router()
+hosted.add("/", lambda request, args: Response("hosted"), host="api.example")
+assert answer(hosted, "/", host="other.example") == "not found"
+assert answer(hosted, "/", host="api.example") == "hosted"
+other = Router()
+assert answer(other, "/late") == "not found" and answer(router, "/late") == "not found"
+for n in range(request_cost.ROUTE_MISSES + 10):
+    assert answer(other, f"/miss-{n}") == "not found"
+other.add("/miss-3", lambda request, args: Response("found"))
+assert answer(other, "/miss-3") == "found"
+
+session = botocore.session.get_session()
+compared = 0
+for config in (None, Config(user_agent_appid="app one"), Config(user_agent_extra="extra/1"), Config(user_agent="legacy")):
+    for service in ("sqs", "dynamodb"):
+        client = session.create_client(service, region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b", config=config)
+        built = client._user_agent_creator
+        for features in ((), ("WAITER",), ("PAGINATOR", "RETRY_MODE_STANDARD"), ("WAITER",)):
+            with start_as_current_context():
+                for feature in features:
+                    register_feature_id(feature)
+                assert built.to_string() == upstream_ua(built), (config, features)
+                compared += 1
+print(compared)
+"""
+
+
+def test_route_misses_and_user_agents_as_upstream_answers():
+    assert in_engine_interpreter(ROUTER_AND_USER_AGENT_CHECKS) == "32"
+
+
 def _statistics(queue_name: str, metric: str, since: dt.datetime) -> dict:
     points = cloudwatch_client().get_metric_statistics(
         Namespace="AWS/SQS",
@@ -429,3 +496,42 @@ def test_a_waiting_receive_holds_no_other_request(bucket):
     finally:
         for queue in (waiting, slow, other):
             sqs.delete_queue(QueueUrl=queue)
+
+
+def _raw_exchange(request: bytes, timeout: float = 10) -> bytes:
+    """Everything the engine sends back on one connection for ``request``, until it closes it."""
+    parts = urllib.parse.urlsplit(endpoint())
+    with socket.create_connection((parts.hostname, parts.port), timeout=timeout) as connection:
+        connection.sendall(request)
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+        return received
+
+
+def test_inline_answers_sent_whole_and_in_order(bucket):
+    """Answers given on the reactor thread, pipelined on one connection with one longer than
+    it answers inline (streamed on from a request thread), arrive whole and in order, and the
+    connection the client asks to close is closed after the last of its answer."""
+    s3 = client("s3")
+    bodies = {key: os.urandom(size) for key, size in (("first", 10), ("second", 300_000))}
+    for key, body in bodies.items():
+        s3.put_object(Bucket=bucket, Key=f"raw-{key}", Body=body)
+    host = urllib.parse.urlsplit(endpoint()).netloc
+
+    def get(key: str, connection: str) -> bytes:
+        url = urllib.parse.urlsplit(s3.generate_presigned_url("get_object", Params={"Bucket": bucket, "Key": key}))
+        return f"GET {url.path}?{url.query} HTTP/1.1\r\nHost: {host}\r\nConnection: {connection}\r\n\r\n".encode()
+
+    received = _raw_exchange(
+        get("raw-first", "keep-alive") + get("raw-second", "keep-alive") + get("raw-first", "close")
+    )
+    answers = []
+    while received:
+        head, _, rest = received.partition(b"\r\n\r\n")
+        length = int(
+            next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length:")).split(b":")[1]
+        )
+        answers.append((head.split(b"\r\n")[0], rest[:length]))
+        received = rest[length:]
+    assert answers == [(b"HTTP/1.1 200 OK", bodies[key]) for key in ("first", "second", "first")]
