@@ -428,6 +428,7 @@ PARTITION_QUERY = "DynamoDB Query reading only its partition, the paged index Qu
 INDEX_UPKEEP = "DynamoDB index partitions kept up with every write"
 ITEM_MEMORY = "DynamoDB items holding the strings they repeat once"
 TRANSACTIONS = "DynamoDB transactions that save and restore only their own items"
+EXPRESSIONS = "DynamoDB update and condition expressions parsed once per text"
 STREAM_RECORDS = "DynamoDB Streams records as DynamoDB writes them (no record for a cancelled transaction)"
 BISECT = "BisectBatchOnFunctionError for DynamoDB stream mappings"
 STREAM_POSITIONS = "DynamoDB stream mappings resuming where they were after a restart"
@@ -666,14 +667,52 @@ _target(
     Parameters("self", "name"),
     Mentions("self.tables.pop("),
 )
-_target(
-    "moto.dynamodb.comparisons:get_filter_expression",
-    READ,
-    TRANSACTIONS,
-    "dynamodb_transactions.py",
-    Parameters("expr", "names", "values"),
-)
 _target("moto.dynamodb.comparisons:OpDefault", READ, PARTITION_QUERY, "dynamodb_indexes.py", Class())
+UPDATE_EXPRESSION_PARSE = _target(
+    "moto.dynamodb.parsing.expressions:UpdateExpressionParser.make",
+    REPLACED,
+    EXPRESSIONS,
+    "dynamodb_expressions.py",
+    Parameters("expression_str"),
+)
+# the tree kept per text is shared: moto's validation resolves names and values on a copy
+_target(
+    "moto.dynamodb.parsing.validators:Validator.__init__",
+    READ,
+    EXPRESSIONS,
+    "dynamodb_expressions.py",
+    Parameters("self", "expression"),
+    Mentions("self.node_to_validate = deepcopy(expression)"),
+)
+CONDITION_PARSERS = [
+    _target(
+        f"{module}:create_condition_expression_parser",
+        REPLACED,
+        EXPRESSIONS,
+        "dynamodb_expressions.py",
+        Parameters("expr", "names", "values"),
+    )
+    for module in ("moto.dynamodb.responses", "moto.dynamodb.models")
+]
+FILTER_EXPRESSIONS = [
+    _target(
+        f"{module}:get_filter_expression",
+        REPLACED,
+        EXPRESSIONS,
+        "dynamodb_expressions.py",
+        Parameters("expr", "names", "values"),
+    )
+    for module in ("moto.dynamodb.models", _DDB_TABLE)
+]
+_target(
+    "moto.dynamodb.comparisons:ConditionExpressionParser",
+    READ,
+    EXPRESSIONS,
+    "dynamodb_expressions.py",
+    Parameters("condition_expression", "expression_attribute_names", "expression_attribute_values"),
+    Assigns("expr_attr_names_found", "expr_attr_values_found"),
+    HasAttributes("parse"),
+)
 STREAM_SHARD_ADD = _target(
     f"{_DDB_TABLE}:StreamShard.add",
     REPLACED,

@@ -1,0 +1,80 @@
+"""DynamoDB expressions parsed once per text, not once per use.
+
+moto parses a write's expressions again at every step: an UpdateItem's UpdateExpression in the
+handler (to list the names it uses) and again in the backend, its ConditionExpression in the
+handler and in the backend; a TransactWriteItems parses each action's condition to check its
+names, then again to evaluate it. A log chunk's transaction holds 92 Puts with the same
+``attribute_not_exists(LogLevel)``, and the counters' Updates repeat a few expressions: parsing
+was a fifth of a transaction's time in moto (py-spy). Here both parses are kept per text:
+
+- an UpdateExpression's tree per expression string (``UpdateExpressionParser.make``). Every
+  user of the tree only reads it (``find_clauses``) or deep-copies it first: moto's
+  ``Validator`` resolves names and values on its own copy (a seam.py shape checks that copy).
+- a condition's operator tree per (expression, names, values), as JSON, the names and values
+  it parses from being a copy of the request's (``create_condition_expression_parser`` and
+  ``get_filter_expression`` where moto's DynamoDB modules call them). The operators only read
+  the item they are given. A parser handed out still lists the names and values its
+  expression uses in lists of its own, which moto's handlers extend.
+
+A text that does not parse raises as before, at each use (nothing is kept of it).
+seam.py targets (EXPRESSIONS).
+"""
+
+import functools
+import json
+
+from moto.dynamodb.comparisons import ConditionExpressionParser
+
+from localstack_nodocker import seam
+
+PARSED_KEPT = 512
+
+
+def parse_expressions_once() -> None:
+    make = seam.original(seam.UPDATE_EXPRESSION_PARSE).__func__
+    parse_update = functools.lru_cache(maxsize=PARSED_KEPT)(make)
+    seam.replace(seam.UPDATE_EXPRESSION_PARSE, classmethod(parse_update))
+    for target in seam.CONDITION_PARSERS:
+        seam.replace(target, ParsedCondition)
+    for target in seam.FILTER_EXPRESSIONS:
+        seam.replace(target, parsed_condition)
+
+
+class ParsedCondition:
+    """moto's ConditionExpressionParser as its callers use it: ``parse()`` once, then the
+    placeholders found (the parse kept per text, the lists this parser's own)."""
+
+    def __init__(self, condition_expression, expression_attribute_names, expression_attribute_values):
+        self.condition = (condition_expression, expression_attribute_names, expression_attribute_values)
+        self.expr_attr_names_found: list[str] = []
+        self.expr_attr_values_found: list[str] = []
+
+    def parse(self):
+        op, names_found, values_found = _parsed(*self.condition)
+        self.expr_attr_names_found.extend(names_found)
+        self.expr_attr_values_found.extend(values_found)
+        return op
+
+
+def parsed_condition(expr, names, values):
+    """moto's ``get_filter_expression``: the operator tree of a condition or filter."""
+    return _parsed(expr, names, values)[0]
+
+
+def _parsed(expression, names, values) -> tuple:
+    try:
+        key = (expression, json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True))
+    except (TypeError, ValueError):  # not JSON (bytes from a caller of the backend): parsed as it is
+        return _parse(expression, names, values)
+    return _parse_text(*key)
+
+
+@functools.lru_cache(maxsize=PARSED_KEPT)
+def _parse_text(expression, names: str, values: str) -> tuple:
+    return _parse(expression, json.loads(names), json.loads(values))
+
+
+def _parse(expression, names, values) -> tuple:
+    parser = ConditionExpressionParser(expression, names, values)
+    op = parser.parse()
+    return op, tuple(parser.expr_attr_names_found), tuple(parser.expr_attr_values_found)
