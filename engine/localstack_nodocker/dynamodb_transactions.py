@@ -11,7 +11,6 @@ keeps an UpdateItem that creates its item to one record (``write_one_record_per_
 seam.py targets (TRANSACTIONS, STREAM_RECORDS).
 """
 
-import copy
 import functools
 from contextvars import ContextVar
 
@@ -25,6 +24,7 @@ from moto.dynamodb.exceptions import (
 )
 
 from localstack_nodocker import seam
+from localstack_nodocker.dynamodb_copies import copy_of
 from localstack_nodocker.dynamodb_expressions import parsed_condition
 from localstack_nodocker.dynamodb_indexes import index_item, stored, unindex_item
 from localstack_nodocker.dynamodb_requests import REQUEST_LOCK
@@ -107,7 +107,7 @@ def write_one_record_per_update() -> None:
 
 def _save(table, key_values, saved: list) -> None:
     hash_key, range_key = key_values
-    saved.append((table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))))
+    saved.append((table, hash_key, range_key, copy_of(table.get_item(hash_key, range_key))))
 
 
 def _restore(saved: list) -> None:

@@ -429,6 +429,7 @@ INDEX_UPKEEP = "DynamoDB index partitions kept up with every write"
 ITEM_MEMORY = "DynamoDB items holding the strings they repeat once"
 TRANSACTIONS = "DynamoDB transactions that save and restore only their own items"
 EXPRESSIONS = "DynamoDB update and condition expressions parsed once per text"
+ITEM_COPIES = "DynamoDB items deep-copied directly (an update's old item, a transaction's saved one)"
 STREAM_RECORDS = "DynamoDB Streams records as DynamoDB writes them (no record for a cancelled transaction)"
 BISECT = "BisectBatchOnFunctionError for DynamoDB stream mappings"
 STREAM_POSITIONS = "DynamoDB stream mappings resuming where they were after a restart"
@@ -668,6 +669,29 @@ _target(
     Mentions("self.tables.pop("),
 )
 _target("moto.dynamodb.comparisons:OpDefault", READ, PARTITION_QUERY, "dynamodb_indexes.py", Class())
+COPY_MODULES = [
+    _target(f"{module}:copy", REPLACED, ITEM_COPIES, "dynamodb_copies.py", Module())
+    for module in ("moto.dynamodb.models", "moto.dynamodb.responses")
+]
+# where those modules copy an item (the copy the engine makes directly)
+_target(
+    f"{_DDB_BACKEND}.update_item", READ, ITEM_COPIES, "dynamodb_copies.py", Mentions("copy.deepcopy(item)")
+)
+_target(
+    "moto.dynamodb.responses:DynamoHandler.update_item",
+    READ,
+    ITEM_COPIES,
+    "dynamodb_copies.py",
+    Mentions("copy.deepcopy(self.dynamodb_backend.get_item(name, key))"),
+)
+_target(
+    "moto.dynamodb.models.dynamo_type:Item",
+    READ,
+    ITEM_COPIES,
+    "dynamodb_copies.py, dynamodb_transactions.py",
+    Assigns("hash_key", "range_key", "attrs"),
+    TakesAttributes(),
+)
 UPDATE_EXPRESSION_PARSE = _target(
     "moto.dynamodb.parsing.expressions:UpdateExpressionParser.make",
     REPLACED,
@@ -684,6 +708,31 @@ _target(
     Parameters("self", "expression"),
     Mentions("self.node_to_validate = deepcopy(expression)"),
 )
+TRAVERSE_NODE = _target(
+    "moto.dynamodb.parsing.ast_nodes:DepthFirstTraverser.traverse_node_recursively",
+    REPLACED,
+    EXPRESSIONS,
+    "dynamodb_expressions.py",
+    Parameters("self", "node", "child_id"),
+    # the engine's copy decides these two checks once per type
+    Mentions(
+        "if isinstance(node, Node):",
+        "self.pre_processing_of_child(node, i)",
+        "if isinstance(node, self.nodes_to_be_processed()):",
+        "node = self.process(node)",
+        "parent_node.children[child_id] = node",
+        in_order=True,
+    ),
+)
+_target(
+    "moto.dynamodb.parsing.ast_nodes:DepthFirstTraverser.nodes_to_be_processed",
+    READ,
+    EXPRESSIONS,
+    "dynamodb_expressions.py",
+    Parameters("self"),
+    Mentions("self._processing_map().keys()"),
+)
+_target("moto.dynamodb.parsing.ast_nodes:Node", READ, EXPRESSIONS, "dynamodb_expressions.py", Class())
 CONDITION_PARSERS = [
     _target(
         f"{module}:create_condition_expression_parser",
