@@ -579,13 +579,26 @@ _target(
 )
 ITEM_INIT = _target(
     "moto.dynamodb.models.dynamo_type:Item.__init__",
-    WRAPPED,
+    REPLACED,
     ITEM_MEMORY,
     "dynamodb_memory.py",
     Parameters("self", "hash_key", "range_key", "attrs"),
-    # the attributes it makes, each a DynamoType, in a LimitedSizeDict
-    Mentions("self.attrs = LimitedSizeDict()", "DynamoType(value)"),
+    # what the engine's makes too: the key, and the attributes, each a DynamoType, in a LimitedSizeDict
+    Mentions(
+        "self.hash_key = hash_key", "self.range_key = range_key", "self.attrs = LimitedSizeDict()", "DynamoType(value)"
+    ),
 )
+# the size limit the engine's Item.__init__ applies as moto's dict does
+_target(
+    "moto.dynamodb.models.dynamo_type:LimitedSizeDict.__setitem__",
+    READ,
+    ITEM_MEMORY,
+    "dynamodb_memory.py",
+    Parameters("self", "key", "value"),
+    Mentions("bytesize(key)", "value.size()", "> 405000", "raise ItemSizeTooLarge"),
+)
+_target("moto.dynamodb.models.utilities:bytesize", READ, ITEM_MEMORY, "dynamodb_memory.py", Parameters("val"))
+_target("moto.dynamodb.exceptions:ItemSizeTooLarge", READ, ITEM_MEMORY, "dynamodb_memory.py", Class())
 _target(
     "moto.dynamodb.models.dynamo_type:DynamoType", READ, ITEM_MEMORY, "dynamodb_memory.py", Assigns("type", "value")
 )
@@ -674,9 +687,7 @@ COPY_MODULES = [
     for module in ("moto.dynamodb.models", "moto.dynamodb.responses")
 ]
 # where those modules copy an item (the copy the engine makes directly)
-_target(
-    f"{_DDB_BACKEND}.update_item", READ, ITEM_COPIES, "dynamodb_copies.py", Mentions("copy.deepcopy(item)")
-)
+_target(f"{_DDB_BACKEND}.update_item", READ, ITEM_COPIES, "dynamodb_copies.py", Mentions("copy.deepcopy(item)"))
 _target(
     "moto.dynamodb.responses:DynamoHandler.update_item",
     READ,
