@@ -744,6 +744,13 @@ _target(
     Mentions("self._processing_map().keys()"),
 )
 _target("moto.dynamodb.parsing.ast_nodes:Node", READ, EXPRESSIONS, "dynamodb_expressions.py", Class())
+VALIDATION_COPY = _target(
+    "moto.dynamodb.parsing.validators:deepcopy",
+    REPLACED,
+    EXPRESSIONS,
+    "dynamodb_expressions.py",
+    Parameters("x", "memo"),
+)
 CONDITION_PARSERS = [
     _target(
         f"{module}:create_condition_expression_parser",
