@@ -58,6 +58,11 @@ def transact_write_items(self, transact_items: list[dict]) -> None:
             shard.add(old, new)
 
 
+@functools.cache
+def _shard_class() -> type:
+    return seam.STREAM_SHARD_ADD.resolve()[0]
+
+
 # The stream records of the transaction running in this context, written when it commits.
 _HELD_RECORDS: ContextVar[list | None] = ContextVar("held_stream_records", default=None)
 
@@ -66,9 +71,9 @@ def _hold_stream_records_in_transactions() -> None:
     """Wrap StreamShard.add as it is now (streams.py replaces moto's at infra start) so that
     a write inside a transaction holds its record. Nothing is set on the shards themselves:
     a state snapshot taken meanwhile must not keep a transaction's hook. Called at every
-    transaction and update: the shape is checked (inspect, a tenth of a millisecond) only when
-    the wrapper is not in place yet."""
-    if getattr(seam.STREAM_SHARD_ADD.resolve()[2], "holds_transaction_records", False):
+    transaction and update: the target is resolved and its shape checked (inspect, a tenth of
+    a millisecond) only when the wrapper is not in place yet."""
+    if getattr(vars(_shard_class()).get("add"), "holds_transaction_records", False):
         return
     add = seam.original(seam.STREAM_SHARD_ADD)
 
