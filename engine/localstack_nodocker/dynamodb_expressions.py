@@ -41,7 +41,13 @@ PARSED_KEPT = 512
 
 def parse_expressions_once() -> None:
     make = seam.original(seam.UPDATE_EXPRESSION_PARSE).__func__
-    parse_update = functools.lru_cache(maxsize=PARSED_KEPT)(make)
+    parse_text = functools.lru_cache(maxsize=PARSED_KEPT)(make)
+
+    def parse_update(cls, expression_str):
+        if type(expression_str) is not str:  # what moto makes of another value, uncached
+            return make(cls, expression_str)
+        return parse_text(cls, expression_str)
+
     seam.replace(seam.UPDATE_EXPRESSION_PARSE, classmethod(parse_update))
     for target in seam.CONDITION_PARSERS:
         seam.replace(target, ParsedCondition)
@@ -73,6 +79,8 @@ def parsed_condition(expr, names, values):
 
 
 def _parsed(expression, names, values) -> tuple:
+    if expression is not None and type(expression) is not str:  # what moto makes of it, uncached
+        return _parse(expression, names, values)
     try:
         key = (expression, json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True))
     except (TypeError, ValueError):  # not JSON (bytes from a caller of the backend): parsed as it is
