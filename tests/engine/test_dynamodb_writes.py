@@ -2,11 +2,14 @@
 copied directly (dynamodb_expressions.py, dynamodb_copies.py, dynamodb_memory.py): the same text
 with other values, names or items answers as DynamoDB does each time."""
 
+import subprocess
 import uuid
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+
+from tests.support.engine import ENGINE_PYTHON
 
 NESTED = {
     "M": {
@@ -247,3 +250,99 @@ def test_an_updated_item_keeps_its_old_image_and_a_cancelled_update_restores_it_
     images = records[1]["dynamodb"]
     assert images["OldImage"] == before
     assert images["NewImage"] == after
+
+
+# Runs in the engine's interpreter: the engine's copies and items against what moto makes.
+IN_ENGINE = r"""
+import copy
+from decimal import Decimal
+from moto.dynamodb.exceptions import ItemSizeTooLarge
+from moto.dynamodb.models.dynamo_type import DynamoType, Item, LimitedSizeDict
+from moto.dynamodb.parsing.ast_nodes import Node
+from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+from localstack_nodocker import dynamodb_copies, dynamodb_expressions, dynamodb_memory, dynamodb_numbers
+
+
+def shape(value, seen):
+    # the object graph: types, values, and which objects it shares
+    if isinstance(value, (Item, DynamoType, Node)):
+        if id(value) in seen:
+            return ("shared", seen[id(value)])
+        seen[id(value)] = len(seen)
+        return (type(value).__name__, {name: shape(inner, seen) for name, inner in vars(value).items()})
+    if isinstance(value, dict):
+        return (type(value).__name__, {name: shape(inner, seen) for name, inner in value.items()})
+    if isinstance(value, list):
+        return [shape(inner, seen) for inner in value]
+    return (type(value).__name__, value)
+
+
+def objects(value, found):
+    if isinstance(value, (Item, DynamoType, Node, dict, list)) and id(value) not in found:
+        found[id(value)] = value
+        inner = value.values() if isinstance(value, dict) else value if isinstance(value, list) else vars(value).values()
+        for element in inner:
+            objects(element, found)
+    return found
+
+
+dynamodb_memory.share_item_strings()
+attributes = {
+    "pk": {"S": "a"}, "sk": {"N": "12.5"}, "doc": {"M": {"list": {"L": [{"S": "x"}, {"M": {"q": {"NS": ["1", "2"]}}}]}}},
+    "tags": {"SS": ["a", "b"]}, "raw": {"B": "eHg="}, "yes": {"BOOL": True}, "none": {"NULL": True},
+    **{f"a{n}": {"S": "v" * n} for n in range(12)},
+}
+item = Item(DynamoType(attributes["pk"]), DynamoType(attributes["sk"]), attributes)
+assert item.attrs["pk"] is item.hash_key and type(item.attrs) is LimitedSizeDict
+copied = dynamodb_copies.ITEM_COPYING.deepcopy(item)
+assert shape(copied, {}) == shape(copy.deepcopy(item), {}) == shape(item, {})
+assert not set(objects(copied, {})) & set(objects(item, {}))  # nothing of the original in the copy
+assert dynamodb_copies.ITEM_COPYING.deepcopy(None) is None and dynamodb_copies.copy_of(None) is None
+
+# an item passes moto's size limit at the same attribute as moto's LimitedSizeDict says
+refusals = []
+for filler in (404_970, 404_975, 404_976, 404_995, 405_000):  # 405,000 bytes taken, one more refused
+    too_large = {"pk": {"S": "a"}, "x": {"S": "y" * filler}, "z": {"S": "w" * 20}}
+    moto_says = LimitedSizeDict()
+    try:
+        for name, value in too_large.items():
+            moto_says[name] = DynamoType(value)
+        expected = None
+    except ItemSizeTooLarge:
+        expected = name
+    try:
+        Item(DynamoType({"S": "a"}), None, too_large)
+        made = None
+    except ItemSizeTooLarge:
+        made = "refused"
+    assert (made is None) == (expected is None), (filler, made, expected)
+    refusals.append(expected)
+assert refusals == [None, None, "z", "z", "x"], refusals
+
+tree = UpdateExpressionParser.make(
+    "SET #a = :a, #b = if_not_exists(#b, :z) + :one, #l = list_append(#l, :l), m.n[2].o = :x REMOVE #c ADD #n :one"
+)
+copied = dynamodb_expressions.tree_copy(tree)
+assert shape(copied, {}) == shape(copy.deepcopy(tree), {}) == shape(tree, {})
+assert not {id(node) for node in objects(copied, {}).values() if isinstance(node, Node)} & set(objects(tree, {}))
+subtree = tree.children[0].children[0]
+assert isinstance(subtree, Node) and subtree.parent is tree.children[0]
+assert shape(dynamodb_expressions.tree_copy(subtree), {}) == shape(copy.deepcopy(subtree), {})
+
+def moto_number(text):  # what the engine's numbers were before: int, else Decimal
+    try:
+        return int(text)
+    except ValueError:
+        return Decimal(text)
+
+dynamodb_numbers.compare_numbers_exactly()
+for text in ["1", "-0", "1.5", "1e5", "1E-3", "-12.000", "Infinity", "NaN", " 12 ", "1_000", "1764706000123.000000400000001"]:
+    cast, before = DynamoType({"N": text}).cast_value, moto_number(text)
+    assert type(cast) is type(before) and str(cast) == str(before), (text, cast, before)
+print("ok")
+"""
+
+
+def test_the_engines_copies_items_and_numbers_are_what_moto_makes():
+    result = subprocess.run([str(ENGINE_PYTHON), "-c", IN_ENGINE], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stdout + result.stderr
