@@ -6,7 +6,9 @@ depends on, the provider patches it, one module per difference: numbers compare 
 (dynamodb_numbers.py), requests are atomic (dynamodb_requests.py), a Query reads only its
 partition (dynamodb_query.py) and an index partition is kept up with every write
 (dynamodb_indexes.py), a transaction saves and restores only its own items
-(dynamodb_transactions.py), items hold the strings they repeat once (dynamodb_memory.py). Where
+(dynamodb_transactions.py), items hold the strings they repeat once (dynamodb_memory.py) and
+are copied directly (dynamodb_copies.py), and expressions are parsed once per text
+(dynamodb_expressions.py). Where
 moto's answers differ from DynamoDB's, the provider's own operations shape them: table
 descriptions (dynamodb_tables.py), item operations and BatchWriteItem (dynamodb_answers.py),
 whose items are checked before any is written (dynamodb_items.py), replicas served in their
@@ -21,6 +23,8 @@ from localstack.services.plugins import Service, aws_provider
 
 from localstack_nodocker import (
     dynamodb_answers,
+    dynamodb_copies,
+    dynamodb_expressions,
     dynamodb_indexes,
     dynamodb_memory,
     dynamodb_numbers,
@@ -111,6 +115,8 @@ def dynamodb_moto():
     from localstack.services.moto import MotoFallbackDispatcher
 
     dynamodb_numbers.compare_numbers_exactly()
+    dynamodb_expressions.parse_expressions_once()
+    dynamodb_copies.copy_items_directly()
     dynamodb_memory.share_item_strings()
     dynamodb_requests.serialise_requests(after=dynamodb_indexes.forget_unless_maintained)
     dynamodb_query.query_reads_one_partition()

@@ -17,10 +17,15 @@ def compare_numbers_exactly() -> None:
 
     def cast_value(self):
         if self.is_number():
+            value = self.value
+            # a fraction or an exponent is no int: not tried (the ValueError cost more than the
+            # Decimal, at every comparison of an index's sort keys)
+            if type(value) is str and ("." in value or "e" in value or "E" in value):
+                return Decimal(value)
             try:
-                return int(self.value)
+                return int(value)
             except ValueError:
-                return Decimal(self.value)
+                return Decimal(value)
         return as_float(self)
 
     seam.replace(seam.CAST_VALUE, property(cast_value))

@@ -11,12 +11,9 @@ keeps an UpdateItem that creates its item to one record (``write_one_record_per_
 seam.py targets (TRANSACTIONS, STREAM_RECORDS).
 """
 
-import copy
 import functools
-import json
 from contextvars import ContextVar
 
-from moto.dynamodb.comparisons import get_filter_expression
 from moto.dynamodb.exceptions import (
     ConditionalCheckFailed,
     MockValidationException,
@@ -27,6 +24,8 @@ from moto.dynamodb.exceptions import (
 )
 
 from localstack_nodocker import seam
+from localstack_nodocker.dynamodb_copies import copy_of
+from localstack_nodocker.dynamodb_expressions import parsed_condition
 from localstack_nodocker.dynamodb_indexes import index_item, stored, unindex_item
 from localstack_nodocker.dynamodb_requests import REQUEST_LOCK
 
@@ -59,6 +58,11 @@ def transact_write_items(self, transact_items: list[dict]) -> None:
             shard.add(old, new)
 
 
+@functools.cache
+def _shard_class() -> type:
+    return seam.STREAM_SHARD_ADD.resolve()[0]
+
+
 # The stream records of the transaction running in this context, written when it commits.
 _HELD_RECORDS: ContextVar[list | None] = ContextVar("held_stream_records", default=None)
 
@@ -66,10 +70,12 @@ _HELD_RECORDS: ContextVar[list | None] = ContextVar("held_stream_records", defau
 def _hold_stream_records_in_transactions() -> None:
     """Wrap StreamShard.add as it is now (streams.py replaces moto's at infra start) so that
     a write inside a transaction holds its record. Nothing is set on the shards themselves:
-    a state snapshot taken meanwhile must not keep a transaction's hook."""
-    add = seam.original(seam.STREAM_SHARD_ADD)
-    if getattr(add, "holds_transaction_records", False):
+    a state snapshot taken meanwhile must not keep a transaction's hook. Called at every
+    transaction and update: the target is resolved and its shape checked (inspect, a tenth of
+    a millisecond) only when the wrapper is not in place yet."""
+    if getattr(vars(_shard_class()).get("add"), "holds_transaction_records", False):
         return
+    add = seam.original(seam.STREAM_SHARD_ADD)
 
     def add_or_hold(self, old, new):
         held = _HELD_RECORDS.get()
@@ -106,7 +112,7 @@ def write_one_record_per_update() -> None:
 
 def _save(table, key_values, saved: list) -> None:
     hash_key, range_key = key_values
-    saved.append((table, hash_key, range_key, copy.deepcopy(table.get_item(hash_key, range_key))))
+    saved.append((table, hash_key, range_key, copy_of(table.get_item(hash_key, range_key))))
 
 
 def _restore(saved: list) -> None:
@@ -125,17 +131,6 @@ def _restore(saved: list) -> None:
             table.items[hash_key][range_key] = previous
         if previous is not None:
             index_item(table, previous)
-
-
-def _parsed_condition(expression: str, names: dict | None, values: dict | None):
-    """moto's parsed condition: the same expression, names and values parse to the same
-    stateless tree, and a batch of conditional Puts (the log index's) repeats one expression."""
-    return _parse_condition(expression, json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True))
-
-
-@functools.lru_cache(maxsize=256)
-def _parse_condition(expression: str, names: str, values: str):
-    return get_filter_expression(expression, json.loads(names), json.loads(values))
 
 
 def _apply_transaction(self, transact_items: list[dict], saved: list) -> list:
@@ -170,7 +165,7 @@ def _apply_transaction(self, transact_items: list[dict], saved: list) -> list:
 
             current = self.get_item(table_name, key)
             if condition_expression is not None:
-                if not _parsed_condition(condition_expression, names, values).expr(current):
+                if not parsed_condition(condition_expression, names, values).expr(current):
                     if op.get("ReturnValuesOnConditionCheckFailure") == "ALL_OLD" and current:
                         original_item = current.to_json()["Attributes"]
                     raise ConditionalCheckFailed(item=original_item)

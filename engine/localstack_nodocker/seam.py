@@ -428,6 +428,8 @@ PARTITION_QUERY = "DynamoDB Query reading only its partition, the paged index Qu
 INDEX_UPKEEP = "DynamoDB index partitions kept up with every write"
 ITEM_MEMORY = "DynamoDB items holding the strings they repeat once"
 TRANSACTIONS = "DynamoDB transactions that save and restore only their own items"
+EXPRESSIONS = "DynamoDB update and condition expressions parsed once per text"
+ITEM_COPIES = "DynamoDB items deep-copied directly (an update's old item, a transaction's saved one)"
 STREAM_RECORDS = "DynamoDB Streams records as DynamoDB writes them (no record for a cancelled transaction)"
 BISECT = "BisectBatchOnFunctionError for DynamoDB stream mappings"
 STREAM_POSITIONS = "DynamoDB stream mappings resuming where they were after a restart"
@@ -577,13 +579,26 @@ _target(
 )
 ITEM_INIT = _target(
     "moto.dynamodb.models.dynamo_type:Item.__init__",
-    WRAPPED,
+    REPLACED,
     ITEM_MEMORY,
     "dynamodb_memory.py",
     Parameters("self", "hash_key", "range_key", "attrs"),
-    # the attributes it makes, each a DynamoType, in a LimitedSizeDict
-    Mentions("self.attrs = LimitedSizeDict()", "DynamoType(value)"),
+    # what the engine's makes too: the key, and the attributes, each a DynamoType, in a LimitedSizeDict
+    Mentions(
+        "self.hash_key = hash_key", "self.range_key = range_key", "self.attrs = LimitedSizeDict()", "DynamoType(value)"
+    ),
 )
+# the size limit the engine's Item.__init__ applies as moto's dict does
+_target(
+    "moto.dynamodb.models.dynamo_type:LimitedSizeDict.__setitem__",
+    READ,
+    ITEM_MEMORY,
+    "dynamodb_memory.py",
+    Parameters("self", "key", "value"),
+    Mentions("bytesize(key)", "value.size()", "> 405000", "raise ItemSizeTooLarge"),
+)
+_target("moto.dynamodb.models.utilities:bytesize", READ, ITEM_MEMORY, "dynamodb_memory.py", Parameters("val"))
+_target("moto.dynamodb.exceptions:ItemSizeTooLarge", READ, ITEM_MEMORY, "dynamodb_memory.py", Class())
 _target(
     "moto.dynamodb.models.dynamo_type:DynamoType", READ, ITEM_MEMORY, "dynamodb_memory.py", Assigns("type", "value")
 )
@@ -666,14 +681,105 @@ _target(
     Parameters("self", "name"),
     Mentions("self.tables.pop("),
 )
-_target(
-    "moto.dynamodb.comparisons:get_filter_expression",
-    READ,
-    TRANSACTIONS,
-    "dynamodb_transactions.py",
-    Parameters("expr", "names", "values"),
-)
 _target("moto.dynamodb.comparisons:OpDefault", READ, PARTITION_QUERY, "dynamodb_indexes.py", Class())
+COPY_MODULES = [
+    _target(f"{module}:copy", REPLACED, ITEM_COPIES, "dynamodb_copies.py", Module())
+    for module in ("moto.dynamodb.models", "moto.dynamodb.responses")
+]
+# where those modules copy an item (the copy the engine makes directly)
+_target(f"{_DDB_BACKEND}.update_item", READ, ITEM_COPIES, "dynamodb_copies.py", Mentions("copy.deepcopy(item)"))
+_target(
+    "moto.dynamodb.responses:DynamoHandler.update_item",
+    READ,
+    ITEM_COPIES,
+    "dynamodb_copies.py",
+    Mentions("copy.deepcopy(self.dynamodb_backend.get_item(name, key))"),
+)
+_target(
+    "moto.dynamodb.models.dynamo_type:Item",
+    READ,
+    ITEM_COPIES,
+    "dynamodb_copies.py, dynamodb_transactions.py",
+    Assigns("hash_key", "range_key", "attrs"),
+    TakesAttributes(),
+)
+UPDATE_EXPRESSION_PARSE = _target(
+    "moto.dynamodb.parsing.expressions:UpdateExpressionParser.make",
+    REPLACED,
+    EXPRESSIONS,
+    "dynamodb_expressions.py",
+    Parameters("expression_str"),
+)
+# the tree kept per text is shared: moto's validation resolves names and values on a copy
+_target(
+    "moto.dynamodb.parsing.validators:Validator.__init__",
+    READ,
+    EXPRESSIONS,
+    "dynamodb_expressions.py",
+    Parameters("self", "expression"),
+    Mentions("self.node_to_validate = deepcopy(expression)"),
+)
+TRAVERSE_NODE = _target(
+    "moto.dynamodb.parsing.ast_nodes:DepthFirstTraverser.traverse_node_recursively",
+    REPLACED,
+    EXPRESSIONS,
+    "dynamodb_expressions.py",
+    Parameters("self", "node", "child_id"),
+    # the engine's copy decides these two checks once per type
+    Mentions(
+        "if isinstance(node, Node):",
+        "self.pre_processing_of_child(node, i)",
+        "if isinstance(node, self.nodes_to_be_processed()):",
+        "node = self.process(node)",
+        "parent_node.children[child_id] = node",
+        in_order=True,
+    ),
+)
+_target(
+    "moto.dynamodb.parsing.ast_nodes:DepthFirstTraverser.nodes_to_be_processed",
+    READ,
+    EXPRESSIONS,
+    "dynamodb_expressions.py",
+    Parameters("self"),
+    Mentions("self._processing_map().keys()"),
+)
+_target("moto.dynamodb.parsing.ast_nodes:Node", READ, EXPRESSIONS, "dynamodb_expressions.py", Class())
+VALIDATION_COPY = _target(
+    "moto.dynamodb.parsing.validators:deepcopy",
+    REPLACED,
+    EXPRESSIONS,
+    "dynamodb_expressions.py",
+    Parameters("x", "memo"),
+)
+CONDITION_PARSERS = [
+    _target(
+        f"{module}:create_condition_expression_parser",
+        REPLACED,
+        EXPRESSIONS,
+        "dynamodb_expressions.py",
+        Parameters("expr", "names", "values"),
+    )
+    for module in ("moto.dynamodb.responses", "moto.dynamodb.models")
+]
+FILTER_EXPRESSIONS = [
+    _target(
+        f"{module}:get_filter_expression",
+        REPLACED,
+        EXPRESSIONS,
+        "dynamodb_expressions.py",
+        Parameters("expr", "names", "values"),
+    )
+    for module in ("moto.dynamodb.models", _DDB_TABLE)
+]
+_target(
+    "moto.dynamodb.comparisons:ConditionExpressionParser",
+    READ,
+    EXPRESSIONS,
+    "dynamodb_expressions.py",
+    Parameters("condition_expression", "expression_attribute_names", "expression_attribute_values"),
+    Assigns("expr_attr_names_found", "expr_attr_values_found"),
+    HasAttributes("parse"),
+)
 STREAM_SHARD_ADD = _target(
     f"{_DDB_TABLE}:StreamShard.add",
     REPLACED,
