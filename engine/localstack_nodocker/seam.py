@@ -933,6 +933,7 @@ _target(
     "stream_mapping.py",
     # the overrides below take effect only while the poller loop calls them
     Mentions("self.initialize_shards()", "self.forward_events_to_target(", "self.get_records("),
+    Assigns("_is_shutdown"),  # set by close(): a paced Kinesis poller's wait ends with it
 )
 _target(
     f"{_ESM}.pollers.dynamodb_poller:DynamoDBPoller.poll_events",
@@ -948,6 +949,14 @@ _target(
     "stream_mapping.py",
     Parameters("self", "shard_iterator"),
 )
+for _poller_method, _parameters in (("poll_events", ("self",)), ("get_records", ("self", "shard_iterator"))):
+    _target(
+        f"{_ESM}.pollers.kinesis_poller:KinesisPoller.{_poller_method}",
+        OVERRIDDEN,
+        MAPPING_POLLING,
+        "stream_mapping.py",
+        Parameters(*_parameters),
+    )
 _target(
     "localstack.utils.batching:Batcher",
     READ,

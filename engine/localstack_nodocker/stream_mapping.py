@@ -61,14 +61,28 @@ KINESIS_IDLE_READ_INTERVAL_S = 1.0
 _RESUME_AT: dict[str, dict[str, int]] = {}
 
 
-class BisectingDynamoDBPoller(DynamoDBPoller):
+class _EmptyReadsCounted:
+    """A stream poller counting its reads in a row that returned no record."""
+
+    empty_reads = 0
+
+    def get_records(self, shard_iterator: str) -> dict:
+        try:
+            response = super().get_records(shard_iterator)
+        except Exception:  # a failed read counts as empty: the next round waits instead of spinning
+            self.empty_reads += 1
+            raise
+        self.empty_reads = 0 if response.get("Records") else self.empty_reads + 1
+        return response
+
+
+class BisectingDynamoDBPoller(_EmptyReadsCounted, DynamoDBPoller):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.delivering: dict[str, int] = {}  # shard id -> first sequence number of the batch under way
         self.bisect_on_function_error = False
         self.limits: dict = {}  # what a poll takes its slot under
         self.stopping = threading.Event()  # the worker's stop
-        self.empty_reads = 0  # reads in a row that returned no record
 
     def configure(self, mapping: dict, stopping: threading.Event) -> None:
         """The mapping's settings and its worker's stop (event_concurrency.py)."""
@@ -90,15 +104,6 @@ class BisectingDynamoDBPoller(DynamoDBPoller):
             slot.give_back()
         if self.shards and self.empty_reads >= len(self.shards):
             streams.wait_for_records(self.source_arn, written, self.idle_wait_s())
-
-    def get_records(self, shard_iterator: str) -> dict:
-        try:
-            response = super().get_records(shard_iterator)
-        except Exception:  # a failed read counts as empty: the next round waits instead of spinning
-            self.empty_reads += 1
-            raise
-        self.empty_reads = 0 if response.get("Records") else self.empty_reads + 1
-        return response
 
     def idle_wait_s(self) -> float:
         """Until a shard's batching window ends, if one holds records; else IDLE_WAIT_S."""
@@ -158,12 +163,11 @@ class BisectingDynamoDBPoller(DynamoDBPoller):
             return records
 
 
-class PacedKinesisPoller(KinesisPoller):
+class PacedKinesisPoller(_EmptyReadsCounted, KinesisPoller):
     """LocalStack's Kinesis poller, pausing once a round over the shards read nothing."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
-        self.empty_reads = 0  # reads in a row that returned no record
         self.round_started = time.monotonic()
 
     def poll_events(self):
@@ -173,15 +177,6 @@ class PacedKinesisPoller(KinesisPoller):
         if self.empty_reads == 0:
             self.round_started = time.monotonic()
         super().poll_events()
-
-    def get_records(self, shard_iterator: str) -> dict:
-        try:
-            response = super().get_records(shard_iterator)
-        except Exception:  # a failed read counts as empty: the next round waits instead of spinning
-            self.empty_reads += 1
-            raise
-        self.empty_reads = 0 if response.get("Records") else self.empty_reads + 1
-        return response
 
 
 @hooks.on_infra_start()

@@ -8,7 +8,8 @@ import pytest
 from botocore.exceptions import ClientError
 
 
-def _create(dynamodb, stream: bool = False) -> str:
+def create_keyed_table(dynamodb, stream: bool = False) -> str:
+    """A table keyed pk (S) + sk (N), with a stream of both images if `stream`."""
     name = f"tx-{uuid.uuid4().hex[:8]}"
     extra = {"StreamSpecification": {"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"}} if stream else {}
     dynamodb.create_table(
@@ -30,7 +31,7 @@ def dynamodb(engine):
     created = []
 
     def create(stream: bool = False) -> str:
-        created.append(_create(client, stream))
+        created.append(create_keyed_table(client, stream))
         return created[-1]
 
     yield client, create

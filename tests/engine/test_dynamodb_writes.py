@@ -3,12 +3,12 @@ copied directly (dynamodb_expressions.py, dynamodb_copies.py, dynamodb_memory.py
 with other values, names or items answers as DynamoDB does each time."""
 
 import subprocess
-import uuid
 
 import boto3
 import pytest
 from botocore.exceptions import ClientError
 
+from tests.engine.test_dynamodb_transactions import create_keyed_table
 from tests.support.engine import ENGINE_PYTHON
 
 NESTED = {
@@ -23,17 +23,7 @@ NESTED = {
 @pytest.fixture
 def table(engine):
     client = boto3.client("dynamodb")
-    name = f"writes-{uuid.uuid4().hex[:8]}"
-    client.create_table(
-        TableName=name,
-        BillingMode="PAY_PER_REQUEST",
-        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-        AttributeDefinitions=[
-            {"AttributeName": "pk", "AttributeType": "S"},
-            {"AttributeName": "sk", "AttributeType": "N"},
-        ],
-        StreamSpecification={"StreamEnabled": True, "StreamViewType": "NEW_AND_OLD_IMAGES"},
-    )
+    name = create_keyed_table(client, stream=True)
     yield client, name
     client.delete_table(TableName=name)
 

@@ -109,15 +109,6 @@ def launch(tmp_path, language: str, handler: str, **options) -> protocol.Worker:
     return protocol.Worker(argv, env, str(code), lambda line: None, **options)
 
 
-def start(tmp_path, language: str, handler: str, **options) -> protocol.Worker:
-    """A worker whose handler is loaded."""
-    worker = launch(tmp_path, language, handler, **options)
-    deadline = time.monotonic() + 30
-    while "ready" not in worker.read_message(deadline):
-        pass
-    return worker
-
-
 @contextlib.contextmanager
 def launched(tmp_path, language: str, handler: str, **options):
     """`launch`, killed at the end whatever happens."""
@@ -130,12 +121,12 @@ def launched(tmp_path, language: str, handler: str, **options):
 
 @contextlib.contextmanager
 def started(tmp_path, language: str, handler: str, **options):
-    """`start`, killed at the end whatever happens."""
-    worker = start(tmp_path, language, handler, **options)
-    try:
+    """A launched worker whose handler is loaded."""
+    with launched(tmp_path, language, handler, **options) as worker:
+        deadline = time.monotonic() + 30
+        while "ready" not in worker.read_message(deadline):
+            pass
         yield worker
-    finally:
-        worker.kill()
 
 
 def call(worker: protocol.Worker, payload: str, request_id: str = "r-1", raw: bytes | None = None):
