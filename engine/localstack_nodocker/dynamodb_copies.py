@@ -20,7 +20,8 @@ from moto.dynamodb.models.dynamo_type import DynamoType, Item
 
 from localstack_nodocker import seam
 
-_IMMUTABLE = (str, bytes, bool, int, type(None))
+# Values copy.deepcopy hands back as they are: shared, not copied (items and expression trees).
+IMMUTABLE = (str, bytes, bool, int, float, type(None))
 
 
 def copy_items_directly() -> None:
@@ -53,7 +54,7 @@ def _copy_value(value, memo: dict):
     if found is None:
         found = memo[id(value)] = DynamoType.__new__(DynamoType)
         for name, inner in vars(value).items():
-            found.__dict__[name] = inner if type(inner) in _IMMUTABLE else copy.deepcopy(inner, memo)
+            found.__dict__[name] = inner if type(inner) in IMMUTABLE else copy.deepcopy(inner, memo)
     return found
 
 

@@ -35,6 +35,7 @@ from moto.dynamodb.comparisons import ConditionExpressionParser
 from moto.dynamodb.parsing.ast_nodes import Node
 
 from localstack_nodocker import seam
+from localstack_nodocker.dynamodb_copies import IMMUTABLE
 
 PARSED_KEPT = 512
 
@@ -129,9 +130,6 @@ def traverse_node_recursively(self, node, child_id=-1):
     return node
 
 
-_IMMUTABLE = (str, int, bool, float, type(None))
-
-
 def tree_copy(x, memo=None, _nil=[]):  # noqa: B006 (copy.deepcopy's own signature)
     """``copy.deepcopy`` as moto's validators module calls it: a tree of nodes copied directly."""
     if _is_node(type(x)):
@@ -149,7 +147,7 @@ def _copy_node(node, memo: dict):
     attributes = copied.__dict__
     for name, value in vars(node).items():
         kind = type(value)
-        if kind in _IMMUTABLE:
+        if kind in IMMUTABLE:
             pass
         elif kind is list:
             elements, value = value, memo.get(id(value))
@@ -157,7 +155,7 @@ def _copy_node(node, memo: dict):
                 value = memo[id(elements)] = []
                 for element in elements:
                     kind = type(element)
-                    if kind in _IMMUTABLE:
+                    if kind in IMMUTABLE:
                         value.append(element)
                     elif _is_node(kind):
                         value.append(_copy_node(element, memo))
