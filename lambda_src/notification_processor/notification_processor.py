@@ -442,15 +442,23 @@ def handle_sqs(records: list[dict[str, Any]], remaining_ms: Callable[[], int]) -
 
 def return_when_claim_expires(record: dict[str, Any], expires_ms: int) -> None:
     """Make a record held by another delivery's claim visible again when that claim expires,
-    instead of after the queue's visibility timeout (six function timeouts): it then finds the
-    row sent and is deleted, or takes over a claim its holder left."""
-    seconds = min(MAX_VISIBILITY_S, max(1, math.ceil((expires_ms - now_ms()) / 1000)))
+    if that is sooner than the queue's visibility timeout (six function timeouts in the stack)
+    would: it then finds the row sent and is deleted, or takes over a claim its holder left.
+    Never later than the queue would bring it back."""
+    sqs = client("sqs")
     try:
-        client("sqs").change_message_visibility(
-            QueueUrl=_queue_url(record["eventSourceARN"]),
-            ReceiptHandle=record["receiptHandle"],
-            VisibilityTimeout=seconds,
+        queue_url = _queue_url(record["eventSourceARN"])
+        # Read each time (a rare path): the queue's setting can change while the function is warm.
+        visibility = int(
+            sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["VisibilityTimeout"])["Attributes"][
+                "VisibilityTimeout"
+            ]
         )
+        seconds = max(1, math.ceil((expires_ms - now_ms()) / 1000))
+        if seconds < min(visibility, MAX_VISIBILITY_S):
+            sqs.change_message_visibility(
+                QueueUrl=queue_url, ReceiptHandle=record["receiptHandle"], VisibilityTimeout=seconds
+            )
     except Exception:  # the queue's own visibility timeout then brings the record back
         logger.warning("could not shorten a held record's visibility", extra={"sqs_message_id": record["messageId"]})
 

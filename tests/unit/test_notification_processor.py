@@ -202,6 +202,29 @@ def test_a_copy_held_by_another_delivery_comes_back_when_that_claim_expires(aws,
     assert again["MessageId"] == message["MessageId"]
 
 
+def test_a_held_copy_is_never_kept_longer_than_the_queues_visibility_timeout(aws, context, monkeypatch):
+    """A claim that outlives the queue's visibility timeout (here a minute against one second)
+    does not hold the record longer than the queue itself would."""
+    aws.sqs.set_queue_attributes(QueueUrl=aws.queue_url, Attributes={"VisibilityTimeout": "1"})
+    aws.sqs.send_message(QueueUrl=aws.queue_url, MessageBody=json.dumps(API_BODY))
+    (message,) = aws.sqs.receive_message(QueueUrl=aws.queue_url)["Messages"]
+    record = {
+        **sqs_record(message["MessageId"], message["Body"]),
+        "receiptHandle": message["ReceiptHandle"],
+        "eventSourceARN": aws.sqs.get_queue_attributes(QueueUrl=aws.queue_url, AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"],
+    }
+    notification = notification_processor._sqs_record_notification(record)
+    assert isinstance(notification_processor.claim(notification, "sqs", 60_000), notification_processor.Claim)
+
+    assert notification_processor.lambda_handler({"Records": [record]}, context) == {
+        "batchItemFailures": [{"itemIdentifier": message["MessageId"]}]
+    }
+    (again,) = aws.sqs.receive_message(QueueUrl=aws.queue_url, WaitTimeSeconds=5)["Messages"]
+    assert again["MessageId"] == message["MessageId"]
+
+
 def test_a_held_copy_whose_visibility_cannot_be_changed_is_still_reported(aws, context, monkeypatch):
     """A receipt handle SQS no longer knows (or no permission): the queue's own visibility
     timeout brings the record back; the failure is reported as before."""
