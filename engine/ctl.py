@@ -49,6 +49,13 @@ VENV = INSTALL_DIR / "venv"
 # e.g. in tests).
 RUNTIME_LIBRARY = Path(os.environ.get("LAMBDA_RUNTIME_LIBRARY", INSTALL_DIR / "lambda-runtime"))
 INSTALL_STAMP = INSTALL_DIR / "install.sha256"
+# LocalStack's index of every service's operations (its request router's), which its Docker
+# image builds once at image build time (`python -m localstack.aws.spec`, into the static
+# libraries folder). Built here once per install and linked into each state folder: else the
+# first start of every new state folder (each test worker's, each second engine's, the
+# bench's) built it again, 5 s of CPU, and kept 350 MB of service models it had loaded.
+CATALOG_ROOT = INSTALL_DIR / "filesystem"
+STATIC_LIBS = Path("usr/lib/localstack")
 # The checkout's CA and the engine's certificate for localhost.localstack.cloud (see
 # engine/localstack_nodocker/tls.py). The private keys stay in here.
 TLS_DIR = INSTALL_DIR / "tls"
@@ -209,7 +216,32 @@ def install() -> None:
 
 
 def _installed(wanted: str) -> bool:
-    return INSTALL_STAMP.exists() and INSTALL_STAMP.read_text() == wanted and (VENV / "bin" / "python").exists()
+    return (
+        INSTALL_STAMP.exists()
+        and INSTALL_STAMP.read_text() == wanted
+        and (VENV / "bin" / "python").exists()
+        and any(_service_catalogs())
+    )
+
+
+def _service_catalogs():
+    return (CATALOG_ROOT / STATIC_LIBS).glob("service-catalog-*.dill")
+
+
+def _build_service_catalog() -> None:
+    """LocalStack's own build step for its image, for this install's versions (the file's
+    name carries LocalStack's and botocore's)."""
+    shutil.rmtree(CATALOG_ROOT, ignore_errors=True)
+    (CATALOG_ROOT / STATIC_LIBS).mkdir(parents=True)
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "HOME": str(CATALOG_ROOT),
+        "OVERRIDE_IN_DOCKER": "0",
+        "FILESYSTEM_ROOT": str(CATALOG_ROOT),
+    }
+    _run_install(
+        [str(VENV / "bin" / "python"), "-m", "localstack.aws.spec"], what="LocalStack's service catalog", env=env
+    )
 
 
 def _ensure_certificates() -> None:
@@ -260,6 +292,7 @@ def _install_engine(wanted: str, python: str, version: str) -> None:
         env=env,
     )
     _remove_unknown_runtime_files()
+    _build_service_catalog()
     INSTALL_STAMP.write_text(wanted)
 
 
@@ -464,8 +497,13 @@ def _copy_server_certificate() -> None:
 def _engine_environment(listen: str) -> dict:
     url = urllib.parse.urlparse(ENDPOINT)
     home, tmp = STATE / "home", STATE / "tmp"
-    for folder in (home, tmp, STATE / "data", LOG_FILE.parent):
+    for folder in (home, tmp, STATE / "data" / STATIC_LIBS, LOG_FILE.parent):
         folder.mkdir(parents=True, exist_ok=True)
+    for catalog in _service_catalogs():
+        link = STATE / "data" / STATIC_LIBS / catalog.name
+        if not link.exists():
+            link.unlink(missing_ok=True)  # a link left by another install folder
+            link.symlink_to(catalog)
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYENV_ROOT": os.environ.get("PYENV_ROOT", str(Path.home() / ".pyenv")),
