@@ -205,23 +205,20 @@ def install() -> None:
     One install at a time: engines started together (make test's workers) share the install
     folder, and a second `uv venv` found the first one's half-made virtualenv and failed."""
     wanted = _install_inputs_hash()
-    if not _installed(wanted):
+    if not _installed(wanted) or not any(_service_catalogs()):
         python, version = _engine_python()  # first: without one, nothing is made, not even the lock
         INSTALL_DIR.mkdir(parents=True, exist_ok=True)
         with open(INSTALL_DIR / "install.lock", "w") as lock:
             fcntl.flock(lock, fcntl.LOCK_EX)
             if not _installed(wanted):  # another start may have installed it meanwhile
                 _install_engine(wanted, python, version)
+            elif not any(_service_catalogs()):  # an install made before the catalog was built at install
+                _build_service_catalog()
     _ensure_certificates()
 
 
 def _installed(wanted: str) -> bool:
-    return (
-        INSTALL_STAMP.exists()
-        and INSTALL_STAMP.read_text() == wanted
-        and (VENV / "bin" / "python").exists()
-        and any(_service_catalogs())
-    )
+    return INSTALL_STAMP.exists() and INSTALL_STAMP.read_text() == wanted and (VENV / "bin" / "python").exists()
 
 
 def _service_catalogs():

@@ -159,7 +159,11 @@ def test_an_engine_missing_a_target_refuses_to_start(tmp_path):
     wrapper.write_text(f'#!/bin/sh\nPYTHONPATH={site} exec {ENGINE_PYTHON} "$@"\n')
     wrapper.chmod(0o755)
     # stamped as installed from this checkout, so that ctl.py does not install a fresh engine here
-    (install / "install.sha256").write_text(load_module("ctl", ROOT / "engine" / "ctl.py")._install_inputs_hash())
+    ctl_module = load_module("ctl", ROOT / "engine" / "ctl.py")
+    (install / "install.sha256").write_text(ctl_module._install_inputs_hash())
+    catalog = install / ctl_module.CATALOG_ROOT.name / ctl_module.STATIC_LIBS / "service-catalog-stamped.dill"
+    catalog.parent.mkdir(parents=True)
+    catalog.touch()  # a catalog too (a name LocalStack never reads), so that none is built here
     url = f"http://localhost:{PORT}"
     env = {"AWS_ENDPOINT_URL": url, "LOCALSTACK_INSTALL_DIR": str(install), "LOCALSTACK_STATE_DIR": str(tmp_path)}
 
