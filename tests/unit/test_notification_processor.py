@@ -171,20 +171,25 @@ def test_two_deliveries_started_together_publish_once(aws, context, published):
     assert len(calls) == 1 and published() == [] and counters(aws)["Total"] == 1
 
 
+def received_record(aws, visibility_timeout: int) -> dict:
+    """An API notification sent to the queue (its visibility timeout set first) and received
+    from it, as the SQS event record the mapping would hand the function."""
+    aws.sqs.set_queue_attributes(QueueUrl=aws.queue_url, Attributes={"VisibilityTimeout": str(visibility_timeout)})
+    aws.sqs.send_message(QueueUrl=aws.queue_url, MessageBody=json.dumps(API_BODY))
+    (message,) = aws.sqs.receive_message(QueueUrl=aws.queue_url)["Messages"]
+    queue_arn = aws.sqs.get_queue_attributes(QueueUrl=aws.queue_url, AttributeNames=["QueueArn"])["Attributes"]
+    return {
+        **sqs_record(message["MessageId"], message["Body"]),
+        "receiptHandle": message["ReceiptHandle"],
+        "eventSourceARN": queue_arn["QueueArn"],
+    }
+
+
 def test_a_copy_held_by_another_delivery_comes_back_when_that_claim_expires(aws, context, monkeypatch):
     """SQS can hand two invocations the same message at once. The one that finds the other's
     live claim reports its record and makes it visible again when that claim expires (here in
     about a second), not after the queue's visibility timeout (here ten minutes)."""
-    aws.sqs.set_queue_attributes(QueueUrl=aws.queue_url, Attributes={"VisibilityTimeout": "600"})
-    aws.sqs.send_message(QueueUrl=aws.queue_url, MessageBody=json.dumps(API_BODY))
-    (message,) = aws.sqs.receive_message(QueueUrl=aws.queue_url)["Messages"]
-    record = {
-        **sqs_record(message["MessageId"], message["Body"]),
-        "receiptHandle": message["ReceiptHandle"],
-        "eventSourceARN": aws.sqs.get_queue_attributes(QueueUrl=aws.queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"],
-    }
+    record = received_record(aws, visibility_timeout=600)
     # The other delivery's claim, made so that it expires a second from now.
     real_now = notification_processor.now_ms
     monkeypatch.setattr(
@@ -195,34 +200,25 @@ def test_a_copy_held_by_another_delivery_comes_back_when_that_claim_expires(aws,
     monkeypatch.setattr(notification_processor, "now_ms", real_now)
 
     assert notification_processor.lambda_handler({"Records": [record]}, context) == {
-        "batchItemFailures": [{"itemIdentifier": message["MessageId"]}]
+        "batchItemFailures": [{"itemIdentifier": record["messageId"]}]
     }
     assert "Messages" not in aws.sqs.receive_message(QueueUrl=aws.queue_url)  # held until the claim expires
     (again,) = aws.sqs.receive_message(QueueUrl=aws.queue_url, WaitTimeSeconds=5)["Messages"]
-    assert again["MessageId"] == message["MessageId"]
+    assert again["MessageId"] == record["messageId"]
 
 
-def test_a_held_copy_is_never_kept_longer_than_the_queues_visibility_timeout(aws, context, monkeypatch):
+def test_a_held_copy_is_never_kept_longer_than_the_queues_visibility_timeout(aws, context):
     """A claim that outlives the queue's visibility timeout (here a minute against one second)
     does not hold the record longer than the queue itself would."""
-    aws.sqs.set_queue_attributes(QueueUrl=aws.queue_url, Attributes={"VisibilityTimeout": "1"})
-    aws.sqs.send_message(QueueUrl=aws.queue_url, MessageBody=json.dumps(API_BODY))
-    (message,) = aws.sqs.receive_message(QueueUrl=aws.queue_url)["Messages"]
-    record = {
-        **sqs_record(message["MessageId"], message["Body"]),
-        "receiptHandle": message["ReceiptHandle"],
-        "eventSourceARN": aws.sqs.get_queue_attributes(QueueUrl=aws.queue_url, AttributeNames=["QueueArn"])[
-            "Attributes"
-        ]["QueueArn"],
-    }
+    record = received_record(aws, visibility_timeout=1)
     notification = notification_processor._sqs_record_notification(record)
     assert isinstance(notification_processor.claim(notification, "sqs", 60_000), notification_processor.Claim)
 
     assert notification_processor.lambda_handler({"Records": [record]}, context) == {
-        "batchItemFailures": [{"itemIdentifier": message["MessageId"]}]
+        "batchItemFailures": [{"itemIdentifier": record["messageId"]}]
     }
     (again,) = aws.sqs.receive_message(QueueUrl=aws.queue_url, WaitTimeSeconds=5)["Messages"]
-    assert again["MessageId"] == message["MessageId"]
+    assert again["MessageId"] == record["messageId"]
 
 
 def test_a_held_copy_whose_visibility_cannot_be_changed_is_still_reported(aws, context, monkeypatch):
