@@ -437,7 +437,8 @@ ROLLBACK = "failed CloudFormation stack creations rolled back"
 METRICS_NO_FSYNC = "CloudWatch metrics stored without an fsync per datapoint"
 REQUEST_HOOKS = "counting requests (heap freezing) and marking changed services (persistence)"
 S3_STATE = "S3 objects saved and loaded with the engine's state"
-JOURNAL = "the state journaled every second, value by value (DynamoDB items and stream records, S3 objects, log events)"
+JOURNAL = "the state journaled every second, value by value (DynamoDB items and stream records, S3 objects, log events, SQS messages)"
+SQS_STATE = "SQS messages journaled one by one, put back in their queues' containers on load"
 CHANGING_BY_ITSELF = "functions, executions and stacks journaled as they move on after the request that started them"
 STATE_PICKLED = (
     "every service's state pickled (boto clients, cryptography keys and certificates, defaultdict subclasses)"
@@ -1514,6 +1515,59 @@ _target(
     "inline_requests.py",
 )
 _target("localstack.services.sqs.models:sqs_stores", READ, REQUEST_COST, "inline_requests.py")
+_target("localstack.services.sqs.models:sqs_stores", READ, SQS_STATE, "service_state.py", HasAttributes("iter_stores"))
+_target(
+    "localstack.services.sqs.models:SqsQueue",
+    READ,
+    SQS_STATE,
+    "service_state.py",
+    Assigns("inflight", "delayed", "receipts", "mutex"),
+    HasAttributes("add_inflight_message"),
+)
+_target("localstack.services.sqs.models:StandardQueue", READ, SQS_STATE, "service_state.py", Assigns("visible"))
+_target(
+    "localstack.services.sqs.models:FifoQueue",
+    READ,
+    SQS_STATE,
+    "service_state.py",
+    Assigns("message_groups", "inflight_groups", "message_group_queue"),
+    HasAttributes("get_message_group"),
+)
+# a message put back where it became visible: the queue's own low-level put
+_target(
+    "localstack.services.sqs.models:StandardQueue._put_message",
+    READ,
+    SQS_STATE,
+    "service_state.py",
+    Parameters("self", "message"),
+)
+_target(
+    "localstack.services.sqs.models:FifoQueue._put_message",
+    READ,
+    SQS_STATE,
+    "service_state.py",
+    Parameters("self", "message"),
+)
+_target("localstack.services.sqs.models:MessageGroup", READ, SQS_STATE, "service_state.py", Assigns("messages"))
+_target(
+    "localstack.services.sqs.models:SqsMessage",
+    READ,
+    SQS_STATE,
+    "service_state.py",
+    Assigns(
+        "receive_count",
+        "visibility_deadline",
+        "visibility_timeout",
+        "delay_seconds",
+        "deleted",
+        "first_received",
+        "receipt_handles",
+        "priority",
+    ),
+    HasAttributes("message_id", "message_group_id", "is_visible", "is_delayed"),
+)
+_target("localstack.services.sqs.queue:InterruptiblePriorityQueue", READ, SQS_STATE, "service_state.py", Class())
+_target("localstack.services.sqs.queue:InterruptibleQueue", READ, SQS_STATE, "service_state.py", Class())
 _target(
     "localstack.services.sqs.models:SqsQueue.wait_time_seconds", READ, REQUEST_COST, "inline_requests.py", Property()
 )

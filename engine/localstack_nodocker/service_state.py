@@ -23,6 +23,8 @@ services offer no such rewriting. Values are what SQLite's WAL holds too (pages,
   - S3: its ``state`` without the objects; each ``object`` key with all its versions and
     their bytes (None once gone).
   - CloudWatch Logs: its ``state`` without the log events; each stream's new ``events``.
+  - SQS: its ``state`` without the messages; each ``message`` by queue and message id (the
+    message as SQS holds it, or None once gone), written when it changed.
   An ``item`` or ``object`` record names its table's or bucket's *identity* (name and
   creation time): one written for a table deleted and created again under the same name
   is not applied to the new one.
@@ -976,6 +978,168 @@ class LogsState(KeyedState):
         }
 
 
+# --- SQS ----------------------------------------------------------------------------------------
+
+
+def _sqs_queues():
+    from localstack.services.sqs.models import sqs_stores
+
+    for account, region, store in sqs_stores.iter_stores():
+        for name, queue in list(store.queues.items()):
+            yield (account, region, name), queue
+
+
+def _held_messages(queue) -> dict:
+    """{message id: message} of every message the queue holds: waiting, in flight or delayed.
+    Each container is copied in one step (atomic under the GIL); a message a receive has
+    taken off the heap and not yet put in flight is in none for that moment."""
+    from localstack.services.sqs.models import FifoQueue
+
+    held = [*list(queue.inflight), *list(queue.delayed)]
+    if isinstance(queue, FifoQueue):
+        for group in list(queue.message_groups.values()):
+            held += list(group.messages)
+    else:
+        held += list(queue.visible.queue)
+    return {message.message_id: message for message in held}
+
+
+def _pickled_message(queue, message) -> bytes:
+    """A message pickled as it is now (a receive adds its receipt handle without the queue's
+    lock: pickled again if that happened meanwhile)."""
+    for attempt in range(PICKLE_ATTEMPTS):
+        try:
+            with queue.mutex:
+                return state_pickle.dumps(message)
+        except RuntimeError:  # "Set changed size during iteration"
+            if attempt == PICKLE_ATTEMPTS - 1:
+                raise
+
+
+def _message_version(message) -> tuple:
+    """What SQS changes on a message after it is sent (receipt, visibility, deletion)."""
+    return (
+        message.receive_count,
+        message.visibility_deadline,
+        message.visibility_timeout,
+        message.delay_seconds,
+        message.deleted,
+        message.first_received,
+        len(message.receipt_handles),
+    )
+
+
+def _put_back(queue, messages: list) -> None:
+    """Messages into the containers their own fields place them in, in flight first (a FIFO
+    group with a message in flight stays blocked), each container in sending order."""
+    from localstack.services.sqs.models import FifoQueue
+
+    fifo = isinstance(queue, FifoQueue)
+    in_flight, rest = [], []
+    for message in sorted(messages, key=lambda m: m.priority):
+        waiting = message.visibility_deadline is None or message.is_visible or message.is_delayed
+        (rest if waiting else in_flight).append(message)
+    for message in in_flight:
+        queue.add_inflight_message(message)
+        if fifo:
+            queue.inflight_groups.add(queue.get_message_group(message.message_group_id))
+    for message in rest:
+        if message.is_delayed:
+            queue.delayed.add(message)
+        else:
+            queue._put_message(message)
+    for message in messages:
+        for handle in message.receipt_handles:
+            queue.receipts[handle] = message
+
+
+class SqsState(ServiceState):
+    """SQS: the queues (``state``, without their messages) and each ``message``, (account,
+    region, queue, message id), written when it was sent or SQS changed it (received,
+    visibility changed) and as None once gone. A write compares a few fields of every held
+    message with what was written (about a microsecond each), and pickles only the messages
+    that changed: a queue holding thousands costs a second's journal what that second
+    changed, not what the queues hold. A message missing from its queue is written as gone
+    when it was deleted, or when it is still missing at the next write (a receive moves it
+    between containers; a move to the dead-letter queue or a purge is then written a second
+    later, and a crash in between keeps a copy: never a loss). FIFO queues keep their
+    deduplication ids (five minutes of sends) in ``state``."""
+
+    def __init__(self, name: str):
+        super().__init__(name)
+        self.written: dict[tuple, dict] = {}  # queue -> {message id: (version, message)}
+        self.missing: set[tuple] = set()  # (queue, message id) missing at the last write
+
+    @property
+    def strip(self):
+        from localstack.services.sqs.models import FifoQueue, StandardQueue
+        from localstack.services.sqs.queue import InterruptiblePriorityQueue, InterruptibleQueue
+
+        def held(queue) -> dict:
+            return {"inflight": {}, "delayed": set(), "receipts": {}}
+
+        return {
+            StandardQueue: lambda queue: {**held(queue), "visible": InterruptiblePriorityQueue()},
+            FifoQueue: lambda queue: {
+                **held(queue),
+                "message_groups": {},
+                "inflight_groups": set(),
+                "message_group_queue": InterruptibleQueue(),
+            },
+        }
+
+    def records(self, service, taken) -> list:
+        if not taken:
+            return []
+        records, written, missing = [self.state_record(service)], {}, set()
+        queues = dict(_sqs_queues())
+        for key, queue in queues.items():
+            before, now = self.written.get(key, {}), {}
+            for message_id, message in _held_messages(queue).items():
+                version = _message_version(message)
+                now[message_id] = (version, message)
+                if before.get(message_id, (None,))[0] != version:
+                    records.append((self.name, "message", (*key, message_id), _pickled_message(queue, message)))
+            for message_id, (version, message) in before.items():
+                if message_id in now:
+                    continue
+                if message.deleted or (key, message_id) in self.missing:
+                    records.append((self.name, "message", (*key, message_id), None))
+                else:
+                    missing.add((key, message_id))
+                    now[message_id] = (version, message)
+            written[key] = now
+        for key, messages in self.written.items():
+            if key not in queues:  # the queue was deleted: its messages with it
+                records += [(self.name, "message", (*key, message_id), None) for message_id in messages]
+        self.written, self.missing = written, missing
+        return records
+
+    def all_records(self, service) -> list:
+        records = [self.state_record(service)]
+        for key, queue in _sqs_queues():
+            for message_id, message in _held_messages(queue).items():
+                records.append((self.name, "message", (*key, message_id), _pickled_message(queue, message)))
+        return records
+
+    def apply_entities(self, service, records: list, report) -> None:
+        latest = {record[2]: record[3] for record in records if record[1] == "message"}
+        by_queue: dict[tuple, list] = defaultdict(list)
+        for (account, region, name, _), pickled in latest.items():
+            message = state_pickle.loads(pickled) if pickled is not None else None
+            if message is not None and not message.deleted:
+                by_queue[(account, region, name)].append(message)
+        queues = dict(_sqs_queues())
+        for key, messages in by_queue.items():
+            if key in queues:  # else the queue was deleted after them
+                _put_back(queues[key], messages)
+
+    def after_load(self, service) -> None:
+        # nothing counts as written: the first write after a start writes every message once
+        # (a state loaded from a snapshot that held the messages in its ``state``)
+        self.written, self.missing = {}, set()
+
+
 # --- services that change by themselves -------------------------------------------------------
 
 
@@ -1094,6 +1258,7 @@ class CloudFormationState(ChangingByItself):
 ADAPTED = {
     "dynamodb": DynamoDBState,
     "s3": S3State,
+    "sqs": SqsState,
     "logs": LogsState,
     "lambda": LambdaState,
     "stepfunctions": StepFunctionsState,

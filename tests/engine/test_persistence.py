@@ -257,6 +257,97 @@ def test_a_crash_loses_no_write_acknowledged_before_the_last_journal_write(secon
     assert {(kind, key) for kind, keys in found.items() for key in keys} <= written | in_flight(acknowledged, kinds)
 
 
+def held_messages(sqs, queue_url: str) -> dict:
+    """{body: receive count} of every message the queue lets a receive take now."""
+    held = {}
+    while found := sqs.receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["ApproximateReceiveCount"]
+    ).get("Messages"):
+        held |= {message["Body"]: int(message["Attributes"]["ApproximateReceiveCount"]) for message in found}
+    return held
+
+
+def test_a_crash_keeps_each_messages_place_in_its_queue(second_engine, tmp_path):
+    """SQS is journaled message by message: after `kill -9` a standard queue still has its
+    waiting message (with its receive count), its message in flight (hidden until its
+    visibility ends) and its delayed one, and not the deleted one; a message moved to a
+    dead-letter queue is there; a FIFO group with a message in flight stays blocked while
+    another group is receivable, in order."""
+    started(second_engine("up"))
+    sqs, token = client("sqs"), uuid.uuid4().hex[:8]
+    standard = sqs.create_queue(QueueName=f"standard-{token}")["QueueUrl"]
+    for body in ("waiting", "in flight", "deleted"):
+        sqs.send_message(QueueUrl=standard, MessageBody=body)
+    sqs.send_message(QueueUrl=standard, MessageBody="delayed", DelaySeconds=900)
+    taken = {}
+    while len(taken) < 3:
+        for message in sqs.receive_message(QueueUrl=standard, MaxNumberOfMessages=10, VisibilityTimeout=900)[
+            "Messages"
+        ]:
+            taken[message["Body"]] = message["ReceiptHandle"]
+    sqs.delete_message(QueueUrl=standard, ReceiptHandle=taken["deleted"])
+    sqs.change_message_visibility(QueueUrl=standard, ReceiptHandle=taken["waiting"], VisibilityTimeout=0)
+
+    dead = sqs.create_queue(QueueName=f"dead-{token}")["QueueUrl"]
+    dead_arn = sqs.get_queue_attributes(QueueUrl=dead, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    redriven = sqs.create_queue(
+        QueueName=f"redriven-{token}",
+        Attributes={"RedrivePolicy": json.dumps({"deadLetterTargetArn": dead_arn, "maxReceiveCount": "1"})},
+    )["QueueUrl"]
+    sqs.send_message(QueueUrl=redriven, MessageBody="poison")
+    assert len(sqs.receive_message(QueueUrl=redriven, VisibilityTimeout=0)["Messages"]) == 1
+    assert "Messages" not in sqs.receive_message(QueueUrl=redriven)  # its second receive moved it
+
+    fifo = sqs.create_queue(
+        QueueName=f"fifo-{token}.fifo", Attributes={"FifoQueue": "true", "ContentBasedDeduplication": "true"}
+    )["QueueUrl"]
+    for body, group in (("a1", "a"), ("b1", "b"), ("a2", "a"), ("b2", "b"), ("b3", "b")):
+        sqs.send_message(QueueUrl=fifo, MessageBody=body, MessageGroupId=group)
+    first = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=1, VisibilityTimeout=900)["Messages"]
+    assert [message["Body"] for message in first] == ["a1"]
+    since = time.time()
+    wait_for(lambda: state_document()["journal"]["written_through"] > since, timeout=30, what="a journal write")
+    os.killpg(int((tmp_path / "state" / "localstack.pid").read_text()), signal.SIGKILL)
+    wait_for(lambda: health(URL) is None, timeout=10, interval=0.1, what="the engine to be gone")
+
+    started(second_engine("up"))
+
+    counts = sqs.get_queue_attributes(QueueUrl=standard, AttributeNames=["All"])["Attributes"]
+    assert (counts["ApproximateNumberOfMessagesNotVisible"], counts["ApproximateNumberOfMessagesDelayed"]) == ("1", "1")
+    assert held_messages(sqs, standard) == {"waiting": 2}
+    assert held_messages(sqs, redriven) == {} and list(held_messages(sqs, dead)) == ["poison"]
+    received = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10)["Messages"]
+    assert [message["Body"] for message in received] == ["b1", "b2", "b3"]
+
+
+def test_a_journal_write_costs_what_changed_not_what_the_queues_hold(second_engine):
+    """One message sent to a queue beside one holding 3,000: the journal write that follows
+    is a few kilobytes, as it is beside an empty one (it was the whole of SQS's state)."""
+    started(second_engine("up"))
+    sqs, token = client("sqs"), uuid.uuid4().hex[:8]
+    full, other = (sqs.create_queue(QueueName=f"{name}-{token}")["QueueUrl"] for name in ("full", "other"))
+
+    def bytes_of_one_send() -> int:
+        save_now()  # the journal starts again after a snapshot
+        since = time.time()
+        sqs.send_message(QueueUrl=other, MessageBody="one more")
+        return wait_for(
+            lambda: (
+                (journal := state_document()["journal"])["written_through"] > since and journal["bytes_since_snapshot"]
+            ),
+            timeout=30,
+            what="the journal write of the send",
+        )
+
+    beside_empty = bytes_of_one_send()
+    for start in range(0, 3000, 10):
+        sqs.send_message_batch(
+            QueueUrl=full, Entries=[{"Id": str(n), "MessageBody": f"{start + n:04d}" * 50} for n in range(10)]
+        )
+    beside_full = bytes_of_one_send()
+    assert beside_full < beside_empty + 4096, (beside_empty, beside_full)
+
+
 # Stamps of snapshots other engines wrote: LocalStack 4.8 on Python 3.11 (the engine before
 # 2026.3.0 recorded moto's own version), and one moto-ext release apart from this engine's.
 FOREIGN_STAMPS = {
