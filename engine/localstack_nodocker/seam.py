@@ -457,7 +457,7 @@ LOG_PATTERNS = (
     "CloudWatch Logs filter patterns (FilterLogEvents, subscription and metric filters), metric filters per log group"
 )
 LOG_RETENTION = "CloudWatch Logs retention (a log group's retentionInDays)"
-LOG_DESCRIBE = "DescribeLogGroups without a copy of every event of the group"
+LOG_DESCRIBE = "DescribeLogGroups and ListLogGroups without a copy of every event held"
 CW_STATISTICS = (
     "CloudWatch statistics from one indexed read per series (summaries per minute), with percentiles and exact"
     " dimensions; AWS's 15-month retention"
@@ -2118,7 +2118,11 @@ _target(
 _target(f"{_LOGS}:LogsProvider.put_log_events", OVERRIDDEN, LOG_PATTERNS, "logs.py", Parameters("self", "context"))
 _target("moto.logs.models:logs_backends", READ, f"{LOG_PATTERNS}; {LOG_RETENTION}", "logs.py")
 _target(
-    "moto.logs.models:LogsBackend", READ, f"{LOG_PATTERNS}; {LOG_RETENTION}", "logs.py", Assigns("groups", "filters")
+    "moto.logs.models:LogsBackend",
+    READ,
+    f"{LOG_PATTERNS}; {LOG_RETENTION}; {LOG_DESCRIBE}",
+    "logs.py",
+    Assigns("groups", "filters"),
 )
 _target(
     "moto.logs.metric_filters:MetricFilters",
@@ -2151,6 +2155,23 @@ _target(
     "logs.py",
     # what the engine's replaces: LocalStack's patch, which copies every event of the group
     Mentions("copy.deepcopy(self.streams)", '"storedBytes": sum(s.stored_bytes for s in copy_streams.values())'),
+)
+_target(
+    f"{_LOGS}:LogsProvider.describe_log_groups",
+    OVERRIDDEN,
+    LOG_DESCRIBE,
+    "logs.py",
+    Parameters("self", "context", "request"),
+    # what the override leaves out: a copy of every group of the region, events and all
+    Mentions("copy.deepcopy(dict(region_backend.groups))"),
+)
+_target(
+    f"{_LOGS}:LogsProvider.list_log_groups",
+    OVERRIDDEN,
+    LOG_DESCRIBE,
+    "logs.py",
+    Parameters("self", "context", "request"),
+    Mentions("copy.deepcopy(region_backend.groups)"),
 )
 _target("moto.logs.models:LogStream", READ, LOG_RETENTION, "logs.py", Assigns("events", "stored_bytes"))
 _target("moto.logs.models:LogEvent", READ, LOG_RETENTION, "logs.py", Assigns("timestamp", "message"))

@@ -1,9 +1,10 @@
 """CloudWatch Logs on the engine (engine/localstack_nodocker/logs.py, filter_patterns.py): filter
 patterns match as AWS documents them in FilterLogEvents, TestMetricFilter and metric filters;
 patterns AWS refuses are answered InvalidParameterException; a log group's retention drops
-its expired events."""
+its expired events; log groups are described without a copy of every event held."""
 
 import json
+import subprocess
 import time
 import uuid
 
@@ -12,6 +13,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.support.cloudwatch import cloudwatch_client
+from tests.support.engine import ENGINE_PYTHON
 from tests.support.waiting import wait_for
 
 TEXT = ["ERROR WARN message", "ERROR message", "WARN message", "[ERROR 400] BAD REQUEST", "Exiting with ERRORCODE: -1"]
@@ -265,3 +267,73 @@ def test_retention_drops_the_events_older_than_the_groups_retention(logs):
     finally:
         for name in (kept_forever, expiring):
             logs.delete_log_group(logGroupName=name)
+
+
+def test_log_groups_are_described_and_listed_by_prefix_and_pattern(logs):
+    """DescribeLogGroups and ListLogGroups answer as LocalStack's provider does (the engine's
+    reads the groups in place: no copy of every event held)."""
+    token = uuid.uuid4().hex[:8]
+    names = [f"/describe/{token}/api", f"/describe/{token}/worker", f"/other/{token}/api"]
+    for name in names:
+        logs.create_log_group(logGroupName=name)
+    logs.create_log_stream(logGroupName=names[0], logStreamName="s")
+    logs.put_log_events(
+        logGroupName=names[0], logStreamName="s", logEvents=[{"timestamp": int(time.time() * 1000), "message": "12345"}]
+    )
+    try:
+        described = logs.describe_log_groups(logGroupNamePrefix=f"/describe/{token}/")["logGroups"]
+        assert [(group["logGroupName"], group["storedBytes"], group["logGroupClass"]) for group in described] == [
+            (names[0], 5, "STANDARD"),
+            (names[1], 0, "STANDARD"),
+        ]
+        assert described[0]["arn"] == described[0]["logGroupArn"] + ":*"
+        by_pattern = logs.describe_log_groups(logGroupNamePattern=f"{token}/api")["logGroups"]
+        assert [group["logGroupName"] for group in by_pattern] == [names[0], names[2]]
+        listed = logs.list_log_groups(logGroupNamePattern=token)["logGroups"]
+        assert [group["logGroupName"] for group in listed] == sorted(names)
+        with pytest.raises(ClientError, match="mutually exclusive"):
+            logs.describe_log_groups(logGroupNamePrefix="/describe", logGroupNamePattern="api")
+    finally:
+        for name in names:
+            logs.delete_log_group(logGroupName=name)
+
+
+# Runs in the engine's interpreter: the engine's provider and LocalStack's describe a region
+# holding a group, with the provider module's copy.deepcopy refusing; the engine's answers,
+# LocalStack's copies.
+NO_COPY = r"""
+import types
+from localstack.aws.api import RequestContext
+from localstack.services.logs import provider as upstream
+from localstack.services.logs.provider import LogsProvider
+from moto.logs.models import logs_backends
+from localstack_nodocker import logs as engine_logs, seam
+
+seam.replace(seam.LOG_GROUP_DESCRIBE, engine_logs.describe_group)
+backend = logs_backends["000000000000"]["us-east-1"]
+backend.create_log_group("/no-copy/group", {})
+context = RequestContext(None)
+context.account_id, context.region = "000000000000", "us-east-1"
+
+
+def refuse(*args, **kwargs):
+    raise AssertionError("deep copy")
+
+
+upstream.copy = types.SimpleNamespace(deepcopy=refuse)  # the name LocalStack's provider copies with
+provider = engine_logs.NodockerLogsProvider()
+assert [g["logGroupName"] for g in provider.describe_log_groups(context, {"logGroupNamePrefix": "/no-copy"})["logGroups"]] == ["/no-copy/group"]
+assert [g["logGroupName"] for g in provider.list_log_groups(context, {})["logGroups"]] == ["/no-copy/group"]
+for read in (LogsProvider.describe_log_groups, LogsProvider.list_log_groups):
+    try:
+        read(provider, context, {})
+    except AssertionError:
+        continue
+    raise SystemExit(f"LocalStack's {read.__name__} no longer copies: the override may go")
+print("ok")
+"""
+
+
+def test_describing_log_groups_copies_no_group():
+    result = subprocess.run([str(ENGINE_PYTHON), "-c", NO_COPY], capture_output=True, text=True)
+    assert result.returncode == 0 and result.stdout.strip() == "ok", result.stdout + result.stderr
