@@ -1658,6 +1658,28 @@ _target(
     # a request no rule matches: NotFound, as such (MethodNotAllowed, redirects are others)
     Mentions("raise NotFound() from None"),
 )
+LAMBDA_CODE_URL = _target(
+    "localstack.services.lambda_.invocation.lambda_models:S3Code.generate_presigned_url",
+    REPLACED,
+    REQUEST_COST,
+    "request_cost.py",
+    Parameters("self", "endpoint_url"),
+    # the client and the presigned GetObject the replacement makes, with a client kept per endpoint
+    Mentions(
+        "boto3.client(",
+        "aws_access_key_id=config.INTERNAL_RESOURCE_ACCOUNT",
+        "aws_secret_access_key=INTERNAL_AWS_SECRET_ACCESS_KEY",
+        '"VersionId"] = self.s3_object_version',
+        's3_client.generate_presigned_url("get_object", Params=params)',
+    ),
+)
+_target(
+    "localstack.services.lambda_.invocation.lambda_models:S3Code",
+    READ,
+    REQUEST_COST,
+    "request_cost.py",
+    Assigns("s3_bucket", "s3_key", "s3_object_version"),
+)
 USER_AGENT = _target(
     "botocore.useragent:UserAgentString.to_string",
     WRAPPED,

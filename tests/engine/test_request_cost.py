@@ -1,7 +1,7 @@
 """What request_cost.py and sqs.py leave out per request changes no answer: bodies of every
 size and form arrive and leave as before, headers are found whatever their case, responses
-keep their media type, and SQS's per-request metrics add up to the requests made (published
-together once a second). Real requests against the engine; the header index also against
+keep their media type, SQS's per-request metrics add up to the requests made (published
+together once a second), and GetFunction's code URLs download the code. Real requests against the engine; the header index also against
 werkzeug's own Headers, in the engine's interpreter."""
 
 import concurrent.futures
@@ -20,6 +20,7 @@ import pytest
 
 from tests.support.cloudwatch import cloudwatch_client
 from tests.support.engine import ENGINE_PYTHON, ROOT, endpoint
+from tests.support.second_engine import zipped
 from tests.support.waiting import wait_for
 
 # Random operations on werkzeug's Headers and on the engine's IndexedHeaders, side by side:
@@ -535,3 +536,28 @@ def test_inline_answers_sent_whole_and_in_order(bucket):
         answers.append((head.split(b"\r\n")[0], rest[:length]))
         received = rest[length:]
     assert answers == [(b"HTTP/1.1 200 OK", bodies[key]) for key in ("first", "second", "first")]
+
+
+def test_function_code_urls_download_the_code(engine):
+    """GetFunction presigns its code's URL with one kept client: each answer's URL downloads
+    the function's package, and a new package's answer the new one."""
+    lam, name = boto3.client("lambda"), f"code-url-{uuid.uuid4().hex[:8]}"
+    packages = [zipped({"probe.py": f"def handler(event, context):\n    return {number}\n"}) for number in (1, 2)]
+    lam.create_function(
+        FunctionName=name,
+        Runtime="python3.11",
+        Handler="probe.handler",
+        Role="arn:aws:iam::000000000000:role/code-url",
+        Code={"ZipFile": packages[0]},
+    )
+    try:
+        lam.get_waiter("function_active_v2").wait(FunctionName=name)
+        for package in packages:
+            lam.update_function_code(FunctionName=name, ZipFile=package)
+            lam.get_waiter("function_updated_v2").wait(FunctionName=name)
+            for _ in range(2):
+                location = lam.get_function(FunctionName=name)["Code"]["Location"]
+                with urllib.request.urlopen(location, timeout=30) as response:
+                    assert hashlib.sha256(response.read()).hexdigest() == hashlib.sha256(package).hexdigest()
+    finally:
+        lam.delete_function(FunctionName=name)
