@@ -1088,6 +1088,12 @@ class SqsState(ServiceState):
             },
         }
 
+    def take(self):
+        # messages missing at the last write are looked for again at the next, change or not
+        with self.lock:
+            changed, self.changed = self.changed or bool(self.missing), False
+        return changed
+
     def records(self, service, taken) -> list:
         if not taken:
             return []
