@@ -111,11 +111,22 @@ class Journal:
         self.number = number
 
     def append(self, payload: bytes) -> int:
-        """Write one frame and wait until it is on disk; the bytes written."""
+        """Write one frame and wait until it is on disk; the bytes written. A write that fails
+        (a disk full) leaves the segment as it was: frames appended after it stay readable."""
         data = frame(payload)
-        self._file.write(data)
-        self._file.flush()
-        os.fdatasync(self._file.fileno())
+        end = os.fstat(self._file.fileno()).st_size
+        try:
+            self._file.write(data)
+            self._file.flush()
+            os.fdatasync(self._file.fileno())
+        except BaseException:
+            try:
+                self._file.close()  # its buffer may still hold part of the frame: cut below
+            except OSError:
+                pass
+            os.truncate(segment_path(self.folder, self.number), end)
+            self._open(self.number)
+            raise
         return len(data)
 
     def start_segment(self) -> int:

@@ -203,23 +203,33 @@ class Persistence:
 
     def _write_changes(self) -> dict:
         started, taken_at = time.monotonic(), time.time()
-        chunks, count, failed, written_services = [], 0, {}, []
+        chunks, count, failed, written_services, taken_from = [], 0, {}, [], []
         for name in _running_services():
             state = self.state_of(name)
-            taken = state.take()
+            taken, marks = state.take(), state.saved_marks()
             try:
                 records = state.records(SERVICE_PLUGINS.get_service(name), taken)
                 if records:
                     chunks.append(pickle.dumps(records, protocol=pickle.HIGHEST_PROTOCOL))
             except Exception as exc:
                 state.give_back(taken)
+                state.restore_marks(marks)
                 failed[name] = f"{type(exc).__name__}: {exc}"
                 continue
+            taken_from.append((state, taken, marks))
             count += len(records)
             if records:
-                self.changed_since_snapshot.add(name)
                 written_services.append(name)
-        written = self.journal.append(pickle.dumps(chunks, protocol=pickle.HIGHEST_PROTOCOL)) if chunks else 0
+        try:
+            written = self.journal.append(pickle.dumps(chunks, protocol=pickle.HIGHEST_PROTOCOL)) if chunks else 0
+        except BaseException:
+            # nothing of it is on disk: every service's changes are pending again, and what it
+            # counts as written is what it was (a disk full, a read-only folder)
+            for state, taken, marks in taken_from:
+                state.give_back(taken)
+                state.restore_marks(marks)
+            raise
+        self.changed_since_snapshot.update(written_services)
         self.journal_bytes += written
         self.journal_written_through = taken_at
         self._note_written(written_services, failed, "journal")

@@ -1530,9 +1530,11 @@ _target(
     READ,
     SQS_STATE,
     "service_state.py",
-    Assigns("message_groups", "inflight_groups", "message_group_queue"),
+    Assigns("message_groups", "inflight_groups", "message_group_queue", "deduplication"),
     HasAttributes("get_message_group"),
 )
+# a deduplication id older than this decides nothing (FifoQueue.put): left out of the saved queue
+_target("localstack.services.sqs.constants:DEDUPLICATION_INTERVAL_IN_SEC", READ, SQS_STATE, "service_state.py")
 # a message put back where it became visible: the queue's own low-level put
 _target(
     "localstack.services.sqs.models:StandardQueue._put_message",
@@ -1563,6 +1565,7 @@ _target(
         "first_received",
         "receipt_handles",
         "priority",
+        "last_received",
     ),
     HasAttributes("message_id", "message_group_id", "is_visible", "is_delayed"),
 )

@@ -40,10 +40,12 @@ response handler): from the operation and its parameters, which name the table a
 bucket and key, log group and stream.
 """
 
+import copy
 import io
 import logging
 import os
 import threading
+import time
 from collections import defaultdict
 
 from localstack.services.stores import AccountRegionBundle
@@ -253,6 +255,9 @@ class ServiceState:
 
     # classes whose collections this service writes record by record: {class: emptied attributes}
     strip: dict = {}
+    # attributes saying what was written, which `records` moves on: put back with `restore_marks`
+    # when its records did not reach the journal
+    marks: tuple[str, ...] = ()
 
     def __init__(self, name: str):
         self.name = name
@@ -279,6 +284,13 @@ class ServiceState:
         """A write that failed: what it took is pending again."""
         with self.lock:
             self.changed = self.changed or bool(taken)
+
+    def saved_marks(self) -> dict:
+        return {name: copy.copy(getattr(self, name)) for name in self.marks}
+
+    def restore_marks(self, saved: dict) -> None:
+        for name, value in saved.items():
+            setattr(self, name, value)
 
     def records(self, service, taken) -> list:
         """The records of what changed (`taken`), read now from the running service."""
@@ -442,6 +454,8 @@ def _table_identity(table) -> str:
 
 class DynamoDBState(ServiceState):
     """DynamoDB (moto's tables): items and stream records written record by record."""
+
+    marks = ("written_tables", "written_stream_records")
 
     def __init__(self, name: str):
         super().__init__(name)
@@ -717,6 +731,8 @@ class S3State(KeyedState):
     """S3: each object key, (account, region, bucket, key), written with its versions and
     their bytes."""
 
+    marks = ("written_buckets",)
+
     def __init__(self, name: str):
         super().__init__(name)
         self.written_buckets: set[tuple] = set()  # (account, bucket, identity)
@@ -863,6 +879,8 @@ class LogsState(KeyedState):
     """CloudWatch Logs (moto's log groups): each stream's new events written as they come;
     the keys are streams, (account, region, group, stream)."""
 
+    marks = ("written_events",)
+
     def __init__(self, name: str):
         super().__init__(name)
         self.written_events: dict[tuple, int] = {}  # stream identity -> last event id written
@@ -1004,13 +1022,13 @@ def _held_messages(queue) -> dict:
     return {message.message_id: message for message in held}
 
 
-def _pickled_message(queue, message) -> bytes:
+def _pickled_message(message) -> bytes:
     """A message pickled as it is now (a receive adds its receipt handle without the queue's
-    lock: pickled again if that happened meanwhile)."""
+    lock: pickled again if that happened meanwhile). The queue's lock is not taken: a forked
+    snapshot's copy would wait forever on one held by a thread that is not in the copy."""
     for attempt in range(PICKLE_ATTEMPTS):
         try:
-            with queue.mutex:
-                return state_pickle.dumps(message)
+            return state_pickle.dumps(message)
         except RuntimeError:  # "Set changed size during iteration"
             if attempt == PICKLE_ATTEMPTS - 1:
                 raise
@@ -1030,16 +1048,22 @@ def _message_version(message) -> tuple:
 
 
 def _put_back(queue, messages: list) -> None:
-    """Messages into the containers their own fields place them in, in flight first (a FIFO
-    group with a message in flight stays blocked), each container in sending order."""
+    """Messages into the containers their own fields place them in, each container in sending
+    order. A FIFO queue's messages that were received are put in flight, in the order they
+    were received, whether their visibility ended or not: SQS's worker makes them visible
+    again in that order and stops at one still hidden, so a group stays blocked while a
+    message of it is in flight, as before."""
     from localstack.services.sqs.models import FifoQueue
 
     fifo = isinstance(queue, FifoQueue)
     in_flight, rest = [], []
     for message in sorted(messages, key=lambda m: m.priority):
-        waiting = message.visibility_deadline is None or message.is_visible or message.is_delayed
+        if fifo:
+            waiting = message.visibility_deadline is None or message.is_delayed
+        else:
+            waiting = message.visibility_deadline is None or message.is_visible or message.is_delayed
         (rest if waiting else in_flight).append(message)
-    for message in in_flight:
+    for message in sorted(in_flight, key=lambda m: m.last_received or 0):
         queue.add_inflight_message(message)
         if fifo:
             queue.inflight_groups.add(queue.get_message_group(message.message_group_id))
@@ -1062,37 +1086,52 @@ class SqsState(ServiceState):
     changed, not what the queues hold. A message missing from its queue is written as gone
     when it was deleted, or when it is still missing at the next write (a receive moves it
     between containers; a move to the dead-letter queue or a purge is then written a second
-    later, and a crash in between keeps a copy: never a loss). FIFO queues keep their
-    deduplication ids (five minutes of sends) in ``state``."""
+    later, and a crash in between keeps a copy). A queue deleted, or deleted and made again,
+    has its messages written as gone at once. FIFO queues keep the messages of their
+    deduplication window (five minutes of sends) in ``state``. A message a receive has taken
+    off the heap and not yet put in flight at the moment of a write is in no container: every
+    write a change prompted is followed by one more, which finds it."""
+
+    marks = ("written", "missing")
 
     def __init__(self, name: str):
         super().__init__(name)
-        self.written: dict[tuple, dict] = {}  # queue -> {message id: (version, message)}
+        self.written: dict[tuple, tuple] = {}  # queue -> (the queue, {message id: (version, message)})
         self.missing: set[tuple] = set()  # (queue, message id) missing at the last write
+        self.again = False  # the next write looks at the messages again, change or not
 
     @property
     def strip(self):
+        from localstack.services.sqs.constants import DEDUPLICATION_INTERVAL_IN_SEC
         from localstack.services.sqs.models import FifoQueue, StandardQueue
         from localstack.services.sqs.queue import InterruptiblePriorityQueue, InterruptibleQueue
 
-        def held(queue) -> dict:
+        def held() -> dict:  # new containers for each queue: pickled shared, they would load shared
             return {"inflight": {}, "delayed": set(), "receipts": {}}
 
+        def deduplicating(queue) -> dict:
+            # SQS never forgets a deduplication id; one older than its window decides nothing
+            since = time.time() - DEDUPLICATION_INTERVAL_IN_SEC
+            return {key: sent for key, sent in list(queue.deduplication.items()) if sent.priority > since}
+
         return {
-            StandardQueue: lambda queue: {**held(queue), "visible": InterruptiblePriorityQueue()},
+            StandardQueue: lambda queue: {**held(), "visible": InterruptiblePriorityQueue()},
             FifoQueue: lambda queue: {
-                **held(queue),
+                **held(),
                 "message_groups": {},
                 "inflight_groups": set(),
                 "message_group_queue": InterruptibleQueue(),
+                "deduplication": deduplicating(queue),
             },
         }
 
     def take(self):
-        # messages missing at the last write are looked for again at the next, change or not
+        # a write a change prompted is followed by one more, change or not: for the messages
+        # missing from their queue then, and one a receive was moving between containers
         with self.lock:
-            changed, self.changed = self.changed or bool(self.missing), False
-        return changed
+            changed, again = self.changed, self.again
+            self.changed, self.again = False, self.changed
+        return changed or again
 
     def records(self, service, taken) -> list:
         if not taken:
@@ -1100,12 +1139,16 @@ class SqsState(ServiceState):
         records, written, missing = [self.state_record(service)], {}, set()
         queues = dict(_sqs_queues())
         for key, queue in queues.items():
-            before, now = self.written.get(key, {}), {}
+            was, before = self.written.get(key, (queue, {}))
+            if was is not queue:  # deleted and made again: none of the old queue's messages is left
+                records += self._gone(key, before)
+                before = {}
+            now = {}
             for message_id, message in _held_messages(queue).items():
                 version = _message_version(message)
                 now[message_id] = (version, message)
                 if before.get(message_id, (None,))[0] != version:
-                    records.append((self.name, "message", (*key, message_id), _pickled_message(queue, message)))
+                    records.append((self.name, "message", (*key, message_id), _pickled_message(message)))
             for message_id, (version, message) in before.items():
                 if message_id in now:
                     continue
@@ -1114,18 +1157,22 @@ class SqsState(ServiceState):
                 else:
                     missing.add((key, message_id))
                     now[message_id] = (version, message)
-            written[key] = now
-        for key, messages in self.written.items():
+            written[key] = (queue, now)
+        for key, (_, before) in self.written.items():
             if key not in queues:  # the queue was deleted: its messages with it
-                records += [(self.name, "message", (*key, message_id), None) for message_id in messages]
+                records += self._gone(key, before)
         self.written, self.missing = written, missing
+        self.again = self.again or bool(missing)
         return records
+
+    def _gone(self, key: tuple, messages: dict) -> list:
+        return [(self.name, "message", (*key, message_id), None) for message_id in messages]
 
     def all_records(self, service) -> list:
         records = [self.state_record(service)]
         for key, queue in _sqs_queues():
             for message_id, message in _held_messages(queue).items():
-                records.append((self.name, "message", (*key, message_id), _pickled_message(queue, message)))
+                records.append((self.name, "message", (*key, message_id), _pickled_message(message)))
         return records
 
     def apply_entities(self, service, records: list, report) -> None:
@@ -1190,6 +1237,7 @@ class LambdaState(ChangingByItself):
     that changed. Invoking a function changes neither."""
 
     INVOCATIONS = {"Invoke", "InvokeAsync", "InvokeWithResponseStream"}
+    marks = ("written_runtime",)
 
     def __init__(self, name: str):
         super().__init__(name)

@@ -92,3 +92,70 @@ def test_a_service_that_cannot_be_saved_is_named_until_it_saves_and_the_others_a
     fixed = report["fixed"]
     assert fixed["journal"]["failed"] == {} and fixed["journal"]["records"] == 1
     assert "broken" not in fixed["document"]["not_persisted"]
+
+
+# A journal write that fails (a disk full): the changes it took are pending again, and what
+# each service counts as written (its marks) is what it was, so the next write has them all.
+FAILED_APPEND = textwrap.dedent(
+    """
+    import json, pickle, sys
+    from pathlib import Path
+
+    state = Path(sys.argv[1])
+    from localstack_nodocker import journal, persistence, service_state
+
+    class Counted(service_state.ServiceState):
+        marks = ("written",)
+
+        def __init__(self, name):
+            super().__init__(name)
+            self.written = 0
+
+        def records(self, service, taken):
+            if not taken:
+                return []
+            self.written += 1  # what a keyed service moves on: written up to here
+            return [(self.name, "state", None, {"write": self.written})]
+
+    class Plugins:
+        def get_service(self, name): return None
+
+    persistence.SERVICE_PLUGINS = Plugins()
+    persistence._running_services = lambda: ["counted"]
+    engine = persistence.PERSISTENCE
+    engine.enabled = True
+    engine.journal = journal.Journal(state / "journal", 1)
+    counted = engine.states["counted"] = Counted("counted")
+    append = engine.journal.append
+
+    def full(payload):
+        raise OSError(28, "No space left on device")
+
+    report = {}
+    counted.changed = True
+    engine.journal.append = full
+    try:
+        engine.write_changes()
+    except OSError as error:
+        report["failed"] = str(error)
+    report["after_failure"] = {"changed": counted.changed, "written": counted.written}
+    engine.journal.append = append
+    report["write"] = engine.write_changes()
+    engine.journal.close()
+    frames = [payload for payloads, _ in journal.frames_from(state / "journal", 1) for payload in payloads]
+    report["journal"] = [pickle.loads(chunk) for frame in frames for chunk in pickle.loads(frame)]
+    print(json.dumps(report, default=str))
+    """
+)
+
+
+def test_a_journal_write_that_fails_leaves_every_change_pending(tmp_path):
+    ran = subprocess.run(
+        [str(ENGINE_PYTHON), "-c", FAILED_APPEND, str(tmp_path)], capture_output=True, text=True, timeout=300
+    )
+    assert ran.returncode == 0, ran.stderr[-3000:]
+    report = json.loads(ran.stdout.strip().splitlines()[-1])
+    assert "No space left" in report["failed"]
+    assert report["after_failure"] == {"changed": True, "written": 0}
+    assert report["write"]["records"] == 1
+    assert report["journal"] == [[["counted", "state", None, {"write": 1}]]]

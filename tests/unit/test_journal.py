@@ -112,3 +112,21 @@ def test_only_numbered_segments_are_read_in_number_order(tmp_path):
     (tmp_path / "x1.log").write_bytes(journal.frame(b"not a segment either"))
 
     assert read_all(tmp_path, first=3)[0] == [b"9", b"10", b"100"]
+
+
+def test_a_frame_that_could_not_be_written_leaves_the_segment_readable(tmp_path, monkeypatch):
+    """A disk full part-way through a frame: the append fails, the segment is cut back to its
+    whole frames, and the frames appended once there is room again are read after them."""
+    log = written(tmp_path, [[b"before"]])
+    real_fdatasync = os.fdatasync
+
+    def full(fd):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(journal.os, "fdatasync", full)
+    with pytest.raises(OSError, match="No space left"):
+        log.append(b"lost" * 1000)
+    monkeypatch.setattr(journal.os, "fdatasync", real_fdatasync)
+    log.append(b"after")
+    log.close()
+    assert read_all(tmp_path) == ([b"before", b"after"], [])
