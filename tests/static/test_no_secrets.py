@@ -58,9 +58,14 @@ def test_no_secret_or_key_in_the_repository():
         for match in CREDENTIAL_ASSIGNMENT.finditer(text):
             value = match.group(2)
             quoted = text[match.start(2) - 1] in "\"'"
-            # An unquoted lowercase name is a variable, not a literal (the engine passes an account
-            # id as LocalStack's internal access key id, which is how it selects the account).
-            variable = not quoted and re.fullmatch(r"[a-z_][a-z0-9_.]*", value) is not None
+            # An unquoted name is a variable, not a literal: a lowercase one (the engine passes an
+            # account id as LocalStack's internal access key id, which is how it selects the
+            # account), or a constant's, which has an underscore (a key never has one).
+            name = re.match(r"[A-Za-z_][A-Za-z0-9_.]*", text[match.start(2) :])
+            token = name.group(0) if name else ""
+            variable = not quoted and (
+                re.fullmatch(r"[a-z_][a-z0-9_.]*", value) is not None or ("_" in token and token.startswith(value))
+            )
             if value.lower() not in PLACEHOLDER_CREDENTIALS and not variable:
                 findings.append(f"{path.relative_to(ROOT)}: {match.group(1)} = {value[:4]}...")
     assert not findings, "\n".join(findings)
