@@ -103,6 +103,7 @@ class Journal:
         folder.mkdir(parents=True, exist_ok=True)
         self.number = number
         self._file = None
+        self._cut_to = 0  # where a failed write's frame starts, while the cut is still to make
         self._open(number)
 
     def _open(self, number: int) -> None:
@@ -113,6 +114,9 @@ class Journal:
     def append(self, payload: bytes) -> int:
         """Write one frame and wait until it is on disk; the bytes written. A write that fails
         (a disk full) leaves the segment as it was: frames appended after it stay readable."""
+        if self._file is None:  # the cut a failed write left to make
+            os.truncate(segment_path(self.folder, self.number), self._cut_to)
+            self._open(self.number)
         data = frame(payload)
         end = os.fstat(self._file.fileno()).st_size
         try:
@@ -120,18 +124,24 @@ class Journal:
             self._file.flush()
             os.fdatasync(self._file.fileno())
         except BaseException:
+            self._cut_to = end
             try:
                 self._file.close()  # its buffer may still hold part of the frame: cut below
             except OSError:
                 pass
-            os.truncate(segment_path(self.folder, self.number), end)
-            self._open(self.number)
+            self._file = None
+            try:
+                os.truncate(segment_path(self.folder, self.number), end)
+                self._open(self.number)
+            except OSError:
+                pass  # cut and opened again at the next append
             raise
         return len(data)
 
     def start_segment(self) -> int:
-        """Continue in a new segment; its number (what a snapshot taken now replays from)."""
-        self._file.close()
+        """Continue in a new segment; its number (what a snapshot taken now replays from). A
+        cut a failed write left undone is made by the reader (a segment's last frame cut)."""
+        self.close()
         self._open(self.number + 1)
         return self.number
 

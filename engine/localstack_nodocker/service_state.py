@@ -263,6 +263,7 @@ class ServiceState:
         self.name = name
         self.lock = threading.Lock()
         self.changed = False
+        self.generation = 0  # counts note_everything: marks saved before one are not put back
 
     # -- noting changes (on the request path: cheap) --
 
@@ -270,7 +271,9 @@ class ServiceState:
         self.changed = True
 
     def note_everything(self) -> None:
-        self.changed = True
+        with self.lock:
+            self.changed = True
+            self.generation += 1
 
     # -- writing --
 
@@ -285,12 +288,16 @@ class ServiceState:
         with self.lock:
             self.changed = self.changed or bool(taken)
 
-    def saved_marks(self) -> dict:
-        return {name: copy.copy(getattr(self, name)) for name in self.marks}
+    def saved_marks(self) -> tuple:
+        with self.lock:
+            return self.generation, {name: copy.copy(getattr(self, name)) for name in self.marks}
 
-    def restore_marks(self, saved: dict) -> None:
-        for name, value in saved.items():
-            setattr(self, name, value)
+    def restore_marks(self, saved: tuple) -> None:
+        generation, marks = saved
+        with self.lock:
+            if generation == self.generation:  # else everything is written again anyway
+                for name, value in marks.items():
+                    setattr(self, name, value)
 
     def records(self, service, taken) -> list:
         """The records of what changed (`taken`), read now from the running service."""
@@ -353,6 +360,7 @@ class KeyedState(ServiceState):
     def note_everything(self) -> None:
         with self.lock:
             self.changed = True
+            self.generation += 1
             self.forget_written()
 
     def forget_written(self) -> None:
@@ -505,6 +513,7 @@ class DynamoDBState(ServiceState):
     def note_everything(self) -> None:
         with self.lock:
             self.changed = True
+            self.generation += 1
             self.written_tables.clear()  # every table's items again
 
     def take(self):
@@ -1050,16 +1059,17 @@ def _message_version(message) -> tuple:
 def _put_back(queue, messages: list) -> None:
     """Messages into the containers their own fields place them in, each container in sending
     order. A FIFO queue's messages that were received are put in flight, in the order they
-    were received, whether their visibility ended or not: SQS's worker makes them visible
-    again in that order and stops at one still hidden, so a group stays blocked while a
-    message of it is in flight, as before."""
+    were received, whether their visibility ended or not (but for those given a visibility of
+    0, which SQS put back in their group at once): SQS's worker makes them visible again in
+    that order and stops at one still hidden, so a group stays blocked while a message of it
+    is in flight, as before."""
     from localstack.services.sqs.models import FifoQueue
 
     fifo = isinstance(queue, FifoQueue)
     in_flight, rest = [], []
     for message in sorted(messages, key=lambda m: m.priority):
-        if fifo:
-            waiting = message.visibility_deadline is None or message.is_delayed
+        if fifo:  # a visibility of 0 (a receive's, or changed to 0) put it back in its group
+            waiting = message.visibility_deadline is None or message.visibility_timeout == 0 or message.is_delayed
         else:
             waiting = message.visibility_deadline is None or message.is_visible or message.is_delayed
         (rest if waiting else in_flight).append(message)

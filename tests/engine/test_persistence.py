@@ -272,7 +272,8 @@ def test_a_crash_keeps_each_messages_place_in_its_queue(second_engine, tmp_path)
     waiting message (with its receive count), its message in flight (hidden until its
     visibility ends) and its delayed one, and not the deleted one; a message moved to a
     dead-letter queue is there once; a FIFO group with a message in flight stays blocked, a
-    later message of it whose visibility ended included."""
+    later message of it whose visibility ended included, and a message given back (visibility
+    0) is receivable."""
     started(second_engine("up"))
     sqs, token = client("sqs"), uuid.uuid4().hex[:8]
     standard = sqs.create_queue(QueueName=f"standard-{token}")["QueueUrl"]
@@ -310,6 +311,11 @@ def test_a_crash_keeps_each_messages_place_in_its_queue(second_engine, tmp_path)
     time.sleep(2)
     others = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10, VisibilityTimeout=900)["Messages"]
     assert [message["Body"] for message in others] == ["b1", "b2", "b3"]
+    # c1, received and given back at once (visibility 0), is receivable whatever is in flight
+    sqs.send_message(QueueUrl=fifo, MessageBody="c1", MessageGroupId="c")
+    given_back = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10, VisibilityTimeout=900)["Messages"]
+    assert [message["Body"] for message in given_back] == ["c1"]
+    sqs.change_message_visibility(QueueUrl=fifo, ReceiptHandle=given_back[0]["ReceiptHandle"], VisibilityTimeout=0)
     # a receive alone is not a write (at worst a message received before a crash is received
     # again); a send after it is, and the journal write that follows has every message as it is
     sqs.send_message(QueueUrl=dead, MessageBody="marker")
@@ -327,7 +333,8 @@ def test_a_crash_keeps_each_messages_place_in_its_queue(second_engine, tmp_path)
     assert held_messages(sqs, redriven) == []
     assert [body for body, _ in held_messages(sqs, dead)] == ["marker", "poison"]  # once
     time.sleep(1.5)  # SQS's worker has looked at the messages in flight since the start
-    assert "Messages" not in sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10)  # a blocked, b in flight
+    received = sqs.receive_message(QueueUrl=fifo, MaxNumberOfMessages=10)["Messages"]
+    assert [message["Body"] for message in received] == ["c1"]  # a blocked, b in flight
 
 
 def test_a_journal_write_costs_what_changed_not_what_the_queues_hold(second_engine):

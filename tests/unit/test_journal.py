@@ -130,3 +130,22 @@ def test_a_frame_that_could_not_be_written_leaves_the_segment_readable(tmp_path,
     log.append(b"after")
     log.close()
     assert read_all(tmp_path) == ([b"before", b"after"], [])
+
+
+def test_a_cut_that_could_not_be_made_at_once_is_made_at_the_next_append(tmp_path, monkeypatch):
+    """The disk is still failing when the frame is cut back: the next append cuts it first."""
+    log = written(tmp_path, [[b"before"]])
+    real_fdatasync, real_truncate = os.fdatasync, os.truncate
+
+    def failing(*args):
+        raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(journal.os, "fdatasync", failing)
+    monkeypatch.setattr(journal.os, "truncate", failing)
+    with pytest.raises(OSError, match="Input/output error"):
+        log.append(b"lost" * 1000)
+    monkeypatch.setattr(journal.os, "fdatasync", real_fdatasync)
+    monkeypatch.setattr(journal.os, "truncate", real_truncate)
+    log.append(b"after")
+    log.close()
+    assert read_all(tmp_path) == ([b"before", b"after"], [])
