@@ -83,6 +83,18 @@ def container_key(container) -> str:
     return f"{type(container).__name__}-{container.service_name}"
 
 
+def _pickled_while_still(pickle_now):
+    """`pickle_now()`, made again while what it pickles changes under it (a request runs
+    meanwhile: "dictionary changed size during iteration"), PICKLE_ATTEMPTS times at most."""
+    changing = None
+    for _ in range(PICKLE_ATTEMPTS):
+        try:
+            return pickle_now()
+        except RuntimeError as exc:
+            changing = exc
+    raise RuntimeError(f"its state kept changing while it was pickled ({changing})") from changing
+
+
 def _pickled(container, pickler_class) -> bytes:
     buffer = io.BytesIO()
     pickler_class(buffer).dump(container)
@@ -309,19 +321,17 @@ class ServiceState:
 
     def state_record(self, service) -> tuple:
         pickler = _skeleton_pickler(self.strip) if self.strip else state_pickle.Pickler
-        changing = None
-        for _ in range(PICKLE_ATTEMPTS):
-            try:
-                value = {}
-                for container in containers(service):
-                    if isinstance(container, (AccountRegionBundle, BackendDict)):
-                        value[container_key(container)] = _pickled(container, pickler)
-                    elif not isinstance(container, AssetDirectory):
-                        raise TypeError(f"cannot save a state container of type {type(container).__name__}")
-                return (self.name, STATE, None, value)
-            except RuntimeError as exc:  # "dictionary changed size during iteration"
-                changing = exc
-        raise RuntimeError(f"its state kept changing while it was pickled ({changing})") from changing
+
+        def pickled() -> dict:
+            value = {}
+            for container in containers(service):
+                if isinstance(container, (AccountRegionBundle, BackendDict)):
+                    value[container_key(container)] = _pickled(container, pickler)
+                elif not isinstance(container, AssetDirectory):
+                    raise TypeError(f"cannot save a state container of type {type(container).__name__}")
+            return value
+
+        return (self.name, STATE, None, _pickled_while_still(pickled))
 
     # -- reading back --
 
@@ -1035,12 +1045,7 @@ def _pickled_message(message) -> bytes:
     """A message pickled as it is now (a receive adds its receipt handle without the queue's
     lock: pickled again if that happened meanwhile). The queue's lock is not taken: a forked
     snapshot's copy would wait forever on one held by a thread that is not in the copy."""
-    for attempt in range(PICKLE_ATTEMPTS):
-        try:
-            return state_pickle.dumps(message)
-        except RuntimeError:  # "Set changed size during iteration"
-            if attempt == PICKLE_ATTEMPTS - 1:
-                raise
+    return _pickled_while_still(lambda: state_pickle.dumps(message))
 
 
 def _message_version(message) -> tuple:

@@ -145,6 +145,16 @@ def test_down_and_up_keep_objects_items_messages_functions_and_the_api(second_en
     assert client("s3").get_object(Bucket=f"{bucket}-empty", Key="large.bin")["Body"].read() == large
 
 
+def held_messages(sqs, queue_url: str) -> list[tuple[str, int]]:
+    """(body, receive count) of every message the queue lets a receive take now."""
+    held = []
+    while found := sqs.receive_message(
+        QueueUrl=queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["ApproximateReceiveCount"]
+    ).get("Messages"):
+        held += [(message["Body"], int(message["Attributes"]["ApproximateReceiveCount"])) for message in found]
+    return sorted(held)
+
+
 def write_kinds(token: str) -> dict:
     """One way to write per service the journal writes record by record, and SQS (whole):
     kind -> (write(key), keys found after the restart)."""
@@ -163,10 +173,7 @@ def write_kinds(token: str) -> dict:
     unretried_sqs, unretried_logs = client("sqs", attempts=1), client("logs", attempts=1)
 
     def messages() -> set[str]:
-        bodies, receiver = set(), client("sqs")
-        while found := receiver.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10).get("Messages"):
-            bodies |= {message["Body"] for message in found}
-        return bodies
+        return {body for body, _ in held_messages(client("sqs"), queue_url)}
 
     return {
         "object": (
@@ -255,16 +262,6 @@ def test_a_crash_loses_no_write_acknowledged_before_the_last_journal_write(secon
     assert [(kind, key) for kind, key in durable if key not in found[kind]] == []
     written = {(kind, key) for _, kind, key in acknowledged}
     assert {(kind, key) for kind, keys in found.items() for key in keys} <= written | in_flight(acknowledged, kinds)
-
-
-def held_messages(sqs, queue_url: str) -> list[tuple[str, int]]:
-    """(body, receive count) of every message the queue lets a receive take now."""
-    held = []
-    while found := sqs.receive_message(
-        QueueUrl=queue_url, MaxNumberOfMessages=10, MessageSystemAttributeNames=["ApproximateReceiveCount"]
-    ).get("Messages"):
-        held += [(message["Body"], int(message["Attributes"]["ApproximateReceiveCount"])) for message in found]
-    return sorted(held)
 
 
 def test_a_crash_keeps_each_messages_place_in_its_queue(second_engine, tmp_path):

@@ -1,8 +1,9 @@
 """What request_cost.py and sqs.py leave out per request changes no answer: bodies of every
 size and form arrive and leave as before, headers are found whatever their case, responses
 keep their media type, SQS's per-request metrics add up to the requests made (published
-together once a second), and GetFunction's code URLs download the code. Real requests against the engine; the header index also against
-werkzeug's own Headers, in the engine's interpreter."""
+together once a second), and GetFunction's code URLs download the code. Real requests
+against the engine; the header index also against werkzeug's own Headers, in the engine's
+interpreter."""
 
 import concurrent.futures
 import datetime as dt
