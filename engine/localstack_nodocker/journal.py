@@ -103,7 +103,7 @@ class Journal:
         folder.mkdir(parents=True, exist_ok=True)
         self.number = number
         self._file = None
-        self._cut_to = 0  # where a failed write's frame starts, while the cut is still to make
+        self._cut_to: int | None = None  # where a failed write's frame starts, while its cut is to make
         self._open(number)
 
     def _open(self, number: int) -> None:
@@ -111,12 +111,17 @@ class Journal:
         _fsync_folder(self.folder)
         self.number = number
 
+    def _cut(self) -> None:
+        """The segment back to where the failed write's frame starts, and open again."""
+        os.truncate(segment_path(self.folder, self.number), self._cut_to)
+        self._open(self.number)
+        self._cut_to = None
+
     def append(self, payload: bytes) -> int:
         """Write one frame and wait until it is on disk; the bytes written. A write that fails
         (a disk full) leaves the segment as it was: frames appended after it stay readable."""
-        if self._file is None:  # the cut a failed write left to make
-            os.truncate(segment_path(self.folder, self.number), self._cut_to)
-            self._open(self.number)
+        if self._cut_to is not None:  # the cut a failed write could not make
+            self._cut()
         data = frame(payload)
         end = os.fstat(self._file.fileno()).st_size
         try:
@@ -131,8 +136,7 @@ class Journal:
                 pass
             self._file = None
             try:
-                os.truncate(segment_path(self.folder, self.number), end)
-                self._open(self.number)
+                self._cut()
             except OSError:
                 pass  # cut and opened again at the next append
             raise
@@ -142,6 +146,7 @@ class Journal:
         """Continue in a new segment; its number (what a snapshot taken now replays from). A
         cut a failed write left undone is made by the reader (a segment's last frame cut)."""
         self.close()
+        self._cut_to = None
         self._open(self.number + 1)
         return self.number
 

@@ -286,6 +286,11 @@ class ServiceState:
         with self.lock:
             self.changed = True
             self.generation += 1
+            self.forget_written()
+
+    def forget_written(self) -> None:
+        """Under the lock: what was written, forgotten, so that the next write has all of it.
+        Nothing here: a state written whole, or compared with what was written at every write."""
 
     # -- writing --
 
@@ -366,12 +371,6 @@ class KeyedState(ServiceState):
     def __init__(self, name: str):
         super().__init__(name)
         self.keys: set = set()
-
-    def note_everything(self) -> None:
-        with self.lock:
-            self.changed = True
-            self.generation += 1
-            self.forget_written()
 
     def forget_written(self) -> None:
         """Write every key again at the next write."""
@@ -520,11 +519,8 @@ class DynamoDBState(ServiceState):
             else:
                 self.changed = True  # the tables themselves (create, update, delete, TTL, tags, ...)
 
-    def note_everything(self) -> None:
-        with self.lock:
-            self.changed = True
-            self.generation += 1
-            self.written_tables.clear()  # every table's items again
+    def forget_written(self) -> None:
+        self.written_tables.clear()  # every table's items again
 
     def take(self):
         with self.lock:
