@@ -17,7 +17,8 @@ The server (``EngineSite``, LocalStack's Twisted site as rolo builds it, with fo
   in order, as before;
 - short requests that never wait for another request are answered on the reactor thread
   itself, without a thread switch either way (``_InlineResponse``; which ones, and why those:
-  inline_requests.py).
+  inline_requests.py); in their plainest form, the channel reads and answers them without
+  Twisted's request object at all (direct_http.py).
 
 In the gateway:
 
@@ -81,7 +82,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import NotFound
 
 from localstack_nodocker import seam
-from localstack_nodocker.http_limits import AnsweringHTTPChannel
+from localstack_nodocker.direct_http import DirectHTTPChannel
 from localstack_nodocker.inline_requests import INLINE_BODY_BYTES, answered_inline
 
 
@@ -316,15 +317,16 @@ class _EngineWSGIResource(HeaderPreservingWSGIResource):
 
 class EngineSite(Site):
     """The gateway's Twisted site, built as rolo's ``TwistedGateway`` builds it (its resource,
-    request factory and websocket listener), with the engine's HTTP channel (http_limits.py)."""
+    request factory and websocket listener), with the engine's HTTP channel (http_limits.py, direct_http.py)."""
 
     def __init__(self, gateway):
+        self.application = WsgiGateway(_IndexingGateway(gateway))  # also direct_http.py's
         resource = WebsocketResourceDecorator(
-            original=_EngineWSGIResource(reactor, reactor.getThreadPool(), WsgiGateway(_IndexingGateway(gateway))),
+            original=_EngineWSGIResource(reactor, reactor.getThreadPool(), self.application),
             websocketListener=WebSocketRequest.listener(gateway.accept),
         )
         super().__init__(resource=resource, requestFactory=TwistedRequestAdapter, parsePOSTFormSubmission=False)
-        self.protocol = AnsweringHTTPChannel.protocol_factory
+        self.protocol = DirectHTTPChannel.protocol_factory
 
     def log(self, request):
         """No access log (see the module's docstring)."""

@@ -469,6 +469,7 @@ MAPPING_POLLING = (
     "event source mappings polling as Lambda does (long polls, no sleep between polls, batches run concurrently "
     "within ScalingConfig, reserved concurrency and the engine's bound)"
 )
+DIRECT_HTTP = "the reactor's own requests read and answered without Twisted's request and WSGI bridge"
 REQUEST_COST = "the per-request work no answer needs left out (access log, form parsing, thread switches, log copies)"
 MOTO_COST = "moto's per-request method listing and request id drawn at once"
 INTAKE = "no outside request served while the state loads, nor once the last of it is being written (make down)"
@@ -1736,6 +1737,45 @@ _target(
     Assigns("_receivedHeaderSize", "_receivedHeaderCount", "MAX_LENGTH", "totalHeadersSize", "maxHeaders"),
     # Twisted refuses a malformed head through these, which the engine's channel answers
     Mentions("self._respondToBadRequestAndDisconnect()", "self.headerReceived("),
+)
+_target(
+    "twisted.web.http:HTTPChannel",
+    READ,
+    DIRECT_HTTP,
+    "direct_http.py",
+    # between requests: none under way (requests, _handlingRequest) and nothing buffered
+    Assigns("requests", "_handlingRequest", "persistent", "MAX_LENGTH", "totalHeadersSize", "maxHeaders"),
+    # what the direct reading must answer alike: the 100 Continue, and headers in its Headers
+    Mentions('b"HTTP/1.1 100 Continue\\r\\n\\r\\n"', 'expectContinue[0].lower() == b"100-continue"'),
+)
+_target("twisted.protocols.basic:LineReceiver", READ, DIRECT_HTTP, "direct_http.py", Assigns("line_mode", "_buffer"))
+_target(
+    "twisted.web.http:Request.write",
+    READ,
+    DIRECT_HTTP,
+    "direct_http.py",
+    # the framing direct_http.py writes alike: chunked without a length, no body for HEAD and NO_BODY_CODES
+    Mentions(
+        'setRawHeaders("Transfer-Encoding", [b"chunked"])',
+        'self.method == b"HEAD"',
+        "self.code in NO_BODY_CODES",
+    ),
+)
+_target(
+    "twisted.web.server:Request.process",
+    READ,
+    DIRECT_HTTP,
+    "direct_http.py",
+    # the Server and Date fields direct_http.py writes first, as here
+    Mentions('self.setHeader(b"Server", version)', 'self.setHeader(b"Date", datetimeToString())', in_order=True),
+)
+_target(
+    "twisted.web.wsgi:_WSGIResponse._sendResponseHeaders",
+    READ,
+    DIRECT_HTTP,
+    "direct_http.py",
+    # the application may not set these two
+    Mentions('if name.lower() not in ("server", "date"):'),
 )
 _target(
     "localstack.aws.app:LocalstackAwsGateway.__init__",
