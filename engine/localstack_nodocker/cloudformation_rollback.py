@@ -62,10 +62,14 @@ def _roll_back(executor, stack) -> None:
 
 @hooks.on_infra_start()
 def roll_back_failed_stack_creations() -> None:
-    from localstack.aws.api.cloudformation import StackStatus
+    # Patched when LocalStack first imports its CloudFormation engine, not at start: that import
+    # (with the EC2 API it loads) is a tenth of the start, and most starts never use CloudFormation.
+    seam.replace_on_import(seam.CHANGE_SET_PROCESS, _process_or_roll_back)
+    seam.replace_on_import(seam.STACK_SET_STATUS, _set_stack_status_after_rollback)
 
-    process = seam.original(seam.CHANGE_SET_PROCESS)
-    set_stack_status = seam.original(seam.STACK_SET_STATUS)
+
+def _process_or_roll_back(process):
+    from localstack.aws.api.cloudformation import StackStatus
 
     def process_or_roll_back(self, *args, **kwargs):
         stack = self._change_set.stack
@@ -77,6 +81,12 @@ def roll_back_failed_stack_creations() -> None:
                 _roll_back(self, stack)
             raise
 
+    return process_or_roll_back
+
+
+def _set_stack_status_after_rollback(set_stack_status):
+    from localstack.aws.api.cloudformation import StackStatus
+
     def set_stack_status_after_rollback(self, status, reason=None):
         # After the executor's ROLLBACK_COMPLETE, LocalStack's CreateStack also sets
         # CREATE_FAILED; CloudFormation's final status is ROLLBACK_COMPLETE.
@@ -84,5 +94,4 @@ def roll_back_failed_stack_creations() -> None:
             return
         set_stack_status(self, status, reason)
 
-    seam.replace(seam.CHANGE_SET_PROCESS, process_or_roll_back)
-    seam.replace(seam.STACK_SET_STATUS, set_stack_status_after_rollback)
+    return set_stack_status_after_rollback

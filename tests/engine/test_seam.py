@@ -2,6 +2,7 @@
 or reads that is missing or changed stops the engine's start, naming the target, the versions and
 the feature, instead of a patch that silently no longer applies."""
 
+import importlib
 import importlib.util
 import json
 import os
@@ -130,6 +131,72 @@ def test_a_missing_module_is_refused(tmp_path, monkeypatch):
 
     assert len(problems) == 1 and problems[0].startswith("upstream_moved.models:Store.query cannot be imported")
     assert "paged queries" in problems[0] and "dynamodb.py" in problems[0]
+
+
+# A module LocalStack imports late or never is patched when it is first imported, not at start
+# (seam.replace_on_import): nothing of it imported by the registration, the patch in place as soon
+# as the module is, and at once for a module already imported.
+LATE = "class Executor:\n    def process(self):\n        return 'upstream'\n"
+
+
+def late_target(seam, module: str):
+    return seam.Target(f"{module}:Executor.process", seam.WRAPPED, "late patch", "test", (seam.Parameters("self"),))
+
+
+def wrap(process):
+    return lambda self: f"patched {process(self)}"
+
+
+def test_a_patch_waits_for_its_module_to_be_imported(tmp_path, monkeypatch):
+    seam = load_seam()
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))  # the import hook goes with the test
+    monkeypatch.syspath_prepend(str(tmp_path))
+    for module in ("upstream_late", "upstream_early"):
+        (tmp_path / f"{module}.py").write_text(LATE)
+        monkeypatch.delitem(sys.modules, module, raising=False)
+    early = importlib.import_module("upstream_early")
+
+    seam.replace_on_import(late_target(seam, "upstream_late"), wrap)
+    seam.replace_on_import(late_target(seam, "upstream_early"), wrap)
+
+    assert "upstream_late" not in sys.modules
+    assert early.Executor().process() == "patched upstream"  # already imported: at once
+    assert importlib.import_module("upstream_late").Executor().process() == "patched upstream"
+
+
+def test_a_patch_whose_target_changed_fails_its_module_import(tmp_path, monkeypatch):
+    seam = load_seam()
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "upstream_changed.py").write_text(LATE.replace("def process(self)", "def run(self)"))
+    monkeypatch.delitem(sys.modules, "upstream_changed", raising=False)
+    seam.replace_on_import(late_target(seam, "upstream_changed"), wrap)
+
+    with pytest.raises(seam.SeamBroken, match="upstream_changed:Executor.process is missing.*late patch"):
+        importlib.import_module("upstream_changed")
+
+
+# The CloudFormation rollback (cloudformation_rollback.py), registered as the start hook does it.
+ROLLBACK_ON_IMPORT = """
+import json, sys
+from localstack_nodocker import cloudformation_rollback
+cloudformation_rollback.roll_back_failed_stack_creations()
+heavy = ("localstack.services.cloudformation.engine.v2.change_set_model_executor", "localstack.aws.api.ec2")
+seen = {"imported by the hook": [name for name in heavy if name in sys.modules]}
+from localstack.services.cloudformation.engine.v2.change_set_model_executor import ChangeSetModelExecutor
+from localstack.services.cloudformation.v2.entities import Stack
+seen["patched"] = [ChangeSetModelExecutor.process.__name__, Stack.set_stack_status.__name__]
+print(json.dumps(seen))
+"""
+
+
+def test_the_rollback_is_patched_when_cloudformation_is_imported():
+    result = subprocess.run([str(ENGINE_PYTHON), "-c", ROLLBACK_ON_IMPORT], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == {
+        "imported by the hook": [],
+        "patched": ["process_or_roll_back", "set_stack_status_after_rollback"],
+    }
 
 
 def test_the_installed_engine_fits_its_seam():
