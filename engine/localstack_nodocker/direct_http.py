@@ -22,7 +22,8 @@ body for HEAD, 204 and 304. tests/engine/test_direct_http.py compares the two by
 Anything else, and a request still arriving, goes to Twisted's channel unchanged (with the
 bytes held so far), so its limits and answers (http_limits.py) stay the only ones. A body
 longer than ``INLINE_BODY_BYTES`` goes on from a request thread, as Twisted's bridge writes
-it, and requests that arrive meanwhile wait until it is written.
+it, and requests that arrive meanwhile wait until it is written (reading paused past
+``INLINE_BODY_BYTES`` of them).
 """
 
 import io
@@ -128,6 +129,7 @@ class DirectHTTPChannel(AnsweringHTTPChannel):
     _writing = False  # a long answer goes on from a request thread
     _lost = False
     _paused_timeout = None  # the idle timeout, while a long answer is written
+    _paused = False  # reading paused while a long answer is written
 
     @staticmethod
     def protocol_factory():
@@ -147,7 +149,7 @@ class DirectHTTPChannel(AnsweringHTTPChannel):
 
     def dataReceived(self, data):
         if self._writing:
-            self._held += data
+            self._hold_while_writing(data)
             return
         if self._held:
             data, self._held = self._held + data, b""
@@ -178,9 +180,17 @@ class DirectHTTPChannel(AnsweringHTTPChannel):
             data = data[request.end :]
             _Answer(self, request).run()
         if self._writing:
-            self._held += data
+            self._hold_while_writing(data)
         elif data and not self._lost:
             super().dataReceived(data)
+
+    def _hold_while_writing(self, data: bytes) -> None:
+        """Bytes that came while a long answer is written: kept, and no more read past
+        INLINE_BODY_BYTES of them (as Twisted's channel pauses a pipelining client)."""
+        self._held += data
+        if len(self._held) > INLINE_BODY_BYTES and not self._paused:
+            self._paused = True
+            self.transport.pauseProducing()
 
     def _takes(self, request: _Request, body: bytes | None) -> bool:
         """Whether the reactor answers the request itself (inline_requests.py)."""
@@ -372,6 +382,9 @@ class _Answer:
         channel = self.channel
         channel._writing = False
         channel.setTimeout(channel._paused_timeout)
+        if channel._paused:
+            channel._paused = False
+            channel.transport.resumeProducing()
         held, channel._held = channel._held, b""
         if held and not channel._lost:
             channel.dataReceived(held)
