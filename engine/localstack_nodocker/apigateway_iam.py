@@ -41,11 +41,10 @@ from localstack.services.apigateway.next_gen.execute_api.gateway_response import
 )
 from localstack.services.iam.models import iam_stores
 from localstack.services.plugins import SERVICE_PLUGINS
-from localstack.services.sts.models import sts_stores
 from localstack.utils.aws.arns import get_partition
 
 from localstack_nodocker import iam_policies, sigv4
-from localstack_nodocker.execute_api import StoreCache
+from localstack_nodocker.execute_api import SESSION_POLICIES, StoreCache, sessions
 
 LOG = logging.getLogger(__name__)
 SERVICE = "execute-api"
@@ -54,9 +53,6 @@ ROOT_SECRET = "test"  # LocalStack's documented default secret
 INVALID_TOKEN = "The security token included in the request is invalid."
 AWS_MANAGED_POLICY = ":iam::aws:policy/"
 NOTHING = {"Statement": []}  # a policy that allows nothing
-ASSUME_ROLE_OPERATIONS = ("AssumeRole", "AssumeRoleWithWebIdentity", "AssumeRoleWithSAML")
-# set by record_session_policies on LocalStack's TemporaryCredentials
-SESSION_POLICIES = "nodocker_session_policies"
 # access key -> Caller, for the keys found (unknown keys are looked up again: they cost a few
 # dictionary lookups); rebuilt after any IAM change
 CALLERS = StoreCache()
@@ -184,30 +180,6 @@ def _session_caller(session) -> Caller:
     )
 
 
-def record_session_policies(chain, context, response) -> None:
-    """A response handler of LocalStack's gateway. LocalStack's STS accepts AssumeRole's
-    session policies (``Policy``, ``PolicyArns``) and keeps none of them: they are kept on the
-    session it stored, before the response carries its keys to the caller, and so are saved
-    and loaded with it. A session without them is not evaluated (never allowed more than its
-    session policy would)."""
-    operation = context.operation
-    if operation is None or context.service is None or context.service.service_name != "sts":
-        return
-    if operation.name not in ASSUME_ROLE_OPERATIONS or not context.service_response:
-        return
-    keys = context.service_response.get("Credentials") or {}
-    session = _sessions().get(keys.get("AccessKeyId"))
-    if session is not None:
-        request = context.service_request or {}
-        arns = [descriptor.get("arn") for descriptor in request.get("PolicyArns") or ()]
-        setattr(session, SESSION_POLICIES, {"Policy": request.get("Policy"), "PolicyArns": arns})
-
-
-def _sessions() -> dict:
-    # one dictionary for every account (a CrossAccountAttribute)
-    return sts_stores[DEFAULT_AWS_ACCOUNT_ID][AWS_REGION_US_EAST_1].credentials
-
-
 def _accounts_of(access_key: str) -> list[str]:
     """Where the key may live: the account LocalStack reads from it, the one its AKIA/LKIA form
     encodes (keys of other accounts), the default account."""
@@ -219,7 +191,7 @@ def _accounts_of(access_key: str) -> list[str]:
 
 
 def find_caller(access_key: str, partition: str) -> Caller | None:
-    if (session := _sessions().get(access_key)) is not None:
+    if (session := sessions().get(access_key)) is not None:
         return _session_caller(session)
     for account_id in _accounts_of(access_key):
         # .get: an account that holds no IAM state has no keys (and none is created for it)

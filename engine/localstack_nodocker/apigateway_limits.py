@@ -22,12 +22,11 @@ UpdateUsagePlan (400, with the reason), and negative stage limits at UpdateStage
 Not modelled: the account-level limit (10,000 requests/s, burst 5,000, more than the engine
 serves); quota counts are kept in memory (a restart starts them again; ``GetUsage`` does not
 report them). ``NODOCKER_APIGATEWAY_THROTTLING=0`` turns throttling and quotas off (API keys
-and AWS_IAM are still checked), for load tests that want the raw engine.
+and AWS_IAM are still checked), for load tests that want the raw engine (execute_api.py).
 """
 
 import datetime
 import logging
-import os
 import time
 from dataclasses import dataclass, field
 
@@ -43,7 +42,6 @@ from localstack_nodocker import rate_limits
 from localstack_nodocker.execute_api import StoreCache
 
 LOG = logging.getLogger(__name__)
-SWITCH = "NODOCKER_APIGATEWAY_THROTTLING"
 STAGE_WIDE = ("*", "*")
 # (account, region, api id, stage) -> StageLimits; rebuilt after any API Gateway change
 STAGES = StoreCache()
@@ -51,10 +49,6 @@ STAGES = StoreCache()
 # a stage keeps its buckets' tokens), as many as methods and keys.
 BUCKETS: dict[tuple, rate_limits.TokenBucket] = {}
 QUOTAS: dict[tuple, rate_limits.Quota] = {}
-
-
-def enabled() -> bool:
-    return os.environ.get(SWITCH, "1") != "0"
 
 
 @dataclass(frozen=True)

@@ -57,5 +57,7 @@ def pass_form_bodies_as_sent() -> None:
     from localstack.aws import handlers
 
     handlers.preprocess_request.append(keep_form_bodies)
-    seam.replace(seam.API_EVENT_BODY, body_as_sent)
-    seam.replace(seam.FUNCTION_URL_EVENT_BODY, body_as_sent)
+    # Replaced when LocalStack first imports API Gateway's execute-api handlers and Lambda's
+    # function URL router (their providers, on first use or when state is loaded), not at start.
+    seam.replace_on_import(seam.API_EVENT_BODY, lambda _restore_payload: body_as_sent)
+    seam.replace_on_import(seam.FUNCTION_URL_EVENT_BODY, lambda _restore_payload: body_as_sent)

@@ -56,18 +56,15 @@ def refuse_oversized_payloads(chain, context, response) -> None:
     raise RequestEntityTooLargeException(f"Request must be smaller than {limit} bytes for the InvokeFunction operation")
 
 
-def _answer_api_requests_too_large_for_lambda() -> None:
+def _answer_api_requests_too_large_for_lambda(handle):
     """A patch of LocalStack's API Gateway exception handler (no extension point turns an
     integration failure into another gateway response): its Lambda integration raises
-    IntegrationFailureError from Lambda's ClientError (both seam.py targets). Imported here,
-    when the hook runs, so that a LocalStack without these names stops the start with the reason."""
+    IntegrationFailureError from Lambda's ClientError (both seam.py targets)."""
     from botocore.exceptions import ClientError
     from localstack.services.apigateway.next_gen.execute_api.gateway_response import (
         IntegrationFailureError,
         RequestTooLargeError,
     )
-
-    handle = seam.original(seam.GATEWAY_EXCEPTION_HANDLER)
 
     def answer(self, chain, exception, context, response):
         cause = exception.__cause__
@@ -79,10 +76,12 @@ def _answer_api_requests_too_large_for_lambda() -> None:
             exception = RequestTooLargeError("Request Too Long")
         return handle(self, chain, exception, context, response)
 
-    seam.replace(seam.GATEWAY_EXCEPTION_HANDLER, answer)
+    return answer
 
 
 @hooks.on_infra_start()
 def limit_invoke_payloads():
     serve_custom_service_request_handlers.append(refuse_oversized_payloads)
-    _answer_api_requests_too_large_for_lambda()
+    # Patched when LocalStack first imports API Gateway's execute-api handlers (its provider, on
+    # first use or when state is loaded), not at start: most starts never use API Gateway.
+    seam.replace_on_import(seam.GATEWAY_EXCEPTION_HANDLER, _answer_api_requests_too_large_for_lambda)

@@ -164,6 +164,21 @@ def test_a_patch_waits_for_its_module_to_be_imported(tmp_path, monkeypatch):
     assert importlib.import_module("upstream_late").Executor().process() == "patched upstream"
 
 
+def test_what_waits_for_a_module_is_given_it_when_imported(tmp_path, monkeypatch):
+    seam = load_seam()
+    monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (tmp_path / "upstream_chain.py").write_text("steps = []\n")
+    monkeypatch.delitem(sys.modules, "upstream_chain", raising=False)
+
+    seam.on_import("upstream_chain", lambda module: module.steps.append("the engine's"))
+
+    assert "upstream_chain" not in sys.modules
+    assert importlib.import_module("upstream_chain").steps == ["the engine's"]
+    seam.on_import("upstream_chain", lambda module: module.steps.append("at once"))
+    assert sys.modules["upstream_chain"].steps == ["the engine's", "at once"]
+
+
 def test_a_patch_whose_target_changed_fails_its_module_import(tmp_path, monkeypatch):
     seam = load_seam()
     monkeypatch.setattr(sys, "meta_path", list(sys.meta_path))
@@ -172,8 +187,9 @@ def test_a_patch_whose_target_changed_fails_its_module_import(tmp_path, monkeypa
     monkeypatch.delitem(sys.modules, "upstream_changed", raising=False)
     seam.replace_on_import(late_target(seam, "upstream_changed"), wrap)
 
-    with pytest.raises(seam.SeamBroken, match="upstream_changed:Executor.process is missing.*late patch"):
-        importlib.import_module("upstream_changed")
+    for _attempt in range(2):  # and again: not the module without its patch
+        with pytest.raises(seam.SeamBroken, match="upstream_changed:Executor.process is missing.*late patch"):
+            importlib.import_module("upstream_changed")
 
 
 # The CloudFormation rollback (cloudformation_rollback.py), registered as the start hook does it.
@@ -196,6 +212,60 @@ def test_the_rollback_is_patched_when_cloudformation_is_imported():
     assert json.loads(result.stdout.splitlines()[-1]) == {
         "imported by the hook": [],
         "patched": ["process_or_roll_back", "set_stack_status_after_rollback"],
+    }
+
+
+# The API Gateway hooks (invoke_limits.py, form_bodies.py, execute_api.py), run as at start: the
+# REST API chain is LocalStack's to import (its API Gateway provider imports it through the gateway).
+API_GATEWAY_ON_IMPORT = """
+import json, sys
+from localstack_nodocker import execute_api, form_bodies, invoke_limits
+invoke_limits.limit_invoke_payloads()
+form_bodies.pass_form_bodies_as_sent()
+execute_api.enforce_api_gateway_access()
+heavy = (".next_gen.execute_api", "localstack_nodocker.apigateway_", "localstack.services.lambda_.urlrouter")
+seen = {"imported by the hooks": sorted(name for name in sys.modules if any(part in name for part in heavy))}
+from localstack.aws import handlers as gateway
+seen["on the gateway"] = [
+    handler.__name__
+    for handler in gateway.serve_custom_service_request_handlers.handlers + gateway.run_custom_response_handlers.handlers
+]
+from localstack.services.apigateway.next_gen.execute_api.gateway import RestApiGateway
+from localstack.services.apigateway.next_gen.execute_api import handlers
+from localstack.services.apigateway.next_gen.execute_api.handlers import parse
+from localstack.services.lambda_ import urlrouter
+seen["chain"] = [handler.__name__ for handler in handlers.preprocess_request.handlers]
+seen["patched"] = [
+    handlers.GatewayExceptionHandler.__call__.__name__,
+    parse.restore_payload.__name__,
+    urlrouter.restore_payload.__name__,
+]
+seen["derived from"] = sorted(execute_api.DERIVED_FROM)
+print(json.dumps(seen))
+"""
+
+
+@pytest.mark.parametrize("throttling", ["1", "0"])
+def test_the_api_gateway_hooks_apply_when_its_chain_is_imported(throttling):
+    result = subprocess.run(
+        [str(ENGINE_PYTHON), "-c", API_GATEWAY_ON_IMPORT],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "NODOCKER_APIGATEWAY_THROTTLING": throttling},
+    )
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout.splitlines()[-1]) == {
+        "imported by the hooks": [],
+        "on the gateway": [
+            "refuse_oversized_payloads",
+            "_refuse_invalid_limits",
+            "record_session_policies",
+            "_forget_derived_state",
+        ],
+        "chain": ["authorize", "apply_limits"] if throttling == "1" else ["authorize"],
+        "patched": ["answer", "body_as_sent", "body_as_sent"],
+        "derived from": ["apigateway", "iam"],
     }
 
 
