@@ -8,22 +8,26 @@ that, and the answer went back through the ``Request``: about a third of the eng
 DynamoDB GetItem (py-spy, 2026-12-03), more than LocalStack's whole handler chain around moto.
 
 ``DirectHTTPChannel`` reads a request itself when it is in the plainest form and the channel is
-between requests: HTTP/1.1, an origin-form target, well-formed fields within Twisted's limits,
-a ``Content-Length`` body of at most ``INLINE_BODY_BYTES`` (or none), no ``Transfer-Encoding``
-or ``Upgrade``, no ``Connection`` but keep-alive, no ``Expect`` but ``100-continue`` (answered as
-Twisted answers it: boto3 sends it with every S3 PutObject), a target that decodes as UTF-8.
-If ``answered_inline`` takes it (on the head alone when the client waits for 100 Continue,
-else once the body is here), the gateway gets the WSGI environment Twisted's bridge and
-rolo would have built (rolo's raw header list with its casing, ``RAW_URI`` and the rest) and
-the answer is written as Twisted writes it: ``Server`` and ``Date`` first, the application's
-fields in Twisted's order and rolo's casing, chunked when there is no ``Content-Length``, no
-body for HEAD, 204 and 304. tests/engine/test_direct_http.py compares the two byte for byte.
+between requests: HTTP/1.1, an origin-form target of printable ASCII, well-formed fields within
+Twisted's limits, a ``Content-Length`` body of at most ``INLINE_BODY_BYTES`` (or none), no
+``Transfer-Encoding`` or ``Upgrade``, no ``Connection`` but keep-alive, no ``Expect`` but
+``100-continue`` (answered as Twisted answers it: boto3 sends it with every S3 PutObject).
+``answered_inline`` decides once the body is here; a client waiting for 100 Continue gets it
+only for a request decided on its head alone (``answered_inline_on_its_head``: S3's), since a
+DynamoDB call taken early could find the DynamoDB lock held when its body comes. The gateway
+gets the WSGI environment Twisted's bridge and rolo would have built (rolo's raw header list
+with its casing, ``RAW_URI`` and the rest) and the answer is written as Twisted writes it:
+``Server`` and ``Date`` first, the application's fields in Twisted's order and rolo's casing,
+chunked when there is no ``Content-Length``, no body for HEAD, 204 and 304; a failure before
+the answer begins is a 500 with the fields Twisted would have held, after it the connection is
+closed and nothing behind it read. tests/engine/test_direct_http.py compares the two byte for
+byte, request shapes and failures included.
 
-Anything else, and a request still arriving, goes to Twisted's channel unchanged (with the
-bytes held so far), so its limits and answers (http_limits.py) stay the only ones. A body
-longer than ``INLINE_BODY_BYTES`` goes on from a request thread, as Twisted's bridge writes
-it, and requests that arrive meanwhile wait until it is written (reading paused past
-``INLINE_BODY_BYTES`` of them).
+Anything else, a request still arriving, and a decision that fails go to Twisted's channel
+unchanged (with the bytes held so far), so its limits and answers (http_limits.py) stay the
+only ones. A body longer than ``INLINE_BODY_BYTES`` goes on from a request thread, as Twisted's
+bridge writes it; the channel is then handling a request for Twisted too, so reading stays
+paused past ``INLINE_BODY_BYTES`` of what arrives meanwhile, which is read once it is written.
 """
 
 import io
@@ -40,24 +44,28 @@ from twisted.web.http import NO_BODY_CODES, _GenericHTTPChannelProtocol, datetim
 from twisted.web.server import version as SERVER_VERSION
 
 from localstack_nodocker.http_limits import AnsweringHTTPChannel
-from localstack_nodocker.inline_requests import INLINE_BODY_BYTES, answered_inline
+from localstack_nodocker.inline_requests import INLINE_BODY_BYTES, answered_inline, answered_inline_on_its_head
 
 _TOKEN = rb"[!#$%&'*+\-.^_`|~0-9A-Za-z]+"
-_REQUEST_LINE = re.compile(rb"(GET|HEAD|PUT|POST) (/[^ \r\n]*) HTTP/1\.1\r\n")
+# a target of printable ASCII only, as Twisted's _parseRequestLine accepts (it refuses the rest)
+_REQUEST_LINE = re.compile(rb"(GET|HEAD|PUT|POST) (/[\x21-\x7e]*) HTTP/1\.1\r\n")
 # a field at the start of its line: a token, a colon, and a value without CR, LF or NUL; a head
 # whose lines are not all fields has fewer matches than lines
 _FIELD = re.compile(rb"(?<=\n)(" + _TOKEN + rb"):[ \t]*([^\r\n\x00]*)\r\n")
 # what Twisted's Request.getRequestHostname takes from the Host field
 _HOST = re.compile(rb"^\[?(?P<host>.*?)\]?(:\d+)?$")
 _NOT_HERE = frozenset({b"transfer-encoding", b"upgrade"})
-_LINEAR_WHITESPACE = re.compile(rb"\r\n|\r|\n")
+# the names Twisted's Headers gives the fields it sets itself, unless the application named them
+_TWISTEDS = {b"server": b"Server", b"date": b"Date", b"transfer-encoding": b"Transfer-Encoding"}
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _log = Logger()
 
 
 class _Request:
-    """A request's head as read here, and its body once it has arrived."""
+    """A request's head as read here, and its body once it has arrived. Positions are from the
+    start of its head."""
 
-    __slots__ = ("method", "target", "path", "query", "fields", "last", "start", "length", "body")
+    __slots__ = ("method", "target", "path", "query", "fields", "last", "start", "end", "body")
 
     def __init__(self, method, target, fields, last, start, length):
         self.method = method
@@ -65,34 +73,39 @@ class _Request:
         self.path, _, self.query = target.partition(b"?")
         self.fields = fields  # [(name as sent, value)] in order
         self.last = last  # lower-case name -> its last value (Twisted's getHeader)
-        self.start = start  # where the body starts in the bytes read
-        self.length = length
+        self.start = start  # where the body starts
+        self.end = start + length
         self.body = None
-
-    @property
-    def end(self) -> int:
-        return self.start + self.length
 
     @property
     def expects_continue(self) -> bool:
         return b"expect" in self.last
 
+    def decision_arguments(self) -> tuple:
+        """What inline_requests.py decides on: method, path, query, headers."""
+        query = urllib.parse.parse_qs(self.query.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
+        headers = {name.decode("latin-1"): value for name, value in self.last.items()}
+        return self.method.decode("latin-1"), self.path.decode("latin-1"), query, headers
 
-def _read_head(data: bytes, max_head: int, max_fields: int):
-    """The request whose head ``data`` starts with, None while the head is still arriving, or
-    False: not read here."""
-    end = data.find(b"\r\n\r\n", 0, max_head + 4)
+
+def _read_head(data: bytes, pos: int, max_head: int, max_fields: int):
+    """The request whose head starts at ``pos``, None while the head is still arriving, or
+    False: not read here (Twisted's)."""
+    end = data.find(b"\r\n\r\n", pos, pos + max_head + 4)
     if end < 0:
-        return None if len(data) < max_head else False
-    head = data[: end + 2]  # each line with its CRLF
-    first = _REQUEST_LINE.match(head)
+        first_line = data.find(b"\r\n", pos, pos + max_head)
+        if first_line >= 0 and not _REQUEST_LINE.match(data, pos, first_line + 2):
+            return False  # Twisted answers a request line it refuses at once
+        return None if len(data) - pos < max_head else False
+    head_end = end + 2  # each line with its CRLF
+    first = _REQUEST_LINE.match(data, pos, head_end)
     if first is None:
         return False
-    fields = _FIELD.findall(head, first.end())
-    if len(fields) != head.count(b"\n") - 1 or len(fields) > max_fields:
+    fields = _FIELD.findall(data, first.end(), head_end)
+    if len(fields) != data.count(b"\n", first.end(), head_end) or len(fields) > max_fields:
         return False
-    if b" \r\n" in head or b"\t\r\n" in head:  # blanks after a value: not part of it (Twisted's strip)
-        fields = [(name, value.rstrip(b" \t")) for name, value in fields]
+    if data.find(b" \r\n", pos, head_end) >= 0 or data.find(b"\t\r\n", pos, head_end) >= 0:
+        fields = [(name, value.rstrip(b" \t")) for name, value in fields]  # Twisted's strip
     last = {name.lower(): value for name, value in fields}
     if not _NOT_HERE.isdisjoint(last):
         return False
@@ -109,15 +122,7 @@ def _read_head(data: bytes, max_head: int, max_fields: int):
     if not length.isdigit() or int(length) > INLINE_BODY_BYTES:
         return False
     method, target = first.groups()
-    try:
-        target.decode("utf-8")
-    except UnicodeDecodeError:
-        return False
-    return _Request(method, target, fields, last, end + 4, int(length))
-
-
-class _BodyNotYet(Exception):
-    """The decision needs a body that has not arrived."""
+    return _Request(method, target, fields, last, end + 4 - pos, int(length))
 
 
 class DirectHTTPChannel(AnsweringHTTPChannel):
@@ -127,9 +132,8 @@ class DirectHTTPChannel(AnsweringHTTPChannel):
     _held = b""  # bytes of a request still arriving, or that came while a long answer is written
     _taken = None  # a request taken (100 Continue written) whose body is still arriving
     _writing = False  # a long answer goes on from a request thread
-    _lost = False
+    _closed = False  # lost, or closed after an answer failed part-way: nothing more is read
     _paused_timeout = None  # the idle timeout, while a long answer is written
-    _paused = False  # reading paused while a long answer is written
 
     @staticmethod
     def protocol_factory():
@@ -148,6 +152,8 @@ class DirectHTTPChannel(AnsweringHTTPChannel):
         )
 
     def dataReceived(self, data):
+        if self._closed:
+            return
         if self._writing:
             self._hold_while_writing(data)
             return
@@ -156,61 +162,89 @@ class DirectHTTPChannel(AnsweringHTTPChannel):
         elif not self._between_requests():
             return super().dataReceived(data)
         self.resetTimeout()
-        while data and not self._writing and not self._lost:
-            request = self._taken or _read_head(data, min(self.totalHeadersSize, self.MAX_LENGTH), self.maxHeaders)
+        pos = 0  # where the next request starts
+        while pos < len(data) and not self._writing and not self._closed:
+            request = self._taken or _read_head(data, pos, min(self.totalHeadersSize, self.MAX_LENGTH), self.maxHeaders)
             if request is None:
-                self._held = data  # the head is still arriving
-                return
+                break  # the head is still arriving
             if request is False:
-                break
-            arrived = len(data) >= request.end
+                return super().dataReceived(data[pos:])
+            arrived = len(data) - pos >= request.end
             if request is not self._taken:
-                if not arrived and not request.expects_continue:
-                    self._held = data  # decided once the body is here
-                    return
-                if not self._takes(request, data[request.start : request.end] if arrived else None):
-                    break
+                if arrived:
+                    taken = self._takes(request, data[pos + request.start : pos + request.end])
+                elif request.expects_continue:  # the client waits for 100 Continue to send the body
+                    taken = self._takes_on_its_head(request)
+                else:
+                    break  # decided once the body is here
+                if not taken:
+                    return super().dataReceived(data[pos:])
                 if request.expects_continue:  # as Twisted's channel, whether the body came or not
-                    self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+                    self.transport.write(_CONTINUE)
             if not arrived:
-                self._taken, self._held = request, data
-                return
+                self._taken = request
+                break
             self._taken = None
-            request.body = data[request.start : request.end]
-            data = data[request.end :]
+            request.body = data[pos + request.start : pos + request.end]
+            pos += request.end
             _Answer(self, request).run()
-        if self._writing:
-            self._hold_while_writing(data)
-        elif data and not self._lost:
-            super().dataReceived(data)
+        rest = data[pos:]
+        if rest and not self._closed:
+            if self._writing:
+                self._hold_while_writing(rest)
+            else:
+                self._held = rest
 
     def _hold_while_writing(self, data: bytes) -> None:
         """Bytes that came while a long answer is written: kept, and no more read past
-        INLINE_BODY_BYTES of them (as Twisted's channel pauses a pipelining client)."""
+        INLINE_BODY_BYTES of them, as Twisted's channel pauses a client that pipelines."""
         self._held += data
-        if len(self._held) > INLINE_BODY_BYTES and not self._paused:
-            self._paused = True
-            self.transport.pauseProducing()
+        if len(self._held) > INLINE_BODY_BYTES:
+            self._networkProducer.pauseProducing()
 
-    def _takes(self, request: _Request, body: bytes | None) -> bool:
-        """Whether the reactor answers the request itself (inline_requests.py)."""
-
-        def read_body() -> bytes:
-            if body is None:
-                raise _BodyNotYet
-            return body
-
-        query = urllib.parse.parse_qs(request.query.decode("latin-1"), keep_blank_values=True, encoding="latin-1")
-        headers = {name.decode("latin-1"): value for name, value in request.last.items()}
+    def _takes(self, request: _Request, body: bytes) -> bool:
+        """Whether the reactor answers the request itself (inline_requests.py). A decision that
+        fails leaves the request to Twisted, whose resource decides again and answers the failure."""
         try:
-            return answered_inline(
-                request.method.decode("latin-1"), request.path.decode("latin-1"), query, headers, read_body
-            )
-        except _BodyNotYet:
+            return answered_inline(*request.decision_arguments(), lambda: body)
+        except Exception:
             return False
 
+    def _takes_on_its_head(self, request: _Request) -> bool:
+        try:
+            return answered_inline_on_its_head(*request.decision_arguments())
+        except Exception:
+            return False
+
+    def start_writing(self) -> None:
+        """A long answer goes on from a request thread: a request under way for Twisted's
+        channel too, so that it keeps reading paused (pauseProducing, resumeProducing)."""
+        self._writing = True
+        self._handlingRequest = True
+        self._paused_timeout = self.setTimeout(None)
+
+    def done_writing(self) -> None:
+        """As Twisted's requestDone: reading resumed unless the transport is full, the timeout
+        back, then the requests that came meanwhile."""
+        self._writing = False
+        self._handlingRequest = False
+        if self._closed:
+            return
+        if not self._waitingForTransport:
+            self._networkProducer.resumeProducing()
+        self.setTimeout(self._paused_timeout)
+        held, self._held = self._held, b""
+        if held:
+            self.dataReceived(held)
+
+    def close_after_failure(self) -> None:
+        self._closed = True
+        self._held = b""
+        self.transport.loseConnection()
+
     def connectionLost(self, reason):
-        self._lost = True
+        self._closed = True
+        self._held = b""
         super().connectionLost(reason)
 
     # --- the answer ------------------------------------------------------------------------
@@ -266,48 +300,62 @@ class DirectHTTPChannel(AnsweringHTTPChannel):
 
 
 class _Answer:
-    """One response, written as Twisted's Request writes a WSGI application's answer."""
+    """One response, written as Twisted's Request writes what its WSGI bridge hands it."""
 
     def __init__(self, channel: DirectHTTPChannel, request: _Request):
         self.channel = channel
         self.request = request
         self.status = None
         self.headers = None
+        self.casing = {}  # lower-case name -> the application's casing of it, the last one (rolo)
+        self.values = None  # lower-case name -> values, in Twisted's order, filled as the head is made
         self.chunked = False
         self.started = False
+        self.no_body = request.method == b"HEAD"
 
     def start_response(self, status, headers, exc_info=None):
         if exc_info is not None and self.started:
             raise exc_info[1].with_traceback(exc_info[2])
         self.status, self.headers = status, headers
+        for name, _ in headers:  # rolo remembers every name's casing before Twisted adds any
+            name = name.encode("latin-1")
+            self.casing[name.lower()] = name
         return self.write
 
-    def head(self) -> bytes:
-        code, reason = self.status.split(None, 1)
-        fields = {b"server": [b"Server", [SERVER_VERSION]], b"date": [b"Date", [datetimeToString()]]}
-        for name, value in self.headers:
-            name = name.encode("latin-1")
-            lower = name.lower()
-            if lower in (b"server", b"date"):
-                fields[lower][0] = name  # the application's casing, not its value (as Twisted)
-                continue
-            entry = fields.setdefault(lower, [name, []])
-            entry[0] = name
-            entry[1].append(_LINEAR_WHITESPACE.sub(b" ", value.encode("latin-1")))
-        if b"content-length" not in fields and self.request.method != b"HEAD" and int(code) not in NO_BODY_CODES:
-            fields[b"transfer-encoding"] = [b"Transfer-Encoding", [b"chunked"]]
+    def _head(self, code: int, reason: bytes) -> bytes:
+        """The status line and fields of what Twisted's Request holds, as it writes them."""
+        values = self.values
+        if b"content-length" not in values and not self.no_body and code not in NO_BODY_CODES:
+            values[b"transfer-encoding"] = [b"chunked"]  # setRawHeaders: in place if the application set it
             self.chunked = True
-        lines = [b"HTTP/1.1 %s %s\r\n" % (code.encode("latin-1"), reason.encode("latin-1"))]
-        lines.extend(b"%s: %s\r\n" % (name, value) for name, values in fields.values() for value in values)
+        if code in NO_BODY_CODES:
+            self.no_body = True
+        lines = [b"HTTP/1.1 %d %s\r\n" % (code, reason)]
+        for lower, field_values in values.items():
+            name = self.casing.get(lower) or _TWISTEDS.get(lower, lower)
+            lines.extend(b"%s: %s\r\n" % (name, value) for value in field_values)
         lines.append(b"\r\n")
+        self.started = True
         return b"".join(lines)
+
+    def head(self) -> bytes:
+        """As _WSGIResponse._sendResponseHeaders: the status, then each field but Server and Date;
+        a value that fails leaves the fields before it (what a 500 then carries, as Twisted's)."""
+        self.values = {b"server": [SERVER_VERSION], b"date": [datetimeToString()]}
+        code, reason = self.status.split(None, 1)
+        code, reason = int(code), reason.encode("latin-1")
+        for name, value in self.headers:
+            lower = name.lower()
+            if lower in ("server", "date"):
+                continue
+            value = b" ".join(value.encode("latin-1").splitlines())  # Twisted's linear whitespace
+            self.values.setdefault(lower.encode("latin-1"), []).append(value)
+        return self._head(code, reason)
 
     def framed(self, data: bytes) -> bytes:
         if not self.started:
-            self.started = True
             head = self.head()
-            if self.request.method == b"HEAD" or int(self.status.split(None, 1)[0]) in NO_BODY_CODES:
-                self.chunked = False
+            if self.no_body:
                 self.write = lambda data: None
                 return head
             return head + self.framed(data)
@@ -330,8 +378,7 @@ class _Answer:
                 if not chunk:
                     continue
                 if written >= INLINE_BODY_BYTES:
-                    self.channel._writing = True
-                    self.channel._paused_timeout = self.channel.setTimeout(None)
+                    self.channel.start_writing()
                     reactor.getThreadPool().callInThread(self._stream, chunk, chunks)
                     return
                 self.write(chunk)
@@ -349,45 +396,41 @@ class _Answer:
             self.channel.transport.write(b"0\r\n\r\n")
 
     def _fail(self, failure: Failure) -> None:
-        """As Twisted's bridge answers an application's exception: 500, or the connection closed."""
+        """As Twisted's bridge answers an application's exception: a 500 (with what its Request
+        held by then), or, once the answer has begun, the connection closed."""
         _log.failure("WSGI application error", failure=failure)
         if self.started:
-            self.channel.transport.loseConnection()
+            self.channel.close_after_failure()
             return
-        self.status, self.headers = "500 Internal Server Error", []
-        self._finish()
+        if self.values is None:
+            self.values = {b"server": [SERVER_VERSION], b"date": [datetimeToString()]}
+        self.channel.transport.write(self._head(500, b"Internal Server Error"))
+        if self.chunked:
+            self.channel.transport.write(b"0\r\n\r\n")
 
     def _stream(self, first: bytes, chunks) -> None:
         """The rest of a long body, from a request thread, each chunk handed to the reactor."""
         channel = self.channel
         try:
             for chunk in itertools.chain([first], chunks):
-                if channel._lost:
+                if channel._closed:
                     break
                 if chunk:
                     blockingCallFromThread(reactor, self.write, chunk)
             _close(chunks)
         except BaseException:
-            reactor.callFromThread(self._fail, Failure())
-            reactor.callFromThread(self._done)
+            reactor.callFromThread(self._fail_streamed, Failure())
             return
         reactor.callFromThread(self._finish_streamed)
 
-    def _finish_streamed(self) -> None:
-        if not self.channel._lost:
-            self._finish()
-        self._done()
+    def _fail_streamed(self, failure: Failure) -> None:
+        self._fail(failure)
+        self.channel.done_writing()
 
-    def _done(self) -> None:
-        channel = self.channel
-        channel._writing = False
-        channel.setTimeout(channel._paused_timeout)
-        if channel._paused:
-            channel._paused = False
-            channel.transport.resumeProducing()
-        held, channel._held = channel._held, b""
-        if held and not channel._lost:
-            channel.dataReceived(held)
+    def _finish_streamed(self) -> None:
+        if not self.channel._closed:
+            self._finish()
+        self.channel.done_writing()
 
 
 def _close(chunks) -> None:

@@ -123,16 +123,22 @@ def _dynamodb_free() -> bool:
     return True
 
 
-def answered_inline(method: str, path: str, query: dict, headers, body) -> bool:
-    """Whether the reactor answers this request itself. ``headers``: lower-case names to
-    values (bytes); ``query``: the query string's names to lists of values; ``body()``: the
-    request body (read only when the decision needs it)."""
+def _length(headers) -> int | None | bool:
+    """The request's Content-Length, None without one, False if not one the reactor reads."""
     length = headers.get("content-length")
     try:
         length = int(length) if length is not None else None
     except ValueError:
         return False
-    if length is not None and length > INLINE_BODY_BYTES:
+    return False if length is not None and length > INLINE_BODY_BYTES else length
+
+
+def answered_inline(method: str, path: str, query: dict, headers, body) -> bool:
+    """Whether the reactor answers this request itself. ``headers``: lower-case names to
+    values (bytes); ``query``: the query string's names to lists of values; ``body()``: the
+    request body (read only when the decision needs it)."""
+    length = _length(headers)
+    if length is False:
         return False
     region, service = _scope(headers, query)
     target = headers.get("x-amz-target")
@@ -152,3 +158,14 @@ def answered_inline(method: str, path: str, query: dict, headers, body) -> bool:
         action = urllib.parse.unquote_to_bytes(found.group(1)).decode("latin-1")
         return action in (_SNS_ACTIONS if service == "sns" else _SQS_ACTIONS)
     return False
+
+
+def answered_inline_on_its_head(method: str, path: str, query: dict, headers) -> bool:
+    """Whether the reactor answers this request itself whatever its body and whatever happens
+    before the body arrives, as a client that waits for 100 Continue needs to know: S3 object
+    requests (their decision reads neither the body nor the engine's state; S3 PUTs are what
+    clients send with ``Expect: 100-continue``). Any other is decided once its body is here."""
+    length = _length(headers)
+    if length is False or headers.get("x-amz-target") is not None:
+        return False
+    return _scope(headers, query)[1] == "s3" and _s3(method, path, query, headers, length)

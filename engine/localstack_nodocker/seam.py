@@ -1820,11 +1820,36 @@ _target(
     DIRECT_HTTP,
     "direct_http.py",
     # between requests: none under way (requests, _handlingRequest) and nothing buffered
-    Assigns("requests", "_handlingRequest", "persistent", "MAX_LENGTH", "totalHeadersSize", "maxHeaders"),
+    Assigns(
+        "requests",
+        "_handlingRequest",
+        "_networkProducer",
+        "_waitingForTransport",
+        "persistent",
+        "MAX_LENGTH",
+        "totalHeadersSize",
+        "maxHeaders",
+    ),
     # what the direct reading must answer alike: the 100 Continue, and headers in its Headers
     Mentions('b"HTTP/1.1 100 Continue\\r\\n\\r\\n"', 'expectContinue[0].lower() == b"100-continue"'),
 )
 _target("twisted.protocols.basic:LineReceiver", READ, DIRECT_HTTP, "direct_http.py", Assigns("line_mode", "_buffer"))
+_target(
+    "twisted.web.http:HTTPChannel.resumeProducing",
+    READ,
+    DIRECT_HTTP,
+    "direct_http.py",
+    # a channel handling a request keeps reading paused when the transport drains
+    Mentions("if not self._handlingRequest:", "self._networkProducer.resumeProducing()", in_order=True),
+)
+_target(
+    "twisted.web.http:HTTPChannel.requestDone",
+    READ,
+    DIRECT_HTTP,
+    "direct_http.py",
+    # what direct_http.py's done_writing does alike
+    Mentions("if not self._waitingForTransport:", "self._networkProducer.resumeProducing()", in_order=True),
+)
 _target(
     "twisted.web.http:Request.write",
     READ,

@@ -17,7 +17,7 @@ from tests.support.engine import endpoint
 COMPARE_CHANNELS = r"""
 import json, re, sys
 from twisted.internet.address import IPv4Address
-from localstack_nodocker import direct_http
+from localstack_nodocker import direct_http, dynamodb_requests
 from localstack_nodocker.http_limits import AnsweringHTTPChannel
 from localstack_nodocker.request_cost import EngineSite
 
@@ -62,15 +62,24 @@ class RecordingGateway:
         elif answer == "error":
             response.status_code = 400
             response.set_data(b"<Error><Code>NoSuchKey</Code></Error>")
-        elif answer == "own-server":
+        elif answer == "own-fields":
             response.headers["server"] = "app"
             response.headers["DATE"] = "yesterday"
-            response.headers["X-Folded"] = "a\nb"
-            response.set_data(b"x")
+            response.headers["transfer-encoding"] = "chunked"
+            response.response = iter([b"abc"])
         elif answer == "raise":
             raise RuntimeError("the gateway failed")
+        elif answer == "raise-late":
+            def late():
+                yield b"a"
+                raise RuntimeError("the gateway failed part-way")
+            response.response = late()
+        elif answer == "not-latin-1":
+            response.headers["X-Before"] = "1"
+            response.headers["Content-Disposition"] = request.args.get("response-content-disposition")
+            response.set_data(b"x")
 
-def serve(channel_factory, pieces):
+def serve(channel_factory, pieces, case):
     gateway = RecordingGateway()
     site = EngineSite(gateway)
     if channel_factory is not None:
@@ -78,8 +87,12 @@ def serve(channel_factory, pieces):
     protocol = site.buildProtocol(IPv4Address("TCP", "127.0.0.1", 4566))
     transport = Transport()
     protocol.makeConnection(transport)
-    for piece in pieces:
+    for number, piece in enumerate(pieces):
+        if number == 1 and case.get("dynamodb_busy"):  # another DynamoDB request under way meanwhile
+            dynamodb_requests.REQUEST_LOCK.acquire()
         protocol.dataReceived(piece)
+    if case.get("dynamodb_busy") and len(pieces) > 1:
+        dynamodb_requests.REQUEST_LOCK.release()
     wire = re.sub(rb"(?im)^(date: )[^\r]*", rb"\1-", b"".join(transport.written))
     return wire.decode("latin-1"), gateway.seen, transport.disconnecting
 
@@ -98,9 +111,9 @@ for case in cases:
     cut = case.get("cut") or [len(raw)]
     pieces = [raw[a:b] for a, b in zip([0] + cut, cut + [len(raw)]) if raw[a:b]]
     before = direct
-    twisted = serve(AnsweringHTTPChannel.protocol_factory, pieces)
+    twisted = serve(AnsweringHTTPChannel.protocol_factory, pieces, case)
     assert direct == before, "the Twisted side answered directly"
-    ours = serve(None, pieces)
+    ours = serve(None, pieces, case)
     results.append({"twisted": twisted, "direct": ours, "answered_directly": direct - before})
 print(json.dumps(results))
 """
@@ -130,11 +143,26 @@ CASES = {
     "a chunked answer": (request("POST / HTTP/1.1", ["Host: localhost", "X-Answer: chunked", *DDB], BODY), 1),
     "an empty answer": (request("POST / HTTP/1.1", ["Host: localhost", "X-Answer: empty", *DDB], BODY), 1),
     "an error": (request("POST / HTTP/1.1", ["Host: localhost", "X-Answer: error", *DDB], BODY), 1),
-    "the application's Server, Date and a folded value": (
-        request("POST / HTTP/1.1", ["Host: localhost", "X-Answer: own-server", *DDB], BODY),
+    "the application's Server, Date and Transfer-Encoding": (
+        request("POST / HTTP/1.1", ["Host: localhost", "X-Answer: own-fields", *DDB], BODY),
         1,
     ),
-    "the gateway failing": (request("POST / HTTP/1.1", ["Host: localhost", "X-Answer: raise", *DDB], BODY), 1),
+    "the gateway failing, a request behind": (
+        request("POST / HTTP/1.1", ["Host: localhost", "X-Answer: raise", *DDB], BODY) + GET_ITEM,
+        2,
+    ),
+    "the gateway failing part-way, a request behind (not answered)": (
+        request("POST / HTTP/1.1", ["Host: localhost", "X-Answer: raise-late", *DDB], BODY) + GET_ITEM,
+        1,
+    ),
+    "a field value outside latin-1, a request behind": (
+        request(
+            "GET /bucket/key?response-content-disposition=%E6%97%A5 HTTP/1.1",
+            ["Host: localhost", "X-Answer: not-latin-1", S3_AUTH],
+        )
+        + GET_ITEM,
+        2,
+    ),
     "fields in odd cases, repeated, with blanks": (
         request(
             "POST / HTTP/1.1",
@@ -188,6 +216,24 @@ CASES = {
     "an absolute target": (request("GET http://localhost/bucket/key HTTP/1.1", ["Host: localhost", S3_AUTH]), 0),
     "a folded field": (request("POST / HTTP/1.1", ["Host: localhost", "X-Folded: a", " b", *DDB], BODY), 0),
     "two lengths": (request("POST / HTTP/1.1", ["Host: localhost", "Content-Length: 3", *DDB], "abc"), 0),
+    "raw UTF-8 in the target": (request("GET /bucket/k\u00c3\u00a9y HTTP/1.1", ["Host: localhost", S3_AUTH]), 0),
+    "a control byte in the query": (
+        request("GET /bucket/key?versionId=\x01 HTTP/1.1", ["Host: localhost", S3_AUTH]),
+        0,
+    ),
+    "a tab in the target": (request("GET /bucket/a\tb HTTP/1.1", ["Host: localhost", S3_AUTH]), 0),
+    "a signature's region that is not UTF-8 (the decision fails)": (
+        request("GET /bucket/key HTTP/1.1", ["Host: localhost", S3_AUTH.replace("us-east-1", "us-\u00ffeast-1")]),
+        0,
+    ),
+    "DynamoDB waiting for 100 Continue while another DynamoDB request runs": (
+        {
+            "raw": (wait := request("POST / HTTP/1.1", ["Host: localhost", "Expect: 100-continue", *DDB], BODY)),
+            "cut": [wait.index("\r\n\r\n") + 4],
+            "dynamodb_busy": True,
+        },
+        0,
+    ),
 }
 
 
@@ -198,6 +244,10 @@ def test_the_direct_answers_are_twisteds():
         assert result["direct"] == result["twisted"], name
         assert result["answered_directly"] == directly, name
         assert result["twisted"][0].startswith("HTTP/1."), name  # an answer, not a closed connection
+    answered = {name: result["direct"][0] for name, result in zip(CASES, results, strict=True)}
+    # a failure part-way closes the connection: the request behind it is not answered
+    assert answered["the gateway failing part-way, a request behind (not answered)"].count("HTTP/1.1 ") == 1
+    assert answered["the gateway failing, a request behind"].count("HTTP/1.1 500 ") == 1
 
 
 @pytest.fixture(scope="module")
