@@ -17,7 +17,7 @@ from bench.harness import (
 
 def bench_fresh_clone_demo(cold: bool) -> None:
     """`make demo` in a fresh clone of the checkout's last commit, on the scratch port: with the
-    package caches warm (uv's, pip's, npm's, as a developer's machine has them), or cold (empty
+    package caches warm (uv's, pip's, npm's and the engine's, as a developer's machine has them), or cold (empty
     caches of its own: everything downloaded); baseline: the engine install alone in that clone."""
     require_free_port(SCRATCH_PORT)
     with tempfile.TemporaryDirectory() as folder:
@@ -29,6 +29,7 @@ def bench_fresh_clone_demo(cold: bool) -> None:
         if cold:
             caches = Path(folder) / "caches"
             env.update(UV_CACHE_DIR=str(caches / "uv"), PIP_CACHE_DIR=str(caches / "pip"))
+            env["XDG_CACHE_HOME"] = str(caches / "xdg")  # the engine's own: LocalStack's service catalog
             env["npm_config_cache"] = str(caches / "npm")
         try:
             demo_s, result = timed(
