@@ -221,8 +221,9 @@ def _installed(wanted: str) -> bool:
     return INSTALL_STAMP.exists() and INSTALL_STAMP.read_text() == wanted and (VENV / "bin" / "python").exists()
 
 
-def _service_catalogs():
-    return (CATALOG_ROOT / STATIC_LIBS).glob("service-catalog-*.dill")
+def _service_catalogs(folder: Path | None = None):
+    """The catalog files in an install's static libraries folder, or in ``folder``."""
+    return (folder or CATALOG_ROOT / STATIC_LIBS).glob("service-catalog-*.dill")
 
 
 def _catalog_cache() -> Path:
@@ -243,7 +244,7 @@ def _build_service_catalog() -> None:
     target = CATALOG_ROOT / STATIC_LIBS
     target.mkdir(parents=True)
     cache = _catalog_cache()
-    cached = sorted(cache.glob("service-catalog-*.dill"))
+    cached = sorted(_service_catalogs(cache))
     if cached:
         for catalog in cached:
             shutil.copyfile(catalog, target / catalog.name)

@@ -174,7 +174,7 @@ class DirectHTTPChannel(AnsweringHTTPChannel):
                 if arrived:
                     taken = self._takes(request, data[pos + request.start : pos + request.end])
                 elif request.expects_continue:  # the client waits for 100 Continue to send the body
-                    taken = self._takes_on_its_head(request)
+                    taken = self._takes(request, None)
                 else:
                     break  # decided once the body is here
                 if not taken:
@@ -202,17 +202,14 @@ class DirectHTTPChannel(AnsweringHTTPChannel):
         if len(self._held) > INLINE_BODY_BYTES:
             self._networkProducer.pauseProducing()
 
-    def _takes(self, request: _Request, body: bytes) -> bool:
-        """Whether the reactor answers the request itself (inline_requests.py). A decision that
-        fails leaves the request to Twisted, whose resource decides again and answers the failure."""
+    def _takes(self, request: _Request, body: bytes | None) -> bool:
+        """Whether the reactor answers the request itself (inline_requests.py): with its body,
+        or on its head alone (``body`` None). A decision that fails leaves the request to
+        Twisted, whose resource decides again and answers the failure."""
         try:
+            if body is None:
+                return answered_inline_on_its_head(*request.decision_arguments())
             return answered_inline(*request.decision_arguments(), lambda: body)
-        except Exception:
-            return False
-
-    def _takes_on_its_head(self, request: _Request) -> bool:
-        try:
-            return answered_inline_on_its_head(*request.decision_arguments())
         except Exception:
             return False
 
@@ -341,7 +338,7 @@ class _Answer:
     def head(self) -> bytes:
         """As _WSGIResponse._sendResponseHeaders: the status, then each field but Server and Date;
         a value that fails leaves the fields before it (what a 500 then carries, as Twisted's)."""
-        self.values = {b"server": [SERVER_VERSION], b"date": [datetimeToString()]}
+        self.values = _twisteds_fields()
         code, reason = self.status.split(None, 1)
         code, reason = int(code), reason.encode("latin-1")
         for name, value in self.headers:
@@ -383,7 +380,7 @@ class _Answer:
                     return
                 self.write(chunk)
                 written += len(chunk)
-            _close(chunks)
+            close_chunks(chunks)
         except BaseException:
             self._fail(Failure())
             return
@@ -403,7 +400,7 @@ class _Answer:
             self.channel.close_after_failure()
             return
         if self.values is None:
-            self.values = {b"server": [SERVER_VERSION], b"date": [datetimeToString()]}
+            self.values = _twisteds_fields()
         self.channel.transport.write(self._head(500, b"Internal Server Error"))
         if self.chunked:
             self.channel.transport.write(b"0\r\n\r\n")
@@ -417,7 +414,7 @@ class _Answer:
                     break
                 if chunk:
                     blockingCallFromThread(reactor, self.write, chunk)
-            _close(chunks)
+            close_chunks(chunks)
         except BaseException:
             reactor.callFromThread(self._fail_streamed, Failure())
             return
@@ -433,7 +430,13 @@ class _Answer:
         self.channel.done_writing()
 
 
-def _close(chunks) -> None:
+def _twisteds_fields() -> dict:
+    """The fields twisted.web.server's Request.process sets before any of the application's."""
+    return {b"server": [SERVER_VERSION], b"date": [datetimeToString()]}
+
+
+def close_chunks(chunks) -> None:
+    """A WSGI application's iterable closed, as the WSGI specification asks."""
     close = getattr(chunks, "close", None)
     if close is not None:
         close()

@@ -82,7 +82,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import NotFound
 
 from localstack_nodocker import seam
-from localstack_nodocker.direct_http import DirectHTTPChannel
+from localstack_nodocker.direct_http import DirectHTTPChannel, close_chunks
 from localstack_nodocker.inline_requests import INLINE_BODY_BYTES, answered_inline
 
 
@@ -232,7 +232,7 @@ class _InlineResponse(_CompletingChunkResponse):
                     return
                 self.write(chunk)
                 written += len(chunk)
-            self._close(chunks)
+            close_chunks(chunks)
         except BaseException:
             self._fail(Failure())
             return
@@ -240,12 +240,6 @@ class _InlineResponse(_CompletingChunkResponse):
             if not self.started:
                 self._sendResponseHeaders()
             self.request.finish()
-
-    @staticmethod
-    def _close(chunks) -> None:
-        close = getattr(chunks, "close", None)
-        if close is not None:
-            close()
 
     def _fail(self, failure: Failure) -> None:
         """As Twisted's WSGI bridge answers an application's exception."""
@@ -264,7 +258,7 @@ class _InlineResponse(_CompletingChunkResponse):
                     self.write(chunk)
                 if self._requestFinished:
                     break
-            self._close(chunks)
+            close_chunks(chunks)
         except BaseException:
             self.reactor.callFromThread(self._fail, Failure())
             return
