@@ -352,11 +352,8 @@ class _Answer:
     def framed(self, data: bytes) -> bytes:
         if not self.started:
             head = self.head()
-            if self.no_body:
-                self.write = lambda data: None
-                return head
-            return head + self.framed(data)
-        if not data:
+            return head if self.no_body else head + self.framed(data)
+        if not data or self.no_body:  # HEAD, 204 and 304: what the application gives is dropped
             return b""
         return b"%x\r\n%s\r\n" % (len(data), data) if self.chunked else data
 
@@ -370,17 +367,11 @@ class _Answer:
         application = self.channel.site.application
         try:
             chunks = iter(application(self.channel.environ(self.request), self.start_response))
-            written = 0
-            for chunk in chunks:
-                if not chunk:
-                    continue
-                if written >= INLINE_BODY_BYTES:
-                    self.channel.start_writing()
-                    reactor.getThreadPool().callInThread(self._stream, chunk, chunks)
-                    return
-                self.write(chunk)
-                written += len(chunk)
-            close_chunks(chunks)
+            past_inline = write_inline(chunks, self.write)
+            if past_inline is not None:
+                self.channel.start_writing()
+                reactor.getThreadPool().callInThread(self._stream, past_inline, chunks)
+                return
         except BaseException:
             self._fail(Failure())
             return
@@ -433,6 +424,22 @@ class _Answer:
 def _twisteds_fields() -> dict:
     """The fields twisted.web.server's Request.process sets before any of the application's."""
     return {b"server": [SERVER_VERSION], b"date": [datetimeToString()]}
+
+
+def write_inline(chunks, write) -> bytes | None:
+    """An application's chunks written on the reactor until INLINE_BODY_BYTES are: None once all
+    are (the iterable closed), else the first chunk past them, for a request thread to go on
+    with, then the rest of ``chunks``."""
+    written = 0
+    for chunk in chunks:
+        if not chunk:
+            continue
+        if written >= INLINE_BODY_BYTES:
+            return chunk
+        write(chunk)
+        written += len(chunk)
+    close_chunks(chunks)
+    return None
 
 
 def close_chunks(chunks) -> None:

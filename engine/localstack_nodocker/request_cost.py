@@ -82,7 +82,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.exceptions import NotFound
 
 from localstack_nodocker import seam
-from localstack_nodocker.direct_http import DirectHTTPChannel, close_chunks
+from localstack_nodocker.direct_http import DirectHTTPChannel, close_chunks, write_inline
 from localstack_nodocker.inline_requests import INLINE_BODY_BYTES, answered_inline
 
 
@@ -222,17 +222,11 @@ class _InlineResponse(_CompletingChunkResponse):
     def answer(self):
         try:
             chunks = iter(self.application(self.environ, self.startResponse))
-            written = 0
-            for chunk in chunks:
-                if not chunk:
-                    continue
-                if written >= INLINE_BODY_BYTES:
-                    self._inline = False
-                    self.threadpool.callInThread(self._stream, chunk, chunks)
-                    return
-                self.write(chunk)
-                written += len(chunk)
-            close_chunks(chunks)
+            past_inline = write_inline(chunks, self.write)
+            if past_inline is not None:
+                self._inline = False
+                self.threadpool.callInThread(self._stream, past_inline, chunks)
+                return
         except BaseException:
             self._fail(Failure())
             return
