@@ -134,6 +134,7 @@ class DirectHTTPChannel(AnsweringHTTPChannel):
     _writing = False  # a long answer goes on from a request thread
     _closed = False  # lost, or closed after an answer failed part-way: nothing more is read
     _paused_timeout = None  # the idle timeout, while a long answer is written
+    _ends = None  # (peer, host, URL scheme): fixed once the connection's first bytes chose TLS or not
 
     @staticmethod
     def protocol_factory():
@@ -259,7 +260,9 @@ class DirectHTTPChannel(AnsweringHTTPChannel):
             raw = [(name, value) for name, values in grouped.values() for value in values]
         else:
             raw = fields
-        peer, host = self.transport.getPeer(), self.transport.getHost()
+        if self._ends is None:
+            self._ends = (self.transport.getPeer(), self.transport.getHost(), "https" if self.isSecure() else "http")
+        peer, host, scheme = self._ends
         found = _HOST.match(request.last.get(b"host", b""))
         server_name = found.group("host") if b"host" in request.last and found else host.host.encode()
         uri = request.target.decode("utf-8")
@@ -281,7 +284,7 @@ class DirectHTTPChannel(AnsweringHTTPChannel):
         environ.update(
             {
                 "wsgi.version": (1, 0),
-                "wsgi.url_scheme": "https" if self.isSecure() else "http",
+                "wsgi.url_scheme": scheme,
                 "wsgi.run_once": False,
                 "wsgi.multithread": True,
                 "wsgi.multiprocess": False,

@@ -32,7 +32,8 @@ In the gateway and moto (``cut_request_cost``, a start hook):
 
 - LocalStack's request log line (``AWS sqs.SendMessage => 200``) is written as before, but
   the copies of both header sets and of the request and response it attached for a trace
-  formatter are only made when that formatter is there (``DEBUG``);
+  formatter are only made when that formatter is there (``DEBUG``); no record looks up the
+  file and line it was logged from (no format of the engine's reads them);
 - LocalStack's serializers chose the response's media type from the request's ``Accept``
   (or ``Content-Type``) header by parsing and matching it for every response: the choice is
   kept per serializer class and the two header values (``MEDIA_TYPE_CHOICES`` at most);
@@ -348,6 +349,13 @@ def _log_without_trace_copies() -> None:
     seam.replace(seam.RESPONSE_LOG, log_response)
 
 
+def _log_without_finding_callers() -> None:
+    # No format of the engine's logs reads where a record was made (file, line, function);
+    # finding it walked the stack for every record, each request's log line included. The
+    # logging HOWTO's "Optimization" section documents this switch.
+    logging._srcfile = None
+
+
 MEDIA_TYPE_CHOICES = 512  # kept at most (serializer class and header values); then chosen anew
 
 
@@ -483,6 +491,7 @@ def _presign_code_urls_with_one_client() -> None:
 @hooks.on_infra_start()
 def cut_request_cost():
     _log_without_trace_copies()
+    _log_without_finding_callers()
     _choose_media_types_once()
     _list_handler_methods_once()
     _draw_random_strings_at_once()
