@@ -18,9 +18,7 @@ network or a function:
   ReceiveMessage that will not wait: ``WaitTimeSeconds`` 0 in the request, or none and a
   queue whose ``ReceiveMessageWaitTimeSeconds`` is 0 (read from LocalStack's SQS store; a
   queue not found there, or LocalStack's wait override header, keeps it on a thread);
-- SNS: Publish and PublishBatch. Up to four of its deliveries to SQS queues are made before
-  it answers (request_cost.py says which: sending to a queue never waits either); the others
-  run on LocalStack's own threads afterwards.
+- SNS: Publish and PublishBatch (deliveries run on LocalStack's own threads afterwards).
 
 Everything else (Lambda, API Gateway, listings, scans, copies, the engine's own routes) runs
 on a request thread as before. What runs is the same gateway and handler chain either way.

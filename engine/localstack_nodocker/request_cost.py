@@ -57,12 +57,10 @@ In the gateway and moto (``cut_request_cost``, a start hook):
 - SNS handed each delivery of a Publish to its threads, which then held the interpreter lock
   while the reactor wrote the Publish's answer, and the subscriber's waiting receive woke on
   a third thread: a standard topic's first ``QUEUES_DELIVERED_AT_ONCE`` deliveries to SQS
-  queues are made before Publish answers, each as SNS's threads make it, its failures logged
-  (a batch's escaped SNS's own catch and its threads dropped it). The rest go to SNS's threads
-  as before: a FIFO topic's (its order kept by its own executor), other protocols', a topic's
-  whose deliveries are logged to CloudWatch Logs (a subscription filter may run a function),
-  and those of a publish a delivery makes (to its dead-letter topic). AWS promises no order
-  between a Publish's answer and its deliveries.
+  queues are made before Publish answers, each as SNS's threads make it (its failures caught
+  and logged alike); the rest, a FIFO topic's (its order kept by its own executor) and other
+  protocols' go to SNS's threads as before. AWS promises no order between a Publish's answer
+  and its deliveries.
 """
 
 import functools
@@ -95,8 +93,6 @@ from werkzeug.exceptions import NotFound
 from localstack_nodocker import seam
 from localstack_nodocker.direct_http import DirectHTTPChannel, close_chunks, write_inline
 from localstack_nodocker.inline_requests import INLINE_BODY_BYTES, answered_inline
-
-LOG = logging.getLogger(__name__)
 
 
 class _VersionedList(list):
@@ -503,40 +499,24 @@ def _presign_code_urls_with_one_client() -> None:
 # At most this many of a Publish's deliveries to SQS queues are made before it answers; the
 # rest go to SNS's threads, as all did (the reactor may answer the Publish: it waits for these).
 QUEUES_DELIVERED_AT_ONCE = 4
-# Topic attributes (as LocalStack's SNS keeps them) that log each SQS delivery to CloudWatch
-# Logs, whose subscription filters may invoke a function and wait for it.
-_SQS_DELIVERY_LOGS = ("sqs_success_feedback_role_arn", "sqs_failure_feedback_role_arn")
 
 
 def _deliver_to_queues_before_answering() -> None:
     submit = seam.original(seam.SNS_SUBMIT)
     made = threading.local()
 
-    def at_once(ctx, subscriber) -> bool:
+    def _submit_notification(self, notifier, ctx, subscriber):
         if subscriber["Protocol"] != "sqs" or subscriber.get("TopicArn", "").endswith(".fifo"):
-            return False  # a FIFO topic's order is kept by its own executor
-        if getattr(made, "delivering", False):
-            return False  # a publish a delivery makes (to its dead-letter topic): never nested here
-        if any((ctx.topic_attributes or {}).get(name) for name in _SQS_DELIVERY_LOGS):
-            return False
+            return submit(self, notifier, ctx, subscriber)  # FIFO order: the topic's own executor
         # One Publish's deliveries share its headers (a batch's copies of the context too);
         # a publish with none (from within the engine) is counted per context.
         publish = ctx.request_headers if ctx.request_headers is not None else ctx
         if getattr(made, "publish", None) is not publish:
             made.publish, made.count = publish, 0
-        made.count += 1
-        return made.count <= QUEUES_DELIVERED_AT_ONCE
-
-    def _submit_notification(self, notifier, ctx, subscriber):
-        if not at_once(ctx, subscriber):
+        if made.count >= QUEUES_DELIVERED_AT_ONCE:
             return submit(self, notifier, ctx, subscriber)
-        made.delivering = True
-        try:
-            notifier.publish(context=ctx, subscriber=subscriber)
-        except Exception:  # a batch's failure escapes SNS's own catch (its threads dropped it)
-            LOG.exception("An SNS delivery to SQS failed (subscription %s)", subscriber.get("SubscriptionArn"))
-        finally:
-            made.delivering = False
+        made.count += 1
+        notifier.publish(context=ctx, subscriber=subscriber)  # catches and logs what fails, as on SNS's threads
 
     seam.replace(seam.SNS_SUBMIT, _submit_notification)
 

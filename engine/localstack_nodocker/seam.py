@@ -1751,23 +1751,14 @@ SNS_SUBMIT = _target(
         "self.executor.submit(notifier.publish, context=ctx, subscriber=subscriber)",
     ),
 )
-_target(
-    "localstack.services.sns.publisher:store_delivery_log",
-    READ,
-    REQUEST_COST,
-    "request_cost.py",
-    # the topic attributes that turn an SQS delivery's CloudWatch log on, as it names them
-    Mentions('topic_attribute = f"{protocol}_{role_type}_feedback_role_arn"', '"sqs",'),
-)
 for _context in ("SnsPublishContext", "SnsBatchPublishContext"):
     _target(
         f"localstack.services.sns.publisher:{_context}",
         READ,
         REQUEST_COST,
         "request_cost.py",
-        # one Publish's deliveries are counted by its headers, which its contexts share; its
-        # topic's attributes say whether deliveries are logged
-        Mentions("request_headers: dict[str, str]", "topic_attributes: dict[str, str]"),
+        # one Publish's deliveries are counted by its headers, which its contexts share
+        Mentions("request_headers: dict[str, str]"),
     )
 LAMBDA_CODE_URL = _target(
     "localstack.services.lambda_.invocation.lambda_models:S3Code.generate_presigned_url",
