@@ -53,21 +53,13 @@ In the gateway and moto (``cut_request_cost``, a start hook):
 - Lambda's GetFunction made a new boto3 S3 client for every answer, to presign the URL of
   the function's code (about 15 ms of the engine's CPU out of 20; Terraform reads every
   function this way on each plan, and waiters poll it): the client is made once per
-  endpoint and presigns each URL as before (a signed URL's time is its own);
-- SNS handed each delivery of a Publish to its threads, which then held the interpreter lock
-  while the reactor wrote the Publish's answer, and the subscriber's waiting receive woke on
-  a third thread: a standard topic's first ``QUEUES_DELIVERED_AT_ONCE`` deliveries to SQS
-  queues are made before Publish answers, each as SNS's threads make it (its failures caught
-  and logged alike); the rest, a FIFO topic's (its order kept by its own executor) and other
-  protocols' go to SNS's threads as before. AWS promises no order between a Publish's answer
-  and its deliveries.
+  endpoint and presigns each URL as before (a signed URL's time is its own).
 """
 
 import functools
 import itertools
 import logging
 import string
-import threading
 
 import boto3
 from botocore.context import get_context
@@ -496,31 +488,6 @@ def _presign_code_urls_with_one_client() -> None:
     seam.replace(seam.LAMBDA_CODE_URL, generate_presigned_url)
 
 
-# At most this many of a Publish's deliveries to SQS queues are made before it answers; the
-# rest go to SNS's threads, as all did (the reactor may answer the Publish: it waits for these).
-QUEUES_DELIVERED_AT_ONCE = 4
-
-
-def _deliver_to_queues_before_answering() -> None:
-    submit = seam.original(seam.SNS_SUBMIT)
-    made = threading.local()
-
-    def _submit_notification(self, notifier, ctx, subscriber):
-        if subscriber["Protocol"] != "sqs" or subscriber.get("TopicArn", "").endswith(".fifo"):
-            return submit(self, notifier, ctx, subscriber)  # FIFO order: the topic's own executor
-        # One Publish's deliveries share its headers (a batch's copies of the context too);
-        # a publish with none (from within the engine) is counted per context.
-        publish = ctx.request_headers if ctx.request_headers is not None else ctx
-        if getattr(made, "publish", None) is not publish:
-            made.publish, made.count = publish, 0
-        if made.count >= QUEUES_DELIVERED_AT_ONCE:
-            return submit(self, notifier, ctx, subscriber)
-        made.count += 1
-        notifier.publish(context=ctx, subscriber=subscriber)  # catches and logs what fails, as on SNS's threads
-
-    seam.replace(seam.SNS_SUBMIT, _submit_notification)
-
-
 @hooks.on_infra_start()
 def cut_request_cost():
     _log_without_trace_copies()
@@ -531,4 +498,3 @@ def cut_request_cost():
     _remember_route_misses()
     _build_user_agents_once()
     _presign_code_urls_with_one_client()
-    _deliver_to_queues_before_answering()

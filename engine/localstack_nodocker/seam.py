@@ -1738,28 +1738,6 @@ _target(
     # a request no rule matches: NotFound, as such (MethodNotAllowed, redirects are others)
     Mentions("raise NotFound() from None"),
 )
-SNS_SUBMIT = _target(
-    "localstack.services.sns.publisher:PublishDispatcher._submit_notification",
-    REPLACED,
-    REQUEST_COST,
-    "request_cost.py",
-    Parameters("self", "notifier", "ctx", "subscriber"),
-    # FIFO topics to their partitioned executor, the others to the pool: the replacement keeps both
-    Mentions(
-        'if (topic_arn := subscriber.get("TopicArn", "")).endswith(".fifo"):',
-        "self.topic_partitioned_executor.submit(",
-        "self.executor.submit(notifier.publish, context=ctx, subscriber=subscriber)",
-    ),
-)
-for _context in ("SnsPublishContext", "SnsBatchPublishContext"):
-    _target(
-        f"localstack.services.sns.publisher:{_context}",
-        READ,
-        REQUEST_COST,
-        "request_cost.py",
-        # one Publish's deliveries are counted by its headers, which its contexts share
-        Mentions("request_headers: dict[str, str]"),
-    )
 LAMBDA_CODE_URL = _target(
     "localstack.services.lambda_.invocation.lambda_models:S3Code.generate_presigned_url",
     REPLACED,

@@ -8,7 +8,6 @@ interpreter."""
 import concurrent.futures
 import datetime as dt
 import hashlib
-import json
 import os
 import socket
 import subprocess
@@ -563,82 +562,3 @@ def test_function_code_urls_download_the_code(engine):
                     assert hashlib.sha256(response.read()).hexdigest() == hashlib.sha256(package).hexdigest()
     finally:
         lam.delete_function(FunctionName=name)
-
-
-# SNS's dispatcher with the engine's delivery, and a notifier that records which thread
-# delivered what: a Publish's first QUEUES_DELIVERED_AT_ONCE SQS deliveries in the caller's
-# thread, the rest, FIFO topics' and other protocols' on SNS's threads.
-DELIVERY_THREADS = r"""
-import json, threading
-from localstack.services.sns.publisher import PublishDispatcher
-from localstack_nodocker import request_cost
-
-request_cost._deliver_to_queues_before_answering()
-delivered = []
-class Context:
-    def __init__(self, name, headers):
-        self.name, self.request_headers = name, headers
-class Notifier:
-    def publish(self, context, subscriber):
-        delivered.append([context.name, subscriber["SubscriptionArn"], threading.current_thread().name])
-dispatcher = PublishDispatcher()
-def subscriber(number, protocol="sqs", topic="arn:aws:sns:us-east-1:000000000000:t"):
-    return {"Protocol": protocol, "TopicArn": topic, "SubscriptionArn": str(number)}
-for name in ("first", "second"):  # each Publish has its own count, its copies of the context too
-    headers = {"Host": "localhost"}
-    for number in range(request_cost.QUEUES_DELIVERED_AT_ONCE + 2):
-        dispatcher._submit_notification(Notifier(), Context(name, headers), subscriber(number))
-dispatcher._submit_notification(Notifier(), Context("fifo", {}), subscriber(0, topic="arn:aws:sns:us-east-1:000000000000:t.fifo"))
-dispatcher._submit_notification(Notifier(), Context("lambda", {}), subscriber(0, protocol="lambda"))
-dispatcher.executor.shutdown(wait=True)
-dispatcher.topic_partitioned_executor.shutdown(wait=True)
-print(json.dumps({"at_once": request_cost.QUEUES_DELIVERED_AT_ONCE, "delivered": delivered}))
-"""
-
-
-def test_a_publishs_first_queue_deliveries_are_made_before_it_answers():
-    found = json.loads(in_engine_interpreter(DELIVERY_THREADS))
-    at_once = found["at_once"]
-    threads = {}
-    for context, number, thread in found["delivered"]:
-        threads.setdefault(context, {})[int(number)] = thread
-    for context in ("first", "second"):
-        assert sorted(threads[context]) == list(range(at_once + 2))  # each once
-        assert [threads[context][n] for n in range(at_once)] == ["MainThread"] * at_once
-        assert all(threads[context][n].startswith("sns_pub_") for n in (at_once, at_once + 1))
-    assert threads["fifo"][0].startswith("sns_pub_fifo")
-    assert threads["lambda"][0].startswith("sns_pub_")
-
-
-def test_a_publish_reaches_each_queue_once_and_a_fifo_topic_keeps_its_order(engine):
-    """A standard topic with more SQS subscribers than are delivered before Publish answers
-    (QUEUES_DELIVERED_AT_ONCE), the first a queue deleted since it subscribed: each live queue
-    gets the message once, and the deleted one fails no Publish. A FIFO topic keeps its order."""
-    sns, sqs = client("sns"), client("sqs")
-    run = uuid.uuid4().hex[:8]
-    topic = sns.create_topic(Name=f"deliveries-{run}")["TopicArn"]
-    urls = [sqs.create_queue(QueueName=f"deliveries-{run}-{n}")["QueueUrl"] for n in range(7)]
-    for url in urls:
-        arn = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        sns.subscribe(TopicArn=topic, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
-    sqs.delete_queue(QueueUrl=urls.pop(0))
-    sns.publish(TopicArn=topic, Message="first")
-    for url in urls:
-        assert [message["Body"] for message in receive_at_least(sqs, url, 1)] == ["first"]
-        # nothing more arrives: once each
-        assert "Messages" not in sqs.receive_message(QueueUrl=url, VisibilityTimeout=0, WaitTimeSeconds=1)
-
-    fifo = sns.create_topic(Name=f"ordered-{run}.fifo", Attributes={"FifoTopic": "true"})["TopicArn"]
-    queue = sqs.create_queue(QueueName=f"ordered-{run}.fifo", Attributes={"FifoQueue": "true"})["QueueUrl"]
-    arn = sqs.get_queue_attributes(QueueUrl=queue, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    sns.subscribe(TopicArn=fifo, Protocol="sqs", Endpoint=arn, Attributes={"RawMessageDelivery": "true"})
-    sent = [str(n) for n in range(20)]
-    for body in sent:
-        sns.publish(TopicArn=fifo, Message=body, MessageGroupId="g", MessageDeduplicationId=body)
-    received = []
-    while len(received) < len(sent):
-        batch = receive_at_least(sqs, queue, 1, WaitTimeSeconds=1)
-        received += [message["Body"] for message in batch]
-        for message in batch:
-            sqs.delete_message(QueueUrl=queue, ReceiptHandle=message["ReceiptHandle"])
-    assert received == sent
