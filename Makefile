@@ -20,20 +20,29 @@ TEST_WORKERS ?= 3
 STYLE = if [ -t 1 ] && [ -z "$${NO_COLOR:-}" ]; then bold=$$'\033[1m' plain=$$'\033[0m' nocolor=; \
         else bold= plain= nocolor=-no-color; fi;
 
-.PHONY: help install install-runtimes up down save reset status logs build init plan apply outputs recount demo dev destroy redrive \
+.PHONY: help install install-runtimes up down save reset status logs build init plan apply outputs recount demo deploy dev destroy redrive \
         test test-quick test-exhaustive test-unit test-static test-engine test-integration bench conformance fmt lint docs lock lock-checkov clean
 
 help: ## This list
 	@$(STYLE) awk -v bold="$$bold" -v plain="$$plain" 'BEGIN {FS = ":.*## "} /^[a-zA-Z_-]+:.*## / {printf "  %s%-18s%s %s\n", bold, $$1, plain, $$2}' $(MAKEFILE_LIST)
 
 ## --- setup -------------------------------------------------------------------------------
-# Compiled at install: shells often set PYTHONDONTWRITEBYTECODE, and then every test worker, tflocal
-# and aws call would compile boto3, botocore and moto again (an aws call: 2.7 s of CPU, 1.2 s compiled).
-$(VENV)/.installed: requirements.txt
+$(PY):
+	@$(PYTHON) -m venv $(VENV)
+
+# The tools installed (.packages: enough to build and deploy), then compiled (.installed): shells
+# often set PYTHONDONTWRITEBYTECODE, and then every test worker, tflocal and aws call would compile
+# boto3, botocore and moto again (an aws call: 2.7 s of CPU, 1.2 s compiled). make demo compiles
+# while the stack deploys, whose provider waits leave the cores idle; every other target before it runs.
+$(VENV)/.packages: requirements.txt | $(PY)
 	@echo "[setup] installing the project's tools into $(VENV) (pinned, requirements.txt) ..."
-	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
-	@$(PYTHON) engine/ctl.py uv pip install -q --compile-bytecode --python $(PY) -r requirements.txt
+	@$(PYTHON) engine/ctl.py uv pip install -q --python $(PY) -r requirements.txt
 	@$(PY) -c 'import boto3, pytest, python_terraform, localstack_client' || { echo "[setup] install failed"; exit 1; }
+	@touch $@
+
+$(VENV)/.installed: $(VENV)/.packages
+	@$(PY) -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" > /dev/null \
+	  || echo "[setup] some of the tools' files could not be compiled: they are compiled as they are imported"
 	@touch $@
 
 install: $(VENV)/.installed ## Install the project's tools and the engine (idempotent)
@@ -76,7 +85,7 @@ logs: ## Last lines of the engine's log
 	@$(PYTHON) engine/ctl.py logs
 
 ## --- infrastructure ----------------------------------------------------------------------
-build: $(VENV)/.installed ## Build the Lambda zips into build/ (only what changed)
+build: | $(PY) ## Build the Lambda zips into build/ (only what changed; the standard library and pip)
 	@$(PY) build.py
 
 init: $(VENV)/.installed
@@ -108,15 +117,19 @@ recount: $(VENV)/.installed ## Audit image rows against originals and recount ev
 redrive: $(VENV)/.installed ## Move dead letters back: make redrive QUEUE=notifications|images
 	@$(ENV) $(PY) -m tools.redrive $(QUEUE)
 
-# The engine's install and start, and the tools' install and the build, side by side (a first
-# run waits for the longer of the two, not their sum); uv first, which both install with.
+# The engine's install and start, the tools' install and the build side by side (a first run
+# waits for the longest, not their sum), uv first, which both install with; then the deploy and
+# the tools' compilation side by side.
 demo: ## Everything (progress and a summary, not the plan), then the end-to-end demo
 	@$(PYTHON) engine/ctl.py uv --version | sed '/^uv /d'
-	@$(MAKE) --no-print-directory -j2 up build
-	@$(ENV) $(PY) -m tools.stack deploy
+	@$(MAKE) --no-print-directory -j3 up build $(VENV)/.packages
+	@$(MAKE) --no-print-directory -j2 deploy $(VENV)/.installed
 	@$(ENV) $(PY) -m tools.demo
 
-dev: up build ## Hot reload: deploy the functions from build/hot-reload/ and sync it on every save (make apply: zips again)
+deploy: up build $(VENV)/.packages ## tflocal apply with a progress line and a summary instead of the plan (what make demo runs)
+	@$(ENV) $(PY) -m tools.stack deploy
+
+dev: up build $(VENV)/.installed ## Hot reload: deploy the functions from build/hot-reload/ and sync it on every save (make apply: zips again)
 	@$(PY) build.py --hot-reload > /dev/null
 	@$(ENV) $(PY) -m tools.stack deploy -var=hot_reload=true
 	@$(PY) build.py --watch
