@@ -41,7 +41,7 @@ $(VENV)/.packages: requirements.txt | $(PY)
 	@touch $@
 
 $(VENV)/.installed: $(VENV)/.packages
-	@$(PY) -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" > /dev/null \
+	@nice -n 19 $(PY) -m compileall -q -j 0 "$$($(PY) -c 'import sysconfig; print(sysconfig.get_path("purelib"))')" > /dev/null \
 	  || echo "[setup] some of the tools' files could not be compiled: they are compiled as they are imported"
 	@touch $@
 
