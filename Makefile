@@ -20,7 +20,7 @@ TEST_WORKERS ?= 3
 STYLE = if [ -t 1 ] && [ -z "$${NO_COLOR:-}" ]; then bold=$$'\033[1m' plain=$$'\033[0m' nocolor=; \
         else bold= plain= nocolor=-no-color; fi;
 
-.PHONY: help install install-runtimes up down save reset status logs build init plan apply outputs recount demo deploy dev destroy redrive \
+.PHONY: help install install-runtimes up down save reset status logs build init plan apply outputs recount demo demo-deploy dev destroy redrive \
         test test-quick test-exhaustive test-unit test-static test-engine test-integration bench conformance fmt lint docs lock lock-checkov clean
 
 help: ## This list
@@ -123,10 +123,12 @@ redrive: $(VENV)/.installed ## Move dead letters back: make redrive QUEUE=notifi
 demo: ## Everything (progress and a summary, not the plan), then the end-to-end demo
 	@$(PYTHON) engine/ctl.py uv --version | sed '/^uv /d'
 	@$(MAKE) --no-print-directory -j3 up build $(VENV)/.packages
-	@$(MAKE) --no-print-directory -j2 deploy $(VENV)/.installed
+	@$(MAKE) --no-print-directory -j2 demo-deploy $(VENV)/.installed
 	@$(ENV) $(PY) -m tools.demo
 
-deploy: up build $(VENV)/.packages ## tflocal apply with a progress line and a summary instead of the plan (what make demo runs)
+# make demo's deploy, once its first step has started the engine and built: tflocal apply with a
+# progress line and a summary instead of the plan.
+demo-deploy: $(VENV)/.packages
 	@$(ENV) $(PY) -m tools.stack deploy
 
 dev: up build $(VENV)/.installed ## Hot reload: deploy the functions from build/hot-reload/ and sync it on every save (make apply: zips again)
