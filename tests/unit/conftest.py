@@ -1,9 +1,13 @@
 """Unit tests: handlers run in-process against moto (no engine, no network)."""
 
+import contextlib
+import copy
+import copyreg
 import json
 import os
 import secrets
 import sys
+import threading
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -23,6 +27,8 @@ for directory in ("common", *FUNCTION_DIRS):
 import boto3  # noqa: E402
 import botocore.session  # noqa: E402
 from moto import mock_aws  # noqa: E402
+from moto.backends import get_backend  # noqa: E402
+from moto.core.base_backend import BackendDict  # noqa: E402
 
 import roxs_common.aws  # noqa: E402
 import roxs_common.cursor  # noqa: E402
@@ -87,15 +93,14 @@ HANDLER_ENV = {
 }
 
 
-@pytest.fixture(autouse=True)
-def aws_env(monkeypatch, tmp_path):
+def without_aws(monkeypatch, folder: Path) -> None:
     """Dummy credentials, a fixed region, the handlers' variables, and no endpoint override
     (the repository's conftest points AWS_ENDPOINT_URL at LocalStack; moto needs it unset)."""
     for name in list(os.environ):
         if name.startswith("AWS_ENDPOINT_URL") or name == "AWS_PROFILE":
             monkeypatch.delenv(name)
-    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "no-aws-config"))
-    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "no-aws-credentials"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(folder / "no-aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(folder / "no-aws-credentials"))
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", "testing")
@@ -103,6 +108,11 @@ def aws_env(monkeypatch, tmp_path):
     monkeypatch.setenv("AWS_SESSION_TOKEN", "testing")
     for name, value in HANDLER_ENV.items():
         monkeypatch.setenv(name, value)
+
+
+@pytest.fixture(autouse=True)
+def aws_env(monkeypatch, tmp_path):
+    without_aws(monkeypatch, tmp_path)
     # Clients and the token key are cached per process like in a warm Lambda; each test
     # gets fresh ones.
     roxs_common.aws.client.cache_clear()
@@ -124,67 +134,119 @@ def fresh_default_session() -> None:
     boto3.setup_default_session(botocore_session=session)
 
 
-@pytest.fixture
-def aws(aws_env, monkeypatch):
-    """moto with the project's buckets, tables, queue, topic and token key (a new one per test,
-    as each stack generates its own)."""
-    with mock_aws():
-        fresh_default_session()
-        secret = boto3.client("secretsmanager", region_name=REGION).create_secret(
-            Name="roxs-api-token-key", SecretString=secrets.token_urlsafe(48)
-        )
-        monkeypatch.setenv("TOKEN_KEY_SECRET_ARN", secret["ARN"])
-        monkeypatch.setenv("TOKEN_KEY_VERSION_ID", secret["VersionId"])
-        s3 = boto3.client("s3", region_name=REGION)
-        for bucket in (ORIGINALS, PROCESSED, THUMBNAILS, LOGS):
-            s3.create_bucket(Bucket=bucket)
-        ddb = boto3.client("dynamodb", region_name=REGION)
-        for table, ((hash_key, hash_type), (range_key, range_type)) in TABLE_KEYS.items():
-            indexes = TABLE_INDEXES.get(table, ())
-            attributes = {hash_key: hash_type, range_key: range_type}
-            attributes.update({index_hash: "S" for _, index_hash, _ in indexes})
-            attributes.update(dict(index_range for _, _, index_range in indexes))
-            ddb.create_table(
-                TableName=table,
-                KeySchema=[
-                    {"AttributeName": hash_key, "KeyType": "HASH"},
-                    {"AttributeName": range_key, "KeyType": "RANGE"},
-                ],
-                AttributeDefinitions=[
-                    {"AttributeName": name, "AttributeType": kind} for name, kind in attributes.items()
-                ],
-                **(
-                    {
-                        "GlobalSecondaryIndexes": [
-                            {
-                                "IndexName": name,
-                                "KeySchema": [
-                                    {"AttributeName": index_hash, "KeyType": "HASH"},
-                                    {"AttributeName": index_range[0], "KeyType": "RANGE"},
-                                ],
-                                "Projection": {"ProjectionType": "ALL"},
-                            }
-                            for name, index_hash, index_range in indexes
-                        ]
-                    }
-                    if indexes
-                    else {}
-                ),
-                BillingMode="PAY_PER_REQUEST",
-            )
+STACK_SERVICES = ("dynamodb", "s3", "sqs", "sns", "secretsmanager")
+
+
+def create_stack(ddb, s3, sqs, sns, secretsmanager) -> dict[str, str]:
+    """The project's buckets, tables, queue, topic and token key; their names and ARNs."""
+    secret = secretsmanager.create_secret(Name="roxs-api-token-key", SecretString=secrets.token_urlsafe(48))
+    for bucket in (ORIGINALS, PROCESSED, THUMBNAILS, LOGS):
+        s3.create_bucket(Bucket=bucket)
+    for table, ((hash_key, hash_type), (range_key, range_type)) in TABLE_KEYS.items():
+        indexes = TABLE_INDEXES.get(table, ())
+        attributes = {hash_key: hash_type, range_key: range_type}
+        attributes.update({index_hash: "S" for _, index_hash, _ in indexes})
+        attributes.update(dict(index_range for _, _, index_range in indexes))
         ddb.create_table(
-            TableName=STATS_TABLE,
-            KeySchema=[{"AttributeName": "Counter", "KeyType": "HASH"}],
-            AttributeDefinitions=[{"AttributeName": "Counter", "AttributeType": "S"}],
+            TableName=table,
+            KeySchema=[
+                {"AttributeName": hash_key, "KeyType": "HASH"},
+                {"AttributeName": range_key, "KeyType": "RANGE"},
+            ],
+            AttributeDefinitions=[{"AttributeName": name, "AttributeType": kind} for name, kind in attributes.items()],
+            **(
+                {
+                    "GlobalSecondaryIndexes": [
+                        {
+                            "IndexName": name,
+                            "KeySchema": [
+                                {"AttributeName": index_hash, "KeyType": "HASH"},
+                                {"AttributeName": index_range[0], "KeyType": "RANGE"},
+                            ],
+                            "Projection": {"ProjectionType": "ALL"},
+                        }
+                        for name, index_hash, index_range in indexes
+                    ]
+                }
+                if indexes
+                else {}
+            ),
             BillingMode="PAY_PER_REQUEST",
         )
-        create_image_tables(ddb)
-        sqs = boto3.client("sqs", region_name=REGION)
-        queue_url = sqs.create_queue(QueueName="roxs-notifications-queue")["QueueUrl"]
-        sns = boto3.client("sns", region_name=REGION)
-        topic_arn = sns.create_topic(Name="roxs-notifications")["TopicArn"]
-        assert topic_arn == HANDLER_ENV["TOPIC_ARN"] and queue_url == HANDLER_ENV["NOTIFICATIONS_QUEUE_URL"]
-        yield SimpleNamespace(s3=s3, ddb=ddb, sqs=sqs, sns=sns, queue_url=queue_url, topic_arn=topic_arn)
+    ddb.create_table(
+        TableName=STATS_TABLE,
+        KeySchema=[{"AttributeName": "Counter", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "Counter", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    create_image_tables(ddb)
+    queue_url = sqs.create_queue(QueueName="roxs-notifications-queue")["QueueUrl"]
+    topic_arn = sns.create_topic(Name="roxs-notifications")["TopicArn"]
+    assert topic_arn == HANDLER_ENV["TOPIC_ARN"] and queue_url == HANDLER_ENV["NOTIFICATIONS_QUEUE_URL"]
+    return {
+        "queue_url": queue_url,
+        "topic_arn": topic_arn,
+        "TOKEN_KEY_SECRET_ARN": secret["ARN"],
+        "TOKEN_KEY_VERSION_ID": secret["VersionId"],
+    }
+
+
+@contextlib.contextmanager
+def _locks_copied_as_new():
+    """copy.deepcopy of moto's state: its locks and conditions (an SQS queue's) become new ones
+    (none is held while the state is copied)."""
+    lock_types = (type(threading.Lock()), type(threading.RLock()), threading.Condition)
+    for kind in lock_types:
+        copyreg.dispatch_table[kind] = lambda lock, kind=kind: (kind, ())
+    try:
+        yield
+    finally:
+        for kind in lock_types:
+            del copyreg.dispatch_table[kind]
+
+
+@pytest.fixture(scope="session")
+def stack_state(tmp_path_factory):
+    """moto's state with the stack made, once per worker: made through boto3 for each test, it
+    was about 20 calls, most of a unit test's time. Each test gets its own copy (``aws``)."""
+    with pytest.MonkeyPatch.context() as monkeypatch, mock_aws():
+        without_aws(monkeypatch, tmp_path_factory.mktemp("stack"))
+        fresh_default_session()
+        made = create_stack(*(boto3.client(name, region_name=REGION) for name in STACK_SERVICES))
+        with _locks_copied_as_new():
+            state = {backend.service_name: copy.deepcopy(dict(backend)) for backend in BackendDict._instances}
+    return made, state
+
+
+class Stack(SimpleNamespace):
+    """The stack's names, and its clients, each made when a test first asks for it."""
+
+    _SERVICES = {"s3": "s3", "ddb": "dynamodb", "sqs": "sqs", "sns": "sns"}
+
+    def __getattr__(self, name):
+        if name not in self._SERVICES:
+            raise AttributeError(name)
+        client = boto3.client(self._SERVICES[name], region_name=REGION)
+        setattr(self, name, client)
+        return client
+
+
+@pytest.fixture
+def aws(aws_env, monkeypatch, stack_state):
+    """moto with the project's buckets, tables, queue, topic and token key: a copy of
+    ``stack_state`` for each test (the key is one per worker)."""
+    made, state = stack_state
+    with mock_aws():
+        with _locks_copied_as_new():
+            for name, accounts in state.items():
+                backend = get_backend(name)
+                backend.update(copy.deepcopy(accounts))
+                if backend not in BackendDict._instances:  # as moto registers a backend in use: reset at stop
+                    BackendDict._instances.append(backend)
+        fresh_default_session()
+        for name in ("TOKEN_KEY_SECRET_ARN", "TOKEN_KEY_VERSION_ID"):
+            monkeypatch.setenv(name, made[name])
+        yield Stack(queue_url=made["queue_url"], topic_arn=made["topic_arn"])
 
 
 def create_image_tables(ddb):
