@@ -13,7 +13,8 @@ moto's answers differ from DynamoDB's, the provider's own operations shape them:
 descriptions (dynamodb_tables.py), item operations and BatchWriteItem (dynamodb_answers.py),
 whose items are checked before any is written (dynamodb_items.py), replicas served in their
 regions (dynamodb_replicas.py), and PartiQL runs as the operations it stands for
-(dynamodb_partiql.py). Each moto internal they
+(dynamodb_partiql.py). The item operations call moto's handler directly, without its HTTP
+dispatch and botocore's parsing of its answer (dynamodb_direct.py). Each moto internal they
 patch or read is a target in seam.py, checked at start.
 """
 
@@ -24,6 +25,7 @@ from localstack.services.plugins import Service, aws_provider
 from localstack_nodocker import (
     dynamodb_answers,
     dynamodb_copies,
+    dynamodb_direct,
     dynamodb_expressions,
     dynamodb_indexes,
     dynamodb_memory,
@@ -39,7 +41,8 @@ from localstack_nodocker import (
 class MotoDynamoDBProvider(DynamodbApi):
     """Every operation not here is dispatched to moto by MotoFallbackDispatcher; those here go
     to moto too, their answers as DynamoDB gives them (dynamodb_tables.py, dynamodb_answers.py),
-    and PartiQL runs as the operations it stands for (dynamodb_partiql.py)."""
+    the item operations to moto's handler directly (dynamodb_direct.py), and PartiQL runs as the
+    operations it stands for (dynamodb_partiql.py)."""
 
     @handler("CreateTable", expand=False)
     def create_table(self, context: RequestContext, request):
@@ -68,6 +71,18 @@ class MotoDynamoDBProvider(DynamodbApi):
     @handler("DescribeContributorInsights", expand=False)
     def describe_contributor_insights(self, context: RequestContext, request):
         return dynamodb_tables.describe_contributor_insights(context, request)
+
+    @handler("GetItem", expand=False)
+    def get_item(self, context: RequestContext, request):
+        return dynamodb_direct.answer(context)
+
+    @handler("Query", expand=False)
+    def query(self, context: RequestContext, request):
+        return dynamodb_direct.answer(context)
+
+    @handler("Scan", expand=False)
+    def scan(self, context: RequestContext, request):
+        return dynamodb_direct.answer(context)
 
     @handler("PutItem", expand=False)
     def put_item(self, context: RequestContext, request):

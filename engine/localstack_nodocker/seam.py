@@ -225,6 +225,32 @@ class Assigns:
         return f"instances with {', '.join(self.names)}"
 
 
+class Reads:
+    """A class, or a function, whose code reads no attribute of ``name`` but these (and, of a
+    class, its own methods): what the engine sets on an instance it makes is all its code uses."""
+
+    def __init__(self, name: str, *attributes: str):
+        self.name, self.attributes = name, set(attributes)
+
+    def problem(self, value) -> str | None:
+        found = _class_node(value) if isinstance(value, type) else None
+        source = _source(value)
+        if source is None:
+            return "has no readable source to check"
+        node = found[1] if found else ast.parse(source)
+        own = {item.name for item in getattr(node, "body", []) if isinstance(item, ast.FunctionDef)} if found else set()
+        read = {
+            item.attr
+            for item in ast.walk(node)
+            if isinstance(item, ast.Attribute) and isinstance(item.value, ast.Name) and item.value.id == self.name
+        }
+        other = sorted(read - own - self.attributes)
+        return f"reads {', '.join(f'{self.name}.{attribute}' for attribute in other)}" if other else None
+
+    def __str__(self):
+        return f"reading only {', '.join(f'{self.name}.{attribute}' for attribute in sorted(self.attributes))}"
+
+
 def _assigned_names(klass: ast.ClassDef) -> set[str]:
     """``self.<name> = ...`` in the class's methods, and the names annotated in its body."""
     names = {
@@ -506,6 +532,7 @@ ITEM_MEMORY = "DynamoDB items holding the strings they repeat once"
 TRANSACTIONS = "DynamoDB transactions that save and restore only their own items"
 EXPRESSIONS = "DynamoDB update and condition expressions parsed once per text"
 ITEM_COPIES = "DynamoDB items deep-copied directly (an update's old item, a transaction's saved one)"
+DIRECT_ITEMS = "DynamoDB item operations answered by moto's handler directly (no HTTP dispatch, no botocore parse)"
 STREAM_RECORDS = "DynamoDB Streams records as DynamoDB writes them (no record for a cancelled transaction)"
 BISECT = "BisectBatchOnFunctionError for DynamoDB stream mappings"
 STREAM_POSITIONS = "DynamoDB stream mappings resuming where they were after a restart"
@@ -589,6 +616,239 @@ _target(
     INDEX_UPKEEP,
     "dynamodb_requests.py",
     Parameters("self", "headers"),
+)
+# dynamodb_direct.py: moto's DynamoDB actions called directly, as its dispatch would call them
+_target(
+    "moto.dynamodb.responses:DynamoHandler",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    # what _handler sets; get_endpoint_name reads the headers it is given
+    Reads("self", "body", "current_account", "region"),
+)
+_target(
+    "moto.dynamodb.responses:include_consumed_capacity",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    Reads("handler", "body", "response_headers"),
+)
+for _action in (
+    "get_item",
+    "put_item",
+    "update_item",
+    "delete_item",
+    "query",
+    "scan",
+    "batch_get_item",
+    "transact_get_items",
+    "transact_write_items",
+):
+    _target(
+        f"moto.dynamodb.responses:DynamoHandler.{_action}", READ, DIRECT_ITEMS, "dynamodb_direct.py", Parameters("self")
+    )
+_target(
+    "moto.dynamodb.responses:DynamoHandler.call_action",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    Mentions('self.body = json.loads(self.body or "{}")', "return super().call_action()"),
+)
+_target(
+    "moto.core.responses:BaseResponse.setup_class",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    # what _handler sets as it does, and the reads of the body and URL that make it fall back
+    Mentions(
+        "self.body = request.data",
+        'headers.get("Content-Encoding", "") == "gzip"',
+        "parse_qs(self.parsed_url.query",
+        "parse_qsl(",
+        "self.body, keep_blank_values=True",
+        "querystring.update(headers)",
+        "self.region = self.get_region_from_url(request, full_url)",
+        '"server": "amazon.com"',
+        'self.response_headers["date"] = http_date(utcnow())',
+        'self.is_werkzeug_request = "werkzeug" in str(type(request))',
+        'self.headers["host"] = self.parsed_url.netloc',
+        "self.current_account = self.get_current_account()",
+        "access_key=self.access_key",
+        "service=self.service_name",
+    ),
+)
+_target(
+    "moto.core.responses:BaseResponse._dispatch",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    Mentions("self.setup_class(request, full_url, headers)", "return self.call_action()", in_order=True),
+)
+_target(
+    "moto.core.responses:BaseResponse.call_action",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    # the action looked up on the instance; a plain string answered as it is but for a <RequestId>
+    Mentions(
+        "method = getattr(self, action)",
+        "response = method()",
+        "except ServiceException as e:",
+        "except HTTPException as http_error:",
+        "elif isinstance(response, str):",
+        "headers, body = self._enrich_response(headers, body)",
+        "self._authenticate_and_authorize_normal_action(resource)",
+    ),
+)
+_target(
+    "moto.core.responses:BaseResponse._enrich_response",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    Mentions("gen_amzn_requestid_long(headers)", r're.sub(r"(?<=<RequestId>).*(?=<\/RequestId>)", request_id, body)'),
+)
+_target(
+    "moto.core.responses:BaseResponse.get_access_key",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    Mentions('self.querystring.get("AWSAccessKeyId")', "self.access_key_regex.search("),
+)
+_target("moto.core.responses:BaseResponse.access_key_regex", READ, DIRECT_ITEMS, "dynamodb_direct.py")
+_target(
+    "moto.core.responses:BaseResponse.get_region_from_url",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    Parameters("self", "request", "full_url"),
+)
+_target(
+    "moto.core.responses:BaseResponse.get_current_account",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    Mentions('"x-moto-account-id" in self.headers', "get_account_id_from(self.get_access_key())"),
+)
+_target(
+    "moto.core.authorization:ActionAuthenticatorMixin._authenticate_and_authorize_action",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    # no check at all while INITIAL_NO_AUTH_ACTION_COUNT is infinite (its default)
+    Mentions("ActionAuthenticatorMixin.request_count", ">= settings.INITIAL_NO_AUTH_ACTION_COUNT"),
+)
+_target("moto.settings:INITIAL_NO_AUTH_ACTION_COUNT", READ, DIRECT_ITEMS, "dynamodb_direct.py")
+_target(
+    "moto.iam.models:mark_account_as_visited",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    Parameters("account_id", "access_key", "service", "region"),
+)
+_target(
+    "moto.core.exceptions:RESTError", READ, DIRECT_ITEMS, "dynamodb_direct.py", Assigns("error_type", "message", "code")
+)
+_target(
+    "localstack.services.moto:dispatch_to_moto",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    # _finished_by_moto does what it does, with the engine's handler
+    Mentions(
+        "raw_url = get_raw_current_url(",
+        "request.scheme, request.host, request.root_path, full_raw_path",
+        "full_raw_path = get_full_raw_path(request)",
+        "dispatch(request, raw_url, request.headers)",
+        "isinstance(content, str) and len(content) == 0",
+        "return Response(content, status, headers)",
+        "raise CommonServiceException(e.error_type, e.message, status_code=e.code)",
+    ),
+)
+_target(
+    "localstack.aws.forwarder:dispatch_to_backend",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    Parameters("context", "http_request_dispatcher"),
+)
+_target(
+    "localstack.aws.client:parse_response",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    # a 200's body parsed by botocore's default parser for the protocol, its metadata dropped
+    Mentions(
+        "factory = ResponseParserFactory()",
+        "parser = factory.create_parser(protocol)",
+        "parser.parse(response_dict, operation.output_shape)",
+        'parsed_response.pop("ResponseMetadata", None)',
+    ),
+)
+_target(
+    "botocore.parsers:JSONParser._do_parse",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    Mentions("self._handle_json_body(response['body'], shape)"),
+)
+_target(
+    "botocore.parsers:BaseJSONParser._parse_body_as_json",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    Mentions("if not body_contents:", "json.loads(body)"),
+)
+_target(
+    "botocore.parsers:BaseJSONParser._handle_structure",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    # _reader's structure: members in the shape's order, by their JSON names, those not None
+    Mentions(
+        "if shape.is_document_type:",
+        "if value is None:",
+        "self._has_unknown_tagged_union_member(shape, value)",
+        "for member_name in member_shapes:",
+        "json_name = member_shape.serialization.get('name', member_name)",
+        "raw_value = value.get(json_name)",
+        "if raw_value is not None:",
+    ),
+)
+_target(
+    "botocore.parsers:BaseJSONParser._handle_map",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    Mentions("for key, value in value.items():", "self._parse_shape(key_shape, key)"),
+)
+_target(
+    "botocore.parsers:ResponseParser._handle_list",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    Mentions("if item is None:", "parsed.append(None)", "self._parse_shape(member_shape, item)"),
+)
+_target(
+    "botocore.parsers:BaseJSONParser._handle_blob",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    Mentions("return self._blob_parser(value)"),
+)
+_target(
+    "botocore.parsers:ResponseParser._parse_shape",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    # a type without a handler of its own is returned as it is
+    Mentions("getattr(", "f'_handle_{shape.type_name}', self._default_handle"),
+)
+_target(
+    "botocore.parsers:ResponseParser._default_handle",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    Mentions("return value"),
 )
 TABLE_QUERY = _target(
     f"{_DDB_TABLE}:Table.query",
