@@ -251,6 +251,54 @@ class Reads:
         return f"reading only {', '.join(f'{self.name}.{attribute}' for attribute in sorted(self.attributes))}"
 
 
+class Maps:
+    """A dict mapping each key to the value at a ``module:attribute`` path (compared with ``==``:
+    a classmethod is bound anew at each lookup); ``only``: and no other key."""
+
+    def __init__(self, entries: dict[str, str], only: bool = False):
+        self.entries, self.only = entries, only
+
+    def problem(self, value) -> str | None:
+        if not isinstance(value, dict):
+            return f"is a {type(value).__name__}, not a dict"
+        if self.only and set(value) != set(self.entries):
+            return f"has the keys {', '.join(repr(key) for key in value)}"
+        for key, path in self.entries.items():
+            try:
+                _, _, expected = Target(path, READ, "", "").resolve()
+            except SeamBroken:
+                return f"cannot be compared with {path}, which is missing"
+            if key not in value or value[key] != expected:
+                return f"maps {key!r} to {value.get(key)!r}, not {path}"
+        return None
+
+    def __str__(self):
+        entries = ", ".join(f"{key!r} to {path}" for key, path in self.entries.items())
+        return f"mapping {entries}" + (" and nothing else" if self.only else "")
+
+
+class Decorated:
+    """A function whose layers are code of these qualified names, outermost first: each
+    decorator's wrapper (``functools.wraps`` sets ``__wrapped__``), then the function itself. A
+    decorator added, removed or written without ``wraps`` changes them."""
+
+    def __init__(self, *layers: str):
+        self.layers = layers
+
+    def problem(self, value) -> str | None:
+        layers, seen = [], value
+        while seen is not None and len(layers) <= len(self.layers):
+            code = getattr(seen, "__code__", None)
+            if code is None:
+                return f"has a layer {seen!r} that is not a Python function"
+            layers.append(code.co_qualname)
+            seen = getattr(seen, "__wrapped__", None)
+        return None if tuple(layers) == self.layers else f"has the layers {', '.join(layers)}"
+
+    def __str__(self):
+        return f"the layers {', '.join(self.layers)}"
+
+
 def _assigned_names(klass: ast.ClassDef) -> set[str]:
     """``self.<name> = ...`` in the class's methods, and the names annotated in its body."""
     names = {
@@ -633,20 +681,71 @@ _target(
     "dynamodb_direct.py",
     Reads("handler", "body", "response_headers"),
 )
-for _action in (
-    "get_item",
-    "put_item",
-    "update_item",
-    "delete_item",
-    "query",
-    "scan",
-    "batch_get_item",
-    "transact_get_items",
-    "transact_write_items",
+# each action with the decorators it has (their reads are checked above), no other
+_CAPACITY_WRAPPER = "include_consumed_capacity.<locals>._inner.<locals>._wrapper"
+for _action, _decorators in (
+    ("get_item", (_CAPACITY_WRAPPER,)),
+    ("put_item", (_CAPACITY_WRAPPER,)),
+    ("update_item", ()),
+    ("delete_item", (_CAPACITY_WRAPPER,)),
+    ("query", (_CAPACITY_WRAPPER,)),
+    ("scan", (_CAPACITY_WRAPPER,)),
+    ("batch_get_item", ()),
+    ("transact_get_items", ()),
+    ("transact_write_items", ()),
 ):
     _target(
-        f"moto.dynamodb.responses:DynamoHandler.{_action}", READ, DIRECT_ITEMS, "dynamodb_direct.py", Parameters("self")
+        f"moto.dynamodb.responses:DynamoHandler.{_action}",
+        READ,
+        DIRECT_ITEMS,
+        "dynamodb_direct.py",
+        Parameters("self"),
+        Decorated(*_decorators, f"DynamoHandler.{_action}"),
     )
+# the answers' JSON: ASCII only (json.dumps' ensure_ascii), so a lone surrogate in a string is
+# written as an escape, which the direct path reads as call_moto's UTF-8 encoding and botocore's
+# decoding do (with ensure_ascii=False, call_moto would fail to encode it and the direct path not)
+_target(
+    "moto.dynamodb.responses:dynamo_json_dump",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    Mentions("return json.dumps(dynamo_object, cls=DynamoJsonEncoder)"),
+)
+# the handler call_moto reaches for DynamoDB, whatever the path (_finished_by_moto calls its
+# _dispatch): moto's one URL pattern, which LocalStack's get_dispatcher returns without matching
+_target(
+    "moto.dynamodb.urls:url_paths",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    Maps({"{0}/": "moto.dynamodb.responses:DynamoHandler.dispatch"}, only=True),
+)
+_target(
+    "moto.dynamodb.responses:DynamoHandler.dispatch",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    Mentions("return cls()._dispatch(*args, **kwargs)"),
+)
+_target(
+    "localstack.services.moto:get_dispatcher",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    Mentions(
+        "if len(url_map._rules) == 1:", "rule = next(url_map.iter_rules())", "return rule.endpoint", in_order=True
+    ),
+)
+_target(
+    "localstack.services.moto:load_moto_routing_table",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    Mentions(
+        "for url_path, handler in backend.flask_paths.items():", "endpoint = handler", "url_map.add(Rule(url_path,"
+    ),
+)
 _target(
     "moto.dynamodb.responses:DynamoHandler.call_action",
     READ,
@@ -713,6 +812,7 @@ _target(
     DIRECT_ITEMS,
     "dynamodb_direct.py",
     Mentions('self.querystring.get("AWSAccessKeyId")', "self.access_key_regex.search("),
+    Reads("self", "headers", "access_key_regex", "querystring"),
 )
 _target("moto.core.responses:BaseResponse.access_key_regex", READ, DIRECT_ITEMS, "dynamodb_direct.py")
 _target(
@@ -721,6 +821,7 @@ _target(
     DIRECT_ITEMS,
     "dynamodb_direct.py",
     Parameters("self", "request", "full_url"),
+    Reads("self", "region_regex", "region_from_useragent_regex", "default_region"),
 )
 _target(
     "moto.core.responses:BaseResponse.get_current_account",
@@ -728,7 +829,18 @@ _target(
     DIRECT_ITEMS,
     "dynamodb_direct.py",
     Mentions('"x-moto-account-id" in self.headers', "get_account_id_from(self.get_access_key())"),
+    Reads("self", "headers", "get_access_key"),
 )
+# what _handler calls on the handler is BaseResponse's, checked above (an override in
+# DynamoHandler would be read by its Reads; one in a class between them would not)
+for _method in ("get_access_key", "get_region_from_url", "get_current_account"):
+    _target(
+        f"moto.dynamodb.responses:DynamoHandler.{_method}",
+        READ,
+        DIRECT_ITEMS,
+        "dynamodb_direct.py",
+        SameAs(f"moto.core.responses:BaseResponse.{_method}"),
+    )
 _target(
     "moto.core.authorization:ActionAuthenticatorMixin._authenticate_and_authorize_action",
     READ,
@@ -758,10 +870,22 @@ _target(
         "raw_url = get_raw_current_url(",
         "request.scheme, request.host, request.root_path, full_raw_path",
         "full_raw_path = get_full_raw_path(request)",
+        "dispatch = get_dispatcher(service.service_name, raw_path_only)",
         "dispatch(request, raw_url, request.headers)",
         "isinstance(content, str) and len(content) == 0",
         "return Response(content, status, headers)",
         "raise CommonServiceException(e.error_type, e.message, status_code=e.code)",
+    ),
+)
+_target(
+    "localstack.services.moto:call_moto",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    # _finished_by_moto is this call, with its dispatch_to_moto
+    Mentions(
+        "include_response_metadata=False",
+        "return dispatch_to_backend(context, dispatch_to_moto, include_response_metadata)",
     ),
 )
 _target(
@@ -770,6 +894,31 @@ _target(
     DIRECT_ITEMS,
     "dynamodb_direct.py",
     Parameters("context", "http_request_dispatcher"),
+    # the dispatch's response parsed (answer reads a 200 as parse_response does), then raised if an error
+    Mentions(
+        "include_response_metadata=False",
+        "http_response = http_request_dispatcher(context)",
+        "parsed_response = parse_response(",
+        "context.operation, context.protocol, http_response, include_response_metadata",
+        "raise_service_exception(http_response, parsed_response)",
+        "return parsed_response",
+        in_order=True,
+    ),
+)
+_target(
+    "localstack.aws.client:raise_service_exception",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    Mentions("if service_exception := parse_service_exception(response, parsed_response):"),
+)
+_target(
+    "localstack.aws.client:parse_service_exception",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    # never for a 200, the only answer answer reads itself
+    Mentions('if response.status_code < 301 or "Error" not in parsed_response:', "return None", in_order=True),
 )
 _target(
     "localstack.aws.client:parse_response",
@@ -782,6 +931,24 @@ _target(
         "parser = factory.create_parser(protocol)",
         "parser.parse(response_dict, operation.output_shape)",
         'parsed_response.pop("ResponseMetadata", None)',
+    ),
+)
+# the parser parse_response creates for the "json" protocol (answer checks the request's): a
+# JSONParser with no other argument, as dynamodb_direct.py's _PARSER
+_target(
+    "botocore.parsers:PROTOCOL_PARSERS",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    Maps({"json": "botocore.parsers:JSONParser"}),
+)
+_target(
+    "botocore.parsers:ResponseParserFactory",
+    READ,
+    DIRECT_ITEMS,
+    "dynamodb_direct.py",
+    Mentions(
+        "self._defaults = {}", "parser_cls = PROTOCOL_PARSERS[protocol_name]", "return parser_cls(**self._defaults)"
     ),
 )
 _target(

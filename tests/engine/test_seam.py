@@ -38,9 +38,25 @@ def load_seam():
 # An upstream module as the engine expects it, and, per case, the same module after a release
 # changed one thing the engine depends on. Each case is (what changed, the target it breaks).
 FITTING = """
+import functools
+
+def logged(function):
+    @functools.wraps(function)
+    def wrapper(*args):
+        return function(*args)
+    return wrapper
+
 class Store:
     def __init__(self):
         self.items = {}
+
+    @logged
+    def get(self, key):
+        return self.items[key]
+
+    @classmethod
+    def dispatch(cls):
+        return cls()
 
     def query(self, hash_key, limit, index_name=None, **filter_kwargs):
         return self.all_items()[:limit]
@@ -60,6 +76,8 @@ def chain():
 
 Poller = Store
 
+routes = {"{0}/": Store.dispatch}
+
 import sqlite3
 """
 CHANGES = {
@@ -77,6 +95,10 @@ CHANGES = {
     "the module's own call changed": ("sqlite3.connect(path)", "sqlite3.Connection(path)", "upstream"),
     "two steps of a chain swapped": ("[route, authorize,", "[authorize, route,", "upstream:chain"),
     "a replaced name no longer upstream's class": ("Poller = Store", "class Poller:\n    pass", "upstream:Poller"),
+    "a route added": ('{"{0}/": Store.dispatch}', '{"{0}/": Store.dispatch, "{0}/x": Poller}', "upstream:routes"),
+    "a route to another handler": ('{"{0}/": Store.dispatch}', '{"{0}/": Store.__init__}', "upstream:routes"),
+    "a decorator removed": ("    @logged\n", "", "upstream:Store.get"),
+    "a decorator added": ("    @logged\n", "    @logged\n    @logged\n", "upstream:Store.get"),
 }
 
 
@@ -95,6 +117,12 @@ def targets(seam, feature: str):
             seam.Mentions("route", "authorize", "check_key", in_order=True),
         )),
         seam.Target("upstream:Poller", seam.REPLACED, feature, "test", (seam.Class(), seam.SameAs("upstream:Store"))),
+        seam.Target("upstream:routes", seam.READ, feature, "test", (
+            seam.Maps({"{0}/": "upstream:Store.dispatch"}, only=True),
+        )),
+        seam.Target("upstream:Store.get", seam.READ, feature, "test", (
+            seam.Decorated("logged.<locals>.wrapper", "Store.get"),
+        )),
     ]  # fmt: skip
 
 
