@@ -48,8 +48,9 @@ ACTIONS = {
     "TransactWriteItems": "transact_write_items",
 }
 _JSON = "application/x-amz-json-1.0"
-# moto checks no signature until this many requests have been served (its default: never).
-_UNCHECKED = moto_settings.INITIAL_NO_AUTH_ACTION_COUNT == float("inf")
+# moto checks no signature until INITIAL_NO_AUTH_ACTION_COUNT requests have been served; its
+# default is never, which _handler requires (read at each call: moto can set it at runtime).
+_NEVER = float("inf")
 
 
 def answer(context: RequestContext) -> dict:
@@ -66,10 +67,14 @@ def answer(context: RequestContext) -> dict:
         def answered_again():
             raise raised
 
+        # moto's dispatch takes the request lock and runs _after again (its call_action is
+        # locked_call_action): harmless, answered_again touches no data and _after only drops caches
         return _finished_by_moto(context, action, answered_again)
     # call_action rewrites a <RequestId> in any answer, and a tuple is moto's own 400
     if type(answered) is str and "<RequestId>" not in answered:
         try:
+            # as botocore reads call_moto's UTF-8 bytes of it: moto's JSON is ASCII only
+            # (dynamo_json_dump's ensure_ascii, a seam.py target), so even a lone surrogate is alike
             parsed = json.loads(answered)
         except ValueError:  # botocore reads it otherwise
             parsed = None
@@ -84,7 +89,8 @@ def _handler(context: RequestContext) -> DynamoHandler | None:
     request = context.request
     headers = request.headers
     if (
-        not _UNCHECKED
+        moto_settings.INITIAL_NO_AUTH_ACTION_COUNT != _NEVER
+        or context.protocol != "json"  # what _PARSER parses (parse_response's parser per protocol)
         or request.mimetype != _JSON  # a form's body is not request.data
         or request.query_string  # moto takes the query string's Action first
         or "Content-Encoding" in headers
@@ -204,13 +210,17 @@ def _reader(shape, readers: dict) -> Callable:
     return read
 
 
-_READERS: dict[str, Callable] = {}
+# per service, API version and operation: not per operation model, as LocalStack loads a new
+# service model for every context create_aws_request_context makes (PartiQL, a projected get)
+_READERS: dict[tuple[str, str, str], Callable] = {}
 
 
 def _reader_of(operation) -> Callable:
     """The reader of the operation's answer, from the output shape LocalStack parses it with
     (built whole before it is kept: two threads may build it at once)."""
-    read = _READERS.get(operation.name)
+    service = operation.service_model
+    key = (service.service_name, service.api_version, operation.name)
+    read = _READERS.get(key)
     if read is None:
-        read = _READERS[operation.name] = _reader(operation.output_shape, {})
+        read = _READERS[key] = _reader(operation.output_shape, {})
     return read

@@ -2,10 +2,13 @@
 
 The same requests through moto's HTTP dispatch (``call_moto``, account A) and through its
 handler directly (dynamodb_direct.py, account B, the same data): answers and errors must be
-equal, value for value and type for type (bytes stay bytes, floats floats). Prints the number
-of requests compared and how many of them the direct path took (not handed to call_moto).
+equal, value for value and type for type (bytes stay bytes, floats floats). Prints, as JSON,
+how many requests were compared, how each was answered (the direct path's answer, finished by
+moto's dispatch, handed to call_moto) and how many were errors, and how a GetItem and a PutItem
+sent through the provider's skeleton (parsed and serialised as the gateway does) were answered.
 """
 
+import json
 import re
 import sys
 
@@ -270,23 +273,57 @@ def requests():
     yield "Scan", {"TableName": HASH, "ReturnConsumedCapacity": "TOTAL"}
 
 
+def watch_answers() -> list[str]:
+    """How dynamodb_direct.answer finishes each answer from now on, one entry per hand-over:
+    "finished by moto" (its dispatch, given the action's outcome) or "call_moto" (not read
+    directly); an answer with no entry skipped moto's dispatch."""
+    taken = []
+    finish, fall_back = dynamodb_direct._finished_by_moto, dynamodb_direct.call_moto
+
+    def finished_by_moto(*arguments):
+        taken.append("finished by moto")
+        return finish(*arguments)
+
+    def called_moto(context):
+        taken.append("call_moto")
+        return fall_back(context)
+
+    dynamodb_direct._finished_by_moto, dynamodb_direct.call_moto = finished_by_moto, called_moto
+    return taken
+
+
 def main() -> int:
-    dynamodb.dynamodb_moto.factory().create_service()  # moto patched as the engine patches it
-    compared = direct = 0
-    answered_directly = dynamodb_direct._handler
+    service = dynamodb.dynamodb_moto.factory().create_service()  # moto patched as the engine patches it
+    taken = watch_answers()
+    counts = {"compared": 0, "direct": 0, "finished by moto": 0, "call_moto": 0, "errors": 0}
     for operation, request in requests():
         if operation not in dynamodb_direct.ACTIONS:
             for account in (OLD, NEW):
                 call_moto(context(account, operation, request))
             continue
         old = outcome(call_moto, OLD, operation, request)
+        taken.clear()
         new = outcome(dynamodb_direct.answer, NEW, operation, request)
         if not same(normalized(old), normalized(new)):
             print(f"{operation} {request}:\n  moto:   {old}\n  direct: {new}", file=sys.stderr)
             return 1
-        compared += 1
-        direct += answered_directly(context(NEW, operation, request)) is not None
-    print(compared, direct)
+        if len(taken) > 1 or (not taken and new[0] != "answer"):
+            print(f"{operation} {request}: {new[0]} after {taken}", file=sys.stderr)
+            return 1
+        counts["compared"] += 1
+        counts[taken[0] if taken else "direct"] += 1
+        counts["errors"] += new[0] != "answer"
+    # through the provider: the request parsed, the provider's operation, its answer serialised
+    counts["through the provider"] = {}
+    for operation, request in (
+        ("PutItem", {"TableName": HASH, "Item": {"k": {"S": "served"}, "b": {"B": b"\x00"}}}),
+        ("GetItem", {"TableName": HASH, "Key": {"k": {"S": "served"}}}),
+    ):
+        taken.clear()
+        response = service.skeleton.invoke(context(NEW, operation, request))
+        served = response.status_code, json.loads(response.data).get("Item")
+        counts["through the provider"][operation] = [*served, taken[0] if taken else "direct"]
+    print(json.dumps(counts))
     return 0
 
 
