@@ -140,7 +140,7 @@ dev: up build $(VENV)/.installed ## Hot reload: deploy the functions from build/
 test: $(VENV)/.installed ## All tests: unit, engine, integration (starts and stops the engine)
 	@$(ENV) $(PYTEST) -n $(TEST_WORKERS) --dist loadscope $(PYTEST_ARGS)
 
-test-quick: $(VENV)/.installed ## The inner loop, about 75-90 s: unit and static tests, no engine, not those marked slow
+test-quick: $(VENV)/.installed ## The inner loop, about 80-90 s: unit and static tests, no engine, not those marked slow
 	@$(ENV) $(PYTEST) tests/unit tests/static -n 2 --dist loadscope -m "not exhaustive and not slow" $(PYTEST_ARGS)
 
 test-exhaustive: $(VENV)/.installed ## The cases make test leaves out: every variant of an exhaustive class (~4 min)
