@@ -18,7 +18,7 @@ import pytest
 from botocore.config import Config
 
 from tests.support.engine import ROOT, RUNTIME_INSTALL_TIMEOUT_S
-from tests.support.waiting import wait_for
+from tests.support.waiting import function_logged, wait_for
 
 PROBE_SOURCE = """
 import json, os, time
@@ -244,14 +244,7 @@ def test_logs_reach_tail_and_the_functions_log_group(aws, probe):
     response, _ = invoke(aws, probe, {"marker": marker}, LogType="Tail")
     tail = base64.b64decode(response["LogResult"]).decode()
     assert marker in tail and "START RequestId" in tail and "REPORT RequestId" in tail
-    wait_for(
-        lambda: aws["logs"].filter_log_events(logGroupName=f"/aws/lambda/{probe['name']}", filterPattern=marker)[
-            "events"
-        ],
-        timeout=15,
-        interval=0.5,
-        what="the handler's output to reach CloudWatch Logs",
-    )
+    function_logged(aws["logs"], probe["name"], marker, what="the handler's output to reach CloudWatch Logs")
 
 
 def test_handler_calls_dynamodb_and_s3_back_through_boto3(aws, probe):

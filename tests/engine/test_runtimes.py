@@ -23,7 +23,7 @@ import pytest
 
 from tests.engine.test_lambda_paths import wait_active
 from tests.support.apis import send
-from tests.support.waiting import wait_for
+from tests.support.waiting import function_logged, wait_for
 from tools import stack
 
 ROLE = "arn:aws:iam::000000000000:role/runtimes"
@@ -439,15 +439,7 @@ def test_node_console_reaches_tail_and_cloudwatch(aws, node_function):
     response, _ = invoke(aws, node_function, {"marker": marker}, LogType="Tail")
     tail = base64.b64decode(response["LogResult"]).decode()
     assert f"\tINFO\tmarker {marker}" in tail and "REPORT RequestId" in tail
-
-    def logged():
-        try:
-            group = f"/aws/lambda/{node_function}"
-            return aws["logs"].filter_log_events(logGroupName=group, filterPattern=marker)["events"]
-        except aws["logs"].exceptions.ResourceNotFoundException:
-            return None  # the engine creates the log group with the first batch of logs it ships
-
-    wait_for(logged, timeout=15, interval=0.5, what="console.log to reach CloudWatch Logs")
+    function_logged(aws["logs"], node_function, marker, what="console.log to reach CloudWatch Logs")
 
 
 NODE_STREAMING = """
