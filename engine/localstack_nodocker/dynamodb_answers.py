@@ -19,7 +19,7 @@ from localstack.aws.api import CommonServiceException, RequestContext
 from localstack.aws.forwarder import create_aws_request_context
 from localstack.services.moto import call_moto
 
-from localstack_nodocker.dynamodb_direct import answer
+from localstack_nodocker import dynamodb_direct
 from localstack_nodocker.dynamodb_items import check_item, check_key
 from localstack_nodocker.dynamodb_requests import REQUEST_LOCK
 from localstack_nodocker.dynamodb_tables import ValidationException, backend, table_of
@@ -42,7 +42,7 @@ def asked_for(request: dict, answer: dict) -> dict:
 
 def answered(context: RequestContext, request: dict) -> dict:
     """moto's answer to this request, as asked for."""
-    return asked_for(request, answer(context))
+    return asked_for(request, dynamodb_direct.answer(context))
 
 
 def put_item(context: RequestContext, request: dict) -> dict:
@@ -70,10 +70,10 @@ def transact_get_items(context: RequestContext, request: dict) -> dict:
     again with it (GetItem), under the same hold of the lock, so all are of one moment."""
     gets = [action["Get"] for action in request["TransactItems"]]
     if not any("ProjectionExpression" in get for get in gets):
-        return answer(context)
+        return dynamodb_direct.answer(context)
     with REQUEST_LOCK:
-        answered = answer(context)
-        for get, response in zip(gets, answered["Responses"]):
+        answer = dynamodb_direct.answer(context)
+        for get, response in zip(gets, answer["Responses"]):
             if "ProjectionExpression" in get and "Item" in response:
                 projected = {
                     name: get[name]
@@ -81,7 +81,7 @@ def transact_get_items(context: RequestContext, request: dict) -> dict:
                     if name in get
                 }
                 response["Item"] = call(context, "GetItem", projected).get("Item", {})
-    return answered
+    return answer
 
 
 def _capacity(request: dict, units: dict[str, float], kind: str | None = None) -> list[dict]:
@@ -107,17 +107,17 @@ def transact_write_items(context: RequestContext, request: dict) -> dict:
                 check_item(table, entry["Item"])
             else:
                 check_key(table, entry["Key"])
-    answered = answer(context)
-    answered.pop("ItemCollectionMetrics", None)
+    answer = dynamodb_direct.answer(context)
+    answer.pop("ItemCollectionMetrics", None)
     if request.get("ReturnConsumedCapacity", "NONE") == "NONE":
-        answered.pop("ConsumedCapacity", None)
+        answer.pop("ConsumedCapacity", None)
     else:  # a transactional write of an item up to 1 KB costs 2 write units
         units: dict[str, float] = {}
         for action in request["TransactItems"]:
             table = next(iter(action.values()))["TableName"]
             units[table] = units.get(table, 0.0) + 2.0
-        answered["ConsumedCapacity"] = _capacity(request, units, "WriteCapacityUnits")
-    return answered
+        answer["ConsumedCapacity"] = _capacity(request, units, "WriteCapacityUnits")
+    return answer
 
 
 def _moto_error(error) -> CommonServiceException:
